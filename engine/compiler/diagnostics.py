@@ -1,0 +1,119 @@
+"""Diagnostics: everything the compiler has to say about a document, collected, never raised."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Code(StrEnum):
+    """Stable diagnostic codes (the canvas and the tests key on them)."""
+
+    INVALID_DOCUMENT = "INVALID_DOCUMENT"
+    TOO_LARGE = "TOO_LARGE"
+    TOO_MANY_NODES = "TOO_MANY_NODES"
+    UNKNOWN_KIND = "UNKNOWN_KIND"
+    INVALID_CONFIG = "INVALID_CONFIG"
+    INVALID_EDGE = "INVALID_EDGE"
+    DUPLICATE_NODE_ID = "DUPLICATE_NODE_ID"
+    DUPLICATE_EDGE_ID = "DUPLICATE_EDGE_ID"
+    NO_ENTRY = "NO_ENTRY"
+    MULTIPLE_ENTRIES = "MULTIPLE_ENTRIES"
+    EDGE_UNKNOWN_NODE = "EDGE_UNKNOWN_NODE"
+    EDGE_UNKNOWN_PORT = "EDGE_UNKNOWN_PORT"
+    EDGE_INTO_ENTRY = "EDGE_INTO_ENTRY"
+    DUPLICATE_PORT_EDGE = "DUPLICATE_PORT_EDGE"
+    MISSING_EDGE = "MISSING_EDGE"
+    UNREACHABLE_NODE = "UNREACHABLE_NODE"
+    CYCLE_WITHOUT_WAIT = "CYCLE_WITHOUT_WAIT"
+    LOOP_WITHOUT_EXIT = "LOOP_WITHOUT_EXIT"
+    INVALID_WAIT = "INVALID_WAIT"
+    INVALID_WINDOW = "INVALID_WINDOW"
+    EMPTY_RULES = "EMPTY_RULES"
+    EMPTY_RULE = "EMPTY_RULE"
+    DUPLICATE_PORT_ID = "DUPLICATE_PORT_ID"
+    RESERVED_PORT_ID = "RESERVED_PORT_ID"
+    SPLIT_WEIGHTS = "SPLIT_WEIGHTS"
+    UNKNOWN_COUPON_TEMPLATE = "UNKNOWN_COUPON_TEMPLATE"
+    UNKNOWN_RFM_CLASS = "UNKNOWN_RFM_CLASS"
+    TEMPLATE_SYNTAX = "TEMPLATE_SYNTAX"
+    CONTEXT_NOT_UPSTREAM = "CONTEXT_NOT_UPSTREAM"
+    CONTEXT_WRONG_KIND = "CONTEXT_WRONG_KIND"
+    CONTEXT_NOT_ON_EVERY_PATH = "CONTEXT_NOT_ON_EVERY_PATH"
+    WEBHOOK_URL_REQUIRED = "WEBHOOK_URL_REQUIRED"
+    INVALID_FILTER = "INVALID_FILTER"
+    INVALID_TIMEZONE = "INVALID_TIMEZONE"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: what is wrong, where (node and edge ids on the canvas) and how to fix it."""
+
+    code: Code
+    message: str
+    node_ids: tuple[str, ...] = ()
+    edge_ids: tuple[str, ...] = ()
+    hint: str = ""
+    severity: Severity = Severity.ERROR
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["code"] = self.code.value
+        data["severity"] = self.severity.value
+        data["node_ids"] = list(self.node_ids)
+        data["edge_ids"] = list(self.edge_ids)
+        return data
+
+
+@dataclass
+class Diagnostics:
+    """A collector the passes append to; order of discovery is kept."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(
+        self,
+        code: Code,
+        message: str,
+        *,
+        nodes: Iterable[str] = (),
+        edges: Iterable[str] = (),
+        hint: str = "",
+    ) -> None:
+        self.items.append(Diagnostic(code, message, tuple(nodes), tuple(edges), hint))
+
+    def warning(
+        self,
+        code: Code,
+        message: str,
+        *,
+        nodes: Iterable[str] = (),
+        edges: Iterable[str] = (),
+        hint: str = "",
+    ) -> None:
+        self.items.append(
+            Diagnostic(code, message, tuple(nodes), tuple(edges), hint, Severity.WARNING)
+        )
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"did you mean 'x'?"`` for the closest choices, or a list of the valid ones."""
+    options = sorted(set(choices))
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.5)
+    if close:
+        return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    if options and len(options) <= 12:
+        return "valid values: " + ", ".join(options)
+    return ""

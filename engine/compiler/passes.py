@@ -1,0 +1,550 @@
+"""Validation passes, one function per rule (kedro ``_validate_*`` style).
+
+Each pass reads the parsed document (and the graph view) and appends diagnostics; none
+stops the others. The order only matters for readability of the resulting list.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import networkx as nx
+
+from engine.compiler.diagnostics import Code, Diagnostics, did_you_mean
+from engine.compiler.templates import check_template
+from engine.document import (
+    AnyNode,
+    AssignGuideTaskNode,
+    BranchNode,
+    Channel,
+    CompareOp,
+    ContextCondition,
+    Duration,
+    Edge,
+    EntryNode,
+    EventTrigger,
+    JourneyDocument,
+    PropertyFilter,
+    RfmCondition,
+    SendCouponNode,
+    SendMessageNode,
+    SplitNode,
+    TimeUnit,
+    TimeWindow,
+    WaitForEventNode,
+    WaitNode,
+    WaitUntilContext,
+)
+from engine.ports import ELSE, output_ports
+from engine.rfm import RFM_CLASS_NAMES
+
+MAX_WAIT_SECONDS = 90 * 86400
+_UNIT_SECONDS = {TimeUnit.MINUTES: 60, TimeUnit.HOURS: 3600, TimeUnit.DAYS: 86400}
+#: Node kinds during which a customer's time passes: a loop must contain one of them.
+WAITING_KINDS = ("wait", "wait_for_event", "assign_guide_task")
+#: What each context field is produced by.
+CONTEXT_PRODUCERS = {
+    "expires_at": ("send_coupon",),
+    "issued_at": ("send_coupon",),
+    "redeemed": ("send_coupon",),
+    "issued": ("send_coupon",),
+    "due_at": ("assign_guide_task",),
+    "outcome": ("assign_guide_task",),
+    "failed": ("send_coupon", "send_message", "assign_guide_task"),
+}
+
+
+def seconds(d: Duration) -> int:
+    return d.amount * _UNIT_SECONDS[d.unit]
+
+
+@dataclass
+class Context:
+    """What every pass may read: the document, its graph and outside facts."""
+
+    doc: JourneyDocument
+    graph: nx.MultiDiGraph
+    nodes: dict[str, AnyNode]
+    known_ids: dict[str, str]
+    coupon_templates: Collection[str] | None
+    entry_id: str | None = None
+
+
+Pass = Callable[[Context, Diagnostics], None]
+
+
+def build_graph(doc: JourneyDocument, known_ids: dict[str, str]) -> nx.MultiDiGraph:
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(known_ids)
+    for e in doc.edges:
+        if e.source in known_ids and e.target in known_ids:
+            graph.add_edge(e.source, e.target, key=e.id, port=e.source_port)
+    return graph
+
+
+# ------------------------------------------------------------------ structure
+
+
+def validate_entries(ctx: Context, diags: Diagnostics) -> None:
+    entries = [n.id for n in ctx.doc.nodes if isinstance(n, EntryNode)]
+    if not entries:
+        diags.error(
+            Code.NO_ENTRY,
+            "The journey has no entry node, so no customer can enter it.",
+            hint="Drag an 'Entry' node onto the canvas and connect it to the first step.",
+        )
+    elif len(entries) > 1:
+        diags.error(
+            Code.MULTIPLE_ENTRIES,
+            f"The journey has {len(entries)} entry nodes; it needs exactly one.",
+            nodes=entries,
+            hint="Delete the extra entries, or make them separate journeys.",
+        )
+    else:
+        ctx.entry_id = entries[0]
+
+
+def validate_edges(ctx: Context, diags: Diagnostics) -> None:
+    by_port: dict[tuple[str, str], list[Edge]] = defaultdict(list)
+    for e in ctx.doc.edges:
+        missing = [n for n in (e.source, e.target) if n not in ctx.known_ids]
+        if missing:
+            diags.error(
+                Code.EDGE_UNKNOWN_NODE,
+                f"Edge '{e.id}' connects to node(s) {', '.join(repr(m) for m in missing)} "
+                "that do not exist.",
+                edges=[e.id],
+                nodes=[n for n in (e.source, e.target) if n in ctx.known_ids],
+                hint="Delete the edge or reconnect it. "
+                + did_you_mean(missing[0], ctx.known_ids),
+            )
+            continue
+        target = ctx.nodes.get(e.target)
+        if isinstance(target, EntryNode):
+            diags.error(
+                Code.EDGE_INTO_ENTRY,
+                f"Edge '{e.id}' leads into the entry node; customers only enter there.",
+                edges=[e.id],
+                nodes=[e.target],
+                hint="To send customers back to the start, connect to the entry's first step.",
+            )
+        source = ctx.nodes.get(e.source)
+        if source is None:  # broken config: its ports are unknown, don't pile on
+            continue
+        ports = output_ports(source)
+        if e.source_port not in ports:
+            diags.error(
+                Code.EDGE_UNKNOWN_PORT,
+                f"Edge '{e.id}' leaves '{source.label or source.id}' from port "
+                f"'{e.source_port}', which a {source.kind.value} node does not have.",
+                edges=[e.id],
+                nodes=[source.id],
+                hint=(did_you_mean(e.source_port, ports) or "This node has no output ports.")
+                if ports
+                else "An exit node ends the path; it has no output ports.",
+            )
+            continue
+        by_port[(e.source, e.source_port)].append(e)
+    for (source_id, port), edges in by_port.items():
+        if len(edges) > 1:
+            diags.error(
+                Code.DUPLICATE_PORT_EDGE,
+                f"Port '{port}' of '{_name(ctx, source_id)}' has {len(edges)} edges; "
+                "an output port leads to exactly one next step.",
+                nodes=[source_id],
+                edges=[e.id for e in edges],
+                hint="Keep one edge, or add a branch/split node to send customers different ways.",
+            )
+
+
+def validate_missing_edges(ctx: Context, diags: Diagnostics) -> None:
+    connected = {(e.source, e.source_port) for e in ctx.doc.edges}
+    for node in ctx.doc.nodes:
+        for port in output_ports(node):
+            if (node.id, port) not in connected:
+                diags.error(
+                    Code.MISSING_EDGE,
+                    f"Port '{port}' of '{node.label or node.id}' is not connected: customers "
+                    "leaving that way would have nowhere to go.",
+                    nodes=[node.id],
+                    hint="Connect it to the next step, or to an Exit node.",
+                )
+
+
+def validate_reachability(ctx: Context, diags: Diagnostics) -> None:
+    if ctx.entry_id is None:
+        return
+    reachable = nx.descendants(ctx.graph, ctx.entry_id) | {ctx.entry_id}
+    unreachable = [n for n in ctx.known_ids if n not in reachable]
+    for node_id in unreachable:
+        diags.error(
+            Code.UNREACHABLE_NODE,
+            f"'{_name(ctx, node_id)}' cannot be reached from the entry.",
+            nodes=[node_id],
+            hint="Connect an edge into it, or delete it.",
+        )
+
+
+def validate_cycles(ctx: Context, diags: Diagnostics) -> None:
+    for scc in nx.strongly_connected_components(ctx.graph):
+        sub = ctx.graph.subgraph(scc)
+        if len(scc) == 1 and not sub.number_of_edges():
+            continue
+        without_waits = sub.subgraph(
+            n for n in scc if ctx.known_ids.get(n) not in WAITING_KINDS
+        )
+        try:
+            cycle = nx.find_cycle(without_waits)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle:
+            cycle_nodes = [u for u, *_ in cycle]
+            diags.error(
+                Code.CYCLE_WITHOUT_WAIT,
+                "These steps form a loop with no wait in it, so a customer would go round it "
+                "instantly: " + " → ".join(_name(ctx, n) for n in cycle_nodes) + ".",
+                nodes=cycle_nodes,
+                edges=[k for _u, _v, k in cycle],
+                hint="Put a Wait (or Wait for event) node inside the loop.",
+            )
+        leaves = any(v not in scc for u in scc for v in ctx.graph.successors(u))
+        if not leaves:
+            diags.error(
+                Code.LOOP_WITHOUT_EXIT,
+                "Customers who enter this loop can never leave it: "
+                + ", ".join(_name(ctx, n) for n in sorted(scc))
+                + ".",
+                nodes=sorted(scc),
+                hint="Give the loop a way out, e.g. a branch with a port to an Exit node.",
+            )
+
+
+# ------------------------------------------------------------------ per-node configs
+
+
+def validate_configs(ctx: Context, diags: Diagnostics) -> None:
+    for node in ctx.doc.nodes:
+        if isinstance(node, EntryNode) and isinstance(node.config.trigger, EventTrigger):
+            _check_filters(node.id, node.config.trigger.filters, diags)
+            if (
+                node.config.reentry.policy.value == "cooldown"
+                and not node.config.reentry.cooldown_days
+            ):
+                diags.error(
+                    Code.INVALID_CONFIG,
+                    f"'{_label(node)}': a cooldown re-entry policy needs cooldown_days.",
+                    nodes=[node.id],
+                    hint="Set how many days must pass before a customer may enter again.",
+                )
+        elif isinstance(node, WaitNode):
+            _check_wait(node, diags)
+        elif isinstance(node, WaitForEventNode):
+            _check_duration(node.id, _label(node), "timeout", node.config.timeout, diags)
+            _check_filters(node.id, node.config.filters, diags)
+        elif isinstance(node, BranchNode):
+            _check_branch(node, diags)
+        elif isinstance(node, SplitNode):
+            _check_split(node, diags)
+        elif isinstance(node, SendCouponNode):
+            known = ctx.coupon_templates
+            tid = node.config.coupon_template_id
+            if known is not None and tid not in known:
+                diags.error(
+                    Code.UNKNOWN_COUPON_TEMPLATE,
+                    f"'{_label(node)}' issues coupon template '{tid}', which does not exist.",
+                    nodes=[node.id],
+                    hint=did_you_mean(tid, known) or "Pick a coupon template in the panel.",
+                )
+        elif isinstance(node, SendMessageNode):
+            for field_name in ("content", "subject"):
+                _check_template_text(node, field_name, getattr(node.config, field_name), diags)
+            if node.config.channel is Channel.WEBHOOK and not node.config.webhook_url:
+                diags.error(
+                    Code.WEBHOOK_URL_REQUIRED,
+                    f"'{_label(node)}' sends through a webhook but has no webhook URL.",
+                    nodes=[node.id],
+                    hint="Enter the https:// URL that should receive the message.",
+                )
+        elif isinstance(node, AssignGuideTaskNode):
+            _check_template_text(node, "instructions", node.config.instructions, diags)
+            _check_duration(node.id, _label(node), "due_in", node.config.due_in, diags)
+            outcomes = node.config.outcomes
+            dupes = sorted({o for o in outcomes if outcomes.count(o) > 1})
+            bad = [o for o in outcomes if o in ("expired", "failed") or not o.strip()]
+            if dupes or bad:
+                diags.error(
+                    Code.DUPLICATE_PORT_ID,
+                    f"'{_label(node)}': task outcomes must be unique, non-empty and not "
+                    f"'expired'/'failed' (got {', '.join(dupes + bad)}).",
+                    nodes=[node.id],
+                )
+
+
+def validate_timezone(ctx: Context, diags: Diagnostics) -> None:
+    tz = ctx.doc.settings.timezone
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        diags.error(
+            Code.INVALID_TIMEZONE,
+            f"Unknown time zone '{tz}' in the journey settings.",
+            hint="Use an IANA name such as 'Asia/Shanghai'.",
+        )
+
+
+def validate_context_refs(ctx: Context, diags: Diagnostics) -> None:
+    """A node may only read context written by a node that runs before it."""
+    dominators: dict[str, str] = {}
+    if ctx.entry_id is not None:
+        dominators = nx.immediate_dominators(ctx.graph, ctx.entry_id)
+
+    def dominates(a: str, b: str) -> bool:
+        while b in dominators and dominators[b] != b:
+            b = dominators[b]
+            if b == a:
+                return True
+        return False
+
+    for node in ctx.doc.nodes:
+        for ref, field_name in _context_refs(node):
+            if ref not in ctx.known_ids:
+                diags.error(
+                    Code.CONTEXT_NOT_UPSTREAM,
+                    f"'{_label(node)}' refers to node '{ref}', which does not exist.",
+                    nodes=[node.id],
+                    hint=did_you_mean(ref, ctx.known_ids),
+                )
+                continue
+            producers = CONTEXT_PRODUCERS.get(field_name or "")
+            if producers and ctx.known_ids[ref] not in producers:
+                diags.error(
+                    Code.CONTEXT_WRONG_KIND,
+                    f"'{_label(node)}' reads '{field_name}' of '{_name(ctx, ref)}', but a "
+                    f"{ctx.known_ids[ref]} node does not record '{field_name}'.",
+                    nodes=[node.id, ref],
+                    hint=f"Point it at a {' or '.join(producers)} node.",
+                )
+                continue
+            if node.id not in ctx.graph or ref not in ctx.graph:
+                continue
+            if ref == node.id or node.id not in nx.descendants(ctx.graph, ref):
+                diags.error(
+                    Code.CONTEXT_NOT_UPSTREAM,
+                    f"'{_label(node)}' refers to '{_name(ctx, ref)}', which does not come "
+                    "before it on any path, so there is nothing to read yet.",
+                    nodes=[node.id, ref],
+                    hint="Refer to a node upstream of this one.",
+                )
+            elif ctx.entry_id is not None and not dominates(ref, node.id):
+                diags.warning(
+                    Code.CONTEXT_NOT_ON_EVERY_PATH,
+                    f"'{_label(node)}' refers to '{_name(ctx, ref)}', which some paths to it "
+                    "skip; on those paths the value is empty.",
+                    nodes=[node.id, ref],
+                )
+
+
+PASSES: tuple[Pass, ...] = (
+    validate_entries,
+    validate_edges,
+    validate_missing_edges,
+    validate_reachability,
+    validate_cycles,
+    validate_configs,
+    validate_context_refs,
+    validate_timezone,
+)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _label(node: AnyNode) -> str:
+    return node.label or node.id
+
+
+def _name(ctx: Context, node_id: str) -> str:
+    node = ctx.nodes.get(node_id)
+    return _label(node) if node else node_id
+
+
+def _context_refs(node: AnyNode) -> list[tuple[str, str | None]]:
+    refs: list[tuple[str, str | None]] = []
+    if isinstance(node, WaitNode) and isinstance(node.config.until, WaitUntilContext):
+        refs.append((node.config.until.node_id, node.config.until.field))
+    elif isinstance(node, BranchNode):
+        for rule in node.config.rules:
+            for cond in rule.conditions:
+                if isinstance(cond, ContextCondition):
+                    refs.append((cond.node_id, cond.field))
+    elif isinstance(node, SendMessageNode | AssignGuideTaskNode):
+        texts = (
+            [node.config.content, node.config.subject]
+            if isinstance(node, SendMessageNode)
+            else [node.config.instructions, node.config.title]
+        )
+        for text in texts:
+            refs.extend((r, None) for r in check_template(text).context_refs)
+    return refs
+
+
+def _check_duration(
+    node_id: str, label: str, what: str, d: Duration, diags: Diagnostics, *, allow_zero=False
+) -> None:
+    s = seconds(d)
+    if s == 0 and not allow_zero:
+        diags.error(
+            Code.INVALID_WAIT,
+            f"'{label}': {what} must be at least 1 minute.",
+            nodes=[node_id],
+        )
+    elif s > MAX_WAIT_SECONDS:
+        diags.error(
+            Code.INVALID_WAIT,
+            f"'{label}': {what} of {d.amount} {d.unit.value} is longer than 90 days.",
+            nodes=[node_id],
+            hint="Waits can be at most 90 days; chain a second wait for longer pauses.",
+        )
+
+
+def _check_wait(node: WaitNode, diags: Diagnostics) -> None:
+    until = node.config.until
+    if until.type == "duration":
+        _check_duration(node.id, _label(node), "the wait", until.duration, diags)
+    elif until.type in ("context", "customer_date"):
+        _check_duration(
+            node.id, _label(node), "the offset", until.offset, diags, allow_zero=True
+        )
+    if node.config.window is not None:
+        _check_window(node.id, _label(node), node.config.window, diags)
+
+
+def _check_window(node_id: str, label: str, window: TimeWindow, diags: Diagnostics) -> None:
+    for name, value in (("start", window.start), ("end", window.end)):
+        hh, mm = (int(p) for p in value.split(":"))
+        if hh > 23 or mm > 59:
+            diags.error(
+                Code.INVALID_WINDOW,
+                f"'{label}': window {name} '{value}' is not a time of day.",
+                nodes=[node_id],
+                hint="Use HH:MM between 00:00 and 23:59.",
+            )
+    if window.start == window.end:
+        diags.error(
+            Code.INVALID_WINDOW,
+            f"'{label}': the send window starts and ends at {window.start}, so it is empty.",
+            nodes=[node_id],
+        )
+
+
+def _check_filters(node_id: str, filters: list[PropertyFilter], diags: Diagnostics) -> None:
+    for f in filters:
+        if f.op in (CompareOp.IN, CompareOp.NOT_IN) and not isinstance(f.value, list):
+            diags.error(
+                Code.INVALID_FILTER,
+                f"Filter on '{f.field}' uses '{f.op.value}' but its value is not a list.",
+                nodes=[node_id],
+                hint='Give a list, e.g. ["A", "B"].',
+            )
+        elif (
+            f.op not in (CompareOp.EXISTS, CompareOp.NOT_EXISTS, CompareOp.IN, CompareOp.NOT_IN)
+            and f.value is None
+        ):
+            diags.error(
+                Code.INVALID_FILTER,
+                f"Filter on '{f.field}' ({f.op.value}) needs a value.",
+                nodes=[node_id],
+            )
+
+
+def _check_branch(node: BranchNode, diags: Diagnostics) -> None:
+    rules = node.config.rules
+    if not rules:
+        diags.error(
+            Code.EMPTY_RULES,
+            f"Branch '{_label(node)}' has no rules, so everyone would take 'else'.",
+            nodes=[node.id],
+            hint="Add a rule, or remove the branch.",
+        )
+    ids = [r.id for r in rules]
+    for rid in sorted({i for i in ids if ids.count(i) > 1}):
+        diags.error(
+            Code.DUPLICATE_PORT_ID,
+            f"Branch '{_label(node)}' has two rules with the id '{rid}'.",
+            nodes=[node.id],
+        )
+    for rule in rules:
+        if rule.id == ELSE:
+            diags.error(
+                Code.RESERVED_PORT_ID,
+                f"Branch '{_label(node)}': a rule cannot be called 'else'; that port is "
+                "for customers no rule matches.",
+                nodes=[node.id],
+            )
+        if not rule.conditions:
+            diags.error(
+                Code.EMPTY_RULE,
+                f"Rule '{rule.label or rule.id}' of branch '{_label(node)}' has no conditions.",
+                nodes=[node.id],
+                hint="Add at least one condition to the rule.",
+            )
+        for cond in rule.conditions:
+            if isinstance(cond, RfmCondition):
+                for cls in cond.classes:
+                    if cls not in RFM_CLASS_NAMES:
+                        diags.error(
+                            Code.UNKNOWN_RFM_CLASS,
+                            f"Rule '{rule.label or rule.id}' uses unknown RFM class '{cls}'.",
+                            nodes=[node.id],
+                            hint=did_you_mean(cls, RFM_CLASS_NAMES),
+                        )
+
+
+def _check_split(node: SplitNode, diags: Diagnostics) -> None:
+    variants = node.config.variants
+    if len(variants) < 2:
+        diags.error(
+            Code.SPLIT_WEIGHTS,
+            f"Split '{_label(node)}' needs at least two variants.",
+            nodes=[node.id],
+        )
+    total = sum(v.weight for v in variants)
+    if variants and total != 100:
+        diags.error(
+            Code.SPLIT_WEIGHTS,
+            f"The weights of split '{_label(node)}' add up to {total}%, not 100%.",
+            nodes=[node.id],
+            hint="Adjust the variant weights so they sum to 100.",
+        )
+    ids = [v.id for v in variants]
+    for vid in sorted({i for i in ids if ids.count(i) > 1}):
+        diags.error(
+            Code.DUPLICATE_PORT_ID,
+            f"Split '{_label(node)}' has two variants with the id '{vid}'.",
+            nodes=[node.id],
+        )
+
+
+def _check_template_text(
+    node: SendMessageNode | AssignGuideTaskNode, field_name: str, text: str, diags: Diagnostics
+) -> None:
+    if not text:
+        return
+    check = check_template(text)
+    if check.error:
+        diags.error(
+            Code.TEMPLATE_SYNTAX,
+            f"'{_label(node)}': the {field_name} template does not parse ({check.error}).",
+            nodes=[node.id],
+            hint="Variables look like {{ customer.name }} or {{ ctx.<node id>.expires_at }}.",
+        )
+    elif check.unknown_customer_fields:
+        diags.warning(
+            Code.TEMPLATE_SYNTAX,
+            f"'{_label(node)}': unknown customer field(s) "
+            f"{', '.join(sorted(check.unknown_customer_fields))} render as empty.",
+            nodes=[node.id],
+        )

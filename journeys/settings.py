@@ -1,0 +1,53 @@
+"""Runtime settings, from environment variables (prefix ``JOURNEYS_``) or a ``.env`` file.
+
+Injected, never imported as a global: FastAPI routes take ``SettingsDep``; the CLI, worker
+and tests call :func:`get_settings` (cached) or build ``Settings(...)`` themselves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOURNEYS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = ROOT / ".data"
+    #: SQLAlchemy URL; ``DATABASE_URL`` (unprefixed) also works. SQLite file by default.
+    database_url: str = Field(
+        default="",
+        validation_alias="DATABASE_URL",
+        description="e.g. postgresql+psycopg://user:pw@host/db; empty = SQLite in data_dir",
+    )
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_api_key: str | None = None
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    task_queue: str = "journeys"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    #: Secret for sessions, CSRF tokens and webhook signatures. Set it in production.
+    secret_key: str = "dev-insecure-change-me"
+    webhook_secret: str = "dev-webhook-secret"
+    #: Message provider for non-webhook channels: "outbox" records messages in the outbox table.
+    message_provider: str = "outbox"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'journeys.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
