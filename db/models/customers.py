@@ -1,0 +1,146 @@
+"""Customers, their orders and behavioural events, and the RFM baseline they are scored on."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from db.models._base import JSONType, UTCDateTime, utcnow
+
+MEMBER_LEVELS = ("regular", "silver", "gold", "diamond")
+
+#: The eight RFM classes (DOMAIN.md), keyed by (recent, high F, high M).
+RFM_CLASSES: dict[tuple[bool, bool, bool], str] = {
+    (True, True, True): "重要价值",
+    (True, False, True): "重要发展",
+    (False, True, True): "重要保持",
+    (False, False, True): "重要挽留",
+    (True, True, False): "一般价值",
+    (True, False, False): "一般发展",
+    (False, True, False): "一般保持",
+    (False, False, False): "一般挽留",
+}
+
+
+class CustomerBase(SQLModel):
+    name: str = Field(max_length=64)
+    phone: str = Field(default="", max_length=32, index=True)
+    gender: str = Field(default="", max_length=8)  # "F" | "M" | ""
+    birthday: date | None = None
+    member_level: str = Field(default="regular", max_length=16)  # one of MEMBER_LEVELS
+    store_id: str | None = Field(default=None, foreign_key="store.id", index=True, max_length=32)
+    guide_id: str | None = Field(default=None, foreign_key="guide.id", index=True, max_length=32)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    tags: list[str] = Field(default_factory=list, sa_type=JSONType)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    opted_out_channels: list[str] = Field(default_factory=list, sa_type=JSONType)
+
+
+class CustomerCreate(CustomerBase):
+    id: str = Field(max_length=32)
+
+
+class CustomerUpdate(SQLModel):
+    """Fields an operator may change; ``None`` leaves a field as it is."""
+
+    name: str | None = None
+    phone: str | None = None
+    member_level: str | None = None
+    guide_id: str | None = None
+    tags: list[str] | None = None
+    attributes: dict[str, Any] | None = None
+    opted_out_channels: list[str] | None = None
+
+
+class Customer(CustomerBase, table=True):
+    __tablename__ = "customer"
+
+    id: str = Field(primary_key=True, max_length=32)  # e.g. "C000123"
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    first_purchase_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_purchase_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rfm_class: str | None = Field(default=None, max_length=8, index=True)
+    r_days: int | None = None
+    f_count: int = 0
+    m_amount: float = 0.0
+    l_days: int | None = None
+
+
+class CustomerPublic(CustomerBase):
+    id: str
+    created_at: datetime
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    rfm_class: str | None
+    r_days: int | None
+    f_count: int
+    m_amount: float
+    l_days: int | None
+
+
+class OrderBase(SQLModel):
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=32)
+    store_id: str | None = Field(default=None, foreign_key="store.id", max_length=32)
+    guide_id: str | None = Field(default=None, foreign_key="guide.id", max_length=32)
+    amount: float
+    channel: str = Field(default="store", max_length=16)  # "store" | "online"
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class OrderCreate(OrderBase):
+    pass
+
+
+class Order(OrderBase, table=True):
+    __tablename__ = "orders"  # "order" is reserved in SQL
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class OrderPublic(OrderBase):
+    id: int
+
+
+class CustomerEventBase(SQLModel):
+    event_id: str = Field(unique=True, max_length=128)
+    # No foreign key: events may arrive before the profile sync that creates the customer.
+    customer_id: str = Field(max_length=32)
+    type: str = Field(max_length=64)
+    properties: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CustomerEventCreate(CustomerEventBase):
+    pass
+
+
+class CustomerEvent(CustomerEventBase, table=True):
+    __tablename__ = "customer_event"
+    __table_args__ = (
+        Index("ix_customer_event_customer_type_time", "customer_id", "type", "occurred_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CustomerEventPublic(CustomerEventBase):
+    id: int
+    received_at: datetime
+
+
+class RfmBaseline(SQLModel, table=True):
+    """The medians of one full RFM recompute; incremental updates classify against the latest."""
+
+    __tablename__ = "rfm_baseline"
+
+    id: int | None = Field(default=None, primary_key=True)
+    computed_at: datetime = Field(sa_type=UTCDateTime)
+    period_days: int
+    median_r: float
+    median_f: float
+    median_m: float
+    customers_scored: int

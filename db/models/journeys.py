@@ -1,0 +1,119 @@
+"""Journeys: the editable draft, its immutable published versions, and customers' runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapper
+from sqlmodel import Field, SQLModel
+
+from db.errors import ImmutableVersionError
+from db.models._base import JSONType, UTCDateTime, utcnow
+
+JOURNEY_STATUSES = ("draft", "live", "paused", "archived")
+RUN_STATUSES = ("running", "exited", "stopped", "failed")
+
+
+class JourneyBase(SQLModel):
+    name: str = Field(max_length=120)
+    description: str = Field(default="", max_length=2000)
+
+
+class JourneyCreate(JourneyBase):
+    draft_document: dict[str, Any] = Field(default_factory=dict)
+    source_template_id: str | None = None
+    source_journey_id: str | None = None
+    source_version: int | None = None
+
+
+class JourneyUpdate(SQLModel):
+    name: str | None = None
+    description: str | None = None
+
+
+class Journey(JourneyBase, table=True):
+    __tablename__ = "journey"
+
+    id: str = Field(primary_key=True, max_length=64)
+    status: str = Field(default="draft", max_length=16, index=True)  # JOURNEY_STATUSES
+    draft_document: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    live_version: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: str = Field(default="", max_length=64)
+    updated_by: str = Field(default="", max_length=64)
+    source_template_id: str | None = Field(default=None, max_length=64)
+    source_journey_id: str | None = Field(default=None, max_length=64)
+    source_version: int | None = None
+
+
+class JourneyPublic(JourneyBase):
+    id: str
+    status: str
+    draft_document: dict[str, Any]
+    live_version: int | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    updated_by: str
+    source_template_id: str | None
+    source_journey_id: str | None
+    source_version: int | None
+
+
+class JourneyVersion(SQLModel, table=True):
+    """A published version. Immutable once written (an ORM update raises, see below)."""
+
+    __tablename__ = "journey_version"
+    __table_args__ = (UniqueConstraint("journey_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: str = Field(foreign_key="journey.id", max_length=64)
+    version: int
+    document: dict[str, Any] = Field(sa_type=JSONType)
+    compiled: dict[str, Any] = Field(sa_type=JSONType)  # the IR as engine.ir.to_dict
+    content_hash: str = Field(max_length=128)
+    published_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    published_by: str = Field(default="", max_length=64)
+
+
+class JourneyRun(SQLModel, table=True):
+    """One customer's path through one journey version (one Temporal workflow run)."""
+
+    __tablename__ = "journey_run"
+    __table_args__ = (
+        Index("ix_journey_run_customer_status", "customer_id", "status"),
+        Index("ix_journey_run_journey_status", "journey_id", "status"),
+        # At most one running row per workflow id: the database, not just the code, says so.
+        Index(
+            "uq_journey_run_running_workflow",
+            "workflow_id",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=255, index=True)
+    run_id: str | None = Field(default=None, max_length=64)
+    journey_id: str = Field(foreign_key="journey.id", max_length=64)
+    journey_version: int
+    customer_id: str = Field(max_length=32)
+    enrollment_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="running", max_length=16)  # one of RUN_STATUSES
+    current_node: str | None = Field(default=None, max_length=64)
+    entered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    exited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    exit_reason: str | None = Field(default=None, max_length=255)
+    goal_reached: bool = False
+
+
+@event.listens_for(JourneyVersion, "before_update")
+def _refuse_version_update(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    # Running workflows and audit trails point at (journey_id, version): rewriting one would
+    # silently change what "version 3" meant. Publish a new version instead.
+    raise ImmutableVersionError(target.journey_id, target.version)

@@ -1,0 +1,65 @@
+"""Guide tasks (导购任务) created by journeys, and the reminders/escalations sent about them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from db.models._base import JSONType, UTCDateTime, utcnow
+
+TASK_STATUSES = ("open", "completed", "expired", "cancelled")
+NOTICE_KINDS = ("reminder", "escalation", "expired", "chase")
+
+
+class GuideTaskBase(SQLModel):
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=32)
+    guide_id: str = Field(foreign_key="guide.id", max_length=32)
+    store_id: str | None = Field(default=None, foreign_key="store.id", max_length=32)
+    journey_id: str | None = Field(default=None, index=True, max_length=64)
+    journey_version: int | None = None
+    node_id: str | None = Field(default=None, max_length=64)
+    workflow_id: str | None = Field(default=None, max_length=255)
+    task_type: str = Field(max_length=32)
+    title: str = Field(max_length=120)
+    instructions: str = ""  # rendered, ready to read on the phone
+    status: str = Field(default="open", max_length=16)  # one of TASK_STATUSES
+    outcome: str | None = Field(default=None, max_length=64)
+    note: str = ""
+    outcomes: list[str] = Field(default_factory=list, sa_type=JSONType)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    chased_count: int = 0
+    last_chased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class GuideTask(GuideTaskBase, table=True):
+    __tablename__ = "guide_task"
+    __table_args__ = (
+        Index("ix_guide_task_guide_status", "guide_id", "status"),
+        Index("ix_guide_task_store_status", "store_id", "status"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    idempotency_key: str = Field(unique=True, max_length=255)
+
+
+class GuideTaskPublic(GuideTaskBase):
+    id: str
+
+
+class TaskNotice(SQLModel, table=True):
+    __tablename__ = "task_notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: str = Field(foreign_key="guide_task.id", index=True, max_length=40)
+    kind: str = Field(max_length=16)  # one of NOTICE_KINDS
+    to_guide_id: str | None = Field(default=None, foreign_key="guide.id", max_length=32)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    by_user: str | None = Field(default=None, max_length=64)
