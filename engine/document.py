@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 JsonScalar = str | int | float | bool | None
 
@@ -195,7 +195,7 @@ class RfmCondition(_Model):
 
 
 class EventCountCondition(_Model):
-    """"purchases in the last 30 days ≥ 1"."""
+    """ "purchases in the last 30 days ≥ 1"."""
 
     type: Literal["event_count"] = "event_count"
     event_type: str = Field(min_length=1, max_length=64)
@@ -293,6 +293,11 @@ class AssignGuideTaskConfig(_Model):
     due_in: Duration = Field(default_factory=lambda: Duration(amount=24, unit=TimeUnit.HOURS))
     remind_before: Duration | None = Field(
         default_factory=lambda: Duration(amount=2, unit=TimeUnit.HOURS)
+    )
+    expire_after: Duration = Field(
+        default_factory=lambda: Duration(amount=24, unit=TimeUnit.HOURS),
+        description="How long an overdue task stays open (the store manager is alerted at the "
+        "due time) before it expires and the customer takes the `expired` port.",
     )
     outcomes: list[str] = Field(
         default_factory=list,

@@ -250,6 +250,7 @@ class AssignTaskStep(_Step):
     assignee: str = "bound_guide"
     due_in_seconds: int = 86400
     remind_before_seconds: int | None = None
+    expire_after_seconds: int = 86400
     outcomes: tuple[str, ...] = ()
     on_failure: OnFailure = OnFailure.CONTINUE
 
@@ -344,11 +345,35 @@ class CompiledJourney:
 _CLASSES: dict[str, type] = {
     c.__name__: c
     for c in (
-        Transition, Filter, EventEntry, ManualEntry, SegmentEntry, DelayFor, UntilContext,
-        UntilCustomerDate, UntilAbsolute, Window, AttributeCond, TagCond, RfmCond,
-        EventCountCond, ContextCond, Rule, Variant, EntryStep, WaitStep, WaitForEventStep,
-        BranchStep, SplitStep, SendCouponStep, SendMessageStep, AssignTaskStep,
-        UpdateCustomerStep, ExitStep, Goal, CompiledJourney,
+        Transition,
+        Filter,
+        EventEntry,
+        ManualEntry,
+        SegmentEntry,
+        DelayFor,
+        UntilContext,
+        UntilCustomerDate,
+        UntilAbsolute,
+        Window,
+        AttributeCond,
+        TagCond,
+        RfmCond,
+        EventCountCond,
+        ContextCond,
+        Rule,
+        Variant,
+        EntryStep,
+        WaitStep,
+        WaitForEventStep,
+        BranchStep,
+        SplitStep,
+        SendCouponStep,
+        SendMessageStep,
+        AssignTaskStep,
+        UpdateCustomerStep,
+        ExitStep,
+        Goal,
+        CompiledJourney,
     )
 }
 _ENUM_FIELDS: dict[type, dict[str, type[StrEnum]]] = {}

@@ -67,7 +67,7 @@ def _signed(offset_seconds: int, direction: str) -> int:
 
 
 def _step(node: AnyNode, transitions: tuple[ir.Transition, ...]) -> ir.Step:
-    base = {"node_id": node.id, "label": node.label, "transitions": transitions}
+    base = (node.id, node.label, transitions)
     if isinstance(node, EntryNode):
         trig = node.config.trigger
         trigger: ir.EntryTrigger
@@ -78,7 +78,7 @@ def _step(node: AnyNode, transitions: tuple[ir.Transition, ...]) -> ir.Step:
         else:
             trigger = ir.SegmentEntry(trig.segment_id, trig.schedule, trig.at_time, trig.weekday)
         return ir.EntryStep(
-            **base,
+            *base,
             trigger=trigger,
             reentry=ir.ReentryPolicy(node.config.reentry.policy.value),
             cooldown_days=node.config.reentry.cooldown_days,
@@ -96,63 +96,64 @@ def _step(node: AnyNode, transitions: tuple[ir.Transition, ...]) -> ir.Step:
             until = ir.UntilAbsolute(u.at.isoformat())
         w = node.config.window
         window = ir.Window(_minutes(w.start), _minutes(w.end), w.timezone) if w else None
-        return ir.WaitStep(**base, until=until, window=window)
+        return ir.WaitStep(*base, until=until, window=window)
     if isinstance(node, WaitForEventNode):
-        c = node.config
+        wfe = node.config
         return ir.WaitForEventStep(
-            **base,
-            event_type=c.event_type,
-            filters=_filters(c.filters),
-            timeout_seconds=seconds(c.timeout),
+            *base,
+            event_type=wfe.event_type,
+            filters=_filters(wfe.filters),
+            timeout_seconds=seconds(wfe.timeout),
         )
     if isinstance(node, BranchNode):
         rules = tuple(
             ir.Rule(r.id, r.label, r.match == "all", tuple(_cond(c) for c in r.conditions))
             for r in node.config.rules
         )
-        return ir.BranchStep(**base, rules=rules)
+        return ir.BranchStep(*base, rules=rules)
     if isinstance(node, SplitNode):
         variants = tuple(ir.Variant(v.id, v.weight, v.holdout) for v in node.config.variants)
-        return ir.SplitStep(**base, variants=variants)
+        return ir.SplitStep(*base, variants=variants)
     if isinstance(node, SendCouponNode):
         return ir.SendCouponStep(
-            **base,
+            *base,
             coupon_template_id=node.config.coupon_template_id,
             on_failure=ir.OnFailure(node.config.on_failure.value),
         )
     if isinstance(node, SendMessageNode):
-        c = node.config
+        msg = node.config
         return ir.SendMessageStep(
-            **base,
-            channel=c.channel.value,
-            subject=c.subject,
-            content=c.content,
-            webhook_url=c.webhook_url,
-            on_failure=ir.OnFailure(c.on_failure.value),
+            *base,
+            channel=msg.channel.value,
+            subject=msg.subject,
+            content=msg.content,
+            webhook_url=msg.webhook_url,
+            on_failure=ir.OnFailure(msg.on_failure.value),
         )
     if isinstance(node, AssignGuideTaskNode):
-        c = node.config
+        t = node.config
         return ir.AssignTaskStep(
-            **base,
-            task_type=c.task_type.value,
-            title=c.title,
-            instructions=c.instructions,
-            assignee=c.assignee.value,
-            due_in_seconds=seconds(c.due_in),
-            remind_before_seconds=seconds(c.remind_before) if c.remind_before else None,
-            outcomes=tuple(c.outcomes),
-            on_failure=ir.OnFailure(c.on_failure.value),
+            *base,
+            task_type=t.task_type.value,
+            title=t.title,
+            instructions=t.instructions,
+            assignee=t.assignee.value,
+            due_in_seconds=seconds(t.due_in),
+            remind_before_seconds=seconds(t.remind_before) if t.remind_before else None,
+            expire_after_seconds=seconds(t.expire_after),
+            outcomes=tuple(t.outcomes),
+            on_failure=ir.OnFailure(t.on_failure.value),
         )
     if isinstance(node, UpdateCustomerNode):
-        c = node.config
+        upd = node.config
         return ir.UpdateCustomerStep(
-            **base,
-            add_tags=tuple(c.add_tags),
-            remove_tags=tuple(c.remove_tags),
-            set_attributes=tuple(sorted(c.set_attributes.items())),
+            *base,
+            add_tags=tuple(upd.add_tags),
+            remove_tags=tuple(upd.remove_tags),
+            set_attributes=tuple(sorted(upd.set_attributes.items())),
         )
     if isinstance(node, ExitNode):
-        return ir.ExitStep(**base, goal_reached=node.config.goal_reached)
+        return ir.ExitStep(*base, goal_reached=node.config.goal_reached)
     raise TypeError(f"unknown node {type(node).__name__}")  # pragma: no cover
 
 

@@ -155,8 +155,9 @@ def parse(raw: Any, diags: Diagnostics) -> Parsed:
             )
             continue
         if edge.id in seen_edges:
-            diags.error(Code.DUPLICATE_EDGE_ID, f"Two edges have the id '{edge.id}'.",
-                        edges=[edge.id])
+            diags.error(
+                Code.DUPLICATE_EDGE_ID, f"Two edges have the id '{edge.id}'.", edges=[edge.id]
+            )
             continue
         seen_edges.add(edge.id)
         edges.append(edge)

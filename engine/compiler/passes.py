@@ -118,8 +118,7 @@ def validate_edges(ctx: Context, diags: Diagnostics) -> None:
                 "that do not exist.",
                 edges=[e.id],
                 nodes=[n for n in (e.source, e.target) if n in ctx.known_ids],
-                hint="Delete the edge or reconnect it. "
-                + did_you_mean(missing[0], ctx.known_ids),
+                hint="Delete the edge or reconnect it. " + did_you_mean(missing[0], ctx.known_ids),
             )
             continue
         target = ctx.nodes.get(e.target)
@@ -193,9 +192,7 @@ def validate_cycles(ctx: Context, diags: Diagnostics) -> None:
         sub = ctx.graph.subgraph(scc)
         if len(scc) == 1 and not sub.number_of_edges():
             continue
-        without_waits = sub.subgraph(
-            n for n in scc if ctx.known_ids.get(n) not in WAITING_KINDS
-        )
+        without_waits = sub.subgraph(n for n in scc if ctx.known_ids.get(n) not in WAITING_KINDS)
         try:
             cycle = nx.find_cycle(without_waits)
         except nx.NetworkXNoCycle:
@@ -415,9 +412,7 @@ def _check_wait(node: WaitNode, diags: Diagnostics) -> None:
     if until.type == "duration":
         _check_duration(node.id, _label(node), "the wait", until.duration, diags)
     elif until.type in ("context", "customer_date"):
-        _check_duration(
-            node.id, _label(node), "the offset", until.offset, diags, allow_zero=True
-        )
+        _check_duration(node.id, _label(node), "the offset", until.offset, diags, allow_zero=True)
     if node.config.window is not None:
         _check_window(node.id, _label(node), node.config.window, diags)
 

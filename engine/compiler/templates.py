@@ -7,16 +7,30 @@ sees ``customer`` (profile fields) and ``ctx`` (journey context: ``ctx.<node_id>
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _ENV = ImmutableSandboxedEnvironment(autoescape=False)
 
 #: Fields a template may read from ``customer``.
 CUSTOMER_FIELDS = frozenset(
-    {"id", "name", "phone", "member_level", "store_id", "store_name", "guide_id",
-     "guide_name", "tags", "attributes", "rfm_class", "birthday", "first_name"}
+    {
+        "id",
+        "name",
+        "phone",
+        "member_level",
+        "store_id",
+        "store_name",
+        "guide_id",
+        "guide_name",
+        "tags",
+        "attributes",
+        "rfm_class",
+        "birthday",
+        "first_name",
+    }
 )
 
 
@@ -36,17 +50,34 @@ def check_template(text: str) -> TemplateCheck:
     refs: set[str] = set()
     unknown: set[str] = set()
     for getter in ast.find_all((nodes.Getattr, nodes.Getitem)):
-        base = getter.node
-        if not isinstance(base, nodes.Name):
-            continue
+        key: object
         if isinstance(getter, nodes.Getattr):
-            key: object = getter.attr
-        elif isinstance(getter.arg, nodes.Const):
-            key = getter.arg.value
+            base, key = getter.node, getter.attr
+        elif isinstance(getter, nodes.Getitem) and isinstance(getter.arg, nodes.Const):
+            base, key = getter.node, getter.arg.value
         else:
+            continue
+        if not isinstance(base, nodes.Name):
             continue
         if base.name == "ctx" and isinstance(key, str):
             refs.add(key)
         elif base.name == "customer" and isinstance(key, str) and key not in CUSTOMER_FIELDS:
             unknown.add(key)
     return TemplateCheck(None, frozenset(refs), frozenset(unknown))
+
+
+class TemplateRenderError(Exception):
+    """A template failed to render (syntax, or the sandbox refused an unsafe access)."""
+
+
+def render(text: str, *, customer: dict[str, Any], ctx: dict[str, Any]) -> str:
+    """Render a message/task template in the sandbox. Missing values render as empty.
+
+    The one renderer for activities, simulations and previews: a template can read
+    ``customer`` and ``ctx`` and nothing else — no attributes starting with ``_``, no
+    Python internals, no files (``ImmutableSandboxedEnvironment``).
+    """
+    try:
+        return _ENV.from_string(text).render(customer=customer, ctx=ctx)
+    except TemplateError as exc:  # includes SecurityError from the sandbox
+        raise TemplateRenderError(f"{type(exc).__name__}: {exc}") from exc

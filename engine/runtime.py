@@ -1,0 +1,136 @@
+"""What the interpreter needs from the world, and the state it keeps.
+
+:class:`Runtime` is the small interface (clock, wait, reads, side effects) the interpreter
+runs over. ``workflows.journey.TemporalRuntime`` implements it with durable timers and
+activities; :class:`engine.simulation.SimulatedRuntime` implements it with a virtual clock
+and sandbox providers for test runs and backtests. One interpreter, two clocks.
+
+Everything here is stdlib-only and JSON-friendly: :class:`RunState` is what a workflow
+carries across continue-as-new, and what its ``state`` query returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from engine.effects import (
+    CouponIssued,
+    CreateTaskRequest,
+    CustomerFacts,
+    CustomerUpdated,
+    FactsRequest,
+    IssueCouponRequest,
+    MessageSent,
+    RunRecord,
+    SendMessageRequest,
+    TaskCreated,
+    TaskNoticeRequest,
+    TaskNoticeResult,
+    UpdateCustomerRequest,
+)
+
+# ------------------------------------------------------------------ signals
+
+
+@dataclass
+class CustomerEventIn:
+    """A customer event as delivered to a running journey (signal payload)."""
+
+    event_id: str
+    type: str
+    occurred_at: str  # ISO-8601 with offset
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskOutcome:
+    """A guide's result for a task (signal payload)."""
+
+    task_id: str
+    outcome: str
+    note: str = ""
+    at: str = ""
+    by: str = ""
+
+
+# ------------------------------------------------------------------ state
+
+
+@dataclass
+class TraceEntry:
+    """One node visit: when, what it looked at, what it decided."""
+
+    node_id: str
+    kind: str
+    visit: int
+    at: str
+    port: str | None = None  # the port taken (None while in progress / at an exit)
+    summary: str = ""  # one line for people: "RFM=重要挽留 → 规则 1"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    finished_at: str | None = None
+
+
+@dataclass
+class Waiting:
+    node_id: str
+    kind: str  # "timer" | "event" | "task" | "paused"
+    until: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class RunState:
+    """The interpreter's whole state: small, serialisable, carried across continue-as-new."""
+
+    customer_id: str
+    enrollment_id: str
+    entered_at: str
+    current: str | None = None
+    status: str = "running"  # running | exited | stopped
+    exit_reason: str | None = None
+    goal_reached: bool = False
+    visits: dict[str, int] = field(default_factory=dict)
+    context: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trace: list[TraceEntry] = field(default_factory=list)
+    trace_dropped: int = 0
+    events: list[CustomerEventIn] = field(default_factory=list)
+    consumed_event_ids: list[str] = field(default_factory=list)
+    task_outcomes: dict[str, TaskOutcome] = field(default_factory=dict)
+    waiting: Waiting | None = None
+    facts: CustomerFacts | None = None
+    paused: bool = False
+    stop_requested: str | None = None
+    goal_event_id: str | None = None
+    steps: int = 0  # steps executed since the last continue-as-new
+
+
+class Runtime(Protocol):
+    """The interpreter's view of time and the world. Implementations must be deterministic
+    under replay (Temporal) or under a virtual clock (simulation)."""
+
+    def now(self) -> datetime: ...
+
+    async def wait(self, *, until: datetime | None, wake: Callable[[], bool]) -> bool:
+        """Block until ``wake()`` is true (→ True) or ``until`` passes (→ False)."""
+        ...
+
+    def should_continue_as_new(self) -> bool: ...
+
+    async def load_facts(self, req: FactsRequest) -> CustomerFacts: ...
+
+    async def issue_coupon(self, req: IssueCouponRequest) -> CouponIssued: ...
+
+    async def send_message(self, req: SendMessageRequest) -> MessageSent: ...
+
+    async def create_task(self, req: CreateTaskRequest) -> TaskCreated: ...
+
+    async def task_notice(self, req: TaskNoticeRequest) -> TaskNoticeResult: ...
+
+    async def update_customer(self, req: UpdateCustomerRequest) -> CustomerUpdated: ...
+
+    async def record_run(self, rec: RunRecord) -> None: ...
