@@ -29,7 +29,9 @@ class CouponTemplateInactiveError(DbError):
     """``template_id`` exists but HQ has switched it off."""
 
     def __init__(self, template_id: str) -> None:
-        super().__init__(f"coupon template {template_id!r} is inactive; activate it or pick another")
+        super().__init__(
+            f"coupon template {template_id!r} is inactive; activate it or pick another"
+        )
         self.template_id = template_id
 
 
@@ -62,3 +64,12 @@ class InvalidStatusError(DbError):
         self.field = field
         self.value = value
         self.allowed = allowed
+
+
+class TaskClosedError(DbError):
+    """Task ``task_id`` is ``status`` already, so it can no longer be completed or chased."""
+
+    def __init__(self, task_id: str, status: str) -> None:
+        super().__init__(f"task {task_id!r} is {status}; only open tasks can change")
+        self.task_id = task_id
+        self.status = status

@@ -64,6 +64,14 @@ class JourneyPublic(JourneyBase):
     source_version: int | None
 
 
+class JourneyListItem(JourneyPublic):
+    """A journey with its run counts, for the journey list."""
+
+    running: int = 0
+    entered: int = 0
+    goal_reached: int = 0
+
+
 class JourneyVersion(SQLModel, table=True):
     """A published version. Immutable once written (an ORM update raises, see below)."""
 

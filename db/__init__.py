@@ -1,0 +1,52 @@
+"""The data layer: tables (:mod:`db.models`), persistence functions (:mod:`db.crud`),
+engines and sessions, migrations, RFM scoring and demo data.
+
+Everything other packages call is re-exported here; table objects stay out of engine/ and
+workflows/.
+"""
+
+from db import crud, models
+from db.errors import (
+    CouponStockExhaustedError,
+    CouponTemplateInactiveError,
+    DbError,
+    ImmutableVersionError,
+    InvalidStatusError,
+    NotFoundError,
+    RunAlreadyRunningError,
+    TaskClosedError,
+)
+from db.migrate import current_revision, head_revision, upgrade
+from db.rfm import recompute_all, rescore_customer
+from db.session import (
+    SessionFactory,
+    begin_write,
+    get_engine,
+    get_session,
+    make_engine,
+    session_factory,
+)
+
+__all__ = [
+    "CouponStockExhaustedError",
+    "CouponTemplateInactiveError",
+    "DbError",
+    "ImmutableVersionError",
+    "InvalidStatusError",
+    "NotFoundError",
+    "RunAlreadyRunningError",
+    "SessionFactory",
+    "TaskClosedError",
+    "begin_write",
+    "crud",
+    "current_revision",
+    "get_engine",
+    "get_session",
+    "head_revision",
+    "make_engine",
+    "models",
+    "recompute_all",
+    "rescore_customer",
+    "session_factory",
+    "upgrade",
+]

@@ -1,0 +1,44 @@
+"""Orders, and the purchase dates they move on the customer's profile."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from db.crud._util import aware
+from db.errors import NotFoundError
+from db.models import Customer, Order, OrderCreate
+
+
+def create_order(*, session: Session, order_create: OrderCreate) -> Order:
+    """Insert an order and move the customer's first/last purchase dates.
+
+    RFM scores are not touched here: call :func:`db.rfm.rescore_customer` when the class
+    must be fresh immediately (the nightly full recompute catches up otherwise).
+    """
+    customer = session.get(Customer, order_create.customer_id)
+    if customer is None:
+        raise NotFoundError("customer", order_create.customer_id)
+    order = Order.model_validate(order_create)
+    at = aware(order.created_at)
+    first, last = aware(customer.first_purchase_at), aware(customer.last_purchase_at)
+    if at is not None:
+        if first is None or at < first:
+            customer.first_purchase_at = at
+        if last is None or at > last:
+            customer.last_purchase_at = at
+    session.add(order)
+    session.add(customer)
+    session.commit()
+    session.refresh(order)
+    return order
+
+
+def list_orders(*, session: Session, customer_id: str, limit: int = 50) -> list[Order]:
+    """The customer's orders, newest first."""
+    stmt = (
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .order_by(col(Order.created_at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt))

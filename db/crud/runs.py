@@ -1,0 +1,239 @@
+"""Journey runs: one row per customer's path, kept in step by the workflow's record_run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, case, func
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from db.errors import InvalidStatusError, NotFoundError, RunAlreadyRunningError
+from db.models import RUN_STATUSES, JourneyRun, utcnow
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """How many customers entered a journey, are in it now, and reached its goal."""
+
+    entered: int = 0
+    running: int = 0
+    exited: int = 0
+    stopped: int = 0
+    failed: int = 0
+    goal_reached: int = 0
+
+
+def create_run(
+    *,
+    session: Session,
+    workflow_id: str,
+    journey_id: str,
+    journey_version: int,
+    customer_id: str,
+    run_id: str | None = None,
+    enrollment_id: str | None = None,
+    current_node: str | None = None,
+    entered_at: datetime | None = None,
+) -> JourneyRun:
+    """Record that a customer entered a journey (status ``running``).
+
+    Raises :class:`RunAlreadyRunningError` when ``workflow_id`` already has a running row;
+    a partial unique index backs the check against races.
+    """
+    existing = get_running_run(session=session, workflow_id=workflow_id)
+    if existing is not None:
+        raise RunAlreadyRunningError(workflow_id, existing.id)
+    run = JourneyRun(
+        workflow_id=workflow_id,
+        run_id=run_id,
+        journey_id=journey_id,
+        journey_version=journey_version,
+        customer_id=customer_id,
+        enrollment_id=enrollment_id,
+        status="running",
+        current_node=current_node,
+        entered_at=entered_at or utcnow(),
+    )
+    session.add(run)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        winner = get_running_run(session=session, workflow_id=workflow_id)
+        if winner is None:
+            raise
+        raise RunAlreadyRunningError(workflow_id, winner.id) from exc
+    session.refresh(run)
+    return run
+
+
+def get_running_run(*, session: Session, workflow_id: str) -> JourneyRun | None:
+    """The running row of ``workflow_id``, or ``None``."""
+    stmt = select(JourneyRun).where(
+        JourneyRun.workflow_id == workflow_id, JourneyRun.status == "running"
+    )
+    return session.exec(stmt).first()
+
+
+def get_latest_run(*, session: Session, workflow_id: str) -> JourneyRun | None:
+    """The most recent row of ``workflow_id`` (running or not), or ``None``."""
+    stmt = (
+        select(JourneyRun)
+        .where(JourneyRun.workflow_id == workflow_id)
+        .order_by(col(JourneyRun.id).desc())
+    )
+    return session.exec(stmt).first()
+
+
+def get_running_runs_for_customer(
+    *, session: Session, customer_id: str, journey_id: str | None = None
+) -> list[JourneyRun]:
+    """The customer's running runs (of one journey, when given), oldest first."""
+    stmt = select(JourneyRun).where(
+        JourneyRun.customer_id == customer_id, JourneyRun.status == "running"
+    )
+    if journey_id is not None:
+        stmt = stmt.where(JourneyRun.journey_id == journey_id)
+    return list(session.exec(stmt.order_by(col(JourneyRun.id))))
+
+
+def list_runs(
+    *,
+    session: Session,
+    journey_id: str | None = None,
+    customer_id: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[JourneyRun]:
+    """Runs, newest first, filtered by journey, customer and/or status."""
+    stmt = select(JourneyRun)
+    if journey_id is not None:
+        stmt = stmt.where(JourneyRun.journey_id == journey_id)
+    if customer_id is not None:
+        stmt = stmt.where(JourneyRun.customer_id == customer_id)
+    if status is not None:
+        stmt = stmt.where(JourneyRun.status == status)
+    stmt = stmt.order_by(col(JourneyRun.id).desc()).offset(offset).limit(limit)
+    return list(session.exec(stmt))
+
+
+def mark_run(
+    *,
+    session: Session,
+    workflow_id: str,
+    status: str,
+    current_node: str | None = None,
+    exit_reason: str | None = None,
+    goal_reached: bool = False,
+    at: datetime | None = None,
+) -> JourneyRun:
+    """Move the latest run of ``workflow_id`` to ``status``; leaving ``running`` stamps
+    ``exited_at``. Raises :class:`NotFoundError` when the workflow has no run row."""
+    if status not in RUN_STATUSES:
+        raise InvalidStatusError("run status", status, RUN_STATUSES)
+    run = get_latest_run(session=session, workflow_id=workflow_id)
+    if run is None:
+        raise NotFoundError("journey run", workflow_id)
+    _apply(run, status, current_node, exit_reason, goal_reached, at or utcnow())
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def upsert_run(
+    *,
+    session: Session,
+    workflow_id: str,
+    journey_id: str,
+    journey_version: int,
+    customer_id: str,
+    status: str,
+    current_node: str | None = None,
+    exit_reason: str | None = None,
+    goal_reached: bool = False,
+    at: datetime | None = None,
+) -> JourneyRun:
+    """Bring the run row of ``workflow_id`` to the given state, creating it if missing.
+
+    The workflow reports its state with this; it is safe to repeat. A ``running`` report
+    for a workflow whose latest row has ended starts a new row (the workflow id was reused
+    for a re-entry).
+    """
+    if status not in RUN_STATUSES:
+        raise InvalidStatusError("run status", status, RUN_STATUSES)
+    now = at or utcnow()
+    run = get_latest_run(session=session, workflow_id=workflow_id)
+    if run is None or (run.status != "running" and status == "running"):
+        run = JourneyRun(
+            workflow_id=workflow_id,
+            journey_id=journey_id,
+            journey_version=journey_version,
+            customer_id=customer_id,
+            status="running",
+            entered_at=now,
+        )
+    _apply(run, status, current_node, exit_reason, goal_reached, now)
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def run_counts(
+    *, session: Session, journey_ids: Sequence[str] | None = None
+) -> dict[str, RunCounts]:
+    """Run counts per journey id (journeys without runs are absent)."""
+
+    def count_status(status: str) -> ColumnElement[int]:
+        return func.sum(case((col(JourneyRun.status) == status, 1), else_=0))
+
+    # sqlalchemy's select: sqlmodel's typed overloads stop at four columns.
+    stmt = sa_select(
+        col(JourneyRun.journey_id),
+        func.count(),
+        count_status("running"),
+        count_status("exited"),
+        count_status("stopped"),
+        count_status("failed"),
+        func.sum(case((col(JourneyRun.goal_reached).is_(True), 1), else_=0)),
+    ).group_by(JourneyRun.journey_id)
+    if journey_ids is not None:
+        if not journey_ids:
+            return {}
+        stmt = stmt.where(col(JourneyRun.journey_id).in_(list(journey_ids)))
+    result: dict[str, RunCounts] = {}
+    for row in session.execute(stmt):
+        jid, entered, running, exited, stopped, failed, goals = row
+        result[jid] = RunCounts(
+            entered=int(entered or 0),
+            running=int(running or 0),
+            exited=int(exited or 0),
+            stopped=int(stopped or 0),
+            failed=int(failed or 0),
+            goal_reached=int(goals or 0),
+        )
+    return result
+
+
+def _apply(
+    run: JourneyRun,
+    status: str,
+    current_node: str | None,
+    exit_reason: str | None,
+    goal_reached: bool,
+    at: datetime,
+) -> None:
+    run.status = status
+    if current_node is not None:
+        run.current_node = current_node
+    if exit_reason is not None:
+        run.exit_reason = exit_reason
+    run.goal_reached = run.goal_reached or goal_reached
+    if status != "running" and run.exited_at is None:
+        run.exited_at = at
