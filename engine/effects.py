@@ -61,6 +61,10 @@ class EffectContext:
     node_id: str
     visit: int
     customer_id: str
+    #: the workflow's time of the visit (ISO-8601): activities date what they create with it,
+    #: so a coupon issued on the journey's day 12 expires relative to day 12 even when a
+    #: test server skips time
+    at: str = ""
 
 
 # ------------------------------------------------------------------ reads

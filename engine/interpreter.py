@@ -482,6 +482,7 @@ class Interpreter:
             node_id=node_id,
             visit=visit,
             customer_id=self.state.customer_id,
+            at=self._now_iso(),
         )
 
     def _template_context(self) -> dict[str, Any]:
