@@ -43,6 +43,12 @@ def list_tasks(
     return list(session.exec(stmt))
 
 
+def get_task_by_key(*, session: Session, idempotency_key: str) -> GuideTask | None:
+    """The task created for ``idempotency_key``, or ``None``."""
+    stmt = select(GuideTask).where(GuideTask.idempotency_key == idempotency_key)
+    return session.exec(stmt).first()
+
+
 def insert_task(*, session: Session, task: GuideTask) -> tuple[GuideTask, bool]:
     """Insert ``task`` unless its idempotency key exists; ``(task, created)``."""
     return insert_once(session, task, column=GuideTask.idempotency_key, key=task.idempotency_key)

@@ -1,0 +1,61 @@
+"""Read the customer facts a branch or wait needs (the ``load_facts`` local activity)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from activities._time import iso, parse_instant
+from db import crud
+from engine.effects import CouponState, CustomerFacts, FactsRequest
+
+
+def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
+    """The customer's profile, event counts over ``[as_of - window_days, as_of]`` and the
+    states of the coupons asked about. ``found=False`` for an unknown customer."""
+    customer = crud.get_customer(session=session, customer_id=request.customer_id)
+    if customer is None:
+        return CustomerFacts(customer_id=request.customer_id, found=False, as_of=request.as_of)
+    as_of = parse_instant(request.as_of)
+    store = (
+        crud.get_store(session=session, store_id=customer.store_id) if customer.store_id else None
+    )
+    counts = {
+        query.key: crud.count_events(
+            session=session,
+            customer_id=customer.id,
+            event_type=query.event_type,
+            since=as_of - timedelta(days=query.window_days),
+            until=as_of,
+        )
+        for query in request.event_counts
+    }
+    coupons = {
+        c.id: CouponState(
+            coupon_id=c.id,
+            # Redeemed "as of" the workflow's clock, so a replayed branch decides the same.
+            redeemed=c.redeemed_at is not None and c.redeemed_at <= as_of,
+            expires_at=iso(c.expires_at),
+        )
+        for c in crud.get_issued_coupons(session=session, coupon_ids=request.coupon_ids)
+        if c.customer_id == customer.id
+    }
+    return CustomerFacts(
+        customer_id=customer.id,
+        found=True,
+        name=customer.name,
+        member_level=customer.member_level,
+        store_id=customer.store_id,
+        guide_id=customer.guide_id,
+        tags=list(customer.tags),
+        attributes=dict(customer.attributes),
+        rfm_class=customer.rfm_class,
+        birthday=customer.birthday.isoformat() if customer.birthday else None,
+        timezone=customer.timezone,
+        store_timezone=store.timezone if store else customer.timezone,
+        opted_out_channels=list(customer.opted_out_channels),
+        event_counts=counts,
+        coupons=coupons,
+        as_of=request.as_of,
+    )

@@ -1,0 +1,230 @@
+"""The side-effect activities of a journey run, one method per effect.
+
+Dependencies are injected (samples-python ``hello_activity_method``): a session factory,
+settings, an ``httpx.Client`` for webhooks and a message-provider registry, plus a clock so
+tests can pin time. Workflows call the methods by reference::
+
+    await workflow.execute_activity_method(JourneyActivities.issue_coupon, request, ...)
+
+Every method is idempotent. The database work is synchronous SQLAlchemy, so each method is
+``async`` and hands that work to a thread: the worker's event loop never blocks and no
+activity executor needs configuring. Permanent business failures are raised as
+``ApplicationError(type=<engine.effects failure>, non_retryable=True)``; anything else
+(database locked, webhook 5xx) is an ordinary exception that Temporal retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+from temporalio import activity
+
+from activities import facts, messaging, tasks
+from activities._time import effect_time, iso, parse_instant
+from activities.errors import business_failure
+from activities.providers import (
+    MessageProvider,
+    ProviderRegistry,
+    default_providers,
+)
+from db import crud
+from db.errors import CouponStockExhaustedError, CouponTemplateInactiveError, NotFoundError
+from db.models import utcnow
+from db.session import session_factory
+from engine.effects import (
+    COUPON_STOCK_EXHAUSTED,
+    CUSTOMER_NOT_FOUND,
+    MESSAGE_REJECTED,
+    UNKNOWN_COUPON_TEMPLATE,
+    CouponIssued,
+    CreateTaskRequest,
+    CustomerFacts,
+    CustomerUpdated,
+    FactsRequest,
+    IssueCouponRequest,
+    MessageSent,
+    RunRecord,
+    SendMessageRequest,
+    TaskCreated,
+    TaskNoticeRequest,
+    TaskNoticeResult,
+    UpdateCustomerRequest,
+)
+from journeys.settings import Settings
+
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+
+
+class JourneyActivities:
+    """All journey activities, bound to one database and one set of providers."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        http_client: httpx.Client | None = None,
+        providers: ProviderRegistry | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._http = http_client or httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS)
+        self._providers = (
+            providers
+            if providers is not None
+            else default_providers(self._http, settings.webhook_secret)
+        )
+        self._now = clock
+
+    @classmethod
+    def from_engine(cls, engine: Engine, settings: Settings, **kwargs: Any) -> JourneyActivities:
+        """Build from an engine (the worker's usual entry point)."""
+        return cls(sessions=session_factory(engine), settings=settings, **kwargs)
+
+    # ------------------------------------------------------------------ reads
+
+    @activity.defn
+    async def load_facts(self, request: FactsRequest) -> CustomerFacts:
+        """Customer profile, event counts and coupon states as of ``request.as_of``.
+
+        Read-only and fast: meant to run as a *local* activity.
+        """
+        return await asyncio.to_thread(self._in_session, facts.load_facts, request)
+
+    # ------------------------------------------------------------------ side effects
+
+    @activity.defn
+    async def issue_coupon(self, request: IssueCouponRequest) -> CouponIssued:
+        """Issue one coupon, exactly once per idempotency key, never beyond stock."""
+        return await asyncio.to_thread(self._issue_coupon, request)
+
+    def _issue_coupon(self, request: IssueCouponRequest) -> CouponIssued:
+        ctx = request.ctx
+        with self._sessions() as session:
+            try:
+                coupon, _created = crud.issue_coupon(
+                    session=session,
+                    template_id=request.coupon_template_id,
+                    customer_id=ctx.customer_id,
+                    idempotency_key=ctx.idempotency_key,
+                    issued_at=effect_time(ctx, self._now),
+                    journey_id=ctx.journey_id,
+                    node_id=ctx.node_id,
+                    workflow_id=ctx.workflow_id,
+                )
+            except CouponStockExhaustedError as exc:
+                raise business_failure(COUPON_STOCK_EXHAUSTED, str(exc)) from exc
+            except CouponTemplateInactiveError as exc:
+                raise business_failure(UNKNOWN_COUPON_TEMPLATE, str(exc)) from exc
+            except NotFoundError as exc:
+                kind = CUSTOMER_NOT_FOUND if exc.entity == "customer" else UNKNOWN_COUPON_TEMPLATE
+                raise business_failure(kind, str(exc)) from exc
+            template = crud.get_coupon_template(session=session, template_id=coupon.template_id)
+            return CouponIssued(
+                coupon_id=coupon.id,
+                code=coupon.code,
+                template_id=coupon.template_id,
+                face_value=template.face_value if template else 0.0,
+                min_spend=template.min_spend if template else 0.0,
+                issued_at=iso(coupon.issued_at),
+                expires_at=iso(coupon.expires_at),
+            )
+
+    @activity.defn
+    async def send_message(self, request: SendMessageRequest) -> MessageSent:
+        """Render and send one message through the channel's provider, exactly once."""
+        provider = self._provider_for(request.channel)
+        return await asyncio.to_thread(
+            messaging.send_message, self._sessions, provider, request, self._now
+        )
+
+    def _provider_for(self, channel: str) -> MessageProvider:
+        name = "webhook" if channel == "webhook" else self._settings.message_provider
+        provider = self._providers.get(name)
+        if provider is None:
+            raise business_failure(
+                MESSAGE_REJECTED,
+                f"no message provider {name!r} (known: {', '.join(sorted(self._providers))})",
+            )
+        return provider
+
+    @activity.defn
+    async def create_task(self, request: CreateTaskRequest) -> TaskCreated:
+        """Create a guide task for the bound guide (fallback: store manager), once."""
+        at = effect_time(request.ctx, self._now)
+        return await asyncio.to_thread(self._in_session, tasks.create_task, request, at)
+
+    @activity.defn
+    async def task_notice(self, request: TaskNoticeRequest) -> TaskNoticeResult:
+        """Remind, escalate or expire a task, once per key; nothing for closed tasks."""
+        return await asyncio.to_thread(self._in_session, tasks.task_notice, request, self._now())
+
+    @activity.defn
+    async def update_customer(self, request: UpdateCustomerRequest) -> CustomerUpdated:
+        """Add/remove tags and set attributes (set semantics: repeating changes nothing)."""
+        return await asyncio.to_thread(self._update_customer, request)
+
+    def _update_customer(self, request: UpdateCustomerRequest) -> CustomerUpdated:
+        with self._sessions() as session:
+            try:
+                customer = crud.update_tags(
+                    session=session,
+                    customer_id=request.ctx.customer_id,
+                    add=request.add_tags,
+                    remove=request.remove_tags,
+                    set_attributes=request.set_attributes,
+                )
+            except NotFoundError as exc:
+                raise business_failure(CUSTOMER_NOT_FOUND, str(exc)) from exc
+            return CustomerUpdated(
+                customer_id=customer.id,
+                tags=list(customer.tags),
+                attributes=dict(customer.attributes),
+            )
+
+    @activity.defn
+    async def record_run(self, record: RunRecord) -> None:
+        """Upsert the run row of ``record.workflow_id`` (a *local* activity)."""
+        await asyncio.to_thread(self._record_run, record)
+
+    def _record_run(self, record: RunRecord) -> None:
+        with self._sessions() as session:
+            crud.upsert_run(
+                session=session,
+                workflow_id=record.workflow_id,
+                journey_id=record.journey_id,
+                journey_version=record.journey_version,
+                customer_id=record.customer_id,
+                status=record.status,
+                current_node=record.current_node,
+                exit_reason=record.exit_reason,
+                goal_reached=record.goal_reached,
+                at=parse_instant(record.at) if record.at else self._now(),
+            )
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _in_session(self, work: Callable[..., Any], *args: Any) -> Any:
+        with self._sessions() as session:
+            return work(session, *args)
+
+
+def all_activities(instance: JourneyActivities) -> list[Callable[..., Any]]:
+    """The bound activity methods of ``instance``, for ``Worker(activities=...)``."""
+    return [
+        instance.load_facts,
+        instance.issue_coupon,
+        instance.send_message,
+        instance.create_task,
+        instance.task_notice,
+        instance.update_customer,
+        instance.record_run,
+    ]
