@@ -24,5 +24,4 @@ def effect_time(ctx: EffectContext, clock: Callable[[], datetime]) -> datetime:
     """When the effect happens: the workflow's time of the visit when the context carries it
     (so a coupon issued on a journey's day 12 expires relative to day 12, also under a
     time-skipping test server), else ``clock()``."""
-    at = getattr(ctx, "at", "")
-    return parse_instant(at) if at else clock()
+    return parse_instant(ctx.at) if ctx.at else clock()

@@ -47,8 +47,8 @@ def test_seed_builds_the_chain_and_is_idempotent(engine: Engine) -> None:
         assert 0.75 * 2_000 < bound < 0.95 * 2_000
         new_this_week = session.exec(
             select(func.count()).where(
-                Customer.first_purchase_at >= datetime(2025, 6, 23, tzinfo=UTC)
-            )  # type: ignore[operator]
+                col(Customer.first_purchase_at) >= datetime(2025, 6, 23, tzinfo=UTC)
+            )
         ).one()
         assert new_this_week > 20
 

@@ -1,0 +1,108 @@
+"""load_facts, update_customer and record_run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+from temporalio.testing import ActivityEnvironment
+
+from activities import JourneyActivities
+from db import crud
+from db.models import CustomerEventCreate, JourneyCreate, JourneyRun
+from engine.effects import (
+    EventCountQuery,
+    FactsRequest,
+    IssueCouponRequest,
+    RunRecord,
+    UpdateCustomerRequest,
+)
+from tests.activities.conftest import NOW, ctx
+
+
+async def test_load_facts_counts_events_in_the_window_and_reads_coupons(
+    acts: JourneyActivities, shop: sessionmaker[Session]
+) -> None:
+    with shop() as s:
+        for n, days in enumerate((1, 6, 8, 40)):
+            crud.record_event(
+                session=s,
+                event=CustomerEventCreate(
+                    event_id=f"b{n}",
+                    customer_id="C1",
+                    type="browse",
+                    occurred_at=NOW - timedelta(days=days),
+                ),
+            )
+    env = ActivityEnvironment()
+    coupon = await env.run(acts.issue_coupon, IssueCouponRequest(ctx("C1"), "NEW20"))
+    facts = await env.run(
+        acts.load_facts,
+        FactsRequest(
+            customer_id="C1",
+            as_of=NOW.isoformat(),
+            event_counts=[
+                EventCountQuery("browse", 7),
+                EventCountQuery("browse", 30),
+                EventCountQuery("purchase", 30),
+            ],
+            coupon_ids=[coupon.coupon_id, "unknown"],
+        ),
+    )
+    assert facts.found
+    assert facts.event_counts == {"browse:7": 2, "browse:30": 3, "purchase:30": 0}
+    assert (facts.guide_id, facts.store_id, facts.birthday, facts.tags) == (
+        "G1",
+        "S1",
+        "1990-06-15",
+        ["新客"],
+    )
+    state = facts.coupons[coupon.coupon_id]
+    assert (state.redeemed, state.expires_at) == (False, coupon.expires_at)
+    assert list(facts.coupons) == [coupon.coupon_id]
+
+    missing = await env.run(
+        acts.load_facts, FactsRequest(customer_id="C404", as_of="2025-06-01T00:00:00Z")
+    )
+    assert not missing.found
+
+
+async def test_update_customer_is_idempotent(acts: JourneyActivities) -> None:
+    request = UpdateCustomerRequest(
+        ctx=ctx("C1"), add_tags=["已二回"], remove_tags=["新客"], set_attributes={"wave": 2}
+    )
+    env = ActivityEnvironment()
+    first = await env.run(acts.update_customer, request)
+    second = await env.run(acts.update_customer, request)
+    assert first == second
+    assert (first.tags, first.attributes) == (["已二回"], {"wave": 2})
+
+
+async def test_record_run_upserts_one_row(
+    acts: JourneyActivities, shop: sessionmaker[Session]
+) -> None:
+    with shop() as s:
+        journey = crud.create_journey(session=s, journey_create=JourneyCreate(name="j"), by="hq")
+    env = ActivityEnvironment()
+
+    def record(status: str, node: str, **extra: object) -> RunRecord:
+        return RunRecord(
+            workflow_id="wf-1",
+            journey_id=journey.id,
+            journey_version=1,
+            customer_id="C1",
+            status=status,
+            current_node=node,
+            at=NOW.isoformat(),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    await env.run(acts.record_run, record("running", "entry"))
+    await env.run(acts.record_run, record("running", "wait"))
+    await env.run(acts.record_run, record("exited", "exit", exit_reason="goal", goal_reached=True))
+    with shop() as s:
+        runs = list(s.exec(select(JourneyRun)))
+    assert [(r.status, r.current_node, r.goal_reached, r.exited_at) for r in runs] == [
+        ("exited", "exit", True, NOW)
+    ]
