@@ -79,6 +79,9 @@ class Interpreter:
         """Buffer a customer event; check the journey goal. Called from a signal handler."""
         if any(e.event_id == event.event_id for e in self.state.events):
             return  # a re-delivered signal
+        trigger = self.state.context.get(self.journey.entry_node_id, {}).get("event") or {}
+        if trigger.get("event_id") == event.event_id:
+            return  # the event that brought the customer in (signal-with-start)
         self.state.events.append(event)
         if len(self.state.events) > EVENT_BUFFER_LIMIT:
             del self.state.events[0]

@@ -1,0 +1,61 @@
+# Journey Canvas — two commands: `make run` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test setup lint typecheck pytest bench clean histories
+
+run: setup
+	$(BIN)/journeys up
+
+test: setup lint typecheck pytest
+
+setup: $(STAMP) node_modules/.stamp /usr/bin/chromium postgres
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the browser tests (never `playwright install`: no downloads here).
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium missing: run 'sudo apt-get install chromium' (browser tests will be skipped)"; fi
+
+# PostgreSQL server binaries, so the SQL tests also run against PostgreSQL.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "PostgreSQL missing: its tests will be skipped"; fi; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check engine workflows services journeys tests/engine tests/workflows
+
+typecheck: $(STAMP)
+	$(BIN)/mypy engine workflows activities services journeys db canvas_ui
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Re-record the replay corpus (tests/replay/histories) from the current workflow code.
+histories: setup
+	$(BIN)/python -m tests.replay.record
+
+bench: setup
+	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.event_latency
+
+clean:
+	rm -rf $(VENV) node_modules .data test-artifacts

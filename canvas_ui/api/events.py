@@ -1,0 +1,69 @@
+"""``POST /api/events``: customer events in (one or a batch). Thin: see services.events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, status
+from pydantic import TypeAdapter, ValidationError
+
+from canvas_ui.deps import SessionDep, TemporalDep
+from services.events import MAX_BATCH, EventIn, UnknownCustomersError, ingest
+from services.temporal import TemporalUnavailableError
+
+router = APIRouter(prefix="/api", tags=["events"])
+_EVENTS = TypeAdapter(list[EventIn])
+
+
+@router.post("/events", status_code=status.HTTP_202_ACCEPTED)
+async def post_events(
+    session: SessionDep,
+    temporal: TemporalDep,
+    payload: Any = Body(
+        ...,
+        examples=[
+            {
+                "event_id": "pos-20261123-000184",
+                "customer_id": "C000123",
+                "type": "purchase",
+                "properties": {"amount": 399, "store_id": "S01"},
+                "occurred_at": "2026-11-23T10:15:00+08:00",
+            }
+        ],
+    ),
+) -> dict[str, Any]:
+    """Store events idempotently by ``event_id``, signal the customer's running journeys and
+    start journeys whose entry is this event. Body: one event object or a list (≤ 500)."""
+    items = payload if isinstance(payload, list) else [payload]
+    if not items or len(items) > MAX_BATCH:
+        raise HTTPException(422, f"Send between 1 and {MAX_BATCH} events per request.")
+    try:
+        events = _EVENTS.validate_python(items)
+    except ValidationError as exc:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "index": e["loc"][0] if e["loc"] else None,
+                    "field": ".".join(str(p) for p in e["loc"][1:]),
+                    "message": e["msg"],
+                }
+                for e in exc.errors()
+            ],
+        ) from exc
+    client = None
+    if temporal is not None:
+        try:
+            client = await temporal.client()
+        except TemporalUnavailableError as exc:
+            raise HTTPException(503, str(exc)) from exc
+    try:
+        result = await ingest(
+            session=session,
+            client=client,
+            task_queue=temporal.task_queue if temporal else "journeys",
+            events=events,
+        )
+    except UnknownCustomersError as exc:
+        raise HTTPException(422, exc.problems) from exc
+    return result.to_dict()

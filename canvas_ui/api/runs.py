@@ -1,0 +1,154 @@
+"""Runs API: enroll customers, read a run's state and trace, stop a run, task outcomes,
+the message outbox. Thin handlers over services.* and db.crud."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+from temporalio.service import RPCError
+
+from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
+from db import crud
+from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
+from services.journeys import JourneyNotLiveError, enroll_customers, stop_run
+from services.tasks import complete_task
+from services.temporal import TemporalUnavailableError
+from workflows import JourneyWorkflow
+
+router = APIRouter(prefix="/api", tags=["runs"])
+
+
+class EnrollIn(BaseModel):
+    customer_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class StopIn(BaseModel):
+    reason: str = Field(default="stopped by an operator", max_length=200)
+
+
+class TaskOutcomeIn(BaseModel):
+    outcome: str = Field(min_length=1, max_length=40)
+    note: str = Field(default="", max_length=1000)
+
+
+def _gateway(temporal: Any) -> Any:
+    if temporal is None:
+        raise HTTPException(503, "Temporal is not configured for this app.")
+    return temporal
+
+
+@router.post("/journeys/{journey_id}/enroll")
+async def enroll(
+    journey_id: str, body: EnrollIn, session: SessionDep, temporal: TemporalDep
+) -> dict[str, Any]:
+    """Enter customers into the journey's live version (re-entry rules apply)."""
+    try:
+        result = await enroll_customers(
+            session=session,
+            temporal=_gateway(temporal),
+            journey_id=journey_id,
+            customer_ids=body.customer_ids,
+        )
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except JourneyNotLiveError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except TemporalUnavailableError as exc:
+        raise HTTPException(503, str(exc)) from exc
+    return result.to_dict()
+
+
+@router.get("/runs")
+def list_runs(
+    session: SessionDep,
+    journey_id: str | None = None,
+    customer_id: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    runs = crud.list_runs(
+        session=session,
+        journey_id=journey_id,
+        customer_id=customer_id,
+        status=status,
+        limit=min(max(limit, 1), 1000),
+        offset=max(offset, 0),
+    )
+    return [r.model_dump(mode="json") for r in runs]
+
+
+@router.get("/runs/{workflow_id}")
+async def get_run(workflow_id: str, session: SessionDep, temporal: TemporalDep) -> dict[str, Any]:
+    """The run's row plus its live state from the workflow (current node, waiting-until,
+    context, buffered events and the trace of every visit)."""
+    run = crud.get_latest_run(session=session, workflow_id=workflow_id)
+    if run is None:
+        raise HTTPException(404, f"No journey run with workflow id '{workflow_id}'.")
+    out: dict[str, Any] = {"run": run.model_dump(mode="json"), "state": None}
+    if temporal is not None:
+        try:
+            client = await temporal.client()
+            handle = client.get_workflow_handle(workflow_id)
+            state = await handle.query(JourneyWorkflow.state)
+            out["state"] = asdict(state)
+        except (RPCError, TemporalUnavailableError) as exc:
+            out["state_error"] = str(exc)
+    return out
+
+
+@router.post("/runs/{workflow_id}/stop")
+async def stop(
+    workflow_id: str, body: StopIn, session: SessionDep, temporal: TemporalDep, user: CurrentUser
+) -> dict[str, str]:
+    try:
+        await stop_run(
+            session=session,
+            temporal=_gateway(temporal),
+            workflow_id=workflow_id,
+            reason=f"{body.reason} ({user})",
+        )
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return {"workflow_id": workflow_id, "status": "stopping"}
+
+
+@router.post("/tasks/{task_id}/outcome")
+async def task_outcome(
+    task_id: str, body: TaskOutcomeIn, session: SessionDep, temporal: TemporalDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Record a guide's outcome; the customer's journey follows that outcome's port."""
+    try:
+        task = await complete_task(
+            session=session,
+            temporal=temporal,
+            task_id=task_id,
+            outcome=body.outcome,
+            note=body.note,
+            by=user,
+        )
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except (TaskClosedError, InvalidStatusError) as exc:
+        raise HTTPException(409 if isinstance(exc, TaskClosedError) else 422, str(exc)) from exc
+    return task.model_dump(mode="json")
+
+
+@router.get("/outbox")
+def outbox(
+    session: SessionDep,
+    customer_id: str | None = None,
+    journey_id: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Messages the journeys sent (the default provider records them here)."""
+    rows = crud.list_messages(
+        session=session,
+        customer_id=customer_id,
+        journey_id=journey_id,
+        limit=min(max(limit, 1), 1000),
+    )
+    return [m.model_dump(mode="json") for m in rows]

