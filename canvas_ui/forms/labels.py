@@ -1,0 +1,160 @@
+"""Human words for config fields and choices (msgids; translated where rendered).
+
+Keys are ``"Model.field"`` for a field of one model, or ``"field"`` for every model; choice
+labels are keyed by value, and union variants by their class name.
+"""
+
+from __future__ import annotations
+
+from canvas_ui.i18n import lazy
+
+#: (label, help) per field.
+FIELDS: dict[str, tuple[str, str]] = {
+    "label": (lazy("Step name"), lazy("Shown on the canvas. Leave empty to use the kind's name.")),
+    "trigger": (lazy("Customers enter"), ""),
+    "event_type": (lazy("Event"), lazy("e.g. purchase, store_visit, page_view, coupon_redeemed")),
+    "filters": (lazy("Only when"), lazy("Conditions on the event's properties.")),
+    "PropertyFilter.field": (lazy("Property"), lazy("Dotted names reach inside: sku.category")),
+    "op": (lazy("Comparison"), ""),
+    "value": (lazy("Value"), lazy("Several values: separate with commas.")),
+    "segment_id": (lazy("Segment"), lazy("The saved audience segment's id.")),
+    "schedule": (lazy("Schedule"), ""),
+    "at_time": (lazy("At"), lazy("24-hour time, HH:MM.")),
+    "weekday": (lazy("Weekday"), lazy("0 = Monday … 6 = Sunday (weekly schedule only).")),
+    "reentry": (lazy("Re-entry"), ""),
+    "policy": (lazy("May a customer enter again?"), ""),
+    "cooldown_days": (lazy("Cool-down"), lazy("Days before the same customer may enter again.")),
+    "until": (lazy("Wait"), ""),
+    "duration": (lazy("How long"), ""),
+    "WaitUntilContext.node_id": (
+        lazy("Step"), lazy("An earlier coupon or guide-task step of this journey.")
+    ),
+    "WaitUntilContext.field": (lazy("Moment"), ""),
+    "WaitUntilCustomerDate.field": (lazy("Date"), ""),
+    "offset": (lazy("Offset"), ""),
+    "direction": (lazy("Before or after"), ""),
+    "at": (lazy("Date and time"), ""),
+    "window": (lazy("Send window"), lazy("Move the end of the wait into daytime hours.")),
+    "start": (lazy("From"), ""),
+    "end": (lazy("To"), ""),
+    "timezone": (lazy("Time zone of"), ""),
+    "timeout": (lazy("Give up after"), lazy("Customers who don't act by then take 'timed out'.")),
+    "rules": (lazy("Rules"), lazy("Checked top to bottom; the first match wins.")),
+    "BranchRule.id": (lazy("Port id"), lazy("Letters, digits, - and _. Names the output port.")),
+    "BranchRule.label": (lazy("Name"), ""),
+    "match": (lazy("Match"), ""),
+    "conditions": (lazy("Conditions"), ""),
+    "AttributeCondition.field": (
+        lazy("Profile field"), lazy("member_level, store_id, gender, or attrs.<name>")
+    ),
+    "tag": (lazy("Tag"), ""),
+    "present": (lazy("Customer has this tag"), ""),
+    "classes": (lazy("RFM classes"), ""),
+    "window_days": (lazy("In the last"), ""),
+    "EventCountCondition.value": (lazy("Count"), ""),
+    "ContextCondition.node_id": (lazy("Step"), lazy("An earlier step of this journey.")),
+    "ContextCondition.field": (lazy("What"), ""),
+    "variants": (lazy("Variants"), lazy("Weights should add up to 100.")),
+    "SplitVariant.id": (lazy("Port id"), lazy("Letters, digits, - and _. Names the output port.")),
+    "SplitVariant.label": (lazy("Name"), ""),
+    "weight": (lazy("Weight"), ""),
+    "holdout": (lazy("Holdout (control group, gets nothing)"), ""),
+    "coupon_template_id": (lazy("Coupon template"), ""),
+    "on_failure": (
+        lazy("If it fails"), lazy("Out of stock, opted out, no guide: what happens next.")
+    ),
+    "channel": (lazy("Channel"), ""),
+    "subject": (lazy("Subject"), lazy("Email and WeChat template messages only.")),
+    "content": (lazy("Message"), lazy("Placeholders: {name}, {coupon_code}, {store_name}.")),
+    "webhook_url": (lazy("Webhook URL"), lazy("Webhook channel only.")),
+    "task_type": (lazy("Task"), ""),
+    "title": (lazy("Title"), lazy("What the guide sees in the task list.")),
+    "instructions": (lazy("Instructions for the guide"), ""),
+    "assignee": (lazy("Assign to"), ""),
+    "due_in": (lazy("Due within"), ""),
+    "remind_before": (lazy("Remind before due"), ""),
+    "outcomes": (
+        lazy("Outcomes"), lazy("One per line. Each becomes an output port; empty: one 'done' port.")
+    ),
+    "add_tags": (lazy("Add tags"), lazy("One per line.")),
+    "remove_tags": (lazy("Remove tags"), lazy("One per line.")),
+    "set_attributes": (lazy("Set attributes"), lazy("One per line: name=value")),
+    "goal_reached": (lazy("Counts as goal reached"), ""),
+    "amount": (lazy("Amount"), ""),
+    "unit": (lazy("Unit"), ""),
+}
+
+#: Labels of enum / literal values.
+CHOICES: dict[str, str] = {
+    "minutes": lazy("minutes"),
+    "hours": lazy("hours"),
+    "days": lazy("days"),
+    "eq": lazy("equals"),
+    "ne": lazy("does not equal"),
+    "gt": lazy("greater than"),
+    "gte": lazy("at least"),
+    "lt": lazy("less than"),
+    "lte": lazy("at most"),
+    "in": lazy("is one of"),
+    "not_in": lazy("is none of"),
+    "contains": lazy("contains"),
+    "exists": lazy("exists"),
+    "not_exists": lazy("does not exist"),
+    "never": lazy("Never"),
+    "after_exit": lazy("After leaving the journey"),
+    "cooldown": lazy("After a cool-down"),
+    "once": lazy("Once, at publish"),
+    "daily": lazy("Every day"),
+    "weekly": lazy("Every week"),
+    "expires_at": lazy("expires"),
+    "issued_at": lazy("was issued"),
+    "due_at": lazy("task is due"),
+    "before": lazy("before"),
+    "after": lazy("after"),
+    "birthday": lazy("Birthday"),
+    "birthday_month_start": lazy("Start of birthday month"),
+    "customer": lazy("the customer"),
+    "store": lazy("the store"),
+    "all": lazy("all conditions"),
+    "any": lazy("any condition"),
+    "redeemed": lazy("coupon redeemed"),
+    "outcome": lazy("task outcome"),
+    "issued": lazy("issued"),
+    "failed": lazy("failed"),
+    "continue": lazy("Continue on the normal path"),
+    "exit": lazy("End the customer's journey"),
+    "port": lazy("Take the 'failed' port"),
+    "sms": lazy("SMS"),
+    "wecom": lazy("WeCom"),
+    "wechat_template": lazy("WeChat template"),
+    "email": lazy("Email"),
+    "webhook": lazy("Webhook"),
+    "call": lazy("Phone call"),
+    "wecom_chat": lazy("WeCom chat"),
+    "store_invite": lazy("Store invitation"),
+    "bound_guide": lazy("The customer's own guide (else the store manager)"),
+    "store_manager": lazy("The store manager"),
+}
+
+#: Labels of union variants (by class name).
+VARIANTS: dict[str, str] = {
+    "EventTrigger": lazy("When an event happens"),
+    "ManualTrigger": lazy("Enrolled by hand or via the API"),
+    "SegmentTrigger": lazy("From a segment"),
+    "WaitDuration": lazy("For a fixed time"),
+    "WaitUntilContext": lazy("Until a moment of an earlier step"),
+    "WaitUntilCustomerDate": lazy("Until the customer's birthday"),
+    "WaitUntilAbsolute": lazy("Until a date"),
+    "AttributeCondition": lazy("Profile field"),
+    "TagCondition": lazy("Tag"),
+    "RfmCondition": lazy("RFM class"),
+    "EventCountCondition": lazy("Event count"),
+    "ContextCondition": lazy("Earlier step"),
+}
+
+#: Units shown after number inputs.
+UNITS: dict[str, str] = {
+    "cooldown_days": lazy("days"),
+    "window_days": lazy("days"),
+    "weight": "%",
+}

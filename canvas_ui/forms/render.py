@@ -1,0 +1,180 @@
+"""Fill config-form specs with values, choices and inline errors for the panel template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from canvas_ui.forms import labels
+from canvas_ui.forms.spec import FieldSpec
+from canvas_ui.i18n import gettext
+
+
+@dataclass(frozen=True)
+class ChoiceData:
+    """Choices that come from data rather than from the config model."""
+
+    coupons: list[tuple[str, str]] = field(default_factory=list)  # (id, "name · ¥20")
+    rfm_classes: list[str] = field(default_factory=list)
+    steps: list[tuple[str, str]] = field(default_factory=list)  # other nodes: (id, label)
+    event_types: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FormField:
+    """One rendered field (recursive)."""
+
+    name: str
+    widget: str
+    label: str
+    help: str = ""
+    required: bool = False
+    value: str = ""
+    checked: bool = False
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    unit: str = ""
+    error: str = ""
+    datalist: str = ""  # id of a <datalist> with suggestions
+    optional: bool = False
+    enabled: bool = True  # optional groups: switched on?
+    children: list[FormField] = field(default_factory=list)
+    variants: list[dict[str, Any]] = field(default_factory=list)
+    items: list[FormField] = field(default_factory=list)
+    add_path: str = ""  # list: the action path for "add"
+
+    @property
+    def has_error(self) -> bool:
+        """Whether this field or anything inside it has an error (opens collapsed parts)."""
+        return bool(self.error) or any(
+            f.has_error for f in (*self.children, *self.items)
+        ) or any(f.has_error for v in self.variants for f in v["fields"])
+
+
+def _label(spec: FieldSpec) -> tuple[str, str]:
+    label, help_text = labels.FIELDS.get(
+        f"{spec.model}.{spec.name}", labels.FIELDS.get(spec.name, (spec.name, ""))
+    )
+    return gettext(label), gettext(help_text) if help_text else ""
+
+
+def _choice_label(value: str) -> str:
+    return gettext(labels.CHOICES[value]) if value in labels.CHOICES else value
+
+
+def _text(value: Any, widget: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Enum):
+        return str(value.value)
+    if widget == "lines" and isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    if widget == "keyvalue" and isinstance(value, dict):
+        return "\n".join(f"{k}={_scalar_text(v)}" for k, v in value.items())
+    if widget == "value":
+        if isinstance(value, list):
+            return ", ".join(_scalar_text(v) for v in value)
+        return _scalar_text(value)
+    if widget == "datetime" and isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M")
+    if widget == "datetime" and isinstance(value, str):
+        return value[:16]
+    return str(value)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _data_choices(spec: FieldSpec, data: ChoiceData, current: str) -> list[tuple[str, str]]:
+    if spec.name == "coupon_template_id":
+        choices = list(data.coupons)
+    elif spec.name == "classes":
+        choices = [(c, c) for c in data.rfm_classes]
+    elif spec.name == "node_id":
+        choices = list(data.steps)
+    else:
+        return []
+    if current and current not in {c for c, _ in choices}:
+        choices.append((current, current))
+    return choices
+
+
+def build_fields(
+    specs: list[FieldSpec],
+    values: Any,
+    errors: dict[str, str],
+    prefix: str,
+    data: ChoiceData,
+) -> list[FormField]:
+    """Rendered fields of ``specs`` under ``prefix`` with ``values`` (a raw, maybe invalid dict)."""
+    values = values if isinstance(values, dict) else {}
+    return [
+        _build_one(spec, values.get(spec.name, spec.default), errors, f"{prefix}.{spec.name}", data)
+        for spec in specs
+    ]
+
+
+def _build_one(  # noqa: C901 - one arm per widget
+    spec: FieldSpec, value: Any, errors: dict[str, str], path: str, data: ChoiceData
+) -> FormField:
+    label, help_text = _label(spec)
+    f = FormField(
+        name=path, widget=spec.widget, label=label, help=help_text, required=spec.required,
+        minimum=spec.minimum, maximum=spec.maximum, max_length=spec.max_length,
+        unit=gettext(labels.UNITS[spec.name]) if spec.name in labels.UNITS else "",
+        error=errors.get(path, ""), optional=spec.optional,
+    )
+    w = spec.widget
+    if w == "hidden":
+        f.value = spec.literal or ""
+    elif w in ("group", "duration"):
+        f.enabled = value is not None or not spec.optional
+        f.children = build_fields(spec.children, value, errors, path, data)
+    elif w == "union":
+        tag = value.get("type") if isinstance(value, dict) else None
+        tag = tag if tag in spec.variants else next(iter(spec.variants))
+        f.value = tag
+        for variant_tag, (cls_name, children) in spec.variants.items():
+            selected = variant_tag == tag
+            f.variants.append({
+                "tag": variant_tag,
+                "label": gettext(labels.VARIANTS.get(cls_name, cls_name)),
+                "selected": selected,
+                "fields": build_fields(
+                    children, value if selected else {}, errors if selected else {}, path, data
+                ),
+            })
+    elif w == "list":
+        assert spec.item is not None
+        items = value if isinstance(value, list) else []
+        f.items = [
+            _build_one(spec.item, item, errors, f"{path}.{i}", data) for i, item in enumerate(items)
+        ]
+        f.add_path = path
+    elif w == "checkbox":
+        f.checked = bool(value)
+    elif w == "multi":
+        f.choices = _data_choices(spec, data, "")
+        f.value = "\n".join(str(v) for v in value) if isinstance(value, list) else ""
+    elif w == "select":
+        current = _text(value, w)
+        f.value = current
+        if spec.name in ("coupon_template_id", "node_id"):
+            f.choices = _data_choices(spec, data, current)
+        else:
+            f.choices = [(c, _choice_label(c)) for c in spec.choices]
+    else:
+        f.value = _text(value, w)
+        if spec.name == "event_type":
+            f.datalist = "dl-event-types"
+        elif spec.name == "tag":
+            f.datalist = "dl-tags"
+    return f

@@ -1,0 +1,67 @@
+"""Read-side lookups the UI needs that are not plain CRUD (kept out of ``db/``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session
+
+from db import crud
+from db.models.customers import RFM_CLASSES
+from canvas_ui.forms.render import ChoiceData
+from canvas_ui.i18n import gettext
+from canvas_ui.summaries import CouponInfo, SummaryContext
+
+#: Suggestions for event names (free text stays allowed: POS and apps send their own).
+COMMON_EVENT_TYPES = (
+    "purchase", "store_visit", "page_view", "add_to_cart", "coupon_redeemed",
+    "coupon_expiring", "mini_program_visit", "wecom_reply", "birthday_month",
+)
+#: Suggestions for customer tags seen in the field.
+COMMON_TAGS = (
+    "新客", "沉睡", "VIP", "孕期", "宝宝生日", "到店未购", "仅购一次", "高价值", "会员日",
+)
+#: Kinds whose context (coupon expiry, task due time) later steps may refer to.
+CONTEXT_KINDS = ("send_coupon", "assign_guide_task")
+
+
+def coupon_infos(*, session: Session) -> dict[str, CouponInfo]:
+    """Coupon templates by id, as summaries show them."""
+    return {
+        t.id: CouponInfo(name=t.name, face_value=t.face_value, validity_days=t.validity_days)
+        for t in crud.list_coupon_templates(session=session)
+    }
+
+
+def summary_context(*, session: Session) -> SummaryContext:
+    """Everything :mod:`canvas_ui.summaries` may look up."""
+    return SummaryContext(coupons=coupon_infos(session=session))
+
+
+def choice_data(*, session: Session, document: Mapping[str, Any], node_id: str) -> ChoiceData:
+    """Choices for the property panel of ``node_id`` in ``document``."""
+    templates = crud.list_coupon_templates(session=session, active_only=True)
+    coupons = [
+        (t.id, f"{t.name} · ¥{t.face_value:g} · " + gettext("%(days)d days") % {
+            "days": t.validity_days})
+        for t in templates
+    ]
+    nodes = document.get("nodes") if isinstance(document.get("nodes"), list) else []
+    steps = [
+        (str(n["id"]), str(n.get("label") or n["id"]))
+        for n in (nodes or [])
+        if isinstance(n, dict) and n.get("id") != node_id and n.get("kind") in CONTEXT_KINDS
+    ]
+    return ChoiceData(
+        coupons=coupons,
+        rfm_classes=list(RFM_CLASSES.values()),
+        steps=steps,
+        event_types=list(COMMON_EVENT_TYPES),
+        tags=list(COMMON_TAGS),
+    )
+
+
+def known_coupon_ids(*, session: Session) -> set[str]:
+    """Ids of all coupon templates (what the compiler checks references against)."""
+    return {t.id for t in crud.list_coupon_templates(session=session)}

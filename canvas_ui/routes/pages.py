@@ -1,0 +1,244 @@
+"""HTML pages: journey list, editor (draft and read-only versions), customer lookup, language.
+
+Each handler gathers data and renders one page template; an htmx request gets only the named
+block it swaps (see :func:`canvas_ui.templating.render`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi.responses import RedirectResponse, Response
+
+from db import crud
+from db.models import Journey, JourneyCreate, JourneyVersion
+from canvas_ui import i18n, queries
+from canvas_ui.deps import CurrentUser, SessionDep
+from canvas_ui.drafts import starter_document
+from canvas_ui.i18n import gettext, lazy
+from canvas_ui.kinds import KINDS, palette
+from canvas_ui.summaries import document_meta, node_meta
+from canvas_ui.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+STATUS_LABELS = {
+    "draft": lazy("Draft"), "live": lazy("Live"), "paused": lazy("Paused"),
+    "archived": lazy("Archived"),
+}
+RUN_LABELS = {
+    "running": lazy("In journey"), "exited": lazy("Finished"), "stopped": lazy("Stopped"),
+    "failed": lazy("Failed"),
+}
+LEVEL_LABELS = {
+    "regular": lazy("Regular member"), "silver": lazy("Silver"), "gold": lazy("Gold"),
+    "diamond": lazy("Diamond"),
+}
+
+
+def _translated(labels: dict[str, str]) -> dict[str, str]:
+    return {key: gettext(value) for key, value in labels.items()}
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    """The journey list is the home page."""
+    return RedirectResponse("/journeys", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/lang")
+def switch_language(lang: str = Form(...)) -> Response:
+    """Remember the UI language in a cookie and reload the page (htmx ``HX-Refresh``)."""
+    if lang not in i18n.LOCALES:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            gettext("lang must be one of %(choices)s.") % {"choices": ", ".join(i18n.LOCALES)},
+        )
+    response = Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Refresh": "true"})
+    response.set_cookie(i18n.COOKIE_NAME, lang, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+@router.get("/journeys")
+def journeys_page(
+    request: Request,
+    session: SessionDep,
+    q: str = Query(default="", max_length=100),
+    status_: str = Query(default="", alias="status"),
+) -> Response:
+    """The journey list with search and status filter; htmx gets the ``table`` block."""
+    filter_status = status_ if status_ in STATUS_LABELS else ""
+    journeys = crud.list_journeys(
+        session=session, status=filter_status or None, search=q.strip() or None
+    )
+    return render(request, "journeys.html", {
+        "journeys": journeys, "q": q, "status": filter_status,
+        "statuses": list(STATUS_LABELS), "status_labels": _translated(STATUS_LABELS),
+    }, block="table")
+
+
+@router.post("/journeys")
+def create_journey_form(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    name: str = Form(default=""),
+    description: str = Form(default=""),
+) -> Response:
+    """Create a journey from the "new journey" dialog and open it in the editor."""
+    name, description = name.strip(), description.strip()
+    error = ""
+    if not name:
+        error = gettext("Give the journey a name.")
+    elif len(name) > 120 or len(description) > 2000:
+        error = gettext("The name is limited to 120 characters, the description to 2000.")
+    if error:
+        return render(request, "journeys.html", {
+            "journeys": [], "q": "", "status": "", "statuses": list(STATUS_LABELS),
+            "status_labels": _translated(STATUS_LABELS), "form_error": error,
+            "form_name": name, "form_description": description,
+        }, block="new_form", status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    journey = crud.create_journey(
+        session=session,
+        journey_create=JourneyCreate(
+            name=name, description=description,
+            draft_document=starter_document(name, description),
+        ),
+        by=user,
+    )
+    url = f"/journeys/{journey.id}/edit"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _journey_or_404(session: Any, journey_id: str) -> Journey:
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, gettext("No journey with id %(id)s.") % {"id": journey_id}
+        )
+    return journey
+
+
+def _kinds_boot() -> dict[str, Any]:
+    """Per-kind display data and starting config for the canvas (dropping new nodes)."""
+    result: dict[str, Any] = {}
+    for kind, info in KINDS.items():
+        starter = {"id": "new", "kind": kind.value, "config": info.default_config}
+        result[kind.value] = {
+            "title": gettext(info.title), "color": info.color, "icon": info.icon,
+            "group": info.group, "config": info.default_config,
+            "meta": node_meta(starter, queries.SummaryContext()),
+        }
+    return result
+
+
+def _strings() -> dict[str, str]:
+    """UI strings ``canvas.js`` shows, already translated."""
+    msgs = {
+        "saving": lazy("Saving…"), "saved": lazy("All changes saved"),
+        "unsaved": lazy("Unsaved changes"), "saveFailed": lazy("Could not save: %s"),
+        "valid": lazy("No problems found. Ready to publish."),
+        "problems": lazy("%d problem(s) to fix before publishing."),
+        "warnings": lazy("%d warning(s)."),
+        "published": lazy("Published version %s."),
+        "publishRefused": lazy("Not published: fix the problems listed on the right."),
+        "confirmPublish": lazy("Publish this draft as a new version? New customers will follow it."),
+        "paused": lazy("Journey paused."), "resumed": lazy("Journey resumed."),
+        "confirmImport": lazy("Replace the current draft with the imported file?"),
+        "imported": lazy("Imported."), "importFailed": lazy("Import failed: %s"),
+        "noEntryTarget": lazy("An entry step cannot have incoming connections."),
+        "portTaken": lazy("This output already has a connection. Delete it first."),
+        "selfLoop": lazy("A step cannot connect to itself."),
+        "deleteConfirm": lazy("Delete %d selected item(s)?"),
+        "hint": lazy("Hint"), "error": lazy("Error"), "warning": lazy("Warning"),
+        "focus": lazy("Show on canvas"),
+        "draft": lazy("Draft"), "live": lazy("Live"), "paused_status": lazy("Paused"),
+        "archived": lazy("Archived"), "requestFailed": lazy("Request failed: %s"),
+    }
+    return {key: gettext(value) for key, value in msgs.items()}
+
+
+def _editor(
+    request: Request, session: Any, journey: Journey, *, version: JourneyVersion | None,
+    panel: Any = None,
+) -> Response:
+    document = version.document if version else journey.draft_document
+    ctx = queries.summary_context(session=session)
+    meta = document_meta(document, ctx)
+    boot = {
+        "journeyId": journey.id,
+        "readonly": version is not None,
+        "version": version.version if version else None,
+        "status": journey.status,
+        "document": document,
+        "meta": meta,
+        "kinds": _kinds_boot(),
+        "strings": _strings(),
+        "statusLabels": _translated(STATUS_LABELS),
+    }
+    return render(request, "editor.html", {
+        "journey": journey, "document": document, "version": version, "readonly": bool(version),
+        "versions": crud.list_versions(session=session, journey_id=journey.id),
+        "palette": palette(), "boot": boot, "panel": panel,
+        "choices": panel.choices if panel is not None else None,
+        "status_labels": _translated(STATUS_LABELS),
+    })
+
+
+@router.get("/journeys/{journey_id}/edit")
+def editor_page(journey_id: str, request: Request, session: SessionDep) -> Response:
+    """The canvas editor on the journey's draft."""
+    journey = _journey_or_404(session, journey_id)
+    return _editor(request, session, journey, version=None)
+
+
+@router.get("/journeys/{journey_id}/versions")
+def versions_fragment(journey_id: str, request: Request, session: SessionDep) -> Response:
+    """The version list (the editor's ``versions`` block; the full editor without htmx)."""
+    journey = _journey_or_404(session, journey_id)
+    if request.headers.get("hx-request") != "true":
+        return _editor(request, session, journey, version=None)
+    return render(request, "editor.html", {
+        "journey": journey, "version": None,
+        "versions": crud.list_versions(session=session, journey_id=journey.id),
+        "status_labels": _translated(STATUS_LABELS),
+    }, block="versions")
+
+
+@router.get("/journeys/{journey_id}/versions/{version}")
+def version_page(journey_id: str, version: int, request: Request, session: SessionDep) -> Response:
+    """A published version, read-only."""
+    journey = _journey_or_404(session, journey_id)
+    found = crud.get_version(session=session, journey_id=journey_id, version=version)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            gettext("Journey %(id)s has no version %(version)d.")
+            % {"id": journey_id, "version": version},
+        )
+    return _editor(request, session, journey, version=found)
+
+
+@router.get("/customers")
+def customers_page(
+    request: Request, session: SessionDep, q: str = Query(default="", max_length=64)
+) -> Response:
+    """Customer lookup by id, phone or name, with the journeys each one is in."""
+    query = q.strip()
+    customers = crud.search_customers(session=session, query=query, limit=20) if query else []
+    runs_by_customer = {
+        c.id: crud.list_runs(session=session, customer_id=c.id, limit=20) for c in customers
+    }
+    journey_ids = {r.journey_id for runs in runs_by_customer.values() for r in runs}
+    names = {
+        jid: j.name for jid in journey_ids
+        if (j := crud.get_journey(session=session, journey_id=jid)) is not None
+    }
+    return render(request, "customers.html", {
+        "q": query, "customers": customers, "runs_by_customer": runs_by_customer,
+        "journey_names": names, "run_labels": _translated(RUN_LABELS),
+        "level_labels": _translated(LEVEL_LABELS),
+    }, block="results")

@@ -1,0 +1,121 @@
+/* Page glue shared by every page: htmx settings, CSRF for fetch, dialogs, toasts,
+ * and the small behaviours of generated forms (union variants, optional groups).
+ * The canvas itself lives in canvas.js. User text is only ever set with textContent. */
+(function () {
+  "use strict";
+
+  // htmx 2 does not swap 4xx responses by default. Our forms answer 422 with the form
+  // re-rendered with inline errors, so 422 is swapped like a 200; other errors are not
+  // swapped and surface as a toast (see htmx:responseError below).
+  if (window.htmx) {
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "422", swap: true, error: false },
+      { code: "[45]..", swap: false, error: true },
+    ];
+  }
+
+  /** The CSRF token rendered into the page (also the journeys_csrf cookie value). */
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  /** fetch() with the CSRF header and JSON handling; throws Error(detail) on 4xx/5xx. */
+  async function api(method, url, body, opts) {
+    const headers = { "X-CSRF-Token": csrfToken(), Accept: "application/json" };
+    let payload = body;
+    if (body !== undefined && !(body instanceof FormData)) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const res = await fetch(url, { method, headers, body: payload, credentials: "same-origin" });
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok && !(opts && opts.allow && opts.allow.includes(res.status))) {
+      const detail = data && data.detail ? (typeof data.detail === "string" ? data.detail
+        : JSON.stringify(data.detail)) : res.statusText;
+      const err = new Error(detail);
+      err.status = res.status;
+      err.data = data;
+      throw err;
+    }
+    return { status: res.status, data };
+  }
+
+  let toastTimer = null;
+  /** Show a short message at the bottom of the screen. */
+  function toast(message, kind) {
+    const el = document.getElementById("toast");
+    if (!el) return;
+    el.textContent = message;
+    el.className = "toast " + (kind || "");
+    el.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { el.hidden = true; }, kind === "err" ? 6000 : 3000);
+  }
+
+  window.JC = { api, toast, csrfToken };
+
+  document.addEventListener("htmx:responseError", (e) => {
+    const xhr = e.detail.xhr;
+    let msg = xhr.statusText;
+    try { msg = JSON.parse(xhr.responseText).detail || msg; } catch (err) { /* not JSON */ }
+    toast(typeof msg === "string" ? msg : JSON.stringify(msg), "err");
+  });
+
+  // Dialogs: <button data-open-dialog="id">, <button data-close-dialog>.
+  document.addEventListener("click", (e) => {
+    const opener = e.target.closest("[data-open-dialog]");
+    if (opener) {
+      const dlg = document.getElementById(opener.dataset.openDialog);
+      if (dlg) dlg.showModal();
+    }
+    const closer = e.target.closest("[data-close-dialog]");
+    if (closer) closer.closest("dialog").close();
+  });
+
+  // Generated forms: a union's <select data-union> shows only the chosen variant's
+  // fieldset; disabled fieldsets are not submitted, so only that variant is posted.
+  function syncUnion(select) {
+    const form = select.form || document;
+    form.querySelectorAll('fieldset[data-variant-of="' + CSS.escape(select.dataset.union) + '"]')
+      .forEach((fs) => {
+        const on = fs.dataset.tag === select.value;
+        fs.disabled = !on;
+        fs.hidden = !on;
+      });
+  }
+  // Optional groups (a send window, a reminder): the checkbox switches the group on/off.
+  function syncGroup(box) {
+    const form = box.form || document;
+    const name = CSS.escape(box.dataset.toggleGroup);
+    form.querySelectorAll('[data-group-body="' + name + '"], fieldset.inline[data-group="' + name + '"]')
+      .forEach((fs) => {
+        fs.disabled = !box.checked;
+        if (fs.parentElement.classList.contains("group-body")) fs.parentElement.hidden = !box.checked;
+      });
+  }
+  document.addEventListener("change", (e) => {
+    if (e.target.matches("select[data-union]")) syncUnion(e.target);
+    if (e.target.matches("input[data-toggle-group]")) syncGroup(e.target);
+  });
+
+  // Journey list: "Import JSON" creates a new journey from a file and opens it.
+  document.addEventListener("change", async (e) => {
+    if (!e.target.matches("input[data-import-new]")) return;
+    const file = e.target.files[0];
+    if (!file) return;
+    const form = new FormData();
+    form.append("file", file);
+    try {
+      const { data } = await api("POST", "/api/journeys/import", form);
+      window.location.href = "/journeys/" + encodeURIComponent(data.id) + "/edit";
+    } catch (err) {
+      toast(err.message, "err");
+    } finally {
+      e.target.value = "";
+    }
+  });
+})();

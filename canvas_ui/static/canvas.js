@@ -1,0 +1,651 @@
+/* Journey Canvas editor: the glue between the AntV X6 graph and our server.
+ *
+ * The server owns every piece of domain knowledge: node summaries, output ports, config
+ * forms and validation all come from it (see canvas_ui/summaries.py and panel.py). This
+ * file only draws the graph, keeps it in sync with the saved draft document, and wires the
+ * toolbar. User-provided text is set through X6 text attributes or textContent, never
+ * innerHTML.
+ */
+(function () {
+  "use strict";
+
+  const boot = JSON.parse(document.getElementById("canvas-boot").textContent);
+  const S = boot.strings;
+  const journeyId = boot.journeyId;
+  const readonly = boot.readonly;
+  const apiBase = "/api/journeys/" + encodeURIComponent(journeyId);
+  const doc = boot.document; // name, description, settings are kept from here on save
+
+  const NODE_W = 232;
+  const PORT_GAP = 24;
+  const IN = "in";
+  const OUT = "out:"; // output port ids are "out:<port name>"
+
+  // ------------------------------------------------------------------ node shape
+
+  /** Height of a node with n output ports (ports are spaced evenly on the right side). */
+  function nodeHeight(nPorts) { return Math.max(68, 20 + nPorts * PORT_GAP); }
+
+  /** Cut text to roughly `max` columns, CJK characters counting double. */
+  function clip(text, max) {
+    let width = 0;
+    for (let i = 0; i < text.length; i++) {
+      width += text.charCodeAt(i) > 0x2e80 ? 2 : 1;
+      if (width > max) return text.slice(0, i) + "…";
+    }
+    return text;
+  }
+
+  X6.Graph.registerNode("journey-node", {
+    inherit: "rect",
+    width: NODE_W,
+    height: 68,
+    markup: [
+      { tagName: "rect", selector: "body" },
+      { tagName: "rect", selector: "accent" },
+      { tagName: "circle", selector: "iconBg" },
+      { tagName: "path", selector: "icon" },
+      { tagName: "text", selector: "label" },
+      { tagName: "text", selector: "summary" },
+      { tagName: "circle", selector: "badge" },
+      { tagName: "text", selector: "badgeText" },
+    ],
+    attrs: {
+      body: { refWidth: "100%", refHeight: "100%", rx: 10, ry: 10, fill: "#fff",
+              stroke: "#d0d5dd", strokeWidth: 1, filter: "url(#jc-shadow)" },
+      accent: { width: 4, refHeight: "100%", rx: 2, fill: "#2f6fed" },
+      iconBg: { cx: 28, refCy: "50%", r: 15, fill: "#eef4ff" },
+      icon: { fill: "none", stroke: "#2f6fed", strokeWidth: 1.8, strokeLinecap: "round",
+              strokeLinejoin: "round", transform: "translate(19,0)", refY: "50%", refY2: -9,
+              pointerEvents: "none" },
+      label: { refX: 52, refY: "50%", refY2: -9, fontSize: 14, fontWeight: 600, fill: "#101828",
+               textAnchor: "start", textVerticalAnchor: "middle" },
+      summary: { refX: 52, refY: "50%", refY2: 11, fontSize: 12, fill: "#475467",
+                 textAnchor: "start", textVerticalAnchor: "middle" },
+      badge: { refX: "100%", refX2: -2, refY: 2, r: 9, fill: "#d92d20", display: "none" },
+      badgeText: { refX: "100%", refX2: -2, refY: 2, fontSize: 12, fontWeight: 700, fill: "#fff",
+                   textAnchor: "middle", textVerticalAnchor: "middle", text: "!", display: "none" },
+    },
+    ports: {
+      groups: {
+        in: {
+          position: "left",
+          attrs: { circle: { r: 6, magnet: "passive", stroke: "#98a2b3", strokeWidth: 1.5, fill: "#fff" } },
+        },
+        out: {
+          position: "right",
+          label: { position: { name: "left", args: { x: -10 } } },
+          attrs: {
+            circle: { r: 6, magnet: true, stroke: "#2f6fed", strokeWidth: 1.5, fill: "#fff", cursor: "crosshair" },
+            text: { fontSize: 11, fill: "#667085" },
+          },
+        },
+      },
+    },
+  }, true);
+
+  /** X6 attrs for a node's look from its kind, label and server-computed meta. */
+  function nodeAttrs(kind, label, meta) {
+    const k = boot.kinds[kind] || { color: "#667085", icon: "", title: kind };
+    return {
+      accent: { fill: k.color },
+      iconBg: { fill: k.color + "1a" },
+      icon: { d: k.icon, stroke: k.color },
+      label: { text: clip(label || k.title, 22) },
+      summary: { text: clip(meta.summary || "", 30), fill: meta.configured ? "#475467" : "#b54708" },
+    };
+  }
+
+  /** The X6 port items of a node (one input unless it is an entry; one per output). */
+  function portItems(kind, meta) {
+    const items = kind === "entry" ? [] : [{ id: IN, group: "in" }];
+    const many = meta.ports.length > 1;
+    for (const port of meta.ports) {
+      items.push({
+        id: OUT + port, group: "out",
+        attrs: { text: { text: many ? clip(meta.port_labels[port] || port, 12) : "" } },
+      });
+    }
+    return items;
+  }
+
+  /** The X6 cell JSON of a document node. */
+  function nodeCell(node, meta) {
+    return {
+      id: node.id, shape: "journey-node",
+      x: node.position ? node.position.x : 0, y: node.position ? node.position.y : 0,
+      width: NODE_W, height: nodeHeight(meta.ports.length),
+      attrs: nodeAttrs(node.kind, node.label, meta),
+      ports: { items: portItems(node.kind, meta) },
+      data: { kind: node.kind, label: node.label || "", config: node.config || {}, meta },
+    };
+  }
+
+  /** Label shown on an edge: its port name, when the source has more than one port. */
+  function edgeLabels(sourceNode, port) {
+    const meta = sourceNode && sourceNode.getData().meta;
+    if (!meta || meta.ports.length < 2) return [];
+    return [{
+      position: { distance: 40 },
+      attrs: { label: { text: clip(meta.port_labels[port] || port, 14), fill: "#344054", fontSize: 11 },
+               body: { fill: "#f2f4f7", stroke: "#d0d5dd", rx: 4, ry: 4 } },
+    }];
+  }
+
+  function edgeCell(edge, graphNodes) {
+    return {
+      id: edge.id, shape: "edge",
+      source: { cell: edge.source, port: OUT + edge.source_port },
+      target: { cell: edge.target, port: IN },
+      labels: edgeLabels(graphNodes[edge.source], edge.source_port),
+      attrs: { line: { stroke: "#98a2b3", strokeWidth: 1.5, targetMarker: { name: "block", size: 7 } } },
+      data: { sourcePort: edge.source_port },
+    };
+  }
+
+  // ------------------------------------------------------------------ the graph
+
+  const container = document.getElementById("canvas");
+  const graph = new X6.Graph({
+    container,
+    autoResize: true,
+    async: true,
+    grid: { size: 10, visible: true, type: "dot", args: { color: "#d0d5dd" } },
+    background: { color: "#f8f9fb" },
+    panning: { enabled: true, eventTypes: ["leftMouseDown"] },
+    mousewheel: { enabled: true, modifiers: ["ctrl", "meta"], minScale: 0.2, maxScale: 2 },
+    interacting: readonly ? { nodeMovable: false, edgeMovable: false, magnetConnectable: false } : true,
+    connecting: {
+      router: "normal",
+      connector: { name: "smooth" },
+      anchor: "center",
+      connectionPoint: "anchor",
+      allowBlank: false,
+      allowLoop: false,
+      allowNode: false,
+      allowEdge: false,
+      allowMulti: true,
+      highlight: true,
+      snap: { radius: 24 },
+      createEdge() {
+        return graph.createEdge({
+          shape: "edge",
+          attrs: { line: { stroke: "#2f6fed", strokeWidth: 1.5, targetMarker: { name: "block", size: 7 } } },
+        });
+      },
+      // Starting a connection: only from a free output port.
+      validateMagnet({ cell, magnet }) {
+        const port = magnet.getAttribute("port");
+        if (!port || !port.startsWith(OUT)) return false;
+        if (portTaken(cell.id, port, null)) { JC.toast(S.portTaken, "err"); return false; }
+        return true;
+      },
+      // Finishing it: into another step's input; never into an entry, never twice per port.
+      validateConnection({ sourceCell, targetCell, sourcePort, targetPort, edge }) {
+        if (!sourceCell || !targetCell || !sourcePort || !sourcePort.startsWith(OUT)) return false;
+        if (targetPort !== IN) return false;
+        if (sourceCell.id === targetCell.id) return false;
+        if (targetCell.getData().kind === "entry") return false;
+        return !portTaken(sourceCell.id, sourcePort, edge ? edge.id : null);
+      },
+    },
+    highlighting: {
+      magnetAvailable: { name: "stroke", args: { padding: 3, attrs: { stroke: "#12b76a", "stroke-width": 2 } } },
+      magnetAdsorbed: { name: "stroke", args: { padding: 4, attrs: { stroke: "#12b76a", "stroke-width": 3 } } },
+    },
+  });
+
+  /** Is output `port` of node `nodeId` already used by an edge other than `exceptId`? */
+  function portTaken(nodeId, port, exceptId) {
+    return graph.getEdges().some((e) => e.id !== exceptId && e.getSourceCellId() === nodeId
+      && e.getSourcePortId() === port && e.getTargetCellId());
+  }
+
+  graph.use(new X6.Selection({
+    enabled: true, multiple: true, rubberband: true, modifiers: ["shift"],
+    movable: true, showNodeSelectionBox: true, pointerEvents: "none",
+  }));
+  graph.use(new X6.Snapline({ enabled: true }));
+  graph.use(new X6.MiniMap({ container: document.getElementById("minimap"), width: 200, height: 130, padding: 12 }));
+  if (!readonly) {
+    graph.use(new X6.Keyboard({ enabled: true, global: false }));
+    graph.use(new X6.Clipboard({ enabled: true }));
+    graph.use(new X6.History({
+      enabled: true,
+      // Error marks and hover state are not edits.
+      beforeAddCommand: (event, args) => !(args && args.options && args.options.silentHistory),
+    }));
+  }
+
+  // A soft shadow under nodes (an SVG filter in the graph's <defs>).
+  graph.defineFilter({ id: "jc-shadow", name: "dropShadow", args: { dx: 0, dy: 1, blur: 2, opacity: 0.12 } });
+
+  // ------------------------------------------------------------------ load
+
+  let loading = true;
+  function load(documentJson, meta) {
+    loading = true;
+    const nodes = (documentJson.nodes || []).map((n) => nodeCell(n, meta[n.id] || fallbackMeta(n.kind)));
+    graph.fromJSON({ nodes });
+    const byId = {};
+    graph.getNodes().forEach((n) => { byId[n.id] = n; });
+    graph.addEdges((documentJson.edges || []).map((e) => edgeCell(e, byId)));
+    loading = false;
+  }
+
+  function fallbackMeta(kind) {
+    return (boot.kinds[kind] && boot.kinds[kind].meta) || { summary: "", ports: ["next"], port_labels: {}, configured: false };
+  }
+
+  // ------------------------------------------------------------------ save
+
+  const saveState = document.getElementById("save-state");
+  let dirty = false;
+  let saveTimer = null;
+  let saving = null; // the in-flight save promise
+
+  function setSaveState(state, text) {
+    if (!saveState) return;
+    saveState.dataset.state = state;
+    saveState.textContent = text;
+  }
+
+  /** The draft document as it is on the canvas. */
+  function toDocument() {
+    const nodes = graph.getNodes().map((n) => {
+      const d = n.getData();
+      const p = n.getPosition();
+      return { id: n.id, kind: d.kind, label: d.label || "", position: { x: Math.round(p.x), y: Math.round(p.y) }, config: d.config || {} };
+    });
+    const edges = graph.getEdges()
+      .filter((e) => e.getSourceCellId() && e.getTargetCellId() && (e.getSourcePortId() || "").startsWith(OUT))
+      .map((e) => ({ id: e.id, source: e.getSourceCellId(), source_port: e.getSourcePortId().slice(OUT.length), target: e.getTargetCellId() }));
+    return { schema_version: 1, name: doc.name, description: doc.description || "", settings: doc.settings || {}, nodes, edges };
+  }
+
+  function markDirty() {
+    if (loading || readonly) return;
+    dirty = true;
+    setSaveState("unsaved", S.unsaved);
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(save, 700); // autosave, debounced
+  }
+
+  /** Save now if anything changed; resolves when the draft on the server is current. */
+  async function save() {
+    clearTimeout(saveTimer);
+    if (saving) await saving;
+    if (!dirty) return;
+    dirty = false;
+    setSaveState("saving", S.saving);
+    saving = JC.api("PUT", apiBase, toDocument()).then(({ data }) => {
+      applyMeta(data.meta);
+      setSaveState(dirty ? "unsaved" : "saved", dirty ? S.unsaved : S.saved);
+    }).catch((err) => {
+      dirty = true;
+      setSaveState("error", S.saveFailed.replace("%s", err.message));
+    }).finally(() => { saving = null; });
+    await saving;
+  }
+
+  /** Refresh summaries from the server's meta (e.g. a coupon's value after a save). */
+  function applyMeta(meta) {
+    if (!meta) return;
+    graph.getNodes().forEach((n) => {
+      const m = meta[n.id];
+      const d = n.getData();
+      if (m && (m.summary !== d.meta.summary || m.configured !== d.meta.configured)) {
+        n.setData({ meta: m }, { silentHistory: true });
+        n.setAttrs(nodeAttrs(d.kind, d.label, m), { silentHistory: true });
+      }
+    });
+  }
+
+  graph.on("cell:added", markDirty);
+  graph.on("cell:removed", markDirty);
+  graph.on("node:moved", markDirty);
+  graph.on("edge:connected", ({ edge }) => {
+    const port = (edge.getSourcePortId() || "").slice(OUT.length);
+    edge.setData({ sourcePort: port });
+    edge.setLabels(edgeLabels(edge.getSourceNode(), port));
+    edge.attr("line/stroke", "#98a2b3");
+    markDirty();
+  });
+  window.addEventListener("beforeunload", (e) => {
+    if (dirty || saving) { save(); e.preventDefault(); }
+  });
+
+  const nameInput = document.getElementById("doc-name");
+  if (nameInput) {
+    nameInput.addEventListener("input", () => { doc.name = nameInput.value.trim() || doc.name; markDirty(); });
+  }
+
+  // ------------------------------------------------------------------ palette (drag to add)
+
+  const dnd = readonly ? null : new X6.Dnd({
+    target: graph,
+    getDropNode: (dragging) => graph.createNode({ ...dragging.toJSON(), id: newNodeId(dragging.getData().kind) }),
+  });
+
+  function newNodeId(kind) {
+    let id;
+    do { id = kind.replace(/_/g, "-") + "-" + Math.random().toString(36).slice(2, 7); } while (graph.getCellById(id));
+    return id;
+  }
+
+  function paletteNode(kind) {
+    const k = boot.kinds[kind];
+    return graph.createNode(nodeCell({ id: newNodeId(kind), kind, label: "", config: structuredClone(k.config) }, k.meta));
+  }
+
+  document.querySelectorAll(".palette-item").forEach((item) => {
+    item.addEventListener("mousedown", (e) => {
+      if (e.button !== 0) return;
+      dnd.start(paletteNode(item.dataset.kind), e);
+    });
+    // Keyboard / click alternative: add at the centre of the view.
+    item.tabIndex = 0;
+    item.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      const node = paletteNode(item.dataset.kind);
+      const c = graph.getGraphArea().getCenter();
+      node.position(c.x - NODE_W / 2, c.y - 34);
+      graph.addNode(node);
+    });
+  });
+
+  // ------------------------------------------------------------------ property panel
+
+  function panelUrl(node) {
+    return "/journeys/" + encodeURIComponent(journeyId) + "/nodes/" + encodeURIComponent(node.id)
+      + "/panel?kind=" + encodeURIComponent(node.getData().kind);
+  }
+
+  async function openPanel(node) {
+    if (readonly) return;
+    await save(); // the server reads the node from the saved draft
+    htmx.ajax("GET", panelUrl(node), { target: "#panel", swap: "outerHTML" });
+  }
+
+  graph.on("node:click", ({ node }) => openPanel(node));
+
+  // A successful panel "Apply" answers with HX-Trigger: node-updated {node, meta}.
+  document.body.addEventListener("node-updated", (e) => updateNode(e.detail.node, e.detail.meta));
+
+  /** Apply a node's new label/config/meta in place: text, height, ports; drop dead edges. */
+  function updateNode(data, meta) {
+    const node = graph.getCellById(data.id);
+    if (!node) return;
+    graph.startBatch("panel");
+    const kind = node.getData().kind;
+    node.setData({ kind, label: data.label, config: data.config, meta }, { overwrite: true });
+    node.setAttrs(nodeAttrs(kind, data.label, meta));
+    node.resize(NODE_W, nodeHeight(meta.ports.length));
+    const wanted = portItems(kind, meta);
+    const wantedIds = new Set(wanted.map((p) => p.id));
+    graph.getConnectedEdges(node, { outgoing: true }).forEach((edge) => {
+      if (!wantedIds.has(edge.getSourcePortId())) edge.remove();
+    });
+    node.prop("ports/items", wanted);
+    graph.getConnectedEdges(node, { outgoing: true }).forEach((edge) => {
+      const port = edge.getSourcePortId().slice(OUT.length);
+      edge.setLabels(edgeLabels(node, port));
+    });
+    graph.stopBatch("panel");
+    markDirty();
+    save();
+  }
+
+  document.addEventListener("click", (e) => {
+    const del = e.target.closest("[data-delete-node]");
+    if (del) {
+      const node = graph.getCellById(del.dataset.deleteNode);
+      if (node) graph.removeCell(node);
+      closePanel();
+    }
+    if (e.target.closest("[data-close-panel]")) closePanel();
+  });
+
+  // The empty panel (tips) as rendered with the page, to return to when a panel closes.
+  const emptyPanel = document.getElementById("panel").cloneNode(true);
+  function closePanel() {
+    document.getElementById("panel").replaceWith(emptyPanel.cloneNode(true));
+  }
+
+  // ------------------------------------------------------------------ diagnostics
+
+  const diagBox = document.getElementById("diagnostics");
+  const tooltip = document.createElement("div");
+  tooltip.className = "node-tip";
+  tooltip.hidden = true;
+  document.body.appendChild(tooltip);
+  let problems = {}; // node id → messages
+
+  function clearMarks() {
+    graph.getNodes().forEach((n) => {
+      n.setAttrs({ body: { stroke: "#d0d5dd", strokeWidth: 1 }, badge: { display: "none" }, badgeText: { display: "none" } }, { silentHistory: true });
+    });
+    graph.getEdges().forEach((e) => e.attr("line/stroke", "#98a2b3", { silentHistory: true }));
+    problems = {};
+  }
+
+  /** Show every diagnostic: red nodes/edges on the canvas and a clickable list. */
+  function showDiagnostics(diags) {
+    clearMarks();
+    const list = diagBox.querySelector(".diag-list");
+    list.replaceChildren();
+    const errors = diags.filter((d) => d.severity === "error");
+    for (const d of diags) {
+      const colour = d.severity === "error" ? "#d92d20" : "#dc6803";
+      for (const id of d.node_ids) {
+        const n = graph.getCellById(id);
+        if (!n || !n.isNode()) continue;
+        (problems[id] = problems[id] || []).push(d.message);
+        n.setAttrs({ body: { stroke: colour, strokeWidth: 2 }, badge: { display: "block", fill: colour }, badgeText: { display: "block" } }, { silentHistory: true });
+      }
+      for (const id of d.edge_ids) {
+        const e = graph.getCellById(id);
+        if (e && e.isEdge()) e.attr("line/stroke", colour, { silentHistory: true });
+      }
+      list.appendChild(diagItem(d));
+    }
+    const summary = diagBox.querySelector(".diag-summary");
+    const warnings = diags.length - errors.length;
+    summary.textContent = errors.length ? S.problems.replace("%d", errors.length) : S.valid;
+    if (warnings) summary.textContent += " " + S.warnings.replace("%d", warnings);
+    diagBox.dataset.state = errors.length ? "error" : "ok";
+    diagBox.hidden = false;
+  }
+
+  function diagItem(d) {
+    const li = document.createElement("li");
+    li.className = "diag " + d.severity;
+    li.dataset.code = d.code;
+    const head = document.createElement("div");
+    head.className = "diag-msg";
+    head.textContent = d.message;
+    li.appendChild(head);
+    if (d.hint) {
+      const hint = document.createElement("div");
+      hint.className = "diag-hint";
+      hint.textContent = d.hint;
+      li.appendChild(hint);
+    }
+    if (d.node_ids.length) {
+      li.tabIndex = 0;
+      li.title = S.focus;
+      const focus = () => focusNode(d.node_ids[0]);
+      li.addEventListener("click", focus);
+      li.addEventListener("keydown", (e) => { if (e.key === "Enter") focus(); });
+    }
+    return li;
+  }
+
+  function focusNode(id) {
+    const node = graph.getCellById(id);
+    if (!node) return;
+    graph.centerCell(node);
+    graph.cleanSelection();
+    graph.select(node);
+    openPanel(node);
+  }
+
+  graph.on("node:mouseenter", ({ node, e }) => {
+    const msgs = problems[node.id];
+    if (!msgs) return;
+    tooltip.textContent = msgs.join("\n");
+    tooltip.hidden = false;
+    tooltip.style.left = e.clientX + 14 + "px";
+    tooltip.style.top = e.clientY + 14 + "px";
+  });
+  graph.on("node:mouseleave", () => { tooltip.hidden = true; });
+
+  async function validate() {
+    await save();
+    const { data } = await JC.api("POST", apiBase + "/validate");
+    showDiagnostics(data.diagnostics);
+    return data;
+  }
+
+  // ------------------------------------------------------------------ publish, pause, versions
+
+  function setStatus(status, liveVersion) {
+    const badge = document.getElementById("status-badge");
+    if (badge) {
+      badge.className = "badge status-" + status;
+      badge.dataset.status = status;
+      badge.textContent = boot.statusLabels[status] || status;
+    }
+    document.querySelector('[data-cmd="pause"]').hidden = status !== "live";
+    document.querySelector('[data-cmd="resume"]').hidden = status !== "paused";
+    if (liveVersion) {
+      let v = document.getElementById("live-version");
+      if (!v) {
+        v = document.createElement("span");
+        v.id = "live-version";
+        v.className = "badge version";
+        badge.after(v);
+      }
+      v.textContent = "v" + liveVersion;
+    }
+  }
+
+  async function publish() {
+    if (!window.confirm(S.confirmPublish)) return;
+    await save();
+    const { status, data } = await JC.api("POST", apiBase + "/publish", undefined, { allow: [422] });
+    if (status === 422) {
+      showDiagnostics(data.diagnostics);
+      JC.toast(S.publishRefused, "err");
+      return;
+    }
+    showDiagnostics(data.diagnostics || []);
+    setStatus(data.journey.status, data.journey.live_version);
+    JC.toast(S.published.replace("%s", "v" + data.version.version), "ok");
+    htmx.ajax("GET", "/journeys/" + encodeURIComponent(journeyId) + "/versions", { target: "#versions", swap: "outerHTML" });
+  }
+
+  async function setPaused(paused) {
+    const { data } = await JC.api("POST", apiBase + (paused ? "/pause" : "/resume"));
+    setStatus(data.journey.status);
+    JC.toast(paused ? S.paused : S.resumed, "ok");
+  }
+
+  // ------------------------------------------------------------------ import / export
+
+  const importInput = document.getElementById("import-doc");
+  if (importInput) {
+    importInput.addEventListener("change", async () => {
+      const file = importInput.files[0];
+      importInput.value = "";
+      if (!file || !window.confirm(S.confirmImport)) return;
+      try {
+        const imported = JSON.parse(await file.text());
+        await JC.api("PUT", apiBase, imported);
+        dirty = false;
+        window.location.reload();
+      } catch (err) {
+        JC.toast(S.importFailed.replace("%s", err.message), "err");
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ layout, zoom, commands
+
+  /** Arrange left to right with dagre, in one undoable step. */
+  function autoLayout() {
+    const g = new dagre.graphlib.Graph();
+    g.setGraph({ rankdir: "LR", nodesep: 36, ranksep: 90, marginx: 20, marginy: 20 });
+    g.setDefaultEdgeLabel(() => ({}));
+    graph.getNodes().forEach((n) => { const s = n.getSize(); g.setNode(n.id, { width: s.width, height: s.height }); });
+    graph.getEdges().forEach((e) => { if (e.getTargetCellId()) g.setEdge(e.getSourceCellId(), e.getTargetCellId()); });
+    dagre.layout(g);
+    graph.startBatch("layout");
+    g.nodes().forEach((id) => {
+      const p = g.node(id);
+      graph.getCellById(id).position(p.x - p.width / 2, p.y - p.height / 2);
+    });
+    graph.stopBatch("layout");
+    graph.zoomToFit({ padding: 40, maxScale: 1 });
+    markDirty();
+  }
+
+  function deleteSelection() {
+    const cells = graph.getSelectedCells();
+    if (cells.length) graph.removeCells(cells);
+  }
+
+  const zoomLabel = document.getElementById("zoom-level");
+  graph.on("scale", ({ sx }) => { zoomLabel.textContent = Math.round(sx * 100) + "%"; });
+
+  const commands = {
+    undo: () => graph.undo(),
+    redo: () => graph.redo(),
+    "zoom-in": () => graph.zoom(0.1),
+    "zoom-out": () => graph.zoom(-0.1),
+    fit: () => graph.zoomToFit({ padding: 40, maxScale: 1 }),
+    layout: autoLayout,
+    delete: deleteSelection,
+    validate: () => validate().catch((err) => JC.toast(S.requestFailed.replace("%s", err.message), "err")),
+    publish: () => publish().catch((err) => JC.toast(S.requestFailed.replace("%s", err.message), "err")),
+    pause: () => setPaused(true).catch((err) => JC.toast(err.message, "err")),
+    resume: () => setPaused(false).catch((err) => JC.toast(err.message, "err")),
+  };
+  document.querySelectorAll("[data-cmd]").forEach((el) => {
+    const cmd = el.dataset.cmd;
+    if (cmd === "export") {
+      el.addEventListener("click", async (e) => { e.preventDefault(); await save(); window.location.href = el.href; });
+    } else if (commands[cmd]) {
+      el.addEventListener("click", commands[cmd]);
+    }
+  });
+
+  if (!readonly) {
+    graph.bindKey(["meta+z", "ctrl+z"], () => { graph.undo(); return false; });
+    graph.bindKey(["meta+shift+z", "ctrl+shift+z", "ctrl+y"], () => { graph.redo(); return false; });
+    graph.bindKey(["meta+c", "ctrl+c"], () => { const c = graph.getSelectedCells(); if (c.length) graph.copy(c); return false; });
+    graph.bindKey(["meta+v", "ctrl+v"], () => {
+      if (graph.isClipboardEmpty()) return false;
+      const pasted = graph.paste({ offset: 32 });
+      graph.cleanSelection();
+      graph.select(pasted);
+      return false;
+    });
+    graph.bindKey(["backspace", "delete"], () => { deleteSelection(); return false; });
+  }
+
+  // ------------------------------------------------------------------ start
+
+  load(doc, boot.meta);
+  graph.zoomToFit({ padding: 40, maxScale: 1 });
+  const ready = () => {
+    document.getElementById("canvas-loading").hidden = true;
+    container.dataset.ready = "true";
+    window.__canvasReady = performance.now(); // read by tests and bench/canvas.py
+  };
+  // async rendering: the graph is interactive once the first render pass is done.
+  if (graph.getCellCount() === 0) ready(); else graph.once("render:done", ready);
+
+  // Exposed for tests and the console; not an API.
+  window.journeyCanvas = { graph, save, validate, toDocument };
+})();
