@@ -71,7 +71,7 @@ class SandboxActivities:
         return await self._call(
             "load_facts",
             req.customer_id,
-            req.as_of,  # type: ignore[no-any-return]
+            req.as_of,
             SimulatedRuntime.load_facts,
             req,
         )
@@ -81,7 +81,7 @@ class SandboxActivities:
         return await self._call(
             "issue_coupon",
             req.ctx.customer_id,
-            req.ctx.at,  # type: ignore[no-any-return]
+            req.ctx.at,
             SimulatedRuntime.issue_coupon,
             req,
         )
@@ -91,7 +91,7 @@ class SandboxActivities:
         return await self._call(
             "send_message",
             req.ctx.customer_id,
-            req.ctx.at,  # type: ignore[no-any-return]
+            req.ctx.at,
             SimulatedRuntime.send_message,
             req,
         )
@@ -101,7 +101,7 @@ class SandboxActivities:
         return await self._call(
             "create_task",
             req.ctx.customer_id,
-            req.ctx.at,  # type: ignore[no-any-return]
+            req.ctx.at,
             SimulatedRuntime.create_task,
             req,
         )
@@ -119,7 +119,7 @@ class SandboxActivities:
         return await self._call(
             "task_notice",
             customer,
-            "",  # type: ignore[no-any-return]
+            "",
             SimulatedRuntime.task_notice,
             req,
         )
@@ -129,7 +129,7 @@ class SandboxActivities:
         return await self._call(
             "update_customer",
             req.ctx.customer_id,
-            req.ctx.at,  # type: ignore[no-any-return]
+            req.ctx.at,
             SimulatedRuntime.update_customer,
             req,
         )

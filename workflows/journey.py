@@ -12,7 +12,7 @@ tests/replay must keep passing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -140,10 +140,10 @@ class TemporalRuntime:
     async def update_customer(self, req: UpdateCustomerRequest) -> CustomerUpdated:
         return await self._effect(JourneyActivities.update_customer, req)
 
-    async def _effect(self, method: Callable[[Any, Any], T], req: Any) -> T:
+    async def _effect(self, method: Callable[[Any, Any], Awaitable[T]], req: Any) -> T:
         try:
             return await workflow.execute_activity_method(
-                method,  # type: ignore[arg-type]
+                method,
                 req,
                 start_to_close_timeout=EFFECT_TIMEOUT,
                 retry_policy=EFFECT_RETRY,
