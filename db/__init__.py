@@ -18,6 +18,7 @@ from db.errors import (
 )
 from db.migrate import current_revision, head_revision, upgrade
 from db.rfm import recompute_all, rescore_customer
+from db.seed import SeedSummary, seed_demo
 from db.session import (
     SessionFactory,
     begin_write,
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidStatusError",
     "NotFoundError",
     "RunAlreadyRunningError",
+    "SeedSummary",
     "SessionFactory",
     "TaskClosedError",
     "begin_write",
@@ -47,6 +49,7 @@ __all__ = [
     "models",
     "recompute_all",
     "rescore_customer",
+    "seed_demo",
     "session_factory",
     "upgrade",
 ]

@@ -7,6 +7,7 @@ at start-up), ``-x url=...`` on the command line, ``config.attributes["url"]``
 
 from __future__ import annotations
 
+from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
@@ -20,6 +21,10 @@ from db.session import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
+
+# Only the alembic command line configures logging; the app and tests keep their own.
+if config.cmd_opts is not None and config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
 def _url() -> str:
