@@ -1,0 +1,56 @@
+"""Record the replay corpus: ``python -m tests.replay.record`` (or ``make histories``).
+
+Runs every scenario on the time-skipping test server with sandbox activities and writes
+each run's history to ``tests/replay/histories/<scenario>.json``. Re-record only on purpose:
+the corpus is how we prove that new workflow code still replays old runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.sandbox import SandboxActivities
+from tests.replay.scenarios import SCENARIOS
+from tests.temporal_env import binary
+from tests.workflows.harness import compile_ok, default_world
+from workflows import JourneyInput, JourneyWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def record() -> list[Path]:
+    HISTORIES.mkdir(exist_ok=True)
+    written = []
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"))
+    async with env:
+        for scenario in SCENARIOS:
+            acts = SandboxActivities(default_world)
+            queue = f"record-{uuid.uuid4()}"
+            journey = compile_ok(scenario.document, journey_id=f"replay-{scenario.name}")
+            async with Worker(env.client, task_queue=queue, workflows=[JourneyWorkflow],
+                              activities=acts.all()):
+                handle = await env.client.start_workflow(
+                    JourneyWorkflow.run,
+                    JourneyInput(journey=journey.to_dict(), customer_id="C1",
+                                 **scenario.input_extra),
+                    id=f"journey-replay-{scenario.name}-C1", task_queue=queue)
+                if scenario.action is not None:
+                    await scenario.action(env, handle, acts)
+                await handle.result()
+                history = await handle.fetch_history()
+            path = HISTORIES / f"{scenario.name}.json"
+            path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for p in asyncio.run(record()):
+        print(p)
