@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field, ValidationError
 from db import crud
 from db.models import Journey, JourneyCreate, JourneyVersion
 from engine.document import journey_json_schema
+from services import journeys as service
+from services.journeys import JourneyNotLiveError
 from canvas_ui import queries
-from canvas_ui.api import service
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.drafts import DraftDocument, starter_document
 from canvas_ui.i18n import gettext
@@ -255,18 +256,18 @@ async def _pause(
     journey = require_journey(session, journey_id)
     allowed = ("live",) if paused else ("paused",)
     if journey.status not in allowed:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            gettext("Only a %(expected)s journey can be %(verb)s; this one is %(status)s.")
-            % {
-                "expected": gettext(allowed[0]),
-                "verb": gettext("paused") if paused else gettext("resumed"),
-                "status": gettext(journey.status),
-            },
+        message = (
+            gettext("Only a live journey can be paused; this one is %(status)s.")
+            if paused
+            else gettext("Only a paused journey can be resumed; this one is %(status)s.")
         )
-    await service.set_paused(
-        session=session, temporal=temporal, journey_id=journey_id, paused=paused, by=user
-    )
+        raise HTTPException(status.HTTP_409_CONFLICT, message % {"status": journey.status})
+    try:
+        await service.set_paused(
+            session=session, temporal=temporal, journey_id=journey_id, paused=paused, by=user
+        )
+    except JourneyNotLiveError as exc:  # changed meanwhile by someone else
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return {"journey": journey_json(require_journey(session, journey_id))}
 
 

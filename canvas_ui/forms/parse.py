@@ -82,6 +82,8 @@ def _collect_one(spec: FieldSpec, form: Form, path: str) -> Any:  # noqa: C901 -
     if w in ("group", "duration"):
         if spec.optional and _first(form, f"{path}.{ON}") is None:
             return None
+        if not any(key.startswith(path + ".") for key in form):
+            return _MISSING  # not on the form at all: the model's default applies
         return collect(spec.children, form, path)
     if w == "union":
         tag = _first(form, f"{path}.type")

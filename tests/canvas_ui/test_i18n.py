@@ -1,0 +1,69 @@
+"""Language from the switch (cookie), else from the browser; Babel catalogs for both."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from canvas_ui import i18n
+from canvas_ui.summaries import SummaryContext, node_meta
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [("zh-CN,zh;q=0.9,en;q=0.8", "客户旅程"), ("en-US,en;q=0.9", "Journeys"), ("", "客户旅程")],
+)
+def test_default_language_from_browser(client: TestClient, accept: str, expected: str) -> None:
+    html = client.get("/journeys", headers={"Accept-Language": accept}).text
+    assert f"<h1>{expected}</h1>" in html
+
+
+def test_switch_sets_cookie_and_refreshes(client: TestClient) -> None:
+    response = client.post("/lang", data={"lang": "en"})
+    assert response.status_code == 204
+    assert response.headers["hx-refresh"] == "true"
+    html = client.get("/journeys", headers={"Accept-Language": "zh-CN"}).text
+    assert "<h1>Journeys</h1>" in html and '<html lang="en">' in html
+    assert client.post("/lang", data={"lang": "fr"}).status_code == 422
+
+
+def test_catalogs_are_complete() -> None:
+    from babel.messages.pofile import read_po
+
+    po = i18n.HERE / "zh_CN" / "LC_MESSAGES" / "messages.po"
+    catalog = read_po(po.open("rb"))
+    untranslated = [m.id for m in catalog if m.id and not (
+        all(m.string) if isinstance(m.string, tuple) else m.string)]
+    assert untranslated == []
+    pot = read_po((i18n.HERE / "messages.pot").open("rb"))
+    assert {m.id for m in pot if m.id} == {m.id for m in catalog if m.id}
+
+
+@pytest.mark.parametrize(
+    ("node", "zh", "en"),
+    [
+        ({"kind": "wait", "config": {"until": {"type": "duration",
+                                                "duration": {"amount": 3, "unit": "days"}}}},
+         "等待 3 天", "Wait 3 days"),
+        ({"kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
+         "优惠券 ¥20 · 30天", "Coupon ¥20 · 30 days"),
+        ({"kind": "assign_guide_task", "config": {"instructions": "x"}},
+         "导购电话回访 · 24h", "Guide phone call · 24h"),
+        ({"kind": "wait_for_event", "config": {"event_type": "purchase"}},
+         "等待 purchase · 最多 3 天", "Wait for purchase · up to 3 days"),
+        ({"kind": "wait", "config": {"until": {"type": "customer_date",
+                                                "field": "birthday_month_start"}}},
+         "直到生日月初", "Until birthday month start"),
+        ({"kind": "send_coupon", "config": {}},
+         "尚未配置 — 点击设置", "Not configured yet — click to set up"),
+    ],
+)
+def test_summaries(node: dict, zh: str, en: str) -> None:
+    from canvas_ui.summaries import CouponInfo
+
+    ctx = SummaryContext(coupons={"NEW20": CouponInfo("新客券", 20, 30)})
+    raw = {"id": "n", **node}
+    with i18n.use_locale("zh-CN"):
+        assert node_meta(raw, ctx)["summary"] == zh
+    with i18n.use_locale("en"):
+        assert node_meta(raw, ctx)["summary"] == en

@@ -1,0 +1,155 @@
+"""The property panel: forms generated from typed configs, validation, list actions."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from engine.document import NodeKind
+from tests.canvas_ui.harness import create_journey
+
+HX = {"HX-Request": "true", "Accept-Language": "en"}
+
+
+def _trigger(response) -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(response.headers["hx-trigger"])["node-updated"]
+
+
+@pytest.mark.parametrize("kind", [k.value for k in NodeKind])
+def test_every_kind_has_a_panel(client: TestClient, kind: str) -> None:
+    jid = create_journey(client)
+    response = client.get(f"/journeys/{jid}/nodes/new-{kind}/panel?kind={kind}", headers=HX)
+    assert response.status_code == 200, response.text
+    assert 'name="label"' in response.text
+
+
+def test_wait_form_fields_units_and_choices(client: TestClient) -> None:
+    jid = create_journey(client)
+    html = client.get(f"/journeys/{jid}/nodes/wait/panel", headers=HX).text
+    assert 'name="config.until.type"' in html and "For a fixed time" in html
+    assert 'value="3"' in html  # the saved amount
+    assert '<option value="days" selected>days</option>' in html
+    # other variants are present but disabled, so only the chosen one is posted
+    assert 'data-tag="context" disabled hidden' in html
+
+
+def test_coupon_choices_come_from_templates(client: TestClient) -> None:
+    jid = create_journey(client)
+    html = client.get(f"/journeys/{jid}/nodes/coupon/panel", headers=HX).text
+    assert '<option value="NEW20" selected>新客20元券 · ¥20 · 30 days</option>' in html
+
+
+def test_rfm_classes_are_checkboxes(client: TestClient) -> None:
+    jid = create_journey(client)
+    data = {
+        "config.rules.0.__item": "1", "config.rules.0.id": "vip",
+        "config.rules.0.match": "all",
+        "config.rules.0.conditions.0.__item": "1",
+        "config.rules.0.conditions.0.type": "rfm_class",
+        "config.rules.0.conditions.0.classes": ["重要价值", "重要保持"],
+    }
+    response = client.post(f"/journeys/{jid}/nodes/b1/panel?kind=branch", data=data, headers=HX)
+    assert response.status_code == 200, response.text
+    node = _trigger(response)
+    assert node["node"]["config"]["rules"][0]["conditions"][0]["classes"] == ["重要价值", "重要保持"]
+    assert node["meta"]["ports"] == ["vip", "else"]
+    assert 'value="重要价值" checked' in response.text
+
+
+def test_valid_post_returns_node_with_summary_and_ports(client: TestClient) -> None:
+    jid = create_journey(client)
+    data = {
+        "label": "等三天", "config.until.type": "duration",
+        "config.until.duration.amount": "3", "config.until.duration.unit": "days",
+    }
+    response = client.post(
+        f"/journeys/{jid}/nodes/wait/panel", data=data,
+        headers={**HX, "Accept-Language": "zh-CN"},
+    )
+    assert response.status_code == 200
+    update = _trigger(response)
+    assert update["node"] == {
+        "id": "wait", "kind": "wait", "label": "等三天", "position": {"x": 300, "y": 0},
+        "config": {"until": {"type": "duration", "duration": {"amount": 3, "unit": "days"}},
+                   "window": None},
+    }
+    assert update["meta"]["summary"] == "等待 3 天"
+    assert update["meta"]["ports"] == ["next"]
+
+
+def test_invalid_post_is_422_with_inline_errors(client: TestClient) -> None:
+    jid = create_journey(client)
+    data = {
+        "config.until.type": "duration",
+        "config.until.duration.amount": "-1", "config.until.duration.unit": "days",
+    }
+    response = client.post(f"/journeys/{jid}/nodes/wait/panel", data=data, headers=HX)
+    assert response.status_code == 422
+    assert "hx-trigger" not in response.headers
+    assert 'id="err-config.until.duration.amount"' in response.text
+    assert "Must be at least 0." in response.text
+
+
+def test_guide_task_requires_instructions(client: TestClient) -> None:
+    jid = create_journey(client)
+    data = {"config.task_type": "call", "config.instructions": "",
+            "config.due_in.amount": "24", "config.due_in.unit": "hours"}
+    response = client.post(
+        f"/journeys/{jid}/nodes/t1/panel?kind=assign_guide_task", data=data, headers=HX
+    )
+    assert response.status_code == 422
+    assert 'id="err-config.instructions">Required.' in response.text
+
+
+def test_guide_task_summary(client: TestClient) -> None:
+    jid = create_journey(client)
+    data = {"config.task_type": "call", "config.instructions": "回访",
+            "config.due_in.amount": "24", "config.due_in.unit": "hours",
+            "config.outcomes": "到店\n不感兴趣"}
+    response = client.post(
+        f"/journeys/{jid}/nodes/t1/panel?kind=assign_guide_task", data=data,
+        headers={**HX, "Accept-Language": "zh-CN"},
+    )
+    assert response.status_code == 200, response.text
+    meta = _trigger(response)["meta"]
+    assert meta["summary"] == "导购电话回访 · 24h"
+    assert meta["ports"] == ["到店", "不感兴趣", "expired"]
+
+
+def test_add_and_remove_list_items_without_validating(client: TestClient) -> None:
+    jid = create_journey(client)
+    url = f"/journeys/{jid}/nodes/s1/panel?kind=split"
+    added = client.post(url, data={"_action": "add:config.variants"}, headers=HX)
+    assert added.status_code == 200 and "hx-trigger" not in added.headers
+    assert re.search(r'name="config\.variants\.0\.id"[^>]*value="a"', added.text)
+    data = {
+        "config.variants.0.__item": "1", "config.variants.0.id": "a",
+        "config.variants.0.weight": "50",
+        "config.variants.1.__item": "1", "config.variants.1.id": "b",
+        "config.variants.1.weight": "50",
+        "_action": "remove:config.variants.0",
+    }
+    removed = client.post(url, data=data, headers=HX)
+    assert re.search(r'name="config\.variants\.0\.id"[^>]*value="b"', removed.text)
+    assert "config.variants.1.id" not in removed.text
+
+
+def test_label_is_escaped_in_the_panel(client: TestClient) -> None:
+    jid = create_journey(client)
+    evil = "<img src=x onerror=alert(1)>"
+    data = {"label": evil, "config.goal_reached": "on"}
+    response = client.post(f"/journeys/{jid}/nodes/exit/panel", data=data, headers=HX)
+    assert response.status_code == 200
+    assert evil not in response.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in response.text
+    assert _trigger(response)["node"]["label"] == evil  # JSON for textContent on the canvas
+
+
+def test_unknown_kind_is_422(client: TestClient) -> None:
+    jid = create_journey(client)
+    response = client.get(f"/journeys/{jid}/nodes/zz/panel?kind=teleport", headers=HX)
+    assert response.status_code == 422
+    assert "teleport" in response.json()["detail"]
