@@ -98,3 +98,20 @@ __all__ = [
     "UTCDateTime",
     "utcnow",
 ]
+
+# --- user templates (issue 4)
+from db.models.user_templates import (  # noqa: E402
+    UserTemplate,
+    UserTemplateBase,
+    UserTemplateCreate,
+    UserTemplatePublic,
+    UserTemplateUpdate,
+)
+
+__all__ += [
+    "UserTemplate",
+    "UserTemplateBase",
+    "UserTemplateCreate",
+    "UserTemplatePublic",
+    "UserTemplateUpdate",
+]
