@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -11,6 +11,7 @@ from activities._time import iso, parse_instant
 from activities.errors import INVALID_REQUEST, TASK_NOT_FOUND, business_failure
 from activities.rendering import TemplateRenderError, customer_variables, render
 from db import crud
+from db.crud._util import aware
 from db.models import Customer, Guide, GuideTask
 from engine.effects import (
     CUSTOMER_NOT_FOUND,
@@ -21,21 +22,18 @@ from engine.effects import (
     TaskNoticeRequest,
     TaskNoticeResult,
 )
+from services.assignment import assign, preferred_guide
 
 _DEFAULT_TITLES = {"call": "电话回访", "wecom_chat": "企微沟通", "store_invite": "邀约到店"}
 _CLOSED = ("completed", "cancelled")
+_NOTICE_KINDS = ("reminder", "escalation", "expired", "cancelled")
 
 
 def choose_assignee(session: Session, customer: Customer, rule: str) -> Guide | None:
     """``bound_guide``: the customer's active bound guide, else their store's manager.
-    ``store_manager``: the store's manager only."""
-    if rule == "bound_guide" and customer.guide_id:
-        guide = crud.get_guide(session=session, guide_id=customer.guide_id)
-        if guide is not None and guide.active:
-            return guide
-    if customer.store_id:
-        return crud.get_store_manager(session=session, store_id=customer.store_id)
-    return None
+    ``store_manager``: the store's manager only. (Capacity is applied by
+    :func:`services.assignment.assign`.)"""
+    return preferred_guide(session, customer, rule)[0]
 
 
 def create_task(session: Session, request: CreateTaskRequest, now: datetime) -> TaskCreated:
@@ -49,13 +47,14 @@ def create_task(session: Session, request: CreateTaskRequest, now: datetime) -> 
     customer = crud.get_customer(session=session, customer_id=ctx.customer_id)
     if customer is None:
         raise business_failure(CUSTOMER_NOT_FOUND, f"customer {ctx.customer_id!r}")
-    guide = choose_assignee(session, customer, request.assignee)
-    if guide is None:
+    assignment = assign(session, customer, request.assignee, now)
+    if assignment is None:
         raise business_failure(
             NO_GUIDE_AVAILABLE,
             f"customer {customer.id} has no active bound guide and store "
             f"{customer.store_id or '(none)'} has no active manager",
         )
+    guide = assignment.guide
     store = (
         crud.get_store(session=session, store_id=customer.store_id) if customer.store_id else None
     )
@@ -68,6 +67,7 @@ def create_task(session: Session, request: CreateTaskRequest, now: datetime) -> 
         instructions = render(request.instructions, variables)
     except TemplateRenderError as exc:
         raise business_failure(TEMPLATE_RENDER_FAILED, f"node {ctx.node_id}: {exc.reason}") from exc
+    shift = timedelta(days=assignment.defer_days)
     task = GuideTask(
         id=uuid.uuid4().hex,
         idempotency_key=ctx.idempotency_key,
@@ -82,21 +82,27 @@ def create_task(session: Session, request: CreateTaskRequest, now: datetime) -> 
         title=title,
         instructions=instructions,
         outcomes=list(request.outcomes),
-        due_at=parse_instant(request.due_at),
-        remind_at=parse_instant(request.remind_at) if request.remind_at else None,
+        # A task deferred to a later day (the guide was full) is due as much later.
+        due_at=parse_instant(request.due_at) + shift,
+        remind_at=parse_instant(request.remind_at) + shift if request.remind_at else None,
         created_at=now,
+        scheduled_for=assignment.scheduled_for,
+        assigned_reason=assignment.reason,
+        original_guide_id=assignment.original_guide_id,
     )
     task, _created_now = crud.insert_task(session=session, task=task)
     return _created(session, task)
 
 
 def task_notice(session: Session, request: TaskNoticeRequest, now: datetime) -> TaskNoticeResult:
-    """Remind the assignee, escalate to the store manager, or mark the task expired.
+    """Remind the assignee, escalate to the store manager, mark the task expired, or close it
+    as cancelled (the journey stopped or its goal interrupted the wait).
 
-    A closed (completed/cancelled) task gets nothing: ``notified=""``. Repeats with the same
-    key return the first result.
+    A closed (completed/cancelled) task gets nothing: ``notified=""``. A reminder or
+    escalation that arrives before the task's own (possibly deferred) remind/due time is not
+    sent either. Repeats with the same key return the first result.
     """
-    if request.kind not in ("reminder", "escalation", "expired"):
+    if request.kind not in _NOTICE_KINDS:
         raise business_failure(INVALID_REQUEST, f"unknown notice kind {request.kind!r}")
     task = crud.get_task(session=session, task_id=request.task_id)
     if task is None:
@@ -106,6 +112,8 @@ def task_notice(session: Session, request: TaskNoticeRequest, now: datetime) -> 
         done = notices[request.idempotency_key]
         return TaskNoticeResult(task.id, request.kind, done.to_guide_id or "")
     if task.status in _CLOSED or (task.status == "expired" and request.kind != "expired"):
+        return TaskNoticeResult(task.id, request.kind, "")
+    if _early(task, request.kind, now):
         return TaskNoticeResult(task.id, request.kind, "")
 
     to_guide = task.guide_id
@@ -119,6 +127,8 @@ def task_notice(session: Session, request: TaskNoticeRequest, now: datetime) -> 
         )
         to_guide = manager.id if manager is not None else task.guide_id
         task.escalated_at = now
+    elif request.kind == "cancelled":
+        task.status = "cancelled"
     else:
         task.status = "expired"
     session.add(task)  # committed together with the notice below
@@ -131,6 +141,20 @@ def task_notice(session: Session, request: TaskNoticeRequest, now: datetime) -> 
         at=now,
     )
     return TaskNoticeResult(task.id, request.kind, notice.to_guide_id or "")
+
+
+def _early(task: GuideTask, kind: str, now: datetime) -> bool:
+    """True when the journey's timer fires before the task's stored time: the task was
+    deferred to a later day because its guide was full (see services.assignment)."""
+    if task.assigned_reason != "overflow_next_day":
+        return False
+    if kind == "reminder":
+        moment = aware(task.remind_at)
+    elif kind == "escalation":
+        moment = aware(task.due_at)
+    else:
+        return False
+    return moment is not None and now < moment
 
 
 def _created(session: Session, task: GuideTask) -> TaskCreated:

@@ -81,6 +81,13 @@ from db.crud.tasks import (
     set_task_status,
     snooze_task,
 )
+from db.crud.user_templates import (
+    create_user_template,
+    delete_user_template,
+    get_user_template,
+    list_user_templates,
+    update_user_template,
+)
 
 __all__ = [
     "RunCounts",

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from db.crud._util import insert_once
 from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
-from db.models import TASK_STATUSES, GuideTask, TaskNotice, utcnow
+from db.models import (
+    CONTACT_CHANNELS,
+    TASK_STATUSES,
+    GuideTask,
+    TaskChase,
+    TaskContact,
+    TaskNotice,
+    utcnow,
+)
 
 
 def get_task(*, session: Session, task_id: str) -> GuideTask | None:
@@ -153,6 +163,150 @@ def chase_task(
 def list_notices(*, session: Session, task_id: str) -> list[TaskNotice]:
     """Notices about ``task_id``, oldest first."""
     stmt = select(TaskNotice).where(TaskNotice.task_id == task_id).order_by(col(TaskNotice.id))
+    return list(session.exec(stmt))
+
+
+def count_tasks_on_day(
+    *, session: Session, guide_ids: Sequence[str], day: date
+) -> dict[str, int]:
+    """Tasks (not cancelled) scheduled for ``day``, per guide of ``guide_ids`` (0 if none)."""
+    counts = dict.fromkeys(guide_ids, 0)
+    if not guide_ids:
+        return counts
+    stmt = (
+        select(GuideTask.guide_id, func.count())
+        .where(col(GuideTask.guide_id).in_(list(guide_ids)))
+        .where(GuideTask.scheduled_for == day)
+        .where(GuideTask.status != "cancelled")
+        .group_by(col(GuideTask.guide_id))
+    )
+    for guide_id, n in session.exec(stmt):  # type: ignore[call-overload]
+        counts[guide_id] = int(n)
+    return counts
+
+
+def log_contact(
+    *,
+    session: Session,
+    task_id: str,
+    channel: str,
+    result: str,
+    note: str,
+    by_user: str,
+    at: datetime | None = None,
+) -> TaskContact:
+    """Record one contact attempt on an open task (call, WeCom chat, prepared message)."""
+    if channel not in CONTACT_CHANNELS:
+        raise InvalidStatusError("contact channel", channel, CONTACT_CHANNELS)
+    task = _require(session, task_id)
+    if task.status != "open":
+        raise TaskClosedError(task_id, task.status)
+    now = at or utcnow()
+    contact = TaskContact(
+        task_id=task_id, channel=channel, result=result, note=note, by_user=by_user, created_at=now
+    )
+    task.contact_count += 1
+    task.last_contact_at = now
+    session.add(task)
+    session.add(contact)
+    session.commit()
+    session.refresh(contact)
+    return contact
+
+
+def list_contacts(*, session: Session, task_id: str) -> list[TaskContact]:
+    """Contact attempts on ``task_id``, oldest first."""
+    stmt = select(TaskContact).where(TaskContact.task_id == task_id).order_by(col(TaskContact.id))
+    return list(session.exec(stmt))
+
+
+def snooze_task(*, session: Session, task_id: str, until: datetime | None) -> GuideTask:
+    """Hide an open task from the top of the workbench until ``until`` (``None``: wake now)."""
+    task = _require(session, task_id)
+    if task.status != "open":
+        raise TaskClosedError(task_id, task.status)
+    task.snoozed_until = until
+    session.add(task)
+    session.commit()
+    session.refresh(task)
+    return task
+
+
+def reassign_task(
+    *, session: Session, task_id: str, guide_id: str, reason: str = "reassigned"
+) -> GuideTask:
+    """Give an open task to ``guide_id``; the first assignee is kept in ``original_guide_id``."""
+    task = _require(session, task_id)
+    if task.status != "open":
+        raise TaskClosedError(task_id, task.status)
+    if task.guide_id != guide_id:
+        task.original_guide_id = task.original_guide_id or task.guide_id
+        task.guide_id = guide_id
+        task.assigned_reason = reason
+        session.add(task)
+        session.commit()
+        session.refresh(task)
+    return task
+
+
+def chase_tasks(
+    *,
+    session: Session,
+    tasks: Sequence[GuideTask],
+    by_user: str,
+    scope: str,
+    scope_id: str,
+    at: datetime | None = None,
+) -> TaskChase:
+    """一键催办 over ``tasks``: one :class:`TaskChase` row, and for every task still open a
+    ``chase`` notice to its guide plus ``chased_count``/``last_chased_at``. One transaction."""
+    now = at or utcnow()
+    chase = TaskChase(by_user=by_user, scope=scope, scope_id=scope_id, created_at=now)
+    session.add(chase)
+    session.flush()  # the chase id keys the notices
+    guides: list[str] = []
+    chased = 0
+    for task in tasks:
+        if task.status != "open":
+            continue
+        task.chased_count += 1
+        task.last_chased_at = now
+        session.add(task)
+        session.add(
+            TaskNotice(
+                task_id=task.id,
+                kind="chase",
+                to_guide_id=task.guide_id,
+                idempotency_key=f"chase/{chase.id}/{task.id}",
+                created_at=now,
+                by_user=by_user,
+            )
+        )
+        chased += 1
+        if task.guide_id not in guides:
+            guides.append(task.guide_id)
+    chase.tasks_chased = chased
+    chase.guides_chased = guides
+    session.add(chase)
+    session.commit()
+    session.refresh(chase)
+    return chase
+
+
+def list_chases(
+    *,
+    session: Session,
+    scope: str | None = None,
+    scope_ids: Sequence[str] | None = None,
+    limit: int = 20,
+) -> list[TaskChase]:
+    """Recent chases, newest first, optionally of one scope kind and ids."""
+    stmt = select(TaskChase)
+    if scope is not None:
+        stmt = stmt.where(TaskChase.scope == scope)
+    if scope_ids is not None:
+        stmt = stmt.where(col(TaskChase.scope_id).in_(list(scope_ids)))
+    stmt = stmt.order_by(col(TaskChase.created_at).desc(), col(TaskChase.id).desc()).limit(limit)
     return list(session.exec(stmt))
 
 

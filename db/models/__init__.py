@@ -1,6 +1,7 @@
 """All tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from db.models._base import UTCDateTime, utcnow
+from db.models.accounts import ACCOUNT_ROLES, UserAccount, UserAccountPublic, UserSession
 from db.models.coupons import (
     CouponTemplate,
     CouponTemplateBase,
@@ -39,22 +40,38 @@ from db.models.journeys import (
     JourneyVersion,
 )
 from db.models.messages import MESSAGE_STATUSES, OutboxMessage
-from db.models.org import GUIDE_ROLES, Guide, GuidePublic, Region, Store, StorePublic
+from db.models.org import (
+    GUIDE_ROLES,
+    OVERFLOW_POLICIES,
+    Guide,
+    GuidePublic,
+    Region,
+    Store,
+    StorePublic,
+)
 from db.models.tasks import (
+    ASSIGN_REASONS,
+    CONTACT_CHANNELS,
     NOTICE_KINDS,
     TASK_STATUSES,
     GuideTask,
     GuideTaskBase,
     GuideTaskPublic,
+    TaskChase,
+    TaskContact,
     TaskNotice,
 )
 
 __all__ = [
+    "ACCOUNT_ROLES",
+    "ASSIGN_REASONS",
+    "CONTACT_CHANNELS",
     "GUIDE_ROLES",
     "JOURNEY_STATUSES",
     "MEMBER_LEVELS",
     "MESSAGE_STATUSES",
     "NOTICE_KINDS",
+    "OVERFLOW_POLICIES",
     "RFM_CLASSES",
     "RUN_STATUSES",
     "TASK_STATUSES",
@@ -94,8 +111,13 @@ __all__ = [
     "RfmBaseline",
     "Store",
     "StorePublic",
+    "TaskChase",
+    "TaskContact",
     "TaskNotice",
     "UTCDateTime",
+    "UserAccount",
+    "UserAccountPublic",
+    "UserSession",
     "utcnow",
 ]
 

@@ -7,6 +7,8 @@ from sqlmodel import Field, SQLModel
 from db.models import _base  # noqa: F401  (naming convention before any table)
 
 GUIDE_ROLES = ("guide", "store_manager")
+#: What happens to a task when its guide's daily capacity is full (services.assignment).
+OVERFLOW_POLICIES = ("next_day", "other_guide_same_store")
 
 
 class Region(SQLModel, table=True):
@@ -24,6 +26,7 @@ class StoreBase(SQLModel):
     # No foreign key: guide.store_id already points here, and a cycle would force
     # ALTER-after-create in migrations. The seed and crud keep it consistent.
     manager_guide_id: str | None = Field(default=None, max_length=32)
+    task_overflow_policy: str = Field(default="next_day", max_length=32)  # OVERFLOW_POLICIES
 
 
 class Store(StoreBase, table=True):

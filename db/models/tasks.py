@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
@@ -10,7 +10,17 @@ from sqlmodel import Field, SQLModel
 from db.models._base import JSONType, UTCDateTime, utcnow
 
 TASK_STATUSES = ("open", "completed", "expired", "cancelled")
-NOTICE_KINDS = ("reminder", "escalation", "expired", "chase")
+NOTICE_KINDS = ("reminder", "escalation", "expired", "chase", "cancelled")
+#: Why a task went to its guide (see services.assignment).
+ASSIGN_REASONS = (
+    "bound_guide",  # the customer's own guide
+    "store_manager",  # the node asked for the manager, or the customer has no active guide
+    "overflow_next_day",  # the guide was full today: the task waits for the next free day
+    "overflow_other_guide",  # the guide was full: another guide of the store took it
+    "reassigned",  # the store manager moved it
+)
+#: What a guide can record after contacting the customer (besides the task's own outcomes).
+CONTACT_CHANNELS = ("call", "wecom", "message")
 
 
 class GuideTaskBase(SQLModel):
@@ -36,6 +46,14 @@ class GuideTaskBase(SQLModel):
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     chased_count: int = 0
     last_chased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The guide's work day the task belongs to (store time); later than the creation day
+    # when the guide's daily capacity was full.
+    scheduled_for: date | None = None
+    assigned_reason: str = Field(default="bound_guide", max_length=32)  # ASSIGN_REASONS
+    original_guide_id: str | None = Field(default=None, max_length=32)  # before overflow/move
+    snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    contact_count: int = 0
+    last_contact_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class GuideTask(GuideTaskBase, table=True):
@@ -43,6 +61,7 @@ class GuideTask(GuideTaskBase, table=True):
     __table_args__ = (
         Index("ix_guide_task_guide_status", "guide_id", "status"),
         Index("ix_guide_task_store_status", "store_id", "status"),
+        Index("ix_guide_task_guide_day", "guide_id", "scheduled_for"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -63,3 +82,31 @@ class TaskNotice(SQLModel, table=True):
     idempotency_key: str = Field(unique=True, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     by_user: str | None = Field(default=None, max_length=64)
+
+
+class TaskContact(SQLModel, table=True):
+    """One contact attempt logged from the workbench (call, WeCom chat, prepared message)."""
+
+    __tablename__ = "task_contact"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: str = Field(foreign_key="guide_task.id", index=True, max_length=40)
+    channel: str = Field(max_length=16)  # one of CONTACT_CHANNELS
+    result: str = Field(max_length=64)  # reached / not_reached / a task outcome / sent
+    note: str = ""
+    by_user: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TaskChase(SQLModel, table=True):
+    """One click of 一键催办: who chased which scope when; a ``chase`` notice per task."""
+
+    __tablename__ = "task_chase"
+
+    id: int | None = Field(default=None, primary_key=True)
+    by_user: str = Field(max_length=64)
+    scope: str = Field(max_length=16)  # "journey" | "store" | "guide"
+    scope_id: str = Field(max_length=64)
+    tasks_chased: int = 0
+    guides_chased: list[str] = Field(default_factory=list, sa_type=JSONType)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -19,7 +19,7 @@ def test_upgrade_from_empty_creates_every_table(db_url: str) -> None:
         tables = set(inspect(engine).get_table_names())
         assert set(SQLModel.metadata.tables) <= tables
         assert "alembic_version" in tables
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() is not None
     finally:
         engine.dispose()
 
