@@ -37,7 +37,7 @@ from activities.providers import (
 from db import crud
 from db.errors import CouponStockExhaustedError, CouponTemplateInactiveError, NotFoundError
 from db.models import utcnow
-from db.session import session_factory
+from db.session import session_factory, write_session_factory
 from engine.effects import (
     COUPON_STOCK_EXHAUSTED,
     CUSTOMER_NOT_FOUND,
@@ -74,7 +74,10 @@ class JourneyActivities:
         providers: ProviderRegistry | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._reads = sessions
+        # every side effect reads (its idempotency key) before it writes: take the write
+        # lock up front (see db.session.write_session_factory)
+        self._sessions = write_session_factory(sessions.kw["bind"])
         self._settings = settings
         self._http = http_client or httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS)
         self._providers = (
@@ -97,7 +100,7 @@ class JourneyActivities:
 
         Read-only and fast: meant to run as a *local* activity.
         """
-        return await asyncio.to_thread(self._in_session, facts.load_facts, request)
+        return await asyncio.to_thread(self._read, facts.load_facts, request)
 
     # ------------------------------------------------------------------ side effects
 
@@ -214,6 +217,10 @@ class JourneyActivities:
 
     def _in_session(self, work: Callable[..., Any], *args: Any) -> Any:
         with self._sessions() as session:
+            return work(session, *args)
+
+    def _read(self, work: Callable[..., Any], *args: Any) -> Any:
+        with self._reads() as session:
             return work(session, *args)
 
 

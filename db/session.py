@@ -83,6 +83,19 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={_IMMEDIATE: True})
 
 
+def write_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose every transaction is a write transaction (SQLite: ``BEGIN IMMEDIATE``).
+
+    For units of work that read, then write (idempotent inserts, upserts): under WAL a
+    deferred transaction that read first cannot upgrade to a writer once another writer
+    committed (``database is locked`` at once, no busy wait). Taking the write lock up front
+    makes such work queue on the busy timeout instead. Plain ``BEGIN`` elsewhere.
+    """
+    return sessionmaker(
+        engine.execution_options(**{_IMMEDIATE: True}), class_=Session, expire_on_commit=False
+    )
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to ``engine`` whose objects stay readable after commit."""
     return sessionmaker(engine, class_=Session, expire_on_commit=False)

@@ -43,8 +43,6 @@ from engine.runtime import (
 TRACE_LIMIT = 300
 #: How many buffered events a run keeps (the newest win).
 EVENT_BUFFER_LIMIT = 100
-#: A facts snapshot younger than this is reused instead of read again.
-FACTS_FRESH_FOR = timedelta(seconds=60)
 
 T = TypeVar("T")
 
@@ -452,12 +450,12 @@ class Interpreter:
         return "next"
 
     async def _facts(self, counts: list[Any], coupons: list[str]) -> CustomerFacts:
+        # A snapshot (from enrollment, or read earlier) stays good until the customer first
+        # waits or is updated: until then no time has passed for them (see _park).
         now = self.rt.now()
         snap = self.state.facts
         if (
             snap is not None
-            and snap.as_of
-            and now - semantics.parse_time(snap.as_of) <= FACTS_FRESH_FOR
             and all(q.key in snap.event_counts for q in counts)
             and all(c in snap.coupons for c in coupons)
         ):
@@ -493,6 +491,7 @@ class Interpreter:
 
     async def _park(self, node_id: str, kind: str, until: datetime | None, detail: str) -> None:
         """Record where the customer waits (state + the runs table, for 'who is waiting')."""
+        self.state.facts = None  # time passes while waiting: read the profile again after
         self.state.waiting = Waiting(node_id, kind, until.isoformat() if until else None, detail)
         await self.rt.record_run(self._record("running", node_id))
 

@@ -2,158 +2,24 @@
 
 The workflow is a thin shell. Its input is the compiled journey (so editing a journey never
 changes a running customer's path) plus the customer; all semantics live in
-:class:`engine.interpreter.Interpreter`; :class:`TemporalRuntime` maps the interpreter's
-runtime interface onto durable timers, conditions and activities. No I/O happens here.
+:class:`engine.interpreter.Interpreter`; :class:`workflows.runtime.TemporalRuntime` maps the
+interpreter's runtime interface onto durable timers, conditions and activities. No I/O
+happens here.
 
 Changes to interpreter behaviour that would alter recorded histories go behind
 ``workflow.patched("<change-id>")`` (samples-python ``patching/``), and the replay corpus in
 tests/replay must keep passing.
 """
 
-from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import JourneyActivities
-    from engine.effects import (
-        BUSINESS_FAILURES,
-        CouponIssued,
-        CreateTaskRequest,
-        CustomerFacts,
-        CustomerUpdated,
-        EffectFailed,
-        FactsRequest,
-        IssueCouponRequest,
-        MessageSent,
-        RunRecord,
-        SendMessageRequest,
-        TaskCreated,
-        TaskNoticeRequest,
-        TaskNoticeResult,
-        UpdateCustomerRequest,
-    )
     from engine.interpreter import Interpreter, new_state
     from engine.ir import CompiledJourney
     from engine.runtime import CustomerEventIn, RunState, TaskOutcome
-
-T = TypeVar("T")
-
-#: Side effects retry transient failures (a provider's 5xx, a DB hiccup) with backoff for
-#: about a day; business failures are non-retryable and reach the interpreter at once.
-EFFECT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    maximum_attempts=150,
-)
-EFFECT_TIMEOUT = timedelta(seconds=30)
-READ_TIMEOUT = timedelta(seconds=10)
-#: Past this many history events the run continues as new (history stays bounded).
-HISTORY_LIMIT = 4000
-RETRIES_EXHAUSTED = "RetriesExhausted"
-
-
-def workflow_id_for(journey_id: str, customer_id: str) -> str:
-    """One id per customer per journey: Temporal refuses a second concurrent run."""
-    return f"journey-{journey_id}-{customer_id}"
-
-
-@dataclass
-class JourneyInput:
-    journey: dict[str, Any]  # CompiledJourney.to_dict()
-    customer_id: str
-    enrollment_id: str = ""  # "" → the first run id of this enrollment
-    entry_event: CustomerEventIn | None = None
-    facts: CustomerFacts | None = None  # a fresh snapshot from the starter, if it had one
-    state: RunState | None = None  # set on continue-as-new
-    history_limit: int = HISTORY_LIMIT
-
-
-@dataclass
-class JourneyResult:
-    status: str
-    exit_reason: str | None
-    goal_reached: bool
-    last_node: str | None
-    steps: int
-
-
-class TemporalRuntime:
-    """:class:`engine.runtime.Runtime` on Temporal: durable timers and activities."""
-
-    def __init__(self, history_limit: int = HISTORY_LIMIT) -> None:
-        self.history_limit = history_limit
-
-    def now(self) -> datetime:
-        return workflow.now()
-
-    async def wait(self, *, until: datetime | None, wake: Callable[[], bool]) -> bool:
-        if until is None:
-            await workflow.wait_condition(wake)
-            return True
-        timeout = (until - workflow.now()).total_seconds()
-        if timeout <= 0:
-            return wake()
-        try:
-            await workflow.wait_condition(wake, timeout=timeout)
-        except TimeoutError:
-            return wake()
-        return True
-
-    def should_continue_as_new(self) -> bool:
-        info = workflow.info()
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() > self.history_limit
-        )
-
-    async def load_facts(self, req: FactsRequest) -> CustomerFacts:
-        return await workflow.execute_local_activity_method(
-            JourneyActivities.load_facts, req, start_to_close_timeout=READ_TIMEOUT
-        )
-
-    async def record_run(self, rec: RunRecord) -> None:
-        await workflow.execute_local_activity_method(
-            JourneyActivities.record_run, rec, start_to_close_timeout=READ_TIMEOUT
-        )
-
-    async def issue_coupon(self, req: IssueCouponRequest) -> CouponIssued:
-        return await self._effect(JourneyActivities.issue_coupon, req)
-
-    async def send_message(self, req: SendMessageRequest) -> MessageSent:
-        return await self._effect(JourneyActivities.send_message, req)
-
-    async def create_task(self, req: CreateTaskRequest) -> TaskCreated:
-        return await self._effect(JourneyActivities.create_task, req)
-
-    async def task_notice(self, req: TaskNoticeRequest) -> TaskNoticeResult:
-        return await self._effect(JourneyActivities.task_notice, req)
-
-    async def update_customer(self, req: UpdateCustomerRequest) -> CustomerUpdated:
-        return await self._effect(JourneyActivities.update_customer, req)
-
-    async def _effect(self, method: Callable[[Any, Any], Awaitable[T]], req: Any) -> T:
-        try:
-            return await workflow.execute_activity_method(
-                method,
-                req,
-                start_to_close_timeout=EFFECT_TIMEOUT,
-                retry_policy=EFFECT_RETRY,
-            )
-        except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type in BUSINESS_FAILURES:
-                raise EffectFailed(cause.type, cause.message) from err
-            # transient failures that outlived every retry: a visible, permanent failure
-            raise EffectFailed(RETRIES_EXHAUSTED, str(cause or err)) from err
+    from workflows.runtime import JourneyInput, JourneyResult, TemporalRuntime
 
 
 @workflow.defn(name="JourneyWorkflow")

@@ -1,7 +1,6 @@
 """The recorded corpus replays against the current workflow code; a change that alters
 the commands a history recorded is caught as nondeterminism, naming the event."""
 
-from __future__ import annotations
 
 import json
 from pathlib import Path
@@ -14,7 +13,7 @@ from temporalio.workflow import NondeterminismError
 
 from tests.replay.scenarios import SCENARIOS
 from workflows import JourneyInput, JourneyWorkflow
-from workflows.journey import JourneyResult
+from workflows.runtime import JourneyResult
 
 HISTORIES = Path(__file__).parent / "histories"
 FILES = sorted(HISTORIES.glob("*.json"))
