@@ -73,6 +73,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "assignee": (lazy("Assign to"), ""),
     "due_in": (lazy("Due within"), ""),
     "remind_before": (lazy("Remind before due"), ""),
+    "expire_after": (
+        lazy("Expires after overdue"),
+        lazy("How long an overdue task stays open before the customer takes 'overdue'."),
+    ),
     "outcomes": (
         lazy("Outcomes"), lazy("One per line. Each becomes an output port; empty: one 'done' port.")
     ),

@@ -180,9 +180,20 @@ def model_spec(model: type[BaseModel]) -> list[FieldSpec]:
         if spec.widget == "text" and max_length and max_length >= TEXTAREA_MIN_LENGTH:
             spec.widget = "textarea"
         if info.default is not PydanticUndefined:
-            spec.default = info.default
+            spec.default = _plain(info.default)
+        elif info.default_factory is not None:
+            spec.default = _plain(info.default_factory())  # type: ignore[call-arg]
         specs.append(spec)
     return specs
+
+
+def _plain(value: Any) -> Any:
+    """A default as form values see it: models as dicts, enums as their value."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Enum):
+        return value.value
+    return value
 
 
 def child(specs: list[FieldSpec], name: str) -> FieldSpec | None:

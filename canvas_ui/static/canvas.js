@@ -201,21 +201,24 @@
       && e.getSourcePortId() === port && e.getTargetCellId());
   }
 
-  graph.use(new X6.Selection({
+  // X6 3.x: plugins are built into the main package, but its UMD bundle does not add the
+  // plugins' helper methods to Graph (graph.undo(), graph.copy() …), so we keep each plugin
+  // and call it directly.
+  const selection = new X6.Selection({
     enabled: true, multiple: true, rubberband: true, modifiers: ["shift"],
     movable: true, showNodeSelectionBox: true, pointerEvents: "none",
-  }));
+  });
+  graph.use(selection);
   graph.use(new X6.Snapline({ enabled: true }));
   graph.use(new X6.MiniMap({ container: document.getElementById("minimap"), width: 200, height: 130, padding: 12 }));
-  if (!readonly) {
-    graph.use(new X6.Keyboard({ enabled: true, global: false }));
-    graph.use(new X6.Clipboard({ enabled: true }));
-    graph.use(new X6.History({
-      enabled: true,
-      // Error marks and hover state are not edits.
-      beforeAddCommand: (event, args) => !(args && args.options && args.options.silentHistory),
-    }));
-  }
+  const keyboard = readonly ? null : new X6.Keyboard({ enabled: true, global: false });
+  const clipboard = readonly ? null : new X6.Clipboard({ enabled: true });
+  const history = readonly ? null : new X6.History({
+    enabled: true,
+    // Error marks and summary refreshes are not edits.
+    beforeAddCommand: (event, args) => !(args && args.options && args.options.silentHistory),
+  });
+  [keyboard, clipboard, history].forEach((plugin) => { if (plugin) graph.use(plugin); });
 
   // A soft shadow under nodes (an SVG filter in the graph's <defs>).
   graph.defineFilter({ id: "jc-shadow", name: "dropShadow", args: { dx: 0, dy: 1, blur: 2, opacity: 0.12 } });
@@ -485,20 +488,22 @@
     const node = graph.getCellById(id);
     if (!node) return;
     graph.centerCell(node);
-    graph.cleanSelection();
-    graph.select(node);
+    selection.clean();
+    selection.select(node);
     openPanel(node);
   }
 
-  graph.on("node:mouseenter", ({ node, e }) => {
-    const msgs = problems[node.id];
-    if (!msgs) return;
+  // Hovering a marked node shows its messages (plain DOM events: cheap and reliable).
+  container.addEventListener("mouseover", (e) => {
+    const cellEl = e.target.closest && e.target.closest("[data-cell-id]");
+    const msgs = cellEl && problems[cellEl.getAttribute("data-cell-id")];
+    if (!msgs) { tooltip.hidden = true; return; }
     tooltip.textContent = msgs.join("\n");
-    tooltip.hidden = false;
     tooltip.style.left = e.clientX + 14 + "px";
     tooltip.style.top = e.clientY + 14 + "px";
+    tooltip.hidden = false;
   });
-  graph.on("node:mouseleave", () => { tooltip.hidden = true; });
+  container.addEventListener("mouseleave", () => { tooltip.hidden = true; });
 
   async function validate() {
     await save();
@@ -591,7 +596,7 @@
   }
 
   function deleteSelection() {
-    const cells = graph.getSelectedCells();
+    const cells = selection.cells;
     if (cells.length) graph.removeCells(cells);
   }
 
@@ -599,8 +604,8 @@
   graph.on("scale", ({ sx }) => { zoomLabel.textContent = Math.round(sx * 100) + "%"; });
 
   const commands = {
-    undo: () => graph.undo(),
-    redo: () => graph.redo(),
+    undo: () => history && history.undo(),
+    redo: () => history && history.redo(),
     "zoom-in": () => graph.zoom(0.1),
     "zoom-out": () => graph.zoom(-0.1),
     fit: () => graph.zoomToFit({ padding: 40, maxScale: 1 }),
@@ -620,18 +625,22 @@
     }
   });
 
-  if (!readonly) {
-    graph.bindKey(["meta+z", "ctrl+z"], () => { graph.undo(); return false; });
-    graph.bindKey(["meta+shift+z", "ctrl+shift+z", "ctrl+y"], () => { graph.redo(); return false; });
-    graph.bindKey(["meta+c", "ctrl+c"], () => { const c = graph.getSelectedCells(); if (c.length) graph.copy(c); return false; });
-    graph.bindKey(["meta+v", "ctrl+v"], () => {
-      if (graph.isClipboardEmpty()) return false;
-      const pasted = graph.paste({ offset: 32 });
-      graph.cleanSelection();
-      graph.select(pasted);
+  if (keyboard) {
+    keyboard.bindKey(["meta+z", "ctrl+z"], () => { history.undo(); return false; });
+    keyboard.bindKey(["meta+shift+z", "ctrl+shift+z", "ctrl+y"], () => { history.redo(); return false; });
+    keyboard.bindKey(["meta+c", "ctrl+c"], () => {
+      const cells = selection.cells;
+      if (cells.length) clipboard.copy(cells);
       return false;
     });
-    graph.bindKey(["backspace", "delete"], () => { deleteSelection(); return false; });
+    keyboard.bindKey(["meta+v", "ctrl+v"], () => {
+      if (clipboard.isEmpty()) return false;
+      const pasted = clipboard.paste({ offset: 32 }, graph);
+      selection.clean();
+      selection.select(pasted);
+      return false;
+    });
+    keyboard.bindKey(["backspace", "delete"], () => { deleteSelection(); return false; });
   }
 
   // ------------------------------------------------------------------ start

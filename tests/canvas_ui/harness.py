@@ -49,9 +49,27 @@ def canvas_settings(canvas_db_template: Path, tmp_path: Path) -> Settings:
     )
 
 
+def hq_login(app: FastAPI) -> tuple[str, str] | None:
+    """Create an HQ account and open a session: ``(cookie name, value)``.
+
+    ``None`` while the accounts service is not part of the app (then nothing asks for one).
+    """
+    try:
+        from services import accounts
+    except ImportError:
+        return None
+    with Session(app.state.engine) as session:
+        accounts.create_user(session=session, username="hq", password="test-pass", role="hq")
+        _principal, cookie = accounts.login(
+            session=session, username="hq", password="test-pass",
+            secret=app.state.settings.secret_key,
+        )
+    return accounts.SESSION_COOKIE, cookie
+
+
 @pytest.fixture
 def canvas_app(canvas_settings: Settings) -> Iterator[FastAPI]:
-    """The app with no Temporal (publish and pause do not need it)."""
+    """The app with no Temporal (publish and pause do not need it), an HQ user signed in."""
     app = create_app(canvas_settings, temporal=None)
     with Session(app.state.engine) as session:
         crud.create_coupon_template(
@@ -60,14 +78,17 @@ def canvas_app(canvas_settings: Settings) -> Iterator[FastAPI]:
                 id="NEW20", name="新客20元券", face_value=20, validity_days=30
             ),
         )
+    app.state.test_login = hq_login(app)
     yield app
     app.state.engine.dispose()
 
 
 @pytest.fixture
 def client(canvas_app: FastAPI) -> Iterator[TestClient]:
-    """A client that, like the pages' htmx and fetch calls, sends the CSRF header."""
+    """A signed-in client that, like the pages' htmx and fetch calls, sends the CSRF header."""
     with TestClient(canvas_app) as c:
+        if canvas_app.state.test_login:
+            c.cookies.set(*canvas_app.state.test_login)
         c.get("/api/schema/journey.json")  # sets the CSRF cookie
         c.headers["X-CSRF-Token"] = c.cookies[CSRF_COOKIE]
         c.headers["Accept-Language"] = "en"  # tests that need Chinese ask for it

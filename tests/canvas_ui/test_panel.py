@@ -153,3 +153,25 @@ def test_unknown_kind_is_422(client: TestClient) -> None:
     response = client.get(f"/journeys/{jid}/nodes/zz/panel?kind=teleport", headers=HX)
     assert response.status_code == 422
     assert "teleport" in response.json()["detail"]
+
+
+def test_every_config_field_has_a_label() -> None:
+    """A new config field must get words in forms/labels.py (and the catalogs)."""
+    from canvas_ui.forms import labels
+    from canvas_ui.forms.spec import FieldSpec, model_spec
+    from canvas_ui.kinds import KINDS
+
+    def walk(specs: list[FieldSpec]) -> list[str]:
+        missing = []
+        for s in specs:
+            if s.widget != "hidden" and f"{s.model}.{s.name}" not in labels.FIELDS \
+                    and s.name not in labels.FIELDS and s.name != "item":
+                missing.append(f"{s.model}.{s.name}")
+            missing += walk(s.children)
+            for _cls, children in s.variants.values():
+                missing += walk(children)
+            if s.item is not None:
+                missing += walk([s.item])
+        return missing
+
+    assert [m for info in KINDS.values() for m in walk(model_spec(info.config_model))] == []

@@ -1,0 +1,203 @@
+"""A marketer builds, checks, publishes and reviews a journey in real Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
+
+from tests.canvas_ui.harness import linear_document
+from tests.ui.canvas_driver import (
+    center,
+    connect,
+    drag,
+    drop_from_palette,
+    edge_count,
+    node_ids,
+    open_editor,
+    port,
+    saved,
+)
+from tests.ui.conftest import LiveServer
+
+pytestmark = pytest.mark.ui
+
+
+def _new_journey(page: Page, name: str) -> str:
+    """Create a journey through the list page's dialog; returns its id."""
+    page.goto("/journeys")
+    page.get_by_role("button", name="新建旅程").first.click()
+    page.locator("#new-journey input[name=name]").fill(name)
+    page.get_by_role("button", name="创建并打开").click()
+    page.wait_for_url("**/edit")
+    page.wait_for_function("window.__canvasReady > 0")
+    return page.url.rsplit("/", 2)[-2]
+
+
+def _apply_panel(page: Page) -> None:
+    page.locator("#panel").get_by_role("button", name="应用").click()
+    expect(page.locator("#panel .notice.ok")).to_be_visible()
+
+
+def _open_panel(page: Page, node_id: str) -> None:
+    page.locator(f'#canvas [data-cell-id="{node_id}"] rect').first.click()
+    expect(page.locator(f'#panel[data-node-id="{node_id}"]')).to_be_visible()
+
+
+def _summary(page: Page, node_id: str, text: str) -> None:
+    expect(page.locator(f'#canvas [data-cell-id="{node_id}"]').get_by_text(text)).to_be_visible()
+
+
+def test_build_configure_save_and_reload(page: Page, artifacts: Path) -> None:
+    _new_journey(page, "新客二回")
+    ids = node_ids(page)
+    entry, exit_ = ids["entry"][0], ids["exit"][0]
+    canvas = page.locator("#canvas").bounding_box()
+    assert canvas is not None
+    y = canvas["y"] + canvas["height"] * 0.3
+    x0 = canvas["x"] + 60
+
+    wait = drop_from_palette(page, "wait", (x0 + 150, y))
+    coupon = drop_from_palette(page, "send_coupon", (x0 + 430, y))
+    task = drop_from_palette(page, "assign_guide_task", (x0 + 710, y))
+    connect(page, entry, "next", wait)
+    connect(page, wait, "next", coupon)
+    connect(page, coupon, "next", task)
+    connect(page, task, "completed", exit_)
+    connect(page, task, "expired", exit_)
+    assert edge_count(page) == 5
+    page.get_by_role("button", name="自动布局").click()
+
+    _open_panel(page, wait)
+    page.locator('[name="config.until.duration.amount"]').fill("3")
+    page.locator('[name="config.until.duration.unit"]').select_option("days")
+    page.locator('#panel [name="label"]').fill("等三天")
+    _apply_panel(page)
+    _summary(page, wait, "等待 3 天")
+
+    _open_panel(page, coupon)
+    page.locator('[name="config.coupon_template_id"]').select_option("NEW20")
+    _apply_panel(page)
+    _summary(page, coupon, "优惠券 ¥20 · 30天")
+
+    _open_panel(page, task)
+    page.locator('[name="config.instructions"]').fill("提醒客户优惠券 3 天后到期，邀请到店")
+    _apply_panel(page)
+    _summary(page, task, "导购电话回访 · 24h")
+
+    page.get_by_role("button", name="检查").click()
+    expect(page.locator("#diagnostics .diag-summary")).to_have_text("没有发现问题，可以发布。")
+    saved(page)
+
+    page.get_by_role("button", name="适应屏幕").click()
+    page.locator(".canvas-wrap").screenshot(path=str(artifacts / "canvas-built.png"))
+    page.screenshot(path=str(artifacts / "editor-built.png"))
+
+    page.reload()
+    page.wait_for_function("window.__canvasReady > 0")
+    assert sorted(node_ids(page)) == ["assign_guide_task", "entry", "exit", "send_coupon", "wait"]
+    assert edge_count(page) == 5
+    _summary(page, wait, "等待 3 天")
+    _summary(page, coupon, "优惠券 ¥20 · 30天")
+    _summary(page, task, "导购电话回访 · 24h")
+    expect(page.locator(f'#canvas [data-cell-id="{wait}"]').get_by_text("等三天")).to_be_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_connections_are_refused_as_you_drag(
+    page: Page, live_server: LiveServer, client_for: TestClient
+) -> None:
+    jid = client_for.post(
+        "/api/journeys", json={"name": "x", "document": linear_document()}
+    ).json()["id"]
+    open_editor(page, f"/journeys/{jid}/edit")
+    assert edge_count(page) == 3
+    # into an entry
+    drag(page, center(page, port("exit", "in")), center(page, port("entry", "in") + ", "
+                                                         + '#canvas [data-cell-id="entry"] rect'))
+    # an output port that already has its edge
+    drag(page, center(page, port("wait", "next")), center(page, port("exit", "in")))
+    # a self-loop
+    drag(page, center(page, port("coupon", "next")), center(page, port("coupon", "in")))
+    assert edge_count(page) == 3
+    assert page.evaluate("() => window.journeyCanvas.graph.getEdges().length") == 3
+
+
+def test_invalid_graph_publish_and_old_version(
+    page: Page, client_for: TestClient, artifacts: Path
+) -> None:
+    jid = client_for.post(
+        "/api/journeys", json={"name": "新客二回", "document": linear_document()}
+    ).json()["id"]
+    open_editor(page, f"/journeys/{jid}/edit")
+
+    # Publish v1.
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="发布").click()
+    expect(page.locator("#status-badge")).to_have_text("运行中")
+    expect(page.locator("#versions a", has_text="v1")).to_be_visible()
+
+    # Break it: delete the edge wait → coupon.
+    edge_id = page.evaluate(
+        "() => window.journeyCanvas.graph.getEdges().find((e) => e.getSourceCellId() === 'wait').id"
+    )
+    page.evaluate(f"() => window.journeyCanvas.graph.getCellById('{edge_id}').remove()")
+    page.get_by_role("button", name="检查").click()
+    expect(page.locator("#diagnostics .diag-summary")).to_contain_text("需要修复")
+    body = page.locator('#canvas [data-cell-id="wait"] rect').first
+    expect(body).to_have_attribute("stroke", "#d92d20")
+    page.locator('#canvas [data-cell-id="wait"] rect').first.hover()
+    expect(page.locator(".node-tip")).to_contain_text("next")  # the port left unconnected
+    page.locator('.diag[data-code="MISSING_EDGE"]').first.click()
+    expect(page.locator('#panel[data-node-id="wait"]')).to_be_visible()
+    page.screenshot(path=str(artifacts / "editor-invalid.png"))
+
+    # Publishing is refused with the same diagnostics.
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="发布").click()
+    expect(page.locator("#toast")).to_contain_text("未发布")
+    expect(page.locator("#versions li")).to_have_count(1)
+
+    # Undo the deletion, publish v2.
+    page.locator("#canvas").click(position={"x": 20, "y": 20})
+    page.keyboard.press("Control+z")
+    page.wait_for_function("window.journeyCanvas.graph.getEdges().length === 3")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="发布").click()
+    expect(page.locator("#versions a", has_text="v2")).to_be_visible()
+
+    # Open v1 read-only.
+    page.locator("#versions a", has_text="v1").click()
+    page.wait_for_function("window.__canvasReady > 0")
+    expect(page.locator(".badge.readonly-badge")).to_have_text("只读")
+    expect(page.locator(".palette")).to_have_count(0)
+    expect(page.get_by_role("button", name="发布")).to_have_count(0)
+    expect(page.locator('#canvas [data-cell-id="wait"]').get_by_text("等待 3 天")).to_be_visible()
+    page.get_by_role("link", name="返回草稿").click()
+    page.wait_for_function("window.__canvasReady > 0")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_label_is_text_and_language_switch(page: Page, client_for: TestClient) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    doc = linear_document()
+    doc["nodes"][1]["label"] = evil
+    jid = client_for.post("/api/journeys", json={"name": evil, "document": doc}).json()["id"]
+    alerts: list[str] = []
+    page.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
+    open_editor(page, f"/journeys/{jid}/edit")
+    label = page.locator('#canvas [data-cell-id="wait"] text').first
+    expect(label).to_have_text(evil[:22] + "…")
+    assert page.locator("#canvas img").count() == 0
+    _open_panel(page, "wait")
+    expect(page.locator('#panel [name="label"]')).to_have_value(evil)
+    assert alerts == []
+
+    page.get_by_role("button", name="English").click()
+    page.wait_for_function("window.__canvasReady > 0 && document.documentElement.lang === 'en'")
+    expect(page.get_by_role("button", name="Publish")).to_be_visible()
+    expect(page.locator('#canvas [data-cell-id="coupon"]').get_by_text("Coupon ¥20 · 30 days")).to_be_visible()
+    page.goto("/journeys")
+    expect(page.locator("h1")).to_have_text("Journeys")
