@@ -33,7 +33,10 @@ VENDOR_DIRS = {
 #: Requests that carry their own authentication (signed webhooks), not a browser cookie.
 CSRF_EXEMPT = ("/api/events",)
 #: Routers of other packages, included when they exist.
-OPTIONAL_ROUTERS = ("canvas_ui.api.events", "canvas_ui.api.runs")
+OPTIONAL_ROUTERS = (
+    "canvas_ui.api.events", "canvas_ui.api.runs",
+    "canvas_ui.api.templates", "canvas_ui.routes.gallery",
+)
 
 
 def _temporal_gateway(settings: Settings) -> Any:

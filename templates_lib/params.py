@@ -75,7 +75,8 @@ class ParamIssue:
     """What is wrong with one parameter value (``code`` lets a UI phrase it in its language)."""
 
     param: str
-    code: str  # unknown | not_an_integer | out_of_range | not_a_choice | empty | unknown_coupon
+    #: unknown | not_an_integer | out_of_range | not_a_choice | empty | unknown_coupon | order
+    code: str
     message: str
     details: Mapping[str, Any] = field(default_factory=dict)
 

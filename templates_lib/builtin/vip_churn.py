@@ -63,18 +63,20 @@ def cross_check(p: Mapping[str, Any]) -> list[ParamIssue]:
         issues.append(
             ParamIssue(
                 "light_care_until_day",
-                "out_of_range",
+                "order",
                 f"Parameter 'light_care_until_day' ({p['light_care_until_day']}) must come after "
                 f"'care_day' ({p['care_day']}).",
+                {"after": "care_day"},
             )
         )
     if p["offer_day"] <= p["light_care_until_day"]:
         issues.append(
             ParamIssue(
                 "offer_day",
-                "out_of_range",
+                "order",
                 f"Parameter 'offer_day' ({p['offer_day']}) must come after the light-care phase "
                 f"('light_care_until_day' = {p['light_care_until_day']}).",
+                {"after": "light_care_until_day"},
             )
         )
     return issues
