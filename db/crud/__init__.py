@@ -169,3 +169,46 @@ __all__ = [
     "update_user_template",
     "upsert_run",
 ]
+
+# audiences (segments)
+from db.crud.segments import (  # noqa: E402
+    SegmentExistsError,
+    claim_runs,
+    create_segment,
+    delete_segment,
+    fail_runs,
+    get_enrollment,
+    get_entry_limits,
+    get_or_create_enrollment,
+    get_segment,
+    latest_runs,
+    list_enrollments,
+    list_segments,
+    record_segment_count,
+    runs_of_enrollment,
+    set_enrollment_progress,
+    set_entry_limits,
+    set_run_ids,
+    update_segment,
+)
+
+__all__ += [
+    "SegmentExistsError",
+    "claim_runs",
+    "create_segment",
+    "delete_segment",
+    "fail_runs",
+    "get_enrollment",
+    "get_entry_limits",
+    "get_or_create_enrollment",
+    "get_segment",
+    "latest_runs",
+    "list_enrollments",
+    "list_segments",
+    "record_segment_count",
+    "runs_of_enrollment",
+    "set_enrollment_progress",
+    "set_entry_limits",
+    "set_run_ids",
+    "update_segment",
+]

@@ -40,6 +40,18 @@ from db.models.journeys import (
     JourneyVersion,
 )
 from db.models.messages import MESSAGE_STATUSES, OutboxMessage
+from db.models.segments import (
+    ENROLLMENT_STATUSES,
+    ENROLLMENT_TRIGGERS,
+    CustomerMetrics,
+    JourneyEntryLimits,
+    Segment,
+    SegmentBase,
+    SegmentCreate,
+    SegmentEnrollment,
+    SegmentEnrollmentPublic,
+    SegmentPublic,
+)
 from db.models.org import (
     GUIDE_ROLES,
     OVERFLOW_POLICIES,
@@ -136,4 +148,18 @@ __all__ += [
     "UserTemplateCreate",
     "UserTemplatePublic",
     "UserTemplateUpdate",
+]
+
+# audiences (segments)
+__all__ += [
+    "ENROLLMENT_STATUSES",
+    "ENROLLMENT_TRIGGERS",
+    "CustomerMetrics",
+    "JourneyEntryLimits",
+    "Segment",
+    "SegmentBase",
+    "SegmentCreate",
+    "SegmentEnrollment",
+    "SegmentEnrollmentPublic",
+    "SegmentPublic",
 ]
