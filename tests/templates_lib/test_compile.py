@@ -26,8 +26,8 @@ def _cases() -> list[Any]:
     cases = []
     for t in all_templates():
         cases.append(pytest.param(t.id, {}, id=f"{t.id}-defaults"))
-        lows = {p.name: p.minimum for p in t.params if p.type is ParamType.INT}
-        highs = {p.name: p.maximum for p in t.params if p.type is ParamType.INT}
+        lows: dict[str, Any] = {p.name: p.minimum for p in t.params if p.type is ParamType.INT}
+        highs: dict[str, Any] = {p.name: p.maximum for p in t.params if p.type is ParamType.INT}
         for p in t.params:
             if p.type is ParamType.MULTI:
                 lows[p.name] = [p.choices[0].value]

@@ -5,6 +5,7 @@ messages the journey produced for them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from temporalio.testing import WorkflowEnvironment
@@ -13,8 +14,8 @@ from engine.runtime import CustomerEventIn
 from tests.templates_lib.runner import run
 
 SH = ZoneInfo("Asia/Shanghai")
-VIP = {"rfm_class": "重要价值", "member_level": "gold"}
-MASS = {"rfm_class": "一般挽留", "member_level": "regular"}
+VIP: dict[str, Any] = {"rfm_class": "重要价值", "member_level": "gold"}
+MASS: dict[str, Any] = {"rfm_class": "一般挽留", "member_level": "regular"}
 
 
 def _browse(category: str = "童装") -> CustomerEventIn:
