@@ -309,7 +309,7 @@ async def edit_template(
         user=user,
         update=UserTemplateUpdate(name=name, description=description, goal=goal),
     )
-    return _redirect(request, "/templates#saved")
+    return _redirect(request, f"/templates?saved={template_id}#saved")
 
 
 @router.post("/templates/{template_id}/delete")
@@ -321,7 +321,7 @@ def delete_template(
         service.delete_user_template(session=session, template_id=template_id, user=user)
     except (TemplateReadOnlyError, NotTemplateOwnerError) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    return _redirect(request, "/templates#saved")
+    return _redirect(request, f"/templates?deleted={template_id}#saved")
 
 
 # ------------------------------------------------------------------ journeys → clone / save
@@ -348,7 +348,8 @@ async def save_as_template(
     """Save the journey's draft (or the posted ``version``) as a template of the user's."""
     form = await request.form()
     raw = str(form.get("version") or "").strip()
-    service.save_as_template(
+    template = service.save_as_template(
         session=session, journey_id=journey_id, by=user, version=int(raw) if raw.isdigit() else None
     )
-    return _redirect(request, "/templates#saved")
+    # a new query string, so the browser reloads even when it is on /templates already
+    return _redirect(request, f"/templates?saved={template.id}#saved")
