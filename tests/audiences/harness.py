@@ -1,0 +1,141 @@
+"""A journey that customers enter by segment, on a migrated database, with a worker that
+runs the real journey and enrollment activities on the time-skipping test server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session, col
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities import JourneyActivities, all_activities
+from activities.enrollment import EnrollmentActivities
+from db import crud
+from db.models import JourneyCreate, JourneyRun, SegmentCreate
+from db.session import session_factory
+from journeys.settings import Settings
+from services.journeys import publish
+from workflows import JourneyWorkflow
+from workflows.enrollment import EnrollmentInput, EnrollmentResult, SegmentEnrollmentWorkflow
+
+EVERYONE_WHO_BOUGHT = {"rules": [{"type": "field", "field": "r_days", "op": "exists"}]}
+
+
+def segment_journey(
+    segment_id: str,
+    *,
+    schedule: str = "once",
+    reentry: dict[str, Any] | None = None,
+    wait_days: int = 0,
+) -> dict[str, Any]:
+    """entry (segment) → [wait] → exit."""
+    nodes: list[dict[str, Any]] = [
+        {
+            "id": "entry",
+            "kind": "entry",
+            "config": {
+                "trigger": {"type": "segment", "segment_id": segment_id, "schedule": schedule},
+                "reentry": reentry or {"policy": "never"},
+            },
+        },
+        {"id": "done", "kind": "exit"},
+    ]
+    edges = [{"id": "e1", "source": "entry", "target": "done"}]
+    if wait_days:
+        nodes.insert(
+            1,
+            {
+                "id": "w",
+                "kind": "wait",
+                "config": {
+                    "until": {"type": "duration", "duration": {"amount": wait_days, "unit": "days"}}
+                },
+            },
+        )
+        edges = [
+            {"id": "e1", "source": "entry", "target": "w"},
+            {"id": "e2", "source": "w", "target": "done"},
+        ]
+    return {"name": f"segment entry {segment_id}", "nodes": nodes, "edges": edges}
+
+
+def live_segment_journey(
+    engine: Engine, definition: dict[str, Any] | None = None, **kw: Any
+) -> str:
+    """Save a segment and publish a journey entered by it; → the journey id."""
+    with Session(engine, expire_on_commit=False) as session:
+        segment_id = f"seg_{uuid.uuid4().hex[:6]}"
+        crud.create_segment(
+            session=session,
+            segment_create=SegmentCreate(
+                id=segment_id, name="test", definition=definition or EVERYONE_WHO_BOUGHT
+            ),
+        )
+        journey = crud.create_journey(
+            session=session,
+            journey_create=JourneyCreate(
+                name="segment journey", draft_document=segment_journey(segment_id, **kw)
+            ),
+            by="test",
+        )
+        outcome = publish(session=session, journey_id=journey.id, by="test")
+        assert outcome.ok, [d.message for d in outcome.diagnostics]
+        return journey.id
+
+
+@asynccontextmanager
+async def enrollment_worker(
+    client: Client,
+    engine: Engine,
+    enrollment: type[EnrollmentActivities] = EnrollmentActivities,
+    queue: str | None = None,
+) -> AsyncIterator[tuple[str, EnrollmentActivities]]:
+    queue = queue or f"enroll-{uuid.uuid4()}"
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False), task_queue=queue
+    )
+    acts = enrollment(sessions=session_factory(engine), client=client, task_queue=queue)
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[JourneyWorkflow, SegmentEnrollmentWorkflow],
+        activities=[*all_activities(JourneyActivities.from_engine(engine, settings)), *acts.all()],
+        max_cached_workflows=100,
+    ):
+        yield queue, acts
+
+
+async def start_enrollment(
+    client: Client, queue: str, journey_id: str, **kw: Any
+) -> WorkflowHandle[Any, EnrollmentResult]:
+    return await client.start_workflow(
+        SegmentEnrollmentWorkflow.run,
+        EnrollmentInput(journey_id=journey_id, **kw),
+        id=f"segment-entry-{journey_id}-{uuid.uuid4().hex[:6]}",
+        task_queue=queue,
+    )
+
+
+def runs_per_customer(engine: Engine, journey_id: str) -> dict[str, int]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(col(JourneyRun.customer_id), func.count())
+            .where(col(JourneyRun.journey_id) == journey_id)
+            .group_by(col(JourneyRun.customer_id))
+        ).all()
+    return {cid: int(n) for cid, n in rows}
+
+
+def audience(engine: Engine, definition: dict[str, Any] = EVERYONE_WHO_BOUGHT) -> set[str]:
+    from datetime import UTC, datetime
+
+    from audiences import compile_segment, page_ids, parse_definition
+
+    with Session(engine) as session:
+        compiled = compile_segment(parse_definition(definition), now=datetime.now(UTC))
+        return set(page_ids(session, compiled, limit=100_000))
