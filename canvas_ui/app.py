@@ -7,17 +7,19 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from db.errors import NotFoundError
-from db.session import make_engine
+from canvas_ui import access
+from canvas_ui.deps import require_access
 from canvas_ui.i18n import gettext
 from canvas_ui.middleware import CsrfMiddleware, LocaleMiddleware
 from canvas_ui.templating import STATIC_DIR, make_templates, render
+from db.errors import NotFoundError
+from db.session import make_engine
 from journeys.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ CSRF_EXEMPT = ("/api/events",)
 OPTIONAL_ROUTERS = (
     "canvas_ui.api.events", "canvas_ui.api.runs",
     "canvas_ui.api.templates", "canvas_ui.routes.gallery",
+    "canvas_ui.routes.auth", "canvas_ui.routes.workbench",
+    "canvas_ui.routes.tasks_dashboard", "canvas_ui.api.tasks",
 )
 
 
@@ -56,7 +60,10 @@ def create_app(
     cached :func:`get_settings` is used and a lazily-connecting gateway is created.
     """
     settings = settings or get_settings()
-    app = FastAPI(title="Journey Canvas", version="0.1.0")
+    # Every route is behind the login and the path rules of canvas_ui.access.
+    app = FastAPI(
+        title="Journey Canvas", version="0.1.0", dependencies=[Depends(require_access)]
+    )
     app.dependency_overrides[get_settings] = lambda: settings
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.sqlalchemy_url)
@@ -84,6 +91,7 @@ def create_app(
         app.mount(prefix, StaticFiles(directory=directory, check_dir=False), name=prefix)
 
     _install_error_handlers(app)
+    access.install(app)
     # Added last = outermost: the locale is set before CSRF answers in the user's language.
     app.add_middleware(
         CsrfMiddleware, secret=settings.secret_key, exempt_paths=CSRF_EXEMPT

@@ -2,23 +2,29 @@
 
 Everything a route needs arrives through these ``Annotated`` aliases, so tests swap any of
 them with ``app.dependency_overrides`` (see ``tests/canvas_ui/conftest.py``).
+
+Authentication: :func:`require_access` is an app-wide dependency (every route, pages and
+API alike): it reads the session cookie, refuses anonymous requests (login page for pages,
+401 for the API) and checks the path against :mod:`canvas_ui.access`. Routes take
+``CurrentPrincipal`` for the user's role and scope, or ``CurrentUser`` for their name.
 """
 
 from __future__ import annotations
 
-import re
+import secrets
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
+from canvas_ui import access
+from canvas_ui.i18n import gettext
+from canvas_ui.middleware import CSRF_COOKIE, CSRF_HEADER
 from journeys.settings import Settings, get_settings
+from services.accounts import SESSION_COOKIE, Principal, principal_from_cookie
 
-USER_HEADER = "x-journeys-user"
-USER_COOKIE = "journeys_user"
-DEFAULT_USER = "hq"
-_USER_RE = re.compile(r"^[\w.@\-]{1,64}$")
+_UNRESOLVED = object()
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -32,17 +38,72 @@ def get_temporal(request: Request) -> Any:
     return getattr(request.app.state, "temporal", None)
 
 
-def get_current_user(request: Request) -> str:
-    """The acting user's name.
+def _settings(request: Request) -> Settings:
+    settings = getattr(request.app.state, "settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()
 
-    Placeholder until accounts arrive: taken from the ``X-Journeys-User`` header or the
-    ``journeys_user`` cookie, else ``"hq"``. Swap this one dependency for real sessions.
-    """
-    raw = request.headers.get(USER_HEADER) or request.cookies.get(USER_COOKIE) or ""
-    return raw if _USER_RE.match(raw) else DEFAULT_USER
+
+def resolve_principal(request: Request) -> Principal | None:
+    """The signed-in user of this request (looked up once, then kept on ``request.state``)."""
+    found = getattr(request.state, "principal", _UNRESOLVED)
+    if found is not _UNRESOLVED:
+        return found if isinstance(found, Principal) else None
+    principal = None
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        with Session(request.app.state.engine) as session:
+            principal = principal_from_cookie(
+                session=session, cookie=cookie, secret=_settings(request).secret_key
+            )
+    request.state.principal = principal
+    return principal
+
+
+def require_access(request: Request) -> Principal | None:
+    """App-wide guard: the path's rule from :mod:`canvas_ui.access` for the signed-in user."""
+    path = request.url.path
+    if access.is_public(path):
+        return resolve_principal(request)
+    if access.is_machine(path):
+        key = _settings(request).events_api_key
+        sent = request.headers.get(access.API_KEY_HEADER, "")
+        if key and sent and secrets.compare_digest(sent, key):
+            return None
+        principal = resolve_principal(request)
+        if principal is None:
+            raise HTTPException(401, gettext("Send the X-API-Key header or sign in."))
+        csrf = request.cookies.get(CSRF_COOKIE, "")
+        if not (csrf and secrets.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf)):
+            raise HTTPException(403, gettext("CSRF check failed."))
+    else:
+        principal = resolve_principal(request)
+    if principal is None:
+        raise access.LoginRequiredError(
+            path + (f"?{request.url.query}" if request.url.query else "")
+        )
+    if path == "/" and principal.role in access.HOME:
+        raise access.RedirectHomeError(access.home_for(principal.role))
+    if principal.role not in access.roles_for(path):
+        raise HTTPException(403, gettext("Your account cannot open this page."))
+    return principal
+
+
+def get_principal(request: Request) -> Principal:
+    """The signed-in user; 401 on the few public routes that ask for one without a session."""
+    principal = resolve_principal(request)
+    if principal is None:
+        raise access.LoginRequiredError(request.url.path)
+    return principal
+
+
+def get_current_user(request: Request) -> str:
+    """The acting user's name (``""`` on public pages such as the login page)."""
+    principal = resolve_principal(request)
+    return principal.username if principal is not None else ""
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalDep = Annotated[Any, Depends(get_temporal)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     #: Secret for sessions, CSRF tokens and webhook signatures. Set it in production.
     secret_key: str = "dev-insecure-change-me"
     webhook_secret: str = "dev-webhook-secret"
+    #: Machines posting to /api/events send it as ``X-API-Key``; empty = sessions only.
+    events_api_key: str = ""
     #: Message provider for non-webhook channels: "outbox" records messages in the outbox table.
     message_provider: str = "outbox"
 

@@ -1,18 +1,99 @@
-"""Guide task use cases: a guide records an outcome; the customer's journey moves on."""
+"""Guide task use cases: the workbench, outcomes that move the journey on, chase, reassign.
+
+Every function that takes an ``actor`` checks the task or customer is in the actor's scope
+(:class:`services.accounts.Principal`) and raises :class:`NotFoundError` otherwise: a guide
+probing another guide's task id learns nothing, not even that it exists.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from temporalio.service import RPCError
 
 from db import crud
-from db.errors import NotFoundError
-from db.models import GuideTask
+from db.errors import InvalidStatusError, NotFoundError
+from db.models import (
+    CONTACT_CHANNELS,
+    Customer,
+    GuideTask,
+    IssuedCoupon,
+    OutboxMessage,
+    TaskChase,
+    TaskContact,
+)
 from engine.runtime import TaskOutcome
+from services.accounts import Principal
+from services.assignment import DEFAULT_TIMEZONE, store_day
 from services.temporal import TemporalGateway, TemporalUnavailableError
 from workflows import JourneyWorkflow
+
+#: What a guide can record after a contact, besides the task's own outcomes.
+NOT_REACHED = "not_reached"
+REACHED = "reached"
+CHASE_SCOPES = ("journey", "store", "guide")
+
+
+class ForbiddenError(Exception):
+    """The actor sees the object but may not do this to it (e.g. a guide reassigning)."""
+
+
+class BadRequestError(ValueError):
+    """The request names something impossible (a time in the past, a guide of another store)."""
+
+
+# ----------------------------------------------------------------------------- scope
+
+
+def visible_task(*, session: Session, actor: Principal, task_id: str) -> GuideTask:
+    """The task if ``actor`` may see it; :class:`NotFoundError` if missing or out of scope."""
+    task = crud.get_task(session=session, task_id=task_id)
+    if task is None or not actor.can_see_task(task):
+        raise NotFoundError("task", task_id)
+    return task
+
+
+def visible_customer(*, session: Session, actor: Principal, customer_id: str) -> Customer:
+    """The customer if ``actor`` may see them; :class:`NotFoundError` otherwise."""
+    customer = crud.get_customer(session=session, customer_id=customer_id)
+    if customer is None or not actor.can_see_customer(session, customer):
+        raise NotFoundError("customer", customer_id)
+    return customer
+
+
+def scoped_tasks(
+    *,
+    session: Session,
+    actor: Principal,
+    status: str | None = None,
+    journey_id: str | None = None,
+    store_id: str | None = None,
+    guide_id: str | None = None,
+    limit: int = 200,
+) -> list[GuideTask]:
+    """Tasks the actor may see, narrowed by the filters (a filter outside the scope: none)."""
+    if actor.role == "guide":
+        if guide_id not in (None, actor.guide_id):
+            return []
+        guide_id = actor.guide_id
+    elif actor.role == "store_manager":
+        if store_id not in (None, actor.store_id):
+            return []
+        store_id = actor.store_id
+    return crud.list_tasks(
+        session=session,
+        status=status,
+        journey_id=journey_id,
+        store_id=store_id,
+        guide_id=guide_id,
+        limit=limit,
+    )
+
+
+# ----------------------------------------------------------------------------- outcome
 
 
 async def complete_task(
@@ -23,14 +104,17 @@ async def complete_task(
     outcome: str | None,
     note: str,
     by: str,
+    actor: Principal | None = None,
 ) -> GuideTask:
     """Store the outcome (the database is the record), then signal the journey run.
 
-    If Temporal is briefly unreachable the outcome is still stored; the signal is what moves
-    the customer on, so the error is raised for the caller to retry (completing again with
-    the same outcome is idempotent).
+    With ``actor``, the task must be in their scope. If Temporal is briefly unreachable the
+    outcome is still stored; the signal is what moves the customer on, so the error is
+    raised for the caller to retry (completing again with the same outcome is idempotent).
     """
-    if crud.get_task(session=session, task_id=task_id) is None:
+    if actor is not None:
+        visible_task(session=session, actor=actor, task_id=task_id)
+    elif crud.get_task(session=session, task_id=task_id) is None:
         raise NotFoundError("task", task_id)
     now = datetime.now(UTC)
     task = crud.complete_task(session=session, task_id=task_id, outcome=outcome, note=note, at=now)
@@ -47,3 +131,327 @@ async def complete_task(
     except TemporalUnavailableError:
         raise
     return task
+
+
+def contact_results(task: GuideTask) -> list[str]:
+    """The results the workbench offers: the task's outcomes (its journey ports), or
+    ``reached`` when it has none, then ``not_reached`` (keeps the task open)."""
+    results = list(task.outcomes) if task.outcomes else [REACHED]
+    if NOT_REACHED not in results:
+        results.append(NOT_REACHED)
+    return results
+
+
+def closing_outcome(task: GuideTask, result: str) -> str | None:
+    """The outcome a contact ``result`` completes the task with, or ``None`` (stays open)."""
+    if task.outcomes:
+        return result if result in task.outcomes else None
+    return "completed" if result == REACHED else None
+
+
+@dataclass
+class ContactLogged:
+    task: GuideTask
+    contact: TaskContact
+    completed: bool
+
+
+async def log_contact(
+    *,
+    session: Session,
+    temporal: TemporalGateway | None,
+    actor: Principal,
+    task_id: str,
+    channel: str,
+    result: str,
+    note: str = "",
+) -> ContactLogged:
+    """One tap on the workbench: record the call / WeCom chat; an outcome result also
+    completes the task, which signals the journey to follow that outcome's port."""
+    task = visible_task(session=session, actor=actor, task_id=task_id)
+    allowed = tuple(contact_results(task))
+    if result not in allowed:
+        raise InvalidStatusError("contact result", result, allowed)
+    if channel not in CONTACT_CHANNELS:
+        raise InvalidStatusError("contact channel", channel, CONTACT_CHANNELS)
+    contact = crud.log_contact(
+        session=session,
+        task_id=task_id,
+        channel=channel,
+        result=result,
+        note=note,
+        by_user=actor.username,
+    )
+    outcome = closing_outcome(task, result)
+    if outcome is None:
+        return ContactLogged(
+            crud.get_task(session=session, task_id=task_id) or task, contact, False
+        )
+    done = await complete_task(
+        session=session,
+        temporal=temporal,
+        task_id=task_id,
+        outcome=outcome,
+        note=note,
+        by=actor.username,
+        actor=actor,
+    )
+    return ContactLogged(done, contact, True)
+
+
+def prepared_message_key(task_id: str) -> str:
+    """Idempotency key of a task's prepared message in the outbox."""
+    return f"task/{task_id}/prepared-message"
+
+
+def send_prepared_message(
+    *, session: Session, actor: Principal, task_id: str, channel: str = "wecom"
+) -> OutboxMessage:
+    """Send the task's suggested script to the customer through the message outbox, once per
+    task (a second tap returns the first message)."""
+    task = visible_task(session=session, actor=actor, task_id=task_id)
+    if task.status != "open":
+        raise BadRequestError(f"task {task_id} is {task.status}")
+    message, created = crud.insert_message(
+        session=session,
+        message=OutboxMessage(
+            id=f"msg-{task.id}",
+            idempotency_key=prepared_message_key(task.id),
+            customer_id=task.customer_id,
+            channel=channel,
+            subject=task.title,
+            body=task.instructions,
+            journey_id=task.journey_id,
+            node_id=task.node_id,
+            workflow_id=task.workflow_id,
+        ),
+    )
+    if created:
+        crud.log_contact(
+            session=session,
+            task_id=task.id,
+            channel="message",
+            result="sent",
+            note="",
+            by_user=actor.username,
+        )
+    return message
+
+
+def snooze(
+    *,
+    session: Session,
+    actor: Principal,
+    task_id: str,
+    until: time | None,
+    now: datetime | None = None,
+) -> GuideTask:
+    """Push an open task down the list until ``until`` today (store time); ``None`` wakes it."""
+    task = visible_task(session=session, actor=actor, task_id=task_id)
+    if until is None:
+        return crud.snooze_task(session=session, task_id=task_id, until=None)
+    now = now or datetime.now(UTC)
+    zone = _store_zone(session, task.store_id)
+    moment = datetime.combine(now.astimezone(zone).date(), until, tzinfo=zone)
+    if moment <= now:
+        raise BadRequestError("snooze to a later time today")
+    return crud.snooze_task(session=session, task_id=task_id, until=moment.astimezone(UTC))
+
+
+def reassign(*, session: Session, actor: Principal, task_id: str, guide_id: str) -> GuideTask:
+    """A store manager (or HQ) moves an open task to another active guide of its store."""
+    task = visible_task(session=session, actor=actor, task_id=task_id)
+    if not actor.can_manage_store(task.store_id):
+        raise ForbiddenError("only the store manager or HQ can reassign a task")
+    guide = crud.get_guide(session=session, guide_id=guide_id)
+    if guide is None or not guide.active or guide.store_id != task.store_id:
+        raise BadRequestError(f"guide {guide_id} is not an active guide of store {task.store_id}")
+    return crud.reassign_task(session=session, task_id=task_id, guide_id=guide_id)
+
+
+# ----------------------------------------------------------------------------- chase
+
+
+def chase(
+    *,
+    session: Session,
+    actor: Principal,
+    scope: str,
+    scope_id: str,
+    now: datetime | None = None,
+) -> TaskChase:
+    """一键催办: remind every open task of a journey, a store or a guide, within the actor's
+    scope (a store manager chases only their store). Records who chased whom and when."""
+    if scope not in CHASE_SCOPES:
+        raise InvalidStatusError("chase scope", scope, CHASE_SCOPES)
+    if actor.role == "guide":
+        raise ForbiddenError("guides cannot chase")
+    if scope == "store" and not actor.can_manage_store(scope_id):
+        raise NotFoundError("store", scope_id)
+    if scope == "guide":
+        guide = crud.get_guide(session=session, guide_id=scope_id)
+        if guide is None or not actor.can_manage_store(guide.store_id):
+            raise NotFoundError("guide", scope_id)
+    if scope == "journey" and crud.get_journey(session=session, journey_id=scope_id) is None:
+        raise NotFoundError("journey", scope_id)
+    filters = {f"{scope}_id": scope_id}
+    tasks = scoped_tasks(session=session, actor=actor, status="open", limit=100_000, **filters)
+    return crud.chase_tasks(
+        session=session,
+        tasks=tasks,
+        by_user=actor.username,
+        scope=scope,
+        scope_id=scope_id,
+        at=now or datetime.now(UTC),
+    )
+
+
+# ----------------------------------------------------------------------------- workbench
+
+
+@dataclass
+class WorkItem:
+    """One row of the guide's workbench, with everything the phone shows."""
+
+    task: GuideTask
+    customer: Customer | None
+    coupon: IssuedCoupon | None
+    journey_name: str
+    step_label: str
+    snoozed: bool
+    overdue: bool
+    results: list[str] = field(default_factory=list)
+    message_sent: bool = False
+
+
+@dataclass
+class Workbench:
+    day: date
+    items: list[WorkItem]
+    done_today: int
+    open_count: int
+
+
+def workbench(
+    *, session: Session, actor: Principal, now: datetime | None = None, limit: int = 200
+) -> Workbench:
+    """Today's open tasks of the actor's guide: chased first (latest chase first), then by
+    due time; snoozed tasks go to the end until their time. Tasks deferred to a later day
+    (capacity) are not shown before that day."""
+    now = now or datetime.now(UTC)
+    if not actor.guide_id:
+        return Workbench(now.date(), [], 0, 0)
+    guide = crud.get_guide(session=session, guide_id=actor.guide_id)
+    store = crud.get_store(session=session, store_id=guide.store_id) if guide else None
+    today = store_day(store, now)
+    tasks = [
+        t
+        for t in crud.list_tasks(
+            session=session, guide_id=actor.guide_id, status="open", limit=limit
+        )
+        if t.scheduled_for is None or t.scheduled_for <= today
+    ]
+
+    def snoozed(t: GuideTask) -> bool:
+        return t.snoozed_until is not None and _aware(t.snoozed_until) > now
+
+    tasks.sort(
+        key=lambda t: (
+            snoozed(t),
+            t.chased_count == 0,
+            -(_aware(t.last_chased_at).timestamp() if t.last_chased_at else 0.0),
+            _aware(t.due_at),
+            t.id,
+        )
+    )
+    items = [_work_item(session, t, now, snoozed(t)) for t in tasks]
+    zone = _zone(store.timezone if store else DEFAULT_TIMEZONE)
+    done = _done_on(session, actor.guide_id, today, zone)
+    return Workbench(today, items, done, len(items))
+
+
+def work_item(*, session: Session, actor: Principal, task_id: str) -> WorkItem:
+    """One task with its customer card (scope-checked)."""
+    task = visible_task(session=session, actor=actor, task_id=task_id)
+    now = datetime.now(UTC)
+    snoozed = task.snoozed_until is not None and _aware(task.snoozed_until) > now
+    return _work_item(session, task, now, snoozed)
+
+
+def _work_item(session: Session, task: GuideTask, now: datetime, snoozed: bool) -> WorkItem:
+    customer = crud.get_customer(session=session, customer_id=task.customer_id)
+    journey_name, step_label = _why(session, task)
+    return WorkItem(
+        task=task,
+        customer=customer,
+        coupon=_live_coupon(session, task.customer_id, now),
+        journey_name=journey_name,
+        step_label=step_label,
+        snoozed=snoozed,
+        overdue=_aware(task.due_at) < now,
+        results=contact_results(task),
+        message_sent=crud.get_message_by_key(
+            session=session, idempotency_key=prepared_message_key(task.id)
+        )
+        is not None,
+    )
+
+
+def _why(session: Session, task: GuideTask) -> tuple[str, str]:
+    """The journey's name and the label of the step that created the task."""
+    if not task.journey_id:
+        return "", ""
+    journey = crud.get_journey(session=session, journey_id=task.journey_id)
+    name = journey.name if journey else task.journey_id
+    label = task.node_id or ""
+    if task.journey_version is not None:
+        version = crud.get_version(
+            session=session, journey_id=task.journey_id, version=task.journey_version
+        )
+        nodes = (version.document if version else {}).get("nodes", [])
+        for node in nodes:
+            if node.get("id") == task.node_id:
+                label = node.get("label") or node.get("config", {}).get("title") or label
+                break
+    return name, label
+
+
+def _live_coupon(session: Session, customer_id: str, now: datetime) -> IssuedCoupon | None:
+    """The customer's unredeemed coupon that expires soonest."""
+    stmt = (
+        select(IssuedCoupon)
+        .where(IssuedCoupon.customer_id == customer_id)
+        .where(col(IssuedCoupon.redeemed_at).is_(None))
+        .where(col(IssuedCoupon.expires_at) > now)
+        .order_by(col(IssuedCoupon.expires_at))
+    )
+    return session.exec(stmt).first()
+
+
+def _done_on(session: Session, guide_id: str, day: date, zone: ZoneInfo) -> int:
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    stmt = (
+        select(GuideTask.id)
+        .where(GuideTask.guide_id == guide_id, GuideTask.status == "completed")
+        .where(col(GuideTask.completed_at) >= start)
+        .where(col(GuideTask.completed_at) < start + timedelta(days=1))
+    )
+    return len(list(session.exec(stmt)))
+
+
+def _store_zone(session: Session, store_id: str | None) -> ZoneInfo:
+    store = crud.get_store(session=session, store_id=store_id) if store_id else None
+    return _zone(store.timezone if store else DEFAULT_TIMEZONE)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def _aware(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
-from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
+from canvas_ui.deps import CurrentPrincipal, CurrentUser, SessionDep, TemporalDep
 from db import crud
 from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
 from services.journeys import JourneyNotLiveError, enroll_customers, stop_run
@@ -118,9 +118,14 @@ async def stop(
 
 @router.post("/tasks/{task_id}/outcome")
 async def task_outcome(
-    task_id: str, body: TaskOutcomeIn, session: SessionDep, temporal: TemporalDep, user: CurrentUser
+    task_id: str,
+    body: TaskOutcomeIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    actor: CurrentPrincipal,
 ) -> dict[str, Any]:
-    """Record a guide's outcome; the customer's journey follows that outcome's port."""
+    """Record a guide's outcome; the customer's journey follows that outcome's port.
+    Only for tasks in the caller's scope (another guide's task: 404)."""
     try:
         task = await complete_task(
             session=session,
@@ -128,7 +133,8 @@ async def task_outcome(
             task_id=task_id,
             outcome=body.outcome,
             note=body.note,
-            by=user,
+            by=actor.username,
+            actor=actor,
         )
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc

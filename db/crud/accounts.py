@@ -96,13 +96,13 @@ def get_live_session(
 
 def delete_session(*, session: Session, session_id: str) -> None:
     """Log out: forget the session (unknown ids are ignored)."""
-    session.exec(delete(UserSession).where(col(UserSession.id) == session_id))  # type: ignore[call-overload]
+    session.exec(delete(UserSession).where(col(UserSession.id) == session_id))
     session.commit()
 
 
 def delete_expired_sessions(*, session: Session, now: datetime | None = None) -> int:
     """Drop expired sessions; returns how many."""
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         delete(UserSession).where(col(UserSession.expires_at) <= (now or utcnow()))
     )
     session.commit()

@@ -180,7 +180,7 @@ def count_tasks_on_day(
         .where(GuideTask.status != "cancelled")
         .group_by(col(GuideTask.guide_id))
     )
-    for guide_id, n in session.exec(stmt):  # type: ignore[call-overload]
+    for guide_id, n in session.exec(stmt):
         counts[guide_id] = int(n)
     return counts
 

@@ -22,6 +22,7 @@ from canvas_ui.middleware import CSRF_HEADER
 from db import crud
 from db.seed import seed_demo
 from journeys.settings import Settings
+from services.accounts import DEMO_PASSWORD, seed_demo_users
 from services.temporal import TemporalGateway
 from workflows import JourneyWorkflow
 
@@ -86,6 +87,7 @@ async def api(
     env: WorkflowEnvironment, engine: Engine, db_url: str
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Engine]]:
     seed_demo(session_or_engine=engine, customers=60)
+    seed_demo_users(session_or_engine=engine)
     settings = Settings(database_url=db_url, task_queue=f"api-{uuid.uuid4()}")
     acts = JourneyActivities.from_engine(engine, settings)
     app = create_app(settings, temporal=TemporalGateway(settings, env.client), engine=engine)
@@ -101,6 +103,10 @@ async def api(
             token = client.cookies.get("journeys_csrf")
             assert page.status_code < 500 and token
             client.headers[CSRF_HEADER] = token
+            signed_in = await client.post(
+                "/login", data={"username": "hq", "password": DEMO_PASSWORD}
+            )
+            assert signed_in.status_code == 303, signed_in.text
             yield client, engine
 
 

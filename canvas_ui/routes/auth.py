@@ -1,0 +1,120 @@
+"""Sign in, sign out, and ``/api/me``. Sessions and passwords: :mod:`services.accounts`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import RedirectResponse, Response
+
+from canvas_ui import access
+from canvas_ui.deps import CurrentPrincipal, SessionDep, SettingsDep, resolve_principal
+from canvas_ui.i18n import gettext
+from canvas_ui.templating import render
+from journeys.settings import Settings
+from services.accounts import (
+    DEMO_PASSWORD,
+    SESSION_COOKIE,
+    SESSION_LIFETIME,
+    LoginFailedError,
+    login,
+    logout,
+)
+
+router = APIRouter(tags=["auth"])
+DEV_SECRET = Settings.model_fields["secret_key"].default
+DEMO_USERS = ("admin", "hq", "manager", "guide", "guide2")
+
+
+def safe_next(raw: str | None, fallback: str) -> str:
+    """A same-site path to go to after login (never another host)."""
+    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return fallback
+
+
+def _go(request: Request, url: str) -> Response:
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _page(request: Request, settings: Settings, **ctx: Any) -> dict[str, Any]:
+    demo = settings.secret_key == DEV_SECRET  # only a development install shows the hint
+    return {
+        "next": "",
+        "username": "",
+        "error": "",
+        "demo_users": DEMO_USERS if demo else (),
+        "demo_password": DEMO_PASSWORD if demo else "",
+        **ctx,
+    }
+
+
+@router.get("/login", include_in_schema=False)
+def login_page(request: Request, settings: SettingsDep, next: str = "") -> Response:
+    """The sign-in form (already signed in: straight to the user's home)."""
+    principal = resolve_principal(request)
+    if principal is not None:
+        return RedirectResponse(
+            safe_next(next, access.home_for(principal.role)), status_code=status.HTTP_303_SEE_OTHER
+        )
+    return render(request, "login.html", _page(request, settings, next=next), block="form")
+
+
+@router.post("/login", include_in_schema=False)
+def login_submit(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: str = Form(default="", max_length=64),
+    password: str = Form(default="", max_length=256),
+    next: str = Form(default="", max_length=500),
+) -> Response:
+    """Check the password; set the session cookie and go to ``next`` or the role's home."""
+    try:
+        principal, cookie = login(
+            session=session, username=username, password=password, secret=settings.secret_key
+        )
+    except LoginFailedError:
+        ctx = _page(
+            request, settings, next=next, username=username,
+            error=gettext("Wrong username or password."),
+        )
+        return render(
+            request, "login.html", ctx, block="form",
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    response = _go(request, safe_next(next, access.home_for(principal.role)))
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """End the session and go back to the sign-in page."""
+    logout(session=session, cookie=request.cookies.get(SESSION_COOKIE), secret=settings.secret_key)
+    response = _go(request, "/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/api/me")
+def me(principal: CurrentPrincipal) -> dict[str, Any]:
+    """Who is signed in, their role and scope."""
+    return {
+        "username": principal.username,
+        "display_name": principal.display_name,
+        "role": principal.role,
+        "guide_id": principal.guide_id,
+        "store_id": principal.store_id,
+        "home": access.home_for(principal.role),
+    }

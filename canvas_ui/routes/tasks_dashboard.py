@@ -1,0 +1,172 @@
+"""``/tasks``: guide task dashboards for HQ and store managers, with 一键催办 and reassign.
+
+Numbers: :func:`services.task_reports.dashboard` (region → store → guide, conversion of
+completed vs not, daily series drawn as inline SVG). A store manager sees and acts on their
+store only; the scope is enforced in the services, not by hiding buttons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+
+from canvas_ui.api.tasks import http_errors
+from canvas_ui.deps import CurrentPrincipal, SessionDep
+from canvas_ui.i18n import gettext
+from canvas_ui.templating import render
+from db import crud
+from services import task_reports, tasks
+from services.accounts import Principal
+from services.task_reports import Dashboard, DayPoint
+
+router = APIRouter(include_in_schema=False)
+
+CHART_W, CHART_H, CHART_PAD = 640, 170, 22
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    w: float
+    issued_y: float
+    issued_h: float
+    done_y: float
+    done_h: float
+    label: str
+    tip: str
+
+
+def chart_bars(series: list[DayPoint]) -> tuple[list[Bar], int]:
+    """Bar geometry for the completion-over-time chart (issued behind, completed in front)."""
+    if not series:
+        return [], 0
+    top = max(max(p.issued for p in series), max(p.completed for p in series), 1)
+    inner_h = CHART_H - CHART_PAD
+    step = CHART_W / len(series)
+    bars = []
+    every = max(1, len(series) // 8)
+    for i, p in enumerate(series):
+        ih = inner_h * p.issued / top
+        dh = inner_h * p.completed / top
+        bars.append(
+            Bar(
+                x=i * step + step * 0.12,
+                w=step * 0.76,
+                issued_y=inner_h - ih,
+                issued_h=ih,
+                done_y=inner_h - dh,
+                done_h=dh,
+                label=p.day.strftime("%m-%d") if i % every == 0 else "",
+                tip=f"{p.day.isoformat()}: {p.issued} / {p.completed}",
+            )
+        )
+    return bars, top
+
+
+def _page_ctx(
+    session: Any, actor: Principal, board: Dashboard, store_id: str | None
+) -> dict[str, Any]:
+    bars, top = chart_bars(board.series)
+    open_tasks: list[Any] = []
+    store_guides: list[Any] = []
+    managed_store = actor.store_id if actor.role == "store_manager" else store_id
+    if managed_store:
+        open_tasks = tasks.scoped_tasks(
+            session=session, actor=actor, status="open", store_id=managed_store, limit=50
+        )
+        store_guides = crud.list_guides(session=session, store_id=managed_store)
+    guide_names = {g.id: g.name for g in crud.list_guides(session=session, active_only=False)}
+    return {
+        "me": actor,
+        "board": board,
+        "bars": bars,
+        "chart_top": top,
+        "chart": {"w": CHART_W, "h": CHART_H, "pad": CHART_PAD},
+        "journeys": crud.list_journeys(session=session) if actor.sees_everything else [],
+        "stores": crud.list_stores(session=session) if actor.sees_everything else [],
+        "store_id": store_id or "",
+        "open_tasks": open_tasks,
+        "store_guides": store_guides,
+        "guide_names": guide_names,
+        "periods": task_reports.PERIODS,
+        "query": _query(board, store_id),
+    }
+
+
+def _query(board: Dashboard, store_id: str | None) -> str:
+    parts = [f"days={board.days}"]
+    if board.journey_id:
+        parts.append(f"journey_id={board.journey_id}")
+    if store_id:
+        parts.append(f"store_id={store_id}")
+    return "&".join(parts)
+
+
+def _board(
+    session: Any, actor: Principal, days: int, journey_id: str | None, store_id: str | None
+) -> Dashboard:
+    return task_reports.dashboard(
+        session=session,
+        actor=actor,
+        days=days,
+        journey_id=journey_id or None,
+        store_id=store_id or None,
+    )
+
+
+@router.get("/tasks")
+def tasks_page(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    days: int = Query(default=30),
+    journey_id: str = Query(default="", max_length=64),
+    store_id: str = Query(default="", max_length=32),
+) -> Response:
+    """The dashboard; htmx (filters) gets the ``board`` block."""
+    board = _board(session, actor, days, journey_id, store_id)
+    ctx = _page_ctx(session, actor, board, store_id or None)
+    return render(request, "tasks.html", ctx, block="board")
+
+
+@router.post("/tasks/chase")
+def chase(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    scope: str = Form(..., max_length=16),
+    scope_id: str = Form(..., max_length=64),
+    days: int = Form(default=30),
+    journey_id: str = Form(default="", max_length=64),
+    store_id: str = Form(default="", max_length=32),
+) -> Response:
+    """一键催办 from the dashboard; answers with the refreshed ``board`` block."""
+    with http_errors():
+        done = tasks.chase(session=session, actor=actor, scope=scope, scope_id=scope_id)
+    board = _board(session, actor, days, journey_id, store_id)
+    ctx = _page_ctx(session, actor, board, store_id or None)
+    ctx["flash"] = gettext("Chased %(n)d open task(s).") % {"n": done.tasks_chased}
+    return render(request, "tasks.html", ctx, block="board", force_block=True)
+
+
+@router.post("/tasks/{task_id}/reassign")
+def reassign(
+    task_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    guide_id: str = Form(..., max_length=32),
+    days: int = Form(default=30),
+    journey_id: str = Form(default="", max_length=64),
+    store_id: str = Form(default="", max_length=32),
+) -> Response:
+    """The store manager gives an open task to another guide of the store."""
+    with http_errors():
+        tasks.reassign(session=session, actor=actor, task_id=task_id, guide_id=guide_id)
+    board = _board(session, actor, days, journey_id, store_id)
+    ctx = _page_ctx(session, actor, board, store_id or None)
+    ctx["flash"] = gettext("Task reassigned.")
+    return render(request, "tasks.html", ctx, block="board", force_block=True)

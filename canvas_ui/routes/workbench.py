@@ -1,0 +1,221 @@
+"""The guide's phone workbench: today's tasks, the customer card, one-tap actions.
+
+``/workbench`` lists the signed-in guide's open tasks (chased first, then by due time); each
+card opens to the customer, why the task exists, the suggested script and the actions. The
+actions post with htmx and get back the card's ``item`` block (or the ``done`` block once
+the task is completed, which then polls the journey run until the customer has moved on).
+Every task and customer is scope-checked in :mod:`services.tasks`: another guide's id is 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import Response
+
+from canvas_ui.api.tasks import http_errors
+from canvas_ui.deps import CurrentPrincipal, SessionDep, TemporalDep
+from canvas_ui.i18n import gettext, lazy
+from canvas_ui.templating import render
+from db import crud
+from services import tasks
+from services.accounts import Principal
+
+router = APIRouter(include_in_schema=False)
+
+RESULT_LABELS = {
+    "reached": lazy("Reached"),
+    "not_reached": lazy("Not reached"),
+    "interested": lazy("Interested"),
+    "declined": lazy("Declined"),
+    "completed": lazy("Done"),
+    "visited": lazy("Visited the store"),
+    "no_answer": lazy("No answer"),
+}
+LEVEL_LABELS = {
+    "regular": lazy("Regular member"),
+    "silver": lazy("Silver"),
+    "gold": lazy("Gold"),
+    "diamond": lazy("Diamond"),
+}
+TYPE_LABELS = {
+    "call": lazy("Call"),
+    "wecom_chat": lazy("WeCom chat"),
+    "store_invite": lazy("Invite to store"),
+}
+MAX_POLLS = 20
+STORE_TZ = ZoneInfo("Asia/Shanghai")  # the demo chain's stores; times shown in store time
+
+
+def labels() -> dict[str, dict[str, str]]:
+    """Translated labels the templates use."""
+    return {
+        "results": {k: gettext(v) for k, v in RESULT_LABELS.items()},
+        "levels": {k: gettext(v) for k, v in LEVEL_LABELS.items()},
+        "types": {k: gettext(v) for k, v in TYPE_LABELS.items()},
+    }
+
+
+def _ctx(actor: Principal, **extra: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "me": actor,
+        "labels": labels(),
+        "now": now,
+        "tz": STORE_TZ,
+        "snooze_default": (now + timedelta(hours=1)).astimezone(STORE_TZ).strftime("%H:%M"),
+        **extra,
+    }
+
+
+@router.get("/workbench")
+def workbench_page(request: Request, session: SessionDep, actor: CurrentPrincipal) -> Response:
+    """Today's tasks of the signed-in guide (htmx refresh gets the ``list`` block)."""
+    board = tasks.workbench(session=session, actor=actor)
+    return render(request, "workbench.html", _ctx(actor, board=board), block="list")
+
+
+@router.get("/workbench/tasks/{task_id}")
+def task_page(
+    task_id: str, request: Request, session: SessionDep, actor: CurrentPrincipal
+) -> Response:
+    """One task on its own page (a link from a notification); another guide's task: 404."""
+    with http_errors():
+        item = tasks.work_item(session=session, actor=actor, task_id=task_id)
+    return render(request, "workbench_task.html", _ctx(actor, item=item, open=True))
+
+
+@router.get("/workbench/customers/{customer_id}")
+def customer_page(
+    customer_id: str, request: Request, session: SessionDep, actor: CurrentPrincipal
+) -> Response:
+    """A customer's card and their tasks with this guide; out of scope: 404."""
+    with http_errors():
+        customer = tasks.visible_customer(session=session, actor=actor, customer_id=customer_id)
+    their_tasks = [
+        t
+        for t in crud.list_tasks(session=session, customer_id=customer.id, limit=50)
+        if actor.can_see_task(t)
+    ]
+    coupons = crud.list_issued_coupons(session=session, customer_id=customer.id, limit=10)
+    return render(
+        request,
+        "workbench_customer.html",
+        _ctx(actor, customer=customer, tasks=their_tasks, coupons=coupons),
+    )
+
+
+def _item_response(request: Request, session: Any, actor: Principal, task_id: str) -> Response:
+    item = tasks.work_item(session=session, actor=actor, task_id=task_id)
+    if item.task.status != "open":
+        return _done_response(request, session, actor, task_id, polls=0)
+    return render(
+        request, "workbench.html", _ctx(actor, item=item, open=True), block="item", force_block=True
+    )
+
+
+def _done_response(
+    request: Request, session: Any, actor: Principal, task_id: str, polls: int
+) -> Response:
+    task = tasks.visible_task(session=session, actor=actor, task_id=task_id)
+    run = (
+        crud.get_latest_run(session=session, workflow_id=task.workflow_id)
+        if task.workflow_id
+        else None
+    )
+    moved = run is None or run.status != "running" or run.current_node != task.node_id
+    step = ""
+    if run is not None and run.current_node and task.journey_id:
+        version = crud.get_version(
+            session=session, journey_id=task.journey_id, version=run.journey_version
+        )
+        for node in (version.document if version else {}).get("nodes", []):
+            if node.get("id") == run.current_node:
+                step = node.get("label") or node.get("kind", "")
+    return render(
+        request,
+        "workbench.html",
+        _ctx(
+            actor,
+            task=task,
+            run=run,
+            moved=moved,
+            step=step or (run.current_node if run else ""),
+            polls=polls,
+            poll_again=not moved and polls < MAX_POLLS,
+        ),
+        block="done",
+        force_block=True,
+    )
+
+
+@router.post("/workbench/tasks/{task_id}/contact")
+async def contact(
+    task_id: str,
+    request: Request,
+    session: SessionDep,
+    temporal: TemporalDep,
+    actor: CurrentPrincipal,
+    result: str = Form(..., max_length=40),
+    channel: str = Form(default="call", max_length=16),
+    note: str = Form(default="", max_length=1000),
+) -> Response:
+    """One tap: log the call/WeCom chat; an outcome completes the task and moves the journey."""
+    if channel not in ("call", "wecom"):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "channel: call or wecom")
+    with http_errors():
+        await tasks.log_contact(
+            session=session,
+            temporal=temporal,
+            actor=actor,
+            task_id=task_id,
+            channel=channel,
+            result=result,
+            note=note.strip(),
+        )
+        return _item_response(request, session, actor, task_id)
+
+
+@router.get("/workbench/tasks/{task_id}/progress")
+def progress(
+    task_id: str, request: Request, session: SessionDep, actor: CurrentPrincipal, polls: int = 0
+) -> Response:
+    """Where the customer's journey is now (the done card polls this until it moved on)."""
+    with http_errors():
+        return _done_response(request, session, actor, task_id, polls=min(polls + 1, MAX_POLLS))
+
+
+@router.post("/workbench/tasks/{task_id}/message")
+def message(
+    task_id: str, request: Request, session: SessionDep, actor: CurrentPrincipal
+) -> Response:
+    """Send the prepared message through the outbox; the card shows it was sent."""
+    with http_errors():
+        tasks.send_prepared_message(session=session, actor=actor, task_id=task_id)
+        return _item_response(request, session, actor, task_id)
+
+
+@router.post("/workbench/tasks/{task_id}/snooze")
+def snooze(
+    task_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    until: str = Form(default="", max_length=5),
+) -> Response:
+    """Snooze to a time later today (``HH:MM``); empty wakes the task up."""
+    at: time | None = None
+    if until:
+        try:
+            at = time.fromisoformat(until)
+        except ValueError as exc:
+            raise HTTPException(422, gettext("Pick a time like 15:30.")) from exc
+    with http_errors():
+        tasks.snooze(session=session, actor=actor, task_id=task_id, until=at)
+    board = tasks.workbench(session=session, actor=actor)
+    return render(
+        request, "workbench.html", _ctx(actor, board=board), block="list", force_block=True
+    )

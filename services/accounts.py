@@ -1,0 +1,274 @@
+"""Accounts, passwords, login sessions and what each role may see.
+
+Passwords are hashed with argon2id (``argon2-cffi``). A login creates a row in
+``user_session`` keyed by the SHA-256 of a random token; the browser gets the token signed
+with ``Settings.secret_key`` (``itsdangerous``) in an HttpOnly cookie. Logout deletes the row,
+so a stolen cookie dies with it.
+
+Scopes (enforced by :class:`Principal` on every task/customer read and write):
+``admin`` and ``hq`` see everything; a ``store_manager`` sees their store; a ``guide`` sees
+the tasks assigned to them and the customers bound to them or named in one of their tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import Engine, exists
+from sqlmodel import Session, col, select
+
+from db import crud
+from db.models import Customer, GuideTask, UserAccount, utcnow
+
+SESSION_COOKIE = "journeys_session"
+SESSION_LIFETIME = timedelta(days=14)  # guides stay signed in on their phones
+WIDE_ROLES = frozenset({"admin", "hq"})
+DEMO_PASSWORD = "journeys-demo"
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+class LoginFailedError(Exception):
+    """Wrong username or password, or the account is switched off (never says which)."""
+
+    def __init__(self) -> None:
+        super().__init__("Wrong username or password.")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user, as the web app sees them."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    guide_id: str | None = None
+    store_id: str | None = None
+
+    @property
+    def sees_everything(self) -> bool:
+        """Admin and HQ are not limited to a store."""
+        return self.role in WIDE_ROLES
+
+    def can_see_task(self, task: GuideTask) -> bool:
+        """The task is in this user's scope."""
+        if self.sees_everything:
+            return True
+        if self.role == "store_manager":
+            return task.store_id is not None and task.store_id == self.store_id
+        return self.role == "guide" and task.guide_id == self.guide_id
+
+    def can_manage_store(self, store_id: str | None) -> bool:
+        """Chase, reassign, change overflow policy in ``store_id``."""
+        if self.sees_everything:
+            return True
+        return self.role == "store_manager" and store_id is not None and store_id == self.store_id
+
+    def can_see_customer(self, session: Session, customer: Customer) -> bool:
+        """HQ: anyone; manager: the store's customers; guide: bound to them or in their task."""
+        if self.sees_everything:
+            return True
+        if self.role == "store_manager":
+            return customer.store_id is not None and customer.store_id == self.store_id
+        if self.role != "guide" or not self.guide_id:
+            return False
+        if customer.guide_id == self.guide_id:
+            return True
+        has_task = exists().where(
+            col(GuideTask.customer_id) == customer.id, col(GuideTask.guide_id) == self.guide_id
+        )
+        return bool(session.exec(select(has_task)).one())
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (False for a malformed hash)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def principal_of(account: UserAccount) -> Principal:
+    """The :class:`Principal` of a stored account."""
+    if account.id is None:
+        raise ValueError(f"account {account.username!r} is not stored yet")
+    return Principal(
+        user_id=account.id,
+        username=account.username,
+        display_name=account.display_name or account.username,
+        role=account.role,
+        guide_id=account.guide_id,
+        store_id=account.store_id,
+    )
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="journeys-session")
+
+
+def _session_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login(
+    *, session: Session, username: str, password: str, secret: str, now: datetime | None = None
+) -> tuple[Principal, str]:
+    """Check the password and open a session: ``(principal, cookie value)``.
+
+    Raises :class:`LoginFailedError`. A hash made with older parameters is upgraded.
+    """
+    account = crud.get_account_by_username(session=session, username=username.strip())
+    if account is None or not account.active:
+        verify_password(_DUMMY_HASH, password)
+        raise LoginFailedError()
+    if not verify_password(account.password_hash, password):
+        raise LoginFailedError()
+    if account.id is None:
+        raise LoginFailedError()
+    if _hasher.check_needs_rehash(account.password_hash):
+        crud.set_password_hash(
+            session=session, user_id=account.id, password_hash=hash_password(password)
+        )
+    token = secrets.token_urlsafe(32)
+    crud.create_session(
+        session=session,
+        session_id=_session_id(token),
+        user_id=account.id,
+        expires_at=(now or utcnow()) + SESSION_LIFETIME,
+    )
+    return principal_of(account), _serializer(secret).dumps(token)
+
+
+def principal_from_cookie(
+    *, session: Session, cookie: str | None, secret: str, now: datetime | None = None
+) -> Principal | None:
+    """The signed-in user of a session cookie, or ``None`` (missing, forged, expired, ended)."""
+    token = _token(cookie, secret)
+    if token is None:
+        return None
+    found = crud.get_live_session(session=session, session_id=_session_id(token), now=now)
+    return principal_of(found[1]) if found else None
+
+
+def logout(*, session: Session, cookie: str | None, secret: str) -> None:
+    """End the session of ``cookie`` (anything invalid is ignored)."""
+    token = _token(cookie, secret)
+    if token is not None:
+        crud.delete_session(session=session, session_id=_session_id(token))
+
+
+def _token(cookie: str | None, secret: str) -> str | None:
+    if not cookie:
+        return None
+    try:
+        token = _serializer(secret).loads(cookie, max_age=int(SESSION_LIFETIME.total_seconds()))
+    except BadSignature:
+        return None
+    return token if isinstance(token, str) else None
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    guide_id: str | None = None,
+    store_id: str | None = None,
+) -> UserAccount:
+    """Create an account with a hashed password. A guide/manager account linked to a guide
+    takes that guide's store when ``store_id`` is not given."""
+    if guide_id and not store_id:
+        guide = crud.get_guide(session=session, guide_id=guide_id)
+        store_id = guide.store_id if guide is not None else None
+    return crud.create_account(
+        session=session,
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name,
+        guide_id=guide_id,
+        store_id=store_id,
+    )
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """One demo account (for the README and the login page hint)."""
+
+    username: str
+    role: str
+    display_name: str
+    guide_id: str | None
+    store_id: str | None
+
+
+def seed_demo_users(
+    *, session_or_engine: Session | Engine, password: str = DEMO_PASSWORD
+) -> list[DemoLogin]:
+    """One login per role on the demo chain (idempotent: existing usernames are kept).
+
+    ``admin`` and ``hq``; ``manager``: the manager of the first store; ``guide`` and
+    ``guide2``: two guides of that store (to see that one cannot open the other's tasks).
+    Needs the demo org (``db.seed.seed_demo``) for the store accounts; without it only the
+    admin and HQ logins are created.
+    """
+    if isinstance(session_or_engine, Session):
+        return _seed_users(session_or_engine, password)
+    with Session(session_or_engine, expire_on_commit=False) as session:
+        return _seed_users(session, password)
+
+
+def _seed_users(session: Session, password: str) -> list[DemoLogin]:
+    wanted: list[tuple[str, str, str, str | None]] = [
+        ("admin", "admin", "系统管理员", None),
+        ("hq", "hq", "总部运营 · 林悦", None),
+    ]
+    stores = crud.list_stores(session=session)
+    if stores:
+        store = stores[0]
+        manager = crud.get_store_manager(session=session, store_id=store.id)
+        guides = [
+            g for g in crud.list_guides(session=session, store_id=store.id) if g.role == "guide"
+        ]
+        if manager is not None:
+            wanted.append(("manager", "store_manager", f"店长 · {manager.name}", manager.id))
+        for username, guide in zip(("guide", "guide2"), guides, strict=False):
+            wanted.append((username, "guide", f"导购 · {guide.name}", guide.id))
+    logins = []
+    for username, role, display, guide_id in wanted:
+        account = crud.get_account_by_username(session=session, username=username)
+        if account is None:
+            account = create_user(
+                session=session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display,
+                guide_id=guide_id,
+            )
+        logins.append(
+            DemoLogin(
+                account.username,
+                account.role,
+                account.display_name,
+                account.guide_id,
+                account.store_id,
+            )
+        )
+    return logins
