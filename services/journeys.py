@@ -14,6 +14,7 @@ from db import crud
 from db.errors import NotFoundError
 from db.models import JourneyVersion
 from engine.compiler import CompileResult, Diagnostic, compile_document
+from services import segments
 from services.enrollment import EnrollResult
 from services.enrollment import enroll_customers as _enroll
 from services.temporal import TemporalGateway
@@ -88,8 +89,21 @@ def publish(*, session: Session, journey_id: str, by: str) -> PublishOutcome:
 async def publish_journey(
     *, session: Session, temporal: TemporalGateway | None, journey_id: str, by: str
 ) -> PublishOutcome:
-    """Publish (no Temporal needed: runs start when customers enter)."""
-    return publish(session=session, journey_id=journey_id, by=by)
+    """Publish; a segment entry is then started (once) or scheduled (daily / weekly)."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    blocking = segments.check_segment_entry(
+        session=session, document=journey.draft_document if journey else None
+    )
+    if blocking:
+        draft = journey.draft_document if journey else {}
+        result = validate_draft(session=session, document=draft)
+        return PublishOutcome(None, [*result.diagnostics, *blocking])
+    outcome = publish(session=session, journey_id=journey_id, by=by)
+    if outcome.version is not None:
+        outcome.diagnostics += await segments.after_publish(
+            session=session, temporal=temporal, version=outcome.version
+        )
+    return outcome
 
 
 def live_version(session: Session, journey_id: str) -> JourneyVersion:
@@ -145,6 +159,9 @@ async def set_paused(
         raise JourneyNotLiveError(journey_id, journey.status)
     crud.set_status(
         session=session, journey_id=journey_id, status="paused" if paused else "live", by=by
+    )
+    await segments.on_pause(
+        session=session, temporal=temporal, journey_id=journey_id, paused=paused
     )
     runs = crud.list_runs(session=session, journey_id=journey_id, status="running", limit=100_000)
     if not runs or temporal is None:
