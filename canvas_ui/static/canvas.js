@@ -52,7 +52,7 @@
     ],
     attrs: {
       body: { refWidth: "100%", refHeight: "100%", rx: 10, ry: 10, fill: "#fff",
-              stroke: "#d0d5dd", strokeWidth: 1, filter: "url(#jc-shadow)" },
+              stroke: "#d0d5dd", strokeWidth: 1 },
       accent: { width: 4, refHeight: "100%", rx: 2, fill: "#2f6fed" },
       iconBg: { cx: 28, refCy: "50%", r: 15, fill: "#eef4ff" },
       icon: { fill: "none", stroke: "#2f6fed", strokeWidth: 1.8, strokeLinecap: "round",
@@ -92,7 +92,7 @@
       iconBg: { fill: k.color + "1a" },
       icon: { d: k.icon, stroke: k.color },
       label: { text: clip(label || k.title, 22) },
-      summary: { text: clip(meta.summary || "", 30), fill: meta.configured ? "#475467" : "#b54708" },
+      summary: { text: clip(meta.summary || "", 26), fill: meta.configured ? "#475467" : "#b54708" },
     };
   }
 
@@ -122,8 +122,7 @@
   }
 
   /** Label shown on an edge: its port name, when the source has more than one port. */
-  function edgeLabels(sourceNode, port) {
-    const meta = sourceNode && sourceNode.getData().meta;
+  function edgeLabels(meta, port) {
     if (!meta || meta.ports.length < 2) return [];
     return [{
       position: { distance: 40 },
@@ -132,12 +131,12 @@
     }];
   }
 
-  function edgeCell(edge, graphNodes) {
+  function edgeCell(edge, metaById) {
     return {
       id: edge.id, shape: "edge",
       source: { cell: edge.source, port: OUT + edge.source_port },
       target: { cell: edge.target, port: IN },
-      labels: edgeLabels(graphNodes[edge.source], edge.source_port),
+      labels: edgeLabels(metaById[edge.source], edge.source_port),
       attrs: { line: { stroke: "#98a2b3", strokeWidth: 1.5, targetMarker: { name: "block", size: 7 } } },
       data: { sourcePort: edge.source_port },
     };
@@ -150,6 +149,9 @@
     container,
     autoResize: true,
     async: true,
+    // Only cells inside the viewport are rendered: a 300-step journey opens fast, and
+    // panning renders the rest on demand.
+    virtual: true,
     grid: { size: 10, visible: true, type: "dot", args: { color: "#d0d5dd" } },
     background: { color: "#f8f9fb" },
     panning: { enabled: true, eventTypes: ["leftMouseDown"] },
@@ -208,9 +210,7 @@
     enabled: true, multiple: true, rubberband: true, modifiers: ["shift"],
     movable: true, showNodeSelectionBox: true, pointerEvents: "none",
   });
-  graph.use(selection);
-  graph.use(new X6.Snapline({ enabled: true }));
-  graph.use(new X6.MiniMap({ container: document.getElementById("minimap"), width: 200, height: 130, padding: 12 }));
+  const minimap = new X6.MiniMap({ container: document.getElementById("minimap"), width: 200, height: 130, padding: 12 });
   const keyboard = readonly ? null : new X6.Keyboard({ enabled: true, global: false });
   const clipboard = readonly ? null : new X6.Clipboard({ enabled: true });
   const history = readonly ? null : new X6.History({
@@ -218,21 +218,19 @@
     // Error marks and summary refreshes are not edits.
     beforeAddCommand: (event, args) => !(args && args.options && args.options.silentHistory),
   });
-  [keyboard, clipboard, history].forEach((plugin) => { if (plugin) graph.use(plugin); });
-
-  // A soft shadow under nodes (an SVG filter in the graph's <defs>).
-  graph.defineFilter({ id: "jc-shadow", name: "dropShadow", args: { dx: 0, dy: 1, blur: 2, opacity: 0.12 } });
+  // Plugins are attached after the initial load (see "start"): history must not record
+  // the load, and none of them needs to watch 300 cells being created one by one.
 
   // ------------------------------------------------------------------ load
 
   let loading = true;
   function load(documentJson, meta) {
     loading = true;
-    const nodes = (documentJson.nodes || []).map((n) => nodeCell(n, meta[n.id] || fallbackMeta(n.kind)));
-    graph.fromJSON({ nodes });
-    const byId = {};
-    graph.getNodes().forEach((n) => { byId[n.id] = n; });
-    graph.addEdges((documentJson.edges || []).map((e) => edgeCell(e, byId)));
+    const metaOf = (n) => meta[n.id] || fallbackMeta(n.kind);
+    const nodeMeta = {};
+    const nodes = (documentJson.nodes || []).map((n) => { nodeMeta[n.id] = metaOf(n); return nodeCell(n, nodeMeta[n.id]); });
+    const edges = (documentJson.edges || []).map((e) => edgeCell(e, nodeMeta));
+    graph.fromJSON({ nodes, edges });
     loading = false;
   }
 
@@ -310,7 +308,7 @@
   graph.on("edge:connected", ({ edge }) => {
     const port = (edge.getSourcePortId() || "").slice(OUT.length);
     edge.setData({ sourcePort: port });
-    edge.setLabels(edgeLabels(edge.getSourceNode(), port));
+    edge.setLabels(edgeLabels(edge.getSourceNode().getData().meta, port));
     edge.attr("line/stroke", "#98a2b3");
     markDirty();
   });
@@ -392,7 +390,7 @@
     node.prop("ports/items", wanted);
     graph.getConnectedEdges(node, { outgoing: true }).forEach((edge) => {
       const port = edge.getSourcePortId().slice(OUT.length);
-      edge.setLabels(edgeLabels(node, port));
+      edge.setLabels(edgeLabels(meta, port));
     });
     graph.stopBatch("panel");
     markDirty();
@@ -625,7 +623,8 @@
     }
   });
 
-  if (keyboard) {
+  /** Keyboard shortcuts (the plugin must be attached to the graph first). */
+  function bindKeys() {
     keyboard.bindKey(["meta+z", "ctrl+z"], () => { history.undo(); return false; });
     keyboard.bindKey(["meta+shift+z", "ctrl+shift+z", "ctrl+y"], () => { history.redo(); return false; });
     keyboard.bindKey(["meta+c", "ctrl+c"], () => {
@@ -645,12 +644,32 @@
 
   // ------------------------------------------------------------------ start
 
+  /** Small journeys fit the screen; big ones open at 100 % on their entry, readable. */
+  function openView() {
+    if (graph.getNodes().length <= 40) {
+      graph.zoomToFit({ padding: 40, maxScale: 1 });
+      return;
+    }
+    const entry = graph.getNodes().find((n) => n.getData().kind === "entry") || graph.getNodes()[0];
+    const p = entry.getPosition();
+    graph.zoomTo(1);
+    graph.translate(60 - p.x, 120 - p.y);
+  }
+
+  performance.mark("jc:start");
   load(doc, boot.meta);
-  graph.zoomToFit({ padding: 40, maxScale: 1 });
+  performance.mark("jc:loaded");
+  graph.use(selection);
+  graph.use(new X6.Snapline({ enabled: true }));
+  [keyboard, clipboard, history].forEach((plugin) => { if (plugin) graph.use(plugin); });
+  if (keyboard) bindKeys();
+  openView();
   const ready = () => {
     document.getElementById("canvas-loading").hidden = true;
     container.dataset.ready = "true";
     window.__canvasReady = performance.now(); // read by tests and bench/canvas.py
+    // The minimap mirrors every cell in a second graph: build it once the canvas is usable.
+    setTimeout(() => graph.use(minimap), 0);
   };
   // async rendering: the graph is interactive once the first render pass is done.
   if (graph.getCellCount() === 0) ready(); else graph.once("render:done", ready);

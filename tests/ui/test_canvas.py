@@ -59,9 +59,9 @@ def test_build_configure_save_and_reload(page: Page, artifacts: Path) -> None:
     y = canvas["y"] + canvas["height"] * 0.3
     x0 = canvas["x"] + 60
 
-    wait = drop_from_palette(page, "wait", (x0 + 150, y))
-    coupon = drop_from_palette(page, "send_coupon", (x0 + 430, y))
-    task = drop_from_palette(page, "assign_guide_task", (x0 + 710, y))
+    wait = drop_from_palette(page, "wait", (x0 + 120, y))
+    coupon = drop_from_palette(page, "send_coupon", (x0 + 380, y))
+    task = drop_from_palette(page, "assign_guide_task", (x0 + 630, y))
     connect(page, entry, "next", wait)
     connect(page, wait, "next", coupon)
     connect(page, coupon, "next", task)
