@@ -33,8 +33,14 @@ from journeys.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
 ]
 #: Single-port kinds the generated chain cycles through, with a valid config each.
 CHAIN: list[tuple[str, dict[str, Any]]] = [
@@ -49,29 +55,50 @@ def generate(n_nodes: int) -> dict[str, Any]:
     """A valid journey of ``n_nodes``: a long chain with a branch every 10 steps, each
     branch's ``else`` going to its own exit."""
     nodes: list[dict[str, Any]] = [
-        {"id": "entry", "kind": "entry", "label": "入口", "position": {"x": 0, "y": 0},
-         "config": {"trigger": {"type": "manual"}}},
+        {
+            "id": "entry",
+            "kind": "entry",
+            "label": "入口",
+            "position": {"x": 0, "y": 0},
+            "config": {"trigger": {"type": "manual"}},
+        },
     ]
     edges: list[dict[str, Any]] = []
     prev, prev_port, i = "entry", "next", 0
 
     def add(kind: str, config: dict[str, Any], x: int, y: int) -> str:
         node_id = f"n{len(nodes)}"
-        nodes.append({"id": node_id, "kind": kind, "label": f"步骤 {len(nodes)}",
-                      "position": {"x": x, "y": y}, "config": config})
+        nodes.append(
+            {
+                "id": node_id,
+                "kind": kind,
+                "label": f"步骤 {len(nodes)}",
+                "position": {"x": x, "y": y},
+                "config": config,
+            }
+        )
         return node_id
 
     def link(source: str, port: str, target: str) -> None:
-        edges.append({"id": f"e{len(edges)}", "source": source, "source_port": port,
-                      "target": target})
+        edges.append(
+            {"id": f"e{len(edges)}", "source": source, "source_port": port, "target": target}
+        )
 
     while len(nodes) < n_nodes - 1:
         col, row = divmod(i, 12)
         x, y = 300 * (col + 1), 120 * row if col % 2 == 0 else 120 * (11 - row)
         i += 1
         if i % 10 == 0 and len(nodes) < n_nodes - 2:
-            node = add("branch", {"rules": [{"id": "vip", "label": "VIP", "conditions": [
-                {"type": "tag", "tag": "VIP"}]}]}, x, y)
+            node = add(
+                "branch",
+                {
+                    "rules": [
+                        {"id": "vip", "label": "VIP", "conditions": [{"type": "tag", "tag": "VIP"}]}
+                    ]
+                },
+                x,
+                y,
+            )
             link(prev, prev_port, node)
             exit_id = add("exit", {"goal_reached": False}, x + 150, y + 60)
             link(node, "else", exit_id)
@@ -83,8 +110,14 @@ def generate(n_nodes: int) -> dict[str, Any]:
         prev, prev_port = node, "next"
     final = add("exit", {"goal_reached": True}, 300 * (i // 12 + 2), 0)
     link(prev, prev_port, final)
-    return {"schema_version": 1, "name": f"压测旅程 {n_nodes} 步", "description": "",
-            "settings": {}, "nodes": nodes, "edges": edges}
+    return {
+        "schema_version": 1,
+        "name": f"压测旅程 {n_nodes} 步",
+        "description": "",
+        "settings": {},
+        "nodes": nodes,
+        "edges": edges,
+    }
 
 
 def _free_port() -> int:
@@ -100,8 +133,12 @@ def _login(app: FastAPI) -> tuple[str, str] | None:
         return None
     with Session(app.state.engine) as session:
         accounts.create_user(session=session, username="bench", password="bench-pass", role="hq")
-        _p, cookie = accounts.login(session=session, username="bench", password="bench-pass",
-                                    secret=app.state.settings.secret_key)
+        _p, cookie = accounts.login(
+            session=session,
+            username="bench",
+            password="bench-pass",
+            secret=app.state.settings.secret_key,
+        )
     return accounts.SESSION_COOKIE, cookie
 
 
@@ -111,8 +148,12 @@ def _setup(workdir: Path, n_nodes: int) -> tuple[FastAPI, str, dict[str, Any]]:
     app = create_app(Settings(data_dir=workdir, database_url=url), temporal=None)
     document = generate(n_nodes)
     with Session(app.state.engine) as session:
-        crud.create_coupon_template(session=session, template_create=CouponTemplateCreate(
-            id="NEW20", name="新客20元券", face_value=20, validity_days=30))
+        crud.create_coupon_template(
+            session=session,
+            template_create=CouponTemplateCreate(
+                id="NEW20", name="新客20元券", face_value=20, validity_days=30
+            ),
+        )
         journey = crud.create_journey(
             session=session,
             journey_create=JourneyCreate(name=document["name"], draft_document=document),
@@ -176,8 +217,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="journeys-bench-canvas-") as tmp:
         app, journey_id, document = _setup(Path(tmp), args.nodes)
         port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:

@@ -36,10 +36,14 @@ VENDOR_DIRS = {
 CSRF_EXEMPT = ("/api/events",)
 #: Routers of other packages, included when they exist.
 OPTIONAL_ROUTERS = (
-    "canvas_ui.api.events", "canvas_ui.api.runs",
-    "canvas_ui.api.templates", "canvas_ui.routes.gallery",
-    "canvas_ui.routes.auth", "canvas_ui.routes.workbench",
-    "canvas_ui.routes.tasks_dashboard", "canvas_ui.api.tasks",
+    "canvas_ui.api.events",
+    "canvas_ui.api.runs",
+    "canvas_ui.api.templates",
+    "canvas_ui.routes.gallery",
+    "canvas_ui.routes.auth",
+    "canvas_ui.routes.workbench",
+    "canvas_ui.routes.tasks_dashboard",
+    "canvas_ui.api.tasks",
 )
 
 
@@ -61,9 +65,7 @@ def create_app(
     """
     settings = settings or get_settings()
     # Every route is behind the login and the path rules of canvas_ui.access.
-    app = FastAPI(
-        title="Journey Canvas", version="0.1.0", dependencies=[Depends(require_access)]
-    )
+    app = FastAPI(title="Journey Canvas", version="0.1.0", dependencies=[Depends(require_access)])
     app.dependency_overrides[get_settings] = lambda: settings
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.sqlalchemy_url)
@@ -93,9 +95,7 @@ def create_app(
     _install_error_handlers(app)
     access.install(app)
     # Added last = outermost: the locale is set before CSRF answers in the user's language.
-    app.add_middleware(
-        CsrfMiddleware, secret=settings.secret_key, exempt_paths=CSRF_EXEMPT
-    )
+    app.add_middleware(CsrfMiddleware, secret=settings.secret_key, exempt_paths=CSRF_EXEMPT)
     app.add_middleware(LocaleMiddleware)
     return app
 
@@ -114,10 +114,17 @@ def _install_error_handlers(app: FastAPI) -> None:
             message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
             if exc.status_code == 404 and message == "Not Found":
                 message = gettext("This page does not exist (yet).")
-            return render(request, "error.html", {"title": title, "message": message},
-                          status_code=exc.status_code)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+            return render(
+                request,
+                "error.html",
+                {"title": title, "message": message},
+                status_code=exc.status_code,
+            )
+        return JSONResponse(
+            {"detail": exc.detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:

@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from canvas_ui.kinds import KINDS
 from engine.compiler import MAX_NODES
 from engine.document import SCHEMA_VERSION, Edge, NodeKind, Position
-from canvas_ui.kinds import KINDS
 
 
 class DraftNode(BaseModel):
@@ -53,9 +53,17 @@ def starter_document(name: str, description: str = "") -> dict[str, Any]:
         name=name,
         description=description,
         nodes=[
-            DraftNode(id="entry", kind=NodeKind.ENTRY, position=Position(x=80, y=200),
-                      config=dict(entry.default_config)),
-            DraftNode(id="exit", kind=NodeKind.EXIT, position=Position(x=620, y=200),
-                      config=dict(exit_.default_config)),
+            DraftNode(
+                id="entry",
+                kind=NodeKind.ENTRY,
+                position=Position(x=80, y=200),
+                config=dict(entry.default_config),
+            ),
+            DraftNode(
+                id="exit",
+                kind=NodeKind.EXIT,
+                position=Position(x=620, y=200),
+                config=dict(exit_.default_config),
+            ),
         ],
     ).to_json()

@@ -94,9 +94,11 @@ class CsrfMiddleware:
             return
         cookie = _cookies(scope).get(CSRF_COOKIE)
         have_valid_cookie = self._valid(cookie)
-        token = cookie if have_valid_cookie and cookie else self.signer.sign(
-            secrets.token_urlsafe(24)
-        ).decode()
+        token = (
+            cookie
+            if have_valid_cookie and cookie
+            else self.signer.sign(secrets.token_urlsafe(24)).decode()
+        )
         scope.setdefault("state", {})["csrf_token"] = token
 
         method = scope["method"]

@@ -75,8 +75,11 @@ def new_list_item(path: str, existing: int) -> Any:
     if leaf == "rules":
         return {"id": f"rule{n}", "label": "", "match": "all", "conditions": []}
     if leaf == "variants":
-        return {"id": chr(ord("a") + existing) if existing < 26 else f"v{n}",
-                "label": "", "weight": 0}
+        return {
+            "id": chr(ord("a") + existing) if existing < 26 else f"v{n}",
+            "label": "",
+            "weight": 0,
+        }
     if leaf == "conditions":
         return {"type": "attribute", "field": "", "op": "eq", "value": None}
     if leaf == "filters":
@@ -116,7 +119,8 @@ def submit_panel(
 
     label_error = (
         gettext("At most %(num)s characters.") % {"num": LABEL_MAX}
-        if len(label) > LABEL_MAX else ""
+        if len(label) > LABEL_MAX
+        else ""
     )
     try:
         config = info.config_model.model_validate(raw)

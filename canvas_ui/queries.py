@@ -7,20 +7,35 @@ from typing import Any
 
 from sqlmodel import Session
 
-from db import crud
-from db.models.customers import RFM_CLASSES
 from canvas_ui.forms.render import ChoiceData
 from canvas_ui.i18n import gettext
 from canvas_ui.summaries import CouponInfo, SummaryContext
+from db import crud
+from db.models.customers import RFM_CLASSES
 
 #: Suggestions for event names (free text stays allowed: POS and apps send their own).
 COMMON_EVENT_TYPES = (
-    "purchase", "store_visit", "page_view", "add_to_cart", "coupon_redeemed",
-    "coupon_expiring", "mini_program_visit", "wecom_reply", "birthday_month",
+    "purchase",
+    "store_visit",
+    "page_view",
+    "add_to_cart",
+    "coupon_redeemed",
+    "coupon_expiring",
+    "mini_program_visit",
+    "wecom_reply",
+    "birthday_month",
 )
 #: Suggestions for customer tags seen in the field.
 COMMON_TAGS = (
-    "新客", "沉睡", "VIP", "孕期", "宝宝生日", "到店未购", "仅购一次", "高价值", "会员日",
+    "新客",
+    "沉睡",
+    "VIP",
+    "孕期",
+    "宝宝生日",
+    "到店未购",
+    "仅购一次",
+    "高价值",
+    "会员日",
 )
 #: Kinds whose context (coupon expiry, task due time) later steps may refer to.
 CONTEXT_KINDS = ("send_coupon", "assign_guide_task")
@@ -43,8 +58,11 @@ def choice_data(*, session: Session, document: Mapping[str, Any], node_id: str) 
     """Choices for the property panel of ``node_id`` in ``document``."""
     templates = crud.list_coupon_templates(session=session, active_only=True)
     coupons = [
-        (t.id, f"{t.name} · ¥{t.face_value:g} · " + gettext("%(days)d days") % {
-            "days": t.validity_days})
+        (
+            t.id,
+            f"{t.name} · ¥{t.face_value:g} · "
+            + gettext("%(days)d days") % {"days": t.validity_days},
+        )
         for t in templates
     ]
     nodes = document.get("nodes") if isinstance(document.get("nodes"), list) else []

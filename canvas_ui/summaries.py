@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from canvas_ui.i18n import gettext, lazy, ngettext
 from engine import document as d
 from engine.ports import (
     COMPLETED,
@@ -25,7 +26,6 @@ from engine.ports import (
     TIMEOUT,
     output_ports,
 )
-from canvas_ui.i18n import gettext, lazy, ngettext
 
 _NODE = TypeAdapter(d.Node)
 
@@ -73,7 +73,7 @@ TASK_LABELS: dict[str, str] = {
 
 
 def duration_text(amount: int, unit: str) -> str:
-    """"3 天" / "3 days"."""
+    """ "3 天" / "3 days"."""
     if unit == "minutes":
         return ngettext("%(num)d minute", "%(num)d minutes", amount) % {"num": amount}
     if unit == "hours":
@@ -100,7 +100,9 @@ def _summary(node: d.AnyNode, ctx: SummaryContext) -> str:  # noqa: C901 - one a
         if isinstance(t, d.SegmentTrigger):
             when = {"once": gettext("once"), "daily": gettext("daily"), "weekly": gettext("weekly")}
             return gettext("Segment %(segment)s · %(when)s %(time)s") % {
-                "segment": t.segment_id, "when": when[t.schedule], "time": t.at_time
+                "segment": t.segment_id,
+                "when": when[t.schedule],
+                "time": t.at_time,
             }
         return gettext("Manual enrolment")
     if isinstance(c, d.WaitConfig):
@@ -110,7 +112,8 @@ def _summary(node: d.AnyNode, ctx: SummaryContext) -> str:  # noqa: C901 - one a
         return text
     if isinstance(c, d.WaitForEventConfig):
         return gettext("Wait for %(event)s · up to %(timeout)s") % {
-            "event": c.event_type, "timeout": duration_text(c.timeout.amount, c.timeout.unit)
+            "event": c.event_type,
+            "timeout": duration_text(c.timeout.amount, c.timeout.unit),
         }
     if isinstance(c, d.BranchConfig):
         return ngettext("%(num)d rule + otherwise", "%(num)d rules + otherwise", len(c.rules)) % {
@@ -125,7 +128,8 @@ def _summary(node: d.AnyNode, ctx: SummaryContext) -> str:  # noqa: C901 - one a
         if info is None:
             return gettext("Coupon %(template)s") % {"template": c.coupon_template_id}
         return gettext("Coupon %(value)s · %(days)d days") % {
-            "value": _money(info.face_value), "days": info.validity_days
+            "value": _money(info.face_value),
+            "days": info.validity_days,
         }
     if isinstance(c, d.SendMessageConfig):
         content = c.content.strip().replace("\n", " ")
@@ -151,7 +155,8 @@ def _wait_summary(until: Any, ctx: SummaryContext) -> str:
         return gettext("Wait %(duration)s") % {"duration": duration_text(amount, unit)}
     if isinstance(until, d.WaitUntilContext):
         fields = {
-            "expires_at": gettext("expiry"), "issued_at": gettext("issue"),
+            "expires_at": gettext("expiry"),
+            "issued_at": gettext("issue"),
             "due_at": gettext("task due time"),
         }
         anchor = f"{ctx.node_labels.get(until.node_id) or until.node_id} {fields[until.field]}"
@@ -185,16 +190,23 @@ def parse_node(raw: Mapping[str, Any]) -> d.AnyNode | None:
         return None
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _lenient_ports(raw: Mapping[str, Any]) -> tuple[str, ...]:
     """Best-effort ports of a node whose config does not validate, so edges keep their port."""
     kind = str(raw.get("kind", ""))
-    config = raw.get("config") if isinstance(raw.get("config"), dict) else {}
-    assert isinstance(config, dict)
+    config = _as_dict(raw.get("config"))
     if kind == d.NodeKind.BRANCH:
-        rules = config.get("rules") if isinstance(config.get("rules"), list) else []
+        rules = _as_list(config.get("rules"))
         return (*(str(r["id"]) for r in rules if isinstance(r, dict) and r.get("id")), ELSE)
     if kind == d.NodeKind.SPLIT:
-        variants = config.get("variants") if isinstance(config.get("variants"), list) else []
+        variants = _as_list(config.get("variants"))
         return tuple(str(v["id"]) for v in variants if isinstance(v, dict) and v.get("id"))
     try:
         return STATIC_PORTS[d.NodeKind(kind)]
@@ -235,12 +247,7 @@ def node_meta(raw: Mapping[str, Any], ctx: SummaryContext) -> dict[str, Any]:
 
 def document_meta(document: Mapping[str, Any], ctx: SummaryContext) -> dict[str, dict[str, Any]]:
     """:func:`node_meta` of every node of a document, keyed by node id."""
-    nodes = document.get("nodes") if isinstance(document.get("nodes"), list) else []
-    assert isinstance(nodes, list)
-    labels = {
-        str(n.get("id")): str(n.get("label") or "") for n in nodes if isinstance(n, dict)
-    }
+    nodes = _as_list(document.get("nodes"))
+    labels = {str(n.get("id")): str(n.get("label") or "") for n in nodes if isinstance(n, dict)}
     ctx = SummaryContext(coupons=ctx.coupons, node_labels={**labels, **ctx.node_labels})
-    return {
-        str(n["id"]): node_meta(n, ctx) for n in nodes if isinstance(n, dict) and n.get("id")
-    }
+    return {str(n["id"]): node_meta(n, ctx) for n in nodes if isinstance(n, dict) and n.get("id")}

@@ -15,16 +15,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from db import crud
-from db.models import Journey, JourneyCreate, JourneyVersion
-from engine.document import journey_json_schema
-from services import journeys as service
-from services.journeys import JourneyNotLiveError
 from canvas_ui import queries
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.drafts import DraftDocument, starter_document
 from canvas_ui.i18n import gettext
 from canvas_ui.summaries import document_meta
+from db import crud
+from db.models import Journey, JourneyCreate, JourneyVersion
+from engine.document import journey_json_schema
+from services import journeys as service
+from services.journeys import JourneyNotLiveError
 
 router = APIRouter(prefix="/api", tags=["journeys"])
 
@@ -113,9 +113,7 @@ def list_journeys(
 def create_journey(body: JourneyIn, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Create a draft journey (from a document, or a starter entry → exit)."""
     document = (
-        body.document.to_json()
-        if body.document
-        else starter_document(body.name, body.description)
+        body.document.to_json() if body.document else starter_document(body.name, body.description)
     )
     document["name"], document["description"] = body.name, body.description
     journey = crud.create_journey(
@@ -135,7 +133,8 @@ async def import_journey(request: Request, session: SessionDep, user: CurrentUse
     journey = crud.create_journey(
         session=session,
         journey_create=JourneyCreate(
-            name=document.name, description=document.description,
+            name=document.name,
+            description=document.description,
             draft_document=document.to_json(),
         ),
         by=user,

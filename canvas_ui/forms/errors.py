@@ -83,9 +83,7 @@ def message(error: dict[str, Any]) -> str:
     return str(error.get("msg", kind))
 
 
-def field_errors(
-    exc: ValidationError, specs: list[FieldSpec], prefix: str
-) -> dict[str, str]:
+def field_errors(exc: ValidationError, specs: list[FieldSpec], prefix: str) -> dict[str, str]:
     """All errors of ``exc`` keyed by form path (first message per field)."""
     result: dict[str, str] = {}
     for error in exc.errors():

@@ -27,7 +27,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "until": (lazy("Wait"), ""),
     "duration": (lazy("How long"), ""),
     "WaitUntilContext.node_id": (
-        lazy("Step"), lazy("An earlier coupon or guide-task step of this journey.")
+        lazy("Step"),
+        lazy("An earlier coupon or guide-task step of this journey."),
     ),
     "WaitUntilContext.field": (lazy("Moment"), ""),
     "WaitUntilCustomerDate.field": (lazy("Date"), ""),
@@ -45,7 +46,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "match": (lazy("Match"), ""),
     "conditions": (lazy("Conditions"), ""),
     "AttributeCondition.field": (
-        lazy("Profile field"), lazy("member_level, store_id, gender, or attrs.<name>")
+        lazy("Profile field"),
+        lazy("member_level, store_id, gender, or attrs.<name>"),
     ),
     "tag": (lazy("Tag"), ""),
     "present": (lazy("Customer has this tag"), ""),
@@ -61,7 +63,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "holdout": (lazy("Holdout (control group, gets nothing)"), ""),
     "coupon_template_id": (lazy("Coupon template"), ""),
     "on_failure": (
-        lazy("If it fails"), lazy("Out of stock, opted out, no guide: what happens next.")
+        lazy("If it fails"),
+        lazy("Out of stock, opted out, no guide: what happens next."),
     ),
     "channel": (lazy("Channel"), ""),
     "subject": (lazy("Subject"), lazy("Email and WeChat template messages only.")),
@@ -78,7 +81,8 @@ FIELDS: dict[str, tuple[str, str]] = {
         lazy("How long an overdue task stays open before the customer takes 'overdue'."),
     ),
     "outcomes": (
-        lazy("Outcomes"), lazy("One per line. Each becomes an output port; empty: one 'done' port.")
+        lazy("Outcomes"),
+        lazy("One per line. Each becomes an output port; empty: one 'done' port."),
     ),
     "add_tags": (lazy("Add tags"), lazy("One per line.")),
     "remove_tags": (lazy("Remove tags"), lazy("One per line.")),

@@ -51,9 +51,11 @@ class FormField:
     @property
     def has_error(self) -> bool:
         """Whether this field or anything inside it has an error (opens collapsed parts)."""
-        return bool(self.error) or any(
-            f.has_error for f in (*self.children, *self.items)
-        ) or any(f.has_error for v in self.variants for f in v["fields"])
+        return (
+            bool(self.error)
+            or any(f.has_error for f in (*self.children, *self.items))
+            or any(f.has_error for v in self.variants for f in v["fields"])
+        )
 
 
 def _label(spec: FieldSpec) -> tuple[str, str]:
@@ -127,10 +129,17 @@ def _build_one(  # noqa: C901 - one arm per widget
 ) -> FormField:
     label, help_text = _label(spec)
     f = FormField(
-        name=path, widget=spec.widget, label=label, help=help_text, required=spec.required,
-        minimum=spec.minimum, maximum=spec.maximum, max_length=spec.max_length,
+        name=path,
+        widget=spec.widget,
+        label=label,
+        help=help_text,
+        required=spec.required,
+        minimum=spec.minimum,
+        maximum=spec.maximum,
+        max_length=spec.max_length,
         unit=gettext(labels.UNITS[spec.name]) if spec.name in labels.UNITS else "",
-        error=errors.get(path, ""), optional=spec.optional,
+        error=errors.get(path, ""),
+        optional=spec.optional,
     )
     w = spec.widget
     if w == "hidden":
@@ -144,14 +153,16 @@ def _build_one(  # noqa: C901 - one arm per widget
         f.value = tag
         for variant_tag, (cls_name, children) in spec.variants.items():
             selected = variant_tag == tag
-            f.variants.append({
-                "tag": variant_tag,
-                "label": gettext(labels.VARIANTS.get(cls_name, cls_name)),
-                "selected": selected,
-                "fields": build_fields(
-                    children, value if selected else {}, errors if selected else {}, path, data
-                ),
-            })
+            f.variants.append(
+                {
+                    "tag": variant_tag,
+                    "label": gettext(labels.VARIANTS.get(cls_name, cls_name)),
+                    "selected": selected,
+                    "fields": build_fields(
+                        children, value if selected else {}, errors if selected else {}, path, data
+                    ),
+                }
+            )
     elif w == "list":
         assert spec.item is not None
         items = value if isinstance(value, list) else []

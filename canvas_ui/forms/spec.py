@@ -25,8 +25,21 @@ from engine.document import Duration
 
 #: Widgets a field can have; the template has one arm per widget.
 Widget = Literal[
-    "text", "textarea", "number", "select", "checkbox", "datetime", "lines", "multi",
-    "keyvalue", "value", "hidden", "group", "duration", "union", "list",
+    "text",
+    "textarea",
+    "number",
+    "select",
+    "checkbox",
+    "datetime",
+    "lines",
+    "multi",
+    "keyvalue",
+    "value",
+    "hidden",
+    "group",
+    "duration",
+    "union",
+    "list",
 ]
 
 #: Long free text gets a textarea.
@@ -121,9 +134,7 @@ def _spec_for(
     discriminator = discriminator or inner_disc
     models = _union_models(annotation)
     if models is not None and discriminator:
-        variants = {
-            _literal_tag(m, discriminator): (m.__name__, model_spec(m)) for m in models
-        }
+        variants = {_literal_tag(m, discriminator): (m.__name__, model_spec(m)) for m in models}
         return FieldSpec(name, "union", owner, optional=optional, variants=variants)
     if _is_json_scalar_union(annotation):
         return FieldSpec(name, "value", owner, optional=optional)
@@ -147,14 +158,21 @@ def _spec_for(
         return FieldSpec(name, "select", owner, optional=optional, choices=values)
     if isinstance(annotation, type):
         if annotation is Duration:
-            return FieldSpec(name, "duration", owner, optional=optional,
-                             children=model_spec(Duration))
+            return FieldSpec(
+                name, "duration", owner, optional=optional, children=model_spec(Duration)
+            )
         if issubclass(annotation, BaseModel):
-            return FieldSpec(name, "group", owner, optional=optional,
-                             children=model_spec(annotation))
+            return FieldSpec(
+                name, "group", owner, optional=optional, children=model_spec(annotation)
+            )
         if issubclass(annotation, Enum):
-            return FieldSpec(name, "select", owner, optional=optional,
-                             choices=tuple(str(m.value) for m in annotation))
+            return FieldSpec(
+                name,
+                "select",
+                owner,
+                optional=optional,
+                choices=tuple(str(m.value) for m in annotation),
+            )
         if annotation is bool:
             return FieldSpec(name, "checkbox", owner)
         if annotation in (int, float):
@@ -171,8 +189,12 @@ def model_spec(model: type[BaseModel]) -> list[FieldSpec]:
     """The form fields of ``model``, in declaration order (cached per model)."""
     specs: list[FieldSpec] = []
     for name, info in model.model_fields.items():
-        spec = _spec_for(name, model.__name__, info.annotation, info.discriminator
-                         if isinstance(info.discriminator, str) else None)
+        spec = _spec_for(
+            name,
+            model.__name__,
+            info.annotation,
+            info.discriminator if isinstance(info.discriminator, str) else None,
+        )
         spec.required = info.is_required()
         spec.description = info.description or ""
         lo, hi, max_length, pattern = _bounds(list(info.metadata))

@@ -81,7 +81,7 @@ def use_locale(locale: str) -> Iterator[None]:
 def negotiate(cookie: str | None, accept_language: str | None) -> str:
     """The locale from the switch's cookie, else the browser's Accept-Language, else default."""
     if cookie in LOCALES:
-        return cookie  # type: ignore[return-value]
+        return str(cookie)
     for lang, _q in _parse_accept_language(accept_language or ""):
         low = lang.lower()
         if low.startswith("zh"):

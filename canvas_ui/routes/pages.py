@@ -11,8 +11,6 @@ from typing import Any
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from db import crud
-from db.models import Journey, JourneyCreate, JourneyVersion
 from canvas_ui import i18n, queries
 from canvas_ui.deps import CurrentUser, SessionDep
 from canvas_ui.drafts import starter_document
@@ -20,19 +18,27 @@ from canvas_ui.i18n import gettext, lazy
 from canvas_ui.kinds import KINDS, palette
 from canvas_ui.summaries import document_meta, node_meta
 from canvas_ui.templating import render
+from db import crud
+from db.models import Journey, JourneyCreate, JourneyVersion
 
 router = APIRouter(include_in_schema=False)
 
 STATUS_LABELS = {
-    "draft": lazy("Draft"), "live": lazy("Live"), "paused": lazy("Paused"),
+    "draft": lazy("Draft"),
+    "live": lazy("Live"),
+    "paused": lazy("Paused"),
     "archived": lazy("Archived"),
 }
 RUN_LABELS = {
-    "running": lazy("In journey"), "exited": lazy("Finished"), "stopped": lazy("Stopped"),
+    "running": lazy("In journey"),
+    "exited": lazy("Finished"),
+    "stopped": lazy("Stopped"),
     "failed": lazy("Failed"),
 }
 LEVEL_LABELS = {
-    "regular": lazy("Regular member"), "silver": lazy("Silver"), "gold": lazy("Gold"),
+    "regular": lazy("Regular member"),
+    "silver": lazy("Silver"),
+    "gold": lazy("Gold"),
     "diamond": lazy("Diamond"),
 }
 
@@ -72,10 +78,18 @@ def journeys_page(
     journeys = crud.list_journeys(
         session=session, status=filter_status or None, search=q.strip() or None
     )
-    return render(request, "journeys.html", {
-        "journeys": journeys, "q": q, "status": filter_status,
-        "statuses": list(STATUS_LABELS), "status_labels": _translated(STATUS_LABELS),
-    }, block="table")
+    return render(
+        request,
+        "journeys.html",
+        {
+            "journeys": journeys,
+            "q": q,
+            "status": filter_status,
+            "statuses": list(STATUS_LABELS),
+            "status_labels": _translated(STATUS_LABELS),
+        },
+        block="table",
+    )
 
 
 @router.post("/journeys")
@@ -94,15 +108,27 @@ def create_journey_form(
     elif len(name) > 120 or len(description) > 2000:
         error = gettext("The name is limited to 120 characters, the description to 2000.")
     if error:
-        return render(request, "journeys.html", {
-            "journeys": [], "q": "", "status": "", "statuses": list(STATUS_LABELS),
-            "status_labels": _translated(STATUS_LABELS), "form_error": error,
-            "form_name": name, "form_description": description,
-        }, block="new_form", status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return render(
+            request,
+            "journeys.html",
+            {
+                "journeys": [],
+                "q": "",
+                "status": "",
+                "statuses": list(STATUS_LABELS),
+                "status_labels": _translated(STATUS_LABELS),
+                "form_error": error,
+                "form_name": name,
+                "form_description": description,
+            },
+            block="new_form",
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
     journey = crud.create_journey(
         session=session,
         journey_create=JourneyCreate(
-            name=name, description=description,
+            name=name,
+            description=description,
             draft_document=starter_document(name, description),
         ),
         by=user,
@@ -128,8 +154,11 @@ def _kinds_boot() -> dict[str, Any]:
     for kind, info in KINDS.items():
         starter = {"id": "new", "kind": kind.value, "config": info.default_config}
         result[kind.value] = {
-            "title": gettext(info.title), "color": info.color, "icon": info.icon,
-            "group": info.group, "config": info.default_config,
+            "title": gettext(info.title),
+            "color": info.color,
+            "icon": info.icon,
+            "group": info.group,
+            "config": info.default_config,
             "meta": node_meta(starter, queries.SummaryContext()),
         }
     return result
@@ -138,31 +167,46 @@ def _kinds_boot() -> dict[str, Any]:
 def _strings() -> dict[str, str]:
     """UI strings ``canvas.js`` shows, already translated."""
     msgs = {
-        "saving": lazy("Saving…"), "saved": lazy("All changes saved"),
-        "unsaved": lazy("Unsaved changes"), "saveFailed": lazy("Could not save: %s"),
+        "saving": lazy("Saving…"),
+        "saved": lazy("All changes saved"),
+        "unsaved": lazy("Unsaved changes"),
+        "saveFailed": lazy("Could not save: %s"),
         "valid": lazy("No problems found. Ready to publish."),
         "problems": lazy("%d problem(s) to fix before publishing."),
         "warnings": lazy("%d warning(s)."),
         "published": lazy("Published version %s."),
         "publishRefused": lazy("Not published: fix the problems listed on the right."),
-        "confirmPublish": lazy("Publish this draft as a new version? New customers will follow it."),
-        "paused": lazy("Journey paused."), "resumed": lazy("Journey resumed."),
+        "confirmPublish": lazy(
+            "Publish this draft as a new version? New customers will follow it."
+        ),
+        "paused": lazy("Journey paused."),
+        "resumed": lazy("Journey resumed."),
         "confirmImport": lazy("Replace the current draft with the imported file?"),
-        "imported": lazy("Imported."), "importFailed": lazy("Import failed: %s"),
+        "imported": lazy("Imported."),
+        "importFailed": lazy("Import failed: %s"),
         "noEntryTarget": lazy("An entry step cannot have incoming connections."),
         "portTaken": lazy("This output already has a connection. Delete it first."),
         "selfLoop": lazy("A step cannot connect to itself."),
         "deleteConfirm": lazy("Delete %d selected item(s)?"),
-        "hint": lazy("Hint"), "error": lazy("Error"), "warning": lazy("Warning"),
+        "hint": lazy("Hint"),
+        "error": lazy("Error"),
+        "warning": lazy("Warning"),
         "focus": lazy("Show on canvas"),
-        "draft": lazy("Draft"), "live": lazy("Live"), "paused_status": lazy("Paused"),
-        "archived": lazy("Archived"), "requestFailed": lazy("Request failed: %s"),
+        "draft": lazy("Draft"),
+        "live": lazy("Live"),
+        "paused_status": lazy("Paused"),
+        "archived": lazy("Archived"),
+        "requestFailed": lazy("Request failed: %s"),
     }
     return {key: gettext(value) for key, value in msgs.items()}
 
 
 def _editor(
-    request: Request, session: Any, journey: Journey, *, version: JourneyVersion | None,
+    request: Request,
+    session: Any,
+    journey: Journey,
+    *,
+    version: JourneyVersion | None,
     panel: Any = None,
 ) -> Response:
     document = version.document if version else journey.draft_document
@@ -179,13 +223,22 @@ def _editor(
         "strings": _strings(),
         "statusLabels": _translated(STATUS_LABELS),
     }
-    return render(request, "editor.html", {
-        "journey": journey, "document": document, "version": version, "readonly": bool(version),
-        "versions": crud.list_versions(session=session, journey_id=journey.id),
-        "palette": palette(), "boot": boot, "panel": panel,
-        "choices": panel.choices if panel is not None else None,
-        "status_labels": _translated(STATUS_LABELS),
-    })
+    return render(
+        request,
+        "editor.html",
+        {
+            "journey": journey,
+            "document": document,
+            "version": version,
+            "readonly": bool(version),
+            "versions": crud.list_versions(session=session, journey_id=journey.id),
+            "palette": palette(),
+            "boot": boot,
+            "panel": panel,
+            "choices": panel.choices if panel is not None else None,
+            "status_labels": _translated(STATUS_LABELS),
+        },
+    )
 
 
 @router.get("/journeys/{journey_id}/edit")
@@ -201,11 +254,17 @@ def versions_fragment(journey_id: str, request: Request, session: SessionDep) ->
     journey = _journey_or_404(session, journey_id)
     if request.headers.get("hx-request") != "true":
         return _editor(request, session, journey, version=None)
-    return render(request, "editor.html", {
-        "journey": journey, "version": None,
-        "versions": crud.list_versions(session=session, journey_id=journey.id),
-        "status_labels": _translated(STATUS_LABELS),
-    }, block="versions")
+    return render(
+        request,
+        "editor.html",
+        {
+            "journey": journey,
+            "version": None,
+            "versions": crud.list_versions(session=session, journey_id=journey.id),
+            "status_labels": _translated(STATUS_LABELS),
+        },
+        block="versions",
+    )
 
 
 @router.get("/journeys/{journey_id}/versions/{version}")
@@ -234,11 +293,20 @@ def customers_page(
     }
     journey_ids = {r.journey_id for runs in runs_by_customer.values() for r in runs}
     names = {
-        jid: j.name for jid in journey_ids
+        jid: j.name
+        for jid in journey_ids
         if (j := crud.get_journey(session=session, journey_id=jid)) is not None
     }
-    return render(request, "customers.html", {
-        "q": query, "customers": customers, "runs_by_customer": runs_by_customer,
-        "journey_names": names, "run_labels": _translated(RUN_LABELS),
-        "level_labels": _translated(LEVEL_LABELS),
-    }, block="results")
+    return render(
+        request,
+        "customers.html",
+        {
+            "q": query,
+            "customers": customers,
+            "runs_by_customer": runs_by_customer,
+            "journey_names": names,
+            "run_labels": _translated(RUN_LABELS),
+            "level_labels": _translated(LEVEL_LABELS),
+        },
+        block="results",
+    )

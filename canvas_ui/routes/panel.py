@@ -70,9 +70,17 @@ def get_panel(
     panel = _Panel(panel_view(node=node, info=info, choices=choices, ctx=ctx), choices)
     if request.headers.get("hx-request") != "true":
         return _editor(request, session, journey, version=None, panel=panel)
-    return render(request, "editor.html", {
-        "journey": journey, "panel": panel, "choices": choices,
-    }, block="panel", force_block=True)
+    return render(
+        request,
+        "editor.html",
+        {
+            "journey": journey,
+            "panel": panel,
+            "choices": choices,
+        },
+        block="panel",
+        force_block=True,
+    )
 
 
 @router.post("/journeys/{journey_id}/nodes/{node_id}/panel")
@@ -93,7 +101,11 @@ async def post_panel(
     choices = queries.choice_data(session=session, document=document, node_id=node_id)
     ctx = queries.summary_context(session=session)
     view, code = submit_panel(
-        node_id=node_id, kind=info.kind.value, form=fields, choices=choices, ctx=ctx,
+        node_id=node_id,
+        kind=info.kind.value,
+        form=fields,
+        choices=choices,
+        ctx=ctx,
         position=(node or {}).get("position"),
     )
     headers = {}
@@ -101,6 +113,16 @@ async def post_panel(
         event = {"node-updated": {"node": view.node, "meta": view.meta}}
         # ensure_ascii: HTTP headers are latin-1; JSON \u escapes keep Chinese labels intact.
         headers["HX-Trigger"] = json.dumps(event, ensure_ascii=True)
-    return render(request, "editor.html", {
-        "journey": journey, "panel": _Panel(view, choices), "choices": choices,
-    }, block="panel", force_block=True, status_code=code, headers=headers)
+    return render(
+        request,
+        "editor.html",
+        {
+            "journey": journey,
+            "panel": _Panel(view, choices),
+            "choices": choices,
+        },
+        block="panel",
+        force_block=True,
+        status_code=code,
+        headers=headers,
+    )

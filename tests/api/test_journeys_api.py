@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.canvas_ui.harness import (  # noqa: F401 - fixtures
-    canvas_app,
-    canvas_db_template,
-    canvas_settings,
-    client,
-    create_journey,
-    linear_document,
-)
+from tests.canvas_ui.harness import *  # noqa: F403 - fixtures
+from tests.canvas_ui.harness import create_journey, linear_document
 
 
 def test_create_list_get(client: TestClient) -> None:
@@ -53,7 +49,9 @@ def test_put_draft_and_meta(client: TestClient) -> None:
         (lambda d: d.update(colour="red"), "colour"),
     ],
 )
-def test_put_bad_structure_names_the_field(client: TestClient, mutate, field) -> None:  # type: ignore[no-untyped-def]
+def test_put_bad_structure_names_the_field(
+    client: TestClient, mutate: Callable[[dict[str, Any]], object], field: str
+) -> None:
     jid = create_journey(client)
     doc = copy.deepcopy(linear_document())
     mutate(doc)

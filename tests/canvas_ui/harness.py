@@ -25,6 +25,9 @@ from journeys.settings import Settings
 
 CSRF_COOKIE = "journeys_csrf"
 
+#: The fixtures, for ``from tests.canvas_ui.harness import *`` in conftest files.
+__all__ = ["canvas_app", "canvas_db_template", "canvas_settings", "client"]
+
 
 @pytest.fixture(scope="session")
 def canvas_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -44,9 +47,7 @@ def canvas_settings(canvas_db_template: Path, tmp_path: Path) -> Settings:
     """Settings on a fresh copy of the migrated database."""
     db = tmp_path / "journeys.db"
     shutil.copy(canvas_db_template, db)
-    return Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{db}", secret_key="test-secret-key"
-    )
+    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{db}", secret_key="test-secret-key")
 
 
 def hq_login(app: FastAPI) -> tuple[str, str] | None:
@@ -61,7 +62,9 @@ def hq_login(app: FastAPI) -> tuple[str, str] | None:
     with Session(app.state.engine) as session:
         accounts.create_user(session=session, username="hq", password="test-pass", role="hq")
         _principal, cookie = accounts.login(
-            session=session, username="hq", password="test-pass",
+            session=session,
+            username="hq",
+            password="test-pass",
             secret=app.state.settings.secret_key,
         )
     return accounts.SESSION_COOKIE, cookie
@@ -103,15 +106,36 @@ def linear_document(name: str = "新客二回") -> dict[str, Any]:
         "description": "",
         "settings": {},
         "nodes": [
-            {"id": "entry", "kind": "entry", "label": "", "position": {"x": 0, "y": 0},
-             "config": {"trigger": {"type": "manual"}}},
-            {"id": "wait", "kind": "wait", "label": "等三天", "position": {"x": 300, "y": 0},
-             "config": {"until": {"type": "duration",
-                                  "duration": {"amount": 3, "unit": "days"}}}},
-            {"id": "coupon", "kind": "send_coupon", "label": "", "position": {"x": 600, "y": 0},
-             "config": {"coupon_template_id": "NEW20"}},
-            {"id": "exit", "kind": "exit", "label": "", "position": {"x": 900, "y": 0},
-             "config": {"goal_reached": False}},
+            {
+                "id": "entry",
+                "kind": "entry",
+                "label": "",
+                "position": {"x": 0, "y": 0},
+                "config": {"trigger": {"type": "manual"}},
+            },
+            {
+                "id": "wait",
+                "kind": "wait",
+                "label": "等三天",
+                "position": {"x": 300, "y": 0},
+                "config": {
+                    "until": {"type": "duration", "duration": {"amount": 3, "unit": "days"}}
+                },
+            },
+            {
+                "id": "coupon",
+                "kind": "send_coupon",
+                "label": "",
+                "position": {"x": 600, "y": 0},
+                "config": {"coupon_template_id": "NEW20"},
+            },
+            {
+                "id": "exit",
+                "kind": "exit",
+                "label": "",
+                "position": {"x": 900, "y": 0},
+                "config": {"goal_reached": False},
+            },
         ],
         "edges": [
             {"id": "e1", "source": "entry", "source_port": "next", "target": "wait"},

@@ -32,8 +32,11 @@ def test_catalogs_are_complete() -> None:
 
     po = i18n.HERE / "zh_CN" / "LC_MESSAGES" / "messages.po"
     catalog = read_po(po.open("rb"))
-    untranslated = [m.id for m in catalog if m.id and not (
-        all(m.string) if isinstance(m.string, tuple) else m.string)]
+    untranslated = [
+        m.id
+        for m in catalog
+        if m.id and not (all(m.string) if isinstance(m.string, tuple) else m.string)
+    ]
     assert untranslated == []
     pot = read_po((i18n.HERE / "messages.pot").open("rb"))
     assert {m.id for m in pot if m.id} == {m.id for m in catalog if m.id}
@@ -42,20 +45,44 @@ def test_catalogs_are_complete() -> None:
 @pytest.mark.parametrize(
     ("node", "zh", "en"),
     [
-        ({"kind": "wait", "config": {"until": {"type": "duration",
-                                                "duration": {"amount": 3, "unit": "days"}}}},
-         "等待 3 天", "Wait 3 days"),
-        ({"kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
-         "优惠券 ¥20 · 30天", "Coupon ¥20 · 30 days"),
-        ({"kind": "assign_guide_task", "config": {"instructions": "x"}},
-         "导购电话回访 · 24h", "Guide phone call · 24h"),
-        ({"kind": "wait_for_event", "config": {"event_type": "purchase"}},
-         "等待 purchase · 最多 3 天", "Wait for purchase · up to 3 days"),
-        ({"kind": "wait", "config": {"until": {"type": "customer_date",
-                                                "field": "birthday_month_start"}}},
-         "直到生日月初", "Until birthday month start"),
-        ({"kind": "send_coupon", "config": {}},
-         "尚未配置 — 点击设置", "Not configured yet — click to set up"),
+        (
+            {
+                "kind": "wait",
+                "config": {
+                    "until": {"type": "duration", "duration": {"amount": 3, "unit": "days"}}
+                },
+            },
+            "等待 3 天",
+            "Wait 3 days",
+        ),
+        (
+            {"kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
+            "优惠券 ¥20 · 30天",
+            "Coupon ¥20 · 30 days",
+        ),
+        (
+            {"kind": "assign_guide_task", "config": {"instructions": "x"}},
+            "导购电话回访 · 24h",
+            "Guide phone call · 24h",
+        ),
+        (
+            {"kind": "wait_for_event", "config": {"event_type": "purchase"}},
+            "等待 purchase · 最多 3 天",
+            "Wait for purchase · up to 3 days",
+        ),
+        (
+            {
+                "kind": "wait",
+                "config": {"until": {"type": "customer_date", "field": "birthday_month_start"}},
+            },
+            "直到生日月初",
+            "Until birthday month start",
+        ),
+        (
+            {"kind": "send_coupon", "config": {}},
+            "尚未配置 — 点击设置",
+            "Not configured yet — click to set up",
+        ),
     ],
 )
 def test_summaries(node: dict, zh: str, en: str) -> None:
@@ -67,3 +94,22 @@ def test_summaries(node: dict, zh: str, en: str) -> None:
         assert node_meta(raw, ctx)["summary"] == zh
     with i18n.use_locale("en"):
         assert node_meta(raw, ctx)["summary"] == en
+
+
+def test_pot_matches_the_sources() -> None:
+    """Every string marked in canvas_ui is in messages.pot (re-run pybabel extract if not)."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.pofile import read_po
+
+    root = i18n.HERE.parent
+    found = {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(root),
+            method_map=[("**.py", "python"), ("templates/**.html", "jinja2")],
+            options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+            keywords={**DEFAULT_KEYWORDS, "lazy": None},
+        )
+    }
+    pot = {m.id for m in read_po((i18n.HERE / "messages.pot").open("rb")) if m.id}
+    assert found - pot == set(), "run: pybabel extract -F canvas_ui/i18n/babel.cfg -k lazy …"

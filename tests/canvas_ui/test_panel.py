@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,7 +16,7 @@ from tests.canvas_ui.harness import create_journey
 HX = {"HX-Request": "true", "Accept-Language": "en"}
 
 
-def _trigger(response) -> dict:  # type: ignore[no-untyped-def]
+def _trigger(response: httpx.Response) -> dict[str, Any]:
     return json.loads(response.headers["hx-trigger"])["node-updated"]
 
 
@@ -45,7 +47,8 @@ def test_coupon_choices_come_from_templates(client: TestClient) -> None:
 def test_rfm_classes_are_checkboxes(client: TestClient) -> None:
     jid = create_journey(client)
     data = {
-        "config.rules.0.__item": "1", "config.rules.0.id": "vip",
+        "config.rules.0.__item": "1",
+        "config.rules.0.id": "vip",
         "config.rules.0.match": "all",
         "config.rules.0.conditions.0.__item": "1",
         "config.rules.0.conditions.0.type": "rfm_class",
@@ -54,7 +57,8 @@ def test_rfm_classes_are_checkboxes(client: TestClient) -> None:
     response = client.post(f"/journeys/{jid}/nodes/b1/panel?kind=branch", data=data, headers=HX)
     assert response.status_code == 200, response.text
     node = _trigger(response)
-    assert node["node"]["config"]["rules"][0]["conditions"][0]["classes"] == ["重要价值", "重要保持"]
+    condition = node["node"]["config"]["rules"][0]["conditions"][0]
+    assert condition["classes"] == ["重要价值", "重要保持"]
     assert node["meta"]["ports"] == ["vip", "else"]
     assert 'value="重要价值" checked' in response.text
 
@@ -62,19 +66,27 @@ def test_rfm_classes_are_checkboxes(client: TestClient) -> None:
 def test_valid_post_returns_node_with_summary_and_ports(client: TestClient) -> None:
     jid = create_journey(client)
     data = {
-        "label": "等三天", "config.until.type": "duration",
-        "config.until.duration.amount": "3", "config.until.duration.unit": "days",
+        "label": "等三天",
+        "config.until.type": "duration",
+        "config.until.duration.amount": "3",
+        "config.until.duration.unit": "days",
     }
     response = client.post(
-        f"/journeys/{jid}/nodes/wait/panel", data=data,
+        f"/journeys/{jid}/nodes/wait/panel",
+        data=data,
         headers={**HX, "Accept-Language": "zh-CN"},
     )
     assert response.status_code == 200
     update = _trigger(response)
     assert update["node"] == {
-        "id": "wait", "kind": "wait", "label": "等三天", "position": {"x": 300, "y": 0},
-        "config": {"until": {"type": "duration", "duration": {"amount": 3, "unit": "days"}},
-                   "window": None},
+        "id": "wait",
+        "kind": "wait",
+        "label": "等三天",
+        "position": {"x": 300, "y": 0},
+        "config": {
+            "until": {"type": "duration", "duration": {"amount": 3, "unit": "days"}},
+            "window": None,
+        },
     }
     assert update["meta"]["summary"] == "等待 3 天"
     assert update["meta"]["ports"] == ["next"]
@@ -84,7 +96,8 @@ def test_invalid_post_is_422_with_inline_errors(client: TestClient) -> None:
     jid = create_journey(client)
     data = {
         "config.until.type": "duration",
-        "config.until.duration.amount": "-1", "config.until.duration.unit": "days",
+        "config.until.duration.amount": "-1",
+        "config.until.duration.unit": "days",
     }
     response = client.post(f"/journeys/{jid}/nodes/wait/panel", data=data, headers=HX)
     assert response.status_code == 422
@@ -95,8 +108,12 @@ def test_invalid_post_is_422_with_inline_errors(client: TestClient) -> None:
 
 def test_guide_task_requires_instructions(client: TestClient) -> None:
     jid = create_journey(client)
-    data = {"config.task_type": "call", "config.instructions": "",
-            "config.due_in.amount": "24", "config.due_in.unit": "hours"}
+    data = {
+        "config.task_type": "call",
+        "config.instructions": "",
+        "config.due_in.amount": "24",
+        "config.due_in.unit": "hours",
+    }
     response = client.post(
         f"/journeys/{jid}/nodes/t1/panel?kind=assign_guide_task", data=data, headers=HX
     )
@@ -106,11 +123,16 @@ def test_guide_task_requires_instructions(client: TestClient) -> None:
 
 def test_guide_task_summary(client: TestClient) -> None:
     jid = create_journey(client)
-    data = {"config.task_type": "call", "config.instructions": "回访",
-            "config.due_in.amount": "24", "config.due_in.unit": "hours",
-            "config.outcomes": "到店\n不感兴趣"}
+    data = {
+        "config.task_type": "call",
+        "config.instructions": "回访",
+        "config.due_in.amount": "24",
+        "config.due_in.unit": "hours",
+        "config.outcomes": "到店\n不感兴趣",
+    }
     response = client.post(
-        f"/journeys/{jid}/nodes/t1/panel?kind=assign_guide_task", data=data,
+        f"/journeys/{jid}/nodes/t1/panel?kind=assign_guide_task",
+        data=data,
         headers={**HX, "Accept-Language": "zh-CN"},
     )
     assert response.status_code == 200, response.text
@@ -126,9 +148,11 @@ def test_add_and_remove_list_items_without_validating(client: TestClient) -> Non
     assert added.status_code == 200 and "hx-trigger" not in added.headers
     assert re.search(r'name="config\.variants\.0\.id"[^>]*value="a"', added.text)
     data = {
-        "config.variants.0.__item": "1", "config.variants.0.id": "a",
+        "config.variants.0.__item": "1",
+        "config.variants.0.id": "a",
         "config.variants.0.weight": "50",
-        "config.variants.1.__item": "1", "config.variants.1.id": "b",
+        "config.variants.1.__item": "1",
+        "config.variants.1.id": "b",
         "config.variants.1.weight": "50",
         "_action": "remove:config.variants.0",
     }
@@ -164,8 +188,12 @@ def test_every_config_field_has_a_label() -> None:
     def walk(specs: list[FieldSpec]) -> list[str]:
         missing = []
         for s in specs:
-            if s.widget != "hidden" and f"{s.model}.{s.name}" not in labels.FIELDS \
-                    and s.name not in labels.FIELDS and s.name != "item":
+            if (
+                s.widget != "hidden"
+                and f"{s.model}.{s.name}" not in labels.FIELDS
+                and s.name not in labels.FIELDS
+                and s.name != "item"
+            ):
                 missing.append(f"{s.model}.{s.name}")
             missing += walk(s.children)
             for _cls, children in s.variants.values():

@@ -12,10 +12,18 @@ def test_post_without_csrf_header_is_refused(client: TestClient) -> None:
     response = client.post("/api/journeys", json={"name": "x"})
     assert response.status_code == 403
     assert "X-CSRF-Token" in response.json()["detail"]
-    assert client.post("/api/journeys", json={"name": "x"},
-                       headers={"X-CSRF-Token": "forged"}).status_code == 403
-    assert client.post("/api/journeys", json={"name": "x"},
-                       headers={"X-CSRF-Token": token}).status_code == 201
+    assert (
+        client.post(
+            "/api/journeys", json={"name": "x"}, headers={"X-CSRF-Token": "forged"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/api/journeys", json={"name": "x"}, headers={"X-CSRF-Token": token}
+        ).status_code
+        == 201
+    )
 
 
 def test_put_and_htmx_posts_need_the_token(client: TestClient) -> None:

@@ -73,7 +73,8 @@ def connect(page: Page, source: str, source_port: str, target: str) -> None:
     before = edge_count(page)
     drag(page, center(page, port(source, source_port)), center(page, port(target, "in")))
     page.wait_for_function(
-        "(n) => window.journeyCanvas.graph.getEdges().filter((e) => e.getTargetCellId()).length > n",
+        "(n) => window.journeyCanvas.graph.getEdges()"
+        ".filter((e) => e.getTargetCellId()).length > n",
         arg=before,
     )
 

@@ -12,20 +12,24 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.sync_api import Browser, Page
 
-from tests.canvas_ui.harness import (  # noqa: F401 - fixtures
-    canvas_app,
-    canvas_db_template,
-    canvas_settings,
-)
+from tests.canvas_ui.harness import *  # noqa: F403 - fixtures
 
 CHROMIUM = os.environ.get("JOURNEYS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -45,8 +49,9 @@ class LiveServer:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -77,7 +82,7 @@ def live_server(canvas_app: FastAPI) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     """One headless Chromium for the whole session (skips when it is not installed)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (the Makefile's setup installs it)")
@@ -90,19 +95,20 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(  # type: ignore[no-untyped-def]
-    browser, live_server: LiveServer, canvas_app: FastAPI
-) -> Iterator[object]:
+def page(browser: Browser, live_server: LiveServer, canvas_app: FastAPI) -> Iterator[Page]:
     """A fresh, signed-in browser context in Chinese, with page errors collected."""
     context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1440, "height": 900}, locale="zh-CN",
+        base_url=live_server.url,
+        viewport={"width": 1440, "height": 900},
+        locale="zh-CN",
     )
     if canvas_app.state.test_login:
         name, value = canvas_app.state.test_login
         context.add_cookies([{"name": name, "value": value, "url": live_server.url}])
     page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.errors = errors  # type: ignore[attr-defined]  # read by the tests at the end
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
     context.close()
 
@@ -115,9 +121,8 @@ def artifacts() -> Path:
 
 
 @pytest.fixture
-def client_for(live_server: LiveServer, canvas_app: FastAPI) -> Iterator[object]:
+def client_for(live_server: LiveServer, canvas_app: FastAPI) -> Iterator[httpx.Client]:
     """A signed-in HTTP client on the live server (with the CSRF header), to set up data."""
-    import httpx
 
     with httpx.Client(base_url=live_server.url) as c:
         if canvas_app.state.test_login:

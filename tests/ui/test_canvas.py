@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from tests.canvas_ui.harness import linear_document
 from tests.ui.canvas_driver import (
@@ -107,7 +107,7 @@ def test_build_configure_save_and_reload(page: Page, artifacts: Path) -> None:
 
 
 def test_connections_are_refused_as_you_drag(
-    page: Page, live_server: LiveServer, client_for: TestClient
+    page: Page, live_server: LiveServer, client_for: httpx.Client
 ) -> None:
     jid = client_for.post(
         "/api/journeys", json={"name": "x", "document": linear_document()}
@@ -115,8 +115,11 @@ def test_connections_are_refused_as_you_drag(
     open_editor(page, f"/journeys/{jid}/edit")
     assert edge_count(page) == 3
     # into an entry
-    drag(page, center(page, port("exit", "in")), center(page, port("entry", "in") + ", "
-                                                         + '#canvas [data-cell-id="entry"] rect'))
+    drag(
+        page,
+        center(page, port("exit", "in")),
+        center(page, port("entry", "in") + ", " + '#canvas [data-cell-id="entry"] rect'),
+    )
     # an output port that already has its edge
     drag(page, center(page, port("wait", "next")), center(page, port("exit", "in")))
     # a self-loop
@@ -126,7 +129,7 @@ def test_connections_are_refused_as_you_drag(
 
 
 def test_invalid_graph_publish_and_old_version(
-    page: Page, client_for: TestClient, artifacts: Path
+    page: Page, client_for: httpx.Client, artifacts: Path
 ) -> None:
     jid = client_for.post(
         "/api/journeys", json={"name": "新客二回", "document": linear_document()}
@@ -180,13 +183,18 @@ def test_invalid_graph_publish_and_old_version(
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_label_is_text_and_language_switch(page: Page, client_for: TestClient) -> None:
+def test_label_is_text_and_language_switch(page: Page, client_for: httpx.Client) -> None:
     evil = "<img src=x onerror=alert(1)>"
     doc = linear_document()
     doc["nodes"][1]["label"] = evil
     jid = client_for.post("/api/journeys", json={"name": evil, "document": doc}).json()["id"]
     alerts: list[str] = []
-    page.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        alerts.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     open_editor(page, f"/journeys/{jid}/edit")
     label = page.locator('#canvas [data-cell-id="wait"] text').first
     expect(label).to_have_text(evil[:22] + "…")
@@ -198,6 +206,7 @@ def test_label_is_text_and_language_switch(page: Page, client_for: TestClient) -
     page.get_by_role("button", name="English").click()
     page.wait_for_function("window.__canvasReady > 0 && document.documentElement.lang === 'en'")
     expect(page.get_by_role("button", name="Publish")).to_be_visible()
-    expect(page.locator('#canvas [data-cell-id="coupon"]').get_by_text("Coupon ¥20 · 30 days")).to_be_visible()
+    coupon = page.locator('#canvas [data-cell-id="coupon"]')
+    expect(coupon.get_by_text("Coupon ¥20 · 30 days")).to_be_visible()
     page.goto("/journeys")
     expect(page.locator("h1")).to_have_text("Journeys")
