@@ -44,6 +44,8 @@ OPTIONAL_ROUTERS = (
     "canvas_ui.routes.workbench",
     "canvas_ui.routes.tasks_dashboard",
     "canvas_ui.api.tasks",
+    "canvas_ui.api.segments",
+    "canvas_ui.routes.segments",
 )
 
 
