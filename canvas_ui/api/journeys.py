@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from canvas_ui import queries
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
+from canvas_ui.diagnostics import localize, node_labels
 from canvas_ui.drafts import DraftDocument, starter_document
 from canvas_ui.i18n import gettext
 from canvas_ui.summaries import document_meta
@@ -217,9 +218,10 @@ def validate(journey_id: str, session: SessionDep) -> dict[str, Any]:
     """Compile the saved draft and list every diagnostic (200 even when there are errors)."""
     journey = require_journey(session, journey_id)
     result = service.validate_draft(session=session, document=journey.draft_document)
+    labels = node_labels(journey.draft_document)
     return {
         "ok": result.ok,
-        "diagnostics": [d.to_dict() for d in result.diagnostics],
+        "diagnostics": [localize(d.to_dict(), labels) for d in result.diagnostics],
     }
 
 
@@ -228,11 +230,11 @@ async def publish(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> Any:
     """Publish the draft as the next immutable version; 422 with all diagnostics if invalid."""
-    require_journey(session, journey_id)
+    labels = node_labels(require_journey(session, journey_id).draft_document)
     outcome = await service.publish_journey(
         session=session, temporal=temporal, journey_id=journey_id, by=user
     )
-    diagnostics = [d.to_dict() for d in outcome.diagnostics]
+    diagnostics = [localize(d.to_dict(), labels) for d in outcome.diagnostics]
     if outcome.version is None:
         return JSONResponse(
             {

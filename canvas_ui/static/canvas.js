@@ -466,6 +466,7 @@
     head.className = "diag-msg";
     head.textContent = d.message;
     li.appendChild(head);
+    if (d.detail && d.detail !== d.message) li.title = d.detail; // the compiler's own words
     if (d.hint) {
       const hint = document.createElement("div");
       hint.className = "diag-hint";
@@ -474,7 +475,7 @@
     }
     if (d.node_ids.length) {
       li.tabIndex = 0;
-      li.title = S.focus;
+      li.setAttribute("aria-label", d.message + " — " + S.focus);
       const focus = () => focusNode(d.node_ids[0]);
       li.addEventListener("click", focus);
       li.addEventListener("keydown", (e) => { if (e.key === "Enter") focus(); });

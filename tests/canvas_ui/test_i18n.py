@@ -113,3 +113,21 @@ def test_pot_matches_the_sources() -> None:
     }
     pot = {m.id for m in read_po((i18n.HERE / "messages.pot").open("rb")) if m.id}
     assert found - pot == set(), "run: pybabel extract -F canvas_ui/i18n/babel.cfg -k lazy …"
+
+
+def test_diagnostics_in_the_ui_language(client: TestClient) -> None:
+    from canvas_ui.diagnostics import MESSAGES
+    from engine.compiler import Code
+    from tests.canvas_ui.harness import create_journey, linear_document
+
+    assert {c.value for c in Code} <= set(MESSAGES)
+    doc = linear_document()
+    doc["edges"] = doc["edges"][:1]  # the wait "等三天" leads nowhere
+    jid = create_journey(client, doc)
+    zh = client.post(f"/api/journeys/{jid}/validate", headers={"Accept-Language": "zh-CN"})
+    missing = next(d for d in zh.json()["diagnostics"] if d["code"] == "MISSING_EDGE")
+    assert missing["message"] == "“等三天”的一个输出没有连线：客户将无处可去。"
+    assert missing["hint"] == "把它连到下一步，或连到出口。"
+    assert "next" in missing["detail"]  # the compiler's words stay available
+    en = client.post(f"/api/journeys/{jid}/validate").json()["diagnostics"]
+    assert next(d for d in en if d["code"] == "MISSING_EDGE")["message"] == missing["detail"]

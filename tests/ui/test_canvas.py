@@ -152,7 +152,7 @@ def test_invalid_graph_publish_and_old_version(
     body = page.locator('#canvas [data-cell-id="wait"] rect').first
     expect(body).to_have_attribute("stroke", "#d92d20")
     page.locator('#canvas [data-cell-id="wait"] rect').first.hover()
-    expect(page.locator(".node-tip")).to_contain_text("next")  # the port left unconnected
+    expect(page.locator(".node-tip")).to_contain_text("“等三天”的一个输出没有连线")
     page.locator('.diag[data-code="MISSING_EDGE"]').first.click()
     expect(page.locator('#panel[data-node-id="wait"]')).to_be_visible()
     page.screenshot(path=str(artifacts / "editor-invalid.png"))
