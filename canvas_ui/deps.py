@@ -21,6 +21,7 @@ from sqlmodel import Session
 from canvas_ui import access
 from canvas_ui.i18n import gettext
 from canvas_ui.middleware import CSRF_COOKIE, CSRF_HEADER
+from db.session import writer
 from journeys.settings import Settings, get_settings
 from services.accounts import SESSION_COOKIE, Principal, principal_from_cookie
 
@@ -28,8 +29,16 @@ _UNRESOLVED = object()
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One session per request, on the engine the app was created with."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    """One session per request, on the engine the app was created with.
+
+    A state-changing request reads before it writes (idempotency keys, "already in the
+    journey?"), so its transaction takes SQLite's write lock up front and queues on the
+    busy timeout instead of failing on a lock upgrade; GETs stay plain readers.
+    """
+    engine = request.app.state.engine
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        engine = writer(engine)
+    with Session(engine, expire_on_commit=False) as session:
         yield session
 
 

@@ -40,11 +40,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if is_sqlite:
         _ensure_sqlite_dir(url)
         connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
+        # a worker runs dozens of activities at once, each with its own session; SQLite
+        # connections are cheap, and writers queue on the busy timeout, not in the pool
+        kwargs.setdefault("pool_size", 32)
+        kwargs.setdefault("max_overflow", 64)
         engine = create_engine(
             url, connect_args=connect_args, json_serializer=_json_dumps, **kwargs
         )
         _tune_sqlite(engine)
         return engine
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
     return create_engine(url, json_serializer=_json_dumps, pool_pre_ping=True, **kwargs)
 
 
@@ -83,6 +89,21 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={_IMMEDIATE: True})
 
 
+def writer(engine: Engine) -> Engine:
+    """``engine`` whose transactions are write transactions (SQLite: ``BEGIN IMMEDIATE``)."""
+    return engine.execution_options(**{_IMMEDIATE: True})
+
+
+def end_transaction(session: Session) -> None:
+    """Finish ``session``'s open transaction before waiting on the network.
+
+    Services call this before awaiting Temporal: a transaction left open across a network
+    call would hold SQLite's lock (and a PostgreSQL snapshot) for its duration.
+    """
+    if session.in_transaction():
+        session.commit()
+
+
 def write_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose every transaction is a write transaction (SQLite: ``BEGIN IMMEDIATE``).
 
@@ -91,9 +112,7 @@ def write_session_factory(engine: Engine) -> sessionmaker[Session]:
     committed (``database is locked`` at once, no busy wait). Taking the write lock up front
     makes such work queue on the busy timeout instead. Plain ``BEGIN`` elsewhere.
     """
-    return sessionmaker(
-        engine.execution_options(**{_IMMEDIATE: True}), class_=Session, expire_on_commit=False
-    )
+    return sessionmaker(writer(engine), class_=Session, expire_on_commit=False)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

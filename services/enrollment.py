@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from sqlmodel import Session
@@ -21,6 +20,7 @@ from activities.facts import load_facts
 from db import crud
 from db.errors import RunAlreadyRunningError
 from db.models import JourneyVersion
+from db.session import begin_write, end_transaction
 from engine.effects import FactsRequest
 from engine.ir import CompiledJourney, ReentryPolicy
 from engine.runtime import CustomerEventIn
@@ -51,19 +51,20 @@ class EnrollResult:
         }
 
 
-@lru_cache(maxsize=256)
-def _compiled(journey_id: str, version: int, content_hash: str, raw: str) -> CompiledJourney:
-    import json
-
-    return CompiledJourney.from_dict(json.loads(raw))
+_COMPILED: dict[tuple[str, int, str], CompiledJourney] = {}
 
 
 def compiled_of(version: JourneyVersion) -> CompiledJourney:
-    """The IR of a published version (versions are immutable, so the decode is cached)."""
-    import json
-
-    raw = json.dumps(version.compiled, sort_keys=True)
-    return _compiled(version.journey_id, version.version, version.content_hash, raw)
+    """The IR of a published version. Versions are immutable, so each is decoded once per
+    process (keyed by id, number and content hash)."""
+    key = (version.journey_id, version.version, version.content_hash)
+    journey = _COMPILED.get(key)
+    if journey is None:
+        journey = CompiledJourney.from_dict(version.compiled)
+        if len(_COMPILED) > 512:
+            _COMPILED.clear()
+        _COMPILED[key] = journey
+    return journey
 
 
 def _reentry_block(
@@ -112,6 +113,10 @@ async def enter(
     facts = load_facts(session, FactsRequest(customer_id, now.isoformat()))
     if not facts.found:
         return EntryOutcome(customer_id, False, workflow_id, "unknown customer")
+    # the reads above and the insert below are separate transactions: the insert takes the
+    # write lock up front (SQLite) and the unique running-run index settles any race
+    end_transaction(session)
+    begin_write(session)
     try:
         run = crud.create_run(
             session=session,
@@ -136,6 +141,7 @@ async def enter(
         entry_event=entry_event,
         facts=facts,
     )
+    end_transaction(session)
     try:
         if entry_event is not None:
             await client.start_workflow(

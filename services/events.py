@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 
 from db import crud
 from db.models import CustomerEventCreate, Journey, JourneyVersion
+from db.session import end_transaction
 from engine import ir, semantics
 from engine.runtime import CustomerEventIn
 from services.enrollment import compiled_of, enter
@@ -141,9 +142,11 @@ async def ingest(
             continue
         payload = CustomerEventIn(ev.event_id, ev.type, ev.occurred_at.isoformat(), ev.properties)
         running = crud.get_running_runs_for_customer(session=session, customer_id=ev.customer_id)
+        entries = _live_event_entries(session, ev.type)
+        end_transaction(session)
         result.signalled += await _signal_all(client, [r.workflow_id for r in running], payload)
         in_journeys = {r.journey_id for r in running}
-        for version in _live_event_entries(session, ev.type):
+        for version in entries:
             if version.journey_id in in_journeys:
                 continue  # already in it: the running run got the event as a signal
             trigger = compiled_of(version).entry.trigger

@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 from db import crud
 from db.errors import NotFoundError
 from db.models import JourneyVersion
+from db.session import end_transaction
 from engine.compiler import CompileResult, Diagnostic, compile_document
 from services import segments
 from services.enrollment import EnrollResult
@@ -164,6 +165,7 @@ async def set_paused(
         session=session, temporal=temporal, journey_id=journey_id, paused=paused
     )
     runs = crud.list_runs(session=session, journey_id=journey_id, status="running", limit=100_000)
+    end_transaction(session)
     if not runs or temporal is None:
         return 0
     signal = JourneyWorkflow.pause if paused else JourneyWorkflow.resume
@@ -177,5 +179,6 @@ async def stop_run(
     run = crud.get_running_run(session=session, workflow_id=workflow_id)
     if run is None:
         raise NotFoundError("running journey run", workflow_id)
+    end_transaction(session)
     client = await temporal.client()
     await client.get_workflow_handle(workflow_id).signal(JourneyWorkflow.stop, reason)
