@@ -1,0 +1,266 @@
+"""Segment enrollment at scale vs bare workflow starts, same dev server, same run.
+
+    python -m bench.enroll [--n 20000] [--concurrency 32] [--page-size 500]
+
+Starts ``temporal server start-dev --headless --db-filename <tmp>`` on free ports, a
+migrated SQLite database with ``n`` demo customers, and a worker *subprocess* (the real
+``build_worker``: journey + enrollment workflows and activities, plus a no-op
+``BareWorkflow``). Then, one after the other:
+
+1. **enroll**: a segment matching all ``n`` customers enters a one-step journey
+   (entry → exit) through one ``SegmentEnrollmentWorkflow`` (pages of ``--page-size``,
+   ``--concurrency`` starts in flight); timed from its start to its result;
+2. **bare**: ``n`` ``BareWorkflow`` starts from this process with the same concurrency.
+
+Both phases' workflows run on the same worker while they are started. Last lines:
+``enroll_per_s``, ``bare_start_per_s``, ``ratio`` (enroll / bare), ``worker_peak_rss_mb``
+(VmHWM of the worker process; compare ``--n 20000`` with ``--n 100000``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+from temporalio.client import Client
+
+from bench._bare import BareWorkflow
+from db import crud, make_engine, upgrade
+from db.models import JourneyCreate, JourneyRun, SegmentCreate
+from db.seed import seed_demo
+from tests.temporal_env import binary
+
+JOURNEY = {
+    "name": "bench: segment entry",
+    "nodes": [
+        {
+            "id": "entry",
+            "kind": "entry",
+            "config": {"trigger": {"type": "segment", "segment_id": "everyone"}},
+        },
+        {"id": "done", "kind": "exit"},
+    ],
+    "edges": [{"id": "e1", "source": "entry", "target": "done"}],
+}
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.closing(socket.socket()) as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --------------------------------------------------------------------------- worker process
+
+
+async def _worker_main(address: str, url: str, queue: str) -> None:
+    from temporalio.worker import Worker
+
+    from activities import JourneyActivities, all_activities
+    from activities.enrollment import EnrollmentActivities
+    from journeys.settings import Settings
+    from journeys.worker import WORKFLOWS
+
+    client = await Client.connect(address)
+    engine = make_engine(url)
+    settings = Settings(database_url=url, task_queue=queue)
+    acts = JourneyActivities.from_engine(engine, settings)
+    enrollment = EnrollmentActivities.from_engine(engine, client, queue)
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=[*WORKFLOWS, BareWorkflow],
+        activities=[*all_activities(acts), *enrollment.all()],
+        max_concurrent_activities=64,
+        max_concurrent_workflow_tasks=64,
+    )
+    print("ready", flush=True)
+    await worker.run()
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def _prepare_db(url: str, n: int) -> str:
+    upgrade(url)
+    engine = make_engine(url)
+    seed_demo(session_or_engine=engine, customers=n)
+    with Session(engine, expire_on_commit=False) as session:
+        crud.create_segment(
+            session=session,
+            segment_create=SegmentCreate(id="everyone", name="全部客户", definition={"rules": []}),
+        )
+        journey = crud.create_journey(
+            session=session,
+            journey_create=JourneyCreate(name=JOURNEY["name"], draft_document=JOURNEY),
+            by="bench",
+        )
+        from services.journeys import publish
+
+        outcome = publish(session=session, journey_id=journey.id, by="bench")
+        assert outcome.ok, outcome.diagnostics
+    engine.dispose()
+    return journey.id
+
+
+async def _enroll(client: Client, queue: str, journey_id: str, args: argparse.Namespace) -> float:
+    from workflows.enrollment import EnrollmentInput, SegmentEnrollmentWorkflow
+
+    started = time.perf_counter()
+    result = await client.execute_workflow(
+        SegmentEnrollmentWorkflow.run,
+        EnrollmentInput(
+            journey_id=journey_id,
+            trigger="manual",
+            page_size=args.page_size,
+            concurrency=args.concurrency,
+        ),
+        id=f"bench-enroll-{uuid.uuid4().hex[:6]}",
+        task_queue=queue,
+    )
+    elapsed = time.perf_counter() - started
+    print(f"enroll: {result}", flush=True)
+    assert result.entered == args.n, result
+    return result.entered / elapsed
+
+
+async def _bare(client: Client, queue: str, args: argparse.Namespace) -> float:
+    gate = asyncio.Semaphore(args.concurrency)
+    prefix = uuid.uuid4().hex[:6]
+
+    async def one(i: int) -> None:
+        async with gate:
+            await client.start_workflow(
+                BareWorkflow.run, f"C{i:06d}", id=f"bare-{prefix}-{i}", task_queue=queue
+            )
+
+    started = time.perf_counter()
+    # in slices, so 100k pending coroutines never sit in memory at once
+    for lo in range(0, args.n, 2_000):
+        await asyncio.gather(*(one(i) for i in range(lo, min(lo + 2_000, args.n))))
+    return args.n / (time.perf_counter() - started)
+
+
+def _wait_runs_done(url: str, journey_id: str, timeout: float = 600) -> None:
+    engine = make_engine(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            running = session.execute(
+                select(func.count()).where(
+                    col(JourneyRun.journey_id) == journey_id, col(JourneyRun.status) == "running"
+                )
+            ).scalar_one()
+        if running == 0:
+            break
+        time.sleep(1)
+    engine.dispose()
+
+
+async def _run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="journeys-enroll-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        t0 = time.perf_counter()
+        journey_id = _prepare_db(url, args.n)
+        print(f"seeded {args.n} customers in {time.perf_counter() - t0:.0f}s", flush=True)
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                binary("temporal"),
+                "server",
+                "start-dev",
+                "--headless",
+                "--db-filename",
+                str(Path(tmp) / "temporal.db"),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--http-port",
+                str(_free_port()),
+                "--metrics-port",
+                str(_free_port()),
+                "--ui-port",
+                str(_free_port()),
+                "--log-level",
+                "error",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        worker: subprocess.Popen[str] | None = None
+        try:
+            _wait_port(port)
+            address = f"127.0.0.1:{port}"
+            queue = f"bench-{uuid.uuid4().hex[:6]}"
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "bench.enroll", "--worker", address, url, queue],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+            client = await Client.connect(address)
+            enroll_rate = await _enroll(client, queue, journey_id, args)
+            _wait_runs_done(url, journey_id)
+            bare_rate = await _bare(client, queue, args)
+            rss = _peak_rss_mb(worker.pid)
+        finally:
+            for proc in (worker, server):
+                if proc is not None and proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(proc.pid, signal.SIGTERM)
+                    try:
+                        proc.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+        print(f"n={args.n} concurrency={args.concurrency} page_size={args.page_size}")
+        print(f"enroll_per_s={enroll_rate:.1f}")
+        print(f"bare_start_per_s={bare_rate:.1f}")
+        print(f"ratio={enroll_rate / bare_rate:.2f}")
+        print(f"worker_peak_rss_mb={rss:.0f}")
+
+
+def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
+        asyncio.run(_worker_main(*sys.argv[2:5]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--page-size", type=int, default=500)
+    asyncio.run(_run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
