@@ -31,6 +31,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -42,7 +43,7 @@ from db.models import JourneyCreate, JourneyRun, SegmentCreate
 from db.seed import seed_demo
 from tests.temporal_env import binary
 
-JOURNEY = {
+JOURNEY: dict[str, Any] = {
     "name": "bench: segment entry",
     "nodes": [
         {
