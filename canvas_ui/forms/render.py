@@ -169,6 +169,8 @@ def _build_one(  # noqa: C901 - one arm per widget
         f.items = [
             _build_one(spec.item, item, errors, f"{path}.{i}", data) for i, item in enumerate(items)
         ]
+        for i, item_field in enumerate(f.items, start=1):
+            item_field.label = f"{label} {i}"  # "条件 1", "条件 2" …
         f.add_path = path
     elif w == "checkbox":
         f.checked = bool(value)

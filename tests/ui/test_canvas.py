@@ -42,7 +42,8 @@ def _apply_panel(page: Page) -> None:
 
 
 def _open_panel(page: Page, node_id: str) -> None:
-    page.locator(f'#canvas [data-cell-id="{node_id}"] rect').first.click()
+    # The top-left corner: a pasted copy may overlap the rest of the node.
+    page.locator(f'#canvas [data-cell-id="{node_id}"] rect').first.click(position={"x": 70, "y": 8})
     expect(page.locator(f'#panel[data-node-id="{node_id}"]')).to_be_visible()
 
 
@@ -210,3 +211,49 @@ def test_label_is_text_and_language_switch(page: Page, client_for: httpx.Client)
     expect(coupon.get_by_text("Coupon ¥20 · 30 days")).to_be_visible()
     page.goto("/journeys")
     expect(page.locator("h1")).to_have_text("Journeys")
+
+
+def test_shortcuts_and_variant_switch(page: Page, client_for: httpx.Client) -> None:
+    jid = client_for.post(
+        "/api/journeys", json={"name": "x", "document": linear_document()}
+    ).json()["id"]
+    open_editor(page, f"/journeys/{jid}/edit")
+    count = "() => window.journeyCanvas.graph.getNodes().length"
+
+    # copy / paste / undo / redo
+    _open_panel(page, "wait")
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    page.wait_for_function(f"({count})() === 5")
+    page.keyboard.press("Control+z")
+    page.wait_for_function(f"({count})() === 4")
+    page.keyboard.press("Control+Shift+z")
+    page.wait_for_function(f"({count})() === 5")
+    saved(page)
+    copy_id = next(i for i in node_ids(page)["wait"] if i != "wait")
+    assert 0 < len(copy_id) <= 64
+
+    # a wait "until the start of the birthday month": the union switch shows that variant
+    _open_panel(page, "wait")
+    page.locator('select[name="config.until.type"]').select_option("customer_date")
+    field = page.locator('fieldset[data-tag="customer_date"] select[name="config.until.field"]')
+    field.select_option("birthday_month_start")
+    _apply_panel(page)
+    _summary(page, "wait", "直到生日月初")
+
+    # rubber-band selection (Shift + drag on the background), then Delete
+    box = page.locator('#canvas [data-cell-id="coupon"]').bounding_box()
+    exit_box = page.locator('#canvas [data-cell-id="exit"]').bounding_box()
+    assert box is not None and exit_box is not None
+    page.keyboard.down("Shift")
+    drag(
+        page,
+        (box["x"] - 20, box["y"] - 30),
+        (exit_box["x"] + exit_box["width"] + 20, exit_box["y"] + exit_box["height"] + 30),
+    )
+    page.keyboard.up("Shift")
+    page.keyboard.press("Delete")
+    page.wait_for_function(f"({count})() === 3")
+    saved(page)
+    assert sorted(node_ids(page)) == ["entry", "wait"]
+    assert page.errors == []  # type: ignore[attr-defined]
