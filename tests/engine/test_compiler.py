@@ -209,3 +209,12 @@ def test_json_schema_describes_every_kind() -> None:
     text = json.dumps(schema)
     for kind in ("entry", "wait_for_event", "assign_guide_task", "update_customer"):
         assert f'"{kind}"' in text
+
+
+def test_documented_example_compiles() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "docs" / "examples" / "second-purchase.json"
+    result = compile_document(example.read_bytes(), coupon_templates=COUPONS)
+    assert result.ok, [d.message for d in result.diagnostics]
+    assert result.diagnostics == []
