@@ -96,13 +96,25 @@ def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:
 def _migrate_and_seed(settings: Settings, seed: bool) -> None:
     from db import make_engine, upgrade
     from db.seed import seed_demo
+    from services.accounts import seed_demo_users
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.sqlalchemy_url)
     if seed:
+        engine = make_engine(settings.sqlalchemy_url)
         with console.status("Seeding the demo retail chain (first start only)…"):
-            summary = seed_demo(session_or_engine=make_engine(settings.sqlalchemy_url))
-        console.print(f"Demo data: {summary}")
+            summary = seed_demo(session_or_engine=engine)
+            logins = seed_demo_users(session_or_engine=engine)
+        if summary.created:
+            console.print(
+                f"Demo chain: {summary.regions} regions, {summary.stores} stores, "
+                f"{summary.guides} guides, {summary.customers} customers, "
+                f"{summary.orders} orders, {summary.coupon_templates} coupon templates"
+            )
+        console.print(
+            "Demo logins (password for all: journeys-demo): "
+            + ", ".join(f"{login.username} ({login.role})" for login in logins)
+        )
 
 
 @app.command()
@@ -172,6 +184,9 @@ def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -
     import uvicorn
 
     settings = get_settings()
+    if not settings.events_api_key:
+        # a known key for the local demo; production sets JOURNEYS_EVENTS_API_KEY
+        settings = settings.model_copy(update={"events_api_key": "dev-events-key"})
     proc = start_dev_server(settings)
     _migrate_and_seed(settings, seed)
 
@@ -193,6 +208,9 @@ def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -
         console.print(f"  App:         {url}/")
         console.print(f"  API docs:    {url}/docs")
         console.print(f"  Temporal UI: {settings.temporal_ui_url}")
+        console.print(
+            f"  Events API:  POST {url}/api/events  (X-API-Key: {settings.events_api_key})"
+        )
         console.print("  Stop with Ctrl-C (waiting journeys survive a restart).")
         async with worker_:
             await server_.serve()
