@@ -553,3 +553,93 @@ async def test_retry_after_side_effect_does_not_double_issue(env: WorkflowEnviro
     assert len(world.coupons) == 1
     assert state.context["c"]["coupon_id"] == world.coupons[0].coupon_id
     assert len([c for c in acts.calls if c[0] == "issue_coupon"]) == 2
+
+
+async def test_message_to_opted_out_customer_takes_failed_port(env: WorkflowEnvironment) -> None:
+    journey = compile_ok(
+        _doc(
+            [
+                ENTRY,
+                {
+                    "id": "m",
+                    "kind": "send_message",
+                    "config": {"channel": "sms", "content": "hi", "on_failure": "port"},
+                },
+                GOAL,
+                EXIT,
+            ],
+            [("entry", "next", "m"), ("m", "next", "goal"), ("m", "failed", "done")],
+        )
+    )
+    opted_out = lambda c: default_world(c, opted_out_channels=["sms"])  # noqa: E731
+    async with journey_worker(env, make_world=opted_out) as (queue, acts):
+        handle = await start(env, queue, journey)
+        result = await handle.result()
+        state = await handle.query(JourneyWorkflow.state)
+    assert not result.goal_reached
+    assert path(state)[1] == ("m", "failed")
+    assert state.trace[1].error == "CustomerOptedOut"
+    assert acts.world("C1").messages == []
+
+
+async def test_task_without_outcomes_takes_completed_port(env: WorkflowEnvironment) -> None:
+    journey = compile_ok(
+        _doc(
+            [
+                ENTRY,
+                {"id": "t", "kind": "assign_guide_task", "config": {"instructions": "邀约到店"}},
+                GOAL,
+                EXIT,
+            ],
+            [("entry", "next", "t"), ("t", "completed", "goal"), ("t", "expired", "done")],
+        )
+    )
+    async with journey_worker(env) as (queue, acts):
+        handle = await start(env, queue, journey)
+        await _wait_for_node(handle, "t")
+        task_id = acts.world("C1").tasks[0]["task_id"]
+        await handle.signal(JourneyWorkflow.task_outcome, TaskOutcome(task_id, "completed"))
+        result = await handle.result()
+    assert result.goal_reached
+
+
+async def test_wait_until_birthday_and_absolute(env: WorkflowEnvironment) -> None:
+    now = await _now(env)
+    birthday = (now + timedelta(days=10)).date().replace(year=1990).isoformat()
+    journey = compile_ok(
+        _doc(
+            [
+                ENTRY,
+                {
+                    "id": "bday",
+                    "kind": "wait",
+                    "config": {"until": {"type": "customer_date", "field": "birthday"}},
+                },
+                {
+                    "id": "abs",
+                    "kind": "wait",
+                    "config": {
+                        "until": {
+                            "type": "absolute",
+                            "at": (now + timedelta(days=20)).isoformat(),
+                        }
+                    },
+                },
+                EXIT,
+            ],
+            [("entry", "next", "bday"), ("bday", "next", "abs"), ("abs", "next", "done")],
+        )
+    )
+    world = lambda c: default_world(c, birthday=birthday, timezone="Asia/Shanghai")  # noqa: E731
+    async with journey_worker(env, make_world=world) as (queue, _):
+        handle = await start(env, queue, journey)
+        await handle.result()
+        state = await handle.query(JourneyWorkflow.state)
+    bday_until = datetime.fromisoformat(state.trace[1].result["until"])
+    local = bday_until.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    assert (local.month, local.day, local.hour) == (
+        int(birthday[5:7]),
+        int(birthday[8:10]),
+        0,
+    )
+    assert datetime.fromisoformat(state.trace[-1].at) >= now + timedelta(days=20)
