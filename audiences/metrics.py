@@ -21,6 +21,7 @@ everyone (new medians) and rebuilds ``customer_metrics`` in two SQL statements.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,9 @@ from db.crud._util import aware
 from db.models import Customer, CustomerEvent, Order, OrderCreate, RfmBaseline, utcnow
 from db.models.segments import CustomerMetrics
 from db.rfm import DEFAULT_PERIOD_DAYS, recompute_all, rescore_customer
+from db.session import begin_write
+
+log = logging.getLogger(__name__)
 
 #: Event type → the metrics column whose "last at" it moves.
 LAST_AT = {"browse": "last_browse_at", "store_visit": "last_store_visit_at"}
@@ -136,11 +140,28 @@ def on_event(
     properties: dict[str, Any],
     now: datetime | None = None,
 ) -> None:
-    """Move the customer's metrics for one newly recorded event (idempotent)."""
+    """Move the customer's metrics for one newly recorded event.
+
+    Never raises: a failed update is logged and rolled back (the event itself is stored,
+    and the next full :func:`recompute` catches the metrics up).
+    """
     now = now or utcnow()
-    if event_type == "purchase":
-        _purchase_event(session, customer_id, occurred_at, properties, now)
+    if event_type != "purchase" and event_type not in LAST_AT:
         return
+    try:
+        begin_write(session)
+        if event_type == "purchase":
+            _purchase_event(session, customer_id, occurred_at, properties, now)
+        else:
+            _last_at(session, customer_id, event_type, occurred_at, now)
+    except Exception:  # noqa: BLE001 - metrics must not block event ingestion
+        session.rollback()
+        log.exception("metrics update failed for %s (%s)", customer_id, event_type)
+
+
+def _last_at(
+    session: Session, customer_id: str, event_type: str, occurred_at: datetime, now: datetime
+) -> None:
     column = LAST_AT.get(event_type)
     if column is None:
         return
@@ -198,6 +219,7 @@ def record_order(
 def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> None:
     """Re-score one customer against the latest baseline and recount their purchases."""
     rescore_customer(session=session, customer_id=customer_id, now=now)
+    begin_write(session)
     row = _metrics_row(session, customer_id)
     row.purchases_count = _count_purchases(session, customer_id)
     row.updated_at = now

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from audiences import metrics
 from db import crud
 from db.models import CustomerEventCreate, Journey, JourneyVersion
 from db.session import end_transaction
@@ -138,6 +139,14 @@ async def ingest(
             result.duplicates += 1
             continue
         result.accepted += 1
+        # customer metrics and RFM move with the event (segments read them): issue 5
+        metrics.on_event(
+            session=session,
+            customer_id=ev.customer_id,
+            event_type=ev.type,
+            occurred_at=ev.occurred_at,
+            properties=ev.properties,
+        )
         if client is None:
             continue
         payload = CustomerEventIn(ev.event_id, ev.type, ev.occurred_at.isoformat(), ev.properties)
