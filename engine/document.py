@@ -381,7 +381,7 @@ class ExitNode(_NodeBase):
     config: ExitConfig = Field(default_factory=ExitConfig)
 
 
-Node = Annotated[
+AnyNode = (
     EntryNode
     | WaitNode
     | WaitForEventNode
@@ -391,9 +391,11 @@ Node = Annotated[
     | SendMessageNode
     | AssignGuideTaskNode
     | UpdateCustomerNode
-    | ExitNode,
-    Field(discriminator="kind"),
-]
+    | ExitNode
+)
+
+#: A node as JSON: the member is chosen by its ``kind``.
+Node = Annotated[AnyNode, Field(discriminator="kind")]
 
 
 class Edge(_Model):
@@ -428,20 +430,6 @@ class JourneyDocument(_Model):
 
     def node(self, node_id: str) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)
-
-
-AnyNode = (
-    EntryNode
-    | WaitNode
-    | WaitForEventNode
-    | BranchNode
-    | SplitNode
-    | SendCouponNode
-    | SendMessageNode
-    | AssignGuideTaskNode
-    | UpdateCustomerNode
-    | ExitNode
-)
 
 
 def journey_json_schema() -> dict[str, Any]:

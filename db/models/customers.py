@@ -9,20 +9,13 @@ from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from db.models._base import JSONType, UTCDateTime, utcnow
+from engine.rfm import RFM_CLASSES as ENGINE_RFM_CLASSES
 
 MEMBER_LEVELS = ("regular", "silver", "gold", "diamond")
 
-#: The eight RFM classes (DOMAIN.md), keyed by (recent, high F, high M).
-RFM_CLASSES: dict[tuple[bool, bool, bool], str] = {
-    (True, True, True): "重要价值",
-    (True, False, True): "重要发展",
-    (False, True, True): "重要保持",
-    (False, False, True): "重要挽留",
-    (True, True, False): "一般价值",
-    (True, False, False): "一般发展",
-    (False, True, False): "一般保持",
-    (False, False, False): "一般挽留",
-}
+#: The eight RFM classes (DOMAIN.md), keyed by (recent, high F, high M); one definition,
+#: in the engine, which branch rules and the compiler also use.
+RFM_CLASSES = ENGINE_RFM_CLASSES
 
 
 class CustomerBase(SQLModel):
