@@ -46,6 +46,7 @@ OPTIONAL_ROUTERS = (
     "canvas_ui.api.tasks",
     "canvas_ui.api.segments",
     "canvas_ui.routes.segments",
+    "canvas_ui.routes.runs",
 )
 
 

@@ -272,3 +272,48 @@ def _entry_event(
     if not isinstance(trigger, ir.EventEntry):
         return None
     return CustomerEventIn("test-entry", trigger.event_type, start.isoformat(), properties or {})
+
+
+def sandbox_coupons(*, session: Any) -> dict[str, CouponTemplateSpec]:
+    """The chain's coupon templates as sandbox specs (stock is copied, never spent)."""
+    from db import crud
+
+    return {
+        t.id: CouponTemplateSpec(t.id, t.face_value, t.min_spend, t.validity_days, t.stock)
+        for t in crud.list_coupon_templates(session=session)
+    }
+
+
+def facts_for(
+    *,
+    session: Any,
+    customer_id: str = "",
+    name: str = "测试客户",
+    member_level: str = "silver",
+    rfm_class: str = "",
+    tags: str = "",
+    birthday: str = "",
+    guide_id: str = "G1",
+    **_ignored: Any,
+) -> CustomerFacts:
+    """A real customer's profile (read once, then only the sandbox changes it), or a
+    synthetic one from the form's fields."""
+    if customer_id:
+        from activities.facts import load_facts
+        from engine.effects import FactsRequest
+
+        facts = load_facts(
+            session, FactsRequest(customer_id, datetime.now(ZoneInfo("UTC")).isoformat(), [], [])
+        )
+        if not facts.found:
+            raise ValueError(f"no customer with id {customer_id!r}")
+        return facts
+    return CustomerFacts(
+        customer_id="TEST",
+        name=name,
+        member_level=member_level,
+        rfm_class=rfm_class or None,
+        tags=[t.strip() for t in tags.replace("，", ",").split(",") if t.strip()],
+        birthday=birthday or None,
+        guide_id=guide_id or None,
+    )

@@ -675,6 +675,54 @@
   // async rendering: the graph is interactive once the first render pass is done.
   if (graph.getCellCount() === 0) ready(); else graph.once("render:done", ready);
 
+  // ------------------------------------------------------------------ runOverlay
+  // For the run view and test runs (run_view.js): highlight the path a customer took and
+  // annotate the visited nodes. Display only: read-only pages never save, and clear() puts
+  // every node back as the server drew it.
+
+  const runOverlay = {
+    /** steps: [{node_id, port, next_node, note, error}] up to the step shown; currentId: the
+     *  node the customer is at (or null). Later visits of a node overwrite its note. */
+    show(steps, currentId) {
+      runOverlay.clear();
+      const notes = {};
+      steps.forEach((s) => { notes[s.node_id] = s; });
+      Object.entries(notes).forEach(([id, s]) => {
+        const n = graph.getCellById(id);
+        if (!n || !n.isNode()) return;
+        const bad = Boolean(s.error);
+        n.setAttrs({
+          body: { stroke: bad ? "#d92d20" : "#12b76a", strokeWidth: 2, fill: bad ? "#fef3f2" : "#ecfdf3" },
+          summary: { text: clip(s.note || "", 30), fill: "#054f31" },
+        }, { silentHistory: true });
+      });
+      steps.forEach((s) => {
+        if (!s.next_node) return;
+        graph.getConnectedEdges(s.node_id, { outgoing: true }).forEach((e) => {
+          if (e.getTargetCellId() === s.next_node && e.getSourcePortId() === OUT + s.port) {
+            e.attr({ line: { stroke: "#12b76a", strokeWidth: 3 } }, { silentHistory: true });
+          }
+        });
+      });
+      const cur = currentId && graph.getCellById(currentId);
+      if (cur && cur.isNode()) {
+        cur.setAttrs({ body: { stroke: "#2f6fed", strokeWidth: 3, fill: "#eef4ff" } }, { silentHistory: true });
+      }
+    },
+    clear() {
+      clearMarks();
+      graph.getNodes().forEach((n) => {
+        const d = n.getData();
+        n.setAttrs({ body: { fill: "#fff" }, ...nodeAttrs(d.kind, d.label, d.meta) }, { silentHistory: true });
+      });
+      graph.getEdges().forEach((e) => e.attr("line/strokeWidth", 1.5, { silentHistory: true }));
+    },
+    focus(id) {
+      const n = graph.getCellById(id);
+      if (n) graph.centerCell(n);
+    },
+  };
+
   // Exposed for tests and the console; not an API.
-  window.journeyCanvas = { graph, save, validate, toDocument };
+  window.journeyCanvas = { graph, save, validate, toDocument, runOverlay };
 })();

@@ -1,0 +1,284 @@
+"""Run pages: find runs, a run on its journey's canvas (path, notes, step-through), replay
+against the current code, and test runs of a draft. Thin: the work is in services.runs,
+services.replay and services.test_runs; notes are worded in canvas_ui.run_notes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from canvas_ui import queries, replay_jobs
+from canvas_ui.deps import SessionDep, SettingsDep, TemporalDep
+from canvas_ui.i18n import gettext
+from canvas_ui.kinds import KINDS
+from canvas_ui.routes.pages import RUN_LABELS, _kinds_boot, _strings, _translated
+from canvas_ui.run_notes import boot_steps, current_note
+from canvas_ui.summaries import document_meta
+from canvas_ui.templating import render
+from db import crud
+from db.models import Journey
+from services import replay, runs, test_runs
+from services.run_explain import RunExplanation
+
+router = APIRouter(include_in_schema=False)
+
+
+def _labels(document: dict[str, Any]) -> dict[str, str]:
+    titles = {k.value: gettext(info.title) for k, info in KINDS.items()}
+    return {
+        n["id"]: n.get("label") or titles.get(n.get("kind", ""), n["id"])
+        for n in document.get("nodes", [])
+    }
+
+
+def _canvas_boot(session: Any, journey: Journey, document: dict[str, Any]) -> dict[str, Any]:
+    """What canvas.js needs to draw ``document`` read-only (as the version page does)."""
+    return {
+        "journeyId": journey.id,
+        "readonly": True,
+        "version": None,
+        "status": journey.status,
+        "document": document,
+        "meta": document_meta(document, queries.summary_context(session=session)),
+        "kinds": _kinds_boot(),
+        "strings": _strings(),
+        "statusLabels": {},
+    }
+
+
+def _run_boot(exp: RunExplanation | None, labels: dict[str, str]) -> dict[str, Any]:
+    if exp is None:
+        return {"steps": [], "current": None, "currentNote": "", "status": ""}
+    return {
+        "steps": boot_steps(exp),
+        "current": exp.current,
+        "status": exp.status,
+        "currentNote": current_note(exp, labels),
+        "source": exp.source,
+    }
+
+
+def _run_strings() -> dict[str, str]:
+    return {
+        "step": gettext("Step %(n)s of %(total)s"),
+        "context": gettext("Context"),
+        "events": gettext("Buffered events"),
+        "none": gettext("None"),
+        "consumed": gettext("consumed"),
+        "inputs": gettext("Decision inputs"),
+        "result": gettext("Result"),
+        "running": gettext("Running test…"),
+    }
+
+
+@router.get("/runs")
+def runs_page(
+    request: Request,
+    session: SessionDep,
+    q: str = Query(default="", max_length=64),
+    journey_id: str = Query(default="", max_length=64),
+    node_id: str = Query(default="", max_length=64),
+) -> Response:
+    """Find runs by customer (id, phone, name) or "who is in this journey / at this node"."""
+    if journey_id:
+        hits = runs.waiting_at(session=session, journey_id=journey_id, node_id=node_id or None)
+    else:
+        hits = runs.search_runs(session=session, query=q)
+    return render(
+        request,
+        "runs.html",
+        {
+            "q": q,
+            "journey_id": journey_id,
+            "node_id": node_id,
+            "hits": hits,
+            "run_labels": _translated(RUN_LABELS),
+            "journeys": crud.list_journeys(session=session),
+        },
+        block="results",
+    )
+
+
+@router.get("/runs/{workflow_id}")
+async def run_page(
+    workflow_id: str,
+    request: Request,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> Response:
+    """One run on the canvas of the version it runs on."""
+    view = await runs.load_run_view(
+        session=session,
+        temporal=temporal,
+        workflow_id=workflow_id,
+        ui_url=settings.temporal_ui_url,
+        namespace=settings.temporal_namespace,
+    )
+    if view is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            gettext("No journey run with workflow id %(id)s.") % {"id": workflow_id},
+        )
+    journey = crud.get_journey(session=session, journey_id=view.run.journey_id)
+    if journey is None or view.version is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, gettext("The run's journey is gone."))
+    document = view.version.document
+    labels = _labels(document)
+    boot = _canvas_boot(session, journey, document)
+    boot["run"] = _run_boot(view.explanation, labels)
+    boot["runStrings"] = _run_strings()
+    return render(
+        request,
+        "run.html",
+        {
+            "view": view,
+            "journey": journey,
+            "boot": boot,
+            "test_mode": False,
+            "run_labels": _translated(RUN_LABELS),
+            "current_note": boot["run"]["currentNote"],
+        },
+    )
+
+
+@router.post("/runs/{workflow_id}/replay")
+async def replay_run(workflow_id: str, request: Request, temporal: TemporalDep) -> Response:
+    """Replay this run's history against the current workflow code."""
+    result: replay.ReplayResult | None = None
+    error = ""
+    try:
+        client = await temporal.client()
+        history = await replay.fetch_history(client, workflow_id)
+        result = await replay.replay_one(history)
+    except Exception as exc:  # Temporal down or history gone: say so in the panel
+        error = str(exc)
+    return render(
+        request,
+        "run.html",
+        {"result": result, "error": error},
+        block="replay_result",
+        force_block=True,
+    )
+
+
+@router.post("/journeys/{journey_id}/replay")
+async def replay_journey(
+    journey_id: str,
+    request: Request,
+    session: SessionDep,
+    temporal: TemporalDep,
+    version: int | None = Form(default=None),
+    limit: int = Form(default=200, ge=1, le=5000),
+) -> Response:
+    """Start replaying the runs of a journey (or one version) against the current code."""
+    ids = replay.workflow_ids_for_journey(
+        session=session, journey_id=journey_id, version=version, limit=limit
+    )
+    error = ""
+    job = None
+    try:
+        client = await temporal.client()
+        title = f"{journey_id}" + (f" v{version}" if version else "")
+        job = replay_jobs.start_job(client=client, workflow_ids=ids, title=title)
+    except Exception as exc:
+        error = str(exc)
+    return render(
+        request, "run.html", {"job": job, "error": error}, block="replay_job", force_block=True
+    )
+
+
+@router.get("/replay-jobs/{job_id}")
+def replay_job(job_id: str, request: Request) -> Response:
+    """A bulk replay's progress (polled by the page until it is finished)."""
+    job = replay_jobs.JOBS.get(job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, gettext("No such replay job."))
+    return render(
+        request, "run.html", {"job": job, "error": ""}, block="replay_job", force_block=True
+    )
+
+
+@router.get("/journeys/{journey_id}/test-run")
+def test_run_page(journey_id: str, request: Request, session: SessionDep) -> Response:
+    """The draft on a read-only canvas with the test-run form beside it."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, gettext("No journey with id %(id)s.") % {"id": journey_id}
+        )
+    boot = _canvas_boot(session, journey, journey.draft_document)
+    boot["run"] = _run_boot(None, {})
+    boot["runStrings"] = _run_strings()
+    boot["testRunUrl"] = f"/journeys/{journey.id}/test-run"
+    return render(
+        request,
+        "run.html",
+        {
+            "view": None,
+            "journey": journey,
+            "boot": boot,
+            "test_mode": True,
+            "run_labels": _translated(RUN_LABELS),
+            "current_note": "",
+            "default_script": "purchase ¥300 on day 5\ntask outcome interested on day 2",
+        },
+    )
+
+
+class TestRunIn(BaseModel):
+    """The test-run form: a synthetic profile (or a real customer to copy) and a script."""
+
+    customer_id: str = Field(default="", max_length=32)
+    name: str = Field(default="测试客户", max_length=60)
+    member_level: str = Field(default="silver", max_length=20)
+    rfm_class: str = Field(default="", max_length=10)
+    tags: str = Field(default="", max_length=200)
+    birthday: str = Field(default="", max_length=10)
+    guide_id: str = Field(default="G1", max_length=32)
+    purchases_days_ago: str = Field(default="", max_length=100)
+    script: str = Field(default="", max_length=5000)
+
+
+@router.post("/journeys/{journey_id}/test-run")
+async def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONResponse:
+    """Run the draft in the sandbox; answers the run view's steps (422 names the problem)."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    coupons = test_runs.sandbox_coupons(session=session)
+    try:
+        compiled = test_runs.compile_draft(
+            journey.draft_document, journey_id=journey.id, coupon_templates=set(coupons)
+        )
+        script = test_runs.parse_script(body.script)
+        facts = test_runs.facts_for(session=session, **body.model_dump(exclude={"script"}))
+        past = [
+            (float(d), "purchase")
+            for d in body.purchases_days_ago.replace("，", ",").split(",")
+            if d.strip()
+        ]
+    except (test_runs.DraftInvalidError, ValueError) as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    result = await test_runs.run_test(
+        compiled, facts, coupon_templates=coupons, script=script, past_events=past
+    )
+    labels = _labels(journey.draft_document)
+    return JSONResponse(
+        {
+            "run": _run_boot(result.explanation, labels),
+            "elapsed_ms": round(result.elapsed_ms, 1),
+            "stalled": result.stalled,
+            "coupons": result.coupons,
+            "messages": [
+                {k: v for k, v in m.items() if k != "rendered"} | {"text": m["rendered"][:120]}
+                for m in result.messages
+            ],
+            "tasks": result.tasks,
+            "explanation": asdict(result.explanation),
+        }
+    )
