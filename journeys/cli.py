@@ -7,6 +7,8 @@
     journeys migrate     # alembic upgrade head on DATABASE_URL (or the SQLite file)
     journeys seed        # the demo retail chain (idempotent)
     journeys enroll JOURNEY_ID C000001 C000002 …
+    journeys enroll-segment JOURNEY_ID   # the journey's segment audience, with a progress bar
+    journeys recompute-metrics           # RFM(L) for everyone + customer metrics
 
 Settings come from env vars (see journeys/settings.py), e.g. ``DATABASE_URL``,
 ``JOURNEYS_TEMPORAL_ADDRESS``, ``JOURNEYS_TEMPORAL_NAMESPACE``, ``JOURNEYS_TEMPORAL_TLS``.
@@ -115,6 +117,7 @@ def _migrate_and_seed(settings: Settings, seed: bool) -> None:
             "Demo logins (password for all: journeys-demo): "
             + ", ".join(f"{login.username} ({login.role})" for login in logins)
         )
+        _prepare_audiences(settings)
 
 
 @app.command()
@@ -255,6 +258,97 @@ def enroll(journey_id: str, customer_ids: list[str]) -> None:
         console.print(result.to_dict())
 
     asyncio.run(go())
+
+
+def _prepare_audiences(settings: Settings) -> None:
+    """Customer metrics and the built-in segments of the demo chain (idempotent)."""
+    from sqlmodel import Session
+
+    from audiences.builtin import prepare_demo
+    from db import make_engine
+
+    with Session(make_engine(settings.sqlalchemy_url)) as session:
+        console.print(f"Audiences: {prepare_demo(session=session)}")
+
+
+@app.command("recompute-metrics")
+def recompute_metrics(
+    period_days: int = typer.Option(365, min=1, max=3650, help="F/M period in days."),
+) -> None:
+    """Re-score RFM(L) for everyone (new medians) and rebuild customer metrics."""
+    from sqlmodel import Session
+
+    from audiences.metrics import recompute
+    from db import make_engine
+    from db.models import utcnow
+
+    settings = get_settings()
+    with Session(make_engine(settings.sqlalchemy_url)) as session, console.status("Scoring…"):
+        summary = recompute(session=session, now=utcnow(), period_days=period_days)
+    console.print(summary)
+
+
+@app.command("enroll-segment")
+def enroll_segment(
+    journey_id: str,
+    wait: bool = typer.Option(True, help="Show a progress bar until the pass ends."),
+    concurrency: int = typer.Option(32, min=1, max=512, help="Workflow starts in flight."),
+) -> None:
+    """Enter a live journey's segment audience now, with a progress bar."""
+    from services.segments import start_enrollment
+    from services.temporal import connect
+
+    settings = get_settings()
+
+    async def go() -> None:
+        client = await connect(settings)
+        workflow_id = await start_enrollment(
+            client=client,
+            task_queue=settings.task_queue,
+            journey_id=journey_id,
+            concurrency=concurrency,
+        )
+        console.print(f"Enrollment started: {workflow_id}")
+        if wait:
+            await _follow_enrollment(settings, journey_id, workflow_id)
+
+    asyncio.run(go())
+
+
+async def _follow_enrollment(settings: Settings, journey_id: str, workflow_id: str) -> None:
+    """A rich progress bar over the enrollment's row (entered + skipped of total)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from sqlmodel import Session
+
+    from db import crud, make_engine
+
+    engine = make_engine(settings.sqlalchemy_url)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("Entering", total=None)
+        while True:
+            with Session(engine) as session:
+                rows = crud.list_enrollments(session=session, journey_id=journey_id)
+            row = next((r for r in rows if r.workflow_id == workflow_id), None)
+            if row is not None:
+                progress.update(
+                    task,
+                    total=row.total,
+                    completed=row.entered + row.skipped,
+                    description=f"Entered {row.entered}, skipped {row.skipped}",
+                )
+                if row.status != "running":
+                    console.print(
+                        f"Enrollment {row.status}: {row.entered} entered, {row.skipped} skipped"
+                        + (f" ({row.message})" if row.message else "")
+                    )
+                    return
+            await asyncio.sleep(0.5)
 
 
 def main() -> None:

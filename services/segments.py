@@ -23,6 +23,7 @@ from audiences import (
     parse_definition,
     sample,
 )
+from audiences.builtin import builtin_segment, ensure_segment
 from db import crud
 from db.errors import NotFoundError
 from db.models import JourneyVersion, Segment, SegmentCreate, SegmentEnrollment, utcnow
@@ -179,12 +180,17 @@ def delete_segment(*, session: Session, segment_id: str) -> None:
 
 
 def check_segment_entry(*, session: Session, document: Any) -> list[Diagnostic]:
-    """Errors that must stop a publish: the entry names a segment that does not exist."""
+    """Errors that must stop a publish: the entry names a segment that does not exist (a
+    built-in one, see :mod:`audiences.builtin`, is created instead)."""
     trigger = _segment_trigger(document)
     if trigger is None:
         return []
     segment_id = str(trigger.get("segment_id") or "")
     if crud.get_segment(session=session, segment_id=segment_id) is not None:
+        return []
+    builtin = builtin_segment(segment_id)
+    if builtin is not None:  # a template's audience (dormant_90d, …): save it now
+        ensure_segment(session=session, segment=builtin)
         return []
     known = [s.id for s in crud.list_segments(session=session)]
     from engine.compiler.diagnostics import did_you_mean
