@@ -351,6 +351,109 @@ async def _follow_enrollment(settings: Settings, journey_id: str, workflow_id: s
             await asyncio.sleep(0.5)
 
 
+# ------------------------------------------------------------------ replay (services.replay)
+
+
+def _replay_ids(
+    workflow_id: str | None, journey: str | None, version: int | None, limit: int
+) -> list[str]:
+    if workflow_id:
+        return [workflow_id]
+    if not journey:
+        console.print("[red]Give --workflow-id, --journey or --dir.[/red]")
+        raise typer.Exit(2)
+    from sqlmodel import Session
+
+    from db import make_engine
+    from services.replay import workflow_ids_for_journey
+
+    with Session(make_engine(get_settings().sqlalchemy_url)) as session:
+        return workflow_ids_for_journey(
+            session=session, journey_id=journey, version=version, limit=limit
+        )
+
+
+@app.command()
+def replay(
+    workflow_id: str | None = typer.Option(None, "--workflow-id", help="One run."),
+    journey: str | None = typer.Option(None, "--journey", help="Every run of a journey."),
+    version: int | None = typer.Option(None, "--version", help="Only this version's runs."),
+    limit: int = typer.Option(1000, "--limit", help="At most this many runs."),
+    directory: Path | None = typer.Option(None, "--dir", help="Exported JSON histories."),
+) -> None:
+    """Replay recorded histories against the current workflow code (exit 1 if any diverges)."""
+    import logging
+
+    from services.replay import ReplayResult, fetch_histories, load_dir, replay_many
+
+    # the SDK logs every failed activation with a traceback; the verdicts below say it all
+    logging.getLogger("temporalio").setLevel(logging.CRITICAL)
+
+    def progress(done: int, total: int, r: ReplayResult) -> None:
+        mark = "[green]ok[/green]" if r.ok else "[red]DIVERGES[/red]"
+        console.print(f"{done}/{total or '?'} {r.workflow_id} {mark}")
+        div = r.divergence
+        if div is not None:
+            console.print(
+                f"    at event {div.event_id} ({div.event_detail}), node {div.node_id};"
+                f" last matching command {div.last_matched}"
+            )
+
+    async def go() -> bool:
+        if directory is not None:
+            histories = load_dir(directory)
+            summary = await replay_many(histories, total=len(histories), on_progress=progress)
+        else:
+            from services.temporal import connect
+
+            ids = _replay_ids(workflow_id, journey, version, limit)
+            client = await connect(get_settings())
+            errors: list[str] = []
+            summary = await replay_many(
+                fetch_histories(client, ids, errors), total=len(ids), on_progress=progress
+            )
+            summary.fetch_errors.extend(errors)
+        for err in summary.fetch_errors:
+            console.print(f"[yellow]not fetched: {err}[/yellow]")
+        failed = len(summary.failed)
+        console.print(
+            f"replayed={len(summary.results)} failed={failed} "
+            f"not_fetched={len(summary.fetch_errors)}"
+        )
+        return summary.ok
+
+    if not asyncio.run(go()):
+        raise typer.Exit(1)
+
+
+@app.command("export-history")
+def export_history(
+    out: Path = typer.Option(..., "--out", help="Directory to write <workflow id>.json into."),
+    workflow_id: str | None = typer.Option(None, "--workflow-id"),
+    journey: str | None = typer.Option(None, "--journey"),
+    version: int | None = typer.Option(None, "--version"),
+    limit: int = typer.Option(1000, "--limit"),
+) -> None:
+    """Write workflow histories as JSON files (for `journeys replay --dir` or a test corpus)."""
+    from services import replay as rp
+    from services.temporal import connect
+
+    ids = _replay_ids(workflow_id, journey, version, limit)
+
+    async def go() -> int:
+        client = await connect(get_settings())
+        errors: list[str] = []
+        n = 0
+        async for history in rp.fetch_histories(client, ids, errors):
+            console.print(str(rp.export_history(history, out)))
+            n += 1
+        for err in errors:
+            console.print(f"[yellow]not fetched: {err}[/yellow]")
+        return n
+
+    console.print(f"exported={asyncio.run(go())}")
+
+
 def main() -> None:
     app()
 
