@@ -84,7 +84,7 @@ def explain(
     steps = []
     for offset, entry in enumerate(state.trace):
         index = state.trace_dropped + offset
-        after = _state_after(index, snaps) or state
+        after = _state_after(index, snaps) or (state if snaps else _from_trace(state, offset))
         steps.append(
             StepView(
                 index=index,
@@ -122,6 +122,24 @@ def explain(
         steps=steps,
         trace_dropped=state.trace_dropped,
         timezone=journey.timezone if journey is not None else "Asia/Shanghai",
+    )
+
+
+def _from_trace(state: RunState, offset: int) -> RunState:
+    """Without snapshots: the final state cut back to the nodes visited by step ``offset``
+    and the events that had occurred by then (later visits of a node show their last value)."""
+    seen = {e.node_id for e in state.trace[: offset + 1]}
+    entry = state.trace[offset]
+    until = entry.finished_at or entry.at
+    return RunState(
+        customer_id=state.customer_id,
+        enrollment_id=state.enrollment_id,
+        entered_at=state.entered_at,
+        context={k: v for k, v in state.context.items() if k in seen},
+        events=[e for e in state.events if e.occurred_at <= until],
+        consumed_event_ids=[
+            str(e.result.get("event_id")) for e in state.trace[: offset + 1] if e.result
+        ],
     )
 
 

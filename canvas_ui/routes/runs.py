@@ -58,6 +58,7 @@ def _run_boot(exp: RunExplanation | None, labels: dict[str, str]) -> dict[str, A
         "current": exp.current,
         "status": exp.status,
         "currentNote": current_note(exp, labels),
+        "labels": labels,
         "source": exp.source,
     }
 

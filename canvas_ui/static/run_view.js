@@ -59,7 +59,7 @@
       li.dataset.i = String(i);
       li.dataset.node = s.node_id;
       li.appendChild(el("span", "t-at", s.at));
-      li.appendChild(el("strong", "", (boot.document.nodes.find((n) => n.id === s.node_id) || {}).label || s.node_id));
+      li.appendChild(el("strong", "", (run.labels || {})[s.node_id] || s.node_id));
       li.appendChild(el("span", "t-note", s.note));
       li.tabIndex = 0;
       li.addEventListener("click", () => { showStep(i); overlay.focus(s.node_id); });
