@@ -1,0 +1,311 @@
+"""Segment pages: list, builder (live count + sample as rules change), where used; and a
+journey's segment enrollment page with a live progress bar.
+
+The builder keeps the rules as JSON in a hidden field that ``static/segments.js`` edits
+(add / remove / drag rules and groups); htmx posts it to ``/segments/preview`` on every
+change and swaps the ``preview`` block. Bad rules answer 422 with the problems listed, each
+naming its rule, and ``app.js`` swaps 422 like a 200.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import Response
+
+from audiences import FIELDS, SegmentValidationError
+from audiences.fields import RELATIVE_MONTHS
+from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
+from canvas_ui.i18n import gettext
+from canvas_ui.templating import render
+from db import crud
+from engine.rfm import RFM_CLASS_EN
+from services import segments as service
+
+router = APIRouter(include_in_schema=False)
+
+EMPTY = {"match": "all", "rules": []}
+
+
+def _builder_meta(session: Any) -> dict[str, Any]:
+    """What the builder's pickers offer: fields, operators, choices, ids of the chain."""
+    return {
+        "fields": [
+            {
+                "name": f.name,
+                "label": gettext(f.label),
+                "kind": f.kind.value,
+                "ops": [o.value for o in f.ops],
+                "choices": list(f.choices),
+                "ref": f.ref,
+            }
+            for f in FIELDS.values()
+        ],
+        "refs": {
+            "store": [[s.id, s.name] for s in crud.list_stores(session=session)],
+            "region": [[r.id, r.name] for r in crud.list_regions(session=session)],
+            "guide": [[g.id, g.name] for g in crud.list_guides(session=session)],
+        },
+        "months": list(RELATIVE_MONTHS),
+        "rfm_en": RFM_CLASS_EN,
+        "coupon_templates": [t.id for t in crud.list_coupon_templates(session=session)],
+        "text": {
+            "all": gettext("all of"),
+            "any": gettext("any of"),
+            "none": gettext("none of"),
+            "add_rule": gettext("Add rule"),
+            "add_group": gettext("Add group"),
+            "remove": gettext("Remove"),
+            "field": gettext("Profile / value"),
+            "tag": gettext("Tags"),
+            "event": gettext("Events in a window"),
+            "coupon": gettext("Coupon"),
+            "days": gettext("days"),
+            "times_in_last": gettext("times in the last"),
+            "group": gettext("Group"),
+            "drag": gettext("Drag to reorder"),
+        },
+    }
+
+
+@router.get("/segments")
+def segments_page(request: Request, session: SessionDep) -> Response:
+    """Saved segments with their last known size and how many journeys use them."""
+    segments = crud.list_segments(session=session)
+    usage = {s.id: len(service.where_used(session=session, segment_id=s.id)) for s in segments}
+    return render(request, "segments.html", {"segments": segments, "usage": usage})
+
+
+def _builder(
+    request: Request, session: Any, segment: Any, *, is_new: bool, status_code: int = 200
+) -> Response:
+    definition = segment.definition if segment is not None else EMPTY
+    usage = (
+        service.where_used(session=session, segment_id=segment.id)
+        if segment is not None and not is_new
+        else []
+    )
+    return render(
+        request,
+        "segment_builder.html",
+        {
+            "segment": segment,
+            "is_new": is_new,
+            "definition_json": json.dumps(definition, ensure_ascii=False),
+            "meta_json": json.dumps(_builder_meta(session), ensure_ascii=False),
+            "usage": usage,
+            "problems": [],
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/segments/new")
+def new_segment_page(request: Request, session: SessionDep) -> Response:
+    """An empty builder."""
+    return _builder(request, session, None, is_new=True)
+
+
+@router.get("/segments/{segment_id}")
+def segment_page(segment_id: str, request: Request, session: SessionDep) -> Response:
+    """The builder on a saved segment, with where it is used."""
+    segment = service.require_segment(session, segment_id)
+    return _builder(request, session, segment, is_new=False)
+
+
+def _parse_json(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(400, gettext("The rules are not valid JSON.")) from exc
+
+
+@router.post("/segments/preview")
+def preview_fragment(
+    request: Request, session: SessionDep, definition: str = Form(...)
+) -> Response:
+    """The live count and sample of the rules being edited (the ``preview`` block)."""
+    context: dict[str, Any] = {"problems": [], "preview": None}
+    status_code = 200
+    try:
+        context["preview"] = service.preview(session=session, definition=_parse_json(definition))
+    except SegmentValidationError as exc:
+        context["problems"] = exc.problems
+        status_code = 422
+    return render(
+        request,
+        "segment_builder.html",
+        context,
+        block="preview",
+        force_block=True,
+        status_code=status_code,
+    )
+
+
+@router.post("/segments/save")
+def save_segment(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    segment_id: str = Form(..., alias="id"),
+    name: str = Form(...),
+    description: str = Form(""),
+    definition: str = Form(...),
+    is_new: bool = Form(False),
+) -> Response:
+    """Save; on success HX-Redirect to the segment, else the ``save_status`` block (422)."""
+    problems: list[Any] = []
+    message = ""
+    try:
+        if not name.strip():
+            message = gettext("Give the segment a name.")
+        elif is_new and not _valid_id(segment_id):
+            message = gettext(
+                "The id takes lower-case letters, digits, - and _ (e.g. dormant_90d)."
+            )
+        else:
+            service.save_segment(
+                session=session,
+                segment_id=segment_id,
+                name=name.strip(),
+                description=description,
+                definition=_parse_json(definition),
+                by=user,
+                create=is_new,
+            )
+            return Response(status_code=204, headers={"HX-Redirect": f"/segments/{segment_id}"})
+    except SegmentValidationError as exc:
+        problems = exc.problems
+        message = gettext("The segment has invalid rules; fix them and try again.")
+    except crud.SegmentExistsError:
+        message = gettext("A segment with this id exists already; pick another id.")
+    return render(
+        request,
+        "segment_builder.html",
+        {"problems": problems, "save_message": message},
+        block="save_status",
+        force_block=True,
+        status_code=422,
+    )
+
+
+def _valid_id(value: str) -> bool:
+    import re
+
+    return bool(re.match(r"^[a-z0-9][a-z0-9_\-]{0,63}$", value))
+
+
+# --------------------------------------------------------------------------- enrollment
+
+
+def _enrollment_context(session: Any, journey_id: str) -> dict[str, Any]:
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise HTTPException(404, gettext("Journey not found."))
+    enrollments = crud.list_enrollments(session=session, journey_id=journey_id, limit=10)
+    latest = enrollments[0] if enrollments else None
+    limits = crud.get_entry_limits(session=session, journey_id=journey_id)
+    percent = 0
+    if latest is not None and latest.total:
+        percent = min(100, round(100 * (latest.entered + latest.skipped) / latest.total))
+    return {
+        "journey": journey,
+        "enrollments": enrollments,
+        "latest": latest,
+        "percent": percent,
+        "limits": limits,
+        "segment_id": _trigger_segment(journey.draft_document),
+    }
+
+
+def _trigger_segment(document: Any) -> str | None:
+    for node in (document or {}).get("nodes") or []:
+        trigger = ((node or {}).get("config") or {}).get("trigger") or {}
+        if node.get("kind") == "entry" and trigger.get("type") == "segment":
+            return str(trigger.get("segment_id"))
+    return None
+
+
+@router.get("/journeys/{journey_id}/enrollment")
+def enrollment_page(journey_id: str, request: Request, session: SessionDep) -> Response:
+    """Segment entry of a journey: progress of the latest pass (polled), history, limits."""
+    return render(
+        request,
+        "journey_enrollment.html",
+        _enrollment_context(session, journey_id),
+        block="progress",
+    )
+
+
+@router.post("/journeys/{journey_id}/enrollment/start")
+async def start_enrollment(
+    journey_id: str, request: Request, session: SessionDep, temporal: TemporalDep
+) -> Response:
+    """Enter the segment's audience now; → the progress block."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise HTTPException(404, gettext("Journey not found."))
+    error = ""
+    if journey.status != "live":
+        error = gettext("Only a live journey can take in its segment.")
+    elif temporal is None:
+        error = gettext("Temporal is not configured.")
+    else:
+        try:
+            await service.start_enrollment(
+                client=await temporal.client(),
+                task_queue=temporal.task_queue,
+                journey_id=journey_id,
+            )
+        except Exception as exc:  # noqa: BLE001 - shown to the operator
+            error = str(exc)
+    context = {**_enrollment_context(session, journey_id), "error": error, "starting": not error}
+    return render(
+        request,
+        "journey_enrollment.html",
+        context,
+        block="progress",
+        force_block=True,
+        status_code=422 if error else 200,
+    )
+
+
+@router.post("/journeys/{journey_id}/enrollment/limits")
+def save_limits(
+    journey_id: str,
+    request: Request,
+    session: SessionDep,
+    max_per_run: str = Form(""),
+    max_per_hour: str = Form(""),
+) -> Response:
+    """Entry limits (empty = unlimited); → the limits block."""
+
+    def number(raw: str) -> int | None:
+        raw = raw.strip()
+        if not raw:
+            return None
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(raw)
+        return int(raw)
+
+    error = ""
+    try:
+        crud.set_entry_limits(
+            session=session,
+            journey_id=journey_id,
+            max_per_run=number(max_per_run),
+            max_per_hour=number(max_per_hour),
+        )
+    except ValueError:
+        error = gettext("Limits are whole numbers of at least 1, or empty for no limit.")
+    context = {**_enrollment_context(session, journey_id), "limits_error": error}
+    return render(
+        request,
+        "journey_enrollment.html",
+        context,
+        block="limits",
+        force_block=True,
+        status_code=422 if error else 200,
+    )

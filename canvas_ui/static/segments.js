@@ -1,0 +1,198 @@
+/* Segment builder: edits the rules JSON in #segment-definition and tells htmx to re-count.
+ * Rules and groups are added / removed by click and reordered by drag (within their list).
+ * The server validates; problems come back in the preview and mark their rule rows.
+ * User text is only ever set through .value / textContent. */
+(function () {
+  "use strict";
+
+  const root = document.getElementById("rule-builder");
+  const hidden = document.getElementById("segment-definition");
+  if (!root || !hidden) return;
+  const META = JSON.parse(root.dataset.meta);
+  const T = META.text;
+  const FIELDS = Object.fromEntries(META.fields.map((f) => [f.name, f]));
+  let seq = 0;
+  let model = JSON.parse(hidden.value || '{"match":"all","rules":[]}');
+  const withIds = (r) => {
+    r.id = r.id || "r" + ++seq;
+    (r.rules || []).forEach(withIds);
+    return r;
+  };
+  model.rules.forEach(withIds);
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => {
+      if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    });
+    (children || []).forEach((c) => c && node.appendChild(c));
+    return node;
+  }
+
+  function select(options, value, onchange, multiple) {
+    const s = el("select", multiple ? { multiple: "" } : {});
+    options.forEach(([v, label]) => {
+      const o = el("option", { value: v, text: label });
+      if (multiple ? (value || []).map(String).includes(String(v)) : String(v) === String(value))
+        o.selected = true;
+      s.appendChild(o);
+    });
+    s.addEventListener("change", () =>
+      onchange(multiple ? Array.from(s.selectedOptions).map((o) => o.value) : s.value));
+    return s;
+  }
+
+  function input(value, onchange, type) {
+    const i = el("input", { type: type || "text" });
+    i.value = value === undefined || value === null ? "" : value;
+    i.addEventListener("input", () => onchange(type === "number" && i.value !== "" ? Number(i.value) : i.value));
+    return i;
+  }
+
+  function changed() {
+    const clean = JSON.parse(JSON.stringify(model));
+    hidden.value = JSON.stringify(clean);
+    if (window.htmx) htmx.trigger(hidden, "rules-changed");
+  }
+
+  function choicesOf(f) {
+    if (f.kind === "ref") return (META.refs[f.ref] || []).map(([id, name]) => [id, name + " (" + id + ")"]);
+    if (f.kind === "month")
+      return META.months.map((m) => [m, m]).concat(Array.from({ length: 12 }, (_, i) => [i + 1, String(i + 1)]));
+    if (f.name === "rfm_class") return f.choices.map((c) => [c, c + " · " + (META.rfm_en[c] || "")]);
+    return f.choices.map((c) => [c, c]);
+  }
+
+  function valueEditor(rule, f) {
+    const op = rule.op;
+    if (op === "exists" || op === "not_exists") return null;
+    const set = (v) => { rule.value = v; changed(); };
+    const listy = op === "in" || op === "not_in";
+    if (f.kind === "choice" || f.kind === "ref" || f.kind === "month") {
+      const num = (v) => (f.kind === "month" && /^\d+$/.test(v) ? Number(v) : v);
+      return select(choicesOf(f), rule.value, (v) => set(listy ? v.map(num) : num(v)), listy);
+    }
+    if (f.kind === "text") {
+      if (listy) return input((rule.value || []).join(", "), (v) => set(v.split(/[,，]\s*/).filter(Boolean)));
+      return input(rule.value, set);
+    }
+    if (op === "between") {
+      const pair = Array.isArray(rule.value) ? rule.value : [0, 0];
+      return el("span", {}, [
+        input(pair[0], (v) => set([v, pair[1]]), "number"), el("span", { text: " – " }),
+        input(pair[1], (v) => set([pair[0], v]), "number"),
+      ]);
+    }
+    return input(rule.value, set, "number");
+  }
+
+  const OPS = { eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤", between: "between",
+    in: "in", not_in: "not in", contains: "contains", exists: "has a value", not_exists: "no value" };
+
+  function fieldRule(rule) {
+    const f = FIELDS[rule.field] || META.fields[0];
+    const fieldSel = select(META.fields.map((x) => [x.name, x.label]), f.name, (v) => {
+      rule.field = v; rule.op = FIELDS[v].ops[0]; rule.value = null; render(); changed();
+    });
+    const opSel = select(f.ops.map((o) => [o, OPS[o] || o]), rule.op, (v) => {
+      rule.op = v;
+      if (v === "in" || v === "not_in") rule.value = rule.value == null ? [] : [].concat(rule.value);
+      else if (Array.isArray(rule.value) && v !== "between") rule.value = rule.value[0] ?? null;
+      render(); changed();
+    });
+    return [fieldSel, opSel, valueEditor(rule, f)];
+  }
+
+  function tagRule(rule) {
+    return [
+      select([["any", T.any], ["all", T.all], ["none", T.none]], rule.match, (v) => { rule.match = v; changed(); }),
+      input((rule.tags || []).join(", "), (v) => { rule.tags = v.split(/[,，]\s*/).filter(Boolean); changed(); }),
+    ];
+  }
+
+  function eventRule(rule) {
+    const type = input(rule.event_type, (v) => { rule.event_type = v; changed(); });
+    type.setAttribute("list", "event-types");
+    return [
+      type,
+      select(["gte", "gt", "eq", "ne", "lt", "lte"].map((o) => [o, OPS[o]]), rule.op, (v) => { rule.op = v; changed(); }),
+      input(rule.value, (v) => { rule.value = v; changed(); }, "number"),
+      el("span", { text: T.times_in_last }),
+      input(rule.window_days, (v) => { rule.window_days = v; changed(); }, "number"),
+      el("span", { text: T.days }),
+    ];
+  }
+
+  function couponRule(rule) {
+    return [
+      select([["true", "✓"], ["false", "✗"]], String(rule.present !== false), (v) => { rule.present = v === "true"; changed(); }),
+      select([["held", "held"], ["expiring", "expiring within"], ["redeemed", "redeemed within"]], rule.state, (v) => { rule.state = v; changed(); }),
+      input(rule.within_days, (v) => { rule.within_days = v === "" ? null : v; changed(); }, "number"),
+      el("span", { text: T.days }),
+      select([["", "—"]].concat(META.coupon_templates.map((t) => [t, t])), rule.template_id || "", (v) => { rule.template_id = v || null; changed(); }),
+    ];
+  }
+
+  const EDITORS = { field: fieldRule, tag: tagRule, event: eventRule, coupon: couponRule };
+  const NEW = {
+    field: () => ({ type: "field", field: "rfm_class", op: "in", value: [] }),
+    tag: () => ({ type: "tag", tags: [], match: "any" }),
+    event: () => ({ type: "event", event_type: "browse", op: "gte", value: 1, window_days: 7 }),
+    coupon: () => ({ type: "coupon", state: "expiring", within_days: 3, present: true }),
+  };
+
+  function adders(list, allowGroup) {
+    const kinds = Object.keys(NEW).map((k) => el("button", { type: "button", class: "btn small", text: "＋ " + T[k],
+      onclick: () => { list.push(withIds(NEW[k]())); render(); changed(); } }));
+    if (allowGroup)
+      kinds.push(el("button", { type: "button", class: "btn small", text: "＋ " + T.add_group,
+        onclick: () => { list.push(withIds({ type: "group", match: "any", rules: [NEW.field()] })); render(); changed(); } }));
+    return el("div", { class: "rule-adders" }, kinds);
+  }
+
+  let dragging = null;
+  function row(rule, list, index) {
+    const body = rule.type === "group"
+      ? [ruleList(rule, false)]
+      : [el("span", { class: "rule-kind muted small", text: T[rule.type] })].concat(EDITORS[rule.type](rule));
+    const li = el("li", { class: "rule" + (rule.type === "group" ? " rule-group" : ""), draggable: "true",
+      "data-rule-id": rule.id, title: T.drag }, [el("span", { class: "drag", text: "⋮⋮", "aria-hidden": "true" })]
+      .concat(body, [el("button", { type: "button", class: "icon-btn", "aria-label": T.remove, text: "✕",
+        onclick: () => { list.splice(index, 1); render(); changed(); } })]));
+    li.addEventListener("dragstart", (e) => { dragging = { list, index }; e.stopPropagation(); });
+    li.addEventListener("dragover", (e) => { if (dragging && dragging.list === list) e.preventDefault(); });
+    li.addEventListener("drop", (e) => {
+      e.preventDefault(); e.stopPropagation();
+      if (!dragging || dragging.list !== list) return;
+      const [moved] = list.splice(dragging.index, 1);
+      list.splice(index, 0, moved); dragging = null; render(); changed();
+    });
+    return li;
+  }
+
+  function ruleList(owner, top) {
+    const head = el("div", { class: "rule-head" }, [
+      el("span", { text: top ? "" : T.group + ": " }),
+      select([["all", T.all], ["any", T.any]], owner.match, (v) => { owner.match = v; changed(); }),
+    ]);
+    const ul = el("ul", { class: "rule-list" });
+    owner.rules.forEach((r, i) => ul.appendChild(row(r, owner.rules, i)));
+    return el("div", { class: top ? "rules-top" : "rules-nested" }, [head, ul, adders(owner.rules, top)]);
+  }
+
+  function render() {
+    root.replaceChildren(ruleList(model, true),
+      el("datalist", { id: "event-types" }, ["browse", "store_visit", "purchase", "coupon_redeemed"].map((v) => el("option", { value: v }))));
+  }
+
+  // Mark the rules the server complained about.
+  document.body.addEventListener("htmx:afterSwap", () => {
+    const bad = new Set(Array.from(document.querySelectorAll(".diag[data-rule-id]")).map((d) => d.dataset.ruleId).filter(Boolean));
+    root.querySelectorAll("[data-rule-id]").forEach((li) => li.classList.toggle("bad", bad.has(li.dataset.ruleId)));
+  });
+
+  render();
+  hidden.value = JSON.stringify(model);
+})();
