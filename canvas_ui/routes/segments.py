@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from audiences import FIELDS, SegmentValidationError
 from audiences.fields import RELATIVE_MONTHS
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
-from canvas_ui.i18n import gettext
+from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
 from db import crud
 from engine.rfm import RFM_CLASS_EN
@@ -27,6 +27,26 @@ from services import segments as service
 router = APIRouter(include_in_schema=False)
 
 EMPTY = {"match": "all", "rules": []}
+
+#: audiences.fields labels, marked here so pybabel extracts them (translated at render).
+FIELD_LABELS = (
+    lazy("Member level"),
+    lazy("Gender"),
+    lazy("Birthday month"),
+    lazy("Store"),
+    lazy("Region"),
+    lazy("Bound guide"),
+    lazy("Days since joining"),
+    lazy("RFM class"),
+    lazy("R: days since last purchase"),
+    lazy("F: purchases in the RFM period"),
+    lazy("M: spend in the RFM period"),
+    lazy("L: days between first and last purchase"),
+    lazy("Days since first purchase"),
+    lazy("Purchases (all time)"),
+    lazy("Days since last store visit"),
+    lazy("Days since last browse"),
+)
 
 
 def _builder_meta(session: Any) -> dict[str, Any]:

@@ -36,7 +36,8 @@ def test_builder_preview_and_save(shop: TestClient) -> None:
     assert page.status_code == 200 and 'id="rule-builder"' in page.text
     rules = {"rules": [{"type": "field", "field": "r_days", "op": "gte", "value": 30}]}
     preview = shop.post("/segments/preview", data={"definition": json.dumps(rules)}, headers=HX)
-    assert preview.status_code == 200 and "customers match" in preview.text
+    assert preview.status_code == 200, preview.text
+    assert "customers match" in preview.text, preview.text[:400]
     assert preview.text.lstrip().startswith('<section id="segment-preview"')
     bad = {"rules": [{"id": "r9", "type": "event", "event_type": "browse", "window_days": -3}]}
     refused = shop.post("/segments/preview", data={"definition": json.dumps(bad)}, headers=HX)
