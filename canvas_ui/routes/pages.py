@@ -139,7 +139,8 @@ def create_journey_form(
     return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
-def _journey_or_404(session: Any, journey_id: str) -> Journey:
+def journey_or_404(session: Any, journey_id: str) -> Journey:
+    """The journey, or a 404 naming the id."""
     journey = crud.get_journey(session=session, journey_id=journey_id)
     if journey is None:
         raise HTTPException(
@@ -201,7 +202,7 @@ def _strings() -> dict[str, str]:
     return {key: gettext(value) for key, value in msgs.items()}
 
 
-def _editor(
+def editor_response(
     request: Request,
     session: Any,
     journey: Journey,
@@ -209,6 +210,7 @@ def _editor(
     version: JourneyVersion | None,
     panel: Any = None,
 ) -> Response:
+    """The editor page on the draft, or read-only on ``version``; ``panel`` opens a panel."""
     document = version.document if version else journey.draft_document
     ctx = queries.summary_context(session=session)
     meta = document_meta(document, ctx)
@@ -244,16 +246,16 @@ def _editor(
 @router.get("/journeys/{journey_id}/edit")
 def editor_page(journey_id: str, request: Request, session: SessionDep) -> Response:
     """The canvas editor on the journey's draft."""
-    journey = _journey_or_404(session, journey_id)
-    return _editor(request, session, journey, version=None)
+    journey = journey_or_404(session, journey_id)
+    return editor_response(request, session, journey, version=None)
 
 
 @router.get("/journeys/{journey_id}/versions")
 def versions_fragment(journey_id: str, request: Request, session: SessionDep) -> Response:
     """The version list (the editor's ``versions`` block; the full editor without htmx)."""
-    journey = _journey_or_404(session, journey_id)
+    journey = journey_or_404(session, journey_id)
     if request.headers.get("hx-request") != "true":
-        return _editor(request, session, journey, version=None)
+        return editor_response(request, session, journey, version=None)
     return render(
         request,
         "editor.html",
@@ -270,7 +272,7 @@ def versions_fragment(journey_id: str, request: Request, session: SessionDep) ->
 @router.get("/journeys/{journey_id}/versions/{version}")
 def version_page(journey_id: str, version: int, request: Request, session: SessionDep) -> Response:
     """A published version, read-only."""
-    journey = _journey_or_404(session, journey_id)
+    journey = journey_or_404(session, journey_id)
     found = crud.get_version(session=session, journey_id=journey_id, version=version)
     if found is None:
         raise HTTPException(
@@ -278,7 +280,7 @@ def version_page(journey_id: str, version: int, request: Request, session: Sessi
             gettext("Journey %(id)s has no version %(version)d.")
             % {"id": journey_id, "version": version},
         )
-    return _editor(request, session, journey, version=found)
+    return editor_response(request, session, journey, version=found)
 
 
 @router.get("/customers")

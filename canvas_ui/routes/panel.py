@@ -21,7 +21,7 @@ from canvas_ui.forms.render import ChoiceData
 from canvas_ui.i18n import gettext
 from canvas_ui.kinds import KindInfo, kind_info
 from canvas_ui.panel import PanelView, find_node, panel_view, submit_panel
-from canvas_ui.routes.pages import _editor, _journey_or_404
+from canvas_ui.routes.pages import editor_response, journey_or_404
 from canvas_ui.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +58,7 @@ def get_panel(
     kind: str | None = Query(default=None, max_length=32),
 ) -> Response:
     """The node's config form (htmx: the ``panel`` block; else the editor with it open)."""
-    journey = _journey_or_404(session, journey_id)
+    journey = journey_or_404(session, journey_id)
     document = journey.draft_document
     node = find_node(document, node_id)
     info = _kind(node, kind)
@@ -69,7 +69,7 @@ def get_panel(
     ctx = queries.summary_context(session=session)
     panel = _Panel(panel_view(node=node, info=info, choices=choices, ctx=ctx), choices)
     if request.headers.get("hx-request") != "true":
-        return _editor(request, session, journey, version=None, panel=panel)
+        return editor_response(request, session, journey, version=None, panel=panel)
     return render(
         request,
         "editor.html",
@@ -92,7 +92,7 @@ async def post_panel(
     kind: str | None = Query(default=None, max_length=32),
 ) -> Response:
     """Validate the posted config; 200 + ``node-updated`` event, or 422 with inline errors."""
-    journey = _journey_or_404(session, journey_id)
+    journey = journey_or_404(session, journey_id)
     document = journey.draft_document
     node = find_node(document, node_id)
     info = _kind(node, kind)

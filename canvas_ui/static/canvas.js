@@ -579,7 +579,7 @@
   /** Arrange left to right with dagre, in one undoable step. */
   function autoLayout() {
     const g = new dagre.graphlib.Graph();
-    g.setGraph({ rankdir: "LR", nodesep: 36, ranksep: 90, marginx: 20, marginy: 20 });
+    g.setGraph({ rankdir: "LR", nodesep: 40, ranksep: 120, marginx: 20, marginy: 20 });
     g.setDefaultEdgeLabel(() => ({}));
     graph.getNodes().forEach((n) => { const s = n.getSize(); g.setNode(n.id, { width: s.width, height: s.height }); });
     graph.getEdges().forEach((e) => { if (e.getTargetCellId()) g.setEdge(e.getSourceCellId(), e.getTargetCellId()); });
