@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -257,3 +258,17 @@ def test_shortcuts_and_variant_switch(page: Page, client_for: httpx.Client) -> N
     saved(page)
     assert sorted(node_ids(page)) == ["entry", "wait"]
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_import_replaces_the_draft(page: Page, client_for: httpx.Client, tmp_path: Path) -> None:
+    jid = client_for.post("/api/journeys", json={"name": "空白"}).json()["id"]
+    open_editor(page, f"/journeys/{jid}/edit")
+    assert sorted(node_ids(page)) == ["entry", "exit"]
+    file = tmp_path / "journey.json"
+    file.write_text(json.dumps(linear_document("导入的旅程"), ensure_ascii=False), "utf-8")
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        page.locator("#import-doc").set_input_files(file)
+    page.wait_for_function("window.__canvasReady > 0")
+    assert sorted(node_ids(page)) == ["entry", "exit", "send_coupon", "wait"]
+    expect(page.locator("#doc-name")).to_have_value("导入的旅程")
