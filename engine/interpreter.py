@@ -46,6 +46,12 @@ EVENT_BUFFER_LIMIT = 100
 
 T = TypeVar("T")
 
+# Interpreter changes that would alter recorded histories ship behind ``Runtime.patched``
+# (``workflow.patched`` on Temporal): runs recorded before a change replay the old way.
+#: Reuse a facts snapshot until the customer first waits (was: for 60 s of workflow time).
+PATCH_FACTS_UNTIL_WAIT = "facts-snapshot-until-wait"
+_LEGACY_FACTS_FRESH_FOR = timedelta(seconds=60)
+
 
 @dataclass
 class RunOutcome:
@@ -454,6 +460,11 @@ class Interpreter:
         # waits or is updated: until then no time has passed for them (see _park).
         now = self.rt.now()
         snap = self.state.facts
+        if snap is not None and not self.rt.patched(PATCH_FACTS_UNTIL_WAIT):
+            fresh = bool(snap.as_of) and (
+                now - semantics.parse_time(snap.as_of) <= _LEGACY_FACTS_FRESH_FOR
+            )
+            snap = snap if fresh else None
         if (
             snap is not None
             and all(q.key in snap.event_counts for q in counts)
@@ -491,7 +502,8 @@ class Interpreter:
 
     async def _park(self, node_id: str, kind: str, until: datetime | None, detail: str) -> None:
         """Record where the customer waits (state + the runs table, for 'who is waiting')."""
-        self.state.facts = None  # time passes while waiting: read the profile again after
+        if self.rt.patched(PATCH_FACTS_UNTIL_WAIT):
+            self.state.facts = None  # time passes while waiting: read the profile again after
         self.state.waiting = Waiting(node_id, kind, until.isoformat() if until else None, detail)
         await self.rt.record_run(self._record("running", node_id))
 

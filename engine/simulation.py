@@ -103,6 +103,9 @@ class SimulatedRuntime:
     def should_continue_as_new(self) -> bool:
         return False
 
+    def patched(self, change_id: str) -> bool:
+        return True  # simulations always run the current semantics
+
     async def wait(self, *, until: datetime | None, wake: Callable[[], bool]) -> bool:
         while True:
             if wake():

@@ -98,6 +98,9 @@ class TemporalRuntime:
             return wake()
         return True
 
+    def patched(self, change_id: str) -> bool:
+        return workflow.patched(change_id)
+
     def should_continue_as_new(self) -> bool:
         info = workflow.info()
         return (

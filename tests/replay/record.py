@@ -28,19 +28,24 @@ async def record() -> list[Path]:
     HISTORIES.mkdir(exist_ok=True)
     written = []
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"))
+        test_server_existing_path=binary("temporal-test-server")
+    )
     async with env:
         for scenario in SCENARIOS:
             acts = SandboxActivities(default_world)
             queue = f"record-{uuid.uuid4()}"
             journey = compile_ok(scenario.document, journey_id=f"replay-{scenario.name}")
-            async with Worker(env.client, task_queue=queue, workflows=[JourneyWorkflow],
-                              activities=acts.all()):
+            async with Worker(
+                env.client, task_queue=queue, workflows=[JourneyWorkflow], activities=acts.all()
+            ):
                 handle = await env.client.start_workflow(
                     JourneyWorkflow.run,
-                    JourneyInput(journey=journey.to_dict(), customer_id="C1",
-                                 **scenario.input_extra),
-                    id=f"journey-replay-{scenario.name}-C1", task_queue=queue)
+                    JourneyInput(
+                        journey=journey.to_dict(), customer_id="C1", **scenario.input_extra
+                    ),
+                    id=f"journey-replay-{scenario.name}-C1",
+                    task_queue=queue,
+                )
                 if scenario.action is not None:
                     await scenario.action(env, handle, acts)
                 await handle.result()

@@ -22,14 +22,17 @@ from workflows import JourneyWorkflow
 Action = Callable[[WorkflowEnvironment, WorkflowHandle[Any, Any], Any], Awaitable[None]]
 
 
-def doc(nodes: list[dict[str, Any]], edges: list[tuple[str, str, str]],
-        **settings: Any) -> dict[str, Any]:
+def doc(
+    nodes: list[dict[str, Any]], edges: list[tuple[str, str, str]], **settings: Any
+) -> dict[str, Any]:
     return {
         "name": "replay scenario",
         "settings": settings,
         "nodes": nodes,
-        "edges": [{"id": f"e{i}", "source": s, "source_port": p, "target": t}
-                  for i, (s, p, t) in enumerate(edges)],
+        "edges": [
+            {"id": f"e{i}", "source": s, "source_port": p, "target": t}
+            for i, (s, p, t) in enumerate(edges)
+        ],
     }
 
 
@@ -62,94 +65,277 @@ async def _purchase(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], 
     await env.sleep(timedelta(days=1, minutes=1))
     await wait_at(handle, "wfe")
     now = await env.get_current_time()
-    await handle.signal(JourneyWorkflow.customer_event,
-                        CustomerEventIn("ev-1", "purchase", now.isoformat(), {"amount": 399}))
+    await handle.signal(
+        JourneyWorkflow.customer_event,
+        CustomerEventIn("ev-1", "purchase", now.isoformat(), {"amount": 399}),
+    )
 
 
-async def _task_done(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any],
-                     acts: Any) -> None:
+async def _task_done(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], acts: Any) -> None:
     await wait_at(handle, "t")
     task_id = acts.world("C1").tasks[0]["task_id"]
-    await handle.signal(JourneyWorkflow.task_outcome,
-                        TaskOutcome(task_id, "interested", "下周到店", by="G1"))
+    await handle.signal(
+        JourneyWorkflow.task_outcome, TaskOutcome(task_id, "interested", "下周到店", by="G1")
+    )
 
 
 SCENARIOS = [
-    Scenario("branch_coupon_message", doc(
-        [ENTRY,
-         {"id": "b", "kind": "branch", "config": {"rules": [
-             {"id": "vip", "label": "重要客户", "conditions": [
-                 {"type": "rfm_class", "classes": ["重要挽留"]},
-                 {"type": "event_count", "event_type": "purchase", "window_days": 30,
-                  "op": "lt", "value": 1}]}]}},
-         {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
-         {"id": "m", "kind": "send_message", "config": {
-             "channel": "wecom", "content": "{{ customer.name }} 送您券 {{ ctx.c.code }}"}},
-         EXIT, GOAL],
-        [("entry", "next", "b"), ("b", "vip", "c"), ("b", "else", "goal"),
-         ("c", "next", "m"), ("m", "next", "done")])),
-    Scenario("wait_window_and_coupon_expiry", doc(
-        [ENTRY,
-         {"id": "w0", "kind": "wait", "config": {
-             "until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}},
-             "window": {"start": "10:00", "end": "20:00"}}},
-         {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
-         {"id": "w1", "kind": "wait", "config": {"until": {
-             "type": "context", "node_id": "c", "field": "expires_at",
-             "offset": {"amount": 3, "unit": "days"}, "direction": "before"}}},
-         {"id": "b", "kind": "branch", "config": {"rules": [
-             {"id": "used", "conditions": [
-                 {"type": "context", "node_id": "c", "field": "redeemed"}]}]}},
-         EXIT, GOAL],
-        [("entry", "next", "w0"), ("w0", "next", "c"), ("c", "next", "w1"), ("w1", "next", "b"),
-         ("b", "used", "goal"), ("b", "else", "done")])),
-    Scenario("wait_for_event_matched_goal", doc(
-        [ENTRY,
-         {"id": "w", "kind": "wait", "config": {
-             "until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}}}},
-         {"id": "wfe", "kind": "wait_for_event", "config": {
-             "event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}}},
-         EXIT, GOAL],
-        [("entry", "next", "w"), ("w", "next", "wfe"), ("wfe", "matched", "goal"),
-         ("wfe", "timeout", "done")]), action=_purchase),
-    Scenario("wait_for_event_timeout", doc(
-        [ENTRY,
-         {"id": "wfe", "kind": "wait_for_event", "config": {
-             "event_type": "store_visit", "timeout": {"amount": 7, "unit": "days"}}},
-         EXIT, GOAL],
-        [("entry", "next", "wfe"), ("wfe", "matched", "goal"), ("wfe", "timeout", "done")])),
-    Scenario("task_outcome", doc(
-        [ENTRY,
-         {"id": "t", "kind": "assign_guide_task", "config": {
-             "task_type": "call", "instructions": "电话回访 {{ customer.name }}",
-             "outcomes": ["interested", "declined"]}},
-         GOAL, EXIT, {"id": "lost", "kind": "exit"}],
-        [("entry", "next", "t"), ("t", "interested", "goal"), ("t", "declined", "done"),
-         ("t", "expired", "lost")]), action=_task_done),
-    Scenario("task_expired", doc(
-        [ENTRY,
-         {"id": "t", "kind": "assign_guide_task", "config": {
-             "task_type": "store_invite", "instructions": "邀请到店"}},
-         GOAL, EXIT],
-        [("entry", "next", "t"), ("t", "completed", "goal"), ("t", "expired", "done")])),
-    Scenario("split_update_customer", doc(
-        [ENTRY,
-         {"id": "s", "kind": "split", "config": {"variants": [
-             {"id": "a", "weight": 50}, {"id": "b", "weight": 50}]}},
-         {"id": "u", "kind": "update_customer", "config": {
-             "add_tags": ["A组"], "set_attributes": {"ab": "a"}}},
-         {"id": "u2", "kind": "update_customer", "config": {"add_tags": ["B组"]}},
-         EXIT],
-        [("entry", "next", "s"), ("s", "a", "u"), ("s", "b", "u2"), ("u", "next", "done"),
-         ("u2", "next", "done")])),
-    Scenario("loop_continue_as_new", doc(
-        [ENTRY,
-         {"id": "w", "kind": "wait", "config": {
-             "until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}}}},
-         {"id": "m", "kind": "send_message", "config": {"content": "每日关怀"}},
-         {"id": "b", "kind": "branch", "config": {"rules": [
-             {"id": "again", "conditions": [{"type": "tag", "tag": "stop", "present": False}]}]}},
-         EXIT],
-        [("entry", "next", "w"), ("w", "next", "m"), ("m", "next", "b"), ("b", "again", "w"),
-         ("b", "else", "done")], max_node_visits=6), input_extra={"history_limit": 40}),
+    Scenario(
+        "branch_coupon_message",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "b",
+                    "kind": "branch",
+                    "config": {
+                        "rules": [
+                            {
+                                "id": "vip",
+                                "label": "重要客户",
+                                "conditions": [
+                                    {"type": "rfm_class", "classes": ["重要挽留"]},
+                                    {
+                                        "type": "event_count",
+                                        "event_type": "purchase",
+                                        "window_days": 30,
+                                        "op": "lt",
+                                        "value": 1,
+                                    },
+                                ],
+                            }
+                        ]
+                    },
+                },
+                {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
+                {
+                    "id": "m",
+                    "kind": "send_message",
+                    "config": {
+                        "channel": "wecom",
+                        "content": "{{ customer.name }} 送您券 {{ ctx.c.code }}",
+                    },
+                },
+                EXIT,
+                GOAL,
+            ],
+            [
+                ("entry", "next", "b"),
+                ("b", "vip", "c"),
+                ("b", "else", "goal"),
+                ("c", "next", "m"),
+                ("m", "next", "done"),
+            ],
+        ),
+    ),
+    Scenario(
+        "wait_window_and_coupon_expiry",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "w0",
+                    "kind": "wait",
+                    "config": {
+                        "until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}},
+                        "window": {"start": "10:00", "end": "20:00"},
+                    },
+                },
+                {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
+                {
+                    "id": "w1",
+                    "kind": "wait",
+                    "config": {
+                        "until": {
+                            "type": "context",
+                            "node_id": "c",
+                            "field": "expires_at",
+                            "offset": {"amount": 3, "unit": "days"},
+                            "direction": "before",
+                        }
+                    },
+                },
+                {
+                    "id": "b",
+                    "kind": "branch",
+                    "config": {
+                        "rules": [
+                            {
+                                "id": "used",
+                                "conditions": [
+                                    {"type": "context", "node_id": "c", "field": "redeemed"}
+                                ],
+                            }
+                        ]
+                    },
+                },
+                EXIT,
+                GOAL,
+            ],
+            [
+                ("entry", "next", "w0"),
+                ("w0", "next", "c"),
+                ("c", "next", "w1"),
+                ("w1", "next", "b"),
+                ("b", "used", "goal"),
+                ("b", "else", "done"),
+            ],
+        ),
+    ),
+    Scenario(
+        "wait_for_event_matched_goal",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "w",
+                    "kind": "wait",
+                    "config": {
+                        "until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}}
+                    },
+                },
+                {
+                    "id": "wfe",
+                    "kind": "wait_for_event",
+                    "config": {"event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}},
+                },
+                EXIT,
+                GOAL,
+            ],
+            [
+                ("entry", "next", "w"),
+                ("w", "next", "wfe"),
+                ("wfe", "matched", "goal"),
+                ("wfe", "timeout", "done"),
+            ],
+        ),
+        action=_purchase,
+    ),
+    Scenario(
+        "wait_for_event_timeout",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "wfe",
+                    "kind": "wait_for_event",
+                    "config": {
+                        "event_type": "store_visit",
+                        "timeout": {"amount": 7, "unit": "days"},
+                    },
+                },
+                EXIT,
+                GOAL,
+            ],
+            [("entry", "next", "wfe"), ("wfe", "matched", "goal"), ("wfe", "timeout", "done")],
+        ),
+    ),
+    Scenario(
+        "task_outcome",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "t",
+                    "kind": "assign_guide_task",
+                    "config": {
+                        "task_type": "call",
+                        "instructions": "电话回访 {{ customer.name }}",
+                        "outcomes": ["interested", "declined"],
+                    },
+                },
+                GOAL,
+                EXIT,
+                {"id": "lost", "kind": "exit"},
+            ],
+            [
+                ("entry", "next", "t"),
+                ("t", "interested", "goal"),
+                ("t", "declined", "done"),
+                ("t", "expired", "lost"),
+            ],
+        ),
+        action=_task_done,
+    ),
+    Scenario(
+        "task_expired",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "t",
+                    "kind": "assign_guide_task",
+                    "config": {"task_type": "store_invite", "instructions": "邀请到店"},
+                },
+                GOAL,
+                EXIT,
+            ],
+            [("entry", "next", "t"), ("t", "completed", "goal"), ("t", "expired", "done")],
+        ),
+    ),
+    Scenario(
+        "split_update_customer",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "s",
+                    "kind": "split",
+                    "config": {"variants": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]},
+                },
+                {
+                    "id": "u",
+                    "kind": "update_customer",
+                    "config": {"add_tags": ["A组"], "set_attributes": {"ab": "a"}},
+                },
+                {"id": "u2", "kind": "update_customer", "config": {"add_tags": ["B组"]}},
+                EXIT,
+            ],
+            [
+                ("entry", "next", "s"),
+                ("s", "a", "u"),
+                ("s", "b", "u2"),
+                ("u", "next", "done"),
+                ("u2", "next", "done"),
+            ],
+        ),
+    ),
+    Scenario(
+        "loop_continue_as_new",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "w",
+                    "kind": "wait",
+                    "config": {
+                        "until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}}
+                    },
+                },
+                {"id": "m", "kind": "send_message", "config": {"content": "每日关怀"}},
+                {
+                    "id": "b",
+                    "kind": "branch",
+                    "config": {
+                        "rules": [
+                            {
+                                "id": "again",
+                                "conditions": [{"type": "tag", "tag": "stop", "present": False}],
+                            }
+                        ]
+                    },
+                },
+                EXIT,
+            ],
+            [
+                ("entry", "next", "w"),
+                ("w", "next", "m"),
+                ("m", "next", "b"),
+                ("b", "again", "w"),
+                ("b", "else", "done"),
+            ],
+            max_node_visits=6,
+        ),
+        input_extra={"history_limit": 40},
+    ),
 ]

@@ -78,13 +78,28 @@ async def test_export_then_replay_dir(tmp_path: Path) -> None:
     assert summary.ok and len(summary.results) == 2
 
 
-async def test_real_break_facts_cache_change_is_named() -> None:
-    """Recorded before commit 724325d changed when facts are re-read (no workflow.patched):
-    the old run read the profile again at the branch, the new code reuses its snapshot."""
+async def test_run_recorded_before_a_patched_change_still_replays() -> None:
+    """Recorded before the facts-snapshot change (PATCH_FACTS_UNTIL_WAIT): the old run read
+    the profile again at the branch. Behind ``workflow.patched`` it replays the old way."""
     history = load_history(
-        Path(__file__).parent / "known_breaks" / "loop_continue_as_new_before_724325d.json"
+        Path(__file__).parent / "known_breaks" / "loop_continue_as_new_before_patch.json"
     )
     result = await replay_one(history)
+    assert result.error_type is None, result
+
+
+async def test_the_same_change_without_the_patch_is_named() -> None:
+    """The change shipped unpatched (patched() always True) breaks that run at event 5,
+    the ``load_facts`` of branch ``b`` — which is why it ships behind the patch."""
+    from unittest import mock
+
+    from workflows.runtime import TemporalRuntime
+
+    history = load_history(
+        Path(__file__).parent / "known_breaks" / "loop_continue_as_new_before_patch.json"
+    )
+    with mock.patch.object(TemporalRuntime, "patched", lambda self, change_id: True):
+        result = await replay_one(history)
     assert result.error_type == "nondeterminism"
     assert result.divergence is not None
     assert result.divergence.event_id == 5

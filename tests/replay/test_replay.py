@@ -1,7 +1,6 @@
 """The recorded corpus replays against the current workflow code; a change that alters
 the commands a history recorded is caught as nondeterminism, naming the event."""
 
-
 import json
 from pathlib import Path
 
@@ -27,8 +26,18 @@ def _history(path: Path) -> WorkflowHistory:
 def test_corpus_covers_every_scenario_and_node_kind() -> None:
     assert {p.stem for p in FILES} == {s.name for s in SCENARIOS}
     kinds = {n["kind"] for s in SCENARIOS for n in s.document["nodes"]}
-    assert kinds == {"entry", "wait", "wait_for_event", "branch", "split", "send_coupon",
-                     "send_message", "assign_guide_task", "update_customer", "exit"}
+    assert kinds == {
+        "entry",
+        "wait",
+        "wait_for_event",
+        "branch",
+        "split",
+        "send_coupon",
+        "send_message",
+        "assign_guide_task",
+        "update_customer",
+        "exit",
+    }
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -49,4 +58,5 @@ class ReorderedJourneyWorkflow(JourneyWorkflow):
 async def test_nondeterministic_change_is_detected() -> None:
     with pytest.raises(NondeterminismError):
         await Replayer(workflows=[ReorderedJourneyWorkflow]).replay_workflow(
-            _history(HISTORIES / "branch_coupon_message.json"))
+            _history(HISTORIES / "branch_coupon_message.json")
+        )
