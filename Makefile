@@ -5,14 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test setup lint typecheck pytest bench clean histories
+.PHONY: run test app-deps setup lint typecheck pytest bench clean histories cjk-font postgres
 
-run: setup
+run: app-deps
 	$(BIN)/journeys up
 
 test: setup lint typecheck pytest
 
-setup: $(STAMP) node_modules/.stamp /usr/bin/chromium postgres
+# What the app needs to run, and what the tests need on top (browser, CJK font, PostgreSQL).
+app-deps: $(STAMP) node_modules/.stamp
+setup: app-deps /usr/bin/chromium cjk-font postgres
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -30,6 +32,14 @@ node_modules/.stamp: package.json package-lock.json
 	@if [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium missing: run 'sudo apt-get install chromium' (browser tests will be skipped)"; fi
+
+# A CJK font, so Chinese labels render as text (not boxes) in Chromium and screenshots.
+cjk-font:
+	@if ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	  else echo "fonts-wqy-microhei missing: Chinese may render as boxes in the browser tests"; fi; \
+	fi
 
 # PostgreSQL server binaries, so the SQL tests also run against PostgreSQL.
 postgres:
