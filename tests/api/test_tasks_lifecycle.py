@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -135,8 +135,8 @@ def _task(engine: Engine, customer: str) -> GuideTask | None:
 def _notices(engine: Engine, task_id: str) -> list[tuple[str, str | None]]:
     with Session(engine) as s:
         rows = s.exec(
-            select(TaskNotice).where(TaskNotice.task_id == task_id).order_by(TaskNotice.id)
-        ).all()  # type: ignore[arg-type]
+            select(TaskNotice).where(TaskNotice.task_id == task_id).order_by(col(TaskNotice.id))
+        ).all()
     return [(n.kind, n.to_guide_id) for n in rows]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from playwright.sync_api import expect
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -155,7 +155,7 @@ def test_guide_completes_a_task_on_a_phone_and_the_journey_moves_on(
     seed_demo(session_or_engine=engine, customers=40)
     guide = next(u for u in seed_demo_users(session_or_engine=engine) if u.username == "guide")
     with Session(engine, expire_on_commit=False) as s:  # bind one customer to the guide
-        customer = s.exec(select(Customer).order_by(Customer.id)).first()  # type: ignore[arg-type]
+        customer = s.exec(select(Customer).order_by(col(Customer.id))).first()
         assert customer is not None
         customer.guide_id, customer.store_id = guide.guide_id, guide.store_id
         s.add(customer)
