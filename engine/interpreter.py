@@ -51,6 +51,8 @@ T = TypeVar("T")
 #: Reuse a facts snapshot until the customer first waits (was: for 60 s of workflow time).
 PATCH_FACTS_UNTIL_WAIT = "facts-snapshot-until-wait"
 _LEGACY_FACTS_FRESH_FOR = timedelta(seconds=60)
+#: Wait on the due time the assignment returned (capacity overflow may move it a day).
+PATCH_TASK_DUE_FROM_ASSIGNMENT = "task-due-from-assignment"
 
 
 @dataclass
@@ -366,6 +368,12 @@ class Interpreter:
         task = await self._attempt(entry, step.node_id, lambda: self.rt.create_task(req))
         if task is None:
             return self._failure_port(step.on_failure)
+        if self.rt.patched(PATCH_TASK_DUE_FROM_ASSIGNMENT) and task.due_at != req.due_at:
+            # assignment moved the task (the guide's day was full): remind, escalate and
+            # expire on the task's own schedule
+            due = semantics.parse_time(task.due_at)
+            if step.remind_before_seconds:
+                remind = due - timedelta(seconds=step.remind_before_seconds)
         ctx = {"task_id": task.task_id, "guide_id": task.guide_id, "due_at": task.due_at}
         self.state.context[step.node_id] = ctx
         entry.result = dict(ctx)

@@ -81,3 +81,19 @@ async def env():  # type: ignore[no-untyped-def]
         yield environment
     finally:
         await environment.shutdown()
+
+
+# --------------------------------------------------------------------------- ordering
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the real-Chromium tests last.
+
+    Sync Playwright drives its own event loop on the main thread for the whole session;
+    async tests collected after it would find pytest-asyncio's loop unusable. The browser
+    tests are sync, so putting them at the end keeps one ``pytest`` run for everything.
+    """
+    ui, rest = [], []
+    for item in items:
+        (ui if "tests/ui/" in item.nodeid.replace("\\", "/") else rest).append(item)
+    items[:] = rest + ui

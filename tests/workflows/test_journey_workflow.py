@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from activities.sandbox import SandboxActivities
-from engine.effects import IssueCouponRequest
+from engine.effects import CreateTaskRequest, IssueCouponRequest, TaskCreated
 from engine.runtime import CustomerEventIn, TaskOutcome
 from tests.workflows.harness import compile_ok, default_world, journey_worker, path, start
 from workflows import JourneyWorkflow
@@ -643,3 +643,31 @@ async def test_wait_until_birthday_and_absolute(env: WorkflowEnvironment) -> Non
         0,
     )
     assert datetime.fromisoformat(state.trace[-1].at) >= now + timedelta(days=20)
+
+
+async def test_task_moved_to_next_day_waits_on_its_own_schedule(
+    env: WorkflowEnvironment,
+) -> None:
+    """The guide's day was full: assignment moved the task a day later. The reminder,
+    escalation and expiry follow the task's due time, not the node's original one."""
+    acts = SandboxActivities(default_world)
+
+    @activity.defn(name="create_task")
+    async def overflowing_create_task(req: CreateTaskRequest) -> TaskCreated:
+        created = await acts.create_task(req)
+        moved = datetime.fromisoformat(created.due_at) + timedelta(days=1)
+        return TaskCreated(created.task_id, created.guide_id, created.guide_name, moved.isoformat())
+
+    others = [a for a in acts.all() if getattr(a, "__name__", "") != "create_task"]
+    async with journey_worker(env, acts, extra_activities=[overflowing_create_task, *others]) as (
+        queue,
+        _,
+    ):
+        t0 = await _now(env)
+        handle = await start(env, queue, _task_journey())
+        await handle.result()
+        state = await handle.query(JourneyWorkflow.state)
+    assert path(state)[1] == ("t", "expired")
+    expired_at = datetime.fromisoformat(state.trace[1].finished_at or "")
+    # due 24 h + 1 day moved + 24 h to expire = 3 days (not 2)
+    assert expired_at - t0 >= timedelta(days=3)
