@@ -20,17 +20,43 @@ def valid_doc() -> dict[str, Any]:
         "schema_version": 1,
         "name": "新客二回",
         "nodes": [
-            {"id": "entry", "kind": "entry", "config": {"trigger": {
-                "type": "event", "event_type": "first_purchase"}}},
+            {
+                "id": "entry",
+                "kind": "entry",
+                "config": {"trigger": {"type": "event", "event_type": "first_purchase"}},
+            },
             {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
-            {"id": "w", "kind": "wait", "config": {"until": {
-                "type": "context", "node_id": "c", "field": "expires_at",
-                "offset": {"amount": 3, "unit": "days"}}}},
-            {"id": "b", "kind": "branch", "config": {"rules": [
-                {"id": "redeemed", "conditions": [
-                    {"type": "context", "node_id": "c", "field": "redeemed"}]}]}},
-            {"id": "m", "kind": "send_message", "config": {
-                "content": "{{ customer.name }}，您的券 {{ ctx.c.code }} 即将到期"}},
+            {
+                "id": "w",
+                "kind": "wait",
+                "config": {
+                    "until": {
+                        "type": "context",
+                        "node_id": "c",
+                        "field": "expires_at",
+                        "offset": {"amount": 3, "unit": "days"},
+                    }
+                },
+            },
+            {
+                "id": "b",
+                "kind": "branch",
+                "config": {
+                    "rules": [
+                        {
+                            "id": "redeemed",
+                            "conditions": [
+                                {"type": "context", "node_id": "c", "field": "redeemed"}
+                            ],
+                        }
+                    ]
+                },
+            },
+            {
+                "id": "m",
+                "kind": "send_message",
+                "config": {"content": "{{ customer.name }}，您的券 {{ ctx.c.code }} 即将到期"},
+            },
             {"id": "goal", "kind": "exit", "config": {"goal_reached": True}},
             {"id": "done", "kind": "exit"},
         ],
@@ -77,73 +103,171 @@ def _drop_entry(d):
 
 def _split(weights):
     def f(d):
-        _node(d, "b").update(kind="split", config={"variants": [
-            {"id": f"v{i}", "weight": w} for i, w in enumerate(weights)]})
+        _node(d, "b").update(
+            kind="split",
+            config={"variants": [{"id": f"v{i}", "weight": w} for i, w in enumerate(weights)]},
+        )
         d["edges"] = [e for e in d["edges"] if e["source"] != "b"] + [
             {"id": f"s{i}", "source": "b", "source_port": f"v{i}", "target": "done"}
-            for i in range(len(weights))]
+            for i in range(len(weights))
+        ]
+
     return f
 
 
 CASES: list[tuple[str, Any, set[Code], set[str]]] = [
     ("no entry", _drop_entry, {Code.NO_ENTRY}, set()),
-    ("two entries", lambda d: d["nodes"].append(
-        {"id": "entry2", "kind": "entry"}), {Code.MULTIPLE_ENTRIES}, {"entry", "entry2"}),
-    ("unreachable", lambda d: d["nodes"].append({"id": "lonely", "kind": "exit"}),
-     {Code.UNREACHABLE_NODE}, {"lonely"}),
-    ("edge to unknown node", lambda d: d["edges"].append(
-        {"id": "bad", "source": "m", "source_port": "next", "target": "ghost"}),
-     {Code.EDGE_UNKNOWN_NODE}, {"m"}),
-    ("edge from unknown port", lambda d: d["edges"].append(
-        {"id": "bad", "source": "w", "source_port": "later", "target": "done"}),
-     {Code.EDGE_UNKNOWN_PORT}, {"w"}),
-    ("duplicate edge on a port", lambda d: d["edges"].append(
-        {"id": "dup", "source": "m", "target": "goal"}), {Code.DUPLICATE_PORT_EDGE}, {"m"}),
-    ("missing edge", lambda d: d.update(edges=[e for e in d["edges"] if e["id"] != "e5"]),
-     {Code.MISSING_EDGE, Code.UNREACHABLE_NODE}, {"b", "m"}),
-    ("edge into entry", lambda d: d["edges"].__setitem__(
-        5, {"id": "e6", "source": "m", "target": "entry"}),
-     {Code.EDGE_INTO_ENTRY, Code.UNREACHABLE_NODE}, {"entry"}),
-    ("cycle without wait", lambda d: d["edges"].__setitem__(
-        5, {"id": "e6", "source": "m", "target": "b"}),
-     {Code.CYCLE_WITHOUT_WAIT, Code.UNREACHABLE_NODE}, {"b", "m"}),
-    ("loop never exits", lambda d: (d["edges"].__setitem__(
-        5, {"id": "e6", "source": "m", "target": "w"}), d["edges"].__setitem__(
-        3, {"id": "e4", "source": "b", "source_port": "redeemed", "target": "w"})),
-     {Code.LOOP_WITHOUT_EXIT}, {"w", "b", "m"}),
-    ("unknown kind", lambda d: _node(d, "m").update(kind="send_sms"),
-     {Code.UNKNOWN_KIND}, {"m"}),
-    ("negative wait", lambda d: _node(d, "w").update(config={"until": {
-        "type": "duration", "duration": {"amount": -1, "unit": "days"}}}),
-     {Code.INVALID_CONFIG}, {"w"}),
-    ("over-long wait", lambda d: _node(d, "w").update(config={"until": {
-        "type": "duration", "duration": {"amount": 91, "unit": "days"}}}),
-     {Code.INVALID_WAIT}, {"w"}),
-    ("empty rules", lambda d: _node(d, "b").update(config={"rules": []}),
-     {Code.EMPTY_RULES, Code.EDGE_UNKNOWN_PORT}, {"b"}),
-    ("rule without conditions", lambda d: _node(d, "b")["config"]["rules"][0].update(
-        conditions=[]), {Code.EMPTY_RULE}, {"b"}),
+    (
+        "two entries",
+        lambda d: d["nodes"].append({"id": "entry2", "kind": "entry"}),
+        {Code.MULTIPLE_ENTRIES},
+        {"entry", "entry2"},
+    ),
+    (
+        "unreachable",
+        lambda d: d["nodes"].append({"id": "lonely", "kind": "exit"}),
+        {Code.UNREACHABLE_NODE},
+        {"lonely"},
+    ),
+    (
+        "edge to unknown node",
+        lambda d: d["edges"].append(
+            {"id": "bad", "source": "m", "source_port": "next", "target": "ghost"}
+        ),
+        {Code.EDGE_UNKNOWN_NODE},
+        {"m"},
+    ),
+    (
+        "edge from unknown port",
+        lambda d: d["edges"].append(
+            {"id": "bad", "source": "w", "source_port": "later", "target": "done"}
+        ),
+        {Code.EDGE_UNKNOWN_PORT},
+        {"w"},
+    ),
+    (
+        "duplicate edge on a port",
+        lambda d: d["edges"].append({"id": "dup", "source": "m", "target": "goal"}),
+        {Code.DUPLICATE_PORT_EDGE},
+        {"m"},
+    ),
+    (
+        "missing edge",
+        lambda d: d.update(edges=[e for e in d["edges"] if e["id"] != "e5"]),
+        {Code.MISSING_EDGE, Code.UNREACHABLE_NODE},
+        {"b", "m"},
+    ),
+    (
+        "edge into entry",
+        lambda d: d["edges"].__setitem__(5, {"id": "e6", "source": "m", "target": "entry"}),
+        {Code.EDGE_INTO_ENTRY, Code.UNREACHABLE_NODE},
+        {"entry"},
+    ),
+    (
+        "cycle without wait",
+        lambda d: d["edges"].__setitem__(5, {"id": "e6", "source": "m", "target": "b"}),
+        {Code.CYCLE_WITHOUT_WAIT, Code.UNREACHABLE_NODE},
+        {"b", "m"},
+    ),
+    (
+        "loop never exits",
+        lambda d: (
+            d["edges"].__setitem__(5, {"id": "e6", "source": "m", "target": "w"}),
+            d["edges"].__setitem__(
+                3, {"id": "e4", "source": "b", "source_port": "redeemed", "target": "w"}
+            ),
+        ),
+        {Code.LOOP_WITHOUT_EXIT},
+        {"w", "b", "m"},
+    ),
+    ("unknown kind", lambda d: _node(d, "m").update(kind="send_sms"), {Code.UNKNOWN_KIND}, {"m"}),
+    (
+        "negative wait",
+        lambda d: _node(d, "w").update(
+            config={"until": {"type": "duration", "duration": {"amount": -1, "unit": "days"}}}
+        ),
+        {Code.INVALID_CONFIG},
+        {"w"},
+    ),
+    (
+        "over-long wait",
+        lambda d: _node(d, "w").update(
+            config={"until": {"type": "duration", "duration": {"amount": 91, "unit": "days"}}}
+        ),
+        {Code.INVALID_WAIT},
+        {"w"},
+    ),
+    (
+        "empty rules",
+        lambda d: _node(d, "b").update(config={"rules": []}),
+        {Code.EMPTY_RULES, Code.EDGE_UNKNOWN_PORT},
+        {"b"},
+    ),
+    (
+        "rule without conditions",
+        lambda d: _node(d, "b")["config"]["rules"][0].update(conditions=[]),
+        {Code.EMPTY_RULE},
+        {"b"},
+    ),
     ("split weights", _split([30, 30]), {Code.SPLIT_WEIGHTS}, {"b"}),
-    ("unknown coupon template", lambda d: _node(d, "c")["config"].update(
-        coupon_template_id="NEW2O"), {Code.UNKNOWN_COUPON_TEMPLATE}, {"c"}),
-    ("template syntax", lambda d: _node(d, "m")["config"].update(content="Hi {{ name"),
-     {Code.TEMPLATE_SYNTAX}, {"m"}),
-    ("context of the wrong kind", lambda d: _node(d, "w")["config"]["until"].update(
-        node_id="m"), {Code.CONTEXT_WRONG_KIND}, {"w"}),
-    ("context not upstream", lambda d: _node(d, "b")["config"]["rules"][0]["conditions"][0]
-     .update(node_id="ghost"), {Code.CONTEXT_NOT_UPSTREAM}, {"b"}),
-    ("template refers downstream", lambda d: _node(d, "c").update(
-        kind="send_message", config={"content": "{{ ctx.m.message_id }}"}),
-     {Code.CONTEXT_NOT_UPSTREAM}, {"c"}),
-    ("unknown RFM class", lambda d: _node(d, "b")["config"]["rules"][0].update(
-        conditions=[{"type": "rfm_class", "classes": ["重要价格"]}]),
-     {Code.UNKNOWN_RFM_CLASS}, {"b"}),
-    ("webhook without url", lambda d: _node(d, "m")["config"].update(channel="webhook"),
-     {Code.WEBHOOK_URL_REQUIRED}, {"m"}),
-    ("bad window", lambda d: _node(d, "w")["config"].update(
-        window={"start": "25:00", "end": "20:00"}), {Code.INVALID_WINDOW}, {"w"}),
-    ("duplicate node id", lambda d: d["nodes"].append(copy.deepcopy(_node(d, "m"))),
-     {Code.DUPLICATE_NODE_ID}, {"m"}),
+    (
+        "unknown coupon template",
+        lambda d: _node(d, "c")["config"].update(coupon_template_id="NEW2O"),
+        {Code.UNKNOWN_COUPON_TEMPLATE},
+        {"c"},
+    ),
+    (
+        "template syntax",
+        lambda d: _node(d, "m")["config"].update(content="Hi {{ name"),
+        {Code.TEMPLATE_SYNTAX},
+        {"m"},
+    ),
+    (
+        "context of the wrong kind",
+        lambda d: _node(d, "w")["config"]["until"].update(node_id="m"),
+        {Code.CONTEXT_WRONG_KIND},
+        {"w"},
+    ),
+    (
+        "context not upstream",
+        lambda d: _node(d, "b")["config"]["rules"][0]["conditions"][0].update(node_id="ghost"),
+        {Code.CONTEXT_NOT_UPSTREAM},
+        {"b"},
+    ),
+    (
+        "template refers downstream",
+        lambda d: _node(d, "c").update(
+            kind="send_message", config={"content": "{{ ctx.m.message_id }}"}
+        ),
+        {Code.CONTEXT_NOT_UPSTREAM},
+        {"c"},
+    ),
+    (
+        "unknown RFM class",
+        lambda d: _node(d, "b")["config"]["rules"][0].update(
+            conditions=[{"type": "rfm_class", "classes": ["重要价格"]}]
+        ),
+        {Code.UNKNOWN_RFM_CLASS},
+        {"b"},
+    ),
+    (
+        "webhook without url",
+        lambda d: _node(d, "m")["config"].update(channel="webhook"),
+        {Code.WEBHOOK_URL_REQUIRED},
+        {"m"},
+    ),
+    (
+        "bad window",
+        lambda d: _node(d, "w")["config"].update(window={"start": "25:00", "end": "20:00"}),
+        {Code.INVALID_WINDOW},
+        {"w"},
+    ),
+    (
+        "duplicate node id",
+        lambda d: d["nodes"].append(copy.deepcopy(_node(d, "m"))),
+        {Code.DUPLICATE_NODE_ID},
+        {"m"},
+    ),
 ]
 
 
@@ -164,8 +288,12 @@ def test_every_problem_is_reported_at_once() -> None:
     doc["nodes"].append({"id": "orphan", "kind": "wait"})
     result = compile_document(doc, coupon_templates=COUPONS)
     codes = {d.code for d in result.errors}
-    assert {Code.UNKNOWN_COUPON_TEMPLATE, Code.TEMPLATE_SYNTAX, Code.UNREACHABLE_NODE,
-            Code.MISSING_EDGE} <= codes
+    assert {
+        Code.UNKNOWN_COUPON_TEMPLATE,
+        Code.TEMPLATE_SYNTAX,
+        Code.UNREACHABLE_NODE,
+        Code.MISSING_EDGE,
+    } <= codes
 
 
 def test_messages_name_the_offender_and_suggest_a_fix() -> None:
@@ -193,15 +321,24 @@ def test_context_on_only_some_paths_is_a_warning() -> None:
     doc = valid_doc()
     # the reminder also reachable without the coupon: entry → branch directly
     _node(doc, "entry")  # entry → c stays; add a split before c that can skip it
-    doc["nodes"].append({"id": "s", "kind": "split", "config": {"variants": [
-        {"id": "a", "weight": 50}, {"id": "b", "weight": 50}]}})
+    doc["nodes"].append(
+        {
+            "id": "s",
+            "kind": "split",
+            "config": {"variants": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]},
+        }
+    )
     doc["edges"][0] = {"id": "e1", "source": "entry", "target": "s"}
-    doc["edges"] += [{"id": "sa", "source": "s", "source_port": "a", "target": "c"},
-                     {"id": "sb", "source": "s", "source_port": "b", "target": "m"}]
+    doc["edges"] += [
+        {"id": "sa", "source": "s", "source_port": "a", "target": "c"},
+        {"id": "sb", "source": "s", "source_port": "b", "target": "m"},
+    ]
     result = compile_document(doc, coupon_templates=COUPONS)
     assert result.ok
-    assert any(d.code is Code.CONTEXT_NOT_ON_EVERY_PATH and d.severity is Severity.WARNING
-               for d in result.diagnostics)
+    assert any(
+        d.code is Code.CONTEXT_NOT_ON_EVERY_PATH and d.severity is Severity.WARNING
+        for d in result.diagnostics
+    )
 
 
 def test_json_schema_describes_every_kind() -> None:
