@@ -158,7 +158,7 @@ def test_empty_audience_publishes_with_a_warning(shop: TestClient) -> None:
 
 def test_unknown_segment_refuses_publish(shop: TestClient) -> None:
     doc = copy.deepcopy(linear_document("没有人群"))
-    doc["nodes"][0]["config"]["trigger"] = {"type": "segment", "segment_id": "dormant_9d"}
+    doc["nodes"][0]["config"]["trigger"] = {"type": "segment", "segment_id": "dormat_90d"}
     shop.post("/api/segments", json={"id": "dormant_90d", "name": "沉睡", "definition": DORMANT})
     journey_id = create_journey(shop, doc)
     refused = shop.post(f"/api/journeys/{journey_id}/publish")
