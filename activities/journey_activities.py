@@ -34,7 +34,9 @@ from activities.providers import (
     ProviderRegistry,
     default_providers,
 )
+from activities.run_recorder import RunRecorder
 from db import crud
+from db.crud import RunReport
 from db.errors import CouponStockExhaustedError, CouponTemplateInactiveError, NotFoundError
 from db.models import utcnow
 from db.session import session_factory, write_session_factory
@@ -78,6 +80,7 @@ class JourneyActivities:
         # every side effect reads (its idempotency key) before it writes: take the write
         # lock up front (see db.session.write_session_factory)
         self._sessions = write_session_factory(sessions.kw["bind"])
+        self._runs = RunRecorder(self._sessions)
         self._settings = settings
         self._http = http_client or httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS)
         self._providers = (
@@ -107,7 +110,9 @@ class JourneyActivities:
     @activity.defn
     async def issue_coupon(self, request: IssueCouponRequest) -> CouponIssued:
         """Issue one coupon, exactly once per idempotency key, never beyond stock."""
-        return await asyncio.to_thread(self._issue_coupon, request)
+        issued = await asyncio.to_thread(self._issue_coupon, request)
+        await self._then_record(request.then_record)
+        return issued
 
     def _issue_coupon(self, request: IssueCouponRequest) -> CouponIssued:
         ctx = request.ctx
@@ -145,9 +150,11 @@ class JourneyActivities:
     async def send_message(self, request: SendMessageRequest) -> MessageSent:
         """Render and send one message through the channel's provider, exactly once."""
         provider = self._provider_for(request.channel)
-        return await asyncio.to_thread(
+        sent = await asyncio.to_thread(
             messaging.send_message, self._sessions, provider, request, self._now
         )
+        await self._then_record(request.then_record)
+        return sent
 
     def _provider_for(self, channel: str) -> MessageProvider:
         name = "webhook" if channel == "webhook" else self._settings.message_provider
@@ -173,7 +180,9 @@ class JourneyActivities:
     @activity.defn
     async def update_customer(self, request: UpdateCustomerRequest) -> CustomerUpdated:
         """Add/remove tags and set attributes (set semantics: repeating changes nothing)."""
-        return await asyncio.to_thread(self._update_customer, request)
+        updated = await asyncio.to_thread(self._update_customer, request)
+        await self._then_record(request.then_record)
+        return updated
 
     def _update_customer(self, request: UpdateCustomerRequest) -> CustomerUpdated:
         with self._sessions() as session:
@@ -195,23 +204,27 @@ class JourneyActivities:
 
     @activity.defn
     async def record_run(self, record: RunRecord) -> None:
-        """Upsert the run row of ``record.workflow_id`` (a *local* activity)."""
-        await asyncio.to_thread(self._record_run, record)
+        """Upsert the run row of ``record.workflow_id`` (a *local* activity; reports from
+        concurrent runs are group-committed, see :mod:`activities.run_recorder`)."""
+        await self._then_record(record)
 
-    def _record_run(self, record: RunRecord) -> None:
-        with self._sessions() as session:
-            crud.upsert_run(
-                session=session,
-                workflow_id=record.workflow_id,
-                journey_id=record.journey_id,
-                journey_version=record.journey_version,
-                customer_id=record.customer_id,
-                status=record.status,
-                current_node=record.current_node,
-                exit_reason=record.exit_reason,
-                goal_reached=record.goal_reached,
-                at=parse_instant(record.at) if record.at else self._now(),
-            )
+    async def _then_record(self, record: RunRecord | None) -> None:
+        """Record a run's state (also the end a side effect carries when an exit follows
+        it: idempotent, so a retried effect records it again harmlessly)."""
+        if record is None:
+            return
+        report = RunReport(
+            workflow_id=record.workflow_id,
+            journey_id=record.journey_id,
+            journey_version=record.journey_version,
+            customer_id=record.customer_id,
+            status=record.status,
+            current_node=record.current_node,
+            exit_reason=record.exit_reason,
+            goal_reached=record.goal_reached,
+            at=parse_instant(record.at) if record.at else self._now(),
+        )
+        await asyncio.wrap_future(self._runs.submit(report))
 
     # ------------------------------------------------------------------ plumbing
 

@@ -123,9 +123,26 @@ class CustomerFacts:
 
 
 @dataclass
+class RunRecord:
+    """The run's state as the database keeps it for lists and dashboards."""
+
+    workflow_id: str
+    journey_id: str
+    journey_version: int
+    customer_id: str
+    status: str  # "running" | "exited" | "stopped" | "failed"
+    current_node: str | None = None
+    exit_reason: str | None = None
+    goal_reached: bool = False
+    at: str = ""
+
+
+@dataclass
 class IssueCouponRequest:
     ctx: EffectContext
     coupon_template_id: str
+    #: the run's final state when the next step is an exit: recorded with the effect
+    then_record: RunRecord | None = None
 
 
 @dataclass
@@ -147,6 +164,7 @@ class SendMessageRequest:
     subject: str = ""
     webhook_url: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    then_record: RunRecord | None = None
 
 
 @dataclass
@@ -200,6 +218,7 @@ class UpdateCustomerRequest:
     add_tags: list[str] = field(default_factory=list)
     remove_tags: list[str] = field(default_factory=list)
     set_attributes: dict[str, Any] = field(default_factory=dict)
+    then_record: RunRecord | None = None
 
 
 @dataclass
@@ -207,18 +226,3 @@ class CustomerUpdated:
     customer_id: str
     tags: list[str]
     attributes: dict[str, Any]
-
-
-@dataclass
-class RunRecord:
-    """The run's state as the database keeps it for lists and dashboards."""
-
-    workflow_id: str
-    journey_id: str
-    journey_version: int
-    customer_id: str
-    status: str  # "running" | "exited" | "stopped" | "failed"
-    current_node: str | None = None
-    exit_reason: str | None = None
-    goal_reached: bool = False
-    at: str = ""

@@ -53,6 +53,9 @@ PATCH_FACTS_UNTIL_WAIT = "facts-snapshot-until-wait"
 _LEGACY_FACTS_FRESH_FOR = timedelta(seconds=60)
 #: Wait on the due time the assignment returned (capacity overflow may move it a day).
 PATCH_TASK_DUE_FROM_ASSIGNMENT = "task-due-from-assignment"
+#: A side effect followed directly by an exit carries the run's final state, so the exit
+#: needs no separate record (one local activity less per run).
+PATCH_EXIT_WITH_LAST_EFFECT = "exit-record-with-last-effect"
 
 
 @dataclass
@@ -76,6 +79,8 @@ class Interpreter:
         self.rt = runtime
         self.workflow_id = workflow_id
         self.state = state
+        #: the end a side effect has already recorded (see _exit_record_after)
+        self._recorded_exit: RunRecord | None = None
         if state.current is None and state.status == "running" and not state.trace:
             state.current = journey.entry_node_id
 
@@ -299,10 +304,15 @@ class Interpreter:
     async def _step_send_coupon(
         self, step: ir.SendCouponStep, entry: TraceEntry, visit: int
     ) -> str | None:
-        req = IssueCouponRequest(self._effect_ctx(step.node_id, visit), step.coupon_template_id)
+        req = IssueCouponRequest(
+            self._effect_ctx(step.node_id, visit),
+            step.coupon_template_id,
+            then_record=self._exit_record_after(step),
+        )
         result = await self._attempt(entry, step.node_id, lambda: self.rt.issue_coupon(req))
         if result is None:
             return self._failure_port(step.on_failure)
+        self._recorded_exit = req.then_record
         self.state.context[step.node_id] = {
             "coupon_id": result.coupon_id,
             "code": result.code,
@@ -328,10 +338,12 @@ class Interpreter:
             subject=step.subject,
             webhook_url=step.webhook_url,
             context=self._template_context(),
+            then_record=self._exit_record_after(step),
         )
         result = await self._attempt(entry, step.node_id, lambda: self.rt.send_message(req))
         if result is None:
             return self._failure_port(step.on_failure)
+        self._recorded_exit = req.then_record
         self.state.context[step.node_id] = {
             "message_id": result.message_id,
             "status": result.status,
@@ -426,10 +438,12 @@ class Interpreter:
             add_tags=list(step.add_tags),
             remove_tags=list(step.remove_tags),
             set_attributes=dict(step.set_attributes),
+            then_record=self._exit_record_after(step),
         )
         result = await self._attempt(entry, step.node_id, lambda: self.rt.update_customer(req))
         if result is None:
             return "next"
+        self._recorded_exit = req.then_record
         self.state.facts = None  # the profile changed: read it again when needed
         entry.result = {"tags": result.tags}
         parts = [f"+{t}" for t in step.add_tags] + [f"-{t}" for t in step.remove_tags]
@@ -541,7 +555,33 @@ class Interpreter:
         st.goal_reached = goal
         st.current = None
         st.waiting = None
+        pre = self._recorded_exit
+        if (
+            pre is not None
+            and pre.current_node == node_id
+            and (pre.status, pre.exit_reason, pre.goal_reached) == (status, reason, goal)
+        ):
+            return  # the last side effect already recorded exactly this end
         await self.rt.record_run(self._record(status, node_id))
+
+    def _exit_record_after(self, step: ir.Step) -> RunRecord | None:
+        """The run's end as it will be recorded, when ``step``'s ``next`` is an exit."""
+        self._recorded_exit = None
+        target = step.target("next")
+        nxt = self.journey.step(target) if target else None
+        if not isinstance(nxt, ir.ExitStep) or not self.rt.patched(PATCH_EXIT_WITH_LAST_EFFECT):
+            return None
+        return RunRecord(
+            workflow_id=self.workflow_id,
+            journey_id=self.journey.journey_id,
+            journey_version=self.journey.version,
+            customer_id=self.state.customer_id,
+            status="exited",
+            current_node=nxt.node_id,
+            exit_reason="exit",
+            goal_reached=nxt.goal_reached,
+            at=self._now_iso(),
+        )
 
     def _record(self, status: str, node_id: str) -> RunRecord:
         st = self.state

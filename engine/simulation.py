@@ -196,6 +196,7 @@ class SimulatedRuntime:
         )
         self.world.coupons.append(coupon)
         self._issued_keys[req.ctx.idempotency_key] = coupon
+        self._then_record(req.then_record)
         return coupon
 
     async def send_message(self, req: SendMessageRequest) -> MessageSent:
@@ -210,6 +211,7 @@ class SimulatedRuntime:
             raise EffectFailed(TEMPLATE_RENDER_FAILED, str(exc)) from exc
         msg = MessageSent(f"SIM-MSG{n}", req.channel, "sandbox", rendered)
         self.world.messages.append(msg)
+        self._then_record(req.then_record)
         return msg
 
     async def create_task(self, req: CreateTaskRequest) -> TaskCreated:
@@ -244,10 +246,15 @@ class SimulatedRuntime:
         f = self.world.facts
         f.tags = sorted((set(f.tags) | set(req.add_tags)) - set(req.remove_tags))
         f.attributes = {**f.attributes, **req.set_attributes}
+        self._then_record(req.then_record)
         return CustomerUpdated(f.customer_id, f.tags, f.attributes)
 
     async def record_run(self, rec: RunRecord) -> None:
         self.world.records.append(rec)
+
+    def _then_record(self, rec: RunRecord | None) -> None:
+        if rec is not None:
+            self.world.records.append(rec)
 
 
 async def simulate(

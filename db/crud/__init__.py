@@ -54,6 +54,7 @@ from db.crud.org import (
 from db.crud.outbox import get_message, get_message_by_key, insert_message, list_messages
 from db.crud.runs import (
     RunCounts,
+    RunReport,
     create_run,
     get_latest_run,
     get_running_run,
@@ -62,6 +63,7 @@ from db.crud.runs import (
     mark_run,
     run_counts,
     upsert_run,
+    upsert_runs,
 )
 from db.crud.tasks import (
     chase_task,
@@ -168,6 +170,8 @@ __all__ = [
     "update_tags",
     "update_user_template",
     "upsert_run",
+    "upsert_runs",
+    "RunReport",
 ]
 
 # audiences (segments)

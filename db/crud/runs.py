@@ -165,9 +165,74 @@ def upsert_run(
     for a workflow whose latest row has ended starts a new row (the workflow id was reused
     for a re-entry).
     """
+    run = _upsert(
+        session,
+        workflow_id,
+        journey_id,
+        journey_version,
+        customer_id,
+        status,
+        current_node,
+        exit_reason,
+        goal_reached,
+        at or utcnow(),
+    )
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def upsert_runs(*, session: Session, reports: Sequence[RunReport]) -> None:
+    """Apply many run reports in order, in one transaction (a group commit).
+
+    The worker's run recorder batches the reports of concurrent workflows this way: one
+    write transaction instead of one per report.
+    """
+    for r in reports:
+        _upsert(
+            session,
+            r.workflow_id,
+            r.journey_id,
+            r.journey_version,
+            r.customer_id,
+            r.status,
+            r.current_node,
+            r.exit_reason,
+            r.goal_reached,
+            r.at or utcnow(),
+        )
+    session.commit()
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """One state report of a run (what :func:`upsert_run` takes, as a value)."""
+
+    workflow_id: str
+    journey_id: str
+    journey_version: int
+    customer_id: str
+    status: str
+    current_node: str | None = None
+    exit_reason: str | None = None
+    goal_reached: bool = False
+    at: datetime | None = None
+
+
+def _upsert(
+    session: Session,
+    workflow_id: str,
+    journey_id: str,
+    journey_version: int,
+    customer_id: str,
+    status: str,
+    current_node: str | None,
+    exit_reason: str | None,
+    goal_reached: bool,
+    now: datetime,
+) -> JourneyRun:
     if status not in RUN_STATUSES:
         raise InvalidStatusError("run status", status, RUN_STATUSES)
-    now = at or utcnow()
     run = get_latest_run(session=session, workflow_id=workflow_id)
     if run is None or (run.status != "running" and status == "running"):
         run = JourneyRun(
@@ -180,8 +245,6 @@ def upsert_run(
         )
     _apply(run, status, current_node, exit_reason, goal_reached, now)
     session.add(run)
-    session.commit()
-    session.refresh(run)
     return run
 
 
