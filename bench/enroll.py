@@ -1,20 +1,25 @@
 """Segment enrollment at scale vs bare workflow starts, same dev server, same run.
 
     python -m bench.enroll [--n 20000] [--concurrency 32] [--page-size 500]
+                           [--shared-worker] [--direct]
 
 Starts ``temporal server start-dev --headless --db-filename <tmp>`` on free ports, a
-migrated SQLite database with ``n`` demo customers, and a worker *subprocess* (the real
-``build_worker``: journey + enrollment workflows and activities, plus a no-op
-``BareWorkflow``). Then, one after the other:
+migrated SQLite database with ``n`` demo customers, and worker *subprocesses*: the journey
+worker (journey + enrollment workflows and journey activities, plus a no-op
+``BareWorkflow``) and, unless ``--shared-worker``, an enrollment worker running only the
+enrollment page activities (``EnrollmentInput.activity_task_queue``: a big pass never
+competes with running journeys for the journey worker's CPU). Then, one after the other:
 
 1. **enroll**: a segment matching all ``n`` customers enters a one-step journey
    (entry → exit) through one ``SegmentEnrollmentWorkflow`` (pages of ``--page-size``,
    ``--concurrency`` starts in flight); timed from its start to its result;
-2. **bare**: ``n`` ``BareWorkflow`` starts from this process with the same concurrency.
+2. **bare**: ``n`` ``BareWorkflow`` starts from this process with the same concurrency;
+3. with ``--direct``: ``n`` journey workflows started straight from this process (no
+   enrollment bookkeeping), for reference.
 
-Both phases' workflows run on the same worker while they are started. Last lines:
-``enroll_per_s``, ``bare_start_per_s``, ``ratio`` (enroll / bare), ``worker_peak_rss_mb``
-(VmHWM of the worker process; compare ``--n 20000`` with ``--n 100000``).
+Last lines: ``enroll_per_s``, ``bare_start_per_s``, ``ratio`` (enroll / bare),
+``worker_peak_rss_mb`` (the larger VmHWM of the worker processes; compare ``--n 20000``
+with ``--n 100000``).
 """
 
 from __future__ import annotations
@@ -108,6 +113,19 @@ async def _worker_main(address: str, url: str, queue: str) -> None:
     await worker.run()
 
 
+async def _enroll_worker_main(address: str, url: str, journey_queue: str, queue: str) -> None:
+    """Only the enrollment page activities, on their own queue and process."""
+    from temporalio.worker import Worker
+
+    from activities.enrollment import EnrollmentActivities
+
+    client = await Client.connect(address)
+    enrollment = EnrollmentActivities.from_engine(make_engine(url), client, journey_queue)
+    worker = Worker(client, task_queue=queue, activities=enrollment.all())
+    print("ready", flush=True)
+    await worker.run()
+
+
 # --------------------------------------------------------------------------- phases
 
 
@@ -144,6 +162,7 @@ async def _enroll(client: Client, queue: str, journey_id: str, args: argparse.Na
             trigger="manual",
             page_size=args.page_size,
             concurrency=args.concurrency,
+            activity_task_queue=f"{queue}-enroll" if args.enroll_worker else None,
         ),
         id=f"bench-enroll-{uuid.uuid4().hex[:6]}",
         task_queue=queue,
@@ -171,7 +190,38 @@ async def _bare(client: Client, queue: str, args: argparse.Namespace) -> float:
     return args.n / (time.perf_counter() - started)
 
 
-def _wait_runs_done(url: str, journey_id: str, timeout: float = 600) -> None:
+async def _direct(
+    client: Client, queue: str, url: str, journey_id: str, args: argparse.Namespace
+) -> float:
+    """The same journey workflows started straight from the client (no enrollment, no DB)."""
+    from db.models import JourneyVersion
+    from workflows import JourneyInput, JourneyWorkflow
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        version = session.execute(select(JourneyVersion)).scalars().first()
+        assert version is not None
+        compiled = version.compiled
+    engine.dispose()
+    gate = asyncio.Semaphore(args.concurrency)
+    prefix = uuid.uuid4().hex[:6]
+
+    async def one(i: int) -> None:
+        async with gate:
+            await client.start_workflow(
+                JourneyWorkflow.run,
+                JourneyInput(journey=compiled, customer_id=f"C{i + 1:06d}"),
+                id=f"direct-{prefix}-{i}",
+                task_queue=queue,
+            )
+
+    started = time.perf_counter()
+    for lo in range(0, args.n, 2_000):
+        await asyncio.gather(*(one(i) for i in range(lo, min(lo + 2_000, args.n))))
+    return args.n / (time.perf_counter() - started)
+
+
+def _wait_runs_done(url: str, journey_id: str, timeout: float = 1800) -> None:
     engine = make_engine(url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -220,6 +270,7 @@ async def _run(args: argparse.Namespace) -> None:
             start_new_session=True,
         )
         worker: subprocess.Popen[str] | None = None
+        enroller: subprocess.Popen[str] | None = None
         try:
             _wait_port(port)
             address = f"127.0.0.1:{port}"
@@ -231,13 +282,35 @@ async def _run(args: argparse.Namespace) -> None:
                 cwd=Path(__file__).resolve().parent.parent,
             )
             assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+            if args.enroll_worker:
+                enroller = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.enroll",
+                        "--enroll-worker",
+                        address,
+                        url,
+                        queue,
+                        f"{queue}-enroll",
+                    ],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    cwd=Path(__file__).resolve().parent.parent,
+                )
+                assert enroller.stdout is not None
+                assert enroller.stdout.readline().strip() == "ready"
             client = await Client.connect(address)
             enroll_rate = await _enroll(client, queue, journey_id, args)
             _wait_runs_done(url, journey_id)
             bare_rate = await _bare(client, queue, args)
+            direct_rate = (
+                await _direct(client, queue, url, journey_id, args) if args.direct else 0.0
+            )
             rss = _peak_rss_mb(worker.pid)
+            enroller_rss = _peak_rss_mb(enroller.pid) if enroller is not None else 0.0
         finally:
-            for proc in (worker, server):
+            for proc in (enroller, worker, server):
                 if proc is not None and proc.poll() is None:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(proc.pid, signal.SIGTERM)
@@ -245,21 +318,41 @@ async def _run(args: argparse.Namespace) -> None:
                         proc.wait(timeout=20)
                     except subprocess.TimeoutExpired:
                         proc.kill()
-        print(f"n={args.n} concurrency={args.concurrency} page_size={args.page_size}")
+        print(
+            f"n={args.n} concurrency={args.concurrency} page_size={args.page_size} "
+            f"enroll_worker={'own process' if args.enroll_worker else 'shared'} "
+            f"journey_worker_rss_mb={rss:.0f} enroll_worker_rss_mb={enroller_rss:.0f}"
+        )
+        if args.direct:
+            print(f"direct_journey_start_per_s={direct_rate:.1f}")
         print(f"enroll_per_s={enroll_rate:.1f}")
         print(f"bare_start_per_s={bare_rate:.1f}")
         print(f"ratio={enroll_rate / bare_rate:.2f}")
-        print(f"worker_peak_rss_mb={rss:.0f}")
+        print(f"worker_peak_rss_mb={max(rss, enroller_rss):.0f}")
 
 
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--worker":
         asyncio.run(_worker_main(*sys.argv[2:5]))
         return
+    if len(sys.argv) == 6 and sys.argv[1] == "--enroll-worker":
+        asyncio.run(_enroll_worker_main(*sys.argv[2:6]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument(
+        "--shared-worker",
+        dest="enroll_worker",
+        action="store_false",
+        help="run the enrollment activities on the journey worker (default: their own process)",
+    )
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="also start the journey workflows straight from the client",
+    )
     asyncio.run(_run(parser.parse_args()))
 
 

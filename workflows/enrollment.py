@@ -69,6 +69,9 @@ class EnrollmentInput:
     concurrency: int = 32
     pages_per_run: int = 50  # continue-as-new after this many pages
     state: EnrollmentState | None = None
+    #: Run the page activities on this queue (a dedicated enrollment worker, so a big pass
+    #: never competes with running journeys for the journey worker's CPU); None = this one.
+    activity_task_queue: str | None = None
 
 
 @dataclass
@@ -100,9 +103,11 @@ class SegmentEnrollmentWorkflow:
         self._state: EnrollmentState | None = None
         self._resumed = False
         self._cancelled = False
+        self._activity_queue: str | None = None
 
     @workflow.run
     async def run(self, inp: EnrollmentInput) -> EnrollmentResult:
+        self._activity_queue = inp.activity_task_queue
         st = inp.state
         if st is None:
             info = workflow.info()
@@ -118,6 +123,7 @@ class SegmentEnrollmentWorkflow:
                 ),
                 start_to_close_timeout=SHORT_TIMEOUT,
                 retry_policy=RETRY,
+                task_queue=inp.activity_task_queue,
             )
             if not prep.ok:
                 return EnrollmentResult("skipped", reason=prep.reason)
@@ -162,6 +168,7 @@ class SegmentEnrollmentWorkflow:
                 start_to_close_timeout=PAGE_TIMEOUT,
                 heartbeat_timeout=PAGE_HEARTBEAT,
                 retry_policy=RETRY,
+                task_queue=inp.activity_task_queue,
             )
             pages += 1
             if page.stopped == "paused":
@@ -217,6 +224,7 @@ class SegmentEnrollmentWorkflow:
     async def _finish(
         self, st: EnrollmentState, status: str, message: str, result: str | None = None
     ) -> EnrollmentResult:
+        queue = self._activity_queue
         await workflow.execute_activity_method(
             EnrollmentActivities.finish,
             FinishRequest(
@@ -229,6 +237,7 @@ class SegmentEnrollmentWorkflow:
             ),
             start_to_close_timeout=SHORT_TIMEOUT,
             retry_policy=RETRY,
+            task_queue=queue,
         )
         self._status = status
         return EnrollmentResult(
