@@ -56,6 +56,8 @@ PATCH_TASK_DUE_FROM_ASSIGNMENT = "task-due-from-assignment"
 #: A side effect followed directly by an exit carries the run's final state, so the exit
 #: needs no separate record (one local activity less per run).
 PATCH_EXIT_WITH_LAST_EFFECT = "exit-record-with-last-effect"
+#: Every patch, in the order a runtime decides them (once, when a run starts).
+PATCHES = (PATCH_FACTS_UNTIL_WAIT, PATCH_TASK_DUE_FROM_ASSIGNMENT, PATCH_EXIT_WITH_LAST_EFFECT)
 
 
 @dataclass

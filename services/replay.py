@@ -202,7 +202,10 @@ def _commands_of(events: Iterable[HistoryEvent]) -> list[_Command]:
         if ev.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = ev.activity_task_scheduled_event_attributes.activity_type.name
             out.append(_Command(ev, f"activity:{name}"))
-        elif ev.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+        elif (
+            ev.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and ev.marker_recorded_event_attributes.marker_name == "core_local_activity"
+        ):  # patch markers (``core_patch``) are not commands an interceptor sees
             data = _payload_json(ev.marker_recorded_event_attributes.details.get("data"))
             kind = data.get("activity_type", "?") if isinstance(data, dict) else "?"
             out.append(_Command(ev, f"local_activity:{kind}"))

@@ -16,7 +16,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from engine.interpreter import Interpreter, new_state
+    from engine.interpreter import PATCHES, Interpreter, new_state
     from engine.ir import CompiledJourney
     from engine.runtime import CustomerEventIn, RunState, TaskOutcome
     from workflows.runtime import JourneyInput, JourneyResult, TemporalRuntime
@@ -47,6 +47,9 @@ class JourneyWorkflow:
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyResult:
+        runtime = self._interp.rt
+        if isinstance(runtime, TemporalRuntime):
+            runtime.decide_patches(PATCHES)
         outcome = await self._interp.run()
         st = outcome.state
         if outcome.continue_as_new:

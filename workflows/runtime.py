@@ -81,6 +81,16 @@ class TemporalRuntime:
 
     def __init__(self, history_limit: int = HISTORY_LIMIT) -> None:
         self.history_limit = history_limit
+        self._patches: dict[str, bool] = {}
+
+    def decide_patches(self, change_ids: tuple[str, ...]) -> None:
+        """Ask ``workflow.patched`` for every change once, in the run's first activation.
+
+        A fixed point for the patch markers (the start of the run) keeps replay exact
+        however the interpreter's calls are placed: a new run takes every change, a run
+        recorded before a change keeps the old behaviour for its whole life.
+        """
+        self._patches = {cid: workflow.patched(cid) for cid in change_ids}
 
     def now(self) -> datetime:
         return workflow.now()
@@ -99,7 +109,7 @@ class TemporalRuntime:
         return True
 
     def patched(self, change_id: str) -> bool:
-        return workflow.patched(change_id)
+        return self._patches.get(change_id, False)
 
     def should_continue_as_new(self) -> bool:
         info = workflow.info()
