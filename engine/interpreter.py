@@ -48,16 +48,15 @@ T = TypeVar("T")
 
 # Interpreter changes that would alter recorded histories ship behind ``Runtime.patched``
 # (``workflow.patched`` on Temporal): runs recorded before a change replay the old way.
-#: Reuse a facts snapshot until the customer first waits (was: for 60 s of workflow time).
-PATCH_FACTS_UNTIL_WAIT = "facts-snapshot-until-wait"
+# Changes released together share one id, so a run carries one marker per release.
+#: Release 2 of the journey semantics:
+#: - a facts snapshot is reused until the customer first waits (was: for 60 s);
+#: - a task moved by capacity overflow is reminded/escalated/expired on its own due time;
+#: - a side effect followed by an exit records the run's end itself (no extra record).
+SEMANTICS_V2 = "journey-semantics-v2"
 _LEGACY_FACTS_FRESH_FOR = timedelta(seconds=60)
-#: Wait on the due time the assignment returned (capacity overflow may move it a day).
-PATCH_TASK_DUE_FROM_ASSIGNMENT = "task-due-from-assignment"
-#: A side effect followed directly by an exit carries the run's final state, so the exit
-#: needs no separate record (one local activity less per run).
-PATCH_EXIT_WITH_LAST_EFFECT = "exit-record-with-last-effect"
-#: Every patch, in the order a runtime decides them (once, when a run starts).
-PATCHES = (PATCH_FACTS_UNTIL_WAIT, PATCH_TASK_DUE_FROM_ASSIGNMENT, PATCH_EXIT_WITH_LAST_EFFECT)
+#: Every patch id, in the order a runtime decides them (once, when a run starts).
+PATCHES = (SEMANTICS_V2,)
 
 
 @dataclass
@@ -382,7 +381,7 @@ class Interpreter:
         task = await self._attempt(entry, step.node_id, lambda: self.rt.create_task(req))
         if task is None:
             return self._failure_port(step.on_failure)
-        if self.rt.patched(PATCH_TASK_DUE_FROM_ASSIGNMENT) and task.due_at != req.due_at:
+        if self.rt.patched(SEMANTICS_V2) and task.due_at != req.due_at:
             # assignment moved the task (the guide's day was full): remind, escalate and
             # expire on the task's own schedule
             due = semantics.parse_time(task.due_at)
@@ -484,7 +483,7 @@ class Interpreter:
         # waits or is updated: until then no time has passed for them (see _park).
         now = self.rt.now()
         snap = self.state.facts
-        if snap is not None and not self.rt.patched(PATCH_FACTS_UNTIL_WAIT):
+        if snap is not None and not self.rt.patched(SEMANTICS_V2):
             fresh = bool(snap.as_of) and (
                 now - semantics.parse_time(snap.as_of) <= _LEGACY_FACTS_FRESH_FOR
             )
@@ -526,7 +525,7 @@ class Interpreter:
 
     async def _park(self, node_id: str, kind: str, until: datetime | None, detail: str) -> None:
         """Record where the customer waits (state + the runs table, for 'who is waiting')."""
-        if self.rt.patched(PATCH_FACTS_UNTIL_WAIT):
+        if self.rt.patched(SEMANTICS_V2):
             self.state.facts = None  # time passes while waiting: read the profile again after
         self.state.waiting = Waiting(node_id, kind, until.isoformat() if until else None, detail)
         await self.rt.record_run(self._record("running", node_id))
@@ -571,7 +570,7 @@ class Interpreter:
         self._recorded_exit = None
         target = step.target("next")
         nxt = self.journey.step(target) if target else None
-        if not isinstance(nxt, ir.ExitStep) or not self.rt.patched(PATCH_EXIT_WITH_LAST_EFFECT):
+        if not isinstance(nxt, ir.ExitStep) or not self.rt.patched(SEMANTICS_V2):
             return None
         return RunRecord(
             workflow_id=self.workflow_id,

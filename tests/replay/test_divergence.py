@@ -79,7 +79,7 @@ async def test_export_then_replay_dir(tmp_path: Path) -> None:
 
 
 async def test_run_recorded_before_a_patched_change_still_replays() -> None:
-    """Recorded before the facts-snapshot change (PATCH_FACTS_UNTIL_WAIT): the old run read
+    """Recorded before the facts-snapshot change (SEMANTICS_V2): the old run read
     the profile again at the branch. Behind ``workflow.patched`` it replays the old way."""
     history = load_history(
         Path(__file__).parent / "known_breaks" / "loop_continue_as_new_before_patch.json"
