@@ -38,13 +38,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlalchemy import select
+from sqlmodel import Session
 from temporalio.client import Client
 
 from bench._bare import BareWorkflow
 from db import crud, make_engine, upgrade
-from db.models import JourneyCreate, JourneyRun, SegmentCreate
+from db.models import JourneyCreate, SegmentCreate
 from db.seed import seed_demo
 from tests.temporal_env import binary
 
