@@ -16,6 +16,7 @@ from jinja2 import TemplateError, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from db.models import Customer, Guide, Store
+from db.models.customers import MEMBER_LEVEL_NAMES
 
 #: Longest rendered text accepted (an SMS template gone wrong should not send a novel).
 MAX_RENDERED_CHARS = 10_000
@@ -81,6 +82,7 @@ def customer_variables(
         "surname": customer.name[:1],
         "gender": customer.gender,
         "member_level": customer.member_level,
+        "member_level_name": MEMBER_LEVEL_NAMES.get(customer.member_level, customer.member_level),
         "phone_tail": customer.phone[-4:],
         "birthday": customer.birthday.isoformat() if customer.birthday else "",
         "store_id": customer.store_id or "",

@@ -200,7 +200,10 @@ def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -
 
         client = await connect(settings)
         worker_ = build_worker(client, settings)
-        web_app = create_app(settings, temporal=TemporalGateway(settings, client))
+        gateway = TemporalGateway(settings, client)
+        web_app = create_app(settings, temporal=gateway)
+        if seed:
+            await _demo_journeys(settings, gateway)
         server_ = uvicorn.Server(
             uvicorn.Config(
                 web_app, host=settings.web_host, port=settings.web_port, log_level="warning"
@@ -225,6 +228,23 @@ def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -
     finally:
         if proc is not None:
             _stop(proc)
+
+
+async def _demo_journeys(settings: Settings, gateway: object) -> None:
+    from sqlmodel import Session
+
+    from db import make_engine
+    from services.demo import ensure_demo_journeys
+    from services.temporal import TemporalGateway
+
+    assert isinstance(gateway, TemporalGateway)
+    with Session(make_engine(settings.sqlalchemy_url), expire_on_commit=False) as session:
+        demo = await ensure_demo_journeys(session=session, temporal=gateway)
+    if demo.created:
+        console.print(
+            f"Demo journeys: {', '.join(demo.created)}; "
+            f"{demo.enrolled} customers enrolled in the live VIP invitation"
+        )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -12,6 +12,8 @@ from db.models._base import JSONType, UTCDateTime, utcnow
 from engine.rfm import RFM_CLASSES as ENGINE_RFM_CLASSES
 
 MEMBER_LEVELS = ("regular", "silver", "gold", "diamond")
+#: How customers and guides call the levels (what message templates print).
+MEMBER_LEVEL_NAMES = {"regular": "普通", "silver": "银卡", "gold": "金卡", "diamond": "钻石"}
 
 #: The eight RFM classes (DOMAIN.md), keyed by (recent, high F, high M); one definition,
 #: in the engine, which branch rules and the compiler also use.

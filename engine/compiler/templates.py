@@ -19,17 +19,20 @@ CUSTOMER_FIELDS = frozenset(
     {
         "id",
         "name",
-        "phone",
+        "surname",
+        "gender",
         "member_level",
+        "member_level_name",
+        "phone_tail",
+        "birthday",
         "store_id",
         "store_name",
+        "city",
         "guide_id",
         "guide_name",
         "tags",
         "attributes",
         "rfm_class",
-        "birthday",
-        "first_name",
     }
 )
 
