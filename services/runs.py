@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from db import crud
-from db.models import Customer, JourneyRun, JourneyVersion
+from db.models import JourneyRun, JourneyVersion
 from engine import ir
 from engine.runtime import RunState
 from services.replay import capture_replay, fetch_history
@@ -51,10 +51,11 @@ class RunView:
 
 
 def search_runs(*, session: Session, query: str, limit: int = 50) -> list[RunHit]:
-    """Runs of the customers matching ``query`` (id, phone or name), or of a workflow id."""
+    """Runs of the customers matching ``query`` (id, phone or name), or of a workflow id;
+    with no query, the most recent runs (what an operator opens the page for)."""
     query = query.strip()
     if not query:
-        return []
+        return _hits(session, crud.list_runs(session=session, limit=limit))
     runs: list[JourneyRun] = []
     if query.startswith("journey-"):
         runs = list(
@@ -87,14 +88,7 @@ def waiting_at(
 def _hits(session: Session, runs: list[JourneyRun]) -> list[RunHit]:
     cids = {r.customer_id for r in runs}
     jids = {r.journey_id for r in runs}
-    names = (
-        {
-            c.id: c.name
-            for c in session.exec(select(Customer).where(or_(*[Customer.id == i for i in cids])))
-        }
-        if cids
-        else {}
-    )
+    names = {c.id: c.name for c in crud.get_customers(session=session, customer_ids=list(cids))}
     journeys = {
         jid: j.name for jid in jids if (j := crud.get_journey(session=session, journey_id=jid))
     }
