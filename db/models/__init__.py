@@ -40,6 +40,15 @@ from db.models.journeys import (
     JourneyVersion,
 )
 from db.models.messages import MESSAGE_STATUSES, OutboxMessage
+from db.models.org import (
+    GUIDE_ROLES,
+    OVERFLOW_POLICIES,
+    Guide,
+    GuidePublic,
+    Region,
+    Store,
+    StorePublic,
+)
 from db.models.segments import (
     ENROLLMENT_STATUSES,
     ENROLLMENT_TRIGGERS,
@@ -51,15 +60,6 @@ from db.models.segments import (
     SegmentEnrollment,
     SegmentEnrollmentPublic,
     SegmentPublic,
-)
-from db.models.org import (
-    GUIDE_ROLES,
-    OVERFLOW_POLICIES,
-    Guide,
-    GuidePublic,
-    Region,
-    Store,
-    StorePublic,
 )
 from db.models.tasks import (
     ASSIGN_REASONS,
