@@ -54,7 +54,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check engine workflows services journeys tests/engine tests/workflows
 
 typecheck: $(STAMP)
-	$(BIN)/mypy engine workflows activities services journeys db canvas_ui
+	$(BIN)/mypy engine workflows activities services journeys db canvas_ui audiences templates_lib bench
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -156,6 +156,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         lazy("The segment of %(steps)s has no customers right now."),
         lazy("Check the segment, or publish anyway if it will fill up."),
     ),
+    "ENROLLMENT_NOT_STARTED": (
+        lazy("Published, but customers of %(steps)s could not be entered yet."),
+        lazy("Start the enrollment from the journey's enrollment page."),
+    ),
 }
 
 

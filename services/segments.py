@@ -9,8 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 from sqlmodel import Session
 from temporalio.client import Client
@@ -39,14 +38,6 @@ SAMPLE_SIZE = 10
 log = logging.getLogger(__name__)
 
 
-class AudienceCode(StrEnum):
-    """Publish diagnostics about a journey's segment entry (beside the compiler's codes)."""
-
-    UNKNOWN_SEGMENT = "UNKNOWN_SEGMENT"
-    EMPTY_AUDIENCE = "EMPTY_AUDIENCE"
-    ENROLLMENT_NOT_STARTED = "ENROLLMENT_NOT_STARTED"
-
-
 class SegmentInUseError(Exception):
     """The segment is the entry of journeys, so it cannot be deleted."""
 
@@ -59,9 +50,8 @@ class SegmentInUseError(Exception):
         self.journeys = journeys
 
 
-def _diagnostic(code: AudienceCode, message: str, severity: Severity, hint: str = "") -> Diagnostic:
-    # The compiler's Code enum is closed; these codes travel in the same shape.
-    return Diagnostic(cast(Code, code), message, node_ids=("entry",), hint=hint, severity=severity)
+def _diagnostic(code: Code, message: str, severity: Severity, hint: str = "") -> Diagnostic:
+    return Diagnostic(code, message, node_ids=("entry",), hint=hint, severity=severity)
 
 
 # --------------------------------------------------------------------------- segments
@@ -197,7 +187,7 @@ def check_segment_entry(*, session: Session, document: Any) -> list[Diagnostic]:
 
     return [
         _diagnostic(
-            AudienceCode.UNKNOWN_SEGMENT,
+            Code.UNKNOWN_SEGMENT,
             f"The entry uses segment '{segment_id}', which does not exist; "
             + (did_you_mean(segment_id, known) or "save the segment first."),
             Severity.ERROR,
@@ -222,7 +212,7 @@ async def after_publish(
             if size == 0:
                 warnings.append(
                     _diagnostic(
-                        AudienceCode.EMPTY_AUDIENCE,
+                        Code.EMPTY_AUDIENCE,
                         f"Segment '{segment.name}' matches no customers right now; the journey "
                         "is live but nobody enters until the segment has members.",
                         Severity.WARNING,
@@ -260,7 +250,7 @@ async def after_publish(
 
 def _not_started(reason: str) -> Diagnostic:
     return _diagnostic(
-        AudienceCode.ENROLLMENT_NOT_STARTED,
+        Code.ENROLLMENT_NOT_STARTED,
         f"Published, but the segment entry could not be started: {reason}",
         Severity.WARNING,
         hint="Start it from the journey's enrollment page once Temporal is reachable.",
@@ -336,7 +326,6 @@ def require_segment(session: Session, segment_id: str) -> Segment:
 
 
 __all__ = [
-    "AudienceCode",
     "Preview",
     "SegmentInUseError",
     "SegmentValidationError",

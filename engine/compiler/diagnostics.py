@@ -51,6 +51,10 @@ class Code(StrEnum):
     WEBHOOK_URL_REQUIRED = "WEBHOOK_URL_REQUIRED"
     INVALID_FILTER = "INVALID_FILTER"
     INVALID_TIMEZONE = "INVALID_TIMEZONE"
+    # from publishing (services.segments): the entry's audience
+    UNKNOWN_SEGMENT = "UNKNOWN_SEGMENT"
+    EMPTY_AUDIENCE = "EMPTY_AUDIENCE"
+    ENROLLMENT_NOT_STARTED = "ENROLLMENT_NOT_STARTED"
 
 
 @dataclass(frozen=True)
