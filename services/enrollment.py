@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from activities.enrollment import reentry_block
 from activities.facts import load_facts
 from db import crud
 from db.errors import RunAlreadyRunningError
@@ -70,23 +71,17 @@ def compiled_of(version: JourneyVersion) -> CompiledJourney:
 def _reentry_block(
     session: Session, journey: CompiledJourney, workflow_id: str, now: datetime
 ) -> str | None:
-    """Why this customer may not enter now, or None."""
+    """Why this customer may not enter now, or None (the one rule, shared with the segment
+    enrollment's batch path in :func:`activities.enrollment.reentry_block`)."""
     latest = crud.get_latest_run(session=session, workflow_id=workflow_id)
-    if latest is None:
-        return None
-    if latest.status == "running":
-        return "already in the journey"
-    policy = journey.entry.reentry
-    if policy is ReentryPolicy.NEVER:
-        return "already entered once (re-entry: never)"
-    if policy is ReentryPolicy.COOLDOWN:
+    reason = reentry_block(latest, journey, now)
+    if reason == "in cooldown" and latest is not None:
         exited = latest.exited_at or latest.entered_at
         if exited.tzinfo is None:
             exited = exited.replace(tzinfo=UTC)
         until = exited + timedelta(days=journey.entry.cooldown_days or 0)
-        if now < until:
-            return f"in cooldown until {until.isoformat(timespec='minutes')}"
-    return None
+        return f"in cooldown until {until.isoformat(timespec='minutes')}"
+    return reason
 
 
 async def enter(
