@@ -27,7 +27,7 @@ node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's Chromium for the browser tests (never `playwright install`: no downloads here).
+# Debian's Chromium for the browser tests (never Playwright's own browser download: none here).
 /usr/bin/chromium:
 	@if [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \

@@ -1,6 +1,6 @@
 """Real-Chromium fixtures: the app served by uvicorn in a thread, Debian's Chromium.
 
-Never ``playwright install``: the browser is ``/usr/bin/chromium`` (installed by the
+Never Playwright's own browser download: the browser is ``/usr/bin/chromium`` (installed by the
 Makefile's setup). Tests wait on page state, never on the wall clock.
 """
 
