@@ -76,7 +76,7 @@ def reentry_block(latest: JourneyRun | None, journey: CompiledJourney, now: date
             exited = exited.replace(tzinfo=UTC)
         until = exited + timedelta(days=journey.entry.cooldown_days or 0)
         if now < until:
-            return "in cooldown"
+            return f"in cooldown until {until.isoformat(timespec='minutes')}"
     return None
 
 

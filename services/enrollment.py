@@ -8,7 +8,7 @@ journey; the runs table keeps the history the re-entry policy reads.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -74,14 +74,7 @@ def _reentry_block(
     """Why this customer may not enter now, or None (the one rule, shared with the segment
     enrollment's batch path in :func:`activities.enrollment.reentry_block`)."""
     latest = crud.get_latest_run(session=session, workflow_id=workflow_id)
-    reason = reentry_block(latest, journey, now)
-    if reason == "in cooldown" and latest is not None:
-        exited = latest.exited_at or latest.entered_at
-        if exited.tzinfo is None:
-            exited = exited.replace(tzinfo=UTC)
-        until = exited + timedelta(days=journey.entry.cooldown_days or 0)
-        return f"in cooldown until {until.isoformat(timespec='minutes')}"
-    return reason
+    return reentry_block(latest, journey, now)
 
 
 async def enter(

@@ -17,39 +17,10 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from engine.runtime import CustomerEventIn, TaskOutcome
+from tests.workflows.harness import ENTRY, EXIT, GOAL, doc, wait_at
 from workflows import JourneyWorkflow
 
 Action = Callable[[WorkflowEnvironment, WorkflowHandle[Any, Any], Any], Awaitable[None]]
-
-
-def doc(
-    nodes: list[dict[str, Any]], edges: list[tuple[str, str, str]], **settings: Any
-) -> dict[str, Any]:
-    return {
-        "name": "replay scenario",
-        "settings": settings,
-        "nodes": nodes,
-        "edges": [
-            {"id": f"e{i}", "source": s, "source_port": p, "target": t}
-            for i, (s, p, t) in enumerate(edges)
-        ],
-    }
-
-
-ENTRY = {"id": "entry", "kind": "entry"}
-EXIT = {"id": "done", "kind": "exit"}
-GOAL = {"id": "goal", "kind": "exit", "config": {"goal_reached": True}}
-
-
-async def wait_at(handle: WorkflowHandle[Any, Any], node_id: str) -> None:
-    import asyncio
-
-    for _ in range(250):
-        st = await handle.query(JourneyWorkflow.state)
-        if st.waiting is not None and st.waiting.node_id == node_id:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"never reached {node_id}")
 
 
 @dataclass

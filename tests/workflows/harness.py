@@ -84,3 +84,37 @@ async def start(
 def path(state: Any) -> list[tuple[str, str | None]]:
     """[(node_id, port)] of a run's trace."""
     return [(t.node_id, t.port) for t in state.trace]
+
+
+ENTRY: dict[str, Any] = {"id": "entry", "kind": "entry"}
+EXIT: dict[str, Any] = {"id": "done", "kind": "exit"}
+GOAL: dict[str, Any] = {"id": "goal", "kind": "exit", "config": {"goal_reached": True}}
+
+
+def doc(
+    nodes: list[dict[str, Any]], edges: list[tuple[str, str, str]], **settings: Any
+) -> dict[str, Any]:
+    """A journey document from nodes and ``(source, port, target)`` edges."""
+    return {
+        "name": "test journey",
+        "settings": settings,
+        "nodes": nodes,
+        "edges": [
+            {"id": f"e{i}", "source": s, "source_port": p, "target": t}
+            for i, (s, p, t) in enumerate(edges)
+        ],
+    }
+
+
+async def wait_at(handle: WorkflowHandle[Any, Any], node_id: str) -> None:
+    """Wait on the run's state (never on the clock) until it is parked at ``node_id``."""
+    import asyncio
+
+    from workflows import JourneyWorkflow
+
+    for _ in range(250):
+        st = await handle.query(JourneyWorkflow.state)
+        if st.waiting is not None and st.waiting.node_id == node_id:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"run never reached {node_id}")

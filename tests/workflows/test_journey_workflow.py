@@ -12,25 +12,19 @@ from temporalio.testing import WorkflowEnvironment
 from activities.sandbox import SandboxActivities
 from engine.effects import CreateTaskRequest, IssueCouponRequest, TaskCreated
 from engine.runtime import CustomerEventIn, TaskOutcome
-from tests.workflows.harness import compile_ok, default_world, journey_worker, path, start
+from tests.workflows.harness import (
+    ENTRY,
+    EXIT,
+    GOAL,
+    compile_ok,
+    default_world,
+    doc,
+    journey_worker,
+    path,
+    start,
+    wait_at,
+)
 from workflows import JourneyWorkflow
-
-
-def _doc(nodes: list[dict[str, Any]], edges: list[tuple[str, str, str]], **settings: Any):
-    return {
-        "name": "test journey",
-        "settings": settings,
-        "nodes": nodes,
-        "edges": [
-            {"id": f"e{i}", "source": s, "source_port": p, "target": t}
-            for i, (s, p, t) in enumerate(edges)
-        ],
-    }
-
-
-ENTRY = {"id": "entry", "kind": "entry"}
-EXIT = {"id": "done", "kind": "exit"}
-GOAL = {"id": "goal", "kind": "exit", "config": {"goal_reached": True}}
 
 
 async def _now(env: WorkflowEnvironment) -> datetime:
@@ -39,7 +33,7 @@ async def _now(env: WorkflowEnvironment) -> datetime:
 
 async def test_no_wait_path_branch_coupon_message(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
@@ -99,7 +93,7 @@ async def test_no_wait_path_branch_coupon_message(env: WorkflowEnvironment) -> N
 
 async def test_else_port_when_no_rule_matches(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
@@ -123,7 +117,7 @@ async def test_else_port_when_no_rule_matches(env: WorkflowEnvironment) -> None:
 
 async def test_wait_thirty_days_then_window(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
@@ -153,7 +147,7 @@ async def test_wait_thirty_days_then_window(env: WorkflowEnvironment) -> None:
 
 async def test_wait_until_coupon_expiry_minus_three_days(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
@@ -186,7 +180,7 @@ async def test_wait_until_coupon_expiry_minus_three_days(env: WorkflowEnvironmen
 
 def _event_journey(timeout_days: int = 3) -> Any:
     return compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
@@ -218,23 +212,13 @@ def _event_journey(timeout_days: int = 3) -> Any:
     )
 
 
-async def _wait_for_node(handle: Any, node_id: str) -> None:
-    """Wait on state (not the clock) until the run is parked at ``node_id``."""
-    for _ in range(200):
-        st = await handle.query(JourneyWorkflow.state)
-        if st.waiting is not None and st.waiting.node_id == node_id:
-            return
-        await __import__("asyncio").sleep(0.02)
-    raise AssertionError(f"run never reached {node_id}")
-
-
 async def test_wait_for_event_matched(env: WorkflowEnvironment) -> None:
     journey = _event_journey()
     async with journey_worker(env) as (queue, _):
         handle = await start(env, queue, journey)
-        await _wait_for_node(handle, "w")
+        await wait_at(handle, "w")
         await env.sleep(timedelta(days=1, minutes=1))  # skips time; no wall-clock wait
-        await _wait_for_node(handle, "wfe")
+        await wait_at(handle, "wfe")
         now = await _now(env)
         await handle.signal(
             JourneyWorkflow.customer_event,
@@ -266,8 +250,8 @@ async def test_event_buffer_race(env: WorkflowEnvironment) -> None:
     async with journey_worker(env) as (queue, _):
         early = await start(env, queue, _event_journey(), customer_id="C-early")
         late = await start(env, queue, _event_journey(), customer_id="C-late")
-        await _wait_for_node(early, "w")
-        await _wait_for_node(late, "w")
+        await wait_at(early, "w")
+        await wait_at(late, "w")
         now = await _now(env)
         # happened now, i.e. before wait_for_event begins (day 1): must not match
         await early.signal(
@@ -288,7 +272,7 @@ async def test_event_buffer_race(env: WorkflowEnvironment) -> None:
 
 async def test_split_is_deterministic_and_weighted(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
@@ -328,7 +312,7 @@ def _task_journey(**config: Any) -> Any:
         **config,
     }
     return compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {"id": "t", "kind": "assign_guide_task", "config": cfg},
@@ -352,7 +336,7 @@ async def test_task_outcome_takes_its_port(
 ) -> None:
     async with journey_worker(env) as (queue, acts):
         handle = await start(env, queue, _task_journey())
-        await _wait_for_node(handle, "t")
+        await wait_at(handle, "t")
         task_id = acts.world("C1").tasks[0]["task_id"]
         await handle.signal(
             JourneyWorkflow.task_outcome, TaskOutcome(task_id, outcome, "客户说下周来")
@@ -388,7 +372,7 @@ async def test_no_guide_is_a_visible_business_failure(env: WorkflowEnvironment) 
 
 async def test_coupon_stock_exhausted_takes_failed_port(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
@@ -417,7 +401,7 @@ async def test_coupon_stock_exhausted_takes_failed_port(env: WorkflowEnvironment
 
 async def test_update_customer_and_goal_event(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
@@ -444,7 +428,7 @@ async def test_update_customer_and_goal_event(env: WorkflowEnvironment) -> None:
     )
     async with journey_worker(env) as (queue, acts):
         handle = await start(env, queue, journey)
-        await _wait_for_node(handle, "w")
+        await wait_at(handle, "w")
         now = await _now(env)
         await handle.signal(
             JourneyWorkflow.customer_event, CustomerEventIn("p1", "purchase", now.isoformat(), {})
@@ -458,7 +442,7 @@ async def test_update_customer_and_goal_event(env: WorkflowEnvironment) -> None:
 async def test_stop_pause_resume(env: WorkflowEnvironment) -> None:
     async with journey_worker(env) as (queue, _):
         handle = await start(env, queue, _event_journey(timeout_days=30))
-        await _wait_for_node(handle, "w")
+        await wait_at(handle, "w")
         await handle.signal(JourneyWorkflow.pause)
         await handle.signal(JourneyWorkflow.resume)
         await handle.signal(JourneyWorkflow.stop, "marketer stopped the journey")
@@ -469,7 +453,7 @@ async def test_stop_pause_resume(env: WorkflowEnvironment) -> None:
 
 async def test_loop_continues_as_new_with_bounded_history(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
@@ -519,7 +503,7 @@ async def test_retry_after_side_effect_does_not_double_issue(env: WorkflowEnviro
     """The coupon activity commits, then crashes before replying; the retry returns the
     same coupon because the idempotency key is workflow id + node id + visit."""
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
@@ -557,7 +541,7 @@ async def test_retry_after_side_effect_does_not_double_issue(env: WorkflowEnviro
 
 async def test_message_to_opted_out_customer_takes_failed_port(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
@@ -584,7 +568,7 @@ async def test_message_to_opted_out_customer_takes_failed_port(env: WorkflowEnvi
 
 async def test_task_without_outcomes_takes_completed_port(env: WorkflowEnvironment) -> None:
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {"id": "t", "kind": "assign_guide_task", "config": {"instructions": "邀约到店"}},
@@ -596,7 +580,7 @@ async def test_task_without_outcomes_takes_completed_port(env: WorkflowEnvironme
     )
     async with journey_worker(env) as (queue, acts):
         handle = await start(env, queue, journey)
-        await _wait_for_node(handle, "t")
+        await wait_at(handle, "t")
         task_id = acts.world("C1").tasks[0]["task_id"]
         await handle.signal(JourneyWorkflow.task_outcome, TaskOutcome(task_id, "completed"))
         result = await handle.result()
@@ -607,7 +591,7 @@ async def test_wait_until_birthday_and_absolute(env: WorkflowEnvironment) -> Non
     now = await _now(env)
     birthday = (now + timedelta(days=10)).date().replace(year=1990).isoformat()
     journey = compile_ok(
-        _doc(
+        doc(
             [
                 ENTRY,
                 {
