@@ -4,11 +4,11 @@
                            [--shared-worker] [--direct]
 
 Starts ``temporal server start-dev --headless --db-filename <tmp>`` on free ports, a
-migrated SQLite database with ``n`` demo customers, and worker *subprocesses*: the journey
-worker (journey + enrollment workflows and journey activities, plus a no-op
-``BareWorkflow``) and, unless ``--shared-worker``, an enrollment worker running only the
-enrollment page activities (``EnrollmentInput.activity_task_queue``: a big pass never
-competes with running journeys for the journey worker's CPU). Then, one after the other:
+migrated SQLite database with ``n`` demo customers, and the production workers as
+*subprocesses*: ``journeys.worker.build_worker`` (journey + enrollment workflows and journey
+activities, plus a no-op ``BareWorkflow``) and, unless ``--shared-worker``,
+``build_enrollment_worker`` (the enrollment page activities on their own queue, as
+``journeys enrollment-worker`` runs them). Then, one after the other:
 
 1. **enroll**: a segment matching all ``n`` customers enters a one-step journey
    (entry → exit) through one ``SegmentEnrollmentWorkflow`` (pages of ``--page-size``,
@@ -88,40 +88,35 @@ def _peak_rss_mb(pid: int) -> float:
 # --------------------------------------------------------------------------- worker process
 
 
-async def _worker_main(address: str, url: str, queue: str) -> None:
-    from temporalio.worker import Worker
-
-    from activities import JourneyActivities, all_activities
-    from activities.enrollment import EnrollmentActivities
+def _settings(address: str, url: str, queue: str, enrollment_queue: str) -> Any:
     from journeys.settings import Settings
-    from journeys.worker import WORKFLOWS
 
-    client = await Client.connect(address)
-    engine = make_engine(url)
-    settings = Settings(database_url=url, task_queue=queue)
-    acts = JourneyActivities.from_engine(engine, settings)
-    enrollment = EnrollmentActivities.from_engine(engine, client, queue)
-    worker = Worker(
-        client,
+    return Settings(
+        temporal_address=address,
+        database_url=url,
         task_queue=queue,
-        workflows=[*WORKFLOWS, BareWorkflow],
-        activities=[*all_activities(acts), *enrollment.all()],
-        max_concurrent_activities=64,
-        max_concurrent_workflow_tasks=64,
+        enrollment_task_queue=enrollment_queue,
     )
+
+
+async def _worker_main(address: str, url: str, queue: str, enrollment_queue: str) -> None:
+    """``journeys worker`` (journeys.worker.build_worker) plus the no-op BareWorkflow."""
+    from journeys.worker import build_worker
+
+    settings = _settings(address, url, queue, enrollment_queue)
+    client = await Client.connect(address)
+    worker = build_worker(client, settings, extra_workflows=[BareWorkflow])
     print("ready", flush=True)
     await worker.run()
 
 
-async def _enroll_worker_main(address: str, url: str, journey_queue: str, queue: str) -> None:
-    """Only the enrollment page activities, on their own queue and process."""
-    from temporalio.worker import Worker
+async def _enroll_worker_main(address: str, url: str, queue: str, enrollment_queue: str) -> None:
+    """``journeys enrollment-worker`` (journeys.worker.build_enrollment_worker)."""
+    from journeys.worker import build_enrollment_worker
 
-    from activities.enrollment import EnrollmentActivities
-
+    settings = _settings(address, url, queue, enrollment_queue)
     client = await Client.connect(address)
-    enrollment = EnrollmentActivities.from_engine(make_engine(url), client, journey_queue)
-    worker = Worker(client, task_queue=queue, activities=enrollment.all())
+    worker = build_enrollment_worker(client, settings)
     print("ready", flush=True)
     await worker.run()
 
@@ -151,22 +146,23 @@ def _prepare_db(url: str, n: int) -> str:
     return journey.id
 
 
-async def _enroll(client: Client, queue: str, journey_id: str, args: argparse.Namespace) -> float:
-    from workflows.enrollment import EnrollmentInput, SegmentEnrollmentWorkflow
+async def _enroll(
+    client: Client, queue: str, enrollment_queue: str, journey_id: str, args: argparse.Namespace
+) -> float:
+    """One pass, started as the journey page's "Enter now" starts it."""
+    from services.segments import start_enrollment
+    from workflows.enrollment import EnrollmentResult
 
     started = time.perf_counter()
-    result = await client.execute_workflow(
-        SegmentEnrollmentWorkflow.run,
-        EnrollmentInput(
-            journey_id=journey_id,
-            trigger="manual",
-            page_size=args.page_size,
-            concurrency=args.concurrency,
-            activity_task_queue=f"{queue}-enroll" if args.enroll_worker else None,
-        ),
-        id=f"bench-enroll-{uuid.uuid4().hex[:6]}",
+    workflow_id = await start_enrollment(
+        client=client,
         task_queue=queue,
+        activity_task_queue=enrollment_queue,
+        journey_id=journey_id,
+        page_size=args.page_size,
+        concurrency=args.concurrency,
     )
+    result = await client.get_workflow_handle(workflow_id, result_type=EnrollmentResult).result()
     elapsed = time.perf_counter() - started
     print(f"enroll: {result}", flush=True)
     assert result.entered == args.n, result
@@ -259,8 +255,19 @@ async def _run(args: argparse.Namespace) -> None:
             _wait_port(port)
             address = f"127.0.0.1:{port}"
             queue = f"bench-{uuid.uuid4().hex[:6]}"
+            # "" = the journey worker serves the enrollment pages too (--shared-worker)
+            enrollment_queue = f"{queue}-enrollment" if args.enroll_worker else ""
             worker = subprocess.Popen(
-                [sys.executable, "-m", "bench.enroll", "--worker", address, url, queue],
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.enroll",
+                    "--worker",
+                    address,
+                    url,
+                    queue,
+                    enrollment_queue,
+                ],
                 stdout=subprocess.PIPE,
                 text=True,
                 cwd=Path(__file__).resolve().parent.parent,
@@ -276,7 +283,7 @@ async def _run(args: argparse.Namespace) -> None:
                         address,
                         url,
                         queue,
-                        f"{queue}-enroll",
+                        enrollment_queue,
                     ],
                     stdout=subprocess.PIPE,
                     text=True,
@@ -285,7 +292,7 @@ async def _run(args: argparse.Namespace) -> None:
                 assert enroller.stdout is not None
                 assert enroller.stdout.readline().strip() == "ready"
             client = await Client.connect(address)
-            enroll_rate = await _enroll(client, queue, journey_id, args)
+            enroll_rate = await _enroll(client, queue, enrollment_queue or queue, journey_id, args)
             # No drain in between: the journey worker executes slower than the server starts,
             # so it stays saturated through both phases (the same load for both).
             bare_rate = await _bare(client, queue, args)
@@ -317,8 +324,8 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
-        asyncio.run(_worker_main(*sys.argv[2:5]))
+    if len(sys.argv) == 6 and sys.argv[1] == "--worker":
+        asyncio.run(_worker_main(*sys.argv[2:6]))
         return
     if len(sys.argv) == 6 and sys.argv[1] == "--enroll-worker":
         asyncio.run(_enroll_worker_main(*sys.argv[2:6]))

@@ -3,6 +3,7 @@
     journeys up          # dev server + migrations + demo data + worker + web (make run)
     journeys server      # Temporal dev server with a file DB (waiting journeys survive)
     journeys worker      # the worker, against JOURNEYS_TEMPORAL_ADDRESS / _NAMESPACE / TLS
+    journeys enrollment-worker   # segment enrollment pages, on their own queue and process
     journeys web         # the web app
     journeys migrate     # alembic upgrade head on DATABASE_URL (or the SQLite file)
     journeys seed        # the demo retail chain (idempotent)
@@ -166,6 +167,47 @@ def worker() -> None:
         asyncio.run(_run_worker(settings))
 
 
+async def _run_enrollment_worker(settings: Settings) -> None:
+    from journeys.worker import build_enrollment_worker
+    from services.temporal import connect
+
+    client = await connect(settings)
+    await build_enrollment_worker(client, settings).run()
+
+
+@app.command("enrollment-worker")
+def enrollment_worker() -> None:
+    """Run the segment enrollment worker (page activities; starts journeys on the journey
+    worker's queue). Not needed when JOURNEYS_ENROLLMENT_TASK_QUEUE is empty."""
+    settings = get_settings()
+    if settings.enrollment_queue == settings.task_queue:
+        console.print(
+            "[yellow]JOURNEYS_ENROLLMENT_TASK_QUEUE is empty: the journey worker runs the "
+            "enrollment pages; nothing to do here.[/yellow]"
+        )
+        raise typer.Exit(0)
+    console.print(
+        f"Enrollment worker on {settings.temporal_address} queue '{settings.enrollment_queue}'"
+        f" (starts journeys on '{settings.task_queue}')"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_enrollment_worker(settings))
+
+
+def start_enrollment_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """``journeys enrollment-worker`` as a child process (None when not configured)."""
+    if settings.enrollment_queue == settings.task_queue:
+        return None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = (settings.data_dir / "enrollment-worker.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "journeys.cli", "enrollment-worker"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 @app.command()
 def web() -> None:
     """Run the web app (canvas, API, OpenAPI docs at /docs)."""
@@ -183,7 +225,7 @@ def web() -> None:
 
 @app.command()
 def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -> None:
-    """Everything on one machine: dev server, migrations, demo data, worker and web app."""
+    """Everything on one machine: dev server, migrations, demo data, workers and web app."""
     import uvicorn
 
     settings = get_settings()
@@ -192,6 +234,7 @@ def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -
         settings = settings.model_copy(update={"events_api_key": "dev-events-key"})
     proc = start_dev_server(settings)
     _migrate_and_seed(settings, seed)
+    enroller = start_enrollment_worker(settings)
 
     async def main() -> None:
         from canvas_ui.app import create_app
@@ -214,6 +257,12 @@ def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -
         console.print(f"  App:         {url}/")
         console.print(f"  API docs:    {url}/docs")
         console.print(f"  Temporal UI: {settings.temporal_ui_url}")
+        if enroller is not None:
+            console.print(
+                f"  Workers:     journeys on '{settings.task_queue}', enrollment on "
+                f"'{settings.enrollment_queue}' (pid {enroller.pid}, log "
+                f"{settings.data_dir / 'enrollment-worker.log'})"
+            )
         console.print(
             f"  Events API:  POST {url}/api/events  (X-API-Key: {settings.events_api_key})"
         )
@@ -226,6 +275,8 @@ def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -
     except KeyboardInterrupt:
         pass
     finally:
+        if enroller is not None:
+            _stop(enroller)
         if proc is not None:
             _stop(proc)
 
@@ -325,6 +376,7 @@ def enroll_segment(
         workflow_id = await start_enrollment(
             client=client,
             task_queue=settings.task_queue,
+            activity_task_queue=settings.enrollment_queue,
             journey_id=journey_id,
             concurrency=concurrency,
         )

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = None
     temporal_ui_url: str = "http://127.0.0.1:8233"
     task_queue: str = "journeys"
+    #: Queue of the segment enrollment page activities, served by ``journeys
+    #: enrollment-worker`` (its own process, so a big pass never takes the journey worker's
+    #: CPU from running journeys). None = ``<task_queue>-enrollment``; "" = the journey
+    #: worker's own queue (one process, for small installs).
+    enrollment_task_queue: str | None = None
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     #: Secret for sessions, CSRF tokens and webhook signatures. Set it in production.
@@ -42,6 +47,13 @@ class Settings(BaseSettings):
     events_api_key: str = ""
     #: Message provider for non-webhook channels: "outbox" records messages in the outbox table.
     message_provider: str = "outbox"
+
+    @property
+    def enrollment_queue(self) -> str:
+        """Where enrollment page activities run (see ``enrollment_task_queue``)."""
+        if self.enrollment_task_queue is None:
+            return f"{self.task_queue}-enrollment"
+        return self.enrollment_task_queue or self.task_queue
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -1,6 +1,14 @@
-"""The worker: runs journey workflows and their activities on the task queue."""
+"""The workers: journeys on ``settings.task_queue``, segment enrollment pages on
+``settings.enrollment_queue``.
+
+Two processes in production (``journeys worker`` and ``journeys enrollment-worker``): a pass
+over a big segment starts customer workflows as fast as the server takes them, and in the
+journey worker's process that work would take the CPU (and the GIL) from running journeys.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -16,17 +24,46 @@ WORKFLOWS = [JourneyWorkflow, SegmentEnrollmentWorkflow]
 
 
 def build_worker(
-    client: Client, settings: Settings, *, activities: JourneyActivities | None = None
+    client: Client,
+    settings: Settings,
+    *,
+    activities: JourneyActivities | None = None,
+    extra_workflows: Sequence[type] = (),
 ) -> Worker:
-    """A worker for ``settings.task_queue`` with the real activities on the settings' DB."""
+    """The journey worker: journey and enrollment workflows, the journey activities.
+
+    The enrollment activities are registered here too, so a pass started with no activity
+    queue (or with ``enrollment_task_queue=""``) runs on this worker.
+    """
     engine = make_engine(settings.sqlalchemy_url)
     acts = activities or JourneyActivities.from_engine(engine, settings)
     enrollment = EnrollmentActivities.from_engine(engine, client, settings.task_queue)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=WORKFLOWS,
+        workflows=[*WORKFLOWS, *extra_workflows],
         activities=[*all_activities(acts), *enrollment.all()],
         max_concurrent_activities=64,
         max_concurrent_workflow_tasks=64,
+    )
+
+
+def build_enrollment_worker(client: Client, settings: Settings) -> Worker:
+    """The enrollment worker: only the enrollment page activities, on their own queue.
+
+    The pages start customer workflows on ``settings.task_queue``. Four activities at a time:
+    each page already keeps ``concurrency`` starts in flight.
+    """
+    if settings.enrollment_queue == settings.task_queue:
+        raise ValueError(
+            "enrollment_task_queue is the journey worker's queue: the journey worker serves it"
+        )
+    enrollment = EnrollmentActivities.from_engine(
+        make_engine(settings.sqlalchemy_url), client, settings.task_queue
+    )
+    return Worker(
+        client,
+        task_queue=settings.enrollment_queue,
+        activities=enrollment.all(),
+        max_concurrent_activities=4,
     )

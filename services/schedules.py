@@ -67,13 +67,24 @@ def schedule_spec(trigger: SegmentEntry, timezone: str) -> ScheduleSpec:
 
 
 def build_schedule(
-    *, journey_id: str, trigger: SegmentEntry, timezone: str, task_queue: str, paused: bool
+    *,
+    journey_id: str,
+    trigger: SegmentEntry,
+    timezone: str,
+    task_queue: str,
+    activity_task_queue: str | None,
+    paused: bool,
 ) -> Schedule:
     """The schedule of ``journey_id``: enroll the segment's audience into the live version."""
     return Schedule(
         action=ScheduleActionStartWorkflow(
             SegmentEnrollmentWorkflow.run,
-            EnrollmentInput(journey_id=journey_id, version=None, trigger="schedule"),
+            EnrollmentInput(
+                journey_id=journey_id,
+                version=None,
+                trigger="schedule",
+                activity_task_queue=activity_task_queue,
+            ),
             id=enrollment_workflow_id(journey_id),
             task_queue=task_queue,
         ),
@@ -93,6 +104,7 @@ async def upsert_schedule(
     trigger: SegmentEntry,
     timezone: str,
     task_queue: str,
+    activity_task_queue: str | None = None,
     paused: bool = False,
 ) -> str:
     """Create the journey's schedule, or replace its spec and action; → the schedule id."""
@@ -101,6 +113,7 @@ async def upsert_schedule(
         trigger=trigger,
         timezone=timezone,
         task_queue=task_queue,
+        activity_task_queue=activity_task_queue,
         paused=paused,
     )
     schedule_id = schedule_id_for(journey_id)

@@ -57,3 +57,7 @@ class TemporalGateway:
     @property
     def task_queue(self) -> str:
         return self.settings.task_queue
+
+    @property
+    def enrollment_queue(self) -> str:
+        return self.settings.enrollment_queue

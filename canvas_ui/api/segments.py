@@ -226,7 +226,10 @@ async def start_enrollment(journey_id: str, session: SessionDep, temporal: Tempo
     if temporal is None:
         raise HTTPException(503, gettext("Temporal is not configured."))
     workflow_id = await service.start_enrollment(
-        client=await temporal.client(), task_queue=temporal.task_queue, journey_id=journey_id
+        client=await temporal.client(),
+        task_queue=temporal.task_queue,
+        activity_task_queue=temporal.enrollment_queue,
+        journey_id=journey_id,
     )
     return {"workflow_id": workflow_id}
 

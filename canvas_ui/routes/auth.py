@@ -78,11 +78,17 @@ def login_submit(
         )
     except LoginFailedError:
         ctx = _page(
-            request, settings, next=next, username=username,
+            request,
+            settings,
+            next=next,
+            username=username,
             error=gettext("Wrong username or password."),
         )
         return render(
-            request, "login.html", ctx, block="form",
+            request,
+            "login.html",
+            ctx,
+            block="form",
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
     response = _go(request, safe_next(next, access.home_for(principal.role)))

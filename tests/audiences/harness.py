@@ -95,17 +95,22 @@ async def enrollment_worker(
     enrollment: type[EnrollmentActivities] = EnrollmentActivities,
     queue: str | None = None,
 ) -> AsyncIterator[tuple[str, EnrollmentActivities]]:
+    """The production split: the journey worker on ``queue`` and the enrollment worker on
+    ``Settings(task_queue=queue).enrollment_queue`` (``<queue>-enrollment``)."""
     queue = queue or f"enroll-{uuid.uuid4()}"
     settings = Settings(
         database_url=engine.url.render_as_string(hide_password=False), task_queue=queue
     )
     acts = enrollment(sessions=session_factory(engine), client=client, task_queue=queue)
-    async with Worker(
-        client,
-        task_queue=queue,
-        workflows=[JourneyWorkflow, SegmentEnrollmentWorkflow],
-        activities=[*all_activities(JourneyActivities.from_engine(engine, settings)), *acts.all()],
-        max_cached_workflows=100,
+    async with (
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=[JourneyWorkflow, SegmentEnrollmentWorkflow],
+            activities=all_activities(JourneyActivities.from_engine(engine, settings)),
+            max_cached_workflows=100,
+        ),
+        Worker(client, task_queue=settings.enrollment_queue, activities=acts.all()),
     ):
         yield queue, acts
 
@@ -113,6 +118,9 @@ async def enrollment_worker(
 async def start_enrollment(
     client: Client, queue: str, journey_id: str, **kw: Any
 ) -> WorkflowHandle[Any, EnrollmentResult]:
+    """A pass as ``services.segments.start_enrollment`` starts it: pages on the enrollment
+    worker's queue."""
+    kw.setdefault("activity_task_queue", Settings(task_queue=queue).enrollment_queue)
     return await client.start_workflow(
         SegmentEnrollmentWorkflow.run,
         EnrollmentInput(journey_id=journey_id, **kw),

@@ -46,6 +46,7 @@ async def _tick(env: Any, queue: str, journey_id: str) -> Any:
         trigger=SegmentEntry("any", "daily", "09:00"),
         timezone="Asia/Shanghai",
         task_queue=queue,
+        activity_task_queue=Settings(task_queue=queue).enrollment_queue,
         paused=False,
     )
     action = schedule.action
@@ -163,3 +164,18 @@ def journey_create(doc: dict[str, Any]) -> Any:
     from db.models import JourneyCreate
 
     return JourneyCreate(name=doc["name"], draft_document=doc)
+
+
+# --------------------------------------------------------------------------- queues
+
+
+def test_enrollment_pages_have_their_own_queue_unless_configured_empty() -> None:
+    from journeys.worker import build_enrollment_worker
+
+    assert Settings().enrollment_queue == "journeys-enrollment"
+    assert Settings(task_queue="shop-a").enrollment_queue == "shop-a-enrollment"
+    assert Settings(enrollment_task_queue="bulk").enrollment_queue == "bulk"
+    single = Settings(enrollment_task_queue="")
+    assert single.enrollment_queue == single.task_queue
+    with pytest.raises(ValueError, match="journey worker serves it"):
+        build_enrollment_worker(None, single)  # type: ignore[arg-type]
