@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from activities._time import iso, parse_instant
+from audiences import matches, parse_definition
 from db import crud
 from engine.effects import CouponState, CustomerFacts, FactsRequest
 
 
 def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
-    """The customer's profile, event counts over ``[as_of - window_days, as_of]`` and the
-    states of the coupons asked about. ``found=False`` for an unknown customer."""
+    """The customer's profile, event counts over ``[as_of - window_days, as_of]``, the
+    states of the coupons and the segment memberships asked about. ``found=False`` for an
+    unknown customer."""
     customer = crud.get_customer(session=session, customer_id=request.customer_id)
     if customer is None:
         return CustomerFacts(customer_id=request.customer_id, found=False, as_of=request.as_of)
@@ -42,6 +44,7 @@ def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
         if c.customer_id == customer.id
     }
     return CustomerFacts(
+        segments=_memberships(session, customer.id, request.segment_ids, as_of),
         customer_id=customer.id,
         found=True,
         name=customer.name,
@@ -59,3 +62,17 @@ def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
         coupons=coupons,
         as_of=request.as_of,
     )
+
+
+def _memberships(
+    session: Session, customer_id: str, segment_ids: list[str], as_of: datetime
+) -> dict[str, bool]:
+    """Is the customer in each segment, by its rules as of ``as_of``? A segment that no
+    longer exists (deletion is refused while a journey uses it) counts as "not in it"."""
+    found: dict[str, bool] = {}
+    for segment_id in segment_ids:
+        segment = crud.get_segment(session=session, segment_id=segment_id)
+        found[segment_id] = segment is not None and customer_id in matches(
+            session, parse_definition(segment.definition), [customer_id], now=as_of
+        )
+    return found

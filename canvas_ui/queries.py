@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
@@ -11,6 +12,7 @@ from canvas_ui.forms.render import ChoiceData
 from canvas_ui.i18n import gettext
 from canvas_ui.summaries import CouponInfo, SummaryContext
 from db import crud
+from db.models import Journey, SegmentEnrollment
 from db.models.customers import RFM_CLASSES
 
 #: Suggestions for event names (free text stays allowed: POS and apps send their own).
@@ -77,9 +79,47 @@ def choice_data(*, session: Session, document: Mapping[str, Any], node_id: str) 
         steps=steps,
         event_types=list(COMMON_EVENT_TYPES),
         tags=list(COMMON_TAGS),
+        segments=[(s.id, f"{s.name} · {s.id}") for s in crud.list_segments(session=session)],
     )
 
 
 def known_coupon_ids(*, session: Session) -> set[str]:
     """Ids of all coupon templates (what the compiler checks references against)."""
     return {t.id for t in crud.list_coupon_templates(session=session)}
+
+
+@dataclass(frozen=True)
+class SegmentEntryStatus:
+    """A journey's segment entry as the editor and the enrollment page show it."""
+
+    segment_id: str | None  # of the draft's entry; None = the draft does not enter by segment
+    latest: SegmentEnrollment | None  # the latest pass, of any version
+
+    @property
+    def running(self) -> bool:
+        return self.latest is not None and self.latest.status == "running"
+
+    @property
+    def percent(self) -> int:
+        """Entered + skipped of total, 0..100."""
+        latest = self.latest
+        if latest is None or not latest.total:
+            return 0
+        return min(100, round(100 * (latest.entered + latest.skipped) / latest.total))
+
+
+def segment_entry_status(*, session: Session, journey: Journey) -> SegmentEntryStatus:
+    rows = crud.list_enrollments(session=session, journey_id=journey.id, limit=1)
+    return SegmentEntryStatus(_draft_segment(journey.draft_document), rows[0] if rows else None)
+
+
+def _draft_segment(document: Any) -> str | None:
+    """The segment id of a draft's entry, if it enters by segment."""
+    nodes = document.get("nodes") if isinstance(document, dict) else None
+    for node in nodes or []:
+        if not isinstance(node, dict) or node.get("kind") != "entry":
+            continue
+        trigger = (node.get("config") or {}).get("trigger") or {}
+        if isinstance(trigger, dict) and trigger.get("type") == "segment":
+            return str(trigger.get("segment_id"))
+    return None

@@ -214,8 +214,22 @@ class ContextCondition(_Model):
     value: JsonScalar | list[JsonScalar] = True
 
 
+class SegmentCondition(_Model):
+    """The customer is (``member``) or is not in a saved audience segment, evaluated against
+    the segment's rules when the branch runs ("still dormant", "browsed twice, no purchase")."""
+
+    type: Literal["segment"] = "segment"
+    segment_id: str = Field(min_length=1, max_length=64)
+    member: bool = True
+
+
 Condition = Annotated[
-    AttributeCondition | TagCondition | RfmCondition | EventCountCondition | ContextCondition,
+    AttributeCondition
+    | TagCondition
+    | RfmCondition
+    | EventCountCondition
+    | ContextCondition
+    | SegmentCondition,
     Field(discriminator="type"),
 ]
 

@@ -97,6 +97,7 @@ class FactsRequest:
     as_of: str  # ISO-8601 UTC (workflow time, so counts are reproducible)
     event_counts: list[EventCountQuery] = field(default_factory=list)
     coupon_ids: list[str] = field(default_factory=list)
+    segment_ids: list[str] = field(default_factory=list)  # membership asked about
 
 
 @dataclass
@@ -117,6 +118,7 @@ class CustomerFacts:
     event_counts: dict[str, int] = field(default_factory=dict)  # EventCountQuery.key -> n
     coupons: dict[str, CouponState] = field(default_factory=dict)
     as_of: str = ""
+    segments: dict[str, bool] = field(default_factory=dict)  # segment id -> member as of as_of
 
 
 # ------------------------------------------------------------------ side effects

@@ -287,8 +287,8 @@ class Interpreter:
         return None
 
     async def _step_branch(self, step: ir.BranchStep, entry: TraceEntry, visit: int) -> str:
-        counts, coupons = semantics.facts_needed(step, self.state.context)
-        facts = await self._facts(counts, coupons)
+        needed = semantics.facts_needed(step, self.state.context)
+        facts = await self._facts(needed.event_counts, needed.coupon_ids, needed.segment_ids)
         port, inputs, summary = semantics.evaluate_branch(step, facts, self.state.context)
         entry.inputs = inputs
         entry.summary = summary
@@ -478,7 +478,9 @@ class Interpreter:
             return "failed"
         return "next"
 
-    async def _facts(self, counts: list[Any], coupons: list[str]) -> CustomerFacts:
+    async def _facts(
+        self, counts: list[Any], coupons: list[str], segments: tuple[str, ...] | list[str] = ()
+    ) -> CustomerFacts:
         # A snapshot (from enrollment, or read earlier) stays good until the customer first
         # waits or is updated: until then no time has passed for them (see _park).
         now = self.rt.now()
@@ -492,10 +494,11 @@ class Interpreter:
             snap is not None
             and all(q.key in snap.event_counts for q in counts)
             and all(c in snap.coupons for c in coupons)
+            and all(s in snap.segments for s in segments)
         ):
             return snap
         facts = await self.rt.load_facts(
-            FactsRequest(self.state.customer_id, now.isoformat(), counts, coupons)
+            FactsRequest(self.state.customer_id, now.isoformat(), counts, coupons, list(segments))
         )
         if not facts.as_of:
             facts.as_of = now.isoformat()

@@ -163,7 +163,13 @@ class ContextCond:
     value: Value = True
 
 
-Cond = Union[AttributeCond, TagCond, RfmCond, EventCountCond, ContextCond]  # noqa: UP007
+@dataclass(frozen=True)
+class SegmentCond:
+    segment_id: str
+    member: bool = True
+
+
+Cond = Union[AttributeCond, TagCond, RfmCond, EventCountCond, ContextCond, SegmentCond]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -329,6 +335,17 @@ class CompiledJourney:
             raise TypeError(f"entry node {self.entry_node_id} is a {type(step).__name__}")
         return step
 
+    def branch_segments(self) -> tuple[str, ...]:
+        """Ids of the segments branches test membership of, in order of appearance."""
+        found: dict[str, None] = {}
+        for step in self.steps:
+            if isinstance(step, BranchStep):
+                for rule in step.rules:
+                    for c in rule.conditions:
+                        if isinstance(c, SegmentCond):
+                            found[c.segment_id] = None
+        return tuple(found)
+
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
@@ -360,6 +377,7 @@ _CLASSES: dict[str, type] = {
         RfmCond,
         EventCountCond,
         ContextCond,
+        SegmentCond,
         Rule,
         Variant,
         EntryStep,

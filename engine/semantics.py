@@ -4,6 +4,7 @@ and time arithmetic (send windows, birthdays). No I/O, no clock: callers pass ``
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -95,12 +96,20 @@ def event_matches(
 # ------------------------------------------------------------------ branch
 
 
-def facts_needed(
-    step: ir.BranchStep, context: dict[str, dict[str, Any]]
-) -> tuple[list[EventCountQuery], list[str]]:
-    """Which event counts and coupon states evaluating ``step`` needs."""
+@dataclass(frozen=True)
+class FactsNeeded:
+    """What evaluating a branch reads beyond the profile."""
+
+    event_counts: list[EventCountQuery]
+    coupon_ids: list[str]
+    segment_ids: list[str]
+
+
+def facts_needed(step: ir.BranchStep, context: dict[str, dict[str, Any]]) -> FactsNeeded:
+    """Which event counts, coupon states and segment memberships evaluating ``step`` needs."""
     counts: dict[str, EventCountQuery] = {}
     coupons: list[str] = []
+    segments: list[str] = []
     for rule in step.rules:
         for c in rule.conditions:
             if isinstance(c, ir.EventCountCond):
@@ -110,7 +119,9 @@ def facts_needed(
                 coupon_id = context.get(c.node_id, {}).get("coupon_id")
                 if coupon_id:
                     coupons.append(coupon_id)
-    return list(counts.values()), coupons
+            elif isinstance(c, ir.SegmentCond) and c.segment_id not in segments:
+                segments.append(c.segment_id)
+    return FactsNeeded(list(counts.values()), coupons, segments)
 
 
 def condition_value(
@@ -137,6 +148,8 @@ def condition_value(
     if isinstance(c, ir.EventCountCond):
         key = EventCountQuery(c.event_type, c.window_days).key
         return f"{c.event_type}[{c.window_days}d]", facts.event_counts.get(key, 0)
+    if isinstance(c, ir.SegmentCond):
+        return f"segment:{c.segment_id}", facts.segments.get(c.segment_id, False)
     entry = context.get(c.node_id, {})
     if c.field == "redeemed":
         coupon = facts.coupons.get(entry.get("coupon_id", ""))
@@ -149,6 +162,8 @@ def condition_value(
 def condition_holds(c: ir.Cond, value: Any) -> bool:
     if isinstance(c, ir.TagCond):
         return bool(value) == c.present
+    if isinstance(c, ir.SegmentCond):
+        return bool(value) == c.member
     if isinstance(c, ir.RfmCond):
         return value in c.classes
     if isinstance(c, ir.AttributeCond | ir.EventCountCond | ir.ContextCond):

@@ -169,8 +169,15 @@ class SimulatedRuntime:
             for c in self.world.coupons
             if c.coupon_id in req.coupon_ids
         }
+        segments = {sid: base.segments.get(sid, False) for sid in req.segment_ids}
         return CustomerFacts(
-            **{**base.__dict__, "event_counts": counts, "coupons": coupons, "as_of": req.as_of}
+            **{
+                **base.__dict__,
+                "event_counts": counts,
+                "coupons": coupons,
+                "segments": segments,
+                "as_of": req.as_of,
+            }
         )
 
     # --- side effects (sandbox)

@@ -52,12 +52,13 @@ def coupon_template_ids(session: Session) -> set[str]:
 def validate_draft(
     *, session: Session, document: Any, journey_id: str = "draft", version: int = 0
 ) -> CompileResult:
-    """Compile ``document`` against this database's coupon templates."""
+    """Compile ``document`` against this database's coupon templates and segments."""
     return compile_document(
         document,
         journey_id=journey_id,
         version=version,
         coupon_templates=coupon_template_ids(session),
+        segments=segments.KnownSegments(session=session),
     )
 
 
@@ -76,6 +77,7 @@ def publish(*, session: Session, journey_id: str, by: str) -> PublishOutcome:
     )
     if result.journey is None or result.document is None:
         return PublishOutcome(None, result.diagnostics)
+    segments.save_builtin_segments(session=session, journey=result.journey)
     version = crud.publish_version(
         session=session,
         journey_id=journey_id,
@@ -91,14 +93,6 @@ async def publish_journey(
     *, session: Session, temporal: TemporalGateway | None, journey_id: str, by: str
 ) -> PublishOutcome:
     """Publish; a segment entry is then started (once) or scheduled (daily / weekly)."""
-    journey = crud.get_journey(session=session, journey_id=journey_id)
-    blocking = segments.check_segment_entry(
-        session=session, document=journey.draft_document if journey else None
-    )
-    if blocking:
-        draft = journey.draft_document if journey else {}
-        result = validate_draft(session=session, document=draft)
-        return PublishOutcome(None, [*result.diagnostics, *blocking])
     outcome = publish(session=session, journey_id=journey_id, by=by)
     if outcome.version is not None:
         outcome.diagnostics += await segments.after_publish(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,7 @@ from db.errors import NotFoundError
 from db.models import JourneyVersion, Segment, SegmentCreate, SegmentEnrollment, utcnow
 from engine.compiler import Code, Diagnostic
 from engine.compiler.diagnostics import Severity
-from engine.ir import SegmentEntry
+from engine.ir import CompiledJourney, SegmentEntry
 from services import schedules
 from services.enrollment import compiled_of
 from services.temporal import TemporalGateway
@@ -39,12 +40,12 @@ log = logging.getLogger(__name__)
 
 
 class SegmentInUseError(Exception):
-    """The segment is the entry of journeys, so it cannot be deleted."""
+    """Journeys enter by the segment or branch on it, so it cannot be deleted."""
 
     def __init__(self, segment_id: str, journeys: list[str]) -> None:
         super().__init__(
             f"segment {segment_id!r} is used by journeys {', '.join(journeys)}; "
-            "change their entry first"
+            "change their entry or branch conditions first"
         )
         self.segment_id = segment_id
         self.journeys = journeys
@@ -113,14 +114,17 @@ def preview(
 
 @dataclass(frozen=True)
 class Usage:
-    """A journey that enters by the segment (in its draft and/or its live version)."""
+    """A journey that uses the segment (in its draft and/or its live version): as its
+    entry (``schedule`` once / daily / weekly) and/or in branch conditions."""
 
     journey_id: str
     name: str
     status: str
     in_draft: bool
     live_version: int | None
-    schedule: str
+    schedule: str  # of the entry; "" when only branches use it
+    as_entry: bool = True
+    in_branches: bool = False
 
 
 def _segment_trigger(document: Any) -> dict[str, Any] | None:
@@ -135,26 +139,58 @@ def _segment_trigger(document: Any) -> dict[str, Any] | None:
     return None
 
 
+def _branch_segments(document: Any) -> set[str]:
+    """Segment ids the branch conditions of a journey document (draft JSON) test."""
+    found: set[str] = set()
+    nodes = document.get("nodes") if isinstance(document, dict) else None
+    for node in nodes or []:
+        if not isinstance(node, dict) or node.get("kind") != "branch":
+            continue
+        rules = (node.get("config") or {}).get("rules") or []
+        for rule in (r for r in rules if isinstance(r, dict)):
+            for cond in rule.get("conditions") or []:
+                if isinstance(cond, dict) and cond.get("type") == "segment":
+                    found.add(str(cond.get("segment_id")))
+    return found
+
+
 def where_used(*, session: Session, segment_id: str) -> list[Usage]:
-    """Journeys whose draft or live version enters by ``segment_id``."""
+    """Journeys whose draft or live version enters by ``segment_id`` or tests it in a
+    branch."""
     found = []
     for journey in crud.list_journeys(session=session):
         draft = _segment_trigger(journey.draft_document)
-        in_draft = bool(draft and draft.get("segment_id") == segment_id)
+        draft_entry = bool(draft and draft.get("segment_id") == segment_id)
+        draft_branch = segment_id in _branch_segments(journey.draft_document)
         live: SegmentEntry | None = None
+        live_branch = False
         if journey.live_version is not None:
             version = crud.get_version(
                 session=session, journey_id=journey.id, version=journey.live_version
             )
-            trigger = compiled_of(version).entry.trigger if version else None
+            compiled = compiled_of(version) if version else None
+            trigger = compiled.entry.trigger if compiled else None
             if isinstance(trigger, SegmentEntry) and trigger.segment_id == segment_id:
                 live = trigger
-        if in_draft or live:
+            live_branch = bool(compiled and segment_id in compiled.branch_segments())
+        if not (draft_entry or draft_branch or live or live_branch):
+            continue
+        as_entry = draft_entry or live is not None
+        schedule = ""
+        if as_entry:
             schedule = live.schedule if live else str((draft or {}).get("schedule", "once"))
-            live_no = journey.live_version if live else None
-            found.append(
-                Usage(journey.id, journey.name, journey.status, in_draft, live_no, schedule)
+        found.append(
+            Usage(
+                journey.id,
+                journey.name,
+                journey.status,
+                in_draft=draft_entry or draft_branch,
+                live_version=journey.live_version if live or live_branch else None,
+                schedule=schedule,
+                as_entry=as_entry,
+                in_branches=draft_branch or live_branch,
             )
+        )
     return found
 
 
@@ -169,31 +205,37 @@ def delete_segment(*, session: Session, segment_id: str) -> None:
 # --------------------------------------------------------------------------- segment entry
 
 
-def check_segment_entry(*, session: Session, document: Any) -> list[Diagnostic]:
-    """Errors that must stop a publish: the entry names a segment that does not exist (a
-    built-in one, see :mod:`audiences.builtin`, is created instead)."""
-    trigger = _segment_trigger(document)
-    if trigger is None:
-        return []
-    segment_id = str(trigger.get("segment_id") or "")
-    if crud.get_segment(session=session, segment_id=segment_id) is not None:
-        return []
-    builtin = builtin_segment(segment_id)
-    if builtin is not None:  # a template's audience (dormant_90d, …): save it now
-        ensure_segment(session=session, segment=builtin)
-        return []
-    known = [s.id for s in crud.list_segments(session=session)]
-    from engine.compiler.diagnostics import did_you_mean
+class KnownSegments(Collection[str]):
+    """The segments a journey may name (what the compiler checks references against): the
+    saved ones, and the built-in audiences (``dormant_120d`` …) publishing saves on first
+    use. Iterates the saved ids (for "did you mean")."""
 
-    return [
-        _diagnostic(
-            Code.UNKNOWN_SEGMENT,
-            f"The entry uses segment '{segment_id}', which does not exist; "
-            + (did_you_mean(segment_id, known) or "save the segment first."),
-            Severity.ERROR,
-            hint="Build it under Segments, or pick an existing one.",
+    def __init__(self, *, session: Session) -> None:
+        self._saved = {s.id for s in crud.list_segments(session=session)}
+
+    def __contains__(self, segment_id: object) -> bool:
+        return isinstance(segment_id, str) and (
+            segment_id in self._saved or builtin_segment(segment_id) is not None
         )
-    ]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._saved))
+
+    def __len__(self) -> int:
+        return len(self._saved)
+
+
+def save_builtin_segments(*, session: Session, journey: CompiledJourney) -> list[str]:
+    """Save the built-in segments (a template's audience: ``dormant_90d`` …) that the
+    journey's entry or branches name and that are not saved yet; → their ids."""
+    trigger = journey.entry.trigger
+    named = [trigger.segment_id] if isinstance(trigger, SegmentEntry) else []
+    saved = []
+    for segment_id in dict.fromkeys([*named, *journey.branch_segments()]):
+        builtin = builtin_segment(segment_id)
+        if builtin is not None and ensure_segment(session=session, segment=builtin):
+            saved.append(segment_id)
+    return saved
 
 
 async def after_publish(
@@ -339,7 +381,8 @@ __all__ = [
     "SegmentValidationError",
     "Usage",
     "after_publish",
-    "check_segment_entry",
+    "KnownSegments",
+    "save_builtin_segments",
     "delete_segment",
     "latest_enrollment",
     "on_pause",

@@ -294,16 +294,26 @@ def facts_for(
     tags: str = "",
     birthday: str = "",
     guide_id: str = "G1",
+    segments: str = "",
+    segment_ids: tuple[str, ...] | list[str] = (),
     **_ignored: Any,
 ) -> CustomerFacts:
-    """A real customer's profile (read once, then only the sandbox changes it), or a
-    synthetic one from the form's fields."""
+    """A real customer's profile (read once, then only the sandbox changes it; their
+    membership of ``segment_ids`` evaluated now), or a synthetic one from the form's fields
+    (``segments``: the ids of the segments it is in, comma-separated)."""
     if customer_id:
         from activities.facts import load_facts
         from engine.effects import FactsRequest
 
         facts = load_facts(
-            session, FactsRequest(customer_id, datetime.now(ZoneInfo("UTC")).isoformat(), [], [])
+            session,
+            FactsRequest(
+                customer_id,
+                datetime.now(ZoneInfo("UTC")).isoformat(),
+                [],
+                [],
+                list(segment_ids),
+            ),
         )
         if not facts.found:
             raise ValueError(f"no customer with id {customer_id!r}")
@@ -313,7 +323,12 @@ def facts_for(
         name=name,
         member_level=member_level,
         rfm_class=rfm_class or None,
-        tags=[t.strip() for t in tags.replace("，", ",").split(",") if t.strip()],
+        tags=_split_list(tags),
         birthday=birthday or None,
         guide_id=guide_id or None,
+        segments=dict.fromkeys(_split_list(segments), True),
     )
+
+
+def _split_list(text: str) -> list[str]:
+    return [t.strip() for t in text.replace("，", ",").split(",") if t.strip()]

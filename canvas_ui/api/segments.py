@@ -184,7 +184,7 @@ def update_segment(
 
 @router.delete("/segments/{segment_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_segment(segment_id: str, session: SessionDep) -> None:
-    """Delete an unused segment; 409 while journeys enter by it."""
+    """Delete an unused segment; 409 while journeys enter by it or branch on it."""
     service.require_segment(session, segment_id)
     try:
         service.delete_segment(session=session, segment_id=segment_id)

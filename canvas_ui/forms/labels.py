@@ -17,7 +17,11 @@ FIELDS: dict[str, tuple[str, str]] = {
     "PropertyFilter.field": (lazy("Property"), lazy("Dotted names reach inside: sku.category")),
     "op": (lazy("Comparison"), ""),
     "value": (lazy("Value"), lazy("Several values: separate with commas.")),
-    "segment_id": (lazy("Segment"), lazy("The saved audience segment's id.")),
+    "segment_id": (lazy("Segment"), lazy("A saved audience segment (see Segments).")),
+    "member": (
+        lazy("Customer is in this segment"),
+        lazy("Evaluated with the segment's rules when the customer reaches the branch."),
+    ),
     "schedule": (lazy("Schedule"), ""),
     "at_time": (lazy("At"), lazy("24-hour time, HH:MM.")),
     "weekday": (lazy("Weekday"), lazy("0 = Monday … 6 = Sunday (weekly schedule only).")),
@@ -158,6 +162,7 @@ VARIANTS: dict[str, str] = {
     "RfmCondition": lazy("RFM class"),
     "EventCountCondition": lazy("Event count"),
     "ContextCondition": lazy("Earlier step"),
+    "SegmentCondition": lazy("Segment membership"),
 }
 
 #: Units shown after number inputs.

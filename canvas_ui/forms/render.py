@@ -21,6 +21,7 @@ class ChoiceData:
     steps: list[tuple[str, str]] = field(default_factory=list)  # other nodes: (id, label)
     event_types: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    segments: list[tuple[str, str]] = field(default_factory=list)  # (id, "name · id")
 
 
 @dataclass
@@ -102,6 +103,8 @@ def _data_choices(spec: FieldSpec, data: ChoiceData, current: str) -> list[tuple
         choices = [(c, c) for c in data.rfm_classes]
     elif spec.name == "node_id":
         choices = list(data.steps)
+    elif spec.name == "segment_id":
+        choices = list(data.segments)
     else:
         return []
     if current and current not in {c for c, _ in choices}:
@@ -180,7 +183,7 @@ def _build_one(  # noqa: C901 - one arm per widget
     elif w == "select":
         current = _text(value, w)
         f.value = current
-        if spec.name in ("coupon_template_id", "node_id"):
+        if spec.name in ("coupon_template_id", "node_id", "segment_id"):
             f.choices = _data_choices(spec, data, current)
         else:
             f.choices = [(c, _choice_label(c)) for c in spec.choices]

@@ -239,6 +239,7 @@ def editor_response(
             "panel": panel,
             "choices": panel.choices if panel is not None else None,
             "status_labels": _translated(STATUS_LABELS),
+            "entry_status": queries.segment_entry_status(session=session, journey=journey),
         },
     )
 

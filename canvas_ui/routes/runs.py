@@ -241,6 +241,7 @@ class TestRunIn(BaseModel):
     tags: str = Field(default="", max_length=200)
     birthday: str = Field(default="", max_length=10)
     guide_id: str = Field(default="G1", max_length=32)
+    segments: str = Field(default="", max_length=400)
     purchases_days_ago: str = Field(default="", max_length=100)
     script: str = Field(default="", max_length=5000)
 
@@ -257,7 +258,11 @@ async def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) ->
             journey.draft_document, journey_id=journey.id, coupon_templates=set(coupons)
         )
         script = test_runs.parse_script(body.script)
-        facts = test_runs.facts_for(session=session, **body.model_dump(exclude={"script"}))
+        facts = test_runs.facts_for(
+            session=session,
+            segment_ids=compiled.branch_segments(),
+            **body.model_dump(exclude={"script"}),
+        )
         past = [
             (float(d), "purchase")
             for d in body.purchases_days_ago.replace("，", ",").split(",")

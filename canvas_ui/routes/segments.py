@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from audiences import FIELDS, SegmentValidationError
 from audiences.fields import RELATIVE_MONTHS
+from canvas_ui import queries
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
@@ -225,27 +226,15 @@ def _enrollment_context(session: Any, journey_id: str) -> dict[str, Any]:
     if journey is None:
         raise HTTPException(404, gettext("Journey not found."))
     enrollments = crud.list_enrollments(session=session, journey_id=journey_id, limit=10)
-    latest = enrollments[0] if enrollments else None
-    limits = crud.get_entry_limits(session=session, journey_id=journey_id)
-    percent = 0
-    if latest is not None and latest.total:
-        percent = min(100, round(100 * (latest.entered + latest.skipped) / latest.total))
+    entry = queries.segment_entry_status(session=session, journey=journey)
     return {
         "journey": journey,
         "enrollments": enrollments,
-        "latest": latest,
-        "percent": percent,
-        "limits": limits,
-        "segment_id": _trigger_segment(journey.draft_document),
+        "latest": entry.latest,
+        "percent": entry.percent,
+        "limits": crud.get_entry_limits(session=session, journey_id=journey_id),
+        "segment_id": entry.segment_id,
     }
-
-
-def _trigger_segment(document: Any) -> str | None:
-    for node in (document or {}).get("nodes") or []:
-        trigger = ((node or {}).get("config") or {}).get("trigger") or {}
-        if node.get("kind") == "entry" and trigger.get("type") == "segment":
-            return str(trigger.get("segment_id"))
-    return None
 
 
 @router.get("/journeys/{journey_id}/enrollment")
@@ -257,6 +246,20 @@ def enrollment_page(journey_id: str, request: Request, session: SessionDep) -> R
         _enrollment_context(session, journey_id),
         block="progress",
     )
+
+
+@router.get("/journeys/{journey_id}/enrollment/chip")
+def enrollment_chip(journey_id: str, request: Request, session: SessionDep) -> Response:
+    """The editor toolbar's segment-entry link with the latest pass's progress (polled
+    while a pass runs)."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise HTTPException(404, gettext("Journey not found."))
+    context = {
+        "journey": journey,
+        "entry_status": queries.segment_entry_status(session=session, journey=journey),
+    }
+    return render(request, "editor.html", context, block="enrollment_chip", force_block=True)
 
 
 @router.post("/journeys/{journey_id}/enrollment/start")

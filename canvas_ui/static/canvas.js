@@ -547,6 +547,7 @@
     setStatus(data.journey.status, data.journey.live_version);
     JC.toast(S.published.replace("%s", "v" + data.version.version), "ok");
     htmx.ajax("GET", "/journeys/" + encodeURIComponent(journeyId) + "/versions", { target: "#versions", swap: "outerHTML" });
+    document.body.dispatchEvent(new CustomEvent("journey-published")); // the segment-entry chip
   }
 
   async function setPaused(paused) {

@@ -166,9 +166,7 @@ def list_notices(*, session: Session, task_id: str) -> list[TaskNotice]:
     return list(session.exec(stmt))
 
 
-def count_tasks_on_day(
-    *, session: Session, guide_ids: Sequence[str], day: date
-) -> dict[str, int]:
+def count_tasks_on_day(*, session: Session, guide_ids: Sequence[str], day: date) -> dict[str, int]:
     """Tasks (not cancelled) scheduled for ``day``, per guide of ``guide_ids`` (0 if none)."""
     counts = dict.fromkeys(guide_ids, 0)
     if not guide_ids:

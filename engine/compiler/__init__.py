@@ -55,10 +55,12 @@ def compile_document(
     journey_id: str = "draft",
     version: int = 0,
     coupon_templates: Collection[str] | None = None,
+    segments: Collection[str] | None = None,
 ) -> CompileResult:
     """Compile a journey document (a dict, JSON text/bytes or a JourneyDocument).
 
-    ``coupon_templates``: the ids that exist; ``None`` skips that check (e.g. offline).
+    ``coupon_templates`` / ``segments``: the ids that exist; ``None`` skips that check
+    (e.g. offline).
     """
     diags = Diagnostics()
     if isinstance(raw, JourneyDocument):
@@ -73,6 +75,7 @@ def compile_document(
         nodes={n.id: n for n in doc.nodes},
         known_ids=parsed.known_ids,
         coupon_templates=coupon_templates,
+        segments=segments,
     )
     for validate in PASSES:
         validate(ctx, diags)

@@ -24,6 +24,7 @@ from engine.document import (
     ManualTrigger,
     PropertyFilter,
     RfmCondition,
+    SegmentCondition,
     SendCouponNode,
     SendMessageNode,
     SplitNode,
@@ -54,6 +55,8 @@ def _cond(c: Condition) -> ir.Cond:
         return ir.EventCountCond(c.event_type, c.window_days, ir.Op(c.op.value), c.value)
     if isinstance(c, ContextCondition):
         return ir.ContextCond(c.node_id, c.field, ir.Op(c.op.value), _value(c.value))
+    if isinstance(c, SegmentCondition):
+        return ir.SegmentCond(c.segment_id, c.member)
     raise TypeError(f"unknown condition {type(c).__name__}")  # pragma: no cover
 
 

@@ -29,6 +29,8 @@ from engine.document import (
     JourneyDocument,
     PropertyFilter,
     RfmCondition,
+    SegmentCondition,
+    SegmentTrigger,
     SendCouponNode,
     SendMessageNode,
     SplitNode,
@@ -70,6 +72,7 @@ class Context:
     nodes: dict[str, AnyNode]
     known_ids: dict[str, str]
     coupon_templates: Collection[str] | None
+    segments: Collection[str] | None = None
     entry_id: str | None = None
 
 
@@ -292,6 +295,37 @@ def validate_timezone(ctx: Context, diags: Diagnostics) -> None:
         )
 
 
+def validate_segment_refs(ctx: Context, diags: Diagnostics) -> None:
+    """The segments the entry and branch conditions name exist (when known)."""
+    known = ctx.segments
+    if known is None:
+        return
+    for node in ctx.doc.nodes:
+        if isinstance(node, EntryNode) and isinstance(node.config.trigger, SegmentTrigger):
+            sid = node.config.trigger.segment_id
+            if sid not in known:
+                diags.error(
+                    Code.UNKNOWN_SEGMENT,
+                    f"The entry uses segment '{sid}', which does not exist; "
+                    + (did_you_mean(sid, known) or "save the segment first."),
+                    nodes=[node.id],
+                    hint="Build it under Segments, or pick an existing one.",
+                )
+        elif isinstance(node, BranchNode):
+            for rule in node.config.rules:
+                for cond in rule.conditions:
+                    if isinstance(cond, SegmentCondition) and cond.segment_id not in known:
+                        sid = cond.segment_id
+                        diags.error(
+                            Code.UNKNOWN_SEGMENT,
+                            f"Rule '{rule.label or rule.id}' of branch '{_label(node)}' tests "
+                            f"segment '{sid}', which does not exist; "
+                            + (did_you_mean(sid, known) or "save the segment first."),
+                            nodes=[node.id],
+                            hint="Build it under Segments, or pick an existing one.",
+                        )
+
+
 def validate_context_refs(ctx: Context, diags: Diagnostics) -> None:
     """A node may only read context written by a node that runs before it."""
     dominators: dict[str, str] = {}
@@ -352,6 +386,7 @@ PASSES: tuple[Pass, ...] = (
     validate_cycles,
     validate_configs,
     validate_context_refs,
+    validate_segment_refs,
     validate_timezone,
 )
 

@@ -41,7 +41,6 @@ def test_segment_templates_publish_with_their_audience(session: Session) -> None
             journey_create=JourneyCreate(name=document["name"], draft_document=document),
             by="test",
         )
-        assert segments.check_segment_entry(session=session, document=document) == []
         assert publish(session=session, journey_id=journey.id, by="test").ok
         used = segments.where_used(session=session, segment_id=segment_id)
         assert journey.id in {u.journey_id for u in used}
@@ -53,6 +52,12 @@ def test_segment_templates_publish_with_their_audience(session: Session) -> None
 def test_template_with_other_dormant_days_gets_its_segment(session: Session) -> None:
     seed_demo(session_or_engine=session, customers=300)
     document = instantiate("dormant_wakeup", {"dormant_days": 120})
-    assert segments.check_segment_entry(session=session, document=document) == []
+    assert crud.get_segment(session=session, segment_id="dormant_120d") is None
+    journey = crud.create_journey(
+        session=session,
+        journey_create=JourneyCreate(name=document["name"], draft_document=document),
+        by="test",
+    )
+    assert publish(session=session, journey_id=journey.id, by="test").ok
     made = crud.get_segment(session=session, segment_id="dormant_120d")
     assert made is not None and made.definition["rules"][0]["value"] == 120

@@ -71,6 +71,9 @@ def test_enrollment_page_polls_while_running(canvas_app: FastAPI, shop: TestClie
     journey_id = create_journey(shop, doc)
     idle = shop.get(f"/journeys/{journey_id}/enrollment")
     assert idle.status_code == 200 and "every 2s" not in idle.text
+    editor = shop.get(f"/journeys/{journey_id}/edit").text
+    assert f'id="segment-entry-link" href="/journeys/{journey_id}/enrollment"' in editor
+    assert "every 3s" not in editor  # a draft: nothing runs yet
     with Session(canvas_app.state.engine) as session:
         session.add(
             SegmentEnrollment(
@@ -89,6 +92,9 @@ def test_enrollment_page_polls_while_running(canvas_app: FastAPI, shop: TestClie
     fragment = shop.get(f"/journeys/{journey_id}/enrollment", headers=HX)
     assert fragment.text.lstrip().startswith('<section id="enrollment-progress"')
     assert 'hx-trigger="every 2s"' in fragment.text and "width: 30%" in fragment.text
+    chip = shop.get(f"/journeys/{journey_id}/enrollment/chip", headers=HX).text
+    assert chip.lstrip().startswith('<a class="btn ghost" id="segment-entry-link"')
+    assert "every 3s" in chip and "50/200" in chip
     limits = shop.post(
         f"/journeys/{journey_id}/enrollment/limits",
         data={"max_per_run": "500", "max_per_hour": ""},
@@ -102,3 +108,9 @@ def test_enrollment_page_polls_while_running(canvas_app: FastAPI, shop: TestClie
         f"/journeys/{journey_id}/enrollment/limits", data={"max_per_run": "-1"}, headers=HX
     )
     assert wrong.status_code == 422
+
+
+def test_editor_of_a_journey_without_segment_entry_has_a_hidden_chip(shop: TestClient) -> None:
+    journey_id = create_journey(shop, linear_document("手动进入"))
+    editor = shop.get(f"/journeys/{journey_id}/edit").text
+    assert '<span id="segment-entry-link" hidden' in editor

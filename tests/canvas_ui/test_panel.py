@@ -203,3 +203,27 @@ def test_every_config_field_has_a_label() -> None:
         return missing
 
     assert [m for info in KINDS.values() for m in walk(model_spec(info.config_model))] == []
+
+
+def test_segment_condition_picks_a_saved_segment(client: TestClient) -> None:
+    definition = {"rules": [{"type": "tag", "tags": ["vip"], "match": "any"}]}
+    saved = client.post(
+        "/api/segments", json={"id": "vip", "name": "VIP", "definition": definition}
+    )
+    assert saved.status_code == 201, saved.text
+    jid = create_journey(client)
+    data = {
+        "config.rules.0.__item": "1",
+        "config.rules.0.id": "vip",
+        "config.rules.0.match": "all",
+        "config.rules.0.conditions.0.__item": "1",
+        "config.rules.0.conditions.0.type": "segment",
+        "config.rules.0.conditions.0.segment_id": "vip",
+        "config.rules.0.conditions.0.member": "on",
+    }
+    response = client.post(f"/journeys/{jid}/nodes/b1/panel?kind=branch", data=data, headers=HX)
+    assert response.status_code == 200, response.text
+    condition = _trigger(response)["node"]["config"]["rules"][0]["conditions"][0]
+    assert condition == {"type": "segment", "segment_id": "vip", "member": True}
+    assert "Segment membership" in response.text
+    assert '<option value="vip" selected>VIP · vip</option>' in response.text
