@@ -23,6 +23,22 @@ LOOKED_AT = (
     "{{ ctx.entry.event.properties.category }}{% else %}新品{% endif %}"
 )
 
+#: ``entry_event`` value that enters the built-in segment instead of reacting to an event.
+SEGMENT_ENTRY = "segment"
+LEADS_SEGMENT = "browsed_no_purchase_14d"
+
+
+def _trigger(entry_event: str) -> dict[str, Any]:
+    if entry_event == SEGMENT_ENTRY:
+        return {
+            "type": "segment",
+            "segment_id": LEADS_SEGMENT,
+            "schedule": "daily",
+            "at_time": "10:00",
+        }
+    return {"type": "event", "event_type": entry_event, "filters": []}
+
+
 PARAMS = (
     Param(
         "entry_event",
@@ -30,13 +46,18 @@ PARAMS = (
         "browse",
         Text("进入事件", "Entry event"),
         Text(
-            "浏览小程序商品，或到店未购。",
-            "Browsed products in the mini-program, or visited a store.",
+            "浏览小程序商品，或到店未购；或每天 10:00 从人群“浏览未购潜客”进入。",
+            "Browsed products in the mini-program, or visited a store; or daily at 10:00 from "
+            "the segment of leads who browsed and never bought.",
         ),
         choices=(
             Choice("browse", Text("浏览商品", "Browsed products")),
             Choice("store_visit", Text("到店", "Visited a store")),
             Choice("add_to_cart", Text("加购未付款", "Added to cart")),
+            Choice(
+                SEGMENT_ENTRY,
+                Text("人群：近14天浏览未购（每日）", "Segment: browsed in 14 days, never bought"),
+            ),
         ),
     ),
     Param(
@@ -81,7 +102,7 @@ def build(p: Mapping[str, Any]) -> dict[str, Any]:
         "entry",
         "浏览/到店未购",
         (0, 1),
-        trigger={"type": "event", "event_type": p["entry_event"], "filters": []},
+        trigger=_trigger(p["entry_event"]),
         reentry={"policy": "cooldown", "cooldown_days": p["reentry_cooldown_days"]},
     )
     d.node(
@@ -184,8 +205,10 @@ TEMPLATE = Template(
     ),
     goal=Text("首次购买", "First purchase"),
     audience=Text(
-        "浏览商品 / 到店 / 加购但未购买的潜客（事件进入）",
-        "Leads who browsed, visited or added to cart without buying (event entry)",
+        "浏览商品 / 到店 / 加购但未购买的潜客"
+        "（事件进入；或每日从分群 browsed_no_purchase_14d 进入）",
+        "Leads who browsed, visited or added to cart without buying (event entry; or daily from "
+        "segment browsed_no_purchase_14d)",
     ),
     category="acquire",
     params=PARAMS,

@@ -14,10 +14,29 @@ from templates_lib.common import (
     sla_param,
     task,
 )
-from templates_lib.params import Text
+from templates_lib.params import Choice, Param, ParamType, Text
 from templates_lib.spec import Template
 
+NEW_BUYERS_SEGMENT = "new_buyers_7d"
+
 PARAMS = (
+    Param(
+        "entry",
+        ParamType.CHOICE,
+        "purchase",
+        Text("进入方式", "Customers enter"),
+        Text(
+            "首次购买时实时进入；或每天 10:00 从人群“本周首购新客”补进入。",
+            "On their first purchase, as it happens; or daily at 10:00 from the segment of this "
+            "week's first-time buyers.",
+        ),
+        choices=(
+            Choice("purchase", Text("购买事件（实时）", "On the purchase event")),
+            Choice(
+                "segment", Text("人群：本周首购新客（每日）", "Segment: this week's new buyers")
+            ),
+        ),
+    ),
     days_param("care_delay_days", 1, 1, 7, Text("购后关怀（第几天）", "Care message on day")),
     channel_param("care_channel", "wecom", Text("关怀渠道", "Care channel")),
     coupon_param("NEW20", Text("二回券（默认30天有效）", "Second-purchase coupon (30 days)")),
@@ -51,7 +70,16 @@ def build(p: Mapping[str, Any]) -> dict[str, Any]:
         "entry",
         "首次购买",
         (0, 1),
-        trigger={"type": "event", "event_type": "purchase", "filters": []},
+        trigger=(
+            {
+                "type": "segment",
+                "segment_id": NEW_BUYERS_SEGMENT,
+                "schedule": "daily",
+                "at_time": "10:00",
+            }
+            if p["entry"] == "segment"
+            else {"type": "event", "event_type": "purchase", "filters": []}
+        ),
         reentry={"policy": "never"},
     )
     d.node(
@@ -212,8 +240,9 @@ TEMPLATE = Template(
     ),
     goal=Text("30天内第二次购买", "A second purchase within the coupon's life"),
     audience=Text(
-        "首次购买的新客（购买事件进入，老客自动排除）",
-        "New customers on their first purchase (purchase event; repeat buyers skip)",
+        "首次购买的新客（购买事件进入，老客自动排除；或每日从分群 new_buyers_7d 进入）",
+        "New customers on their first purchase (purchase event, repeat buyers skip; or daily "
+        "from segment new_buyers_7d)",
     ),
     category="develop",
     params=PARAMS,

@@ -1,10 +1,15 @@
-"""The demo chain gives every built-in segment a real audience, and the segment-entered
-templates (沉睡唤醒, 生日关怀) publish and find theirs; 新客二回 and 潜客激活 audiences exist
-as segments too."""
+"""The demo chain gives every built-in segment a real audience; the templates that enter by
+segment (沉睡唤醒 and 生日关怀 by default, 潜客激活 and 新客二回 with their segment entry)
+publish and find theirs, and an enrollment pass enters exactly that audience."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session
+from temporalio.testing import WorkflowEnvironment
 
 from audiences.builtin import BUILTIN, prepare_demo
 from db import crud
@@ -13,6 +18,12 @@ from db.seed import seed_demo
 from services import segments
 from services.journeys import publish
 from templates_lib import instantiate
+from tests.audiences.harness import (
+    audience,
+    enrollment_worker,
+    runs_per_customer,
+    start_enrollment,
+)
 
 
 def test_demo_data_fills_every_builtin_segment(session: Session) -> None:
@@ -28,14 +39,20 @@ def test_demo_data_fills_every_builtin_segment(session: Session) -> None:
     assert prepare_demo(session=session)["segments_created"] == 0  # idempotent
 
 
+#: (template, its parameters for a segment entry, the segment it then enters from)
+SEGMENT_TEMPLATES: tuple[tuple[str, dict[str, Any], str], ...] = (
+    ("lead_activation", {"entry_event": "segment"}, "browsed_no_purchase_14d"),
+    ("second_purchase", {"entry": "segment"}, "new_buyers_7d"),
+    ("dormant_wakeup", {}, "dormant_90d"),
+    ("birthday_care", {}, "birthday_this_month"),
+)
+
+
 def test_segment_templates_publish_with_their_audience(session: Session) -> None:
     seed_demo(session_or_engine=session, customers=1500)
     prepare_demo(session=session)
-    for template_id, segment_id in (
-        ("dormant_wakeup", "dormant_90d"),
-        ("birthday_care", "birthday_this_month"),
-    ):
-        document = instantiate(template_id)
+    for template_id, params, segment_id in SEGMENT_TEMPLATES:
+        document = instantiate(template_id, params)
         journey = crud.create_journey(
             session=session,
             journey_create=JourneyCreate(name=document["name"], draft_document=document),
@@ -61,3 +78,42 @@ def test_template_with_other_dormant_days_gets_its_segment(session: Session) -> 
     assert publish(session=session, journey_id=journey.id, by="test").ok
     made = crud.get_segment(session=session, segment_id="dormant_120d")
     assert made is not None and made.definition["rules"][0]["value"] == 120
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_three_named_templates_take_their_demo_audience_by_segment(
+    env: WorkflowEnvironment, engine: Engine
+) -> None:
+    seed_demo(session_or_engine=engine, customers=1500)
+    with Session(engine, expire_on_commit=False) as session:
+        prepare_demo(session=session)
+    async with enrollment_worker(env.client, engine) as (queue, _):
+        for template_id, params, segment_id in SEGMENT_TEMPLATES[:3]:
+            with Session(engine, expire_on_commit=False) as session:
+                document = instantiate(template_id, params)
+                journey = crud.create_journey(
+                    session=session,
+                    journey_create=JourneyCreate(name=document["name"], draft_document=document),
+                    by="test",
+                )
+                assert publish(session=session, journey_id=journey.id, by="test").ok
+                segment = crud.get_segment(session=session, segment_id=segment_id)
+                assert segment is not None
+            expected = audience(engine, segment.definition)
+            assert expected, f"the demo chain has no {segment_id} audience"
+            result = await (await start_enrollment(env.client, queue, journey.id)).result()
+            assert (result.status, result.entered, result.skipped) == (
+                "completed",
+                len(expected),
+                0,
+            )
+            assert set(runs_per_customer(engine, journey.id)) == expected
+            await _stop_runs(env, engine, journey.id)
+
+
+async def _stop_runs(env: WorkflowEnvironment, engine: Engine, journey_id: str) -> None:
+    """End the weeks-long runs here: their timers would outlive this test's worker."""
+    with Session(engine) as session:
+        rows = crud.list_runs(session=session, journey_id=journey_id, limit=10_000)
+    for row in rows:
+        await env.client.get_workflow_handle(row.workflow_id).terminate("test over")
