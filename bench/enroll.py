@@ -7,8 +7,8 @@ Starts ``temporal server start-dev --headless --db-filename <tmp>`` on free port
 migrated SQLite database with ``n`` demo customers, and the production workers as
 *subprocesses*: ``journeys.worker.build_worker`` (journey + enrollment workflows and journey
 activities, plus a no-op ``BareWorkflow``) and, unless ``--shared-worker``,
-``build_enrollment_worker`` (the enrollment page activities on their own queue, as
-``journeys enrollment-worker`` runs them). Then, one after the other:
+``build_enrollment_worker`` (the enrollment workflow and its page activities on their own
+queue, as ``journeys enrollment-worker`` runs them). Then, one after the other:
 
 1. **enroll**: a segment matching all ``n`` customers enters a one-step journey
    (entry → exit) through one ``SegmentEnrollmentWorkflow`` (pages of ``--page-size``,
@@ -147,7 +147,7 @@ def _prepare_db(url: str, n: int) -> str:
 
 
 async def _enroll(
-    client: Client, queue: str, enrollment_queue: str, journey_id: str, args: argparse.Namespace
+    client: Client, enrollment_queue: str, journey_id: str, args: argparse.Namespace
 ) -> float:
     """One pass, started as the journey page's "Enter now" starts it."""
     from services.segments import start_enrollment
@@ -156,8 +156,7 @@ async def _enroll(
     started = time.perf_counter()
     workflow_id = await start_enrollment(
         client=client,
-        task_queue=queue,
-        activity_task_queue=enrollment_queue,
+        task_queue=enrollment_queue,
         journey_id=journey_id,
         page_size=args.page_size,
         concurrency=args.concurrency,
@@ -292,7 +291,7 @@ async def _run(args: argparse.Namespace) -> None:
                 assert enroller.stdout is not None
                 assert enroller.stdout.readline().strip() == "ready"
             client = await Client.connect(address)
-            enroll_rate = await _enroll(client, queue, enrollment_queue or queue, journey_id, args)
+            enroll_rate = await _enroll(client, enrollment_queue or queue, journey_id, args)
             # No drain in between: the journey worker executes slower than the server starts,
             # so it stays saturated through both phases (the same load for both).
             bare_rate = await _bare(client, queue, args)

@@ -3,7 +3,7 @@
     journeys up          # dev server + migrations + demo data + worker + web (make run)
     journeys server      # Temporal dev server with a file DB (waiting journeys survive)
     journeys worker      # the worker, against JOURNEYS_TEMPORAL_ADDRESS / _NAMESPACE / TLS
-    journeys enrollment-worker   # segment enrollment pages, on their own queue and process
+    journeys enrollment-worker   # segment enrollment passes, on their own queue and process
     journeys web         # the web app
     journeys migrate     # alembic upgrade head on DATABASE_URL (or the SQLite file)
     journeys seed        # the demo retail chain (idempotent)
@@ -177,8 +177,9 @@ async def _run_enrollment_worker(settings: Settings) -> None:
 
 @app.command("enrollment-worker")
 def enrollment_worker() -> None:
-    """Run the segment enrollment worker (page activities; starts journeys on the journey
-    worker's queue). Not needed when JOURNEYS_ENROLLMENT_TASK_QUEUE is empty."""
+    """Run the segment enrollment worker (the passes and their pages; the journeys they start
+    run on the journey worker's queue). Not needed when JOURNEYS_ENROLLMENT_TASK_QUEUE is
+    empty."""
     settings = get_settings()
     if settings.enrollment_queue == settings.task_queue:
         console.print(
@@ -375,8 +376,7 @@ def enroll_segment(
         client = await connect(settings)
         workflow_id = await start_enrollment(
             client=client,
-            task_queue=settings.task_queue,
-            activity_task_queue=settings.enrollment_queue,
+            task_queue=settings.enrollment_queue,
             journey_id=journey_id,
             concurrency=concurrency,
         )

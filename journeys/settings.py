@@ -33,10 +33,10 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = None
     temporal_ui_url: str = "http://127.0.0.1:8233"
     task_queue: str = "journeys"
-    #: Queue of the segment enrollment page activities, served by ``journeys
-    #: enrollment-worker`` (its own process, so a big pass never takes the journey worker's
-    #: CPU from running journeys). None = ``<task_queue>-enrollment``; "" = the journey
-    #: worker's own queue (one process, for small installs).
+    #: Queue of segment enrollment passes (workflow and page activities), served by
+    #: ``journeys enrollment-worker`` (its own process, so a big pass never takes the journey
+    #: worker's CPU from running journeys). None = ``<task_queue>-enrollment``; "" = the
+    #: journey worker's own queue (one process, for small installs).
     enrollment_task_queue: str | None = None
     web_host: str = "127.0.0.1"
     web_port: int = 8000

@@ -1,9 +1,11 @@
-"""The workers: journeys on ``settings.task_queue``, segment enrollment pages on
-``settings.enrollment_queue``.
+"""The workers: journeys on ``settings.task_queue``, segment enrollment (the pass workflow
+and its page activities) on ``settings.enrollment_queue``.
 
 Two processes in production (``journeys worker`` and ``journeys enrollment-worker``): a pass
 over a big segment starts customer workflows as fast as the server takes them, and in the
 journey worker's process that work would take the CPU (and the GIL) from running journeys.
+The pass's own workflow tasks live on the enrollment queue too: on the journey queue they
+would wait behind the backlog of the very journeys the pass has just started.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ def build_worker(
     activities: JourneyActivities | None = None,
     extra_workflows: Sequence[type] = (),
 ) -> Worker:
-    """The journey worker: journey and enrollment workflows, the journey activities.
+    """The journey worker: journey workflows and the journey activities.
 
-    The enrollment activities are registered here too, so a pass started with no activity
-    queue (or with ``enrollment_task_queue=""``) runs on this worker.
+    The enrollment workflow and activities are registered here too, for a single-process
+    install (``enrollment_task_queue=""``) whose passes run on this queue.
     """
     engine = make_engine(settings.sqlalchemy_url)
     acts = activities or JourneyActivities.from_engine(engine, settings)
@@ -49,7 +51,7 @@ def build_worker(
 
 
 def build_enrollment_worker(client: Client, settings: Settings) -> Worker:
-    """The enrollment worker: only the enrollment page activities, on their own queue.
+    """The enrollment worker: the pass workflow and its page activities, on their own queue.
 
     The pages start customer workflows on ``settings.task_queue``. Four activities at a time:
     each page already keeps ``concurrency`` starts in flight.
@@ -64,6 +66,7 @@ def build_enrollment_worker(client: Client, settings: Settings) -> Worker:
     return Worker(
         client,
         task_queue=settings.enrollment_queue,
+        workflows=[SegmentEnrollmentWorkflow],
         activities=enrollment.all(),
         max_concurrent_activities=4,
     )

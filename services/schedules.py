@@ -72,19 +72,13 @@ def build_schedule(
     trigger: SegmentEntry,
     timezone: str,
     task_queue: str,
-    activity_task_queue: str | None,
     paused: bool,
 ) -> Schedule:
     """The schedule of ``journey_id``: enroll the segment's audience into the live version."""
     return Schedule(
         action=ScheduleActionStartWorkflow(
             SegmentEnrollmentWorkflow.run,
-            EnrollmentInput(
-                journey_id=journey_id,
-                version=None,
-                trigger="schedule",
-                activity_task_queue=activity_task_queue,
-            ),
+            EnrollmentInput(journey_id=journey_id, version=None, trigger="schedule"),
             id=enrollment_workflow_id(journey_id),
             task_queue=task_queue,
         ),
@@ -104,7 +98,6 @@ async def upsert_schedule(
     trigger: SegmentEntry,
     timezone: str,
     task_queue: str,
-    activity_task_queue: str | None = None,
     paused: bool = False,
 ) -> str:
     """Create the journey's schedule, or replace its spec and action; → the schedule id."""
@@ -113,7 +106,6 @@ async def upsert_schedule(
         trigger=trigger,
         timezone=timezone,
         task_queue=task_queue,
-        activity_task_queue=activity_task_queue,
         paused=paused,
     )
     schedule_id = schedule_id_for(journey_id)

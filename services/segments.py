@@ -273,16 +273,14 @@ async def after_publish(
                 journey_id=journey.journey_id,
                 trigger=trigger,
                 timezone=journey.timezone,
-                task_queue=temporal.task_queue,
-                activity_task_queue=temporal.enrollment_queue,
+                task_queue=temporal.enrollment_queue,
             )
             return warnings
         await schedules.delete_schedule(client, journey_id=journey.journey_id)
         if isinstance(trigger, SegmentEntry):
             await start_enrollment(
                 client=client,
-                task_queue=temporal.task_queue,
-                activity_task_queue=temporal.enrollment_queue,
+                task_queue=temporal.enrollment_queue,
                 journey_id=journey.journey_id,
                 version=version.version,
                 trigger="publish",
@@ -305,18 +303,14 @@ async def start_enrollment(
     *,
     client: Client,
     task_queue: str,
-    activity_task_queue: str | None,
     journey_id: str,
     version: int | None = None,
     trigger: str = "manual",
     page_size: int = 500,
     concurrency: int = 32,
 ) -> str:
-    """Start one enrollment pass of the journey's segment; → its workflow id.
-
-    The pass runs on ``task_queue`` (the journey worker), its page activities on
-    ``activity_task_queue`` (the enrollment worker; None = ``task_queue``).
-    """
+    """Start one enrollment pass of the journey's segment on ``task_queue`` (the enrollment
+    queue: ``TemporalGateway.enrollment_queue``); → its workflow id."""
     suffix = f"v{version}" if trigger == "publish" and version else uuid.uuid4().hex[:8]
     workflow_id = f"{schedules.enrollment_workflow_id(journey_id)}-{trigger}-{suffix}"
     await client.start_workflow(
@@ -327,7 +321,6 @@ async def start_enrollment(
             trigger=trigger,
             page_size=page_size,
             concurrency=concurrency,
-            activity_task_queue=activity_task_queue,
         ),
         id=workflow_id,
         task_queue=task_queue,

@@ -69,8 +69,8 @@ class EnrollmentInput:
     concurrency: int = 32
     pages_per_run: int = 50  # continue-as-new after this many pages
     state: EnrollmentState | None = None
-    #: Run the page activities on this queue (a dedicated enrollment worker, so a big pass
-    #: never competes with running journeys for the journey worker's CPU); None = this one.
+    #: Run the page activities on another queue than the pass's own; None (the usual) = the
+    #: pass's queue, i.e. the enrollment worker (see :mod:`journeys.worker`).
     activity_task_queue: str | None = None
 
 

@@ -227,8 +227,7 @@ async def start_enrollment(journey_id: str, session: SessionDep, temporal: Tempo
         raise HTTPException(503, gettext("Temporal is not configured."))
     workflow_id = await service.start_enrollment(
         client=await temporal.client(),
-        task_queue=temporal.task_queue,
-        activity_task_queue=temporal.enrollment_queue,
+        task_queue=temporal.enrollment_queue,
         journey_id=journey_id,
     )
     return {"workflow_id": workflow_id}

@@ -279,8 +279,7 @@ async def start_enrollment(
         try:
             await service.start_enrollment(
                 client=await temporal.client(),
-                task_queue=temporal.task_queue,
-                activity_task_queue=temporal.enrollment_queue,
+                task_queue=temporal.enrollment_queue,
                 journey_id=journey_id,
             )
         except Exception as exc:  # noqa: BLE001 - shown to the operator

@@ -95,8 +95,8 @@ async def enrollment_worker(
     enrollment: type[EnrollmentActivities] = EnrollmentActivities,
     queue: str | None = None,
 ) -> AsyncIterator[tuple[str, EnrollmentActivities]]:
-    """The production split: the journey worker on ``queue`` and the enrollment worker on
-    ``Settings(task_queue=queue).enrollment_queue`` (``<queue>-enrollment``)."""
+    """The production split: the journey worker on ``queue`` and the enrollment worker (the
+    pass workflow and its activities) on ``Settings(task_queue=queue).enrollment_queue``."""
     queue = queue or f"enroll-{uuid.uuid4()}"
     settings = Settings(
         database_url=engine.url.render_as_string(hide_password=False), task_queue=queue
@@ -106,11 +106,16 @@ async def enrollment_worker(
         Worker(
             client,
             task_queue=queue,
-            workflows=[JourneyWorkflow, SegmentEnrollmentWorkflow],
+            workflows=[JourneyWorkflow],
             activities=all_activities(JourneyActivities.from_engine(engine, settings)),
             max_cached_workflows=100,
         ),
-        Worker(client, task_queue=settings.enrollment_queue, activities=acts.all()),
+        Worker(
+            client,
+            task_queue=settings.enrollment_queue,
+            workflows=[SegmentEnrollmentWorkflow],
+            activities=acts.all(),
+        ),
     ):
         yield queue, acts
 
@@ -118,14 +123,13 @@ async def enrollment_worker(
 async def start_enrollment(
     client: Client, queue: str, journey_id: str, **kw: Any
 ) -> WorkflowHandle[Any, EnrollmentResult]:
-    """A pass as ``services.segments.start_enrollment`` starts it: pages on the enrollment
-    worker's queue."""
-    kw.setdefault("activity_task_queue", Settings(task_queue=queue).enrollment_queue)
+    """A pass as ``services.segments.start_enrollment`` starts it: on the enrollment queue
+    of the journey worker's ``queue``."""
     return await client.start_workflow(
         SegmentEnrollmentWorkflow.run,
         EnrollmentInput(journey_id=journey_id, **kw),
         id=f"segment-entry-{journey_id}-{uuid.uuid4().hex[:6]}",
-        task_queue=queue,
+        task_queue=Settings(task_queue=queue).enrollment_queue,
     )
 
 

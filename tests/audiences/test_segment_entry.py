@@ -45,8 +45,7 @@ async def _tick(env: Any, queue: str, journey_id: str) -> Any:
         journey_id=journey_id,
         trigger=SegmentEntry("any", "daily", "09:00"),
         timezone="Asia/Shanghai",
-        task_queue=queue,
-        activity_task_queue=Settings(task_queue=queue).enrollment_queue,
+        task_queue=Settings(task_queue=queue).enrollment_queue,
         paused=False,
     )
     action = schedule.action
@@ -55,7 +54,7 @@ async def _tick(env: Any, queue: str, journey_id: str) -> Any:
         SegmentEnrollmentWorkflow.run,
         action.args[0],
         id=f"{action.id}-{uuid.uuid4().hex[:6]}",
-        task_queue=queue,
+        task_queue=action.task_queue,
     )
     return await handle.result()
 
