@@ -143,11 +143,14 @@ def runs_per_customer(engine: Engine, journey_id: str) -> dict[str, int]:
     return {cid: int(n) for cid, n in rows}
 
 
-def audience(engine: Engine, definition: dict[str, Any] = EVERYONE_WHO_BOUGHT) -> set[str]:
+def audience(
+    engine: Engine, definition: dict[str, Any] = EVERYONE_WHO_BOUGHT, now: Any = None
+) -> set[str]:
+    """Who is in the segment as of ``now`` (default: the wall clock)."""
     from datetime import UTC, datetime
 
     from audiences import compile_segment, page_ids, parse_definition
 
     with Session(engine) as session:
-        compiled = compile_segment(parse_definition(definition), now=datetime.now(UTC))
+        compiled = compile_segment(parse_definition(definition), now=now or datetime.now(UTC))
         return set(page_ids(session, compiled, limit=100_000))

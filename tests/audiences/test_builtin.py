@@ -84,9 +84,12 @@ def test_template_with_other_dormant_days_gets_its_segment(session: Session) -> 
 async def test_the_three_named_templates_take_their_demo_audience_by_segment(
     env: WorkflowEnvironment, engine: Engine
 ) -> None:
-    seed_demo(session_or_engine=engine, customers=1500)
+    # the session-wide test server's clock is ahead of the wall clock after earlier tests
+    # skipped time: the shop is "now" by that clock, as the enrollment pass sees it
+    now = await env.get_current_time()
+    seed_demo(session_or_engine=engine, customers=1500, now=now)
     with Session(engine, expire_on_commit=False) as session:
-        prepare_demo(session=session)
+        prepare_demo(session=session, now=now)
     async with enrollment_worker(env.client, engine) as (queue, _):
         for template_id, params, segment_id in SEGMENT_TEMPLATES[:3]:
             with Session(engine, expire_on_commit=False) as session:
@@ -99,7 +102,7 @@ async def test_the_three_named_templates_take_their_demo_audience_by_segment(
                 assert publish(session=session, journey_id=journey.id, by="test").ok
                 segment = crud.get_segment(session=session, segment_id=segment_id)
                 assert segment is not None
-            expected = audience(engine, segment.definition)
+            expected = audience(engine, segment.definition, now=await env.get_current_time())
             assert expected, f"the demo chain has no {segment_id} audience"
             result = await (await start_enrollment(env.client, queue, journey.id)).result()
             assert (result.status, result.entered, result.skipped) == (
