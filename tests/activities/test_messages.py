@@ -134,3 +134,14 @@ async def test_webhook_unreachable_is_retryable(acts: JourneyActivities) -> None
     )
     with pytest.raises(TransientDeliveryError):
         await ActivityEnvironment().run(acts.send_message, request)
+
+
+def test_business_failures_are_benign_but_caller_bugs_are_not() -> None:
+    from temporalio.exceptions import ApplicationErrorCategory
+
+    from activities.errors import TASK_NOT_FOUND, business_failure
+
+    opted_out = business_failure("CustomerOptedOut", "customer C1 opted out of sms")
+    assert opted_out.non_retryable and opted_out.category is ApplicationErrorCategory.BENIGN
+    bug = business_failure(TASK_NOT_FOUND, "no task T1")
+    assert bug.category is ApplicationErrorCategory.UNSPECIFIED
