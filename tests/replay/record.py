@@ -1,4 +1,5 @@
-"""Record the replay corpus: ``python -m tests.replay.record`` (or ``make histories``).
+"""Record the replay corpus: ``python -m tests.replay.record [NAME …]`` (or ``make
+histories``); names record only those scenarios (a new one, without touching the rest).
 
 Runs every scenario on the time-skipping test server with sandbox activities and writes
 each run's history to ``tests/replay/histories/<scenario>.json``. Re-record only on purpose:
@@ -24,7 +25,7 @@ from workflows import JourneyInput, JourneyWorkflow
 HISTORIES = Path(__file__).parent / "histories"
 
 
-async def record() -> list[Path]:
+async def record(names: list[str] | None = None) -> list[Path]:
     HISTORIES.mkdir(exist_ok=True)
     written = []
     env = await WorkflowEnvironment.start_time_skipping(
@@ -32,7 +33,10 @@ async def record() -> list[Path]:
     )
     async with env:
         for scenario in SCENARIOS:
-            acts = SandboxActivities(default_world)
+            if names and scenario.name not in names:
+                continue
+            facts = scenario.facts
+            acts = SandboxActivities(lambda cid, facts=facts: default_world(cid, **facts))
             queue = f"record-{uuid.uuid4()}"
             journey = compile_ok(scenario.document, journey_id=f"replay-{scenario.name}")
             async with Worker(
@@ -57,5 +61,10 @@ async def record() -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in asyncio.run(record()):
+    import sys
+
+    unknown = set(sys.argv[1:]) - {s.name for s in SCENARIOS}
+    if unknown:
+        sys.exit(f"no scenario named {', '.join(sorted(unknown))}")
+    for p in asyncio.run(record(sys.argv[1:])):
         print(p)

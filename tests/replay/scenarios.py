@@ -3,7 +3,8 @@
 Together they cover every node kind and port family: entry, wait (duration + window,
 context moment), wait_for_event (matched, timeout), branch (rule, else), split,
 send_coupon, send_message, assign_guide_task (outcome, expired), update_customer, exit
-(goal and plain), the journey goal, and continue-as-new.
+(goal and plain), the journey goal, continue-as-new, and a branch on segment membership
+re-read after a wait.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Scenario:
     document: dict[str, Any]
     action: Action | None = None
     input_extra: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)  # over the harness's default world
 
 
 async def _purchase(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], acts: Any) -> None:
@@ -308,5 +310,59 @@ SCENARIOS = [
             max_node_visits=6,
         ),
         input_extra={"history_limit": 40},
+    ),
+    Scenario(
+        "branch_segment_after_wait",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "b",
+                    "kind": "branch",
+                    "config": {
+                        "rules": [
+                            {
+                                "id": "in",
+                                "label": "沉睡客户",
+                                "conditions": [
+                                    {"type": "segment", "segment_id": "dormant_90d"},
+                                    {"type": "segment", "segment_id": "vip", "member": False},
+                                ],
+                            }
+                        ]
+                    },
+                },
+                {
+                    "id": "w",
+                    "kind": "wait",
+                    "config": {
+                        "until": {"type": "duration", "duration": {"amount": 2, "unit": "days"}}
+                    },
+                },
+                {
+                    "id": "b2",
+                    "kind": "branch",
+                    "config": {
+                        "rules": [
+                            {
+                                "id": "still",
+                                "conditions": [{"type": "segment", "segment_id": "dormant_90d"}],
+                            }
+                        ]
+                    },
+                },
+                EXIT,
+                GOAL,
+            ],
+            [
+                ("entry", "next", "b"),
+                ("b", "in", "w"),
+                ("b", "else", "goal"),
+                ("w", "next", "b2"),
+                ("b2", "still", "done"),
+                ("b2", "else", "goal"),
+            ],
+        ),
+        facts={"segments": {"dormant_90d": True}},
     ),
 ]
