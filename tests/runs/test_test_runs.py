@@ -195,3 +195,41 @@ def test_script_forms() -> None:
     ].properties == {"amount": 9}
     with pytest.raises(ScriptError, match="line 1"):
         parse_script("buy something sometime")
+
+
+async def test_segment_branch_follows_the_test_customers_segments() -> None:
+    from services.test_runs import facts_for
+
+    document = {
+        "name": "人群分支",
+        "nodes": [
+            {"id": "entry", "kind": "entry", "config": {"trigger": {"type": "manual"}}},
+            {
+                "id": "b",
+                "kind": "branch",
+                "config": {
+                    "rules": [
+                        {
+                            "id": "dormant",
+                            "conditions": [{"type": "segment", "segment_id": "dormant_90d"}],
+                        }
+                    ]
+                },
+            },
+            {"id": "in", "kind": "exit"},
+            {"id": "out", "kind": "exit"},
+        ],
+        "edges": [
+            {"id": "e1", "source": "entry", "target": "b"},
+            {"id": "e2", "source": "b", "source_port": "dormant", "target": "in"},
+            {"id": "e3", "source": "b", "source_port": "else", "target": "out"},
+        ],
+    }
+    journey = compile_draft(document, journey_id="seg", coupon_templates=set(COUPONS))
+    assert journey.branch_segments() == ("dormant_90d",)
+    paths = {}
+    for segments in ("dormant_90d, vip", ""):
+        customer = facts_for(session=None, segments=segments)
+        result = await run_test(journey, customer, coupon_templates=COUPONS, script=[], start=START)
+        paths[segments] = result.explanation.path
+    assert paths == {"dormant_90d, vip": ["entry", "b", "in"], "": ["entry", "b", "out"]}
