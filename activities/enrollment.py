@@ -325,7 +325,7 @@ class EnrollmentActivities:
                 try:
                     handle = await self._client.start_workflow(
                         JourneyWorkflow.run,
-                        JourneyInput(
+                        JourneyInput.new(
                             journey=version.compiled,
                             customer_id=row.customer_id,
                             enrollment_id=f"e{row.id}",

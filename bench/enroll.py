@@ -205,7 +205,7 @@ async def _direct(
         async with gate:
             await client.start_workflow(
                 JourneyWorkflow.run,
-                JourneyInput(journey=compiled, customer_id=f"C{i + 1:06d}"),
+                JourneyInput.new(journey=compiled, customer_id=f"C{i + 1:06d}"),
                 id=f"direct-{prefix}-{i}",
                 task_queue=queue,
             )

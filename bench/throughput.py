@@ -173,7 +173,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
         async def start_journey(c: str, round_: str) -> Any:
             return await s.client.start_workflow(
                 JourneyWorkflow.run,
-                JourneyInput(journey=version.compiled, customer_id=c, facts=snapshots[c]),
+                JourneyInput.new(journey=version.compiled, customer_id=c, facts=snapshots[c]),
                 id=f"journey-{version.journey_id}-{c}-{tag}{round_}",
                 task_queue=s.settings.task_queue,
             )

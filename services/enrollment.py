@@ -122,7 +122,7 @@ async def enter(
         if journey.entry.reentry is ReentryPolicy.NEVER
         else WorkflowIDReusePolicy.ALLOW_DUPLICATE
     )
-    inp = JourneyInput(
+    inp = JourneyInput.new(
         journey=version.compiled,
         customer_id=customer_id,
         enrollment_id=f"e{run.id}",

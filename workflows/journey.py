@@ -6,9 +6,10 @@ changes a running customer's path) plus the customer; all semantics live in
 interpreter's runtime interface onto durable timers, conditions and activities. No I/O
 happens here.
 
-Changes to interpreter behaviour that would alter recorded histories go behind
-``workflow.patched("<change-id>")`` (samples-python ``patching/``), and the replay corpus in
-tests/replay must keep passing.
+Changes to interpreter behaviour that would alter recorded histories go behind a change id
+(``engine.interpreter.PATCHES``): a run started by this release carries the ids it takes in
+its input (``JourneyInput.new``); older runs decide by ``workflow.patched`` markers
+(samples-python ``patching/``). The replay corpus in tests/replay must keep passing.
 """
 
 from typing import Any
@@ -48,8 +49,8 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyResult:
         runtime = self._interp.rt
-        if isinstance(runtime, TemporalRuntime):
-            runtime.decide_patches(PATCHES)
+        assert isinstance(runtime, TemporalRuntime)
+        runtime.decide_patches(PATCHES, inp.semantics)
         outcome = await self._interp.run()
         st = outcome.state
         if outcome.continue_as_new:
@@ -62,6 +63,7 @@ class JourneyWorkflow:
                     enrollment_id=st.enrollment_id,
                     state=st,
                     history_limit=inp.history_limit,
+                    semantics=runtime.decided(),
                 )
             )
         last = st.trace[-1].node_id if st.trace else None

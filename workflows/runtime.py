@@ -32,6 +32,7 @@ from engine.effects import (
     TaskNoticeResult,
     UpdateCustomerRequest,
 )
+from engine.interpreter import PATCHES
 from engine.runtime import CustomerEventIn, RunState
 
 T = TypeVar("T")
@@ -65,6 +66,15 @@ class JourneyInput:
     facts: CustomerFacts | None = None  # a fresh snapshot from the starter, if it had one
     state: RunState | None = None  # set on continue-as-new
     history_limit: int = HISTORY_LIMIT
+    #: The interpreter changes (``engine.interpreter.PATCHES``) this run takes, fixed by the
+    #: starter (:meth:`new`), so a new run records no patch marker. None = decided by
+    #: ``workflow.patched`` markers: runs started before this field existed.
+    semantics: tuple[str, ...] | None = None
+
+    @classmethod
+    def new(cls, **fields: Any) -> "JourneyInput":
+        """The input of a new run: it takes every change of this release."""
+        return cls(semantics=PATCHES, **fields)
 
 
 @dataclass
@@ -83,14 +93,24 @@ class TemporalRuntime:
         self.history_limit = history_limit
         self._patches: dict[str, bool] = {}
 
-    def decide_patches(self, change_ids: tuple[str, ...]) -> None:
-        """Ask ``workflow.patched`` for every change once, in the run's first activation.
+    def decide_patches(
+        self, change_ids: tuple[str, ...], given: tuple[str, ...] | None = None
+    ) -> None:
+        """Decide every change once, in the run's first activation.
 
-        A fixed point for the patch markers (the start of the run) keeps replay exact
-        however the interpreter's calls are placed: a new run takes every change, a run
-        recorded before a change keeps the old behaviour for its whole life.
+        ``given`` (the input's ``semantics``): the changes the starter fixed: no marker. Else
+        ``workflow.patched`` for each, at a fixed point (the start of the run), so replay is
+        exact however the interpreter's calls are placed: a new run takes every change, a
+        run recorded before a change keeps the old behaviour for its whole life.
         """
-        self._patches = {cid: workflow.patched(cid) for cid in change_ids}
+        if given is not None:
+            self._patches = {cid: cid in given for cid in change_ids}
+        else:
+            self._patches = {cid: workflow.patched(cid) for cid in change_ids}
+
+    def decided(self) -> tuple[str, ...]:
+        """The changes this run took (carried into a continued-as-new run)."""
+        return tuple(cid for cid, on in self._patches.items() if on)
 
     def now(self) -> datetime:
         return workflow.now()

@@ -44,7 +44,7 @@ async def record(names: list[str] | None = None) -> list[Path]:
             ):
                 handle = await env.client.start_workflow(
                     JourneyWorkflow.run,
-                    JourneyInput(
+                    JourneyInput.new(
                         journey=journey.to_dict(), customer_id="C1", **scenario.input_extra
                     ),
                     id=f"journey-replay-{scenario.name}-C1",

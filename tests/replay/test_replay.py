@@ -23,6 +23,24 @@ def _history(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(f"replay-{path.stem}", data)
 
 
+def _markers(path: Path) -> set[str]:
+    events = json.loads(path.read_text())["events"]
+    return {
+        e["markerRecordedEventAttributes"]["markerName"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+    }
+
+
+def test_corpus_holds_runs_that_decided_semantics_both_ways() -> None:
+    """Runs started before ``JourneyInput.semantics`` decided each change with a
+    ``workflow.patched`` marker; runs started with ``JourneyInput.new`` carry the decision
+    in their input and record no marker. Both replay (test below)."""
+    with_marker = {p.stem for p in FILES if "core_patch" in _markers(p)}
+    assert "branch_coupon_message" in with_marker
+    assert "branch_segment_after_wait" not in with_marker
+
+
 def test_corpus_covers_every_scenario_and_node_kind() -> None:
     assert {p.stem for p in FILES} == {s.name for s in SCENARIOS}
     kinds = {n["kind"] for s in SCENARIOS for n in s.document["nodes"]}

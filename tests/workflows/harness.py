@@ -75,7 +75,7 @@ async def start(
 ) -> WorkflowHandle[Any, Any]:
     return await env.client.start_workflow(
         JourneyWorkflow.run,
-        JourneyInput(journey=journey.to_dict(), customer_id=customer_id, **kw),
+        JourneyInput.new(journey=journey.to_dict(), customer_id=customer_id, **kw),
         id=f"journey-{journey.journey_id}-{customer_id}-{uuid.uuid4().hex[:6]}",
         task_queue=queue,
     )
