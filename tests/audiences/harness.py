@@ -133,6 +133,21 @@ async def start_enrollment(
     )
 
 
+async def finished(env: Any, handle: WorkflowHandle[Any, EnrollmentResult]) -> EnrollmentResult:
+    """The pass's result, waiting on its state on the test server's clock (a long poll on a
+    pass that continued as new across a worker restart can miss the close event there)."""
+    from datetime import timedelta
+
+    from temporalio.client import WorkflowExecutionStatus
+
+    latest = env.client.get_workflow_handle(handle.id, result_type=EnrollmentResult)
+    for _ in range(600):
+        if (await latest.describe()).status is not WorkflowExecutionStatus.RUNNING:
+            return await latest.result()
+        await env.sleep(timedelta(seconds=1))
+    raise AssertionError(f"enrollment {handle.id} still running")
+
+
 def runs_per_customer(engine: Engine, journey_id: str) -> dict[str, int]:
     with Session(engine) as session:
         rows = session.execute(

@@ -16,6 +16,7 @@ from db.seed import seed_demo
 from tests.audiences.harness import (
     audience,
     enrollment_worker,
+    finished,
     live_segment_journey,
     runs_per_customer,
     start_enrollment,
@@ -67,7 +68,7 @@ async def test_restart_mid_enrollment_enters_everyone_exactly_once(
                 break
             await env.sleep(timedelta(seconds=1))
     async with enrollment_worker(env.client, shop, CrashingEnrollment, queue=queue):
-        result = await handle.result()
+        result = await finished(env, handle)
     assert CrashingEnrollment.crashes == ["mid-start", "before-record"]
     assert result.status == "completed"
     assert (result.entered, result.skipped, result.total) == (len(expected), 0, len(expected))
