@@ -49,19 +49,25 @@ SEGMENT_TEMPLATES: tuple[tuple[str, dict[str, Any], str], ...] = (
 )
 
 
+def published_template(session: Session, template_id: str, params: dict[str, Any]) -> str:
+    """Instantiate a built-in template, save it and publish it; → the journey id."""
+    document = instantiate(template_id, params)
+    journey = crud.create_journey(
+        session=session,
+        journey_create=JourneyCreate(name=document["name"], draft_document=document),
+        by="test",
+    )
+    assert publish(session=session, journey_id=journey.id, by="test").ok
+    return journey.id
+
+
 def test_segment_templates_publish_with_their_audience(session: Session) -> None:
     seed_demo(session_or_engine=session, customers=1500)
     prepare_demo(session=session)
     for template_id, params, segment_id in SEGMENT_TEMPLATES:
-        document = instantiate(template_id, params)
-        journey = crud.create_journey(
-            session=session,
-            journey_create=JourneyCreate(name=document["name"], draft_document=document),
-            by="test",
-        )
-        assert publish(session=session, journey_id=journey.id, by="test").ok
+        journey_id = published_template(session, template_id, params)
         used = segments.where_used(session=session, segment_id=segment_id)
-        assert journey.id in {u.journey_id for u in used}
+        assert journey_id in {u.journey_id for u in used}
         segment = crud.get_segment(session=session, segment_id=segment_id)
         assert segment is not None
         assert segments.preview(session=session, definition=segment.definition).count > 0
@@ -69,14 +75,8 @@ def test_segment_templates_publish_with_their_audience(session: Session) -> None
 
 def test_template_with_other_dormant_days_gets_its_segment(session: Session) -> None:
     seed_demo(session_or_engine=session, customers=300)
-    document = instantiate("dormant_wakeup", {"dormant_days": 120})
     assert crud.get_segment(session=session, segment_id="dormant_120d") is None
-    journey = crud.create_journey(
-        session=session,
-        journey_create=JourneyCreate(name=document["name"], draft_document=document),
-        by="test",
-    )
-    assert publish(session=session, journey_id=journey.id, by="test").ok
+    published_template(session, "dormant_wakeup", {"dormant_days": 120})
     made = crud.get_segment(session=session, segment_id="dormant_120d")
     assert made is not None and made.definition["rules"][0]["value"] == 120
 
@@ -102,25 +102,19 @@ async def _named_templates_take_their_audience(env: WorkflowEnvironment, engine:
     async with enrollment_worker(env.client, engine) as (queue, _):
         for template_id, params, segment_id in SEGMENT_TEMPLATES[:3]:
             with Session(engine, expire_on_commit=False) as session:
-                document = instantiate(template_id, params)
-                journey = crud.create_journey(
-                    session=session,
-                    journey_create=JourneyCreate(name=document["name"], draft_document=document),
-                    by="test",
-                )
-                assert publish(session=session, journey_id=journey.id, by="test").ok
+                journey_id = published_template(session, template_id, params)
                 segment = crud.get_segment(session=session, segment_id=segment_id)
                 assert segment is not None
             expected = audience(engine, segment.definition, now=await env.get_current_time())
             assert expected, f"the demo chain has no {segment_id} audience"
-            result = await (await start_enrollment(env.client, queue, journey.id)).result()
+            result = await (await start_enrollment(env.client, queue, journey_id)).result()
             assert (result.status, result.entered, result.skipped) == (
                 "completed",
                 len(expected),
                 0,
             )
-            assert set(runs_per_customer(engine, journey.id)) == expected
-            await _stop_runs(env, engine, journey.id)
+            assert set(runs_per_customer(engine, journey_id)) == expected
+            await _stop_runs(env, engine, journey_id)
 
 
 async def _stop_runs(env: WorkflowEnvironment, engine: Engine, journey_id: str) -> None:
