@@ -88,35 +88,25 @@ def _peak_rss_mb(pid: int) -> float:
 # --------------------------------------------------------------------------- worker process
 
 
-def _settings(address: str, url: str, queue: str, enrollment_queue: str) -> Any:
+async def _worker_main(
+    role: str, address: str, url: str, queue: str, enrollment_queue: str
+) -> None:
+    """``--worker``: ``journeys worker`` (``build_worker``) plus the no-op BareWorkflow;
+    ``--enroll-worker``: ``journeys enrollment-worker`` (``build_enrollment_worker``)."""
     from journeys.settings import Settings
+    from journeys.worker import build_enrollment_worker, build_worker
 
-    return Settings(
+    settings = Settings(
         temporal_address=address,
         database_url=url,
         task_queue=queue,
         enrollment_task_queue=enrollment_queue,
     )
-
-
-async def _worker_main(address: str, url: str, queue: str, enrollment_queue: str) -> None:
-    """``journeys worker`` (journeys.worker.build_worker) plus the no-op BareWorkflow."""
-    from journeys.worker import build_worker
-
-    settings = _settings(address, url, queue, enrollment_queue)
     client = await Client.connect(address)
-    worker = build_worker(client, settings, extra_workflows=[BareWorkflow])
-    print("ready", flush=True)
-    await worker.run()
-
-
-async def _enroll_worker_main(address: str, url: str, queue: str, enrollment_queue: str) -> None:
-    """``journeys enrollment-worker`` (journeys.worker.build_enrollment_worker)."""
-    from journeys.worker import build_enrollment_worker
-
-    settings = _settings(address, url, queue, enrollment_queue)
-    client = await Client.connect(address)
-    worker = build_enrollment_worker(client, settings)
+    if role == "--worker":
+        worker = build_worker(client, settings, extra_workflows=[BareWorkflow])
+    else:
+        worker = build_enrollment_worker(client, settings)
     print("ready", flush=True)
     await worker.run()
 
@@ -216,6 +206,18 @@ async def _direct(
     return args.n / (time.perf_counter() - started)
 
 
+def _spawn(role: str, *argv: str) -> subprocess.Popen[str]:
+    """``python -m bench.enroll <role> …`` as a child, once it says it is ready."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.enroll", role, *argv],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
 async def _run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="journeys-enroll-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -256,40 +258,9 @@ async def _run(args: argparse.Namespace) -> None:
             queue = f"bench-{uuid.uuid4().hex[:6]}"
             # "" = the journey worker serves the enrollment pages too (--shared-worker)
             enrollment_queue = f"{queue}-enrollment" if args.enroll_worker else ""
-            worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.enroll",
-                    "--worker",
-                    address,
-                    url,
-                    queue,
-                    enrollment_queue,
-                ],
-                stdout=subprocess.PIPE,
-                text=True,
-                cwd=Path(__file__).resolve().parent.parent,
-            )
-            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+            worker = _spawn("--worker", address, url, queue, enrollment_queue)
             if args.enroll_worker:
-                enroller = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.enroll",
-                        "--enroll-worker",
-                        address,
-                        url,
-                        queue,
-                        enrollment_queue,
-                    ],
-                    stdout=subprocess.PIPE,
-                    text=True,
-                    cwd=Path(__file__).resolve().parent.parent,
-                )
-                assert enroller.stdout is not None
-                assert enroller.stdout.readline().strip() == "ready"
+                enroller = _spawn("--enroll-worker", address, url, queue, enrollment_queue)
             client = await Client.connect(address)
             enroll_rate = await _enroll(client, enrollment_queue or queue, journey_id, args)
             # No drain in between: the journey worker executes slower than the server starts,
@@ -323,11 +294,8 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 6 and sys.argv[1] == "--worker":
-        asyncio.run(_worker_main(*sys.argv[2:6]))
-        return
-    if len(sys.argv) == 6 and sys.argv[1] == "--enroll-worker":
-        asyncio.run(_enroll_worker_main(*sys.argv[2:6]))
+    if len(sys.argv) == 6 and sys.argv[1] in ("--worker", "--enroll-worker"):
+        asyncio.run(_worker_main(*sys.argv[1:6]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)

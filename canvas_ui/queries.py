@@ -14,6 +14,7 @@ from canvas_ui.summaries import CouponInfo, SummaryContext
 from db import crud
 from db.models import Journey, SegmentEnrollment
 from db.models.customers import RFM_CLASSES
+from services.segments import draft_segment_trigger
 
 #: Suggestions for event names (free text stays allowed: POS and apps send their own).
 COMMON_EVENT_TYPES = (
@@ -108,18 +109,14 @@ class SegmentEntryStatus:
         return min(100, round(100 * (latest.entered + latest.skipped) / latest.total))
 
 
-def segment_entry_status(*, session: Session, journey: Journey) -> SegmentEntryStatus:
-    rows = crud.list_enrollments(session=session, journey_id=journey.id, limit=1)
-    return SegmentEntryStatus(_draft_segment(journey.draft_document), rows[0] if rows else None)
-
-
-def _draft_segment(document: Any) -> str | None:
-    """The segment id of a draft's entry, if it enters by segment."""
-    nodes = document.get("nodes") if isinstance(document, dict) else None
-    for node in nodes or []:
-        if not isinstance(node, dict) or node.get("kind") != "entry":
-            continue
-        trigger = (node.get("config") or {}).get("trigger") or {}
-        if isinstance(trigger, dict) and trigger.get("type") == "segment":
-            return str(trigger.get("segment_id"))
-    return None
+def segment_entry_status(
+    *, session: Session, journey: Journey, enrollments: list[SegmentEnrollment] | None = None
+) -> SegmentEntryStatus:
+    """``enrollments``: the journey's passes, newest first, when the caller has read them."""
+    if enrollments is None:
+        enrollments = crud.list_enrollments(session=session, journey_id=journey.id, limit=1)
+    trigger = draft_segment_trigger(journey.draft_document)
+    return SegmentEntryStatus(
+        str(trigger.get("segment_id")) if trigger else None,
+        enrollments[0] if enrollments else None,
+    )

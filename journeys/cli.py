@@ -181,7 +181,7 @@ def enrollment_worker() -> None:
     run on the journey worker's queue). Not needed when JOURNEYS_ENROLLMENT_TASK_QUEUE is
     empty."""
     settings = get_settings()
-    if settings.enrollment_queue == settings.task_queue:
+    if not settings.own_enrollment_worker:
         console.print(
             "[yellow]JOURNEYS_ENROLLMENT_TASK_QUEUE is empty: the journey worker runs the "
             "enrollment pages; nothing to do here.[/yellow]"
@@ -197,7 +197,7 @@ def enrollment_worker() -> None:
 
 def start_enrollment_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
     """``journeys enrollment-worker`` as a child process (None when not configured)."""
-    if settings.enrollment_queue == settings.task_queue:
+    if not settings.own_enrollment_worker:
         return None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = (settings.data_dir / "enrollment-worker.log").open("ab")

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         return self.enrollment_task_queue or self.task_queue
 
     @property
+    def own_enrollment_worker(self) -> bool:
+        """Whether enrollment needs ``journeys enrollment-worker`` (its queue is not the
+        journey worker's)."""
+        return self.enrollment_queue != self.task_queue
+
+    @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -56,7 +56,7 @@ def build_enrollment_worker(client: Client, settings: Settings) -> Worker:
     The pages start customer workflows on ``settings.task_queue``. Four activities at a time:
     each page already keeps ``concurrency`` starts in flight.
     """
-    if settings.enrollment_queue == settings.task_queue:
+    if not settings.own_enrollment_worker:
         raise ValueError(
             "enrollment_task_queue is the journey worker's queue: the journey worker serves it"
         )

@@ -127,7 +127,7 @@ class Usage:
     in_branches: bool = False
 
 
-def _segment_trigger(document: Any) -> dict[str, Any] | None:
+def draft_segment_trigger(document: Any) -> dict[str, Any] | None:
     """The segment trigger of a journey document (draft JSON), if its entry has one."""
     if not isinstance(document, dict):
         return None
@@ -159,7 +159,7 @@ def where_used(*, session: Session, segment_id: str) -> list[Usage]:
     branch."""
     found = []
     for journey in crud.list_journeys(session=session):
-        draft = _segment_trigger(journey.draft_document)
+        draft = draft_segment_trigger(journey.draft_document)
         draft_entry = bool(draft and draft.get("segment_id") == segment_id)
         draft_branch = segment_id in _branch_segments(journey.draft_document)
         live: SegmentEntry | None = None
@@ -377,6 +377,7 @@ __all__ = [
     "KnownSegments",
     "save_builtin_segments",
     "delete_segment",
+    "draft_segment_trigger",
     "latest_enrollment",
     "on_pause",
     "preview",

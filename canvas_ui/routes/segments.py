@@ -226,7 +226,7 @@ def _enrollment_context(session: Any, journey_id: str) -> dict[str, Any]:
     if journey is None:
         raise HTTPException(404, gettext("Journey not found."))
     enrollments = crud.list_enrollments(session=session, journey_id=journey_id, limit=10)
-    entry = queries.segment_entry_status(session=session, journey=journey)
+    entry = queries.segment_entry_status(session=session, journey=journey, enrollments=enrollments)
     return {
         "journey": journey,
         "enrollments": enrollments,
