@@ -6,6 +6,10 @@ runs table the bottleneck (SQLite has one writer). The recorder queues reports f
 concurrent activities and a single thread writes whatever has queued up in one
 transaction. A report's activity completes only after its batch committed, so nothing is
 acknowledged before it is durable.
+
+A waiter that gives up (its activity cancelled: worker shutdown, run cancelled) cancels
+its future; the report is still written and the thread carries on. Nothing a batch does
+may end the thread: every later report would wait forever.
 """
 
 from __future__ import annotations
@@ -58,7 +62,12 @@ class RunRecorder:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._write(batch)
+            try:
+                self._write(batch)
+            except Exception:  # pragma: no cover - _write settles every future itself
+                log.exception("run recorder: batch of %d lost", len(batch))
+                for _, done in batch:
+                    _settle(done, RuntimeError("run recorder failed"))
 
     def _write(self, batch: list[tuple[RunReport, Future[None]]]) -> None:
         try:
@@ -70,7 +79,17 @@ class RunRecorder:
                 for item in batch:
                     self._write([item])
                 return
-            batch[0][1].set_exception(RuntimeError(f"could not record {batch[0][0]}"))
+            _settle(batch[0][1], RuntimeError(f"could not record {batch[0][0]}"))
             return
         for _, done in batch:
-            done.set_result(None)
+            _settle(done)
+
+
+def _settle(done: Future[None], error: BaseException | None = None) -> None:
+    """Resolve ``done`` unless its waiter already cancelled it."""
+    if not done.set_running_or_notify_cancel():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from sqlalchemy.orm import sessionmaker
@@ -9,7 +10,9 @@ from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
 from activities import JourneyActivities
+from activities.run_recorder import RunRecorder
 from db import crud
+from db.crud.runs import RunReport
 from db.models import CustomerEventCreate, JourneyCreate, JourneyRun
 from engine.effects import (
     EventCountQuery,
@@ -106,3 +109,40 @@ async def test_record_run_upserts_one_row(
     assert [(r.status, r.current_node, r.goal_reached, r.exited_at) for r in runs] == [
         ("exited", "exit", True, NOW)
     ]
+
+
+def test_a_cancelled_waiter_does_not_stop_the_recorder(shop: sessionmaker[Session]) -> None:
+    """A record_run cancelled while its batch is being written (worker shutdown) used to
+    kill the writer thread, and every later report of the worker waited forever."""
+    with shop() as s:
+        journey = crud.create_journey(session=s, journey_create=JourneyCreate(name="j"), by="hq")
+    writing, release = threading.Event(), threading.Event()
+
+    def slow_sessions() -> Session:
+        writing.set()
+        release.wait(timeout=30)
+        return shop()
+
+    recorder = RunRecorder(slow_sessions)  # type: ignore[arg-type]
+
+    def report(workflow_id: str) -> RunReport:
+        return RunReport(
+            workflow_id=workflow_id,
+            journey_id=journey.id,
+            journey_version=1,
+            customer_id="C1",
+            status="running",
+            current_node="entry",
+            at=NOW,
+        )
+
+    first = recorder.submit(report("wf-cancelled"))
+    assert writing.wait(timeout=30)
+    assert first.cancel()  # its activity gave up while the batch was in flight
+    release.set()
+    recorder.submit(report("wf-next")).result(timeout=30)
+    with shop() as s:
+        assert sorted(r.workflow_id for r in s.exec(select(JourneyRun))) == [
+            "wf-cancelled",
+            "wf-next",
+        ]
