@@ -26,6 +26,7 @@ from db.session import (
     get_session,
     make_engine,
     session_factory,
+    writer,
 )
 
 __all__ = [
@@ -51,5 +52,6 @@ __all__ = [
     "rescore_customer",
     "seed_demo",
     "session_factory",
+    "writer",
     "upgrade",
 ]

@@ -285,12 +285,12 @@ def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -
 async def _demo_journeys(settings: Settings, gateway: object) -> None:
     from sqlmodel import Session
 
-    from db import make_engine
+    from db import make_engine, writer
     from services.demo import ensure_demo_journeys
     from services.temporal import TemporalGateway
 
     assert isinstance(gateway, TemporalGateway)
-    with Session(make_engine(settings.sqlalchemy_url), expire_on_commit=False) as session:
+    with Session(writer(make_engine(settings.sqlalchemy_url)), expire_on_commit=False) as session:
         demo = await ensure_demo_journeys(session=session, temporal=gateway)
     if demo.created:
         console.print(
@@ -313,14 +313,14 @@ def enroll(journey_id: str, customer_ids: list[str]) -> None:
     """Enter customers into a live journey."""
     from sqlmodel import Session
 
-    from db import make_engine
+    from db import make_engine, writer
     from services.journeys import enroll_customers
     from services.temporal import TemporalGateway
 
     settings = get_settings()
 
     async def go() -> None:
-        with Session(make_engine(settings.sqlalchemy_url)) as session:
+        with Session(writer(make_engine(settings.sqlalchemy_url))) as session:
             result = await enroll_customers(
                 session=session,
                 temporal=TemporalGateway(settings),
@@ -337,9 +337,9 @@ def _prepare_audiences(settings: Settings) -> None:
     from sqlmodel import Session
 
     from audiences.builtin import prepare_demo
-    from db import make_engine
+    from db import make_engine, writer
 
-    with Session(make_engine(settings.sqlalchemy_url)) as session:
+    with Session(writer(make_engine(settings.sqlalchemy_url))) as session:
         console.print(f"Audiences: {prepare_demo(session=session)}")
 
 
@@ -351,11 +351,14 @@ def recompute_metrics(
     from sqlmodel import Session
 
     from audiences.metrics import recompute
-    from db import make_engine
+    from db import make_engine, writer
     from db.models import utcnow
 
     settings = get_settings()
-    with Session(make_engine(settings.sqlalchemy_url)) as session, console.status("Scoring…"):
+    with (
+        Session(writer(make_engine(settings.sqlalchemy_url))) as session,
+        console.status("Scoring…"),
+    ):
         summary = recompute(session=session, now=utcnow(), period_days=period_days)
     console.print(summary)
 

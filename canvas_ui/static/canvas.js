@@ -362,8 +362,21 @@
       + "/panel?kind=" + encodeURIComponent(node.getData().kind);
   }
 
+  // The node the open panel edits, and its data when the panel was loaded: clicking that
+  // node again keeps the panel (and any edits not yet applied) unless the node changed
+  // meanwhile (undo, redo, an applied edit from elsewhere).
+  let panelNode = null;
+
+  function nodeState(node) {
+    return JSON.stringify(node.getData());
+  }
+
   async function openPanel(node) {
     if (readonly) return;
+    const open = document.querySelector("#panel[data-node-id]");
+    if (panelNode && open && open.dataset.nodeId === node.id
+        && panelNode.id === node.id && panelNode.state === nodeState(node)) return;
+    panelNode = { id: node.id, state: nodeState(node) };
     await save(); // the server reads the node from the saved draft
     htmx.ajax("GET", panelUrl(node), { target: "#panel", swap: "outerHTML" });
   }
@@ -393,6 +406,7 @@
       edge.setLabels(edgeLabels(meta, port));
     });
     graph.stopBatch("panel");
+    if (panelNode && panelNode.id === node.id) panelNode.state = nodeState(node);
     markDirty();
     save();
   }
@@ -410,6 +424,7 @@
   // The empty panel (tips) as rendered with the page, to return to when a panel closes.
   const emptyPanel = document.getElementById("panel").cloneNode(true);
   function closePanel() {
+    panelNode = null;
     document.getElementById("panel").replaceWith(emptyPanel.cloneNode(true));
   }
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
 from audiences.builtin import BUILTIN, prepare_demo
-from db import crud
+from db import crud, writer
 from db.models import JourneyCreate
 from db.seed import seed_demo
 from services import segments
@@ -101,7 +101,8 @@ async def _named_templates_take_their_audience(env: WorkflowEnvironment, engine:
         prepare_demo(session=session, now=now)
     async with enrollment_worker(env.client, engine) as (queue, _):
         for template_id, params, segment_id in SEGMENT_TEMPLATES[:3]:
-            with Session(engine, expire_on_commit=False) as session:
+            # a write session: the worker is recording the previous template's runs
+            with Session(writer(engine), expire_on_commit=False) as session:
                 journey_id = published_template(session, template_id, params)
                 segment = crud.get_segment(session=session, segment_id=segment_id)
                 assert segment is not None

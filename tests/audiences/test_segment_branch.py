@@ -14,7 +14,7 @@ from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
 from activities.facts import load_facts
-from db import crud
+from db import crud, writer
 from db.models import JourneyCreate, SegmentCreate
 from db.seed import seed_demo
 from engine import ir, semantics
@@ -178,7 +178,7 @@ async def test_journey_branches_on_membership_when_the_customer_gets_there(
                 session=session, temporal=gateway, journey_id=journey.id, customer_ids=customers
             )
         assert entered.started == 3, entered.to_dict()
-        with Session(engine, expire_on_commit=False) as session:
+        with Session(writer(engine), expire_on_commit=False) as session:
             _tag(session, joins_later, segment_id)  # during the wait: counts at the branch
             runs = {
                 r.customer_id: r.workflow_id

@@ -237,6 +237,11 @@ def test_shortcuts_and_variant_switch(page: Page, client_for: httpx.Client) -> N
     # a wait "until the start of the birthday month": the union switch shows that variant
     _open_panel(page, "wait")
     page.locator('select[name="config.until.type"]').select_option("customer_date")
+    # clicking the node whose panel is open keeps the edits not applied yet
+    page.evaluate("document.getElementById('panel').dataset.probe = 'kept'")
+    _open_panel(page, "wait")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator('#panel[data-probe="kept"]')).to_have_count(1)
     field = page.locator('fieldset[data-tag="customer_date"] select[name="config.until.field"]')
     field.select_option("birthday_month_start")
     _apply_panel(page)
