@@ -73,7 +73,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.sqlalchemy_url)
     app.state.temporal = temporal if temporal is not None else _temporal_gateway(settings)
-    app.state.templates = make_templates()
+    app.state.templates = make_templates(settings.timezone)
 
     from canvas_ui.api.journeys import router as journeys_api
     from canvas_ui.routes.pages import router as pages

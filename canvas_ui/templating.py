@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Request
 from fastapi.responses import Response
+from jinja2.runtime import Context
 from jinja2_fragments.fastapi import Jinja2Blocks
 
-from canvas_ui import i18n
-from canvas_ui.deps import get_current_user
+from canvas_ui import access, i18n
+from canvas_ui.deps import resolve_principal
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -37,8 +40,19 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_static_hash(name)}"
 
 
-def make_templates() -> Jinja2Blocks:
-    """The templates object: autoescaping, i18n extension wired to :mod:`canvas_ui.i18n`."""
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M", *, zone: tzinfo) -> str:
+    """``value`` in ``zone`` as ``fmt``; naive datetimes are UTC (as the database keeps them)."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(zone).strftime(fmt)
+
+
+def make_templates(timezone: str = "Asia/Shanghai") -> Jinja2Blocks:
+    """The templates object: autoescaping, i18n extension wired to :mod:`canvas_ui.i18n`, and
+    the ``local`` filter that shows a moment in ``timezone`` (``{{ t|local("%m-%d") }}``);
+    a page may pass ``tz`` in its context to use another zone (a store's)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
@@ -52,6 +66,13 @@ def make_templates() -> Jinja2Blocks:
     )
     env.globals["static_url"] = static_url
     env.globals["LOCALES"] = i18n.LOCALES
+    zone = ZoneInfo(timezone)
+
+    @jinja2.pass_context
+    def local(ctx: Context, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return local_time(value, fmt, zone=ctx.get("tz") or zone)
+
+    env.filters["local"] = local
     return Jinja2Blocks(env=env)
 
 
@@ -66,12 +87,16 @@ def is_htmx(request: Request) -> bool:
 def base_context(request: Request) -> dict[str, Any]:
     """What every page needs: CSRF token, locale, user, the current path for the nav."""
     state = request.scope.get("state", {})
+    principal = resolve_principal(request)
+    role = principal.role if principal is not None else None
     return {
         "request": request,
         "csrf_token": state.get("csrf_token", ""),
         "locale": state.get("locale", i18n.DEFAULT_LOCALE),
-        "current_user": get_current_user(request),
+        "current_user": principal.username if principal is not None else "",
         "path": request.url.path,
+        # The nav shows only what the user may open (the same rules the server enforces).
+        "can_open": lambda href: role is not None and role in access.roles_for(href),
     }
 
 

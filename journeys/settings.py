@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +48,18 @@ class Settings(BaseSettings):
     events_api_key: str = ""
     #: Message provider for non-webhook channels: "outbox" records messages in the outbox table.
     message_provider: str = "outbox"
+    #: HQ's time zone (IANA name): the web pages show times in it. A guide's workbench
+    #: shows its store's own zone instead.
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from exc
+        return value
 
     @property
     def enrollment_queue(self) -> str:

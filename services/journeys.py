@@ -12,7 +12,7 @@ from temporalio.service import RPCError
 
 from db import crud
 from db.errors import NotFoundError
-from db.models import JourneyVersion
+from db.models import Journey, JourneyVersion
 from db.session import end_transaction
 from engine.compiler import CompileResult, Diagnostic, compile_document
 from services import segments
@@ -33,6 +33,10 @@ class JourneyNotLiveError(Exception):
         )
         self.journey_id = journey_id
         self.status = status
+
+
+class JourneyStateError(Exception):
+    """The journey is not in a state that allows the action (the message says which)."""
 
 
 @dataclass
@@ -67,6 +71,8 @@ def publish(*, session: Session, journey_id: str, by: str) -> PublishOutcome:
     journey = crud.get_journey(session=session, journey_id=journey_id)
     if journey is None:
         raise NotFoundError("journey", journey_id)
+    if journey.status == "archived":
+        raise JourneyStateError(f"Journey '{journey_id}' is archived; restore it to publish.")
     versions = crud.list_versions(session=session, journey_id=journey_id)
     next_version = (versions[0].version if versions else 0) + 1
     result = validate_draft(
@@ -165,6 +171,48 @@ async def set_paused(
     signal = JourneyWorkflow.pause if paused else JourneyWorkflow.resume
     name = signal.__name__
     return await signal_runs(await temporal.client(), [r.workflow_id for r in runs], name)
+
+
+ARCHIVE_REASON = "journey archived"
+
+
+async def archive_journey(
+    *, session: Session, temporal: TemporalGateway | None, journey_id: str, by: str
+) -> int:
+    """Archive a draft or paused journey: it leaves the journey list and takes no one in; its
+    customers still running (held by the pause) are stopped and its enrollment passes
+    cancelled. A live journey must be paused first, so archiving never cuts a running journey
+    off by surprise. → how many runs were stopped."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise NotFoundError("journey", journey_id)
+    if journey.status not in ("draft", "paused"):
+        raise JourneyStateError(
+            f"Journey '{journey_id}' is {journey.status}; only a draft or a paused journey "
+            "can be archived (pause it first)."
+        )
+    crud.set_status(session=session, journey_id=journey_id, status="archived", by=by)
+    await segments.on_archive(session=session, temporal=temporal, journey_id=journey_id)
+    runs = crud.list_runs(session=session, journey_id=journey_id, status="running", limit=100_000)
+    end_transaction(session)
+    if not runs or temporal is None:
+        return 0
+    client = await temporal.client()
+    return await signal_runs(
+        client, [r.workflow_id for r in runs], JourneyWorkflow.stop.__name__, ARCHIVE_REASON
+    )
+
+
+def restore_journey(*, session: Session, journey_id: str, by: str) -> Journey:
+    """Bring an archived journey back: paused if it was ever published (resume it to take
+    customers in again), else a draft."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise NotFoundError("journey", journey_id)
+    if journey.status != "archived":
+        raise JourneyStateError(f"Journey '{journey_id}' is {journey.status}, not archived.")
+    status = "paused" if journey.live_version is not None else "draft"
+    return crud.set_status(session=session, journey_id=journey_id, status=status, by=by)
 
 
 async def stop_run(

@@ -154,44 +154,59 @@ def _branch_segments(document: Any) -> set[str]:
     return found
 
 
-def where_used(*, session: Session, segment_id: str) -> list[Usage]:
-    """Journeys whose draft or live version enters by ``segment_id`` or tests it in a
-    branch."""
-    found = []
-    for journey in crud.list_journeys(session=session):
+def usage_by_segment(*, session: Session) -> dict[str, list[Usage]]:
+    """Every segment in use → the journeys (any status, archived too) whose draft or live
+    version enters by it or tests it in a branch. One pass: each live version is read once,
+    however many segments there are."""
+    found: dict[str, list[Usage]] = {}
+    for journey in crud.all_journeys(session=session):
         draft = draft_segment_trigger(journey.draft_document)
-        draft_entry = bool(draft and draft.get("segment_id") == segment_id)
-        draft_branch = segment_id in _branch_segments(journey.draft_document)
+        draft_entry = str(draft.get("segment_id")) if draft else None
+        draft_branches = _branch_segments(journey.draft_document)
         live: SegmentEntry | None = None
-        live_branch = False
+        live_branches: frozenset[str] = frozenset()
         if journey.live_version is not None:
             version = crud.get_version(
                 session=session, journey_id=journey.id, version=journey.live_version
             )
             compiled = compiled_of(version) if version else None
-            trigger = compiled.entry.trigger if compiled else None
-            if isinstance(trigger, SegmentEntry) and trigger.segment_id == segment_id:
-                live = trigger
-            live_branch = bool(compiled and segment_id in compiled.branch_segments())
-        if not (draft_entry or draft_branch or live or live_branch):
-            continue
-        as_entry = draft_entry or live is not None
-        schedule = ""
-        if as_entry:
-            schedule = live.schedule if live else str((draft or {}).get("schedule", "once"))
-        found.append(
-            Usage(
-                journey.id,
-                journey.name,
-                journey.status,
-                in_draft=draft_entry or draft_branch,
-                live_version=journey.live_version if live or live_branch else None,
-                schedule=schedule,
-                as_entry=as_entry,
-                in_branches=draft_branch or live_branch,
+            if compiled is not None:
+                trigger = compiled.entry.trigger
+                live = trigger if isinstance(trigger, SegmentEntry) else None
+                live_branches = frozenset(compiled.branch_segments())
+        live_entry = live.segment_id if live else None
+        entries = {i for i in (draft_entry, live_entry) if i is not None}
+        for segment_id in sorted(entries | draft_branches | live_branches):
+            in_draft_entry = draft_entry == segment_id
+            in_live_entry = live_entry == segment_id
+            as_entry = in_draft_entry or in_live_entry
+            schedule = ""
+            if in_live_entry and live is not None:
+                schedule = live.schedule
+            elif in_draft_entry:
+                schedule = str((draft or {}).get("schedule", "once"))
+            in_live_branches = segment_id in live_branches
+            found.setdefault(segment_id, []).append(
+                Usage(
+                    journey.id,
+                    journey.name,
+                    journey.status,
+                    in_draft=in_draft_entry or segment_id in draft_branches,
+                    live_version=journey.live_version
+                    if in_live_entry or in_live_branches
+                    else None,
+                    schedule=schedule,
+                    as_entry=as_entry,
+                    in_branches=segment_id in draft_branches or in_live_branches,
+                )
             )
-        )
     return found
+
+
+def where_used(*, session: Session, segment_id: str) -> list[Usage]:
+    """Journeys whose draft or live version enters by ``segment_id`` or tests it in a
+    branch (see :func:`usage_by_segment`)."""
+    return usage_by_segment(session=session).get(segment_id, [])
 
 
 def delete_segment(*, session: Session, segment_id: str) -> None:
@@ -354,6 +369,28 @@ async def on_pause(
                 continue
 
 
+async def on_archive(*, session: Session, temporal: TemporalGateway | None, journey_id: str) -> int:
+    """Cancel the journey's enrollment passes still running (a paused pass waits for a resume
+    that an archived journey will not get); its schedule stays paused for a restore.
+    → how many passes were told."""
+    running = [
+        row.workflow_id
+        for row in crud.list_enrollments(session=session, journey_id=journey_id)
+        if row.status == "running"
+    ]
+    if temporal is None or not running:
+        return 0
+    client = await temporal.client()
+    told = 0
+    for workflow_id in running:
+        try:
+            await client.get_workflow_handle(workflow_id).signal(SegmentEnrollmentWorkflow.cancel)
+        except Exception:  # noqa: BLE001 - already finished: nothing to cancel
+            continue
+        told += 1
+    return told
+
+
 def latest_enrollment(*, session: Session, journey_id: str) -> SegmentEnrollment | None:
     """The journey's most recent enrollment pass."""
     rows = crud.list_enrollments(session=session, journey_id=journey_id, limit=1)
@@ -374,6 +411,7 @@ __all__ = [
     "SegmentValidationError",
     "Usage",
     "after_publish",
+    "on_archive",
     "KnownSegments",
     "save_builtin_segments",
     "delete_segment",
@@ -384,5 +422,6 @@ __all__ = [
     "require_segment",
     "save_segment",
     "start_enrollment",
+    "usage_by_segment",
     "where_used",
 ]

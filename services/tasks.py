@@ -251,7 +251,7 @@ def snooze(
     if until is None:
         return crud.snooze_task(session=session, task_id=task_id, until=None)
     now = now or datetime.now(UTC)
-    zone = _store_zone(session, task.store_id)
+    zone = store_zone(session, task.store_id)
     moment = datetime.combine(now.astimezone(zone).date(), until, tzinfo=zone)
     if moment <= now:
         raise BadRequestError("snooze to a later time today")
@@ -439,7 +439,8 @@ def _done_on(session: Session, guide_id: str, day: date, zone: ZoneInfo) -> int:
     return len(list(session.exec(stmt)))
 
 
-def _store_zone(session: Session, store_id: str | None) -> ZoneInfo:
+def store_zone(session: Session, store_id: str | None) -> ZoneInfo:
+    """The store's time zone (the chain default for no store or an unknown zone)."""
     store = crud.get_store(session=session, store_id=store_id) if store_id else None
     return _zone(store.timezone if store else DEFAULT_TIMEZONE)
 

@@ -1,5 +1,5 @@
 """JSON API of journeys: list, create, draft get/put, validate, publish, pause/resume,
-versions, import/export, and the document JSON Schema.
+archive/restore, versions, import/export, and the document JSON Schema.
 
 Handlers stay thin: persistence is ``db.crud``, compiling/publishing is ``services.journeys``.
 Bad input answers 4xx with a message naming the field; unknown ids answer 404.
@@ -25,7 +25,7 @@ from db import crud
 from db.models import Journey, JourneyCreate, JourneyVersion
 from engine.document import journey_json_schema
 from services import journeys as service
-from services.journeys import JourneyNotLiveError
+from services.journeys import JourneyNotLiveError, JourneyStateError
 
 router = APIRouter(prefix="/api", tags=["journeys"])
 
@@ -230,10 +230,19 @@ async def publish(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> Any:
     """Publish the draft as the next immutable version; 422 with all diagnostics if invalid."""
-    labels = node_labels(require_journey(session, journey_id).draft_document)
-    outcome = await service.publish_journey(
-        session=session, temporal=temporal, journey_id=journey_id, by=user
-    )
+    journey = require_journey(session, journey_id)
+    if journey.status == "archived":
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            gettext("This journey is archived; restore it before publishing."),
+        )
+    labels = node_labels(journey.draft_document)
+    try:
+        outcome = await service.publish_journey(
+            session=session, temporal=temporal, journey_id=journey_id, by=user
+        )
+    except JourneyStateError as exc:  # archived meanwhile by someone else
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     diagnostics = [localize(d.to_dict(), labels) for d in outcome.diagnostics]
     if outcome.version is None:
         return JSONResponse(
@@ -286,6 +295,44 @@ async def resume(
 ) -> dict[str, Any]:
     """Resume a paused journey."""
     return await _pause(journey_id, False, session, temporal, user)
+
+
+@router.post("/journeys/{journey_id}/archive")
+async def archive(
+    journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Archive a draft or paused journey: hidden from the list, customers still in it stopped."""
+    journey = require_journey(session, journey_id)
+    if journey.status not in ("draft", "paused"):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            gettext("Only a draft or a paused journey can be archived; this one is %(status)s.")
+            % {"status": journey.status},
+        )
+    try:
+        stopped = await service.archive_journey(
+            session=session, temporal=temporal, journey_id=journey_id, by=user
+        )
+    except JourneyStateError as exc:  # changed meanwhile by someone else
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return {"journey": journey_json(require_journey(session, journey_id)), "stopped": stopped}
+
+
+@router.post("/journeys/{journey_id}/restore")
+def restore(journey_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Bring an archived journey back (paused if it was ever published, else a draft)."""
+    journey = require_journey(session, journey_id)
+    if journey.status != "archived":
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            gettext("Only an archived journey can be restored; this one is %(status)s.")
+            % {"status": journey.status},
+        )
+    try:
+        journey = service.restore_journey(session=session, journey_id=journey_id, by=user)
+    except JourneyStateError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return {"journey": journey_json(journey)}
 
 
 @router.get("/journeys/{journey_id}/export")

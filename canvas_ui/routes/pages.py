@@ -182,6 +182,10 @@ def _strings() -> dict[str, str]:
         ),
         "paused": lazy("Journey paused."),
         "resumed": lazy("Journey resumed."),
+        "confirmArchive": lazy(
+            "Archive this journey? It leaves the journey list and takes no one in; "
+            "customers still in it are stopped."
+        ),
         "confirmImport": lazy("Replace the current draft with the imported file?"),
         "imported": lazy("Imported."),
         "importFailed": lazy("Import failed: %s"),

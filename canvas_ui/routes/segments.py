@@ -95,7 +95,8 @@ def _builder_meta(session: Any) -> dict[str, Any]:
 def segments_page(request: Request, session: SessionDep) -> Response:
     """Saved segments with their last known size and how many journeys use them."""
     segments = crud.list_segments(session=session)
-    usage = {s.id: len(service.where_used(session=session, segment_id=s.id)) for s in segments}
+    used = service.usage_by_segment(session=session)
+    usage = {s.id: len(used.get(s.id, [])) for s in segments}
     return render(request, "segments.html", {"segments": segments, "usage": usage})
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from canvas_ui.api.tasks import http_errors
 from canvas_ui.deps import CurrentPrincipal, SessionDep, TemporalDep
@@ -47,7 +47,6 @@ TYPE_LABELS = {
     "store_invite": lazy("Invite to store"),
 }
 MAX_POLLS = 20
-STORE_TZ = ZoneInfo("Asia/Shanghai")  # the demo chain's stores; times shown in store time
 
 
 def labels() -> dict[str, dict[str, str]]:
@@ -59,14 +58,16 @@ def labels() -> dict[str, dict[str, str]]:
     }
 
 
-def _ctx(actor: Principal, **extra: Any) -> dict[str, Any]:
+def _ctx(session: Session, actor: Principal, **extra: Any) -> dict[str, Any]:
+    """What every workbench view needs; times show in the guide's store zone."""
     now = datetime.now(UTC)
+    zone = tasks.store_zone(session, actor.store_id)
     return {
         "me": actor,
         "labels": labels(),
         "now": now,
-        "tz": STORE_TZ,
-        "snooze_default": (now + timedelta(hours=1)).astimezone(STORE_TZ).strftime("%H:%M"),
+        "tz": zone,
+        "snooze_default": (now + timedelta(hours=1)).astimezone(zone).strftime("%H:%M"),
         **extra,
     }
 
@@ -75,7 +76,7 @@ def _ctx(actor: Principal, **extra: Any) -> dict[str, Any]:
 def workbench_page(request: Request, session: SessionDep, actor: CurrentPrincipal) -> Response:
     """Today's tasks of the signed-in guide (htmx refresh gets the ``list`` block)."""
     board = tasks.workbench(session=session, actor=actor)
-    return render(request, "workbench.html", _ctx(actor, board=board), block="list")
+    return render(request, "workbench.html", _ctx(session, actor, board=board), block="list")
 
 
 @router.get("/workbench/tasks/{task_id}")
@@ -85,7 +86,7 @@ def task_page(
     """One task on its own page (a link from a notification); another guide's task: 404."""
     with http_errors():
         item = tasks.work_item(session=session, actor=actor, task_id=task_id)
-    return render(request, "workbench_task.html", _ctx(actor, item=item, open=True))
+    return render(request, "workbench_task.html", _ctx(session, actor, item=item, open=True))
 
 
 @router.get("/workbench/customers/{customer_id}")
@@ -104,7 +105,7 @@ def customer_page(
     return render(
         request,
         "workbench_customer.html",
-        _ctx(actor, customer=customer, tasks=their_tasks, coupons=coupons),
+        _ctx(session, actor, customer=customer, tasks=their_tasks, coupons=coupons),
     )
 
 
@@ -113,7 +114,11 @@ def _item_response(request: Request, session: Any, actor: Principal, task_id: st
     if item.task.status != "open":
         return _done_response(request, session, actor, task_id, polls=0)
     return render(
-        request, "workbench.html", _ctx(actor, item=item, open=True), block="item", force_block=True
+        request,
+        "workbench.html",
+        _ctx(session, actor, item=item, open=True),
+        block="item",
+        force_block=True,
     )
 
 
@@ -139,6 +144,7 @@ def _done_response(
         request,
         "workbench.html",
         _ctx(
+            session,
             actor,
             task=task,
             run=run,
@@ -217,5 +223,5 @@ def snooze(
         tasks.snooze(session=session, actor=actor, task_id=task_id, until=at)
     board = tasks.workbench(session=session, actor=actor)
     return render(
-        request, "workbench.html", _ctx(actor, board=board), block="list", force_block=True
+        request, "workbench.html", _ctx(session, actor, board=board), block="list", force_block=True
     )

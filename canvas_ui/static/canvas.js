@@ -382,6 +382,11 @@
   }
 
   graph.on("node:click", ({ node }) => openPanel(node));
+  // However a node goes (Delete key, cut, undo of its adding), its open panel goes with it.
+  graph.on("node:removed", ({ node }) => {
+    const open = document.querySelector("#panel[data-node-id]");
+    if (open && open.dataset.nodeId === node.id) closePanel();
+  });
 
   // A successful panel "Apply" answers with HX-Trigger: node-updated {node, meta}.
   document.body.addEventListener("node-updated", (e) => updateNode(e.detail.node, e.detail.meta));
@@ -416,7 +421,7 @@
     if (del) {
       const node = graph.getCellById(del.dataset.deleteNode);
       if (node) graph.removeCell(node);
-      closePanel();
+      else closePanel();
     }
     if (e.target.closest("[data-close-panel]")) closePanel();
   });
@@ -537,6 +542,7 @@
     }
     document.querySelector('[data-cmd="pause"]').hidden = status !== "live";
     document.querySelector('[data-cmd="resume"]').hidden = status !== "paused";
+    document.querySelector('[data-cmd="archive"]').hidden = status !== "draft" && status !== "paused";
     if (liveVersion) {
       let v = document.getElementById("live-version");
       if (!v) {
@@ -569,6 +575,14 @@
     const { data } = await JC.api("POST", apiBase + (paused ? "/pause" : "/resume"));
     setStatus(data.journey.status);
     JC.toast(paused ? S.paused : S.resumed, "ok");
+  }
+
+  /** Archive (after a confirm) or restore; the page reloads to show the journey's new state. */
+  async function setArchived(archived) {
+    if (archived && !window.confirm(S.confirmArchive)) return;
+    await save();
+    await JC.api("POST", apiBase + (archived ? "/archive" : "/restore"));
+    window.location.reload();
   }
 
   // ------------------------------------------------------------------ import / export
@@ -630,6 +644,8 @@
     publish: () => publish().catch((err) => JC.toast(S.requestFailed.replace("%s", err.message), "err")),
     pause: () => setPaused(true).catch((err) => JC.toast(err.message, "err")),
     resume: () => setPaused(false).catch((err) => JC.toast(err.message, "err")),
+    archive: () => setArchived(true).catch((err) => JC.toast(err.message, "err")),
+    restore: () => setArchived(false).catch((err) => JC.toast(err.message, "err")),
   };
   document.querySelectorAll("[data-cmd]").forEach((el) => {
     const cmd = el.dataset.cmd;

@@ -31,6 +31,7 @@ from db.crud.customers import (
 )
 from db.crud.events import count_events, list_events, record_event
 from db.crud.journeys import (
+    all_journeys,
     create_journey,
     get_journey,
     get_version,
@@ -93,6 +94,7 @@ from db.crud.user_templates import (
 
 __all__ = [
     "RunCounts",
+    "all_journeys",
     "chase_task",
     "chase_tasks",
     "complete_task",

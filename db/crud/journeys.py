@@ -60,6 +60,12 @@ def get_journey(*, session: Session, journey_id: str) -> Journey | None:
     return session.get(Journey, journey_id)
 
 
+def all_journeys(*, session: Session) -> list[Journey]:
+    """Every journey, archived ones too, most recently updated first (for scans such as
+    segment usage)."""
+    return list(session.exec(select(Journey).order_by(col(Journey.updated_at).desc())))
+
+
 def list_journeys(
     *,
     session: Session,
@@ -70,11 +76,14 @@ def list_journeys(
 ) -> list[JourneyListItem]:
     """Journeys, most recently updated first, each with its running/entered/goal counts.
 
-    ``search`` matches the name, description or id (case-insensitive substring).
+    ``search`` matches the name, description or id (case-insensitive substring). Archived
+    journeys are listed only when asked for by ``status="archived"``.
     """
     stmt = select(Journey)
     if status is not None:
         stmt = stmt.where(Journey.status == status)
+    else:
+        stmt = stmt.where(Journey.status != "archived")
     if search:
         pattern = f"%{search.strip().lower()}%"
         stmt = stmt.where(

@@ -132,6 +132,36 @@ def test_publish_versions_pause_resume(client: TestClient) -> None:
     assert client.post(f"/api/journeys/{jid}/resume").json()["journey"]["status"] == "live"
 
 
+def test_archive_and_restore(client: TestClient) -> None:
+    draft = create_journey(client)
+    live = create_journey(client)
+    assert client.post(f"/api/journeys/{live}/publish").status_code == 200
+    refused = client.post(f"/api/journeys/{live}/archive")
+    assert refused.status_code == 409 and "live" in refused.json()["detail"]  # pause it first
+
+    archived = client.post(f"/api/journeys/{draft}/archive")
+    assert archived.status_code == 200, archived.text
+    assert archived.json()["journey"]["status"] == "archived" and archived.json()["stopped"] == 0
+    assert [j["id"] for j in client.get("/api/journeys").json()] == [live]
+    assert [j["id"] for j in client.get("/api/journeys?status=archived").json()] == [draft]
+    page = client.get("/journeys").text
+    assert f'/journeys/{live}/edit"' in page and f'/journeys/{draft}/edit"' not in page
+    assert f'/journeys/{draft}/edit"' in client.get("/journeys?status=archived").text
+    editor = client.get(f"/journeys/{draft}/edit").text
+    assert 'id="archived-banner"' in editor
+    publish = client.post(f"/api/journeys/{draft}/publish")
+    assert publish.status_code == 409 and "restore" in publish.json()["detail"]
+    assert client.post(f"/api/journeys/{draft}/archive").status_code == 409
+    restored = client.post(f"/api/journeys/{draft}/restore").json()["journey"]
+    assert restored["status"] == "draft"  # never published
+    assert client.post(f"/api/journeys/{draft}/restore").status_code == 409
+
+    client.post(f"/api/journeys/{live}/pause")
+    assert client.post(f"/api/journeys/{live}/archive").json()["journey"]["status"] == "archived"
+    restored = client.post(f"/api/journeys/{live}/restore").json()["journey"]
+    assert restored["status"] == "paused" and restored["live_version"] == 1  # resume to go on
+
+
 def test_export_import_round_trip(client: TestClient) -> None:
     jid = create_journey(client)
     exported = client.get(f"/api/journeys/{jid}/export")

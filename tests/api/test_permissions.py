@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -157,6 +158,22 @@ def test_hq_sees_everything(app: Any, ids: dict[str, str]) -> None:
     assert hq.get("/workbench").status_code == 403  # HQ has no task list of its own
     csv_ = hq.get("/api/tasks/report.csv")
     assert csv_.status_code == 200 and "S2" in csv_.text
+
+
+def _nav_links(html: str) -> list[str]:
+    nav = html.split('<nav class="mainnav"', 1)[1].split("</nav>", 1)[0]
+    return re.findall(r'<a href="([^"]+)"', nav)
+
+
+def test_the_nav_offers_only_pages_the_user_may_open(app: Any) -> None:
+    hq = signed_in(app, "hq")
+    links = _nav_links(hq.get("/journeys").text)
+    assert links == ["/journeys", "/templates", "/segments", "/tasks", "/customers", "/runs"]
+    assert all(hq.get(link).status_code == 200 for link in links)
+    manager = signed_in(app, "manager")
+    links = _nav_links(manager.get("/tasks").text)
+    assert links == ["/tasks", "/workbench"]
+    assert all(manager.get(link).status_code == 200 for link in links)
 
 
 def test_events_take_an_api_key_or_an_hq_session_with_csrf(app: Any) -> None:

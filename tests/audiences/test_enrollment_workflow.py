@@ -3,6 +3,7 @@ every customer entered once, also when pages crash half-way and the worker resta
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.enrollment import EnrollmentActivities
 from db import crud, writer
 from db.seed import seed_demo
+from journeys.settings import Settings
+from services.journeys import archive_journey, set_paused
+from services.temporal import TemporalGateway
 from tests.audiences.harness import (
     audience,
     enrollment_worker,
@@ -106,6 +110,37 @@ async def test_second_pass_respects_never_and_limits(
     assert second.entered == len(expected) - 10
     assert second.skipped == 10  # re-entry "never": the first ten are not entered again
     assert set(runs_per_customer(shop, journey_id).values()) == {1}
+
+
+async def test_archiving_the_journey_cancels_its_running_pass(
+    env: WorkflowEnvironment, shop: Engine
+) -> None:
+    journey_id = live_segment_journey(shop)
+    with Session(shop) as session:
+        crud.set_entry_limits(
+            session=session, journey_id=journey_id, max_per_run=None, max_per_hour=4
+        )
+    async with enrollment_worker(env.client, shop) as (queue, _):
+        handle = await start_enrollment(env.client, queue, journey_id, page_size=5)
+        for _ in range(500):  # the first hour's four are in: the pass sleeps to the next hour
+            if (await handle.query(SegmentEnrollmentWorkflow.progress)).entered == 4:
+                break
+            await asyncio.sleep(0.02)
+        gateway = TemporalGateway(Settings(task_queue=queue), env.client)
+        with Session(writer(shop)) as session:
+            await set_paused(
+                session=session, temporal=gateway, journey_id=journey_id, paused=True, by="test"
+            )
+            await archive_journey(
+                session=session, temporal=gateway, journey_id=journey_id, by="test"
+            )
+        await env.sleep(timedelta(hours=1))  # to the end of the hour's durable timer
+        result = await finished(env, handle)
+        await runs_ended(env, shop, journey_id)
+    assert (result.status, result.entered) == ("cancelled", 4)
+    with Session(shop) as session:
+        row = crud.get_enrollment(session=session, enrollment_id=result.enrollment_id)
+        assert row is not None and row.status == "cancelled"
 
 
 async def test_paused_journey_waits_for_resume(env: WorkflowEnvironment, shop: Engine) -> None:

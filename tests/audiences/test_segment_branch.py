@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
@@ -220,3 +221,11 @@ def test_where_used_names_journeys_that_branch_on_the_segment(session: Session) 
     assert publish(session=session, journey_id=journey.id, by="test").ok
     [live_use] = segment_service.where_used(session=session, segment_id="vip")
     assert (live_use.live_version, live_use.schedule, live_use.in_branches) == (1, "", True)
+    # an archived journey still counts: restored and resumed, it would branch on the segment
+    crud.set_status(session=session, journey_id=journey.id, status="archived", by="test")
+    [archived_use] = segment_service.where_used(session=session, segment_id="vip")
+    assert (archived_use.status, archived_use.live_version) == ("archived", 1)
+    with pytest.raises(segment_service.SegmentInUseError):
+        segment_service.delete_segment(session=session, segment_id="vip")
+    # the segments page reads every segment's usage in one pass
+    assert segment_service.usage_by_segment(session=session) == {"vip": [archived_use]}

@@ -185,6 +185,30 @@ def test_invalid_graph_publish_and_old_version(
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+def test_archive_and_restore_from_the_editor(page: Page, client_for: httpx.Client) -> None:
+    jid = client_for.post(
+        "/api/journeys", json={"name": "旧活动", "document": linear_document("旧活动")}
+    ).json()["id"]
+    open_editor(page, f"/journeys/{jid}/edit")
+    expect(page.get_by_role("button", name="恢复")).to_be_hidden()
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="归档").click()
+    expect(page.locator("#archived-banner")).to_be_visible()  # the page reloaded
+    page.wait_for_function("window.__canvasReady > 0")
+    expect(page.locator("#status-badge")).to_have_text("已归档")
+    expect(page.get_by_role("button", name="发布")).to_be_hidden()
+    expect(page.get_by_role("button", name="归档")).to_be_hidden()
+    assert client_for.get("/api/journeys").json() == []  # gone from the list
+
+    page.get_by_role("button", name="恢复").click()
+    expect(page.locator("#archived-banner")).to_have_count(0)
+    page.wait_for_function("window.__canvasReady > 0")
+    expect(page.locator("#status-badge")).to_have_text("草稿")
+    expect(page.get_by_role("button", name="发布")).to_be_visible()
+    assert [j["id"] for j in client_for.get("/api/journeys").json()] == [jid]
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_label_is_text_and_language_switch(page: Page, client_for: httpx.Client) -> None:
     evil = "<img src=x onerror=alert(1)>"
     doc = linear_document()
@@ -247,10 +271,13 @@ def test_shortcuts_and_variant_switch(page: Page, client_for: httpx.Client) -> N
     _apply_panel(page)
     _summary(page, "wait", "直到生日月初")
 
-    # rubber-band selection (Shift + drag on the background), then Delete
+    # rubber-band selection (Shift + drag on the background), then Delete: the open
+    # panel of a deleted node closes with it
     box = page.locator('#canvas [data-cell-id="coupon"]').bounding_box()
     exit_box = page.locator('#canvas [data-cell-id="exit"]').bounding_box()
     assert box is not None and exit_box is not None
+    _open_panel(page, "coupon")
+    expect(page.locator('#panel[data-node-id="coupon"]')).to_have_count(1)
     page.keyboard.down("Shift")
     drag(
         page,
@@ -262,6 +289,7 @@ def test_shortcuts_and_variant_switch(page: Page, client_for: httpx.Client) -> N
     page.wait_for_function(f"({count})() === 3")
     saved(page)
     assert sorted(node_ids(page)) == ["entry", "wait"]
+    expect(page.locator("#panel[data-node-id]")).to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]
 
 
