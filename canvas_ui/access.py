@@ -36,6 +36,7 @@ RULES: tuple[tuple[str, frozenset[str]], ...] = (
     ("/api/customers", ALL_ROLES),  # each customer is scope-checked
     ("/api/me", ALL_ROLES),
     ("/api/accounts", frozenset({"admin"})),
+    ("/accounts", frozenset({"admin"})),
 )
 
 #: Where each role lands after login and on ``/``.

@@ -47,6 +47,8 @@ OPTIONAL_ROUTERS = (
     "canvas_ui.api.segments",
     "canvas_ui.routes.segments",
     "canvas_ui.routes.runs",
+    "canvas_ui.api.accounts",
+    "canvas_ui.routes.accounts",
 )
 
 

@@ -10,6 +10,7 @@
     journeys enroll JOURNEY_ID C000001 C000002 …
     journeys enroll-segment JOURNEY_ID   # the journey's segment audience, with a progress bar
     journeys recompute-metrics           # RFM(L) for everyone + customer metrics
+    journeys create-user NAME --role admin   # a sign-in account (asks for the password)
 
 Settings come from env vars (see journeys/settings.py), e.g. ``DATABASE_URL``,
 ``JOURNEYS_TEMPORAL_ADDRESS``, ``JOURNEYS_TEMPORAL_NAMESPACE``, ``JOURNEYS_TEMPORAL_TLS``.
@@ -361,6 +362,45 @@ def recompute_metrics(
     ):
         summary = recompute(session=session, now=utcnow(), period_days=period_days)
     console.print(summary)
+
+
+@app.command("create-user")
+def create_user(
+    username: str = typer.Argument(help="Login name: lower-case letters, digits, . _ -"),
+    role: str = typer.Option(..., help="admin | hq | store_manager | guide"),
+    guide_id: str = typer.Option("", help="The guide row of a guide or store manager."),
+    display_name: str = typer.Option("", help="Shown in the top bar and on tasks."),
+    password: str = typer.Option(
+        ...,
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="JOURNEYS_NEW_PASSWORD",
+        help="Asked for when not given (or set JOURNEYS_NEW_PASSWORD).",
+    ),
+) -> None:
+    """Create a sign-in account, e.g. the first admin of a new install (then add the others
+    on the web app's Accounts page)."""
+    from sqlmodel import Session
+
+    from db import make_engine, writer
+    from services.accounts import AccountExistsError, AccountInputError, add_account
+
+    settings = get_settings()
+    with Session(writer(make_engine(settings.sqlalchemy_url))) as session:
+        try:
+            account = add_account(
+                session=session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                guide_id=guide_id,
+            )
+        except (AccountInputError, AccountExistsError) as exc:
+            console.print(f"[red]Not created:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        console.print(f"Created {account.username} ({account.role}).")
 
 
 @app.command("enroll-segment")

@@ -13,6 +13,7 @@ the tasks assigned to them and the customers bound to them or named in one of th
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from sqlalchemy import Engine, exists
 from sqlmodel import Session, col, select
 
 from db import crud
-from db.models import Customer, GuideTask, UserAccount, utcnow
+from db.models import ACCOUNT_ROLES, Customer, GuideTask, UserAccount, utcnow
 
 SESSION_COOKIE = "journeys_session"
 SESSION_LIFETIME = timedelta(days=14)  # guides stay signed in on their phones
@@ -205,6 +206,98 @@ def create_user(
         guide_id=guide_id,
         store_id=store_id,
     )
+
+
+# ------------------------------------------------------------------ account administration
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD_LENGTH = 8
+#: Roles that stand for a person in the organisation (a ``guide`` row, and its store).
+ORG_ROLES = frozenset({"guide", "store_manager"})
+
+
+class AccountInputError(ValueError):
+    """Input an account cannot take; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class AccountExistsError(Exception):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"An account named '{username}' already exists.")
+        self.username = username
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountInputError("password", f"use at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def add_account(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    guide_id: str | None = None,
+) -> UserAccount:
+    """Create an account after checking every field (:class:`AccountInputError` names the
+    first one wrong; :class:`AccountExistsError` for a taken username). A guide or store
+    manager account is linked to the guide row they are (their store comes from it); an
+    admin or HQ account is linked to no one."""
+    username = username.strip()
+    if not USERNAME_PATTERN.match(username):
+        raise AccountInputError(
+            "username", "2–64 characters: lower-case letters, digits, '.', '_' or '-'"
+        )
+    if role not in ACCOUNT_ROLES:
+        raise AccountInputError("role", f"must be one of {', '.join(ACCOUNT_ROLES)}")
+    _check_password(password)
+    guide_id = (guide_id or "").strip() or None
+    if role in ORG_ROLES:
+        if guide_id is None:
+            raise AccountInputError(
+                "guide_id", "a guide or store manager account needs its guide id"
+            )
+        if crud.get_guide(session=session, guide_id=guide_id) is None:
+            raise AccountInputError("guide_id", f"no guide '{guide_id}'")
+    elif guide_id is not None:
+        raise AccountInputError("guide_id", f"an {role} account is not linked to a guide")
+    if crud.get_account_by_username(session=session, username=username) is not None:
+        raise AccountExistsError(username)
+    return create_user(
+        session=session,
+        username=username,
+        password=password,
+        role=role,
+        display_name=display_name.strip()[:64],
+        guide_id=guide_id,
+    )
+
+
+def change_password(*, session: Session, user_id: int, password: str) -> UserAccount:
+    """Set a new password; every open session of the account ends (sign in again)."""
+    _check_password(password)
+    account = crud.set_password_hash(
+        session=session, user_id=user_id, password_hash=hash_password(password)
+    )
+    crud.delete_sessions_of(session=session, user_id=user_id)
+    return account
+
+
+def set_active(*, session: Session, actor: Principal, user_id: int, active: bool) -> UserAccount:
+    """Switch an account on or off; switching off ends its sessions at once. An admin cannot
+    switch themselves off (someone must be left to switch them back on)."""
+    if not active and user_id == actor.user_id:
+        raise AccountInputError("active", "you cannot deactivate your own account")
+    account = crud.set_account_active(session=session, user_id=user_id, active=active)
+    if not active:
+        crud.delete_sessions_of(session=session, user_id=user_id)
+    return account
 
 
 @dataclass(frozen=True)

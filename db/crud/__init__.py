@@ -5,10 +5,12 @@ from db.crud.accounts import (
     create_session,
     delete_expired_sessions,
     delete_session,
+    delete_sessions_of,
     get_account,
     get_account_by_username,
     get_live_session,
     list_accounts,
+    set_account_active,
     set_password_hash,
 )
 from db.crud.coupons import (
@@ -110,6 +112,7 @@ __all__ = [
     "create_user_template",
     "delete_expired_sessions",
     "delete_session",
+    "delete_sessions_of",
     "delete_user_template",
     "get_account",
     "get_account_by_username",
@@ -162,6 +165,7 @@ __all__ = [
     "redeem_coupon",
     "run_counts",
     "search_customers",
+    "set_account_active",
     "set_password_hash",
     "set_status",
     "set_task_status",

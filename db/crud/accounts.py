@@ -67,6 +67,25 @@ def set_password_hash(*, session: Session, user_id: int, password_hash: str) -> 
     return account
 
 
+def set_account_active(*, session: Session, user_id: int, active: bool) -> UserAccount:
+    """Switch an account on or off (an inactive account cannot sign in)."""
+    account = session.get(UserAccount, user_id)
+    if account is None:
+        raise NotFoundError("account", user_id)
+    account.active = active
+    session.add(account)
+    session.commit()
+    session.refresh(account)
+    return account
+
+
+def delete_sessions_of(*, session: Session, user_id: int) -> int:
+    """End every session of the account; returns how many."""
+    result = session.exec(delete(UserSession).where(col(UserSession.user_id) == user_id))
+    session.commit()
+    return int(result.rowcount or 0)
+
+
 def create_session(
     *, session: Session, session_id: str, user_id: int, expires_at: datetime
 ) -> UserSession:

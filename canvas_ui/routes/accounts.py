@@ -1,0 +1,129 @@
+"""The accounts page (admins only): who can sign in, as what; add an account, set a new
+password, switch an account off. htmx posts answer the page's ``accounts`` block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import Response
+
+from canvas_ui.deps import CurrentPrincipal, SessionDep
+from canvas_ui.i18n import gettext, lazy
+from canvas_ui.templating import render
+from db import crud
+from db.models import ACCOUNT_ROLES
+from services import accounts
+
+router = APIRouter(tags=["pages"])
+
+ROLE_LABELS = {
+    "admin": lazy("Administrator"),
+    "hq": lazy("HQ marketer"),
+    "store_manager": lazy("Store manager"),
+    "guide": lazy("Sales guide"),
+}
+#: What the form says for each field the service refuses (its own text is English).
+FIELD_ERRORS = {
+    "username": lazy("2–64 characters: lower-case letters, digits, '.', '_' or '-'."),
+    "password": lazy("Use at least 8 characters."),
+    "role": lazy("Pick a role."),
+    "guide_id": lazy("Guides and store managers are linked to their guide id; others to none."),
+    "active": lazy("You cannot deactivate your own account."),
+}
+
+
+def _page(
+    request: Request,
+    session: Any,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str = "",
+    status_code: int = 200,
+) -> Response:
+    guides = crud.list_guides(session=session)
+    return render(
+        request,
+        "accounts.html",
+        {
+            "accounts": crud.list_accounts(session=session),
+            "roles": {r: gettext(ROLE_LABELS[r]) for r in ACCOUNT_ROLES},
+            "guides": guides,
+            "guide_names": {g.id: g.name for g in guides},
+            "form": form or {"role": "guide"},
+            "errors": errors or {},
+            "notice": notice,
+        },
+        block="accounts",
+        status_code=status_code,
+    )
+
+
+@router.get("/accounts")
+def accounts_page(request: Request, session: SessionDep) -> Response:
+    return _page(request, session)
+
+
+@router.post("/accounts")
+def add_account(
+    request: Request,
+    session: SessionDep,
+    username: str = Form(default="", max_length=64),
+    display_name: str = Form(default="", max_length=64),
+    role: str = Form(default="", max_length=16),
+    guide_id: str = Form(default="", max_length=32),
+    password: str = Form(default="", max_length=256),
+) -> Response:
+    form = {"username": username, "display_name": display_name, "role": role, "guide_id": guide_id}
+    try:
+        account = accounts.add_account(
+            session=session,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            guide_id=guide_id,
+        )
+    except accounts.AccountInputError as exc:
+        errors = {exc.field: gettext(FIELD_ERRORS[exc.field])}
+        return _page(request, session, form=form, errors=errors, status_code=422)
+    except accounts.AccountExistsError:
+        errors = {"username": gettext("This username is taken.")}
+        return _page(request, session, form=form, errors=errors, status_code=422)
+    notice = gettext("Account %(name)s created.") % {"name": account.username}
+    return _page(request, session, notice=notice, status_code=status.HTTP_201_CREATED)
+
+
+@router.post("/accounts/{user_id}/password")
+def set_password(
+    request: Request,
+    session: SessionDep,
+    user_id: int,
+    password: str = Form(default="", max_length=256),
+) -> Response:
+    try:
+        account = accounts.change_password(session=session, user_id=user_id, password=password)
+    except accounts.AccountInputError as exc:
+        errors = {f"password-{user_id}": gettext(FIELD_ERRORS[exc.field])}
+        return _page(request, session, errors=errors, status_code=422)
+    notice = gettext("New password set for %(name)s; their open sessions ended.") % {
+        "name": account.username
+    }
+    return _page(request, session, notice=notice)
+
+
+@router.post("/accounts/{user_id}/active")
+def set_active(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    user_id: int,
+    active: bool = Form(),
+) -> Response:
+    try:
+        accounts.set_active(session=session, actor=actor, user_id=user_id, active=active)
+    except accounts.AccountInputError as exc:
+        errors = {f"active-{user_id}": gettext(FIELD_ERRORS[exc.field])}
+        return _page(request, session, errors=errors, status_code=422)
+    return _page(request, session)
