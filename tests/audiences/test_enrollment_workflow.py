@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.enrollment import EnrollmentActivities
 from db import crud, writer
 from db.seed import seed_demo
 from journeys.settings import Settings
-from services.journeys import archive_journey, set_paused
+from services.journeys import archive_journey
 from services.temporal import TemporalGateway
 from tests.audiences.harness import (
     audience,
@@ -71,7 +73,10 @@ async def test_restart_mid_enrollment_enters_everyone_exactly_once(
             )
             # let a few pages go through, then kill the worker and bring up a fresh one
             for _ in range(200):
-                progress = await handle.query(SegmentEnrollmentWorkflow.progress)
+                try:
+                    progress = await handle.query(SegmentEnrollmentWorkflow.progress)
+                except RPCError:  # a query can time out on a loaded machine: ask again
+                    continue
                 if progress.entered >= 12:
                     break
                 await env.sleep(timedelta(seconds=1))
@@ -122,22 +127,30 @@ async def test_archiving_the_journey_cancels_its_running_pass(
         )
     async with enrollment_worker(env.client, shop) as (queue, _):
         handle = await start_enrollment(env.client, queue, journey_id, page_size=5)
-        for _ in range(500):  # the first hour's four are in: the pass sleeps to the next hour
-            if (await handle.query(SegmentEnrollmentWorkflow.progress)).entered == 4:
+        # wait for the state "the first hour's four are in (the page is recorded), the pass
+        # sleeps to the next hour": read from the database, no query on a busy worker
+        rows: list[Any] = []
+        for _ in range(3000):
+            with Session(shop) as session:
+                rows = crud.list_enrollments(session=session, journey_id=journey_id)
+            if rows and rows[0].entered == 4:
                 break
             await asyncio.sleep(0.02)
+        else:
+            pytest.fail(f"the pass never recorded its first four: {rows}")
         gateway = TemporalGateway(Settings(task_queue=queue), env.client)
         with Session(writer(shop)) as session:
-            await set_paused(
-                session=session, temporal=gateway, journey_id=journey_id, paused=True, by="test"
-            )
+            # paused in the database only: under load a pause signal can reach a run whose
+            # first workflow task timed out after its exit was recorded; the retried task then
+            # holds the run, which the database already calls exited (a known gap)
+            crud.set_status(session=session, journey_id=journey_id, status="paused", by="test")
             await archive_journey(
                 session=session, temporal=gateway, journey_id=journey_id, by="test"
             )
         await env.sleep(timedelta(hours=1))  # to the end of the hour's durable timer
         result = await finished(env, handle)
         await runs_ended(env, shop, journey_id)
-    assert (result.status, result.entered) == ("cancelled", 4)
+    assert (result.status, result.entered) == ("cancelled", 4), result
     with Session(shop) as session:
         row = crud.get_enrollment(session=session, enrollment_id=result.enrollment_id)
         assert row is not None and row.status == "cancelled"
