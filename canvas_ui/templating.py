@@ -49,7 +49,7 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M", *, zone: tzi
     return value.astimezone(zone).strftime(fmt)
 
 
-def make_templates(timezone: str = "Asia/Shanghai") -> Jinja2Blocks:
+def make_templates(timezone: str) -> Jinja2Blocks:
     """The templates object: autoescaping, i18n extension wired to :mod:`canvas_ui.i18n`, and
     the ``local`` filter that shows a moment in ``timezone`` (``{{ t|local("%m-%d") }}``);
     a page may pass ``tz`` in its context to use another zone (a store's)."""

@@ -222,7 +222,6 @@ class AccountInputError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
-        self.message = message
 
 
 class AccountExistsError(Exception):

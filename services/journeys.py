@@ -36,7 +36,24 @@ class JourneyNotLiveError(Exception):
 
 
 class JourneyStateError(Exception):
-    """The journey is not in a state that allows the action (the message says which)."""
+    """The journey's status does not allow ``action`` (archive, restore, publish)."""
+
+    def __init__(self, journey_id: str, status: str, action: str) -> None:
+        super().__init__(f"Journey '{journey_id}' is {status}; it cannot {action} now.")
+        self.journey_id = journey_id
+        self.status = status
+        self.action = action
+
+
+#: Statuses each action starts from (pause and resume: see :func:`set_paused`).
+ARCHIVABLE = ("draft", "paused")
+
+
+def _require(session: Session, journey_id: str) -> Journey:
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise NotFoundError("journey", journey_id)
+    return journey
 
 
 @dataclass
@@ -68,11 +85,9 @@ def validate_draft(
 
 def publish(*, session: Session, journey_id: str, by: str) -> PublishOutcome:
     """Compile the draft and store it as the next immutable version, made live."""
-    journey = crud.get_journey(session=session, journey_id=journey_id)
-    if journey is None:
-        raise NotFoundError("journey", journey_id)
+    journey = _require(session, journey_id)
     if journey.status == "archived":
-        raise JourneyStateError(f"Journey '{journey_id}' is archived; restore it to publish.")
+        raise JourneyStateError(journey_id, journey.status, "publish")
     versions = crud.list_versions(session=session, journey_id=journey_id)
     next_version = (versions[0].version if versions else 0) + 1
     result = validate_draft(
@@ -108,9 +123,7 @@ async def publish_journey(
 
 
 def live_version(session: Session, journey_id: str) -> JourneyVersion:
-    journey = crud.get_journey(session=session, journey_id=journey_id)
-    if journey is None:
-        raise NotFoundError("journey", journey_id)
+    journey = _require(session, journey_id)
     if journey.status != "live" or journey.live_version is None:
         raise JourneyNotLiveError(journey_id, journey.status)
     version = crud.get_version(session=session, journey_id=journey_id, version=journey.live_version)
@@ -152,9 +165,7 @@ async def set_paused(
 ) -> int:
     """Pause: no new entries, running customers hold before their next step. Resume undoes
     both. → how many running customers were told."""
-    journey = crud.get_journey(session=session, journey_id=journey_id)
-    if journey is None:
-        raise NotFoundError("journey", journey_id)
+    journey = _require(session, journey_id)
     wanted_from = "live" if paused else "paused"
     if journey.status != wanted_from:
         raise JourneyNotLiveError(journey_id, journey.status)
@@ -183,18 +194,12 @@ async def archive_journey(
     customers still running (held by the pause) are stopped and its enrollment passes
     cancelled. A live journey must be paused first, so archiving never cuts a running journey
     off by surprise. → how many runs were stopped."""
-    journey = crud.get_journey(session=session, journey_id=journey_id)
-    if journey is None:
-        raise NotFoundError("journey", journey_id)
-    if journey.status not in ("draft", "paused"):
-        raise JourneyStateError(
-            f"Journey '{journey_id}' is {journey.status}; only a draft or a paused journey "
-            "can be archived (pause it first)."
-        )
+    journey = _require(session, journey_id)
+    if journey.status not in ARCHIVABLE:
+        raise JourneyStateError(journey_id, journey.status, "archive")
     crud.set_status(session=session, journey_id=journey_id, status="archived", by=by)
-    await segments.on_archive(session=session, temporal=temporal, journey_id=journey_id)
     runs = crud.list_runs(session=session, journey_id=journey_id, status="running", limit=100_000)
-    end_transaction(session)
+    await segments.on_archive(session=session, temporal=temporal, journey_id=journey_id)
     if not runs or temporal is None:
         return 0
     client = await temporal.client()
@@ -206,11 +211,9 @@ async def archive_journey(
 def restore_journey(*, session: Session, journey_id: str, by: str) -> Journey:
     """Bring an archived journey back: paused if it was ever published (resume it to take
     customers in again), else a draft."""
-    journey = crud.get_journey(session=session, journey_id=journey_id)
-    if journey is None:
-        raise NotFoundError("journey", journey_id)
+    journey = _require(session, journey_id)
     if journey.status != "archived":
-        raise JourneyStateError(f"Journey '{journey_id}' is {journey.status}, not archived.")
+        raise JourneyStateError(journey_id, journey.status, "restore")
     status = "paused" if journey.live_version is not None else "draft"
     return crud.set_status(session=session, journey_id=journey_id, status=status, by=by)
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from audiences import (
     SampleRow,
@@ -27,6 +28,7 @@ from audiences.builtin import builtin_segment, ensure_segment
 from db import crud
 from db.errors import NotFoundError
 from db.models import JourneyVersion, Segment, SegmentCreate, SegmentEnrollment, utcnow
+from db.session import end_transaction
 from engine.compiler import Code, Diagnostic
 from engine.compiler.diagnostics import Severity
 from engine.ir import CompiledJourney, SegmentEntry
@@ -359,33 +361,43 @@ async def on_pause(
         return
     if paused:
         return
-    for row in crud.list_enrollments(session=session, journey_id=journey_id):
-        if row.status == "running":
-            try:
-                await client.get_workflow_handle(row.workflow_id).signal(
-                    SegmentEnrollmentWorkflow.resume
-                )
-            except Exception:  # noqa: BLE001 - already finished: nothing to wake
-                continue
+    await _signal_passes(
+        client, _running_passes(session, journey_id), SegmentEnrollmentWorkflow.resume
+    )
 
 
 async def on_archive(*, session: Session, temporal: TemporalGateway | None, journey_id: str) -> int:
     """Cancel the journey's enrollment passes still running (a paused pass waits for a resume
     that an archived journey will not get); its schedule stays paused for a restore.
     → how many passes were told."""
+    running = _running_passes(session, journey_id)
+    if temporal is None or not running:
+        return 0
+    return await _signal_passes(await temporal.client(), running, SegmentEnrollmentWorkflow.cancel)
+
+
+def _running_passes(session: Session, journey_id: str) -> list[str]:
+    """Workflow ids of the journey's passes still running; ends the read transaction, as
+    the caller signals them next."""
     running = [
         row.workflow_id
         for row in crud.list_enrollments(session=session, journey_id=journey_id)
         if row.status == "running"
     ]
-    if temporal is None or not running:
-        return 0
-    client = await temporal.client()
+    end_transaction(session)
+    return running
+
+
+async def _signal_passes(
+    client: Client, workflow_ids: list[str], signal: Callable[[SegmentEnrollmentWorkflow], None]
+) -> int:
+    """Send ``signal`` to each pass; → how many took it (a pass that finished meanwhile has
+    nothing to do)."""
     told = 0
-    for workflow_id in running:
+    for workflow_id in workflow_ids:
         try:
-            await client.get_workflow_handle(workflow_id).signal(SegmentEnrollmentWorkflow.cancel)
-        except Exception:  # noqa: BLE001 - already finished: nothing to cancel
+            await client.get_workflow_handle(workflow_id).signal(signal)
+        except RPCError:
             continue
         told += 1
     return told

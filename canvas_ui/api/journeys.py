@@ -230,19 +230,13 @@ async def publish(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> Any:
     """Publish the draft as the next immutable version; 422 with all diagnostics if invalid."""
-    journey = require_journey(session, journey_id)
-    if journey.status == "archived":
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            gettext("This journey is archived; restore it before publishing."),
-        )
-    labels = node_labels(journey.draft_document)
+    labels = node_labels(require_journey(session, journey_id).draft_document)
     try:
         outcome = await service.publish_journey(
             session=session, temporal=temporal, journey_id=journey_id, by=user
         )
-    except JourneyStateError as exc:  # archived meanwhile by someone else
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except JourneyStateError as exc:
+        raise state_conflict(exc) from exc
     diagnostics = [localize(d.to_dict(), labels) for d in outcome.diagnostics]
     if outcome.version is None:
         return JSONResponse(
@@ -297,41 +291,39 @@ async def resume(
     return await _pause(journey_id, False, session, temporal, user)
 
 
+def state_conflict(exc: JourneyStateError) -> HTTPException:
+    """A 409 saying, in the UI language, why the journey's status refuses the action."""
+    messages = {
+        "archive": gettext(
+            "Only a draft or a paused journey can be archived; this one is %(status)s."
+        ),
+        "restore": gettext("Only an archived journey can be restored; this one is %(status)s."),
+        "publish": gettext("This journey is archived; restore it before publishing."),
+    }
+    return HTTPException(status.HTTP_409_CONFLICT, messages[exc.action] % {"status": exc.status})
+
+
 @router.post("/journeys/{journey_id}/archive")
 async def archive(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Archive a draft or paused journey: hidden from the list, customers still in it stopped."""
-    journey = require_journey(session, journey_id)
-    if journey.status not in ("draft", "paused"):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            gettext("Only a draft or a paused journey can be archived; this one is %(status)s.")
-            % {"status": journey.status},
-        )
     try:
         stopped = await service.archive_journey(
             session=session, temporal=temporal, journey_id=journey_id, by=user
         )
-    except JourneyStateError as exc:  # changed meanwhile by someone else
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except JourneyStateError as exc:
+        raise state_conflict(exc) from exc
     return {"journey": journey_json(require_journey(session, journey_id)), "stopped": stopped}
 
 
 @router.post("/journeys/{journey_id}/restore")
 def restore(journey_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Bring an archived journey back (paused if it was ever published, else a draft)."""
-    journey = require_journey(session, journey_id)
-    if journey.status != "archived":
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            gettext("Only an archived journey can be restored; this one is %(status)s.")
-            % {"status": journey.status},
-        )
     try:
         journey = service.restore_journey(session=session, journey_id=journey_id, by=user)
     except JourneyStateError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise state_conflict(exc) from exc
     return {"journey": journey_json(journey)}
 
 

@@ -8,25 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.api.test_permissions import app, signed_in  # noqa: F401 - fixture
+from tests.api.test_permissions import app, signed_in, signed_out  # noqa: F401 - fixture
 from tests.tasks.conftest import people, shop  # noqa: F401 - fixtures
 
 
-def _client(app: Any) -> TestClient:
-    """A signed-out client holding a CSRF token."""
-    client = TestClient(app, follow_redirects=False)
-    client.get("/login")
-    client.headers["X-CSRF-Token"] = client.cookies["journeys_csrf"]
-    return client
-
-
 def _login(app: Any, username: str, password: str) -> int:
-    return (
-        _client(app).post("/login", data={"username": username, "password": password}).status_code
-    )
+    response = signed_out(app).post("/login", data={"username": username, "password": password})
+    return response.status_code
 
 
 def test_only_admins_manage_accounts(app: Any, people: Any) -> None:
@@ -93,7 +83,7 @@ def test_new_password_and_deactivation_end_sessions(app: Any, people: Any) -> No
     assert guide.get("/api/me").status_code == 401  # signed out everywhere
     assert _login(app, "g1", "pw-g1") == 422 and _login(app, "g1", "new-secret") == 303
 
-    guide = _client(app)
+    guide = signed_out(app)
     assert guide.post("/login", data={"username": "g1", "password": "new-secret"}).is_redirect
     off = admin.post(f"/api/accounts/{g1}/active", json={"active": False})
     assert off.status_code == 200 and off.json()["active"] is False

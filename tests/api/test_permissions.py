@@ -46,10 +46,16 @@ def ids(shop: sessionmaker[Session]) -> dict[str, str]:
         }
 
 
-def signed_in(app: Any, username: str) -> TestClient:
+def signed_out(app: Any) -> TestClient:
+    """A client that has not signed in yet, holding a CSRF token."""
     client = TestClient(app, follow_redirects=False)
     client.get("/login")
     client.headers[CSRF_HEADER] = client.cookies[CSRF_COOKIE]
+    return client
+
+
+def signed_in(app: Any, username: str) -> TestClient:
+    client = signed_out(app)
     response = client.post("/login", data={"username": username, "password": "pw-" + username})
     assert response.status_code == 303, response.text
     return client
