@@ -73,7 +73,11 @@ class Context:
     known_ids: dict[str, str]
     coupon_templates: Collection[str] | None
     segments: Collection[str] | None = None
+    #: the entry, when there is exactly one (what the IR is built from)
     entry_id: str | None = None
+    #: every entry node: graph checks start from all of them, so a document with two
+    #: entries gets every other finding too, not MULTIPLE_ENTRIES alone
+    entry_ids: tuple[str, ...] = ()
 
 
 Pass = Callable[[Context, Diagnostics], None]
@@ -93,6 +97,7 @@ def build_graph(doc: JourneyDocument, known_ids: dict[str, str]) -> nx.MultiDiGr
 
 def validate_entries(ctx: Context, diags: Diagnostics) -> None:
     entries = [n.id for n in ctx.doc.nodes if isinstance(n, EntryNode)]
+    ctx.entry_ids = tuple(entries)
     if not entries:
         diags.error(
             Code.NO_ENTRY,
@@ -100,9 +105,12 @@ def validate_entries(ctx: Context, diags: Diagnostics) -> None:
             hint="Drag an 'Entry' node onto the canvas and connect it to the first step.",
         )
     elif len(entries) > 1:
+        # one journey version runs one entry (the IR has one; enrollment, re-entry and
+        # the workflow id are per journey), so a second trigger is a second journey
+        names = ", ".join(f"'{_name(ctx, n)}'" for n in entries)
         diags.error(
             Code.MULTIPLE_ENTRIES,
-            f"The journey has {len(entries)} entry nodes; it needs exactly one.",
+            f"The journey has {len(entries)} entry nodes ({names}); it needs exactly one.",
             nodes=entries,
             hint="Delete the extra entries, or make them separate journeys.",
         )
@@ -177,17 +185,21 @@ def validate_missing_edges(ctx: Context, diags: Diagnostics) -> None:
 
 
 def validate_reachability(ctx: Context, diags: Diagnostics) -> None:
-    if ctx.entry_id is None:
-        return
-    reachable = nx.descendants(ctx.graph, ctx.entry_id) | {ctx.entry_id}
-    unreachable = [n for n in ctx.known_ids if n not in reachable]
-    for node_id in unreachable:
-        diags.error(
-            Code.UNREACHABLE_NODE,
-            f"'{_name(ctx, node_id)}' cannot be reached from the entry.",
-            nodes=[node_id],
-            hint="Connect an edge into it, or delete it.",
-        )
+    """Every node is reachable from an entry (from any of them when there are several)."""
+    if not ctx.entry_ids:
+        return  # NO_ENTRY says it; calling every node unreachable would only bury it
+    reachable = set(ctx.entry_ids)
+    for entry_id in ctx.entry_ids:
+        reachable |= nx.descendants(ctx.graph, entry_id)
+    where = "the entry" if len(ctx.entry_ids) == 1 else "any entry"
+    for node_id in ctx.known_ids:
+        if node_id not in reachable:
+            diags.error(
+                Code.UNREACHABLE_NODE,
+                f"'{_name(ctx, node_id)}' cannot be reached from {where}.",
+                nodes=[node_id],
+                hint="Connect an edge into it, or delete it.",
+            )
 
 
 def validate_cycles(ctx: Context, diags: Diagnostics) -> None:
@@ -328,9 +340,7 @@ def validate_segment_refs(ctx: Context, diags: Diagnostics) -> None:
 
 def validate_context_refs(ctx: Context, diags: Diagnostics) -> None:
     """A node may only read context written by a node that runs before it."""
-    dominators: dict[str, str] = {}
-    if ctx.entry_id is not None:
-        dominators = nx.immediate_dominators(ctx.graph, ctx.entry_id)
+    dominators = _dominators(ctx)
 
     def dominates(a: str, b: str) -> bool:
         while b in dominators and dominators[b] != b:
@@ -369,7 +379,7 @@ def validate_context_refs(ctx: Context, diags: Diagnostics) -> None:
                     nodes=[node.id, ref],
                     hint="Refer to a node upstream of this one.",
                 )
-            elif ctx.entry_id is not None and not dominates(ref, node.id):
+            elif ctx.entry_ids and not dominates(ref, node.id):
                 diags.warning(
                     Code.CONTEXT_NOT_ON_EVERY_PATH,
                     f"'{_label(node)}' refers to '{_name(ctx, ref)}', which some paths to it "
@@ -392,6 +402,19 @@ PASSES: tuple[Pass, ...] = (
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _dominators(ctx: Context) -> dict[str, str]:
+    """Immediate dominators from all entries at once (a virtual root before every entry),
+    so "some paths skip it" counts the paths from each entry; {} without an entry."""
+    if not ctx.entry_ids:
+        return {}
+    if len(ctx.entry_ids) == 1:
+        return nx.immediate_dominators(ctx.graph, ctx.entry_ids[0])
+    root = object()  # not a node id: nothing in the document can collide with it
+    graph = nx.DiGraph(ctx.graph)
+    graph.add_edges_from((root, e) for e in ctx.entry_ids)
+    return {n: d for n, d in nx.immediate_dominators(graph, root).items() if n is not root}
 
 
 def _label(node: AnyNode) -> str:
