@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +17,34 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from canvas_ui import access
+from canvas_ui.api import accounts as accounts_api
+from canvas_ui.api import events as events_api
+from canvas_ui.api import journeys as journeys_api
+from canvas_ui.api import runs as runs_api
+from canvas_ui.api import segments as segments_api
+from canvas_ui.api import tasks as tasks_api
+from canvas_ui.api import templates as templates_api
 from canvas_ui.deps import require_access
 from canvas_ui.i18n import gettext
 from canvas_ui.middleware import CsrfMiddleware, LocaleMiddleware
+from canvas_ui.routes import (
+    accounts,
+    auth,
+    gallery,
+    pages,
+    panel,
+    runs,
+    segments,
+    tasks_dashboard,
+    workbench,
+)
 from canvas_ui.templating import STATIC_DIR, make_templates, render
 from db.errors import NotFoundError
 from db.session import make_engine
+from journeys.preflight import check_safe_to_start
 from journeys.settings import Settings, get_settings
+from services.reconcile import Reconciler
+from services.temporal import TemporalGateway
 
 log = logging.getLogger(__name__)
 
@@ -34,30 +58,48 @@ VENDOR_DIRS = {
 }
 #: Requests that carry their own authentication (signed webhooks), not a browser cookie.
 CSRF_EXEMPT = ("/api/events",)
-#: Routers of other packages, included when they exist.
-OPTIONAL_ROUTERS = (
-    "canvas_ui.api.events",
-    "canvas_ui.api.runs",
-    "canvas_ui.api.templates",
-    "canvas_ui.routes.gallery",
-    "canvas_ui.routes.auth",
-    "canvas_ui.routes.workbench",
-    "canvas_ui.routes.tasks_dashboard",
-    "canvas_ui.api.tasks",
-    "canvas_ui.api.segments",
-    "canvas_ui.routes.segments",
-    "canvas_ui.routes.runs",
-    "canvas_ui.api.accounts",
-    "canvas_ui.routes.accounts",
+#: Every router, imported directly: an import error fails start-up instead of quietly
+#: removing pages or /api/events.
+ROUTERS = (
+    journeys_api.router,
+    pages.router,
+    panel.router,
+    events_api.router,
+    runs_api.router,
+    templates_api.router,
+    gallery.router,
+    auth.router,
+    workbench.router,
+    tasks_dashboard.router,
+    tasks_api.router,
+    segments_api.router,
+    segments.router,
+    runs.router,
+    accounts_api.router,
+    accounts.router,
 )
 
 
-def _temporal_gateway(settings: Settings) -> Any:
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The reconciler runs beside the app (see :mod:`services.reconcile`)."""
+    settings: Settings = app.state.settings
+    gateway = app.state.temporal
+    task = None
+    if isinstance(gateway, TemporalGateway) and settings.reconcile_interval_seconds > 0:
+        reconciler = Reconciler(
+            engine=app.state.engine,
+            gateway=gateway,
+            interval=settings.reconcile_interval_seconds,
+        )
+        task = asyncio.create_task(reconciler.run(), name="reconciler")
     try:
-        module = importlib.import_module("services.temporal")
-    except ImportError:
-        return None
-    return module.TemporalGateway(settings)
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def create_app(
@@ -70,27 +112,22 @@ def create_app(
     """
     settings = settings or get_settings()
     # Every route is behind the login and the path rules of canvas_ui.access.
-    app = FastAPI(title="Journey Canvas", version="0.1.0", dependencies=[Depends(require_access)])
+    app = FastAPI(
+        title="Journey Canvas",
+        version="0.1.0",
+        dependencies=[Depends(require_access)],
+        lifespan=_lifespan,
+    )
     app.dependency_overrides[get_settings] = lambda: settings
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.sqlalchemy_url)
-    app.state.temporal = temporal if temporal is not None else _temporal_gateway(settings)
+    # outside the local demo: no default secret, no demo login (UnsafeStartError)
+    check_safe_to_start(settings, app.state.engine)
+    app.state.temporal = temporal if temporal is not None else TemporalGateway(settings)
     app.state.templates = make_templates(settings.timezone)
 
-    from canvas_ui.api.journeys import router as journeys_api
-    from canvas_ui.routes.pages import router as pages
-    from canvas_ui.routes.panel import router as panel
-
-    app.include_router(journeys_api)
-    app.include_router(pages)
-    app.include_router(panel)
-    for name in OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError as exc:
-            log.info("router %s not available yet: %s", name, exc)
-            continue
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for prefix, directory in VENDOR_DIRS.items():

@@ -29,7 +29,8 @@ _UNRESOLVED = object()
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One session per request, on the engine the app was created with.
+    """One session per request, on the engine the app was created with (a sync dependency:
+    FastAPI runs it, and its clean-up, in the thread pool, off the event loop).
 
     A state-changing request reads before it writes (idempotency keys, "already in the
     journey?"), so its transaction takes SQLite's write lock up front and queues on the
@@ -39,7 +40,15 @@ def get_db(request: Request) -> Iterator[Session]:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         engine = writer(engine)
     with Session(engine, expire_on_commit=False) as session:
-        yield session
+        # the request's unit of work ends on every path: committed when the route returns,
+        # rolled back when it raises (never left holding SQLite's write lock)
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        if session.in_transaction():
+            session.commit()
 
 
 def get_temporal(request: Request) -> Any:

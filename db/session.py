@@ -10,12 +10,15 @@ write lock up front and waits for it rather than failing halfway.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import sessionmaker
@@ -27,6 +30,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "journeys_sqlite_immediate"
 
 SessionFactory = Callable[[], Session]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _json_dumps(value: Any) -> str:
@@ -113,6 +119,47 @@ def write_session_factory(engine: Engine) -> sessionmaker[Session]:
     makes such work queue on the busy timeout instead. Plain ``BEGIN`` elsewhere.
     """
     return sessionmaker(writer(engine), class_=Session, expire_on_commit=False)
+
+
+async def in_thread(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run blocking database work in a worker thread, never on the event loop.
+
+    Async code (routes that await Temporal, the worker's activities) calls the database
+    only through this: a SQLite busy wait or a slow query on the event loop would stall
+    every other request of the process, and a lock held by a transaction the loop itself
+    has to finish would deadlock it. One session is used by one thread at a time.
+    """
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+class BlockingCallOnEventLoopError(RuntimeError):
+    """A database statement ran on the thread of a running event loop."""
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def guard_event_loop(engine: Engine) -> Engine:
+    """Make every statement on ``engine`` fail when it runs on an event loop's thread.
+
+    Tests install it on the web app's engine, so a route that blocks its loop on the
+    database fails loudly instead of stalling a busy install.
+    """
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(conn: Connection, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if _on_event_loop():
+            raise BlockingCallOnEventLoopError(
+                f"blocking database call on the event loop: {statement[:120]!r}; "
+                "use db.session.in_thread (or a plain def route)"
+            )
+
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

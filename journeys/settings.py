@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     events_api_key: str = ""
     #: Message provider for non-webhook channels: "outbox" records messages in the outbox table.
     message_provider: str = "outbox"
+    #: Seconds between two rounds of the web app's reconciler (pending event deliveries,
+    #: runs whose start was never confirmed); 0 switches it off.
+    reconcile_interval_seconds: float = Field(default=10.0, ge=0)
     #: HQ's time zone (IANA name): the web pages show times in it. A guide's workbench
     #: shows its store's own zone instead.
     timezone: str = "Asia/Shanghai"

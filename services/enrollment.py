@@ -7,8 +7,9 @@ journey; the runs table keeps the history the re-entry policy reads.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -16,16 +17,20 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.enrollment import reentry_block
+from activities.enrollment import MEMO_RUN_ROW, reentry_block
 from activities.facts import load_facts
 from db import crud
 from db.errors import RunAlreadyRunningError
-from db.models import JourneyVersion
-from db.session import begin_write, end_transaction
+from db.models import JourneyRun, JourneyVersion
+from db.session import begin_write, end_transaction, in_thread
 from engine.effects import FactsRequest
 from engine.ir import CompiledJourney, ReentryPolicy
 from engine.runtime import CustomerEventIn
 from workflows import JourneyInput, JourneyWorkflow, workflow_id_for
+
+#: a Temporal call that takes longer than this fails (the caller retries), instead of
+#: holding a web request while the cluster is away
+RPC_TIMEOUT = timedelta(seconds=10)
 
 
 @dataclass
@@ -77,33 +82,37 @@ def _reentry_block(
     return reentry_block(latest, journey, now)
 
 
-async def enter(
-    *,
+@dataclass
+class _Claim:
+    """A run row claimed for a start, and the workflow input to start it with."""
+
+    row_id: int
+    inp: JourneyInput
+
+
+def _claim_entry(
     session: Session,
-    client: Client,
-    task_queue: str,
     version: JourneyVersion,
     customer_id: str,
-    entry_event: CustomerEventIn | None = None,
-    now: datetime | None = None,
-) -> EntryOutcome:
-    """Start ``customer_id``'s run of ``version`` unless the re-entry policy forbids it.
-
-    With an ``entry_event`` the start is a signal-with-start: if the run exists after all
-    (a race with another request), the event is delivered to it instead of being lost.
-    """
+    now: datetime,
+    entry_event: CustomerEventIn | None,
+) -> _Claim | str:
+    """Re-entry rules, the customer's profile and the run row, in the database (a worker
+    thread). → the claim, or why the customer does not enter."""
     journey = compiled_of(version)
     workflow_id = workflow_id_for(journey.journey_id, customer_id)
-    now = now or datetime.now(UTC)
-    blocked = _reentry_block(session, journey, workflow_id, now)
-    if blocked:
-        return EntryOutcome(customer_id, False, workflow_id, blocked)
-    facts = load_facts(session, FactsRequest(customer_id, now.isoformat()))
-    if not facts.found:
-        return EntryOutcome(customer_id, False, workflow_id, "unknown customer")
-    # the reads above and the insert below are separate transactions: the insert takes the
-    # write lock up front (SQLite) and the unique running-run index settles any race
-    end_transaction(session)
+    try:
+        blocked = _reentry_block(session, journey, workflow_id, now)
+        if blocked:
+            return blocked
+        facts = load_facts(session, FactsRequest(customer_id, now.isoformat()))
+        if not facts.found:
+            return "unknown customer"
+    finally:
+        # the reads above and the insert below are separate transactions: the insert
+        # takes the write lock up front (SQLite) and the unique running-run index settles
+        # any race
+        end_transaction(session)
     begin_write(session)
     try:
         run = crud.create_run(
@@ -116,12 +125,13 @@ async def enter(
             entered_at=now,
         )
     except RunAlreadyRunningError:
-        return EntryOutcome(customer_id, False, workflow_id, "already in the journey")
-    reuse = (
-        WorkflowIDReusePolicy.REJECT_DUPLICATE
-        if journey.entry.reentry is ReentryPolicy.NEVER
-        else WorkflowIDReusePolicy.ALLOW_DUPLICATE
-    )
+        unconfirmed = _unconfirmed_claim(session, workflow_id) if entry_event else None
+        if unconfirmed is None:
+            return "already in the journey"
+        run = unconfirmed
+    finally:
+        end_transaction(session)
+    assert run.id is not None
     inp = JourneyInput.new(
         journey=version.compiled,
         customer_id=customer_id,
@@ -129,43 +139,115 @@ async def enter(
         entry_event=entry_event,
         facts=facts,
     )
-    end_transaction(session)
+    return _Claim(run.id, inp)
+
+
+def _unconfirmed_claim(session: Session, workflow_id: str) -> JourneyRun | None:
+    """The running row of ``workflow_id`` when no start of it was confirmed (no run id): an
+    earlier delivery of an entry event claimed it and may have died before starting it.
+    Signal-with-start is safe to repeat, so the event path starts it (again)."""
+    session.rollback()
+    run = crud.get_running_run(session=session, workflow_id=workflow_id)
+    return run if run is not None and run.run_id is None else None
+
+
+def _forget_run(session: Session, row_id: int) -> None:
+    """A claimed run whose workflow never started is no entry (re-entry rules ignore it)."""
+    begin_write(session)
+    crud.delete_run(session=session, row_id=row_id)
+
+
+async def start_run(
+    *,
+    client: Client,
+    task_queue: str,
+    journey: CompiledJourney,
+    workflow_id: str,
+    row_id: int,
+    inp: JourneyInput,
+    entry_event: CustomerEventIn | None = None,
+) -> str:
+    """Start one claimed run; → its Temporal run id.
+
+    The row id rides in the memo, so a reconciler can tell whether the workflow it finds
+    is this row's. With an ``entry_event`` the start is a signal-with-start: a run that
+    exists after all (a race, or a retried delivery of the same event) gets the event
+    instead, and the workflow drops an event id it has seen, so a retry is harmless.
+    Raises ``WorkflowAlreadyStartedError`` when the id is taken (re-entry "never", or a
+    running workflow without a running row), ``RPCError`` when Temporal fails.
+    """
+    reuse = (
+        WorkflowIDReusePolicy.REJECT_DUPLICATE
+        if journey.entry.reentry is ReentryPolicy.NEVER
+        else WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    )
+    if entry_event is not None:
+        handle = await client.start_workflow(
+            JourneyWorkflow.run,
+            inp,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=reuse,
+            start_signal="customer_event",
+            start_signal_args=[entry_event],
+            memo={MEMO_RUN_ROW: row_id},
+            rpc_timeout=RPC_TIMEOUT,
+        )
+    else:
+        handle = await client.start_workflow(
+            JourneyWorkflow.run,
+            inp,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=reuse,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            memo={MEMO_RUN_ROW: row_id},
+            rpc_timeout=RPC_TIMEOUT,
+        )
+    return handle.result_run_id or handle.run_id or ""
+
+
+async def enter(
+    *,
+    session: Session,
+    client: Client,
+    task_queue: str,
+    version: JourneyVersion,
+    customer_id: str,
+    entry_event: CustomerEventIn | None = None,
+    now: datetime | None = None,
+) -> EntryOutcome:
+    """Start ``customer_id``'s run of ``version`` unless the re-entry policy forbids it.
+
+    The database work runs in a worker thread, never on the event loop; no transaction is
+    open while Temporal is called. A start that fails removes its run row again, so it never
+    counts as an entry; Temporal errors propagate (the caller retries: event deliveries stay
+    pending). With an ``entry_event`` the start is a signal-with-start (see
+    :func:`start_run`).
+    """
+    journey = compiled_of(version)
+    workflow_id = workflow_id_for(journey.journey_id, customer_id)
+    now = now or datetime.now(UTC)
+    claim = await in_thread(_claim_entry, session, version, customer_id, now, entry_event)
+    if isinstance(claim, str):
+        return EntryOutcome(customer_id, False, workflow_id, claim)
     try:
-        if entry_event is not None:
-            await client.start_workflow(
-                JourneyWorkflow.run,
-                inp,
-                id=workflow_id,
-                task_queue=task_queue,
-                id_reuse_policy=reuse,
-                start_signal="customer_event",
-                start_signal_args=[entry_event],
-            )
-        else:
-            await client.start_workflow(
-                JourneyWorkflow.run,
-                inp,
-                id=workflow_id,
-                task_queue=task_queue,
-                id_reuse_policy=reuse,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            )
+        run_id = await start_run(
+            client=client,
+            task_queue=task_queue,
+            journey=journey,
+            workflow_id=workflow_id,
+            row_id=claim.row_id,
+            inp=claim.inp,
+            entry_event=entry_event,
+        )
     except WorkflowAlreadyStartedError:
-        crud.mark_run(
-            session=session,
-            workflow_id=workflow_id,
-            status="failed",
-            exit_reason="a run with this id already exists in Temporal",
-        )
+        await in_thread(_forget_run, session, claim.row_id)
         return EntryOutcome(customer_id, False, workflow_id, "already in the journey")
-    except Exception:
-        crud.mark_run(
-            session=session,
-            workflow_id=workflow_id,
-            status="failed",
-            exit_reason="could not start the workflow",
-        )
+    except BaseException:
+        await asyncio.shield(in_thread(_forget_run, session, claim.row_id))
         raise
+    await in_thread(crud.set_run_ids, session=session, run_ids={claim.row_id: run_id})
     return EntryOutcome(customer_id, True, workflow_id)
 
 

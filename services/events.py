@@ -1,9 +1,12 @@
 """Customer events in: store once, tell the customer's running journeys, start event entries.
 
-``POST /api/events`` and the CLI call :func:`ingest`. A repeated ``event_id`` is accepted and
-does nothing (producers retry). Events reach running journeys as the ``customer_event``
-signal; a live journey whose entry is that event type starts for the customer with
-signal-with-start, so the triggering event is never lost in a race.
+``POST /api/events`` and the CLI call :func:`ingest`. An event and its pending delivery are
+stored in one transaction; delivery happens after the commit: events reach running
+journeys as the ``customer_event`` signal, and a live journey whose entry is that event
+type starts for the customer with signal-with-start, so the triggering event is never lost
+in a race. A delivery that fails (Temporal away, the process killed) stays pending and is
+retried by :mod:`services.reconcile` and by the producer's retry of the same ``event_id``;
+a repeated ``event_id`` whose delivery is done is accepted and does nothing.
 """
 
 from __future__ import annotations
@@ -17,15 +20,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from audiences import metrics
 from db import crud
+from db.crud._util import aware
 from db.models import CustomerEventCreate, Journey, JourneyVersion
-from db.session import end_transaction
+from db.session import begin_write, end_transaction, in_thread
 from engine import ir, semantics
 from engine.runtime import CustomerEventIn
-from services.enrollment import compiled_of, enter
+from services.enrollment import RPC_TIMEOUT, compiled_of, enter
+from services.temporal import TemporalUnavailableError
 from workflows import JourneyWorkflow
 
 MAX_PROPERTIES_BYTES = 16 * 1024
@@ -77,9 +82,32 @@ class IngestResult:
     signalled: int = 0
     started: int = 0
     entries_skipped: list[dict[str, str]] = field(default_factory=list)
+    #: event ids stored but not delivered yet (Temporal unreachable): delivered later by the
+    #: reconciler, or when the producer sends them again
+    pending: list[str] = field(default_factory=list)
+    #: why delivery failed, when it did
+    error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+
+@dataclass
+class Delivery:
+    """What delivering one event did."""
+
+    signalled: int = 0
+    started: int = 0
+    entries_skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+class DeliveryFailedError(Exception):
+    """Temporal could not be told; the event stays pending and is retried."""
+
+    def __init__(self, event_id: str, reason: str) -> None:
+        super().__init__(f"event {event_id} not delivered yet: {reason}")
+        self.event_id = event_id
+        self.reason = reason
 
 
 def _live_event_entries(session: Session, event_type: str) -> list[JourneyVersion]:
@@ -101,44 +129,62 @@ def _live_event_entries(session: Session, event_type: str) -> list[JourneyVersio
     return found
 
 
-async def ingest(
-    *, session: Session, client: Client | None, task_queue: str, events: list[EventIn]
-) -> IngestResult:
-    """Store, signal and start. Validates the whole batch first: all or nothing."""
-    problems = []
-    known = {
-        c.id
-        for c in crud.get_customers(session=session, customer_ids=[e.customer_id for e in events])
-    }
-    for i, ev in enumerate(events):
-        if ev.customer_id not in known:
-            problems.append(
-                {
-                    "index": i,
-                    "event_id": ev.event_id,
-                    "field": "customer_id",
-                    "message": f"event {ev.event_id}: unknown customer '{ev.customer_id}'",
-                }
-            )
-    if problems:
-        raise UnknownCustomersError(problems)
+def store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestResult, list[str]]:
+    """Store new events, each with its pending delivery, in one write transaction.
 
-    result = IngestResult()
-    for ev in events:
-        _, created = crud.record_event(
-            session=session,
-            event=CustomerEventCreate(
-                event_id=ev.event_id,
-                customer_id=ev.customer_id,
-                type=ev.type,
-                properties=ev.properties,
-                occurred_at=ev.occurred_at,
-            ),
-        )
-        if not created:
-            result.duplicates += 1
-            continue
-        result.accepted += 1
+    → the counts, and the event ids this caller now owns the delivery of: the new ones, and
+    repeated ones whose delivery is still pending and nobody else is on (a producer's retry
+    after a 503 or a crash is processed, not ignored). Validates the whole batch first: all
+    or nothing. Then moves each new event's customer metrics (their own transactions).
+    """
+    begin_write(session)
+    try:
+        known = {
+            c.id
+            for c in crud.get_customers(
+                session=session, customer_ids=[e.customer_id for e in events]
+            )
+        }
+        problems = [
+            {
+                "index": i,
+                "event_id": ev.event_id,
+                "field": "customer_id",
+                "message": f"event {ev.event_id}: unknown customer '{ev.customer_id}'",
+            }
+            for i, ev in enumerate(events)
+            if ev.customer_id not in known
+        ]
+        if problems:
+            raise UnknownCustomersError(problems)
+        result = IngestResult()
+        mine: list[str] = []
+        new: list[EventIn] = []
+        for ev in events:
+            if crud.get_event(session=session, event_id=ev.event_id) is None:
+                crud.add_event(
+                    session=session,
+                    event=CustomerEventCreate(
+                        event_id=ev.event_id,
+                        customer_id=ev.customer_id,
+                        type=ev.type,
+                        properties=ev.properties,
+                        occurred_at=ev.occurred_at,
+                    ),
+                )
+                crud.add_delivery(session=session, event_id=ev.event_id, customer_id=ev.customer_id)
+                result.accepted += 1
+                mine.append(ev.event_id)
+                new.append(ev)
+            elif crud.claim_delivery(session=session, event_id=ev.event_id):
+                mine.append(ev.event_id)
+            else:
+                result.duplicates += 1
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    for ev in new:
         # customer metrics and RFM move with the event (segments read them): issue 5
         metrics.on_event(
             session=session,
@@ -147,48 +193,128 @@ async def ingest(
             occurred_at=ev.occurred_at,
             properties=ev.properties,
         )
-        if client is None:
-            continue
-        payload = CustomerEventIn(ev.event_id, ev.type, ev.occurred_at.isoformat(), ev.properties)
-        running = crud.get_running_runs_for_customer(session=session, customer_id=ev.customer_id)
-        entries = _live_event_entries(session, ev.type)
-        end_transaction(session)
-        result.signalled += await _signal_all(client, [r.workflow_id for r in running], payload)
-        in_journeys = {r.journey_id for r in running}
-        for version in entries:
-            if version.journey_id in in_journeys:
-                continue  # already in it: the running run got the event as a signal
+    end_transaction(session)
+    return result, mine
+
+
+@dataclass
+class _Plan:
+    event: CustomerEventIn
+    customer_id: str
+    signal: list[str]
+    entries: list[JourneyVersion]
+
+
+def _plan_delivery(session: Session, event_id: str) -> _Plan | None:
+    """Whom ``event_id`` goes to: the customer's running runs, and the live journeys it may
+    start (entry filters match, not in them already). None when the event is unknown."""
+    try:
+        row = crud.get_event(session=session, event_id=event_id)
+        if row is None:
+            return None
+        occurred = aware(row.occurred_at)
+        assert occurred is not None
+        event = CustomerEventIn(row.event_id, row.type, occurred.isoformat(), dict(row.properties))
+        running = crud.get_running_runs_for_customer(session=session, customer_id=row.customer_id)
+        entries = []
+        confirmed_in = {r.journey_id for r in running if r.run_id is not None}
+        for version in _live_event_entries(session, row.type):
+            if version.journey_id in confirmed_in:
+                continue  # already in it: the running run gets the event as a signal
             trigger = compiled_of(version).entry.trigger
             assert isinstance(trigger, ir.EventEntry)
-            if not semantics.match_filters(trigger.filters, ev.properties):
-                continue
+            if semantics.match_filters(trigger.filters, event.properties):
+                entries.append(version)
+        entering = {v.journey_id for v in entries}
+        signal = [r.workflow_id for r in running if r.journey_id not in entering]
+        return _Plan(event, row.customer_id, signal, entries)
+    finally:
+        end_transaction(session)
+
+
+async def deliver_event(
+    *, session: Session, client: Client, task_queue: str, event_id: str
+) -> Delivery:
+    """Tell the customer's running journeys about a stored event and start the journeys it
+    enters; then the event is no longer pending. Safe to repeat (after a crash, a timeout,
+    a producer's retry): runs drop an event id they have seen and an entry's
+    signal-with-start delivers to the run it started before. Raises
+    :class:`DeliveryFailedError` (the event stays pending, retried with back-off) when
+    Temporal fails."""
+    plan = await in_thread(_plan_delivery, session, event_id)
+    done = Delivery()
+    if plan is None:
+        await in_thread(crud.finish_delivery, session=session, event_id=event_id)
+        return done
+    try:
+        done.signalled = await _signal_all(client, plan.signal, plan.event)
+        for version in plan.entries:
             outcome = await enter(
                 session=session,
                 client=client,
                 task_queue=task_queue,
                 version=version,
-                customer_id=ev.customer_id,
-                entry_event=payload,
+                customer_id=plan.customer_id,
+                entry_event=plan.event,
             )
             if outcome.started:
-                result.started += 1
+                done.started += 1
             else:
-                result.entries_skipped.append(
+                done.entries_skipped.append(
                     {
                         "journey_id": version.journey_id,
-                        "customer_id": ev.customer_id,
+                        "customer_id": plan.customer_id,
                         "reason": outcome.reason,
                     }
                 )
+    except (RPCError, TemporalUnavailableError, TimeoutError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
+        await asyncio.shield(
+            in_thread(crud.retry_delivery_later, session=session, event_id=event_id, error=reason)
+        )
+        raise DeliveryFailedError(event_id, reason) from exc
+    await in_thread(crud.finish_delivery, session=session, event_id=event_id)
+    return done
+
+
+async def ingest(
+    *, session: Session, client: Client | None, task_queue: str, events: list[EventIn]
+) -> IngestResult:
+    """Store (one transaction with the pending deliveries), then deliver each event after
+    the commit. Without a client (Temporal not configured) or when delivery fails, the
+    events stay pending (``result.pending``) and are delivered later."""
+    result, mine = await in_thread(store_events, session=session, events=events)
+    if client is None:
+        result.pending = list(mine)
+        return result
+    for event_id in mine:
+        try:
+            done = await deliver_event(
+                session=session, client=client, task_queue=task_queue, event_id=event_id
+            )
+        except DeliveryFailedError as exc:
+            result.pending.append(event_id)
+            result.error = exc.reason
+            continue
+        result.signalled += done.signalled
+        result.started += done.started
+        result.entries_skipped += done.entries_skipped
     return result
 
 
 async def _signal_all(client: Client, workflow_ids: list[str], event: CustomerEventIn) -> int:
+    """Signal each run; a run that ended since we looked is skipped, any other failure
+    raises (the delivery is retried as a whole)."""
+
     async def one(wid: str) -> bool:
         try:
-            await client.get_workflow_handle(wid).signal(JourneyWorkflow.customer_event, event)
-        except RPCError:  # the run ended since we looked: nothing to tell it
-            return False
+            await client.get_workflow_handle(wid).signal(
+                JourneyWorkflow.customer_event, event, rpc_timeout=RPC_TIMEOUT
+            )
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return False  # the run ended since we looked: nothing to tell it
+            raise
         return True
 
     return sum(await asyncio.gather(*(one(w) for w in workflow_ids)))

@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 from db import crud
 from db.errors import NotFoundError
 from db.models import Journey, JourneyVersion
-from db.session import end_transaction
+from db.session import end_transaction, in_thread
 from engine.compiler import CompileResult, Diagnostic, compile_document
 from services import segments
 from services.enrollment import EnrollResult
@@ -114,7 +114,7 @@ async def publish_journey(
     *, session: Session, temporal: TemporalGateway | None, journey_id: str, by: str
 ) -> PublishOutcome:
     """Publish; a segment entry is then started (once) or scheduled (daily / weekly)."""
-    outcome = publish(session=session, journey_id=journey_id, by=by)
+    outcome = await in_thread(publish, session=session, journey_id=journey_id, by=by)
     if outcome.version is not None:
         outcome.diagnostics += await segments.after_publish(
             session=session, temporal=temporal, version=outcome.version
@@ -135,7 +135,7 @@ def live_version(session: Session, journey_id: str) -> JourneyVersion:
 async def enroll_customers(
     *, session: Session, temporal: TemporalGateway, journey_id: str, customer_ids: list[str]
 ) -> EnrollResult:
-    version = live_version(session, journey_id)
+    version = await in_thread(live_version, session, journey_id)
     return await _enroll(
         session=session,
         client=await temporal.client(),
@@ -165,23 +165,33 @@ async def set_paused(
 ) -> int:
     """Pause: no new entries, running customers hold before their next step. Resume undoes
     both. → how many running customers were told."""
-    journey = _require(session, journey_id)
-    wanted_from = "live" if paused else "paused"
-    if journey.status != wanted_from:
-        raise JourneyNotLiveError(journey_id, journey.status)
-    crud.set_status(
-        session=session, journey_id=journey_id, status="paused" if paused else "live", by=by
-    )
+
+    def set_status() -> None:
+        journey = _require(session, journey_id)
+        wanted_from = "live" if paused else "paused"
+        if journey.status != wanted_from:
+            raise JourneyNotLiveError(journey_id, journey.status)
+        crud.set_status(
+            session=session, journey_id=journey_id, status="paused" if paused else "live", by=by
+        )
+
+    await in_thread(set_status)
     await segments.on_pause(
         session=session, temporal=temporal, journey_id=journey_id, paused=paused
     )
-    runs = crud.list_runs(session=session, journey_id=journey_id, status="running", limit=100_000)
-    end_transaction(session)
-    if not runs or temporal is None:
+    running = await in_thread(_running_workflows, session, journey_id)
+    if not running or temporal is None:
         return 0
     signal = JourneyWorkflow.pause if paused else JourneyWorkflow.resume
-    name = signal.__name__
-    return await signal_runs(await temporal.client(), [r.workflow_id for r in runs], name)
+    return await signal_runs(await temporal.client(), running, signal.__name__)
+
+
+def _running_workflows(session: Session, journey_id: str) -> list[str]:
+    """Workflow ids of the journey's running customers; ends the read transaction (the
+    caller signals them next)."""
+    runs = crud.list_runs(session=session, journey_id=journey_id, status="running", limit=100_000)
+    end_transaction(session)
+    return [r.workflow_id for r in runs]
 
 
 ARCHIVE_REASON = "journey archived"
@@ -194,18 +204,20 @@ async def archive_journey(
     customers still running (held by the pause) are stopped and its enrollment passes
     cancelled. A live journey must be paused first, so archiving never cuts a running journey
     off by surprise. → how many runs were stopped."""
-    journey = _require(session, journey_id)
-    if journey.status not in ARCHIVABLE:
-        raise JourneyStateError(journey_id, journey.status, "archive")
-    crud.set_status(session=session, journey_id=journey_id, status="archived", by=by)
-    runs = crud.list_runs(session=session, journey_id=journey_id, status="running", limit=100_000)
+
+    def set_archived() -> list[str]:
+        journey = _require(session, journey_id)
+        if journey.status not in ARCHIVABLE:
+            raise JourneyStateError(journey_id, journey.status, "archive")
+        crud.set_status(session=session, journey_id=journey_id, status="archived", by=by)
+        return _running_workflows(session, journey_id)
+
+    running = await in_thread(set_archived)
     await segments.on_archive(session=session, temporal=temporal, journey_id=journey_id)
-    if not runs or temporal is None:
+    if not running or temporal is None:
         return 0
     client = await temporal.client()
-    return await signal_runs(
-        client, [r.workflow_id for r in runs], JourneyWorkflow.stop.__name__, ARCHIVE_REASON
-    )
+    return await signal_runs(client, running, JourneyWorkflow.stop.__name__, ARCHIVE_REASON)
 
 
 def restore_journey(*, session: Session, journey_id: str, by: str) -> Journey:
@@ -221,9 +233,13 @@ def restore_journey(*, session: Session, journey_id: str, by: str) -> Journey:
 async def stop_run(
     *, session: Session, temporal: TemporalGateway, workflow_id: str, reason: str
 ) -> None:
-    run = crud.get_running_run(session=session, workflow_id=workflow_id)
-    if run is None:
+
+    def running() -> bool:
+        found = crud.get_running_run(session=session, workflow_id=workflow_id) is not None
+        end_transaction(session)
+        return found
+
+    if not await in_thread(running):
         raise NotFoundError("running journey run", workflow_id)
-    end_transaction(session)
     client = await temporal.client()
     await client.get_workflow_handle(workflow_id).signal(JourneyWorkflow.stop, reason)

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from db import crud
 from db.models import JourneyRun, JourneyVersion
+from db.session import end_transaction, in_thread
 from engine import ir
 from engine.runtime import RunState
 from services.replay import capture_replay, fetch_history
@@ -103,10 +104,7 @@ def temporal_url(ui_url: str, namespace: str, workflow_id: str) -> str:
     return f"{ui_url.rstrip('/')}/namespaces/{namespace}/workflows/{workflow_id}"
 
 
-async def load_run_view(
-    *, session: Session, temporal: Any, workflow_id: str, ui_url: str, namespace: str
-) -> RunView | None:
-    """The run page's data, or ``None`` when no run has that workflow id."""
+def _run_view(session: Session, workflow_id: str, ui_url: str, namespace: str) -> RunView | None:
     run = crud.get_latest_run(session=session, workflow_id=workflow_id)
     if run is None:
         return None
@@ -115,7 +113,8 @@ async def load_run_view(
     )
     journey = crud.get_journey(session=session, journey_id=run.journey_id)
     customer = crud.get_customer(session=session, customer_id=run.customer_id)
-    view = RunView(
+    end_transaction(session)
+    return RunView(
         run=run,
         version=version,
         journey_name=journey.name if journey else run.journey_id,
@@ -123,6 +122,16 @@ async def load_run_view(
         explanation=None,
         temporal_url=temporal_url(ui_url, namespace, workflow_id),
     )
+
+
+async def load_run_view(
+    *, session: Session, temporal: Any, workflow_id: str, ui_url: str, namespace: str
+) -> RunView | None:
+    """The run page's data, or ``None`` when no run has that workflow id."""
+    view = await in_thread(_run_view, session, workflow_id, ui_url, namespace)
+    if view is None:
+        return None
+    run, version = view.run, view.version
     compiled = ir.CompiledJourney.from_dict(version.compiled) if version else None
     view.explanation = await explain_workflow(
         temporal=temporal,

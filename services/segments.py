@@ -28,7 +28,7 @@ from audiences.builtin import builtin_segment, ensure_segment
 from db import crud
 from db.errors import NotFoundError
 from db.models import JourneyVersion, Segment, SegmentCreate, SegmentEnrollment, utcnow
-from db.session import end_transaction
+from db.session import end_transaction, in_thread
 from engine.compiler import Code, Diagnostic
 from engine.compiler.diagnostics import Severity
 from engine.ir import CompiledJourney, SegmentEntry
@@ -262,22 +262,7 @@ async def after_publish(
     journey that no longer enters by schedule loses its schedule. → warnings."""
     journey = compiled_of(version)
     trigger = journey.entry.trigger
-    warnings: list[Diagnostic] = []
-    if isinstance(trigger, SegmentEntry):
-        segment = crud.get_segment(session=session, segment_id=trigger.segment_id)
-        if segment is not None:
-            size = preview(session=session, definition=segment.definition, limit=0).count
-            crud.record_segment_count(session=session, segment_id=segment.id, count=size)
-            if size == 0:
-                warnings.append(
-                    _diagnostic(
-                        Code.EMPTY_AUDIENCE,
-                        f"Segment '{segment.name}' matches no customers right now; the journey "
-                        "is live but nobody enters until the segment has members.",
-                        Severity.WARNING,
-                        hint="Check the segment's rules in the builder.",
-                    )
-                )
+    warnings = await in_thread(_audience_warnings, session, trigger)
     if temporal is None:
         if isinstance(trigger, SegmentEntry):
             warnings.append(_not_started("Temporal is not configured"))
@@ -304,6 +289,30 @@ async def after_publish(
             )
     except Exception as exc:  # noqa: BLE001 - the version is live; say why nobody entered yet
         warnings.append(_not_started(str(exc)))
+    return warnings
+
+
+def _audience_warnings(session: Session, trigger: object) -> list[Diagnostic]:
+    """Counts the segment entry's audience now (kept as the segment's last count); a warning
+    when nobody would enter. Database work: run it in a worker thread."""
+    warnings: list[Diagnostic] = []
+    if not isinstance(trigger, SegmentEntry):
+        return warnings
+    segment = crud.get_segment(session=session, segment_id=trigger.segment_id)
+    if segment is not None:
+        size = preview(session=session, definition=segment.definition, limit=0).count
+        crud.record_segment_count(session=session, segment_id=segment.id, count=size)
+        if size == 0:
+            warnings.append(
+                _diagnostic(
+                    Code.EMPTY_AUDIENCE,
+                    f"Segment '{segment.name}' matches no customers right now; the journey "
+                    "is live but nobody enters until the segment has members.",
+                    Severity.WARNING,
+                    hint="Check the segment's rules in the builder.",
+                )
+            )
+    end_transaction(session)
     return warnings
 
 
@@ -361,16 +370,15 @@ async def on_pause(
         return
     if paused:
         return
-    await _signal_passes(
-        client, _running_passes(session, journey_id), SegmentEnrollmentWorkflow.resume
-    )
+    running = await in_thread(_running_passes, session, journey_id)
+    await _signal_passes(client, running, SegmentEnrollmentWorkflow.resume)
 
 
 async def on_archive(*, session: Session, temporal: TemporalGateway | None, journey_id: str) -> int:
     """Cancel the journey's enrollment passes still running (a paused pass waits for a resume
     that an archived journey will not get); its schedule stays paused for a restore.
     → how many passes were told."""
-    running = _running_passes(session, journey_id)
+    running = await in_thread(_running_passes, session, journey_id)
     if temporal is None or not running:
         return 0
     return await _signal_passes(await temporal.client(), running, SegmentEnrollmentWorkflow.cancel)

@@ -25,6 +25,7 @@ from db.models import (
     TaskChase,
     TaskContact,
 )
+from db.session import end_transaction, in_thread
 from engine.runtime import TaskOutcome
 from services.accounts import Principal
 from services.assignment import DEFAULT_TIMEZONE, store_day
@@ -112,12 +113,16 @@ async def complete_task(
     outcome is still stored; the signal is what moves the customer on, so the error is
     raised for the caller to retry (completing again with the same outcome is idempotent).
     """
-    if actor is not None:
-        visible_task(session=session, actor=actor, task_id=task_id)
-    elif crud.get_task(session=session, task_id=task_id) is None:
-        raise NotFoundError("task", task_id)
     now = datetime.now(UTC)
-    task = crud.complete_task(session=session, task_id=task_id, outcome=outcome, note=note, at=now)
+    task = await in_thread(
+        _store_outcome,
+        session=session,
+        task_id=task_id,
+        outcome=outcome,
+        note=note,
+        actor=actor,
+        now=now,
+    )
     if temporal is None or not task.workflow_id:
         return task
     try:
@@ -130,6 +135,24 @@ async def complete_task(
         pass  # the run has ended (e.g. the task expired a moment ago): nothing to move on
     except TemporalUnavailableError:
         raise
+    return task
+
+
+def _store_outcome(
+    *,
+    session: Session,
+    task_id: str,
+    outcome: str | None,
+    note: str,
+    actor: Principal | None,
+    now: datetime,
+) -> GuideTask:
+    if actor is not None:
+        visible_task(session=session, actor=actor, task_id=task_id)
+    elif crud.get_task(session=session, task_id=task_id) is None:
+        raise NotFoundError("task", task_id)
+    task = crud.complete_task(session=session, task_id=task_id, outcome=outcome, note=note, at=now)
+    end_transaction(session)
     return task
 
 
@@ -168,25 +191,29 @@ async def log_contact(
 ) -> ContactLogged:
     """One tap on the workbench: record the call / WeCom chat; an outcome result also
     completes the task, which signals the journey to follow that outcome's port."""
-    task = visible_task(session=session, actor=actor, task_id=task_id)
-    allowed = tuple(contact_results(task))
-    if result not in allowed:
-        raise InvalidStatusError("contact result", result, allowed)
-    if channel not in CONTACT_CHANNELS:
-        raise InvalidStatusError("contact channel", channel, CONTACT_CHANNELS)
-    contact = crud.log_contact(
-        session=session,
-        task_id=task_id,
-        channel=channel,
-        result=result,
-        note=note,
-        by_user=actor.username,
-    )
+
+    def record() -> tuple[GuideTask, TaskContact]:
+        task = visible_task(session=session, actor=actor, task_id=task_id)
+        allowed = tuple(contact_results(task))
+        if result not in allowed:
+            raise InvalidStatusError("contact result", result, allowed)
+        if channel not in CONTACT_CHANNELS:
+            raise InvalidStatusError("contact channel", channel, CONTACT_CHANNELS)
+        contact = crud.log_contact(
+            session=session,
+            task_id=task_id,
+            channel=channel,
+            result=result,
+            note=note,
+            by_user=actor.username,
+        )
+        return crud.get_task(session=session, task_id=task_id) or task, contact
+
+    task, contact = await in_thread(record)
     outcome = closing_outcome(task, result)
     if outcome is None:
-        return ContactLogged(
-            crud.get_task(session=session, task_id=task_id) or task, contact, False
-        )
+        await in_thread(end_transaction, session)
+        return ContactLogged(task, contact, False)
     done = await complete_task(
         session=session,
         temporal=temporal,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, status
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from canvas_ui.deps import SessionDep, TemporalDep
@@ -12,6 +13,8 @@ from services.events import MAX_BATCH, EventIn, UnknownCustomersError, ingest
 from services.temporal import TemporalUnavailableError
 
 router = APIRouter(prefix="/api", tags=["events"])
+#: what a producer is told to wait before sending again while Temporal is away
+RETRY_AFTER_SECONDS = 30
 _EVENTS = TypeAdapter(list[EventIn])
 
 
@@ -31,7 +34,7 @@ async def post_events(
             }
         ],
     ),
-) -> dict[str, Any]:
+) -> Any:
     """Store events idempotently by ``event_id``, signal the customer's running journeys and
     start journeys whose entry is this event. Body: one event object or a list (≤ 500)."""
     items = payload if isinstance(payload, list) else [payload]
@@ -52,11 +55,12 @@ async def post_events(
             ],
         ) from exc
     client = None
+    unavailable = ""
     if temporal is not None:
         try:
             client = await temporal.client()
         except TemporalUnavailableError as exc:
-            raise HTTPException(503, str(exc)) from exc
+            unavailable = str(exc)
     try:
         result = await ingest(
             session=session,
@@ -66,4 +70,15 @@ async def post_events(
         )
     except UnknownCustomersError as exc:
         raise HTTPException(422, exc.problems) from exc
+    if unavailable or (result.pending and temporal is not None):
+        # stored, not delivered: the reconciler delivers them once Temporal is back, and so
+        # does a retry of the same event ids
+        body = result.to_dict()
+        body["detail"] = (
+            f"Temporal is unavailable; {len(result.pending)} event(s) are stored and will "
+            f"be delivered when it is back: {unavailable or result.error}"
+        )
+        return JSONResponse(
+            body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
     return result.to_dict()

@@ -23,6 +23,7 @@ from canvas_ui.i18n import gettext
 from canvas_ui.summaries import document_meta
 from db import crud
 from db.models import Journey, JourneyCreate, JourneyVersion
+from db.session import end_transaction, in_thread
 from engine.document import journey_json_schema
 from services import journeys as service
 from services.journeys import JourneyNotLiveError, JourneyStateError
@@ -75,8 +76,10 @@ def version_json(version: JourneyVersion, *, with_document: bool = False) -> dic
 
 
 def require_journey(session: Any, journey_id: str) -> Journey:
-    """The journey, or 404 naming the id."""
+    """The journey, or 404 naming the id. Ends the read transaction (a POST's takes SQLite's
+    write lock, which must not be held while the route awaits Temporal)."""
     journey = crud.get_journey(session=session, journey_id=journey_id)
+    end_transaction(session)
     if journey is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, gettext("No journey with id %(id)s.") % {"id": journey_id}
@@ -131,7 +134,8 @@ def create_journey(body: JourneyIn, session: SessionDep, user: CurrentUser) -> d
 async def import_journey(request: Request, session: SessionDep, user: CurrentUser) -> Any:
     """Create a journey from an exported document (JSON body or a multipart ``file``)."""
     document = await _read_import(request)
-    journey = crud.create_journey(
+    journey = await in_thread(
+        crud.create_journey,
         session=session,
         journey_create=JourneyCreate(
             name=document.name,
@@ -196,7 +200,7 @@ async def put_draft(
     journey_id: str, request: Request, session: SessionDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Replace the draft document (autosave). Running customers are never affected."""
-    require_journey(session, journey_id)
+    await in_thread(require_journey, session, journey_id)
     try:
         data = await request.json()
     except (ValueError, UnicodeDecodeError) as exc:
@@ -205,12 +209,15 @@ async def put_draft(
             gettext("The body is not valid JSON: %(error)s") % {"error": exc},
         ) from exc
     document = parse_draft(data).to_json()
-    journey = crud.update_draft(session=session, journey_id=journey_id, document=document, by=user)
-    ctx = queries.summary_context(session=session)
-    return {
-        "journey": journey_json(journey),
-        "meta": document_meta(document, ctx),
-    }
+
+    def save() -> dict[str, Any]:
+        journey = crud.update_draft(
+            session=session, journey_id=journey_id, document=document, by=user
+        )
+        ctx = queries.summary_context(session=session)
+        return {"journey": journey_json(journey), "meta": document_meta(document, ctx)}
+
+    return await in_thread(save)
 
 
 @router.post("/journeys/{journey_id}/validate")
@@ -230,7 +237,7 @@ async def publish(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> Any:
     """Publish the draft as the next immutable version; 422 with all diagnostics if invalid."""
-    labels = node_labels(require_journey(session, journey_id).draft_document)
+    labels = node_labels((await in_thread(require_journey, session, journey_id)).draft_document)
     try:
         outcome = await service.publish_journey(
             session=session, temporal=temporal, journey_id=journey_id, by=user
@@ -246,7 +253,7 @@ async def publish(
             },
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
-    journey = require_journey(session, journey_id)
+    journey = await in_thread(require_journey, session, journey_id)
     return {
         "journey": journey_json(journey),
         "version": version_json(outcome.version),
@@ -257,7 +264,7 @@ async def publish(
 async def _pause(
     journey_id: str, paused: bool, session: Any, temporal: Any, user: str
 ) -> dict[str, Any]:
-    journey = require_journey(session, journey_id)
+    journey = await in_thread(require_journey, session, journey_id)
     allowed = ("live",) if paused else ("paused",)
     if journey.status not in allowed:
         message = (
@@ -272,7 +279,7 @@ async def _pause(
         )
     except JourneyNotLiveError as exc:  # changed meanwhile by someone else
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    return {"journey": journey_json(require_journey(session, journey_id))}
+    return {"journey": journey_json(await in_thread(require_journey, session, journey_id))}
 
 
 @router.post("/journeys/{journey_id}/pause")
@@ -314,7 +321,8 @@ async def archive(
         )
     except JourneyStateError as exc:
         raise state_conflict(exc) from exc
-    return {"journey": journey_json(require_journey(session, journey_id)), "stopped": stopped}
+    journey = await in_thread(require_journey, session, journey_id)
+    return {"journey": journey_json(journey), "stopped": stopped}
 
 
 @router.post("/journeys/{journey_id}/restore")

@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 from canvas_ui.deps import CurrentPrincipal, CurrentUser, SessionDep, TemporalDep
 from db import crud
 from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
+from db.session import end_transaction, in_thread
 from services.journeys import JourneyNotLiveError, enroll_customers, stop_run
 from services.tasks import complete_task
 from services.temporal import TemporalUnavailableError
@@ -85,7 +86,8 @@ def list_runs(
 async def get_run(workflow_id: str, session: SessionDep, temporal: TemporalDep) -> dict[str, Any]:
     """The run's row plus its live state from the workflow (current node, waiting-until,
     context, buffered events and the trace of every visit)."""
-    run = crud.get_latest_run(session=session, workflow_id=workflow_id)
+    run = await in_thread(crud.get_latest_run, session=session, workflow_id=workflow_id)
+    await in_thread(end_transaction, session)
     if run is None:
         raise HTTPException(404, f"No journey run with workflow id '{workflow_id}'.")
     out: dict[str, Any] = {"run": run.model_dump(mode="json"), "state": None}

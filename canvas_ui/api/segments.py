@@ -12,13 +12,15 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from audiences import FIELDS, SampleRow, SegmentValidationError
 from audiences.fields import MAX_WINDOW_DAYS, RELATIVE_MONTHS
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext
 from db import crud
-from db.models import Segment, SegmentEnrollment
+from db.models import Journey, Segment, SegmentEnrollment
+from db.session import end_transaction, in_thread
 from services import segments as service
 
 router = APIRouter(prefix="/api", tags=["segments"])
@@ -215,10 +217,16 @@ def list_enrollments(journey_id: str, session: SessionDep) -> list[dict[str, Any
     ]
 
 
+def _journey_read(session: Session, journey_id: str) -> Journey | None:
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    end_transaction(session)
+    return journey
+
+
 @router.post("/journeys/{journey_id}/enrollments", status_code=status.HTTP_202_ACCEPTED)
 async def start_enrollment(journey_id: str, session: SessionDep, temporal: TemporalDep) -> Any:
     """Enter the segment's audience now (the journey must be live and enter by segment)."""
-    journey = crud.get_journey(session=session, journey_id=journey_id)
+    journey = await in_thread(_journey_read, session, journey_id)
     if journey is None:
         raise HTTPException(404, gettext("Journey not found."))
     if journey.status != "live":

@@ -23,6 +23,7 @@ from canvas_ui.templating import render
 from db import crud
 from db.errors import NotFoundError
 from db.models import UserTemplateUpdate
+from db.session import in_thread
 from services import templates as service
 from services.templates import NotTemplateOwnerError, TemplateCard, TemplateReadOnlyError
 from templates_lib import ParameterError, ParamIssue, ParamType, Template
@@ -225,25 +226,29 @@ async def use_template(
 ) -> Response:
     """Create a draft from the template with the posted parameters; open it in the editor."""
     form = await request.form()
-    name = str(form.get("name") or "").strip()[:120]
-    template = _builtin_or_404(template_id) if templates_lib.is_builtin(template_id) else None
-    params = _form_params(form, template) if template else {}
-    try:
-        journey = service.instantiate(
-            session=session, template_id=template_id, params=params, by=user, name=name or None
-        )
-    except ParameterError as exc:
-        locale = i18n.current_locale()
-        errors = {i.param: _issue_text(i, template, locale) for i in exc.issues}
-        ctx = _use_context(session, template_id, user, params, errors, name)
-        return render(
-            request,
-            "gallery_use.html",
-            ctx,
-            block="use_form",
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
-    return _redirect(request, f"/journeys/{journey.id}/edit")
+
+    def work() -> Response:
+        name = str(form.get("name") or "").strip()[:120]
+        template = _builtin_or_404(template_id) if templates_lib.is_builtin(template_id) else None
+        params = _form_params(form, template) if template else {}
+        try:
+            journey = service.instantiate(
+                session=session, template_id=template_id, params=params, by=user, name=name or None
+            )
+        except ParameterError as exc:
+            locale = i18n.current_locale()
+            errors = {i.param: _issue_text(i, template, locale) for i in exc.issues}
+            ctx = _use_context(session, template_id, user, params, errors, name)
+            return render(
+                request,
+                "gallery_use.html",
+                ctx,
+                block="use_form",
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
+        return _redirect(request, f"/journeys/{journey.id}/edit")
+
+    return await in_thread(work)
 
 
 # ------------------------------------------------------------------ saved templates
@@ -284,32 +289,36 @@ async def edit_template(
     template_id: str, request: Request, session: SessionDep, user: CurrentUser
 ) -> Response:
     form = await request.form()
-    card = _owned_card(session, template_id, user)
-    name = str(form.get("name") or "").strip()
-    description = str(form.get("description") or "").strip()
-    goal = str(form.get("goal") or "").strip()
-    if not name or len(name) > 120 or len(description) > 2000 or len(goal) > 200:
-        return render(
-            request,
-            "gallery_edit.html",
-            {
-                **_card_view(card),
-                "kind_colors": KIND_COLORS,
-                "error": gettext(
-                    "A name (up to 120 characters) is required; the description is "
-                    "limited to 2000 characters and the goal to 200."
-                ),
-            },
-            block="edit_form",
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+
+    def work() -> Response:
+        card = _owned_card(session, template_id, user)
+        name = str(form.get("name") or "").strip()
+        description = str(form.get("description") or "").strip()
+        goal = str(form.get("goal") or "").strip()
+        if not name or len(name) > 120 or len(description) > 2000 or len(goal) > 200:
+            return render(
+                request,
+                "gallery_edit.html",
+                {
+                    **_card_view(card),
+                    "kind_colors": KIND_COLORS,
+                    "error": gettext(
+                        "A name (up to 120 characters) is required; the description is "
+                        "limited to 2000 characters and the goal to 200."
+                    ),
+                },
+                block="edit_form",
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
+        service.update_user_template(
+            session=session,
+            template_id=template_id,
+            user=user,
+            update=UserTemplateUpdate(name=name, description=description, goal=goal),
         )
-    service.update_user_template(
-        session=session,
-        template_id=template_id,
-        user=user,
-        update=UserTemplateUpdate(name=name, description=description, goal=goal),
-    )
-    return _redirect(request, f"/templates?saved={template_id}#saved")
+        return _redirect(request, f"/templates?saved={template_id}#saved")
+
+    return await in_thread(work)
 
 
 @router.post("/templates/{template_id}/delete")
@@ -333,12 +342,16 @@ async def clone_journey(
 ) -> Response:
     """Clone the draft (or the posted ``version``) into a new draft; open it."""
     form = await request.form()
-    raw = str(form.get("version") or "").strip()
-    version = int(raw) if raw.isdigit() else None
-    journey = service.clone_journey(
-        session=session, journey_id=journey_id, by=user, version=version
-    )
-    return _redirect(request, f"/journeys/{journey.id}/edit")
+
+    def work() -> Response:
+        raw = str(form.get("version") or "").strip()
+        version = int(raw) if raw.isdigit() else None
+        journey = service.clone_journey(
+            session=session, journey_id=journey_id, by=user, version=version
+        )
+        return _redirect(request, f"/journeys/{journey.id}/edit")
+
+    return await in_thread(work)
 
 
 @router.post("/journeys/{journey_id}/save-as-template")
@@ -347,9 +360,16 @@ async def save_as_template(
 ) -> Response:
     """Save the journey's draft (or the posted ``version``) as a template of the user's."""
     form = await request.form()
-    raw = str(form.get("version") or "").strip()
-    template = service.save_as_template(
-        session=session, journey_id=journey_id, by=user, version=int(raw) if raw.isdigit() else None
-    )
-    # a new query string, so the browser reloads even when it is on /templates already
-    return _redirect(request, f"/templates?saved={template.id}#saved")
+
+    def work() -> Response:
+        raw = str(form.get("version") or "").strip()
+        template = service.save_as_template(
+            session=session,
+            journey_id=journey_id,
+            by=user,
+            version=int(raw) if raw.isdigit() else None,
+        )
+        # a new query string, so the browser reloads even when it is on /templates already
+        return _redirect(request, f"/templates?saved={template.id}#saved")
+
+    return await in_thread(work)

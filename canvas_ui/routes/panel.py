@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from canvas_ui import queries
 from canvas_ui.deps import SessionDep
@@ -23,6 +24,7 @@ from canvas_ui.kinds import KindInfo, kind_info
 from canvas_ui.panel import PanelView, find_node, panel_view, submit_panel
 from canvas_ui.routes.pages import editor_response, journey_or_404
 from canvas_ui.templating import render
+from db.session import in_thread
 
 router = APIRouter(include_in_schema=False)
 
@@ -92,12 +94,23 @@ async def post_panel(
     kind: str | None = Query(default=None, max_length=32),
 ) -> Response:
     """Validate the posted config; 200 + ``node-updated`` event, or 422 with inline errors."""
+    form = await request.form()
+    fields = {key: [v for v in form.getlist(key) if isinstance(v, str)] for key in form}
+    return await in_thread(_submit, request, session, journey_id, node_id, kind, fields)
+
+
+def _submit(
+    request: Request,
+    session: Session,
+    journey_id: str,
+    node_id: str,
+    kind: str | None,
+    fields: dict[str, list[str]],
+) -> Response:
     journey = journey_or_404(session, journey_id)
     document = journey.draft_document
     node = find_node(document, node_id)
     info = _kind(node, kind)
-    form = await request.form()
-    fields = {key: [v for v in form.getlist(key) if isinstance(v, str)] for key in form}
     choices = queries.choice_data(session=session, document=document, node_id=node_id)
     ctx = queries.summary_context(session=session)
     view, code = submit_panel(

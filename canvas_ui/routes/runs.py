@@ -21,6 +21,7 @@ from canvas_ui.summaries import document_meta
 from canvas_ui.templating import render
 from db import crud
 from db.models import Journey
+from db.session import in_thread
 from services import replay, runs, test_runs
 from services.run_explain import RunExplanation
 
@@ -125,26 +126,30 @@ async def run_page(
             status.HTTP_404_NOT_FOUND,
             gettext("No journey run with workflow id %(id)s.") % {"id": workflow_id},
         )
-    journey = crud.get_journey(session=session, journey_id=view.run.journey_id)
-    if journey is None or view.version is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, gettext("The run's journey is gone."))
-    document = view.version.document
-    labels = _labels(document)
-    boot = _canvas_boot(session, journey, document)
-    boot["run"] = _run_boot(view.explanation, labels)
-    boot["runStrings"] = _run_strings()
-    return render(
-        request,
-        "run.html",
-        {
-            "view": view,
-            "journey": journey,
-            "boot": boot,
-            "test_mode": False,
-            "run_labels": _translated(RUN_LABELS),
-            "current_note": boot["run"]["currentNote"],
-        },
-    )
+
+    def page() -> Response:
+        journey = crud.get_journey(session=session, journey_id=view.run.journey_id)
+        if journey is None or view.version is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, gettext("The run's journey is gone."))
+        document = view.version.document
+        labels = _labels(document)
+        boot = _canvas_boot(session, journey, document)
+        boot["run"] = _run_boot(view.explanation, labels)
+        boot["runStrings"] = _run_strings()
+        return render(
+            request,
+            "run.html",
+            {
+                "view": view,
+                "journey": journey,
+                "boot": boot,
+                "test_mode": False,
+                "run_labels": _translated(RUN_LABELS),
+                "current_note": boot["run"]["currentNote"],
+            },
+        )
+
+    return await in_thread(page)
 
 
 @router.post("/runs/{workflow_id}/replay")
@@ -177,8 +182,12 @@ async def replay_journey(
     limit: int = Form(default=200, ge=1, le=5000),
 ) -> Response:
     """Start replaying the runs of a journey (or one version) against the current code."""
-    ids = replay.workflow_ids_for_journey(
-        session=session, journey_id=journey_id, version=version, limit=limit
+    ids = await in_thread(
+        replay.workflow_ids_for_journey,
+        session=session,
+        journey_id=journey_id,
+        version=version,
+        limit=limit,
     )
     error = ""
     job = None

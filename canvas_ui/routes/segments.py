@@ -22,6 +22,7 @@ from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
 from db import crud
+from db.session import end_transaction, in_thread
 from engine.rfm import RFM_CLASS_EN
 from services import segments as service
 
@@ -268,7 +269,8 @@ async def start_enrollment(
     journey_id: str, request: Request, session: SessionDep, temporal: TemporalDep
 ) -> Response:
     """Enter the segment's audience now; → the progress block."""
-    journey = crud.get_journey(session=session, journey_id=journey_id)
+    journey = await in_thread(crud.get_journey, session=session, journey_id=journey_id)
+    await in_thread(end_transaction, session)
     if journey is None:
         raise HTTPException(404, gettext("Journey not found."))
     error = ""
@@ -285,15 +287,23 @@ async def start_enrollment(
             )
         except Exception as exc:  # noqa: BLE001 - shown to the operator
             error = str(exc)
-    context = {**_enrollment_context(session, journey_id), "error": error, "starting": not error}
-    return render(
-        request,
-        "journey_enrollment.html",
-        context,
-        block="progress",
-        force_block=True,
-        status_code=422 if error else 200,
-    )
+
+    def page() -> Response:
+        context = {
+            **_enrollment_context(session, journey_id),
+            "error": error,
+            "starting": not error,
+        }
+        return render(
+            request,
+            "journey_enrollment.html",
+            context,
+            block="progress",
+            force_block=True,
+            status_code=422 if error else 200,
+        )
+
+    return await in_thread(page)
 
 
 @router.post("/journeys/{journey_id}/enrollment/limits")

@@ -21,6 +21,7 @@ from canvas_ui.deps import CurrentPrincipal, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
 from db import crud
+from db.session import in_thread
 from services import tasks
 from services.accounts import Principal
 
@@ -182,7 +183,7 @@ async def contact(
             result=result,
             note=note.strip(),
         )
-        return _item_response(request, session, actor, task_id)
+        return await in_thread(_item_response, request, session, actor, task_id)
 
 
 @router.get("/workbench/tasks/{task_id}/progress")

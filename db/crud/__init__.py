@@ -31,7 +31,15 @@ from db.crud.customers import (
     update_customer,
     update_tags,
 )
-from db.crud.events import count_events, list_events, record_event
+from db.crud.deliveries import (
+    add_delivery,
+    claim_delivery,
+    claim_due_deliveries,
+    finish_delivery,
+    pending_deliveries,
+    retry_delivery_later,
+)
+from db.crud.events import add_event, count_events, get_event, list_events, record_event
 from db.crud.journeys import (
     all_journeys,
     create_journey,
@@ -59,12 +67,14 @@ from db.crud.runs import (
     RunCounts,
     RunReport,
     create_run,
+    delete_run,
     get_latest_run,
     get_running_run,
     get_running_runs_for_customer,
     list_runs,
     mark_run,
     run_counts,
+    unconfirmed_runs,
     upsert_run,
     upsert_runs,
 )
@@ -95,6 +105,16 @@ from db.crud.user_templates import (
 )
 
 __all__ = [
+    "delete_run",
+    "unconfirmed_runs",
+    "add_delivery",
+    "add_event",
+    "claim_delivery",
+    "claim_due_deliveries",
+    "finish_delivery",
+    "get_event",
+    "pending_deliveries",
+    "retry_delivery_later",
     "RunCounts",
     "all_journeys",
     "chase_task",

@@ -26,12 +26,17 @@ def find_by(session: Session, model: type[T], column: Any, value: Any) -> T | No
 def insert_once(session: Session, obj: T, *, column: Any, key: Any) -> tuple[T, bool]:
     """Insert ``obj`` unless a row with ``column == key`` exists; commit; ``(row, created)``.
 
+    The transaction ends on every path (committed, or rolled back on a lost race).
+
     The unique index on ``column`` settles races between two workers: the loser rolls back
     and returns the winner's row, so a retried side effect never happens twice.
     """
     model = type(obj)
     existing = find_by(session, model, column, key)
     if existing is not None:
+        # end the (write) transaction on this path too: an open BEGIN IMMEDIATE would hold
+        # SQLite's write lock for whatever the caller does next
+        session.commit()
         return existing, False
     session.add(obj)
     try:

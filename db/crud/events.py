@@ -51,3 +51,17 @@ def list_events(
         stmt = stmt.where(CustomerEvent.type == event_type)
     stmt = stmt.order_by(col(CustomerEvent.occurred_at).desc()).limit(limit)
     return list(session.exec(stmt))
+
+
+def get_event(*, session: Session, event_id: str) -> CustomerEvent | None:
+    """The stored event with the producer's ``event_id``, or ``None``."""
+    return session.exec(select(CustomerEvent).where(CustomerEvent.event_id == event_id)).first()
+
+
+def add_event(*, session: Session, event: CustomerEventCreate) -> CustomerEvent:
+    """Stage ``event`` in the caller's transaction (not committed: intake commits the event
+    and its pending delivery together). The unique ``event_id`` index settles races."""
+    row = CustomerEvent.model_validate(event)
+    session.add(row)
+    session.flush()
+    return row

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func
+from sqlalchemy import ColumnElement, case, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -69,6 +69,37 @@ def create_run(
         raise RunAlreadyRunningError(workflow_id, winner.id) from exc
     session.refresh(run)
     return run
+
+
+def delete_run(*, session: Session, row_id: int) -> None:
+    """Remove a claimed run row whose workflow never started (it is no entry); committed."""
+    run = session.get(JourneyRun, row_id)
+    if run is not None:
+        session.delete(run)
+    session.commit()
+
+
+def unconfirmed_runs(
+    *, session: Session, older_than: datetime, limit: int = 200
+) -> list[JourneyRun]:
+    """Running rows without a Temporal run id, claimed before ``older_than``: a start that
+    may never have happened (a crash between the claim and the start). Segment enrollment
+    passes verify their own claims, so their rows are left to them."""
+    stmt = (
+        select(JourneyRun)
+        .where(
+            JourneyRun.status == "running",
+            col(JourneyRun.run_id).is_(None),
+            col(JourneyRun.entered_at) < older_than,
+            or_(
+                col(JourneyRun.enrollment_id).is_(None),
+                ~col(JourneyRun.enrollment_id).startswith("seg-"),
+            ),
+        )
+        .order_by(col(JourneyRun.id))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
 
 
 def get_running_run(*, session: Session, workflow_id: str) -> JourneyRun | None:

@@ -27,6 +27,7 @@ from db.models.customers import (
     OrderPublic,
     RfmBaseline,
 )
+from db.models.deliveries import EventDelivery
 from db.models.journeys import (
     JOURNEY_STATUSES,
     RUN_STATUSES,
@@ -87,6 +88,7 @@ __all__ = [
     "RFM_CLASSES",
     "RUN_STATUSES",
     "TASK_STATUSES",
+    "EventDelivery",
     "CouponTemplate",
     "CouponTemplateBase",
     "CouponTemplateCreate",

@@ -1,0 +1,152 @@
+"""The reconciler: what a crash or an outage left half-done is finished here.
+
+Two kinds of leftovers, both found in the database:
+
+* **pending event deliveries** (:class:`db.models.EventDelivery`) whose lease has lapsed —
+  Temporal was away, or the process that owned them died mid-request. Each is delivered
+  again with :func:`services.events.deliver_event` (safe to repeat).
+* **unconfirmed runs**: running rows without a Temporal run id, claimed a while ago. The
+  workflow is looked up by id; the row's id in its memo says whether it is this row's run.
+  A row whose workflow never started is removed (it is no entry, and the event that caused
+  it, if any, is still pending and starts it again); one that started gets its run id; one
+  whose workflow already closed without recording its end is closed like the workflow.
+
+:class:`Reconciler` runs :func:`reconcile_once` every few seconds in each web process
+(leases keep two processes off the same delivery); ``journeys reconcile`` runs it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.enrollment import MEMO_RUN_ROW
+from db import crud
+from db.models import JourneyRun, utcnow
+from db.session import in_thread, writer
+from services.events import DeliveryFailedError, deliver_event
+from services.temporal import TemporalGateway, TemporalUnavailableError
+
+log = logging.getLogger(__name__)
+
+#: a claimed run younger than this may still be starting: leave it to its request
+START_GRACE = timedelta(minutes=2)
+
+_CLOSED = {
+    WorkflowExecutionStatus.COMPLETED: (
+        "exited",
+        "the workflow completed without recording its end",
+    ),
+    WorkflowExecutionStatus.FAILED: ("failed", "the workflow failed"),
+    WorkflowExecutionStatus.TIMED_OUT: ("failed", "the workflow timed out"),
+    WorkflowExecutionStatus.TERMINATED: ("stopped", "the workflow was terminated"),
+    WorkflowExecutionStatus.CANCELED: ("stopped", "the workflow was cancelled"),
+}
+
+
+@dataclass
+class ReconcileResult:
+    delivered: int = 0
+    still_pending: int = 0
+    runs_confirmed: int = 0
+    runs_removed: int = 0
+    runs_closed: int = 0
+
+
+async def reconcile_once(
+    *,
+    engine: Engine,
+    client: Client,
+    task_queue: str,
+    batch: int = 100,
+    now: datetime | None = None,
+) -> ReconcileResult:
+    """One round: deliver what is due, then settle unconfirmed runs."""
+    result = ReconcileResult()
+    now = now or utcnow()
+    with Session(writer(engine), expire_on_commit=False) as session:
+        due = await in_thread(crud.claim_due_deliveries, session=session, limit=batch, now=now)
+        for event_id in due:
+            try:
+                await deliver_event(
+                    session=session, client=client, task_queue=task_queue, event_id=event_id
+                )
+            except DeliveryFailedError as exc:
+                result.still_pending += 1
+                log.warning("%s", exc)
+                continue
+            result.delivered += 1
+        rows = await in_thread(
+            crud.unconfirmed_runs, session=session, older_than=now - START_GRACE, limit=batch
+        )
+        for row in rows:
+            await _settle(session, client, row, result)
+    return result
+
+
+async def _settle(session: Session, client: Client, row: JourneyRun, out: ReconcileResult) -> None:
+    assert row.id is not None
+    try:
+        desc = await client.get_workflow_handle(row.workflow_id).describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        await in_thread(crud.delete_run, session=session, row_id=row.id)
+        out.runs_removed += 1
+        log.info("run row %s of %s never started: removed", row.id, row.workflow_id)
+        return
+    owner = await desc.memo_value(MEMO_RUN_ROW, None)
+    if owner is not None and owner != row.id:
+        # the workflow under this id is another row's run: this claim never started
+        await in_thread(crud.delete_run, session=session, row_id=row.id)
+        out.runs_removed += 1
+        return
+    if desc.status is WorkflowExecutionStatus.RUNNING or desc.status is None:
+        await in_thread(crud.set_run_ids, session=session, run_ids={row.id: desc.run_id})
+        out.runs_confirmed += 1
+        return
+    status, reason = _CLOSED.get(desc.status, ("failed", f"the workflow is {desc.status}"))
+    await in_thread(crud.set_run_ids, session=session, run_ids={row.id: desc.run_id})
+    await in_thread(
+        crud.mark_run,
+        session=session,
+        workflow_id=row.workflow_id,
+        status=status,
+        exit_reason=reason,
+        at=desc.close_time,
+    )
+    out.runs_closed += 1
+
+
+class Reconciler:
+    """Runs :func:`reconcile_once` every ``interval`` seconds until cancelled; a round that
+    fails (Temporal away) is logged and tried again next time."""
+
+    def __init__(self, *, engine: Engine, gateway: TemporalGateway, interval: float) -> None:
+        self.engine = engine
+        self.gateway = gateway
+        self.interval = interval
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                client = await self.gateway.client()
+                result = await reconcile_once(
+                    engine=self.engine, client=client, task_queue=self.gateway.task_queue
+                )
+            except (TemporalUnavailableError, RPCError) as exc:
+                log.warning("reconciler: Temporal unavailable, retrying later: %s", exc)
+                continue
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad round
+                log.exception("reconciler round failed")
+                continue
+            if result.delivered or result.runs_removed or result.runs_closed:
+                log.info("reconciler: %s", result)
