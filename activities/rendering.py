@@ -1,74 +1,29 @@
-"""Render message and task templates written by HQ marketers, safely.
+"""Render message and task templates for the worker's activities.
 
-Templates are Jinja2 over ``{"customer": {...}, "ctx": {...}}`` in an immutable sandbox:
-no attribute starting with ``_``, no mutating methods, and (stricter than Jinja's default)
-an unsafe access fails the render instead of quietly printing nothing, so a probing
-``{{ ''.__class__ }}`` is reported rather than half-rendered. Unknown *safe* names render
-empty (StrictUndefined is off): a customer without a nickname should still get the SMS.
+The rendering itself, its sandbox and its limits are :mod:`engine.rendering`, the one
+renderer shared with test runs and simulations; this module adds what templates see of a
+customer in the database (:func:`customer_variables`).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, NoReturn
-
-from jinja2 import TemplateError, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from typing import Any
 
 from db.models import Customer, Guide, Store
 from db.models.customers import MEMBER_LEVEL_NAMES
-
-#: Longest rendered text accepted (an SMS template gone wrong should not send a novel).
-MAX_RENDERED_CHARS = 10_000
-
-
-class TemplateRenderError(Exception):
-    """``template`` could not be rendered: ``reason`` says why."""
-
-    def __init__(self, reason: str, template: str) -> None:
-        super().__init__(f"template could not be rendered: {reason}")
-        self.reason = reason
-        self.template = template
-
-
-class _StrictSandbox(ImmutableSandboxedEnvironment):
-    def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
-        raise SecurityError(
-            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
-        )
-
-
-@lru_cache(maxsize=1)
-def _environment() -> _StrictSandbox:
-    # Plain text (SMS, WeCom, task notes): nothing to HTML-escape.
-    return _StrictSandbox(autoescape=False, undefined=Undefined, keep_trailing_newline=False)
+from engine import rendering
+from engine.rendering import MAX_RENDERED_CHARS, TemplateLimitError, TemplateRenderError
 
 
 def parse_template(text: str) -> str | None:
     """``None`` if ``text`` parses as a template, else the syntax error as a message."""
-    try:
-        _environment().parse(text)
-    except TemplateError as exc:
-        line = getattr(exc, "lineno", None)
-        return f"line {line}: {exc.message}" if line else str(exc.message)
-    return None
+    return rendering.parse_error(text)
 
 
 def render(text: str, variables: dict[str, Any]) -> str:
-    """Render ``text`` with ``variables``; raises :class:`TemplateRenderError`."""
-    try:
-        rendered = _environment().from_string(text).render(variables)
-    except SecurityError as exc:
-        raise TemplateRenderError(f"blocked by the sandbox: {exc}", text) from exc
-    except TemplateError as exc:
-        raise TemplateRenderError(str(exc), text) from exc
-    except Exception as exc:  # a filter on the wrong type, a division by zero, ...
-        raise TemplateRenderError(f"{type(exc).__name__}: {exc}", text) from exc
-    if len(rendered) > MAX_RENDERED_CHARS:
-        raise TemplateRenderError(
-            f"rendered text is {len(rendered)} characters (limit {MAX_RENDERED_CHARS})", text
-        )
-    return rendered
+    """Render ``text`` with ``variables`` (``customer`` and ``ctx``); raises
+    :class:`TemplateRenderError` (:class:`TemplateLimitError` past a limit)."""
+    return rendering.render(text, customer=variables.get("customer"), ctx=variables.get("ctx"))
 
 
 def customer_variables(
@@ -94,3 +49,13 @@ def customer_variables(
         "attributes": dict(customer.attributes),
         "rfm_class": customer.rfm_class or "",
     }
+
+
+__all__ = [
+    "MAX_RENDERED_CHARS",
+    "TemplateLimitError",
+    "TemplateRenderError",
+    "customer_variables",
+    "parse_template",
+    "render",
+]

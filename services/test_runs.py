@@ -11,6 +11,10 @@ the script is a few lines such as::
     第3天 到店
 
 The result is a :class:`services.run_explain.RunExplanation`, the same shape as a live run's.
+Templates render with the worker's renderer and limits (:mod:`engine.rendering`); a
+template that goes past a limit takes the node's ``on_failure`` path as it would live, and
+is listed in :attr:`TestRunResult.limit_errors`. The simulation is CPU work: a web route
+calls :func:`run_test_blocking` from a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from zoneinfo import ZoneInfo
 from engine import ir
 from engine.compiler import compile_document
 from engine.compiler.diagnostics import Diagnostic
-from engine.effects import CustomerFacts
+from engine.effects import CustomerFacts, EffectFailed, MessageSent, SendMessageRequest
 from engine.interpreter import Interpreter, new_state
+from engine.rendering import TemplateLimitError
 from engine.runtime import CustomerEventIn, RunState
 from engine.simulation import (
     CouponTemplateSpec,
@@ -103,6 +108,8 @@ class TestRunResult:
     tasks: list[dict[str, Any]]
     elapsed_ms: float
     stalled: str | None = None
+    #: Templates that went past a rendering limit: "'<node id>': <which limit>".
+    limit_errors: list[str] = field(default_factory=list)
 
 
 def parse_script(text: str) -> list[ScriptLine]:
@@ -173,12 +180,23 @@ def script_items(lines: list[ScriptLine], start: datetime) -> list[ScriptItem]:
 
 
 class _SteppingRuntime(SimulatedRuntime):
-    """The simulation runtime, keeping a copy of the state each time a new step begins."""
+    """The simulation runtime, keeping a copy of the state each time a new step begins and
+    noting the templates that went past a rendering limit."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.snapshots: list[RunState] = []
+        self.limit_errors: list[str] = []
         self._seen = -1
+
+    async def send_message(self, req: SendMessageRequest) -> MessageSent:
+        try:
+            return await super().send_message(req)
+        except EffectFailed as failure:
+            # engine.simulation raises the render failure as the cause of the business one.
+            if isinstance(failure.__cause__, TemplateLimitError):
+                self.limit_errors.append(f"'{req.ctx.node_id}': {failure.__cause__.reason}")
+            raise
 
     def now(self) -> datetime:
         interp = self.interpreter
@@ -261,6 +279,29 @@ async def run_test(
         tasks=[dict(t) for t in world.tasks],
         elapsed_ms=(loop.time() - began) * 1000,
         stalled=stalled,
+        limit_errors=runtime.limit_errors,
+    )
+
+
+def run_test_blocking(
+    journey: ir.CompiledJourney,
+    facts: CustomerFacts,
+    *,
+    coupon_templates: dict[str, CouponTemplateSpec],
+    script: list[ScriptLine],
+    past_events: list[tuple[float, str]] | None = None,
+) -> TestRunResult:
+    """:func:`run_test` on an event loop of its own, for a caller in a worker thread (a plain
+    ``def`` route): the simulation and its template rendering are CPU work that must not hold
+    the web app's event loop."""
+    return asyncio.run(
+        run_test(
+            journey,
+            facts,
+            coupon_templates=coupon_templates,
+            script=script,
+            past_events=past_events,
+        )
     )
 
 

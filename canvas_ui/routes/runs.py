@@ -256,8 +256,10 @@ class TestRunIn(BaseModel):
 
 
 @router.post("/journeys/{journey_id}/test-run")
-async def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONResponse:
-    """Run the draft in the sandbox; answers the run view's steps (422 names the problem)."""
+def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONResponse:
+    """Run the draft in the sandbox; answers the run view's steps (422 names the problem,
+    e.g. a template going past a rendering limit). A plain ``def``: FastAPI runs it in a
+    worker thread, so the simulation and its template rendering never hold the event loop."""
     journey = crud.get_journey(session=session, journey_id=journey_id)
     if journey is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND)
@@ -279,9 +281,18 @@ async def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) ->
         ]
     except (test_runs.DraftInvalidError, ValueError) as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
-    result = await test_runs.run_test(
+    result = test_runs.run_test_blocking(
         compiled, facts, coupon_templates=coupons, script=script, past_events=past
     )
+    if result.limit_errors:
+        detail = "; ".join(result.limit_errors)
+        return JSONResponse(
+            {
+                "detail": f"A template goes past a limit: {detail} (a live run would take the "
+                "node's on_failure path)."
+            },
+            status_code=422,
+        )
     labels = _labels(journey.draft_document)
     return JSONResponse(
         {

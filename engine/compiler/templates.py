@@ -1,18 +1,18 @@
 """Static checks of message and task templates (Jinja2, sandboxed).
 
-The compiler only parses; rendering happens in activities with the same sandbox. A template
-sees ``customer`` (profile fields) and ``ctx`` (journey context: ``ctx.<node_id>.<field>``).
+The compiler only parses, with the environment templates render in
+(:mod:`engine.rendering`, the one renderer of activities, test runs and simulations; its
+limits apply at render time, where the customer's data is known). A template sees
+``customer`` (profile fields) and ``ctx`` (journey context: ``ctx.<node_id>.<field>``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateSyntaxError, nodes
 
-_ENV = ImmutableSandboxedEnvironment(autoescape=False)
+from engine.rendering import TemplateLimitError, TemplateRenderError, environment, render
 
 #: Fields a template may read from ``customer``.
 CUSTOMER_FIELDS = frozenset(
@@ -47,7 +47,7 @@ class TemplateCheck:
 def check_template(text: str) -> TemplateCheck:
     """Parse ``text``; report a syntax error and which ``ctx.<node>`` it refers to."""
     try:
-        ast = _ENV.parse(text)
+        ast = environment().parse(text)
     except TemplateSyntaxError as exc:
         return TemplateCheck(f"line {exc.lineno}: {exc.message}", frozenset(), frozenset())
     refs: set[str] = set()
@@ -69,18 +69,11 @@ def check_template(text: str) -> TemplateCheck:
     return TemplateCheck(None, frozenset(refs), frozenset(unknown))
 
 
-class TemplateRenderError(Exception):
-    """A template failed to render (syntax, or the sandbox refused an unsafe access)."""
-
-
-def render(text: str, *, customer: dict[str, Any], ctx: dict[str, Any]) -> str:
-    """Render a message/task template in the sandbox. Missing values render as empty.
-
-    The one renderer for activities, simulations and previews: a template can read
-    ``customer`` and ``ctx`` and nothing else — no attributes starting with ``_``, no
-    Python internals, no files (``ImmutableSandboxedEnvironment``).
-    """
-    try:
-        return _ENV.from_string(text).render(customer=customer, ctx=ctx)
-    except TemplateError as exc:  # includes SecurityError from the sandbox
-        raise TemplateRenderError(f"{type(exc).__name__}: {exc}") from exc
+__all__ = [
+    "CUSTOMER_FIELDS",
+    "TemplateCheck",
+    "TemplateLimitError",
+    "TemplateRenderError",
+    "check_template",
+    "render",
+]
