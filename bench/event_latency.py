@@ -111,6 +111,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
             "JOURNEYS_TASK_QUEUE": s.settings.task_queue,
             "JOURNEYS_DATA_DIR": str(s.workdir),
             "JOURNEYS_EVENTS_API_KEY": api_key,
+            "JOURNEYS_DEMO": "true",  # a throwaway install on the default secrets
         }
         web = subprocess.Popen(
             [

@@ -5,6 +5,8 @@ Passwords are hashed with argon2id (``argon2-cffi``). A login creates a row in
 with ``Settings.secret_key`` (``itsdangerous``) in an HttpOnly cookie. Logout deletes the row,
 so a stolen cookie dies with it.
 
+Sign-ins are throttled per account and per client address (:mod:`services.login_throttle`).
+
 Scopes (enforced by :class:`Principal` on every task/customer read and write):
 ``admin`` and ``hq`` see everything; a ``store_manager`` sees their store; a ``guide`` sees
 the tasks assigned to them and the customers bound to them or named in one of their tasks.
@@ -13,6 +15,7 @@ the tasks assigned to them and the customers bound to them or named in one of th
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,11 +29,17 @@ from sqlmodel import Session, col, select
 
 from db import crud
 from db.models import ACCOUNT_ROLES, Customer, GuideTask, UserAccount, utcnow
+from db.session import end_transaction
+from services.login_throttle import LoginLimits, attempt_succeeded, begin_attempt
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "journeys_session"
 SESSION_LIFETIME = timedelta(days=14)  # guides stay signed in on their phones
 WIDE_ROLES = frozenset({"admin", "hq"})
 DEMO_PASSWORD = "journeys-demo"
+#: The logins :func:`seed_demo_users` creates (all with :data:`DEMO_PASSWORD`).
+DEMO_USERNAMES = ("admin", "hq", "manager", "guide", "guide2")
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both failures take the same time.
@@ -126,31 +135,52 @@ def _session_id(token: str) -> str:
 
 
 def login(
-    *, session: Session, username: str, password: str, secret: str, now: datetime | None = None
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    secret: str,
+    client: str | None = None,
+    limits: LoginLimits | None = None,
+    now: datetime | None = None,
 ) -> tuple[Principal, str]:
     """Check the password and open a session: ``(principal, cookie value)``.
 
-    Raises :class:`LoginFailedError`. A hash made with older parameters is upgraded.
+    Throttled per account and per ``client`` address (:mod:`services.login_throttle`):
+    raises :class:`~services.login_throttle.LoginThrottledError` while either is locked,
+    even for the right password, and :class:`LoginFailedError` for a wrong one. A hash made
+    with older parameters is upgraded.
     """
-    account = crud.get_account_by_username(session=session, username=username.strip())
-    if account is None or not account.active:
-        verify_password(_DUMMY_HASH, password)
+    now = now or utcnow()
+    username = username.strip()
+    attempt = begin_attempt(
+        session=session, username=username, client=client, limits=limits or LoginLimits(), now=now
+    )
+    account = crud.get_account_by_username(session=session, username=username)
+    user_id = account.id if account is not None and account.active else None
+    # an unknown or switched-off account is checked against a dummy hash: same time taken
+    password_hash = account.password_hash if account is not None and user_id else _DUMMY_HASH
+    # argon2 takes tens of milliseconds: not inside a transaction that may hold SQLite's
+    # write lock (the login request's session is a writer)
+    end_transaction(session)
+    if not verify_password(password_hash, password) or user_id is None:
+        log.info("sign-in failed: account %r from %s", username, client or "?")
         raise LoginFailedError()
-    if not verify_password(account.password_hash, password):
-        raise LoginFailedError()
-    if account.id is None:
-        raise LoginFailedError()
-    if _hasher.check_needs_rehash(account.password_hash):
+    attempt_succeeded(session=session, attempt=attempt)
+    if _hasher.check_needs_rehash(password_hash):
         crud.set_password_hash(
-            session=session, user_id=account.id, password_hash=hash_password(password)
+            session=session, user_id=user_id, password_hash=hash_password(password)
         )
     token = secrets.token_urlsafe(32)
     crud.create_session(
         session=session,
         session_id=_session_id(token),
-        user_id=account.id,
-        expires_at=(now or utcnow()) + SESSION_LIFETIME,
+        user_id=user_id,
+        expires_at=now + SESSION_LIFETIME,
     )
+    account = crud.get_account(session=session, user_id=user_id)
+    if account is None:  # deleted between the check and now
+        raise LoginFailedError()
     return principal_of(account), _serializer(secret).dumps(token)
 
 
@@ -297,6 +327,29 @@ def set_active(*, session: Session, actor: Principal, user_id: int, active: bool
     if not active:
         crud.delete_sessions_of(session=session, user_id=user_id)
     return account
+
+
+def demo_accounts(*, session: Session) -> list[str]:
+    """The demo logins (:data:`DEMO_USERNAMES`) that are active and still open with
+    :data:`DEMO_PASSWORD`: an install outside the local demo must not start with them."""
+    found = []
+    for username in DEMO_USERNAMES:
+        account = crud.get_account_by_username(session=session, username=username)
+        if account is not None and account.active:
+            if verify_password(account.password_hash, DEMO_PASSWORD):
+                found.append(username)
+    return found
+
+
+def disable_demo_accounts(*, session: Session) -> list[str]:
+    """Switch off the :func:`demo_accounts` (their sessions end); their usernames."""
+    found = demo_accounts(session=session)
+    for username in found:
+        account = crud.get_account_by_username(session=session, username=username)
+        if account is not None and account.id is not None:
+            crud.set_account_active(session=session, user_id=account.id, active=False)
+            crud.delete_sessions_of(session=session, user_id=account.id)
+    return found
 
 
 @dataclass(frozen=True)

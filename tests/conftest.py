@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -13,6 +14,11 @@ from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
 from tests.db import pg_cluster
+
+# --------------------------------------------------------------------------- demo mode
+# The suite is a local demo install: apps and workers built with the default secrets start
+# (see journeys.preflight). Tests of the refusal build Settings(demo=False) themselves.
+os.environ["JOURNEYS_DEMO"] = "true"
 
 # --------------------------------------------------------------------------- database
 # Every test that touches SQL gets a fresh database, migrated with Alembic (never

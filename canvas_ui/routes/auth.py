@@ -1,29 +1,31 @@
-"""Sign in, sign out, and ``/api/me``. Sessions and passwords: :mod:`services.accounts`."""
+"""Sign in, sign out, and ``/api/me``. Sessions and passwords: :mod:`services.accounts`,
+login throttling: :mod:`services.login_throttle`."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from canvas_ui import access
 from canvas_ui.deps import CurrentPrincipal, SessionDep, SettingsDep, resolve_principal
-from canvas_ui.i18n import gettext
+from canvas_ui.i18n import gettext, ngettext
 from canvas_ui.templating import render
 from journeys.settings import Settings
 from services.accounts import (
     DEMO_PASSWORD,
+    DEMO_USERNAMES,
     SESSION_COOKIE,
     SESSION_LIFETIME,
     LoginFailedError,
     login,
     logout,
 )
+from services.login_throttle import LoginLimits, LoginThrottledError
 
 router = APIRouter(tags=["auth"])
-DEV_SECRET = Settings.model_fields["secret_key"].default
-DEMO_USERS = ("admin", "hq", "manager", "guide", "guide2")
 
 
 def safe_next(raw: str | None, fallback: str) -> str:
@@ -40,15 +42,36 @@ def _go(request: Request, url: str) -> Response:
 
 
 def _page(request: Request, settings: Settings, **ctx: Any) -> dict[str, Any]:
-    demo = settings.secret_key == DEV_SECRET  # only a development install shows the hint
+    demo = settings.demo  # only the local demo shows the hint
     return {
         "next": "",
         "username": "",
         "error": "",
-        "demo_users": DEMO_USERS if demo else (),
+        "demo_users": DEMO_USERNAMES if demo else (),
         "demo_password": DEMO_PASSWORD if demo else "",
         **ctx,
     }
+
+
+def _refused(
+    request: Request,
+    ctx: dict[str, Any],
+    status_code: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The form again with its error (a browser or htmx), or ``{"detail": error}`` for a
+    client that asked for JSON only."""
+    accept = request.headers.get("accept", "")
+    if "application/json" in accept and "text/html" not in accept:
+        return JSONResponse({"detail": ctx["error"]}, status_code=status_code, headers=headers)
+    return render(
+        request, "login.html", ctx, block="form", status_code=status_code, headers=headers
+    )
+
+
+def _wait_text(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes) % {"num": minutes}
 
 
 @router.get("/login", include_in_schema=False)
@@ -71,26 +94,35 @@ def login_submit(
     password: str = Form(default="", max_length=256),
     next: str = Form(default="", max_length=500),
 ) -> Response:
-    """Check the password; set the session cookie and go to ``next`` or the role's home."""
+    """Check the password; set the session cookie and go to ``next`` or the role's home.
+
+    Wrong: 422 with the form. Too many failures of the account or from this address: 429
+    with ``Retry-After`` (seconds), even for the right password.
+    """
     try:
         principal, cookie = login(
-            session=session, username=username, password=password, secret=settings.secret_key
+            session=session,
+            username=username,
+            password=password,
+            secret=settings.secret_key,
+            client=request.client.host if request.client else None,
+            limits=LoginLimits.from_settings(settings),
+        )
+    except LoginThrottledError as exc:
+        error = gettext("Too many failed sign-ins. Try again in %(wait)s.") % {
+            "wait": _wait_text(exc.retry_after)
+        }
+        ctx = _page(request, settings, next=next, username=username, error=error)
+        return _refused(
+            request,
+            ctx,
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(exc.retry_after)},
         )
     except LoginFailedError:
-        ctx = _page(
-            request,
-            settings,
-            next=next,
-            username=username,
-            error=gettext("Wrong username or password."),
-        )
-        return render(
-            request,
-            "login.html",
-            ctx,
-            block="form",
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        error = gettext("Wrong username or password.")
+        ctx = _page(request, settings, next=next, username=username, error=error)
+        return _refused(request, ctx, status.HTTP_422_UNPROCESSABLE_CONTENT)
     response = _go(request, safe_next(next, access.home_for(principal.role)))
     response.set_cookie(
         SESSION_COOKIE,

@@ -58,6 +58,17 @@
 
   window.JC = { api, toast, csrfToken };
 
+  // A throttled sign-in answers 429 with the form and its message (how long to wait):
+  // swap that form like a 422 instead of a toast that says only "Too Many Requests".
+  document.addEventListener("htmx:beforeSwap", (e) => {
+    const xhr = e.detail.xhr;
+    const type = xhr.getResponseHeader("content-type") || "";
+    if (xhr.status === 429 && type.startsWith("text/html")) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+
   document.addEventListener("htmx:responseError", (e) => {
     const xhr = e.detail.xhr;
     let msg = xhr.statusText;

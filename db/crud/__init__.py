@@ -242,3 +242,18 @@ __all__ += [
     "set_run_ids",
     "update_segment",
 ]
+
+# login throttling (issue 12)
+from db.crud.login_attempts import (  # noqa: E402
+    delete_login_attempts,
+    nth_latest_login_attempt,
+    prune_login_attempts,
+    record_login_attempts,
+)
+
+__all__ += [
+    "delete_login_attempts",
+    "nth_latest_login_attempt",
+    "prune_login_attempts",
+    "record_login_attempts",
+]

@@ -165,3 +165,8 @@ __all__ += [
     "SegmentEnrollmentPublic",
     "SegmentPublic",
 ]
+
+# login throttling (issue 12)
+from db.models.login_attempts import LoginAttempt  # noqa: E402
+
+__all__ += ["LoginAttempt"]
