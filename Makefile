@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test app-deps setup lint typecheck pytest bench clean histories cjk-font postgres
 
+# The local demo (JOURNEYS_DEMO): default secrets and demo logins are fine here only.
 run: app-deps
-	$(BIN)/journeys up
+	JOURNEYS_DEMO=true $(BIN)/journeys up
 
 test: setup lint typecheck pytest
 

@@ -7,7 +7,9 @@ CSRF is a *signed double-submit cookie*: the server sets ``journeys_csrf`` (a ra
 signed with ``Settings.secret_key``); every POST/PUT/PATCH/DELETE must echo it in the
 ``X-CSRF-Token`` header. htmx sends it through ``hx-headers`` on ``<body>``, ``canvas.js``
 adds it to its ``fetch`` calls. A page on another origin can neither read the cookie nor
-forge the signature, so it cannot produce the header.
+forge the signature, so it cannot produce the header. Over https the cookie is ``Secure``
+(the scheme the app sees: behind a reverse proxy trusted with ``JOURNEYS_FORWARDED_ALLOW_IPS``
+uvicorn takes it from ``X-Forwarded-Proto``), so it never travels over plain http.
 """
 
 from __future__ import annotations
@@ -69,7 +71,11 @@ class LocaleMiddleware:
 
 
 class CsrfMiddleware:
-    """Refuses state-changing requests without a valid ``X-CSRF-Token`` header (403)."""
+    """Refuses state-changing requests without a valid ``X-CSRF-Token`` header (403).
+
+    The cookie is ``Secure`` on https requests, and on every request when ``secure`` is set
+    (TLS ends at a proxy the app does not take the scheme from).
+    """
 
     def __init__(
         self, app: ASGIApp, *, secret: str, exempt_paths: Collection[str] = (), secure: bool = False
@@ -112,7 +118,8 @@ class CsrfMiddleware:
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and not have_valid_cookie:
                 headers = MutableHeaders(scope=message)
-                attrs = "Path=/; SameSite=Lax" + ("; Secure" if self.secure else "")
+                secure = self.secure or scope.get("scheme") in ("https", "wss")
+                attrs = "Path=/; SameSite=Lax" + ("; Secure" if secure else "")
                 headers.append("set-cookie", f"{CSRF_COOKIE}={token}; {attrs}")
             await send(message)
 

