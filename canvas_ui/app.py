@@ -26,7 +26,7 @@ from canvas_ui.api import tasks as tasks_api
 from canvas_ui.api import templates as templates_api
 from canvas_ui.deps import require_access
 from canvas_ui.i18n import gettext
-from canvas_ui.middleware import CsrfMiddleware, LocaleMiddleware
+from canvas_ui.middleware import CsrfMiddleware, LocaleMiddleware, RequestScopeMiddleware
 from canvas_ui.routes import (
     accounts,
     auth,
@@ -139,6 +139,7 @@ def create_app(
     # Added last = outermost: the locale is set before CSRF answers in the user's language.
     app.add_middleware(CsrfMiddleware, secret=settings.secret_key, exempt_paths=CSRF_EXEMPT)
     app.add_middleware(LocaleMiddleware)
+    app.add_middleware(RequestScopeMiddleware)
     return app
 
 

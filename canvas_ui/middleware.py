@@ -24,6 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from canvas_ui import i18n
+from db.session import IN_REQUEST
 
 CSRF_COOKIE = "journeys_csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -47,6 +48,24 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
         if name == wanted:
             return str(value.decode("latin-1"))
     return None
+
+
+class RequestScopeMiddleware:
+    """Marks the request's context (:data:`db.session.IN_REQUEST`), so tests can refuse
+    database calls that a request makes on the event loop (``db.session.guard_event_loop``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = IN_REQUEST.set(True)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            IN_REQUEST.reset(token)
 
 
 class LocaleMiddleware:

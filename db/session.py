@@ -14,6 +14,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -144,16 +145,22 @@ def _on_event_loop() -> bool:
     return True
 
 
+#: set for the duration of a web request (``canvas_ui.middleware.RequestScopeMiddleware``)
+IN_REQUEST: ContextVar[bool] = ContextVar("journeys_in_request", default=False)
+
+
 def guard_event_loop(engine: Engine) -> Engine:
-    """Make every statement on ``engine`` fail when it runs on an event loop's thread.
+    """Make every statement on ``engine`` fail when a web request runs it on the event
+    loop's thread.
 
     Tests install it on the web app's engine, so a route that blocks its loop on the
-    database fails loudly instead of stalling a busy install.
+    database fails loudly instead of stalling a busy install. Worker threads (plain ``def``
+    routes and dependencies, :func:`in_thread`) are not on a loop and pass.
     """
 
     @event.listens_for(engine, "before_cursor_execute")
     def _check(conn: Connection, _cursor: Any, statement: str, *_rest: Any) -> None:
-        if _on_event_loop():
+        if IN_REQUEST.get() and _on_event_loop():
             raise BlockingCallOnEventLoopError(
                 f"blocking database call on the event loop: {statement[:120]!r}; "
                 "use db.session.in_thread (or a plain def route)"

@@ -176,7 +176,7 @@ def store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestResu
                 result.accepted += 1
                 mine.append(ev.event_id)
                 new.append(ev)
-            elif crud.claim_delivery(session=session, event_id=ev.event_id):
+            elif crud.claim_delivery(session=session, event_id=ev.event_id, force=True):
                 mine.append(ev.event_id)
             else:
                 result.duplicates += 1
@@ -286,6 +286,13 @@ async def ingest(
     result, mine = await in_thread(store_events, session=session, events=events)
     if client is None:
         result.pending = list(mine)
+        for event_id in mine:  # the reconciler's turn, after a short back-off
+            await in_thread(
+                crud.retry_delivery_later,
+                session=session,
+                event_id=event_id,
+                error="Temporal not reachable",
+            )
         return result
     for event_id in mine:
         try:

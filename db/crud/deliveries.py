@@ -26,18 +26,20 @@ def add_delivery(
     return row
 
 
-def claim_delivery(*, session: Session, event_id: str, now: datetime | None = None) -> bool:
-    """Take the lease of ``event_id``'s pending delivery when nobody holds it; not committed.
-    False when it is delivered already (no row) or another process is on it."""
+def claim_delivery(
+    *, session: Session, event_id: str, now: datetime | None = None, force: bool = False
+) -> bool:
+    """Take the lease of ``event_id``'s pending delivery when nobody holds it (``force``:
+    even when someone does — a producer's retry is served at once; delivering twice is
+    harmless); not committed. False when it is delivered already (no row) or, without
+    ``force``, another process is on it."""
     now = now or utcnow()
-    result = session.execute(
-        update(EventDelivery)
-        .where(
-            col(EventDelivery.event_id) == event_id,
-            or_(col(EventDelivery.lease_until).is_(None), col(EventDelivery.lease_until) < now),
+    stmt = update(EventDelivery).where(col(EventDelivery.event_id) == event_id)
+    if not force:
+        stmt = stmt.where(
+            or_(col(EventDelivery.lease_until).is_(None), col(EventDelivery.lease_until) < now)
         )
-        .values(lease_until=now + LEASE)
-    )
+    result = session.execute(stmt.values(lease_until=now + LEASE))
     return bool(getattr(result, "rowcount", 0))
 
 

@@ -21,6 +21,7 @@ from canvas_ui.app import create_app
 from canvas_ui.middleware import CSRF_COOKIE, CSRF_HEADER
 from db.models import Customer, GuideTask, TaskNotice
 from db.seed import seed_demo
+from db.session import guard_event_loop
 from journeys.settings import Settings
 from services.accounts import DEMO_PASSWORD, seed_demo_users
 from services.temporal import TemporalGateway
@@ -69,6 +70,7 @@ async def world(
     settings = Settings(database_url=db_url, task_queue=f"tasks-{uuid.uuid4()}")
     acts = JourneyActivities.from_engine(engine, settings)
     app = create_app(settings, temporal=TemporalGateway(settings, env.client), engine=engine)
+    guard_event_loop(engine)  # a request blocking its event loop on the database fails
     transport = httpx.ASGITransport(app=app)
     async with Worker(
         env.client,

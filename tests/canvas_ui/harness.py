@@ -21,6 +21,7 @@ from sqlmodel import Session
 from canvas_ui import create_app
 from db import crud
 from db.models import CouponTemplateCreate
+from db.session import guard_event_loop
 from journeys.settings import Settings
 
 CSRF_COOKIE = "journeys_csrf"
@@ -47,7 +48,12 @@ def canvas_settings(canvas_db_template: Path, tmp_path: Path) -> Settings:
     """Settings on a fresh copy of the migrated database."""
     db = tmp_path / "journeys.db"
     shutil.copy(canvas_db_template, db)
-    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{db}", secret_key="test-secret-key")
+    return Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{db}",
+        secret_key="test-secret-key",
+        reconcile_interval_seconds=0,
+    )
 
 
 def hq_login(app: FastAPI) -> tuple[str, str] | None:
@@ -74,6 +80,7 @@ def hq_login(app: FastAPI) -> tuple[str, str] | None:
 def canvas_app(canvas_settings: Settings) -> Iterator[FastAPI]:
     """The app with no Temporal (publish and pause do not need it), an HQ user signed in."""
     app = create_app(canvas_settings, temporal=None)
+    guard_event_loop(app.state.engine)
     with Session(app.state.engine) as session:
         crud.create_coupon_template(
             session=session,
