@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +27,7 @@ from canvas_ui.api import tasks as tasks_api
 from canvas_ui.api import templates as templates_api
 from canvas_ui.deps import require_access
 from canvas_ui.i18n import gettext
+from canvas_ui.limits import BodyLimitMiddleware
 from canvas_ui.middleware import CsrfMiddleware, LocaleMiddleware, RequestScopeMiddleware
 from canvas_ui.routes import (
     accounts,
@@ -135,12 +137,72 @@ def create_app(
         app.mount(prefix, StaticFiles(directory=directory, check_dir=False), name=prefix)
 
     _install_error_handlers(app)
+    _document_errors(app)
     access.install(app)
     # Added last = outermost: the locale is set before CSRF answers in the user's language.
     app.add_middleware(CsrfMiddleware, secret=settings.secret_key, exempt_paths=CSRF_EXEMPT)
     app.add_middleware(LocaleMiddleware)
     app.add_middleware(RequestScopeMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # outermost: before anything reads the body
     return app
+
+
+#: The one shape of every 4xx body of the API (422 included): a sentence in ``detail``;
+#: field problems in ``errors``; a journey's compiler diagnostics in ``diagnostics``.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "title": "Detail",
+            "description": "What is wrong, as a sentence.",
+            "anyOf": [{"type": "string"}, {"type": "array"}, {"type": "object"}],
+        },
+        "errors": {
+            "title": "Errors",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+        "diagnostics": {"title": "Diagnostics", "type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what a 422 really looks like (the handler below), in
+    place of FastAPI's default ``HTTPValidationError``."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, routes=app.routes, description=app.description
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = PROBLEM_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        problem = {"$ref": "#/components/schemas/Problem"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {
+                        "description": "The request is invalid; ``detail`` says why.",
+                        "content": {"application/json": {"schema": problem}},
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _wants_html(request: Request) -> bool:

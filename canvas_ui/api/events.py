@@ -18,7 +18,16 @@ RETRY_AFTER_SECONDS = 30
 _EVENTS = TypeAdapter(list[EventIn])
 
 
-@router.post("/events", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        503: {
+            "description": "Temporal is unavailable: the events are stored and will be "
+            "delivered when it is back (``Retry-After`` says when to send them again)."
+        }
+    },
+)
 async def post_events(
     session: SessionDep,
     temporal: TemporalDep,
@@ -43,17 +52,17 @@ async def post_events(
     try:
         events = _EVENTS.validate_python(items)
     except ValidationError as exc:
-        raise HTTPException(
-            422,
+        return _invalid(
             [
                 {
                     "index": e["loc"][0] if e["loc"] else None,
                     "field": ".".join(str(p) for p in e["loc"][1:]),
-                    "message": e["msg"],
+                    "msg": e["msg"],
+                    "type": e["type"],
                 }
                 for e in exc.errors()
-            ],
-        ) from exc
+            ]
+        )
     client = None
     unavailable = ""
     if temporal is not None:
@@ -69,7 +78,17 @@ async def post_events(
             events=events,
         )
     except UnknownCustomersError as exc:
-        raise HTTPException(422, exc.problems) from exc
+        return _invalid(
+            [
+                {
+                    "index": p["index"],
+                    "field": p["field"],
+                    "msg": p["message"],
+                    "type": "unknown_customer",
+                }
+                for p in exc.problems
+            ]
+        )
     if unavailable or (result.pending and temporal is not None):
         # stored, not delivered: the reconciler delivers them once Temporal is back, and so
         # does a retry of the same event ids
@@ -82,3 +101,9 @@ async def post_events(
             body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
         )
     return result.to_dict()
+
+
+def _invalid(errors: list[dict[str, Any]]) -> JSONResponse:
+    """422 in the API's one error shape: a sentence, then each problem by event index."""
+    detail = "; ".join(f"event {e['index']}: {e['field'] or 'event'}: {e['msg']}" for e in errors)
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)

@@ -24,6 +24,7 @@ from canvas_ui.summaries import document_meta
 from db import crud
 from db.models import Journey, JourneyCreate, JourneyVersion
 from db.session import end_transaction, in_thread
+from engine.compiler import MAX_DOCUMENT_BYTES
 from engine.document import journey_json_schema
 from services import journeys as service
 from services.journeys import JourneyNotLiveError, JourneyStateError
@@ -99,7 +100,7 @@ def list_journeys(
     status_: str | None = Query(default=None, alias="status"),
     q: str | None = Query(default=None, max_length=100),
     limit: int = Query(default=100, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=10_000_000),
 ) -> list[dict[str, Any]]:
     """Journeys, newest edit first, with customers running / entered / goal counts."""
     if status_ and status_ not in STATUSES:
@@ -119,6 +120,7 @@ def create_journey(body: JourneyIn, session: SessionDep, user: CurrentUser) -> d
     document = (
         body.document.to_json() if body.document else starter_document(body.name, body.description)
     )
+    check_document_size(document)
     document["name"], document["description"] = body.name, body.description
     journey = crud.create_journey(
         session=session,
@@ -176,11 +178,25 @@ async def _read_import(request: Request) -> DraftDocument:
 
 
 def parse_draft(data: Any) -> DraftDocument:
-    """Check a document's structure; 422 listing each bad field (``nodes.3.kind: …``)."""
+    """Check a document's size (413 naming the limit) and structure (422 listing each bad
+    field, ``nodes.3.kind: …``)."""
+    check_document_size(data)
     try:
         return DraftDocument.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
+
+
+def check_document_size(data: Any) -> None:
+    """413 when a document is over the size a journey may have (checked when it is created,
+    saved and imported, not only at publish)."""
+    size = len(json.dumps(data, ensure_ascii=False, default=str).encode())
+    if size > MAX_DOCUMENT_BYTES:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            gettext("The journey document is %(size)d KB; the limit is %(limit)d KB.")
+            % {"size": size // 1024, "limit": MAX_DOCUMENT_BYTES // 1024},
+        )
 
 
 @router.get("/journeys/{journey_id}")

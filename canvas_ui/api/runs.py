@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
@@ -68,16 +68,16 @@ def list_runs(
     journey_id: str | None = None,
     customer_id: str | None = None,
     status: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=10_000_000),
 ) -> list[dict[str, Any]]:
     runs = crud.list_runs(
         session=session,
         journey_id=journey_id,
         customer_id=customer_id,
         status=status,
-        limit=min(max(limit, 1), 1000),
-        offset=max(offset, 0),
+        limit=limit,
+        offset=offset,
     )
     return [r.model_dump(mode="json") for r in runs]
 
@@ -150,13 +150,13 @@ def outbox(
     session: SessionDep,
     customer_id: str | None = None,
     journey_id: str | None = None,
-    limit: int = 100,
+    limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     """Messages the journeys sent (the default provider records them here)."""
     rows = crud.list_messages(
         session=session,
         customer_id=customer_id,
         journey_id=journey_id,
-        limit=min(max(limit, 1), 1000),
+        limit=limit,
     )
     return [m.model_dump(mode="json") for m in rows]
