@@ -1,6 +1,6 @@
 """The reconciler: what a crash or an outage left half-done is finished here.
 
-Two kinds of leftovers, both found in the database:
+Three kinds of leftovers, all found in the database:
 
 * **pending event deliveries** (:class:`db.models.EventDelivery`) whose lease has lapsed —
   Temporal was away, or the process that owned them died mid-request. Each is delivered
@@ -10,6 +10,8 @@ Two kinds of leftovers, both found in the database:
   A row whose workflow never started is removed (it is no entry, and the event that caused
   it, if any, is still pending and starts it again); one that started gets its run id; one
   whose workflow already closed without recording its end is closed like the workflow.
+* **owed task outcomes**: a guide completed a task, but its run was never told (Temporal
+  away, the process died after the commit): the outcome is signalled now.
 
 :class:`Reconciler` runs :func:`reconcile_once` every few seconds in each web process
 (leases keep two processes off the same delivery); ``journeys reconcile`` runs it once.
@@ -32,12 +34,15 @@ from db import crud
 from db.models import JourneyRun, utcnow
 from db.session import in_thread, writer
 from services.events import DeliveryFailedError, deliver_event
+from services.tasks import tell_journey
 from services.temporal import TemporalGateway, TemporalUnavailableError
 
 log = logging.getLogger(__name__)
 
 #: a claimed run younger than this may still be starting: leave it to its request
 START_GRACE = timedelta(minutes=2)
+#: a completed task younger than this is still being told by its request
+OUTCOME_GRACE = timedelta(seconds=30)
 
 _CLOSED = {
     WorkflowExecutionStatus.COMPLETED: (
@@ -58,6 +63,7 @@ class ReconcileResult:
     runs_confirmed: int = 0
     runs_removed: int = 0
     runs_closed: int = 0
+    outcomes_told: int = 0
 
 
 async def reconcile_once(
@@ -88,6 +94,17 @@ async def reconcile_once(
         )
         for row in rows:
             await _settle(session, client, row, result)
+        owed = await in_thread(
+            crud.untold_outcomes, session=session, older_than=now - OUTCOME_GRACE, limit=batch
+        )
+        for task in owed:
+            try:
+                await tell_journey(client, task)
+            except RPCError as exc:
+                log.warning("outcome of task %s still owed: %s", task.id, exc)
+                continue
+            await in_thread(crud.mark_journey_told, session=session, task_ids=[task.id])
+            result.outcomes_told += 1
     return result
 
 
@@ -148,5 +165,10 @@ class Reconciler:
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round
                 log.exception("reconciler round failed")
                 continue
-            if result.delivered or result.runs_removed or result.runs_closed:
+            if (
+                result.delivered
+                or result.runs_removed
+                or result.runs_closed
+                or result.outcomes_told
+            ):
                 log.info("reconciler: %s", result)

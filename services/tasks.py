@@ -7,12 +7,14 @@ probing another guide's task id learns nothing, not even that it exists.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
-from temporalio.service import RPCError
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from db import crud
 from db.errors import InvalidStatusError, NotFoundError
@@ -31,6 +33,10 @@ from services.accounts import Principal
 from services.assignment import DEFAULT_TIMEZONE, store_day
 from services.temporal import TemporalGateway, TemporalUnavailableError
 from workflows import JourneyWorkflow
+
+log = logging.getLogger(__name__)
+#: a signal that takes longer fails; the outcome stays owed and is sent later
+SIGNAL_TIMEOUT = timedelta(seconds=10)
 
 #: What a guide can record after a contact, besides the task's own outcomes.
 NOT_REACHED = "not_reached"
@@ -109,9 +115,9 @@ async def complete_task(
 ) -> GuideTask:
     """Store the outcome (the database is the record), then signal the journey run.
 
-    With ``actor``, the task must be in their scope. If Temporal is briefly unreachable the
-    outcome is still stored; the signal is what moves the customer on, so the error is
-    raised for the caller to retry (completing again with the same outcome is idempotent).
+    With ``actor``, the task must be in their scope. The stored outcome is owed to the run
+    until the signal went through (``journey_told_at``): when Temporal is unreachable the
+    guide's tap still counts and :mod:`services.reconcile` tells the run later.
     """
     now = datetime.now(UTC)
     task = await in_thread(
@@ -127,15 +133,35 @@ async def complete_task(
         return task
     try:
         client = await temporal.client()
+        await tell_journey(client, task, by=by)
+    except (TemporalUnavailableError, RPCError) as exc:
+        # stored and owed: the reconciler tells the run once Temporal answers again
+        log.warning("outcome of task %s not signalled yet: %s", task.id, exc)
+        return task
+    await in_thread(crud.mark_journey_told, session=session, task_ids=[task.id])
+    return task
+
+
+async def tell_journey(client: Client, task: GuideTask, *, by: str = "") -> None:
+    """Signal a completed task's outcome to its run (safe to repeat: a run keeps the first
+    outcome of a task). A run that has ended has nothing to be told."""
+    assert task.workflow_id is not None
+    completed = task.completed_at or datetime.now(UTC)
+    try:
         await client.get_workflow_handle(task.workflow_id).signal(
             JourneyWorkflow.task_outcome,
-            TaskOutcome(task.id, task.outcome or "completed", note, now.isoformat(), by),
+            TaskOutcome(
+                task.id,
+                task.outcome or "completed",
+                task.note,
+                completed.isoformat(),
+                by,
+            ),
+            rpc_timeout=SIGNAL_TIMEOUT,
         )
-    except RPCError:
-        pass  # the run has ended (e.g. the task expired a moment ago): nothing to move on
-    except TemporalUnavailableError:
-        raise
-    return task
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
 
 
 def _store_outcome(

@@ -91,10 +91,12 @@ from db.crud.tasks import (
     list_notices,
     list_tasks,
     log_contact,
+    mark_journey_told,
     reassign_task,
     record_notice,
     set_task_status,
     snooze_task,
+    untold_outcomes,
 )
 from db.crud.user_templates import (
     create_user_template,
@@ -105,6 +107,8 @@ from db.crud.user_templates import (
 )
 
 __all__ = [
+    "mark_journey_told",
+    "untold_outcomes",
     "delete_run",
     "unconfirmed_runs",
     "add_delivery",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from db.crud._util import insert_once
@@ -94,6 +94,34 @@ def complete_task(
     session.commit()
     session.refresh(task)
     return task
+
+
+def mark_journey_told(*, session: Session, task_ids: list[str], at: datetime | None = None) -> None:
+    """The runs of ``task_ids`` have their outcomes (or ended): nothing owed; committed."""
+    if task_ids:
+        session.execute(
+            update(GuideTask)
+            .where(col(GuideTask.id).in_(task_ids))
+            .values(journey_told_at=at or utcnow())
+        )
+    session.commit()
+
+
+def untold_outcomes(*, session: Session, older_than: datetime, limit: int = 200) -> list[GuideTask]:
+    """Completed tasks of journey runs whose outcome signal is still owed, completed before
+    ``older_than`` (younger ones are still being sent by their request)."""
+    stmt = (
+        select(GuideTask)
+        .where(
+            GuideTask.status == "completed",
+            col(GuideTask.journey_told_at).is_(None),
+            col(GuideTask.workflow_id).is_not(None),
+            col(GuideTask.completed_at) < older_than,
+        )
+        .order_by(col(GuideTask.completed_at))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
 
 
 def set_task_status(

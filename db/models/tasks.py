@@ -62,10 +62,14 @@ class GuideTask(GuideTaskBase, table=True):
         Index("ix_guide_task_guide_status", "guide_id", "status"),
         Index("ix_guide_task_store_status", "store_id", "status"),
         Index("ix_guide_task_guide_day", "guide_id", "scheduled_for"),
+        Index("ix_guide_task_status_told", "status", "journey_told_at"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
     idempotency_key: str = Field(unique=True, max_length=255)
+    #: when the journey run was told the outcome (None while a completed task's signal is
+    #: still owed: the reconciler sends it, so an outcome is never lost to a crash or outage)
+    journey_told_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class GuideTaskPublic(GuideTaskBase):

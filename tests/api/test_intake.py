@@ -313,3 +313,54 @@ def test_the_guard_refuses_database_calls_on_a_request_event_loop(engine: Engine
     with Session(engine) as session:  # a worker thread / plain code is fine
         assert session.exec(select(1)).one() == (1,)  # type: ignore[call-overload]
     assert LEASE.total_seconds() > 0
+
+
+async def test_an_outcome_recorded_during_an_outage_reaches_the_run_later(
+    stack: tuple[httpx.AsyncClient, Engine, FlakyGateway, str], env: WorkflowEnvironment
+) -> None:
+    client, engine, gateway, journey_id = stack
+    customer = "C000007"
+    wid = workflow_id_for(journey_id, customer)
+    now = await env.get_current_time()
+    assert (await client.post("/api/events", json=_event(customer, "first_purchase", now))).json()[
+        "started"
+    ] == 1
+    await _waiting_at(env, wid, "wfe")
+    visit = _event(customer, "store_visit", now + timedelta(minutes=1))
+    assert (await client.post("/api/events", json=visit)).json()["signalled"] == 1
+    state = await _waiting_at(env, wid, "t")
+    task_id = state.context["t"]["task_id"]
+
+    gateway.up = False
+    done = await client.post(f"/api/tasks/{task_id}/outcome", json={"outcome": "interested"})
+    assert done.status_code == 200, done.text  # the guide's tap counts
+    with Session(engine) as session:
+        task = crud.get_task(session=session, task_id=task_id)
+    assert task is not None and task.status == "completed" and task.journey_told_at is None
+
+    gateway.up = True
+    result = await reconcile_once(
+        engine=engine,
+        client=env.client,
+        task_queue=gateway.task_queue,
+        now=utcnow() + timedelta(minutes=1),
+    )
+    assert result.outcomes_told == 1
+    handle = env.client.get_workflow_handle(wid)
+    await handle.result()  # the run moved on: the outcome took it to its goal exit
+    final = await handle.query(JourneyWorkflow.state)
+    assert final.trace[-1].node_id == "goal"
+    with Session(engine) as session:
+        told = crud.get_task(session=session, task_id=task_id)
+    assert told is not None and told.journey_told_at is not None
+
+
+async def _waiting_at(env: WorkflowEnvironment, workflow_id: str, node_id: str) -> Any:
+    """Wait on the run's state (not the clock) until it waits at ``node_id``."""
+    handle = env.client.get_workflow_handle(workflow_id)
+    for _ in range(300):
+        state = await handle.query(JourneyWorkflow.state)
+        if state.waiting is not None and state.waiting.node_id == node_id:
+            return state
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{workflow_id} never waited at {node_id}")
