@@ -262,7 +262,7 @@ class SplitConfig(_Model):
 class OnFailure(StrEnum):
     """What a permanent business failure (stock exhausted, opted out, no guide) does."""
 
-    CONTINUE = "continue"  # record it in the trace, follow the normal port
+    CONTINUE = "continue"  # record it in the trace, follow `next` (a guide task: `expired`)
     EXIT = "exit"  # end the customer's path
     PORT = "port"  # follow the node's extra ``failed`` port
 

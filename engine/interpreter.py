@@ -55,8 +55,19 @@ T = TypeVar("T")
 #: - a side effect followed by an exit records the run's end itself (no extra record).
 SEMANTICS_V2 = "journey-semantics-v2"
 _LEGACY_FACTS_FRESH_FOR = timedelta(seconds=60)
+#: Release 3: no run strands (issue 12):
+#: - a failed step follows ``semantics.FAILURE_PORTS``: a guide task that could not be
+#:   created takes ``expired`` under "continue" (was: a ``next`` port tasks do not have, so
+#:   the run stopped with nothing to do and its row still "running");
+#: - a port that leads nowhere ends the run as exit ``no_path``, recorded (was: as above);
+#: - a task notice (reminder, escalation, expiry, cancel) that fails for good is noted on the
+#:   visit and the run goes on (was: the exception failed the workflow task, for ever);
+#: - a customer whose exit a side effect already recorded leaves at once: no pause and no
+#:   continue-as-new between that effect and the exit (was: a pause arriving in between
+#:   held a run the database called exited).
+SEMANTICS_V3 = "journey-semantics-v3"
 #: Every patch id, in the order a runtime decides them (once, when a run starts).
-PATCHES = (SEMANTICS_V2,)
+PATCHES = (SEMANTICS_V2, SEMANTICS_V3)
 
 
 @dataclass
@@ -124,14 +135,15 @@ class Interpreter:
     async def run(self) -> RunOutcome:
         st = self.state
         while st.status == "running" and st.current is not None:
-            if st.paused and not self._interrupted():
+            leaving = self._leaving()
+            if st.paused and not self._interrupted() and not leaving:
                 st.waiting = Waiting(st.current, "paused")
                 await self.rt.wait(until=None, wake=lambda: not st.paused or self._interrupted())
                 st.waiting = None
             if self._interrupted():
                 await self._finish_interrupted()
                 break
-            if st.steps > 0 and self.rt.should_continue_as_new():
+            if st.steps > 0 and not leaving and self.rt.should_continue_as_new():
                 return RunOutcome(True, st)
             await self._visit(self.journey.step(st.current))
             st.steps += 1
@@ -165,7 +177,14 @@ class Interpreter:
             else:
                 await self._exit(step.node_id, reason="failure_exit")
             return
-        st.current = step.target(port)
+        target = step.target(port)
+        if target is None and self.rt.patched(SEMANTICS_V3):
+            # never stop with nothing to do: end visibly, and record the end
+            entry.error = entry.error or "NoPath"
+            entry.summary = f"{entry.summary} · port '{port}' leads nowhere".lstrip(" ·")
+            await self._exit(step.node_id, reason="no_path")
+            return
+        st.current = target
 
     def _handlers(self) -> dict[type, Callable[[Any, TraceEntry, int], Awaitable[str | None]]]:
         return {
@@ -312,7 +331,7 @@ class Interpreter:
         )
         result = await self._attempt(entry, step.node_id, lambda: self.rt.issue_coupon(req))
         if result is None:
-            return self._failure_port(step.on_failure)
+            return self._failure_port(step)
         self._recorded_exit = req.then_record
         self.state.context[step.node_id] = {
             "coupon_id": result.coupon_id,
@@ -343,7 +362,7 @@ class Interpreter:
         )
         result = await self._attempt(entry, step.node_id, lambda: self.rt.send_message(req))
         if result is None:
-            return self._failure_port(step.on_failure)
+            return self._failure_port(step)
         self._recorded_exit = req.then_record
         self.state.context[step.node_id] = {
             "message_id": result.message_id,
@@ -380,7 +399,7 @@ class Interpreter:
         )
         task = await self._attempt(entry, step.node_id, lambda: self.rt.create_task(req))
         if task is None:
-            return self._failure_port(step.on_failure)
+            return self._failure_port(step)
         if self.rt.patched(SEMANTICS_V2) and task.due_at != req.due_at:
             # assignment moved the task (the guide's day was full): remind, escalate and
             # expire on the task's own schedule
@@ -399,15 +418,11 @@ class Interpreter:
         if remind is not None and remind > now:
             await self._park(step.node_id, "task", remind, detail)
             if not await self.rt.wait(until=remind, wake=done):
-                await self.rt.task_notice(
-                    TaskNoticeRequest(task.task_id, "reminder", f"{key}/reminder")
-                )
+                await self._notice(entry, task.task_id, "reminder", key)
         if not done():
             await self._park(step.node_id, "task", due, detail)
             if not await self.rt.wait(until=due, wake=done):
-                await self.rt.task_notice(
-                    TaskNoticeRequest(task.task_id, "escalation", f"{key}/escalation")
-                )
+                await self._notice(entry, task.task_id, "escalation", key)
         expires = due + timedelta(seconds=step.expire_after_seconds)
         if not done():
             await self._park(step.node_id, "task", expires, detail + " · overdue")
@@ -422,11 +437,9 @@ class Interpreter:
             entry.summary = f"task {task.task_id} · {task.guide_name} · {outcome.outcome}"
             return port
         if self._interrupted():
-            await self.rt.task_notice(
-                TaskNoticeRequest(task.task_id, "cancelled", f"{key}/cancelled")
-            )
+            await self._notice(entry, task.task_id, "cancelled", key)
             return None
-        await self.rt.task_notice(TaskNoticeRequest(task.task_id, "expired", f"{key}/expired"))
+        await self._notice(entry, task.task_id, "expired", key)
         ctx["outcome"] = "expired"
         entry.summary = f"task {task.task_id} · {task.guide_name} · expired"
         return "expired"
@@ -443,7 +456,7 @@ class Interpreter:
         )
         result = await self._attempt(entry, step.node_id, lambda: self.rt.update_customer(req))
         if result is None:
-            return "next"
+            return self._failure_port(step)
         self._recorded_exit = req.then_record
         self.state.facts = None  # the profile changed: read it again when needed
         entry.result = {"tags": result.tags}
@@ -471,12 +484,38 @@ class Interpreter:
             self.state.context[node_id] = {"failed": True, "error": failure.type}
             return None
 
-    def _failure_port(self, on_failure: ir.OnFailure) -> str | None:
+    def _failure_port(self, step: ir.Step) -> str | None:
+        """The port a step whose side effect failed for good follows (None: exit)."""
+        on_failure = getattr(step, "on_failure", ir.OnFailure.CONTINUE)
+        if self.rt.patched(SEMANTICS_V3):
+            return semantics.failure_port(ir.STEP_KIND[type(step)], on_failure)
         if on_failure is ir.OnFailure.EXIT:
             return None
         if on_failure is ir.OnFailure.PORT:
             return "failed"
-        return "next"
+        return "next"  # before release 3, also for a task (which has no such port)
+
+    async def _notice(self, entry: TraceEntry, task_id: str, kind: str, key: str) -> None:
+        """Send one task notice; from release 3 one that fails for good is noted on the
+        visit instead of failing the run (the customer's path does not depend on it)."""
+        req = TaskNoticeRequest(task_id, kind, f"{key}/{kind}")
+        if not self.rt.patched(SEMANTICS_V3):
+            await self.rt.task_notice(req)
+            return
+        try:
+            await self.rt.task_notice(req)
+        except EffectFailed as failure:
+            entry.error = entry.error or failure.type
+            entry.inputs.setdefault("notices_failed", {})[kind] = str(failure)
+
+    def _leaving(self) -> bool:
+        """The last side effect already recorded this run's end at the current node."""
+        pre = self._recorded_exit
+        return (
+            pre is not None
+            and pre.current_node == self.state.current
+            and self.rt.patched(SEMANTICS_V3)
+        )
 
     async def _facts(
         self, counts: list[Any], coupons: list[str], segments: tuple[str, ...] | list[str] = ()

@@ -189,6 +189,31 @@ def evaluate_branch(
     return "else", inputs, f"{shown} → else" if shown else "else"
 
 
+# ------------------------------------------------------------------ failures
+
+_CONTINUE, _EXIT, _PORT = ir.OnFailure.CONTINUE, ir.OnFailure.EXIT, ir.OnFailure.PORT
+
+#: The port a customer takes when a step's side effect fails for good (stock exhausted,
+#: opted out, no guide, a template that does not render, retries exhausted), by node kind
+#: and ``on_failure``; ``None`` ends the path (exit ``failure_exit``). Every port named here
+#: is one the kind always has (``engine.ports``; tests/engine check every cell): a port
+#: leading nowhere would leave the run with nothing to do and its row "running".
+#: A guide task has no ``next``: a task that could not be created is a task nobody did, so
+#: "continue" follows ``expired`` (the trace and ``ctx.<node>.failed`` tell the two apart).
+#: ``update_customer`` has no on_failure setting: a failed update always continues.
+FAILURE_PORTS: dict[str, dict[ir.OnFailure, str | None]] = {
+    "send_coupon": {_CONTINUE: "next", _EXIT: None, _PORT: "failed"},
+    "send_message": {_CONTINUE: "next", _EXIT: None, _PORT: "failed"},
+    "assign_guide_task": {_CONTINUE: "expired", _EXIT: None, _PORT: "failed"},
+    "update_customer": {_CONTINUE: "next"},
+}
+
+
+def failure_port(kind: str, on_failure: ir.OnFailure) -> str | None:
+    """Where a failed ``kind`` step goes under ``on_failure`` (``None``: the path ends)."""
+    return FAILURE_PORTS.get(kind, {}).get(on_failure)
+
+
 # ------------------------------------------------------------------ split
 
 

@@ -62,6 +62,7 @@ class ScriptItem:
     task_outcome: str | None = None
     task_node_id: str | None = None  # which task node; None = the newest open task
     note: str = ""
+    signal: str | None = None  # "stop" | "pause" | "resume", as the workflow's signals
 
 
 class SimulationStalled(Exception):
@@ -81,6 +82,10 @@ class SandboxWorld:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     notices: list[TaskNoticeRequest] = field(default_factory=list)
     records: list[RunRecord] = field(default_factory=list)
+    #: failures to inject ("what if the stock runs out?", and the property tests): an effect
+    #: name (issue_coupon, send_message, create_task, task_notice, update_customer), or
+    #: "<effect>:<node id>" for one node only → the failure type it raises for good
+    failures: dict[str, str] = field(default_factory=dict)
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
@@ -122,6 +127,10 @@ class SimulatedRuntime:
 
     def _deliver(self, item: ScriptItem) -> None:
         assert self.interpreter is not None
+        if item.signal == "stop":
+            self.interpreter.on_stop("stopped")
+        elif item.signal in ("pause", "resume"):
+            self.interpreter.on_pause(item.signal == "pause")
         if item.event_type:
             n = next(self.world._seq)
             ev = CustomerEventIn(
@@ -184,6 +193,7 @@ class SimulatedRuntime:
     async def issue_coupon(self, req: IssueCouponRequest) -> CouponIssued:
         if req.ctx.idempotency_key in self._issued_keys:
             return self._issued_keys[req.ctx.idempotency_key]
+        self._inject("issue_coupon", req.ctx.node_id)
         tpl = self.world.coupon_templates.get(req.coupon_template_id)
         if tpl is None:
             raise EffectFailed(UNKNOWN_COUPON_TEMPLATE, req.coupon_template_id)
@@ -207,26 +217,26 @@ class SimulatedRuntime:
         return coupon
 
     async def send_message(self, req: SendMessageRequest) -> MessageSent:
+        self._inject("send_message", req.ctx.node_id)
         if req.channel in self.world.facts.opted_out_channels:
             raise EffectFailed(CUSTOMER_OPTED_OUT, f"opted out of {req.channel}")
         n = next(self.world._seq)
-        try:
-            rendered = render(
-                req.content, customer=_customer_view(self.world.facts), ctx=req.context
-            )
-        except TemplateRenderError as exc:
-            raise EffectFailed(TEMPLATE_RENDER_FAILED, str(exc)) from exc
+        rendered = self._render(req.content, req.context)
         msg = MessageSent(f"SIM-MSG{n}", req.channel, "sandbox", rendered)
         self.world.messages.append(msg)
         self._then_record(req.then_record)
         return msg
 
     async def create_task(self, req: CreateTaskRequest) -> TaskCreated:
+        self._inject("create_task", req.ctx.node_id)
         guide = self.world.facts.guide_id
         if not guide and req.assignee == "bound_guide":
             guide = self.world.facts.attributes.get("store_manager_id")
         if not isinstance(guide, str) or not guide:
             raise EffectFailed(NO_GUIDE_AVAILABLE, "no bound guide and no store manager")
+        # rendered like the worker does, so a test run shows the failure a live run would get
+        title = self._render(req.title, req.context)
+        instructions = self._render(req.instructions, req.context)
         n = next(self.world._seq)
         task_id = f"SIM-T{n}"
         task = {
@@ -237,12 +247,15 @@ class SimulatedRuntime:
             "outcome": None,
             "due_at": req.due_at,
             "task_type": req.task_type,
-            "title": req.title,
+            "title": title,
+            "instructions": instructions,
         }
         self.world.tasks.append(task)
         return TaskCreated(task_id, guide, guide, req.due_at)
 
     async def task_notice(self, req: TaskNoticeRequest) -> TaskNoticeResult:
+        node_id = next((t["node_id"] for t in self.world.tasks if t["task_id"] == req.task_id), "")
+        self._inject("task_notice", node_id)
         self.world.notices.append(req)
         for t in self.world.tasks:
             if t["task_id"] == req.task_id and req.kind in ("expired", "cancelled"):
@@ -250,6 +263,7 @@ class SimulatedRuntime:
         return TaskNoticeResult(req.task_id, req.kind, "sandbox")
 
     async def update_customer(self, req: UpdateCustomerRequest) -> CustomerUpdated:
+        self._inject("update_customer", req.ctx.node_id)
         f = self.world.facts
         f.tags = sorted((set(f.tags) | set(req.add_tags)) - set(req.remove_tags))
         f.attributes = {**f.attributes, **req.set_attributes}
@@ -258,6 +272,20 @@ class SimulatedRuntime:
 
     async def record_run(self, rec: RunRecord) -> None:
         self.world.records.append(rec)
+
+    def _inject(self, effect: str, node_id: str) -> None:
+        failures = self.world.failures
+        failure = failures.get(f"{effect}:{node_id}") or failures.get(effect)
+        if failure:
+            raise EffectFailed(failure, f"{effect} at {node_id or '?'} fails (injected)")
+
+    def _render(self, text: str, ctx: dict[str, Any]) -> str:
+        try:
+            return render(text, customer=_customer_view(self.world.facts), ctx=ctx)
+        except TemplateRenderError as exc:
+            raise EffectFailed(TEMPLATE_RENDER_FAILED, str(exc)) from exc
+        except Exception as exc:  # e.g. {{ 1 / 0 }}: the worker's renderer reports it too
+            raise EffectFailed(TEMPLATE_RENDER_FAILED, f"{type(exc).__name__}: {exc}") from exc
 
     def _then_record(self, rec: RunRecord | None) -> None:
         if rec is not None:
