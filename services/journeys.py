@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -19,10 +21,13 @@ from services import segments
 from services.enrollment import EnrollResult
 from services.enrollment import enroll_customers as _enroll
 from services.temporal import TemporalGateway
-from workflows import JourneyWorkflow
+from workflows import JourneyWorkflow, workflow_id_for
 
 #: Signals to many running workflows go out this many at a time.
+log = logging.getLogger(__name__)
+
 SIGNAL_CONCURRENCY = 32
+VISIBILITY_TIMEOUT = timedelta(seconds=10)
 
 
 class JourneyNotLiveError(Exception):
@@ -180,10 +185,38 @@ async def set_paused(
         session=session, temporal=temporal, journey_id=journey_id, paused=paused
     )
     running = await in_thread(_running_workflows, session, journey_id)
-    if not running or temporal is None:
+    if temporal is None:
         return 0
+    client = await temporal.client()
+    running = await with_visible_runs(client, journey_id, running)
     signal = JourneyWorkflow.pause if paused else JourneyWorkflow.resume
-    return await signal_runs(await temporal.client(), running, signal.__name__)
+    return await signal_runs(client, running, signal.__name__)
+
+
+async def with_visible_runs(client: Client, journey_id: str, known: list[str]) -> list[str]:
+    """``known`` (the database's running runs of the journey) plus the journey's workflows
+    Temporal still runs although the database calls them ended.
+
+    That happens when a run's first workflow task recorded the exit (local activities run
+    at least once) and then timed out, and the retried task took another path (a pause
+    signal had arrived meanwhile): pause, resume and archive must still reach such a run.
+    Asked of Temporal's visibility; a server without it (the time-skipping test server)
+    leaves ``known`` as it is.
+    """
+    prefix = workflow_id_for(journey_id, "")
+    query = (
+        "WorkflowType = 'JourneyWorkflow' AND ExecutionStatus = 'Running' "
+        f"AND WorkflowId STARTS_WITH '{prefix}'"
+    )
+    found = dict.fromkeys(known)
+    try:
+        async for execution in client.list_workflows(
+            query, page_size=1000, rpc_timeout=VISIBILITY_TIMEOUT
+        ):
+            found.setdefault(execution.id)
+    except RPCError as exc:
+        log.info("visibility not available, using the database's runs only: %s", exc)
+    return list(found)
 
 
 def _running_workflows(session: Session, journey_id: str) -> list[str]:
@@ -214,9 +247,10 @@ async def archive_journey(
 
     running = await in_thread(set_archived)
     await segments.on_archive(session=session, temporal=temporal, journey_id=journey_id)
-    if not running or temporal is None:
+    if temporal is None:
         return 0
     client = await temporal.client()
+    running = await with_visible_runs(client, journey_id, running)
     return await signal_runs(client, running, JourneyWorkflow.stop.__name__, ARCHIVE_REASON)
 
 

@@ -1,0 +1,76 @@
+"""A run Temporal still runs although the database recorded its end is still reached by
+pause and archive (asked of Temporal's visibility: a real dev server, not the
+time-skipping one, which has none)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+from temporalio.testing import WorkflowEnvironment
+
+from db import crud, writer
+from db.models import JourneyCreate
+from db.seed import seed_demo
+from journeys.settings import Settings
+from services.journeys import ARCHIVE_REASON, archive_journey, enroll_customers, publish, set_paused
+from services.temporal import TemporalGateway
+from tests.audiences.harness import journey_worker
+from tests.runs.test_archive import _waiting_journey
+from tests.temporal_env import binary
+from workflows.runtime import JourneyResult
+
+
+@pytest.fixture
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        dev_server_extra_args=["--headless", "--log-level", "error"],
+    )
+    async with env:
+        yield env
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_pause_and_archive_reach_runs_the_database_calls_ended(
+    dev_server: WorkflowEnvironment, engine: Engine
+) -> None:
+    seed_demo(session_or_engine=engine, customers=10)
+    with Session(engine, expire_on_commit=False) as session:
+        journey = crud.create_journey(
+            session=session,
+            journey_create=JourneyCreate(name="orphans", draft_document=_waiting_journey()),
+            by="test",
+        )
+        assert publish(session=session, journey_id=journey.id, by="test").ok
+        customers = [c.id for c in crud.search_customers(session=session, query="", limit=2)]
+
+    client = dev_server.client
+    async with journey_worker(client, engine) as queue:
+        gateway = TemporalGateway(Settings(task_queue=queue), client)
+        with Session(writer(engine), expire_on_commit=False) as session:
+            entered = await enroll_customers(
+                session=session, temporal=gateway, journey_id=journey.id, customer_ids=customers
+            )
+            assert entered.started == 2, entered.to_dict()
+            runs = [r.workflow_id for r in crud.list_runs(session=session, journey_id=journey.id)]
+            # the database lost track of one of them (its exit was recorded by a first
+            # workflow task that then timed out and took another path on retry)
+            crud.mark_run(
+                session=session, workflow_id=runs[0], status="exited", exit_reason="orphaned"
+            )
+            told = await set_paused(
+                session=session, temporal=gateway, journey_id=journey.id, paused=True, by="test"
+            )
+            assert told == 2
+            stopped = await archive_journey(
+                session=session, temporal=gateway, journey_id=journey.id, by="test"
+            )
+        assert stopped == 2
+        results = [
+            await client.get_workflow_handle(wid, result_type=JourneyResult).result()
+            for wid in runs
+        ]
+    assert [(r.status, r.exit_reason) for r in results] == [("stopped", ARCHIVE_REASON)] * 2
