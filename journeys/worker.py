@@ -19,6 +19,7 @@ from activities import JourneyActivities, all_activities
 from activities.enrollment import EnrollmentActivities
 from db import make_engine
 from journeys.settings import Settings
+from services.temporal import journey_loader, with_journey_loader
 from workflows import JourneyWorkflow
 from workflows.enrollment import SegmentEnrollmentWorkflow
 
@@ -36,8 +37,13 @@ def build_worker(
 
     The enrollment workflow and activities are registered here too, for a single-process
     install (``enrollment_task_queue=""``) whose passes run on this queue.
+
+    Runs name their journey version by reference: the worker's codec loads each version
+    from this database once (a client from ``services.temporal.connect`` already has the
+    codec; any other client is given one, see ``with_journey_loader``).
     """
     engine = make_engine(settings.sqlalchemy_url)
+    client = with_journey_loader(client, journey_loader(engine))
     acts = activities or JourneyActivities.from_engine(engine, settings)
     enrollment = EnrollmentActivities.from_engine(engine, client, settings.task_queue)
     return Worker(

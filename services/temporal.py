@@ -1,12 +1,23 @@
-"""The Temporal client, connected lazily from settings and shared per process."""
+"""The Temporal client, connected lazily from settings and shared per process, and the data
+converter every client and worker of this app uses (:class:`workflows.codec.JourneyCodec`:
+zlib for big payloads, compiled journeys loaded from the database by reference)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import threading
+from typing import Any
 
+from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio.client import Client, TLSConfig
+from temporalio.converter import DataConverter
 
+from db import crud, make_engine
 from journeys.settings import Settings
+from workflows.codec import JourneyCodec, JourneyLoader
+from workflows.journey_cache import JourneyRef
 
 
 class TemporalUnavailableError(Exception):
@@ -29,7 +40,65 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         tls=tls,
         api_key=settings.temporal_api_key,
+        data_converter=data_converter(settings),
     )
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The default converter with :class:`JourneyCodec`, loading journeys from
+    ``settings``' database. Clients, workers and replayers of journey histories use it."""
+    return dataclasses.replace(
+        DataConverter.default,
+        payload_codec=JourneyCodec(load_journey=journey_loader(settings.sqlalchemy_url)),
+    )
+
+
+def journey_loader(database: Engine | str) -> JourneyLoader:
+    """Loads published versions (``journey_version.compiled``) by reference; the engine of a
+    URL is made on first use (most processes never miss their cache)."""
+    engine = database if isinstance(database, Engine) else None
+    lock = threading.Lock()
+
+    def read(ref: JourneyRef) -> dict[str, Any] | None:
+        nonlocal engine
+        with lock:
+            if engine is None:
+                assert isinstance(database, str)
+                engine = make_engine(database)
+        with Session(engine) as session:
+            row = crud.get_version(session=session, journey_id=ref.journey_id, version=ref.version)
+        if row is None or row.content_hash != ref.content_hash:
+            return None
+        return row.compiled
+
+    async def load(ref: JourneyRef) -> dict[str, Any] | None:
+        return await asyncio.to_thread(read, ref)
+
+    return load
+
+
+def with_journey_loader(client: Client, load_journey: JourneyLoader) -> Client:
+    """``client``, or a client on the same connection, whose codec loads journeys.
+
+    A client already built by :func:`connect` is returned as it is. One with no codec gets
+    a :class:`JourneyCodec` that loads journeys and expands compressed payloads but does
+    not compress: whatever reads this worker's payloads without the codec still can.
+    """
+    codec = client.data_converter.payload_codec
+    if isinstance(codec, JourneyCodec) and codec.load_journey is not None:
+        return client
+    if codec is None:
+        codec = JourneyCodec(compress_over=None, load_journey=load_journey)
+    elif isinstance(codec, JourneyCodec):
+        codec = JourneyCodec(compress_over=codec.compress_over, load_journey=load_journey)
+    else:
+        raise TypeError(
+            f"the client's payload codec {type(codec).__name__} is not a JourneyCodec: "
+            "connect with services.temporal.connect (or data_converter)"
+        )
+    config = client.config()
+    config["data_converter"] = dataclasses.replace(client.data_converter, payload_codec=codec)
+    return Client(**config)
 
 
 class TemporalGateway:

@@ -1,10 +1,12 @@
 """The per-customer journey workflow: the interpreter of engine/ on Temporal's clock.
 
-The workflow is a thin shell. Its input is the compiled journey (so editing a journey never
-changes a running customer's path) plus the customer; all semantics live in
+The workflow is a thin shell. Its input names the published journey version (so editing a
+journey never changes a running customer's path) plus the customer; all semantics live in
 :class:`engine.interpreter.Interpreter`; :class:`workflows.runtime.TemporalRuntime` maps the
 interpreter's runtime interface onto durable timers, conditions and activities. No I/O
-happens here.
+happens here: the version is read from the worker's cache (``workflows.journey_cache``),
+which holds it before the run's first task (runs started before ``JourneyInput.journey_ref``
+carry the compiled journey inline).
 
 Changes to interpreter behaviour that would alter recorded histories go behind a change id
 (``engine.interpreter.PATCHES``): a run started by this release carries the ids it takes in
@@ -18,6 +20,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from engine.interpreter import PATCHES, Interpreter, new_state
+
+    # in the sandbox's modules too: CompiledJourney.from_dict resolves the IR's type hints
+    # through sys.modules (an inline journey, below, is parsed in here)
     from engine.ir import CompiledJourney
     from engine.runtime import CustomerEventIn, RunState, TaskOutcome
     from workflows.runtime import JourneyInput, JourneyResult, TemporalRuntime
@@ -29,7 +34,7 @@ class JourneyWorkflow:
 
     @workflow.init
     def __init__(self, inp: JourneyInput) -> None:
-        self._journey = CompiledJourney.from_dict(inp.journey)
+        self._journey: CompiledJourney = inp.compiled()
         info = workflow.info()
         state = inp.state or new_state(
             customer_id=inp.customer_id,
@@ -64,6 +69,7 @@ class JourneyWorkflow:
                     state=st,
                     history_limit=inp.history_limit,
                     semantics=runtime.decided(),
+                    journey_ref=inp.journey_ref,
                 )
             )
         last = st.trace[-1].node_id if st.trace else None

@@ -33,7 +33,10 @@ from engine.effects import (
     UpdateCustomerRequest,
 )
 from engine.interpreter import PATCHES
+from engine.ir import CompiledJourney
 from engine.runtime import CustomerEventIn, RunState
+from workflows import journey_cache
+from workflows.journey_cache import JourneyRef
 
 T = TypeVar("T")
 
@@ -59,7 +62,9 @@ def workflow_id_for(journey_id: str, customer_id: str) -> str:
 
 @dataclass
 class JourneyInput:
-    journey: dict[str, Any]  # CompiledJourney.to_dict()
+    #: The compiled journey inline (``CompiledJourney.to_dict()``): runs started before
+    #: ``journey_ref`` existed. ``{}`` when ``journey_ref`` names it.
+    journey: dict[str, Any]
     customer_id: str
     enrollment_id: str = ""  # "" → the first run id of this enrollment
     entry_event: CustomerEventIn | None = None
@@ -70,11 +75,41 @@ class JourneyInput:
     #: starter (:meth:`new`), so a new run records no patch marker. None = decided by
     #: ``workflow.patched`` markers: runs started before this field existed.
     semantics: tuple[str, ...] | None = None
+    #: The published version this run follows, read from the worker's cache
+    #: (``workflows.journey_cache``) instead of from the input: the history records a
+    #: reference of ~100 bytes, not the journey. None = ``journey`` holds it inline.
+    journey_ref: JourneyRef | None = None
 
     @classmethod
-    def new(cls, **fields: Any) -> "JourneyInput":
-        """The input of a new run: it takes every change of this release."""
-        return cls(semantics=PATCHES, **fields)
+    def new(
+        cls,
+        *,
+        journey: dict[str, Any] | None = None,
+        journey_ref: JourneyRef | None = None,
+        **fields: Any,
+    ) -> "JourneyInput":
+        """The input of a new run: it takes every change of this release, and names its
+        journey by reference.
+
+        ``journey`` (the compiled journey, e.g. a published version's ``compiled``) is kept
+        in this process's cache, so a worker in this process needs no database; a worker
+        elsewhere loads the version from the database by the reference. ``journey_ref``
+        alone: the starter knows the version is published and has no need to read it.
+        """
+        if journey is not None:
+            ref = journey_cache.remember(journey)
+            if journey_ref is not None and journey_ref != ref:
+                raise ValueError(f"journey {ref} does not match journey_ref {journey_ref}")
+            journey_ref = ref
+        if journey_ref is None:
+            raise TypeError("JourneyInput.new needs journey (compiled) or journey_ref")
+        return cls(journey={}, semantics=PATCHES, journey_ref=journey_ref, **fields)
+
+    def compiled(self) -> CompiledJourney:
+        """The journey this run follows: inline (older runs) or from the worker's cache."""
+        if self.journey_ref is not None:
+            return journey_cache.require(self.journey_ref)
+        return CompiledJourney.from_dict(self.journey)
 
 
 @dataclass
