@@ -1,6 +1,6 @@
 """The reconciler: what a crash or an outage left half-done is finished here.
 
-Three kinds of leftovers, all found in the database:
+Four kinds of leftovers:
 
 * **pending event deliveries** (:class:`db.models.EventDelivery`) whose lease has lapsed —
   Temporal was away, or the process that owned them died mid-request. Each is delivered
@@ -10,6 +10,8 @@ Three kinds of leftovers, all found in the database:
   A row whose workflow never started is removed (it is no entry, and the event that caused
   it, if any, is still pending and starts it again); one that started gets its run id; one
   whose workflow already closed without recording its end is closed like the workflow.
+* **runs that ended without saying so**: a row still "running" whose workflow closed
+  (:func:`close_ended_runs`, from Temporal's visibility of closed runs).
 * **owed task outcomes**: a guide completed a task, but its run was never told (Temporal
   away, the process died after the commit): the outcome is signalled now.
 
@@ -108,6 +110,56 @@ async def reconcile_once(
     return result
 
 
+async def close_ended_runs(
+    *, engine: Engine, client: Client, since: datetime, limit: int = 5000
+) -> tuple[int, datetime]:
+    """Rows still "running" whose workflow closed after ``since`` without recording its
+    end (runs of an older release that followed a port leading nowhere, or a crash before
+    the last report) are closed like their workflow. Asked of Temporal's visibility, closed
+    runs only, so it costs nothing per waiting customer; without visibility (the
+    time-skipping test server) it does nothing. → (rows closed, the new ``since``)."""
+    query = (
+        "WorkflowType = 'JourneyWorkflow' AND ExecutionStatus != 'Running' "
+        f"AND CloseTime > '{since.isoformat()}'"
+    )
+    closed: dict[str, tuple[str, WorkflowExecutionStatus | None, datetime | None]] = {}
+    newest = since
+    try:
+        async for ex in client.list_workflows(query, page_size=1000, limit=limit):
+            closed[ex.id] = (ex.run_id, ex.status, ex.close_time)
+            if ex.close_time is not None and ex.close_time > newest:
+                newest = ex.close_time
+    except RPCError as exc:
+        log.debug("no visibility for closed runs: %s", exc)
+        return 0, since
+    if not closed:
+        return 0, newest
+
+    def close(session: Session) -> int:
+        rows = crud.latest_runs(session=session, workflow_ids=list(closed))
+        count = 0
+        for workflow_id, row in rows.items():
+            run_id, wf_status, close_time = closed[workflow_id]
+            if row.status != "running" or row.run_id not in (None, run_id):
+                continue
+            status, reason = _CLOSED.get(
+                wf_status or WorkflowExecutionStatus.COMPLETED,
+                ("failed", f"the workflow is {wf_status}"),
+            )
+            crud.mark_run(
+                session=session,
+                workflow_id=workflow_id,
+                status=status,
+                exit_reason=reason,
+                at=close_time,
+            )
+            count += 1
+        return count
+
+    with Session(writer(engine), expire_on_commit=False) as session:
+        return await in_thread(close, session), newest
+
+
 async def _settle(session: Session, client: Client, row: JourneyRun, out: ReconcileResult) -> None:
     assert row.id is not None
     try:
@@ -150,6 +202,8 @@ class Reconciler:
         self.engine = engine
         self.gateway = gateway
         self.interval = interval
+        #: closed runs are looked at from here on (a day back at start-up)
+        self.closed_since = utcnow() - timedelta(days=1)
 
     async def run(self) -> None:
         while True:
@@ -159,6 +213,10 @@ class Reconciler:
                 result = await reconcile_once(
                     engine=self.engine, client=client, task_queue=self.gateway.task_queue
                 )
+                closed, self.closed_since = await close_ended_runs(
+                    engine=self.engine, client=client, since=self.closed_since
+                )
+                result.runs_closed += closed
             except (TemporalUnavailableError, RPCError) as exc:
                 log.warning("reconciler: Temporal unavailable, retrying later: %s", exc)
                 continue

@@ -5,6 +5,7 @@ time-skipping one, which has none)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -12,15 +13,16 @@ from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
 from db import crud, writer
-from db.models import JourneyCreate
+from db.models import JourneyCreate, utcnow
 from db.seed import seed_demo
 from journeys.settings import Settings
 from services.journeys import ARCHIVE_REASON, archive_journey, enroll_customers, publish, set_paused
+from services.reconcile import close_ended_runs
 from services.temporal import TemporalGateway
 from tests.audiences.harness import journey_worker
 from tests.runs.test_archive import _waiting_journey
 from tests.temporal_env import binary
-from workflows.runtime import JourneyResult
+from workflows.runtime import JourneyResult, workflow_id_for
 
 
 @pytest.fixture
@@ -74,3 +76,39 @@ async def test_pause_and_archive_reach_runs_the_database_calls_ended(
             for wid in runs
         ]
     assert [(r.status, r.exit_reason) for r in results] == [("stopped", ARCHIVE_REASON)] * 2
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_run_that_ended_without_saying_so_is_closed_like_its_workflow(
+    dev_server: WorkflowEnvironment, engine: Engine
+) -> None:
+    seed_demo(session_or_engine=engine, customers=10)
+    with Session(engine, expire_on_commit=False) as session:
+        journey = crud.create_journey(
+            session=session,
+            journey_create=JourneyCreate(name="ended", draft_document=_waiting_journey()),
+            by="test",
+        )
+        assert publish(session=session, journey_id=journey.id, by="test").ok
+        customer = crud.search_customers(session=session, query="", limit=1)[0].id
+
+    client = dev_server.client
+    since = utcnow() - timedelta(minutes=5)
+    async with journey_worker(client, engine) as queue:
+        gateway = TemporalGateway(Settings(task_queue=queue), client)
+        with Session(writer(engine), expire_on_commit=False) as session:
+            entered = await enroll_customers(
+                session=session, temporal=gateway, journey_id=journey.id, customer_ids=[customer]
+            )
+        assert entered.started == 1
+        wid = workflow_id_for(journey.id, customer)
+        # the workflow goes away without its run reporting the end
+        await client.get_workflow_handle(wid).terminate("operator cleanup in the Temporal UI")
+        closed, newest = await close_ended_runs(engine=engine, client=client, since=since)
+    assert closed == 1 and newest > since
+    with Session(engine) as session:
+        row = crud.get_latest_run(session=session, workflow_id=wid)
+    assert row is not None and row.status == "stopped"
+    assert row.exit_reason == "the workflow was terminated"
+    again, _ = await close_ended_runs(engine=engine, client=client, since=since)
+    assert again == 0
