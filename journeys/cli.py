@@ -413,6 +413,37 @@ def recompute_metrics(
     console.print(summary)
 
 
+@app.command()
+def reconcile(
+    closed_since_days: float = typer.Option(
+        1.0, min=0, help="Also close rows of workflows that closed in the last N days."
+    ),
+) -> None:
+    """One reconciler round now: deliver pending events, tell owed task outcomes, settle runs
+    whose start was never confirmed or whose workflow ended without saying so. (The web app
+    runs this every few seconds by itself.)"""
+    from datetime import timedelta
+
+    from db import make_engine
+    from db.models import utcnow
+    from services.reconcile import close_ended_runs, reconcile_once
+    from services.temporal import connect
+
+    settings = get_settings()
+
+    async def main() -> None:
+        engine = make_engine(settings.sqlalchemy_url)
+        client = await connect(settings)
+        result = await reconcile_once(engine=engine, client=client, task_queue=settings.task_queue)
+        closed, _ = await close_ended_runs(
+            engine=engine, client=client, since=utcnow() - timedelta(days=closed_since_days)
+        )
+        result.runs_closed += closed
+        console.print(result)
+
+    asyncio.run(main())
+
+
 @app.command("create-user")
 def create_user(
     username: str = typer.Argument(help="Login name: lower-case letters, digits, . _ -"),
