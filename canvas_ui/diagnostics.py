@@ -122,7 +122,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "TEMPLATE_SYNTAX": (
         lazy("The message text of %(steps)s has a broken placeholder."),
-        lazy("Placeholders look like {name}; check the braces."),
+        lazy("Placeholders look like {{ customer.name }}; check the braces."),
+    ),
+    "SINGLE_BRACE_PLACEHOLDER": (
+        lazy(
+            "In the “%(field)s” of %(steps)s, %(placeholder)s is not a placeholder: "
+            "customers would receive it as written."
+        ),
+        lazy("Write %(fix)s instead: placeholders take double braces."),
     ),
     "CONTEXT_NOT_UPSTREAM": (
         lazy("%(steps)s refers to a step that does not come before it."),
@@ -181,9 +188,28 @@ def localize(diag: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, An
     if known is None or current_locale() == "en":
         return out
     sentence, hint = known
-    out["message"] = gettext(sentence) % {"steps": _steps(list(diag.get("node_ids") or []), labels)}
-    out["hint"] = gettext(hint)
+    values = _params(diag)
+    values["steps"] = _steps(list(diag.get("node_ids") or []), labels)
+    if diag.get("code") == "SINGLE_BRACE_PLACEHOLDER" and not values.get("fix"):
+        hint = NO_FIX_HINT
+    out["message"] = gettext(sentence) % values
+    out["hint"] = gettext(hint) % values
     return out
+
+
+#: The hint of a single-brace placeholder the compiler could not guess the meaning of.
+NO_FIX_HINT = lazy("Placeholders take double braces, e.g. {{ customer.name }}.")
+
+
+def _params(diag: Mapping[str, Any]) -> dict[str, Any]:
+    """The diagnostic's specifics, ready for a sentence (field names as the panel shows them)."""
+    from canvas_ui.forms import labels as form_labels
+
+    params = dict(diag.get("params") or {})
+    name = params.get("field")
+    if isinstance(name, str) and name in form_labels.FIELDS:
+        params["field"] = gettext(form_labels.FIELDS[name][0])
+    return params
 
 
 def node_labels(document: Mapping[str, Any]) -> dict[str, str]:

@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlmodel import Session
 
+from canvas_ui.diagnostics import node_labels
 from canvas_ui.forms.render import ChoiceData
 from canvas_ui.i18n import gettext
+from canvas_ui.placeholders import placeholder_groups
 from canvas_ui.summaries import CouponInfo, SummaryContext
 from db import crud
 from db.models import Journey, SegmentEnrollment
@@ -81,6 +83,7 @@ def choice_data(*, session: Session, document: Mapping[str, Any], node_id: str) 
         event_types=list(COMMON_EVENT_TYPES),
         tags=list(COMMON_TAGS),
         segments=[(s.id, f"{s.name} · {s.id}") for s in crud.list_segments(session=session)],
+        placeholders=placeholder_groups(document, node_id, node_labels(document)),
     )
 
 

@@ -72,11 +72,20 @@ FIELDS: dict[str, tuple[str, str]] = {
     ),
     "channel": (lazy("Channel"), ""),
     "subject": (lazy("Subject"), lazy("Email and WeChat template messages only.")),
-    "content": (lazy("Message"), lazy("Placeholders: {name}, {coupon_code}, {store_name}.")),
+    "content": (
+        lazy("Message"),
+        lazy(
+            "Placeholders take double braces: {{ customer.name }}, or a value of an earlier "
+            "step such as {{ ctx.coupon.code }}. Pick one from “Insert a field”."
+        ),
+    ),
     "webhook_url": (lazy("Webhook URL"), lazy("Webhook channel only.")),
     "task_type": (lazy("Task"), ""),
     "title": (lazy("Title"), lazy("What the guide sees in the task list.")),
-    "instructions": (lazy("Instructions for the guide"), ""),
+    "instructions": (
+        lazy("Instructions for the guide"),
+        lazy("Placeholders take double braces, e.g. {{ customer.name }}."),
+    ),
     "assignee": (lazy("Assign to"), ""),
     "due_in": (lazy("Due within"), ""),
     "remind_before": (lazy("Remind before due"), ""),

@@ -10,6 +10,7 @@ from typing import Any
 from canvas_ui.forms import labels
 from canvas_ui.forms.spec import FieldSpec
 from canvas_ui.i18n import gettext
+from canvas_ui.placeholders import TEMPLATE_FIELDS, PlaceholderGroup
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class ChoiceData:
     event_types: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     segments: list[tuple[str, str]] = field(default_factory=list)  # (id, "name · id")
+    #: what message and task texts may insert (customer fields, upstream steps' values)
+    placeholders: list[PlaceholderGroup] = field(default_factory=list)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class FormField:
     variants: list[dict[str, Any]] = field(default_factory=list)
     items: list[FormField] = field(default_factory=list)
     add_path: str = ""  # list: the action path for "add"
+    placeholders: list[PlaceholderGroup] = field(default_factory=list)  # template texts
 
     @property
     def has_error(self) -> bool:
@@ -189,6 +193,8 @@ def _build_one(  # noqa: C901 - one arm per widget
             f.choices = [(c, _choice_label(c)) for c in spec.choices]
     else:
         f.value = _text(value, w)
+        if f"{spec.model}.{spec.name}" in TEMPLATE_FIELDS:
+            f.placeholders = data.placeholders
         if spec.name == "event_type":
             f.datalist = "dl-event-types"
         elif spec.name == "tag":

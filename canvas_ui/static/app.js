@@ -111,7 +111,27 @@
   document.addEventListener("change", (e) => {
     if (e.target.matches("select[data-union]")) syncUnion(e.target);
     if (e.target.matches("input[data-toggle-group]")) syncGroup(e.target);
+    if (e.target.matches("select[data-insert-into]")) insertPlaceholder(e.target);
   });
+
+  // Template texts: the "Insert a field" picker puts its placeholder where the cursor was
+  // in the field (a field never focused gets it at the end), then resets itself.
+  const focusedOnce = new WeakSet();
+  document.addEventListener("focusin", (e) => {
+    if (e.target.matches && e.target.matches("input, textarea")) focusedOnce.add(e.target);
+  });
+  function insertPlaceholder(picker) {
+    const field = document.getElementById(picker.dataset.insertInto);
+    const text = picker.value;
+    picker.value = "";
+    if (!field || !text) return;
+    const end = field.value.length;
+    const from = focusedOnce.has(field) ? field.selectionStart ?? end : end;
+    const to = focusedOnce.has(field) ? field.selectionEnd ?? from : end;
+    field.setRangeText(text, from, to, "end");
+    field.focus();
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  }
 
   // Journey list: "Import JSON" creates a new journey from a file and opens it.
   document.addEventListener("change", async (e) => {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -45,6 +45,7 @@ class Code(StrEnum):
     UNKNOWN_COUPON_TEMPLATE = "UNKNOWN_COUPON_TEMPLATE"
     UNKNOWN_RFM_CLASS = "UNKNOWN_RFM_CLASS"
     TEMPLATE_SYNTAX = "TEMPLATE_SYNTAX"
+    SINGLE_BRACE_PLACEHOLDER = "SINGLE_BRACE_PLACEHOLDER"
     CONTEXT_NOT_UPSTREAM = "CONTEXT_NOT_UPSTREAM"
     CONTEXT_WRONG_KIND = "CONTEXT_WRONG_KIND"
     CONTEXT_NOT_ON_EVERY_PATH = "CONTEXT_NOT_ON_EVERY_PATH"
@@ -59,7 +60,11 @@ class Code(StrEnum):
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One finding: what is wrong, where (node and edge ids on the canvas) and how to fix it."""
+    """One finding: what is wrong, where (node and edge ids on the canvas) and how to fix it.
+
+    ``params`` carries the specifics of the finding as data (the port, the field, the
+    placeholder and its fix …), so a UI can say the same in its own language.
+    """
 
     code: Code
     message: str
@@ -67,6 +72,7 @@ class Diagnostic:
     edge_ids: tuple[str, ...] = ()
     hint: str = ""
     severity: Severity = Severity.ERROR
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -74,6 +80,7 @@ class Diagnostic:
         data["severity"] = self.severity.value
         data["node_ids"] = list(self.node_ids)
         data["edge_ids"] = list(self.edge_ids)
+        data["params"] = dict(self.params)
         return data
 
 
@@ -91,8 +98,11 @@ class Diagnostics:
         nodes: Iterable[str] = (),
         edges: Iterable[str] = (),
         hint: str = "",
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        self.items.append(Diagnostic(code, message, tuple(nodes), tuple(edges), hint))
+        self.items.append(
+            Diagnostic(code, message, tuple(nodes), tuple(edges), hint, params=dict(params or {}))
+        )
 
     def warning(
         self,
@@ -102,9 +112,18 @@ class Diagnostics:
         nodes: Iterable[str] = (),
         edges: Iterable[str] = (),
         hint: str = "",
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         self.items.append(
-            Diagnostic(code, message, tuple(nodes), tuple(edges), hint, Severity.WARNING)
+            Diagnostic(
+                code,
+                message,
+                tuple(nodes),
+                tuple(edges),
+                hint,
+                Severity.WARNING,
+                dict(params or {}),
+            )
         )
 
     @property

@@ -6,6 +6,7 @@ stops the others. The order only matters for readability of the resulting list.
 
 from __future__ import annotations
 
+import difflib
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Collection
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from engine.compiler.diagnostics import Code, Diagnostics, did_you_mean
-from engine.compiler.templates import check_template
+from engine.compiler.templates import CUSTOMER_FIELDS, check_template, context_expression
 from engine.document import (
     AnyNode,
     AssignGuideTaskNode,
@@ -272,7 +273,7 @@ def validate_configs(ctx: Context, diags: Diagnostics) -> None:
                 )
         elif isinstance(node, SendMessageNode):
             for field_name in ("content", "subject"):
-                _check_template_text(node, field_name, getattr(node.config, field_name), diags)
+                _check_template_text(ctx, node, field_name, getattr(node.config, field_name), diags)
             if node.config.channel is Channel.WEBHOOK and not node.config.webhook_url:
                 diags.error(
                     Code.WEBHOOK_URL_REQUIRED,
@@ -281,7 +282,8 @@ def validate_configs(ctx: Context, diags: Diagnostics) -> None:
                     hint="Enter the https:// URL that should receive the message.",
                 )
         elif isinstance(node, AssignGuideTaskNode):
-            _check_template_text(node, "instructions", node.config.instructions, diags)
+            for field_name in ("title", "instructions"):
+                _check_template_text(ctx, node, field_name, getattr(node.config, field_name), diags)
             _check_duration(node.id, _label(node), "due_in", node.config.due_in, diags)
             outcomes = node.config.outcomes
             dupes = sorted({o for o in outcomes if outcomes.count(o) > 1})
@@ -582,7 +584,11 @@ def _check_split(node: SplitNode, diags: Diagnostics) -> None:
 
 
 def _check_template_text(
-    node: SendMessageNode | AssignGuideTaskNode, field_name: str, text: str, diags: Diagnostics
+    ctx: Context,
+    node: SendMessageNode | AssignGuideTaskNode,
+    field_name: str,
+    text: str,
+    diags: Diagnostics,
 ) -> None:
     if not text:
         return
@@ -593,11 +599,63 @@ def _check_template_text(
             f"'{_label(node)}': the {field_name} template does not parse ({check.error}).",
             nodes=[node.id],
             hint="Variables look like {{ customer.name }} or {{ ctx.<node id>.expires_at }}.",
+            params={"field": field_name, "error": check.error},
         )
-    elif check.unknown_customer_fields:
+        return
+    if check.unknown_customer_fields:
+        unknown = sorted(check.unknown_customer_fields)
         diags.warning(
             Code.TEMPLATE_SYNTAX,
-            f"'{_label(node)}': unknown customer field(s) "
-            f"{', '.join(sorted(check.unknown_customer_fields))} render as empty.",
+            f"'{_label(node)}': unknown customer field(s) {', '.join(unknown)} render as empty.",
             nodes=[node.id],
+            params={"field": field_name, "unknown_fields": unknown},
         )
+    for placeholder in check.single_braces:
+        fix = _placeholder_fix(ctx, node.id, placeholder)
+        diags.warning(
+            Code.SINGLE_BRACE_PLACEHOLDER,
+            f"'{_label(node)}': the {field_name} has the placeholder {placeholder}, which is "
+            "sent as written: placeholders take double braces"
+            + (f"; write {fix}." if fix else ", e.g. {{ customer.name }}."),
+            nodes=[node.id],
+            hint=f"Replace {placeholder} with {fix or '{{ customer.<field> }}'}.",
+            params={"field": field_name, "placeholder": placeholder, "fix": fix},
+        )
+
+
+#: What marketers used to write in single braces, and the coupon field it meant.
+_COUPON_WORDS = {
+    "coupon": "code",
+    "coupon_code": "code",
+    "code": "code",
+    "coupon_value": "face_value",
+    "face_value": "face_value",
+    "amount": "face_value",
+    "coupon_expiry": "expires_at",
+    "expiry": "expires_at",
+    "expires_at": "expires_at",
+    "expire_date": "expires_at",
+}
+
+
+def _placeholder_fix(ctx: Context, node_id: str, placeholder: str) -> str:
+    """The double-brace placeholder ``{name}`` most likely meant, or "" when unclear."""
+    name = placeholder.strip("{} ")
+    if name.startswith(("customer.", "ctx.")):
+        return "{{ " + name + " }}"
+    if name in CUSTOMER_FIELDS:
+        return "{{ customer." + name + " }}"
+    coupon_field = _COUPON_WORDS.get(name)
+    if coupon_field:
+        upstream = nx.ancestors(ctx.graph, node_id) if node_id in ctx.graph else set()
+        coupons = [
+            n.id for n in ctx.doc.nodes if n.id in upstream and isinstance(n, SendCouponNode)
+        ]
+        expr = (
+            context_expression(coupons[0], coupon_field)
+            if coupons
+            else f"ctx.<coupon step>.{coupon_field}"
+        )
+        return "{{ " + (expr + "[:10]" if coupon_field == "expires_at" else expr) + " }}"
+    close = difflib.get_close_matches(name, sorted(CUSTOMER_FIELDS), n=1, cutoff=0.6)
+    return "{{ customer." + close[0] + " }}" if close else ""

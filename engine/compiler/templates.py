@@ -8,6 +8,7 @@ limits apply at render time, where the customer's data is known). A template see
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from jinja2 import TemplateSyntaxError, nodes
@@ -37,11 +38,36 @@ CUSTOMER_FIELDS = frozenset(
 )
 
 
+#: What a step records in ``ctx.<node id>`` that a message may show, per node kind (the
+#: interpreter writes these; ``failed`` / ``error`` are there after any failed side effect).
+CONTEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "send_coupon": ("code", "face_value", "expires_at", "issued_at", "template_id"),
+    "assign_guide_task": ("due_at", "outcome"),
+    "wait_for_event": ("type", "occurred_at"),
+}
+
+# ``{name}`` / ``{ coupon_code }`` / ``{customer.name}`` in literal text: not a placeholder in
+# Jinja (that takes double braces), so it would be sent as written.
+_SINGLE_BRACE = re.compile(
+    r"(?<!\{)\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}(?!\})"
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 @dataclass(frozen=True)
 class TemplateCheck:
     error: str | None
     context_refs: frozenset[str]
     unknown_customer_fields: frozenset[str]
+    #: single-brace placeholders in the literal text (``{name}``), in order of appearance
+    single_braces: tuple[str, ...] = ()
+
+
+def context_expression(node_id: str, field: str) -> str:
+    """``ctx.<node_id>.<field>`` as a template expression; node ids that are not Python
+    identifiers (the canvas makes ``send-coupon-x1y2z``) are subscripted."""
+    base = f"ctx.{node_id}" if _IDENTIFIER.fullmatch(node_id) else f'ctx["{node_id}"]'
+    return f"{base}.{field}"
 
 
 def check_template(text: str) -> TemplateCheck:
@@ -52,6 +78,11 @@ def check_template(text: str) -> TemplateCheck:
         return TemplateCheck(f"line {exc.lineno}: {exc.message}", frozenset(), frozenset())
     refs: set[str] = set()
     unknown: set[str] = set()
+    singles = [
+        match.group(0)
+        for data in ast.find_all(nodes.TemplateData)
+        for match in _SINGLE_BRACE.finditer(data.data)
+    ]
     for getter in ast.find_all((nodes.Getattr, nodes.Getitem)):
         key: object
         if isinstance(getter, nodes.Getattr):
@@ -66,14 +97,16 @@ def check_template(text: str) -> TemplateCheck:
             refs.add(key)
         elif base.name == "customer" and isinstance(key, str) and key not in CUSTOMER_FIELDS:
             unknown.add(key)
-    return TemplateCheck(None, frozenset(refs), frozenset(unknown))
+    return TemplateCheck(None, frozenset(refs), frozenset(unknown), tuple(dict.fromkeys(singles)))
 
 
 __all__ = [
+    "CONTEXT_FIELDS",
     "CUSTOMER_FIELDS",
     "TemplateCheck",
     "TemplateLimitError",
     "TemplateRenderError",
     "check_template",
+    "context_expression",
     "render",
 ]

@@ -355,3 +355,68 @@ def test_documented_example_compiles() -> None:
     result = compile_document(example.read_bytes(), coupon_templates=COUPONS)
     assert result.ok, [d.message for d in result.diagnostics]
     assert result.diagnostics == []
+
+
+@pytest.mark.parametrize(
+    ("node_id", "field", "text", "placeholder", "fix"),
+    [
+        ("m", "content", "{name}您好", "{name}", "{{ customer.name }}"),
+        ("m", "content", "券码 { coupon_code }", "{ coupon_code }", "{{ ctx.c.code }}"),
+        ("m", "subject", "{store_name} 新品", "{store_name}", "{{ customer.store_name }}"),
+        ("m", "content", "Hi {customer.name}", "{customer.name}", "{{ customer.name }}"),
+        ("t", "instructions", "给{name}打电话", "{name}", "{{ customer.name }}"),
+        ("t", "title", "回访 {nmae}", "{nmae}", "{{ customer.name }}"),
+        ("m", "content", "{whatever}", "{whatever}", ""),
+    ],
+)
+def test_single_brace_placeholders_are_a_warning_with_the_fix(
+    node_id: str, field: str, text: str, placeholder: str, fix: str
+) -> None:
+    doc = valid_doc()
+    # a guide task before the message: entry → c → w → b → (else) t → m → done
+    doc["nodes"].append(
+        {
+            "id": "t",
+            "kind": "assign_guide_task",
+            "label": "导购回访",
+            "config": {"instructions": "回访", "outcomes": ["done"]},
+        }
+    )
+    doc["edges"][4] = {"id": "e5", "source": "b", "source_port": "else", "target": "t"}
+    doc["edges"].append({"id": "e7", "source": "t", "source_port": "done", "target": "m"})
+    doc["edges"].append({"id": "e8", "source": "t", "source_port": "expired", "target": "m"})
+    _node(doc, "m")["label"] = "到期提醒"
+    _node(doc, node_id)["config"][field] = text
+    result = compile_document(doc, coupon_templates=COUPONS)
+    assert result.ok  # a warning: the text is still sent
+    (diag,) = [d for d in result.diagnostics if d.code is Code.SINGLE_BRACE_PLACEHOLDER]
+    label = _node(doc, node_id)["label"]
+    assert diag.severity is Severity.WARNING and diag.node_ids == (node_id,)
+    assert f"'{label}'" in diag.message and placeholder in diag.message
+    assert diag.params == {"field": field, "placeholder": placeholder, "fix": fix}
+    if fix:
+        assert fix in diag.message and fix in diag.hint
+
+
+def test_double_braces_and_literal_braces_are_not_single_brace_placeholders() -> None:
+    doc = valid_doc()
+    _node(doc, "m")["config"]["content"] = (
+        '{{ customer.name }} {% raw %}{{ x }}{% endraw %} {{ {"a": 1}["a"] }} {"json": 1} {1}'
+    )
+    result = compile_document(doc, coupon_templates=COUPONS)
+    assert [d.code for d in result.diagnostics] == []
+
+
+def test_task_title_is_checked_as_a_template() -> None:
+    doc = valid_doc()
+    doc["nodes"][4] = {
+        "id": "m",
+        "kind": "assign_guide_task",
+        "config": {"title": "回访 {{ customer.name", "instructions": "x", "outcomes": []},
+    }
+    doc["edges"][5] = {"id": "e6", "source": "m", "source_port": "completed", "target": "done"}
+    doc["edges"].append({"id": "e7", "source": "m", "source_port": "expired", "target": "done"})
+    result = compile_document(doc, coupon_templates=COUPONS)
+    assert [(d.code, d.params.get("field")) for d in result.errors] == [
+        (Code.TEMPLATE_SYNTAX, "title")
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -305,3 +306,84 @@ def test_import_replaces_the_draft(page: Page, client_for: httpx.Client, tmp_pat
     page.wait_for_function("window.__canvasReady > 0")
     assert sorted(node_ids(page)) == ["entry", "exit", "send_coupon", "wait"]
     expect(page.locator("#doc-name")).to_have_value("导入的旅程")
+
+
+def _message_document() -> dict[str, Any]:
+    """entry → wait → coupon “新客券” → message “到期提醒” → coupon “复购券” → exit."""
+    doc = linear_document()
+    coupon = next(n for n in doc["nodes"] if n["id"] == "coupon")
+    coupon["label"] = "新客券"
+    doc["nodes"] += [
+        {
+            "id": "send-message-x1",
+            "kind": "send_message",
+            "label": "到期提醒",
+            "position": {"x": 900, "y": 160},
+            "config": {"channel": "sms", "content": "您好"},
+        },
+        {
+            "id": "later",
+            "kind": "send_coupon",
+            "label": "复购券",
+            "position": {"x": 1200, "y": 160},
+            "config": {"coupon_template_id": "NEW20"},
+        },
+    ]
+    doc["edges"][2]["target"] = "send-message-x1"
+    doc["edges"] += [
+        {"id": "e4", "source": "send-message-x1", "source_port": "next", "target": "later"},
+        {"id": "e5", "source": "later", "source_port": "next", "target": "exit"},
+    ]
+    return doc
+
+
+def test_placeholder_picker_and_single_brace_warning(
+    page: Page, client_for: httpx.Client, artifacts: Path
+) -> None:
+    jid = client_for.post(
+        "/api/journeys", json={"name": "到期提醒", "document": _message_document()}
+    ).json()["id"]
+    open_editor(page, f"/journeys/{jid}/edit")
+    _open_panel(page, "send-message-x1")
+    panel = page.locator("#panel")
+    content = panel.locator('textarea[name="config.content"]')
+    # the real syntax, not {name}
+    content_field = panel.locator(".field", has=page.locator('textarea[name="config.content"]'))
+    expect(content_field.locator(".help")).to_contain_text("{{ customer.name }}")
+    expect(panel).not_to_contain_text("{coupon_code}")
+    picker = panel.locator('select[data-insert-into="f-config.content"]')
+    groups = picker.locator("optgroup")
+    expect(groups).to_have_count(2)  # the customer, and the coupon before this step
+    expect(groups.nth(0)).to_have_attribute("label", "客户")
+    expect(groups.nth(1)).to_have_attribute("label", "步骤“新客券”")
+    assert "ctx.later" not in picker.inner_html()  # the coupon after it has not run yet
+
+    # inserted where the cursor is
+    content.click()
+    content.press("Home")
+    picker.select_option("{{ customer.name }}")
+    expect(content).to_have_value("{{ customer.name }}您好")
+    content.press("End")
+    content.type("，券码 ")
+    picker.select_option(label="券码 · {{ ctx.coupon.code }}")
+    expect(content).to_have_value("{{ customer.name }}您好，券码 {{ ctx.coupon.code }}")
+    expect(picker).to_have_value("")
+    _apply_panel(page)
+    page.locator("#panel").screenshot(path=str(artifacts / "panel-placeholder-picker.png"))
+
+    # a single-brace placeholder is a warning naming the step, the placeholder and the fix
+    content = page.locator('#panel textarea[name="config.content"]')
+    content.fill("{name}您好，您的券 {coupon_code} 快到期了")
+    _apply_panel(page)
+    page.get_by_role("button", name="检查").click()
+    warnings = page.locator('.diag.warning[data-code="SINGLE_BRACE_PLACEHOLDER"]')
+    expect(warnings).to_have_count(2)
+    expect(warnings.nth(0)).to_contain_text("“到期提醒”")
+    expect(warnings.nth(0)).to_contain_text("{name}")
+    expect(warnings.nth(0).locator(".diag-hint")).to_contain_text("{{ customer.name }}")
+    expect(warnings.nth(1).locator(".diag-hint")).to_contain_text("{{ ctx.coupon.code }}")
+    body = page.locator('#canvas [data-cell-id="send-message-x1"] rect').first
+    expect(body).to_have_attribute("stroke", "#dc6803")
+    page.screenshot(path=str(artifacts / "editor-single-brace-warning.png"))
+    page.locator("#diagnostics").screenshot(path=str(artifacts / "diagnostics-single-brace.png"))
+    assert page.errors == []  # type: ignore[attr-defined]
