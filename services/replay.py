@@ -30,6 +30,8 @@ from temporalio.workflow import NondeterminismError
 
 from engine.runtime import TraceEntry
 from services.replay_capture import Capture, CaptureInterceptor
+from services.temporal import app_data_converter
+from workflows.codec import expand
 
 #: How many histories one bulk replay fetches at most unless told otherwise.
 DEFAULT_LIMIT = 1000
@@ -131,7 +133,8 @@ async def replay_many(
     is called after each history.
     """
     wf = list(workflows or _workflows())
-    replayer = Replayer(workflows=wf)
+    # the app's converter: compressed payloads, and journeys runs name by reference
+    replayer = Replayer(workflows=wf, data_converter=app_data_converter())
     summary = ReplaySummary()
 
     async def source() -> AsyncIterator[WorkflowHistory]:
@@ -178,6 +181,7 @@ async def capture_replay(
         workflows=list(workflows or _workflows()),
         interceptors=[interceptor],
         workflow_runner=UnsandboxedWorkflowRunner(),
+        data_converter=app_data_converter(),
     )
     await replayer.replay_workflow(history, raise_on_replay_failure=False)
     return interceptor.take(_run_id(history))
@@ -375,7 +379,7 @@ def _payload_json(payloads: Any) -> Any:
     if payload is None or not payload.data:
         return None
     try:
-        return json.loads(payload.data)
+        return json.loads(expand(payload).data)  # compressed by the app's codec, or not
     except ValueError:
         return None
 

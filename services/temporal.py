@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine
@@ -15,7 +16,7 @@ from temporalio.client import Client, TLSConfig
 from temporalio.converter import DataConverter
 
 from db import crud, make_engine
-from journeys.settings import Settings
+from journeys.settings import Settings, get_settings
 from workflows.codec import JourneyCodec, JourneyLoader
 from workflows.journey_cache import JourneyRef
 
@@ -51,6 +52,13 @@ def data_converter(settings: Settings) -> DataConverter:
         DataConverter.default,
         payload_codec=JourneyCodec(load_journey=journey_loader(settings.sqlalchemy_url)),
     )
+
+
+@lru_cache(maxsize=1)
+def app_data_converter() -> DataConverter:
+    """:func:`data_converter` for the configured settings, one per process: for code that
+    reads journey histories without a client (``services.replay``'s replayers)."""
+    return data_converter(get_settings())
 
 
 def journey_loader(database: Engine | str) -> JourneyLoader:

@@ -28,6 +28,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
@@ -74,8 +75,7 @@ class JourneyCodec(PayloadCodec):
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         out = []
         for p in payloads:
-            if p.metadata.get("encoding") == ZLIB_ENCODING:
-                p = Payload.FromString(_expand(p.data))
+            p = expand(p)
             if self.load_journey is not None and _REF_KEY in p.data:
                 ref = _journey_ref(p)
                 if ref is not None and journey_cache.lookup(ref) is None:
@@ -111,14 +111,24 @@ class JourneyCodec(PayloadCodec):
             raise JourneyLoadError(f"compiled journey {ref} could not be loaded: {exc}") from exc
 
 
-def _expand(data: bytes) -> bytes:
+def expand(p: Payload) -> Payload:
+    """``p`` as it was before compression (any other payload as it is). Synchronous: for
+    code that peeks into recorded payloads (``services.replay``)."""
+    if p.metadata.get("encoding") != ZLIB_ENCODING:
+        return p
     inflater = zlib.decompressobj()
-    out = inflater.decompress(data, MAX_EXPANDED)
+    try:
+        out = inflater.decompress(p.data, MAX_EXPANDED)
+    except zlib.error as exc:
+        raise ValueError(f"a binary/zlib payload is damaged: {exc}") from exc
     if inflater.unconsumed_tail:
         raise ValueError(f"a binary/zlib payload expands past {MAX_EXPANDED} bytes")
     if not inflater.eof:
         raise ValueError("a binary/zlib payload is cut short")
-    return out
+    try:
+        return Payload.FromString(out)
+    except DecodeError as exc:
+        raise ValueError(f"a binary/zlib payload holds no payload: {exc}") from exc
 
 
 def _journey_ref(p: Payload) -> JourneyRef | None:

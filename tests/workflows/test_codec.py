@@ -171,3 +171,12 @@ async def test_codec_endpoint_decodes_for_the_web_ui() -> None:
     assert preflight.status_code == 204
     assert "X-Namespace" in preflight.headers["access-control-allow-headers"]
     assert bad.status_code == 400 and damaged.status_code == 400
+
+
+def test_expand_reads_recorded_payloads_for_replay_diagnostics() -> None:
+    """services.replay peeks into recorded activity inputs to name the diverging node."""
+    packed = asyncio.run(JourneyCodec().encode([BIG]))[0]
+    assert codec_module.expand(packed) == BIG
+    assert codec_module.expand(SMALL) is SMALL
+    with pytest.raises(ValueError, match="damaged"):
+        codec_module.expand(Payload(metadata={"encoding": ZLIB_ENCODING}, data=b"xx"))
