@@ -1,14 +1,16 @@
 """Compiler diagnostics in the marketer's language.
 
-The compiler's messages are precise English for engineers and logs. The canvas shows, per
-diagnostic code, a translated sentence naming the steps by their labels, plus a translated
-hint; the original message stays in ``detail`` (shown small, and as the main text in
-English). Unknown codes fall back to the compiler's own words.
+The compiler's messages are precise English for engineers and logs. Every diagnostic the UI
+shows is instead, per code, a sentence in the UI language (English or Chinese alike) naming
+the steps by their labels, with the specifics the compiler gives as ``params`` (the output,
+the field and what is wrong with it, the placeholder and its fix …), and a translated hint.
+The compiler's own words stay in ``detail`` (the tooltip of a listed problem). Only a code
+this module does not know falls back to them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from canvas_ui.i18n import current_locale, gettext, lazy
@@ -170,6 +172,92 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+#: (code, variant) → (sentence, hint): the same finding with its specifics (see ``_variant``).
+VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("INVALID_CONFIG", "fields"): (
+        lazy("%(steps)s is not set up completely: %(fields)s."),
+        lazy("Click the step and fill in the highlighted fields."),
+    ),
+    ("MISSING_EDGE", "port"): (
+        lazy(
+            "The output “%(port)s” of %(steps)s is not connected: customers would have "
+            "nowhere to go."
+        ),
+        lazy("Connect it to the next step, or to an Exit."),
+    ),
+    ("DUPLICATE_PORT_EDGE", "port"): (
+        lazy("The output “%(port)s” of %(steps)s has more than one connection."),
+        lazy("Each output leads to one next step; delete the extra connection."),
+    ),
+    ("EDGE_UNKNOWN_PORT", "port"): (
+        lazy("A connection leaves %(steps)s from the output “%(port)s”, which it no longer has."),
+        lazy("Delete the connection and draw it from one of the step's outputs."),
+    ),
+    ("UNKNOWN_COUPON_TEMPLATE", "template"): (
+        lazy("%(steps)s issues the coupon template “%(template)s”, which does not exist."),
+        lazy("Choose one of the coupon templates in the step's settings."),
+    ),
+    ("UNKNOWN_COUPON_TEMPLATE", "suggest"): (
+        lazy("%(steps)s issues the coupon template “%(template)s”, which does not exist."),
+        lazy("Did you mean %(suggestions)s? Choose it in the step's settings."),
+    ),
+    ("TEMPLATE_SYNTAX", "field"): (
+        lazy("The “%(field)s” of %(steps)s has a broken placeholder."),
+        lazy("Placeholders look like {{ customer.name }}; check the braces."),
+    ),
+    ("TEMPLATE_SYNTAX", "unknown_fields"): (
+        lazy(
+            "The “%(field)s” of %(steps)s uses customer fields that do not exist "
+            "(%(unknown_fields)s): they would be empty."
+        ),
+        lazy("Pick the field from “Insert a field” in the step's settings."),
+    ),
+    ("SINGLE_BRACE_PLACEHOLDER", "no_fix"): (
+        lazy(
+            "In the “%(field)s” of %(steps)s, %(placeholder)s is not a placeholder: "
+            "customers would receive it as written."
+        ),
+        lazy("Placeholders take double braces, e.g. {{ customer.name }}."),
+    ),
+    ("INVALID_WAIT", "zero"): (
+        lazy("In %(steps)s, “%(field)s” must be at least 1 minute."),
+        lazy("Set a longer time in the step's settings."),
+    ),
+    ("INVALID_WAIT", "too_long"): (
+        lazy("In %(steps)s, “%(field)s” is longer than 90 days."),
+        lazy("Waits can be at most 90 days; add a second Wait for longer pauses."),
+    ),
+    ("EMPTY_RULE", "rule"): (
+        lazy("The rule “%(rule)s” of %(steps)s has no conditions."),
+        lazy("Add a condition to the rule, or remove the rule."),
+    ),
+    ("UNKNOWN_RFM_CLASS", "rfm_class"): (
+        lazy("The rule “%(rule)s” of %(steps)s uses the unknown RFM class “%(rfm_class)s”."),
+        lazy("Pick the classes from the list in the step's settings."),
+    ),
+    ("SPLIT_WEIGHTS", "total"): (
+        lazy("The weights of %(steps)s add up to %(total)s, not 100."),
+        lazy("Adjust the variants' weights."),
+    ),
+    ("SPLIT_WEIGHTS", "too_few"): (
+        lazy("%(steps)s needs at least two variants."),
+        lazy("Add a variant, or replace the split with a direct connection."),
+    ),
+    ("UNKNOWN_SEGMENT", "segment"): (
+        lazy("%(steps)s uses the segment “%(segment)s”, which does not exist."),
+        lazy("Choose a saved segment in the step's settings."),
+    ),
+    ("INVALID_FILTER", "not_a_list"): (
+        lazy("A condition on “%(property)s” of %(steps)s needs several values."),
+        lazy("Separate the values with commas."),
+    ),
+    ("INVALID_FILTER", "no_value"): (
+        lazy("A condition on “%(property)s” of %(steps)s has no value to compare with."),
+        lazy("Fill in the value, or choose “exists”."),
+    ),
+}
+
+
 def _steps(node_ids: list[str], labels: Mapping[str, str]) -> str:
     names = [f"“{labels.get(i) or i}”" for i in node_ids[:3]]
     if len(node_ids) > 3:
@@ -177,39 +265,122 @@ def _steps(node_ids: list[str], labels: Mapping[str, str]) -> str:
     return gettext(", ").join(names) if names else gettext("a step")
 
 
-def localize(diag: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
-    """``diag`` (a ``Diagnostic.to_dict()``) with ``message``/``hint`` in the UI language.
-
-    The compiler's own text is kept in ``detail``.
-    """
+def localize(
+    diag: Mapping[str, Any],
+    labels: Mapping[str, str],
+    *,
+    document: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``diag`` (a ``Diagnostic.to_dict()``) with ``message``/``hint`` as sentences in the UI
+    language; ``labels``: the steps' display names (:func:`node_labels`); ``document``: the
+    journey, for the names of outputs. The compiler's own text is kept in ``detail``."""
     out = dict(diag)
     out["detail"] = diag.get("message", "")
-    known = MESSAGES.get(str(diag.get("code")))
-    if known is None or current_locale() == "en":
+    code = str(diag.get("code"))
+    known = MESSAGES.get(code)
+    if known is None:
         return out
-    sentence, hint = known
-    values = _params(diag)
-    values["steps"] = _steps(list(diag.get("node_ids") or []), labels)
-    if diag.get("code") == "SINGLE_BRACE_PLACEHOLDER" and not values.get("fix"):
-        hint = NO_FIX_HINT
+    node_ids = [str(i) for i in diag.get("node_ids") or []]
+    values = _values(diag, node_ids, document)
+    sentence, hint = VARIANTS.get((code, _variant(code, values) or ""), known)
+    values["steps"] = _steps(node_ids, labels)
     out["message"] = gettext(sentence) % values
     out["hint"] = gettext(hint) % values
     return out
 
 
-#: The hint of a single-brace placeholder the compiler could not guess the meaning of.
-NO_FIX_HINT = lazy("Placeholders take double braces, e.g. {{ customer.name }}.")
+def _variant(code: str, values: Mapping[str, Any]) -> str | None:
+    """Which wording of ``code`` the specifics in ``values`` allow."""
+    if code == "INVALID_CONFIG":
+        return "fields" if values.get("fields") else None
+    if code in ("MISSING_EDGE", "DUPLICATE_PORT_EDGE"):
+        return "port" if values.get("several_ports") else None
+    if code == "EDGE_UNKNOWN_PORT":
+        return "port" if values.get("port") else None
+    if code == "UNKNOWN_COUPON_TEMPLATE" and values.get("template"):
+        return "suggest" if values.get("suggestions") else "template"
+    if code == "TEMPLATE_SYNTAX" and values.get("field"):
+        return "unknown_fields" if values.get("unknown_fields") else "field"
+    if code == "SINGLE_BRACE_PLACEHOLDER":
+        return None if values.get("fix") else "no_fix"
+    if code in ("INVALID_WAIT", "INVALID_FILTER", "SPLIT_WEIGHTS") and values.get("problem"):
+        return str(values["problem"])
+    if code == "SPLIT_WEIGHTS" and "total" in values:
+        return "total"
+    for key in ("rfm_class", "rule", "segment"):
+        if values.get(key):
+            return key
+    return None
 
 
-def _params(diag: Mapping[str, Any]) -> dict[str, Any]:
-    """The diagnostic's specifics, ready for a sentence (field names as the panel shows them)."""
+def _values(
+    diag: Mapping[str, Any], node_ids: list[str], document: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The diagnostic's specifics, worded for a sentence: config fields as the panel labels
+    them, outputs by their labels, lists joined."""
     from canvas_ui.forms import labels as form_labels
+    from canvas_ui.summaries import port_label
 
     params = dict(diag.get("params") or {})
+    values: dict[str, Any] = {k: v for k, v in params.items() if isinstance(v, str | int | float)}
     name = params.get("field")
     if isinstance(name, str) and name in form_labels.FIELDS:
-        params["field"] = gettext(form_labels.FIELDS[name][0])
-    return params
+        values["field"] = gettext(form_labels.FIELDS[name][0])
+    node = _node(document, node_ids[0]) if node_ids else None
+    port = params.get("port")
+    if isinstance(port, str) and node is not None:
+        values["port"] = port_label(node, port)
+        values["several_ports"] = _several_ports(node)
+    for key in ("suggestions", "unknown_fields"):
+        if isinstance(params.get(key), list) and params[key]:
+            values[key] = gettext(", ").join(f"“{v}”" for v in params[key])
+    if isinstance(params.get("errors"), list):
+        values["fields"] = _config_errors(str(params.get("kind", "")), params["errors"])
+    return values
+
+
+def _node(document: Mapping[str, Any] | None, node_id: str) -> Mapping[str, Any] | None:
+    nodes = document.get("nodes") if document is not None else None
+    for n in nodes if isinstance(nodes, list) else []:
+        if isinstance(n, dict) and n.get("id") == node_id:
+            return n
+    return None
+
+
+def _several_ports(node: Mapping[str, Any]) -> bool:
+    from canvas_ui.summaries import SummaryContext, node_meta
+
+    return len(node_meta(node, SummaryContext())["ports"]) > 1
+
+
+def _config_errors(kind: str, errors: list[Any]) -> str:
+    """``Coupon template: required; …`` for the errors of a node's config."""
+    from canvas_ui.forms.errors import message, spec_at
+    from canvas_ui.forms.render import field_label
+    from canvas_ui.forms.spec import model_spec
+    from canvas_ui.kinds import kind_info
+
+    info = kind_info(kind)
+    parts: list[str] = []
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        loc = tuple(p for p in error.get("loc") or () if isinstance(p, str | int))
+        label = ""
+        if loc[:1] == ("label",):
+            label = gettext("Step name")
+        elif loc[:1] == ("config",) and info is not None:
+            spec = spec_at(model_spec(info.config_model), loc[1:])
+            label = field_label(spec) if spec is not None else ""
+        if not label:
+            continue
+        problem = message(dict(error)).rstrip(".。")
+        if current_locale() == "en" and problem[:1].isupper() and problem[1:2].islower():
+            problem = problem[:1].lower() + problem[1:]
+        part = gettext("%(field)s: %(problem)s") % {"field": label, "problem": problem}
+        if part not in parts:
+            parts.append(part)
+    return gettext("; ").join(parts)
 
 
 def node_labels(document: Mapping[str, Any]) -> dict[str, str]:
@@ -222,3 +393,14 @@ def node_labels(document: Mapping[str, Any]) -> dict[str, str]:
         for n in (nodes if isinstance(nodes, list) else [])
         if isinstance(n, dict)
     }
+
+
+def problem_sentences(diagnostics: Iterable[Any], document: Mapping[str, Any]) -> str:
+    """The errors among ``diagnostics`` (compiler ``Diagnostic``s) as one text in the UI
+    language, e.g. for a test run refused because the draft does not compile."""
+    labels = node_labels(document)
+    return " ".join(
+        localize(d.to_dict(), labels, document=document)["message"]
+        for d in diagnostics
+        if d.severity == "error"
+    )

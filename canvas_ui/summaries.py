@@ -226,6 +226,11 @@ def _port_label(node: d.AnyNode | None, port: str) -> str:
     return gettext(PORT_LABELS[port]) if port in PORT_LABELS else port
 
 
+def port_label(raw: Mapping[str, Any], port: str) -> str:
+    """The label of output ``port`` of a (possibly half-configured) document node."""
+    return _port_label(parse_node(raw), port)
+
+
 def node_meta(raw: Mapping[str, Any], ctx: SummaryContext) -> dict[str, Any]:
     """Summary, ports and port labels of one (possibly half-configured) document node."""
     node = parse_node(raw)

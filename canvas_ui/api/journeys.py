@@ -244,7 +244,10 @@ def validate(journey_id: str, session: SessionDep) -> dict[str, Any]:
     labels = node_labels(journey.draft_document)
     return {
         "ok": result.ok,
-        "diagnostics": [localize(d.to_dict(), labels) for d in result.diagnostics],
+        "diagnostics": [
+            localize(d.to_dict(), labels, document=journey.draft_document)
+            for d in result.diagnostics
+        ],
     }
 
 
@@ -253,14 +256,15 @@ async def publish(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> Any:
     """Publish the draft as the next immutable version; 422 with all diagnostics if invalid."""
-    labels = node_labels((await in_thread(require_journey, session, journey_id)).draft_document)
+    draft = (await in_thread(require_journey, session, journey_id)).draft_document
+    labels = node_labels(draft)
     try:
         outcome = await service.publish_journey(
             session=session, temporal=temporal, journey_id=journey_id, by=user
         )
     except JourneyStateError as exc:
         raise state_conflict(exc) from exc
-    diagnostics = [localize(d.to_dict(), labels) for d in outcome.diagnostics]
+    diagnostics = [localize(d.to_dict(), labels, document=draft) for d in outcome.diagnostics]
     if outcome.version is None:
         return JSONResponse(
             {

@@ -50,6 +50,31 @@ def form_path(specs: list[FieldSpec], loc: tuple[int | str, ...], prefix: str) -
     return ".".join(parts)
 
 
+def spec_at(specs: list[FieldSpec], loc: tuple[int | str, ...]) -> FieldSpec | None:
+    """The deepest named field an error location points into (list indexes and union tags
+    skipped), or None when the location is not a field of ``specs``."""
+    current: list[FieldSpec] | None = specs
+    found: FieldSpec | None = None
+    for part in loc:
+        if isinstance(part, int):
+            if found is not None and found.widget == "list" and found.item is not None:
+                item = found.item
+                current = item.children if item.widget in ("group", "duration") else None
+                if item.widget == "union":
+                    found, current = item, None
+            continue
+        if found is not None and found.widget == "union" and str(part) in found.variants:
+            current = found.variants[str(part)][1]
+            continue
+        spec = child(current, str(part)) if current is not None else None
+        if spec is None:
+            break
+        found = spec
+        # a duration's amount and unit are one field for the marketer ("How long")
+        current = spec.children if spec.widget == "group" else None
+    return found
+
+
 def message(error: dict[str, Any]) -> str:
     """A short translated message for one pydantic error."""
     ctx = error.get("ctx") or {}
@@ -80,6 +105,10 @@ def message(error: dict[str, Any]) -> str:
         return gettext("Choose one of the options.")
     if kind.startswith("datetime"):
         return gettext("Enter a date and time.")
+    if kind == "extra_forbidden":
+        return gettext("Not a setting of this step.")
+    if kind in ("string_type", "dict_type", "model_type", "list_type", "bool_type"):
+        return gettext("Wrong format.")
     return str(error.get("msg", kind))
 
 

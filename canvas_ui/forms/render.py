@@ -63,6 +63,11 @@ class FormField:
         )
 
 
+def field_label(spec: FieldSpec) -> str:
+    """The translated label of a config field, as the panel shows it."""
+    return _label(spec)[0]
+
+
 def _label(spec: FieldSpec) -> tuple[str, str]:
     label, help_text = labels.FIELDS.get(
         f"{spec.model}.{spec.name}", labels.FIELDS.get(spec.name, (spec.name, ""))

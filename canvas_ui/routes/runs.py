@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from canvas_ui import queries, replay_jobs
 from canvas_ui.deps import SessionDep, SettingsDep, TemporalDep
+from canvas_ui.diagnostics import problem_sentences
 from canvas_ui.i18n import gettext
 from canvas_ui.kinds import KINDS
 from canvas_ui.routes.pages import RUN_LABELS, _kinds_boot, _strings, _translated
@@ -279,7 +280,10 @@ def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONR
             for d in body.purchases_days_ago.replace("，", ",").split(",")
             if d.strip()
         ]
-    except (test_runs.DraftInvalidError, ValueError) as exc:
+    except test_runs.DraftInvalidError as exc:
+        problems = problem_sentences(exc.diagnostics, journey.draft_document)
+        return JSONResponse({"detail": problems}, status_code=422)
+    except ValueError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
     result = test_runs.run_test_blocking(
         compiled, facts, coupon_templates=coupons, script=script, past_events=past

@@ -49,6 +49,22 @@ def _format_errors(err: ValidationError, drop: int = 0) -> str:
     return "; ".join(parts[:6]) + ("; …" if len(parts) > 6 else "")
 
 
+def error_params(err: ValidationError, drop: int = 0) -> list[dict[str, Any]]:
+    """The errors as data for a UI to word: location, type and plain-valued context."""
+    return [
+        {
+            "loc": list(e["loc"][drop:]),
+            "type": e["type"],
+            "ctx": {
+                k: v
+                for k, v in (e.get("ctx") or {}).items()
+                if isinstance(v, str | int | float | bool)
+            },
+        }
+        for e in err.errors()[:6]
+    ]
+
+
 def parse(raw: Any, diags: Diagnostics) -> Parsed:
     """Turn ``raw`` (bytes, str or already-decoded JSON) into a document, collecting diagnostics."""
     if isinstance(raw, bytes | str):
@@ -189,6 +205,7 @@ def _parse_node(i: int, rn: Any, diags: Diagnostics, parsed: Parsed) -> AnyNode 
             f"Node {label} has an unknown kind {kind!r}.",
             nodes=[node_id],
             hint=did_you_mean(str(kind), [k.value for k in NodeKind]),
+            params={"kind": str(kind)},
         )
         parsed.known_ids.setdefault(node_id, str(kind))
         parsed.broken_ids.add(node_id)
@@ -201,6 +218,7 @@ def _parse_node(i: int, rn: Any, diags: Diagnostics, parsed: Parsed) -> AnyNode 
             f"Node {label} ({kind}): {_format_errors(exc, drop=1)}",
             nodes=[node_id],
             hint="Open the node's panel and correct the highlighted fields.",
+            params={"kind": str(kind), "errors": error_params(exc, drop=1)},
         )
         parsed.known_ids.setdefault(node_id, str(kind))
         parsed.broken_ids.add(node_id)

@@ -60,6 +60,14 @@ CONTEXT_PRODUCERS = {
 }
 
 
+#: ``_check_duration``'s wording of a duration → the config field it is.
+_DURATION_FIELDS = {"the wait": "duration", "the offset": "offset"}
+
+
+def _close(word: str, choices: Collection[str]) -> list[str]:
+    return difflib.get_close_matches(word, sorted(choices), n=3, cutoff=0.5)
+
+
 def seconds(d: Duration) -> int:
     return d.amount * _UNIT_SECONDS[d.unit]
 
@@ -156,6 +164,7 @@ def validate_edges(ctx: Context, diags: Diagnostics) -> None:
                 hint=(did_you_mean(e.source_port, ports) or "This node has no output ports.")
                 if ports
                 else "An exit node ends the path; it has no output ports.",
+                params={"port": e.source_port},
             )
             continue
         by_port[(e.source, e.source_port)].append(e)
@@ -168,6 +177,7 @@ def validate_edges(ctx: Context, diags: Diagnostics) -> None:
                 nodes=[source_id],
                 edges=[e.id for e in edges],
                 hint="Keep one edge, or add a branch/split node to send customers different ways.",
+                params={"port": port},
             )
 
 
@@ -182,6 +192,7 @@ def validate_missing_edges(ctx: Context, diags: Diagnostics) -> None:
                     "leaving that way would have nowhere to go.",
                     nodes=[node.id],
                     hint="Connect it to the next step, or to an Exit node.",
+                    params={"port": port},
                 )
 
 
@@ -251,6 +262,12 @@ def validate_configs(ctx: Context, diags: Diagnostics) -> None:
                     f"'{_label(node)}': a cooldown re-entry policy needs cooldown_days.",
                     nodes=[node.id],
                     hint="Set how many days must pass before a customer may enter again.",
+                    params={
+                        "kind": node.kind.value,
+                        "errors": [
+                            {"loc": ["config", "reentry", "cooldown_days"], "type": "missing"}
+                        ],
+                    },
                 )
         elif isinstance(node, WaitNode):
             _check_wait(node, diags)
@@ -270,6 +287,7 @@ def validate_configs(ctx: Context, diags: Diagnostics) -> None:
                     f"'{_label(node)}' issues coupon template '{tid}', which does not exist.",
                     nodes=[node.id],
                     hint=did_you_mean(tid, known) or "Pick a coupon template in the panel.",
+                    params={"template": tid, "suggestions": _close(tid, known)},
                 )
         elif isinstance(node, SendMessageNode):
             for field_name in ("content", "subject"):
@@ -324,6 +342,7 @@ def validate_segment_refs(ctx: Context, diags: Diagnostics) -> None:
                     + (did_you_mean(sid, known) or "save the segment first."),
                     nodes=[node.id],
                     hint="Build it under Segments, or pick an existing one.",
+                    params={"segment": sid},
                 )
         elif isinstance(node, BranchNode):
             for rule in node.config.rules:
@@ -337,6 +356,7 @@ def validate_segment_refs(ctx: Context, diags: Diagnostics) -> None:
                             + (did_you_mean(sid, known) or "save the segment first."),
                             nodes=[node.id],
                             hint="Build it under Segments, or pick an existing one.",
+                            params={"segment": sid, "rule": rule.label or rule.id},
                         )
 
 
@@ -457,6 +477,7 @@ def _check_duration(
             Code.INVALID_WAIT,
             f"'{label}': {what} must be at least 1 minute.",
             nodes=[node_id],
+            params={"field": _DURATION_FIELDS.get(what, what), "problem": "zero"},
         )
     elif s > MAX_WAIT_SECONDS:
         diags.error(
@@ -464,6 +485,7 @@ def _check_duration(
             f"'{label}': {what} of {d.amount} {d.unit.value} is longer than 90 days.",
             nodes=[node_id],
             hint="Waits can be at most 90 days; chain a second wait for longer pauses.",
+            params={"field": _DURATION_FIELDS.get(what, what), "problem": "too_long"},
         )
 
 
@@ -503,6 +525,7 @@ def _check_filters(node_id: str, filters: list[PropertyFilter], diags: Diagnosti
                 f"Filter on '{f.field}' uses '{f.op.value}' but its value is not a list.",
                 nodes=[node_id],
                 hint='Give a list, e.g. ["A", "B"].',
+                params={"property": f.field, "problem": "not_a_list"},
             )
         elif (
             f.op not in (CompareOp.EXISTS, CompareOp.NOT_EXISTS, CompareOp.IN, CompareOp.NOT_IN)
@@ -512,6 +535,7 @@ def _check_filters(node_id: str, filters: list[PropertyFilter], diags: Diagnosti
                 Code.INVALID_FILTER,
                 f"Filter on '{f.field}' ({f.op.value}) needs a value.",
                 nodes=[node_id],
+                params={"property": f.field, "problem": "no_value"},
             )
 
 
@@ -545,6 +569,7 @@ def _check_branch(node: BranchNode, diags: Diagnostics) -> None:
                 f"Rule '{rule.label or rule.id}' of branch '{_label(node)}' has no conditions.",
                 nodes=[node.id],
                 hint="Add at least one condition to the rule.",
+                params={"rule": rule.label or rule.id},
             )
         for cond in rule.conditions:
             if isinstance(cond, RfmCondition):
@@ -555,6 +580,7 @@ def _check_branch(node: BranchNode, diags: Diagnostics) -> None:
                             f"Rule '{rule.label or rule.id}' uses unknown RFM class '{cls}'.",
                             nodes=[node.id],
                             hint=did_you_mean(cls, RFM_CLASS_NAMES),
+                            params={"rfm_class": cls, "rule": rule.label or rule.id},
                         )
 
 
@@ -565,6 +591,7 @@ def _check_split(node: SplitNode, diags: Diagnostics) -> None:
             Code.SPLIT_WEIGHTS,
             f"Split '{_label(node)}' needs at least two variants.",
             nodes=[node.id],
+            params={"problem": "too_few"},
         )
     total = sum(v.weight for v in variants)
     if variants and total != 100:
@@ -573,6 +600,7 @@ def _check_split(node: SplitNode, diags: Diagnostics) -> None:
             f"The weights of split '{_label(node)}' add up to {total}%, not 100%.",
             nodes=[node.id],
             hint="Adjust the variant weights so they sum to 100.",
+            params={"total": total},
         )
     ids = [v.id for v in variants]
     for vid in sorted({i for i in ids if ids.count(i) > 1}):

@@ -130,4 +130,7 @@ def test_diagnostics_in_the_ui_language(client: TestClient) -> None:
     assert missing["hint"] == "把它连到下一步，或连到出口。"
     assert "next" in missing["detail"]  # the compiler's words stay available
     en = client.post(f"/api/journeys/{jid}/validate").json()["diagnostics"]
-    assert next(d for d in en if d["code"] == "MISSING_EDGE")["message"] == missing["detail"]
+    # English reads as a sentence too, not the compiler's words (issue 18, item 2)
+    assert next(d for d in en if d["code"] == "MISSING_EDGE")["message"] == (
+        "An output of “等三天” is not connected: customers would have nowhere to go."
+    )

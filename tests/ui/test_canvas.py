@@ -387,3 +387,28 @@ def test_placeholder_picker_and_single_brace_warning(
     page.screenshot(path=str(artifacts / "editor-single-brace-warning.png"))
     page.locator("#diagnostics").screenshot(path=str(artifacts / "diagnostics-single-brace.png"))
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_check_results_read_as_english_sentences(
+    page: Page, live_server: LiveServer, client_for: httpx.Client, artifacts: Path
+) -> None:
+    doc = linear_document()
+    doc["nodes"][2] = {**doc["nodes"][2], "id": "send-coupon-l6yz5", "config": {}}
+    doc["edges"][1]["target"] = doc["edges"][2]["source"] = "send-coupon-l6yz5"
+    doc["edges"] = doc["edges"][:2]  # and its output goes nowhere
+    jid = client_for.post("/api/journeys", json={"name": "Second purchase", "document": doc})
+    page.context.add_cookies([{"name": "journeys_lang", "value": "en", "url": live_server.url}])
+    open_editor(page, f"/journeys/{jid.json()['id']}/edit")
+    page.get_by_role("button", name="Validate").click()
+    problems = page.locator("#diagnostics .diag")
+    expect(problems.first).to_be_visible()
+    texts = problems.locator(".diag-msg").all_inner_texts()
+    assert "“Send coupon” is not set up completely: Coupon template: required." in texts
+    assert "No customer can reach “Exit”." in texts
+    for text in texts:
+        assert "send-coupon-l6yz5" not in text and "config." not in text, text
+    expect(page.locator('.diag[data-code="INVALID_CONFIG"] .diag-hint')).to_have_text(
+        "Click the step and fill in the highlighted fields."
+    )
+    page.locator("#diagnostics").screenshot(path=str(artifacts / "diagnostics-english.png"))
+    assert page.errors == []  # type: ignore[attr-defined]
