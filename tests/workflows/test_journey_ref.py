@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -20,8 +20,9 @@ from db import crud
 from db.models import JourneyCreate
 from engine import ir
 from engine.ir import CompiledJourney
+from journeys.settings import Settings
 from journeys.worker import WORKFLOW_RUNNER
-from services.temporal import journey_loader, with_journey_loader
+from services.temporal import data_converter, journey_loader, with_journey_loader
 from tests.workflows.harness import ENTRY, EXIT, compile_ok, default_world, doc, path
 from workflows import JourneyInput, JourneyWorkflow, journey_cache
 from workflows.codec import JourneyCodec
@@ -164,3 +165,63 @@ async def test_inline_histories_replay_on_the_production_runner(
     history = WorkflowHistory.from_json(f"replay-{name}", data)
     replayer = Replayer(workflows=[JourneyWorkflow], workflow_runner=WORKFLOW_RUNNER)
     await replayer.replay_workflow(history)
+
+
+async def test_runs_on_the_app_codec_compress_big_payloads_end_to_end(
+    env: WorkflowEnvironment,
+) -> None:
+    """Client and worker on the app's data converter (as ``journeys up`` runs them): big
+    payloads (a long message, the state carried across continue-as-new, the ``state``
+    query) travel compressed and come back whole."""
+    loop = doc(
+        [
+            ENTRY,
+            {
+                "id": "w",
+                "kind": "wait",
+                "config": {
+                    "until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}}
+                },
+            },
+            {"id": "m", "kind": "send_message", "config": {"content": "每日提醒 " * 200}},
+            {
+                "id": "b",
+                "kind": "branch",
+                "config": {
+                    "rules": [
+                        {
+                            "id": "again",
+                            "conditions": [{"type": "tag", "tag": "stop", "present": False}],
+                        }
+                    ]
+                },
+            },
+            EXIT,
+        ],
+        [
+            ("entry", "next", "w"),
+            ("w", "next", "m"),
+            ("m", "next", "b"),
+            ("b", "again", "w"),
+            ("b", "else", "done"),
+        ],
+        max_node_visits=8,
+    )
+    journey = compile_ok(loop, journey_id="j-zlib")
+    config = env.client.config()
+    config["data_converter"] = data_converter(Settings(database_url="sqlite:///:memory:"))
+    client = Client(**config)
+    inp = JourneyInput.new(journey=journey.to_dict(), customer_id="C1", history_limit=40)
+
+    handle, result, state = await _run(env, inp, client)
+
+    assert result.exit_reason == "visit_limit"
+    assert [t.node_id for t in state.trace].count("m") >= 1
+    encodings = [
+        p.metadata["encoding"]
+        for e in (await handle.fetch_history()).events
+        for p in e.activity_task_scheduled_event_attributes.input.payloads
+    ]
+    assert b"binary/zlib" in encodings  # the long message's request
+    desc = await handle.describe()
+    assert desc.run_id != handle.first_execution_run_id  # continued as new, compressed
