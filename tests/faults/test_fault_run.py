@@ -1,0 +1,48 @@
+"""The fault run of ``bench.faults`` at a small scale: a live install (dev server, worker and
+web app as real processes) loses and doubles nothing while the worker, the web app (with
+requests in flight) and the Temporal dev server (with customers waiting) are SIGKILLed and
+started again.
+
+About a minute on an idle machine: real processes and a real outage (the server stays down
+longer than the app's RPC timeout, so the events posted meanwhile are answered 503).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import faults
+
+pytestmark = pytest.mark.xfail(
+    reason=(
+        "services.enrollment._claim_entry: a web process killed between claiming an event "
+        "entry's run row and starting its workflow leaves a running row without a run id; "
+        "the producer's retry is then skipped as 'already in the journey' (the re-entry "
+        "check sees that row), the delivery is finished, and the reconciler later removes "
+        "the row: the event is lost. Remove this mark with the fix."
+    ),
+    strict=False,
+)
+
+
+async def test_nothing_lost_or_doubled_when_every_process_is_killed() -> None:
+    figures = await faults.run(
+        faults.Options(
+            customers=60,
+            waiting=20,
+            worker_kills=1,
+            web_kills=1,
+            server_kills=1,
+            producers=6,
+            retry_after_cap=2.0,
+            outage_s=12.0,
+            settle_s=60.0,
+        )
+    )
+    assert (figures["worker_kills"], figures["web_kills"], figures["server_kills"]) == (1, 1, 1)
+    assert figures["in_flight_at_web_kill"] > 0, figures
+    assert figures["responses_503"] > 0, figures  # the outage was seen by the producers
+    assert figures["errors_5xx"] == 0, figures
+    assert figures["lost"] == 0, figures
+    assert figures["duplicates"] == 0, figures
+    assert figures["stock_drift"] == 0, figures
