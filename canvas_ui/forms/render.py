@@ -117,8 +117,14 @@ def _data_choices(spec: FieldSpec, data: ChoiceData, current: str) -> list[tuple
     else:
         return []
     if current and current not in {c for c, _ in choices}:
-        choices.append((current, current))
+        choices.append((current, unavailable(current)))
     return choices
+
+
+def unavailable(value: str) -> str:
+    """The choice label of a stored value the choices do not have (any more): it is still
+    shown as selected, so the panel never displays one value while the node holds another."""
+    return gettext("%(value)s (not available)") % {"value": value}
 
 
 def build_fields(
@@ -188,7 +194,10 @@ def _build_one(  # noqa: C901 - one arm per widget
         f.checked = bool(value)
     elif w == "multi":
         f.choices = _data_choices(spec, data, "")
-        f.value = "\n".join(str(v) for v in value) if isinstance(value, list) else ""
+        chosen = [str(v) for v in value] if isinstance(value, list) else []
+        known = {c for c, _ in f.choices}
+        f.choices += [(v, unavailable(v)) for v in chosen if v not in known]
+        f.value = "\n".join(chosen)
     elif w == "select":
         current = _text(value, w)
         f.value = current
@@ -196,6 +205,8 @@ def _build_one(  # noqa: C901 - one arm per widget
             f.choices = _data_choices(spec, data, current)
         else:
             f.choices = [(c, _choice_label(c)) for c in spec.choices]
+            if current and current not in spec.choices:
+                f.choices.append((current, unavailable(current)))
     else:
         f.value = _text(value, w)
         if f"{spec.model}.{spec.name}" in TEMPLATE_FIELDS:

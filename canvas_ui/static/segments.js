@@ -11,6 +11,9 @@
   const META = JSON.parse(root.dataset.meta);
   const T = META.text;
   const FIELDS = Object.fromEntries(META.fields.map((f) => [f.name, f]));
+  const CHOOSE = root.dataset.choose || "—";
+  const UNAVAILABLE = root.dataset.unavailable || "{value} ?";
+  const ATTRIBUTE_PREFIX = "attributes.";
   let seq = 0;
   let model = JSON.parse(hidden.value || '{"match":"all","rules":[]}');
   const withIds = (r) => {
@@ -18,7 +21,39 @@
     (r.rules || []).forEach(withIds);
     return r;
   };
+
+  // What the server assumes for a value a rule leaves out (audiences/rules.py). Filled in
+  // on load, so every select shows what the rule holds and the saved rules say it.
+  const DEFAULTS = {
+    field: { op: "eq", value: null },
+    tag: { tags: [], match: "any" },
+    event: { op: "gte", value: 1 },
+    coupon: { state: "held", present: true, template_id: null, within_days: null },
+    group: { match: "any", rules: [] },
+  };
+  const isList = (op) => op === "in" || op === "not_in";
+
+  /** A field rule's value in the shape its operator takes (a list, a pair, one value). */
+  function fitValue(rule) {
+    const v = rule.value;
+    if (isList(rule.op)) rule.value = v == null || v === "" ? [] : [].concat(v);
+    else if (rule.op === "between") rule.value = Array.isArray(v) && v.length === 2 ? v : [null, null];
+    else if (rule.op === "exists" || rule.op === "not_exists") rule.value = null;
+    else if (Array.isArray(v)) rule.value = v.length ? v[0] : null;
+  }
+
+  function normalize(r) {
+    Object.entries(DEFAULTS[r.type] || {}).forEach(([k, v]) => {
+      if (r[k] === undefined) r[k] = JSON.parse(JSON.stringify(v));
+    });
+    if (r.type === "field") fitValue(r);
+    (r.rules || []).forEach(normalize);
+    return r;
+  }
+  model.match = model.match || "all";
+  model.rules = model.rules || [];
   model.rules.forEach(withIds);
+  model.rules.forEach(normalize);
 
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
@@ -31,12 +66,24 @@
     return node;
   }
 
+  /** A <select> that always shows what ``value`` holds: nothing chosen is a "— choose —"
+   *  placeholder (never the first option, which would look chosen), and a value the options
+   *  lack is listed as it is, marked, rather than hidden behind another option. */
   function select(options, value, onchange, multiple) {
     const s = el("select", multiple ? { multiple: "" } : {});
-    options.forEach(([v, label]) => {
+    const chosen = (multiple ? [].concat(value ?? []) : value == null || value === "" ? [] : [value]).map(String);
+    const known = new Set(options.map(([v]) => String(v)));
+    const all = options.concat(chosen.filter((v) => !known.has(v)).map((v) => [v, UNAVAILABLE.replace("{value}", v)]));
+    if (!multiple && !chosen.length && !known.has("")) {
+      const placeholder = el("option", { value: "", text: CHOOSE, disabled: "" });
+      placeholder.selected = true;
+      s.appendChild(placeholder);
+      s.classList.add("unset");
+    }
+    all.forEach(([v, label]) => {
       const o = el("option", { value: v, text: label });
-      if (multiple ? (value || []).map(String).includes(String(v)) : String(v) === String(value))
-        o.selected = true;
+      if (chosen.includes(String(v)) || (!multiple && !chosen.length && String(v) === "")) o.selected = true;
+      if (!known.has(String(v))) o.className = "unavailable";
       s.appendChild(o);
     });
     s.addEventListener("change", () =>
@@ -47,7 +94,8 @@
   function input(value, onchange, type) {
     const i = el("input", { type: type || "text" });
     i.value = value === undefined || value === null ? "" : value;
-    i.addEventListener("input", () => onchange(type === "number" && i.value !== "" ? Number(i.value) : i.value));
+    // an empty number is no number (null), not the text ""
+    i.addEventListener("input", () => onchange(type === "number" ? (i.value === "" ? null : Number(i.value)) : i.value));
     return i;
   }
 
@@ -75,14 +123,14 @@
       return select(choicesOf(f), rule.value, (v) => set(listy ? v.map(num) : num(v)), listy);
     }
     if (f.kind === "text") {
-      if (listy) return input((rule.value || []).join(", "), (v) => set(v.split(/[,，]\s*/).filter(Boolean)));
+      if (listy) return input([].concat(rule.value ?? []).join(", "), (v) => set(v.split(/[,，]\s*/).filter(Boolean)));
       return input(rule.value, set);
     }
     if (op === "between") {
-      const pair = Array.isArray(rule.value) ? rule.value : [0, 0];
+      const pair = rule.value; // fitValue: always a pair here
       return el("span", {}, [
-        input(pair[0], (v) => set([v, pair[1]]), "number"), el("span", { text: " – " }),
-        input(pair[1], (v) => set([pair[0], v]), "number"),
+        input(pair[0], (v) => { pair[0] = v; changed(); }, "number"), el("span", { text: " – " }),
+        input(pair[1], (v) => { pair[1] = v; changed(); }, "number"),
       ]);
     }
     return input(rule.value, set, "number");
@@ -91,16 +139,24 @@
   const OPS = { eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤", between: "between",
     in: "in", not_in: "not in", contains: "contains", exists: "has a value", not_exists: "no value" };
 
+  /** A custom attribute (attributes.<key>) is compared as text, as the server does. */
+  function fieldSpec(name) {
+    if (FIELDS[name]) return FIELDS[name];
+    if (typeof name === "string" && name.startsWith(ATTRIBUTE_PREFIX))
+      return { name, label: name, kind: "text", ops: ["eq", "ne", "in", "not_in", "contains", "exists", "not_exists"] };
+    return null;
+  }
+
   function fieldRule(rule) {
-    const f = FIELDS[rule.field] || META.fields[0];
-    const fieldSel = select(META.fields.map((x) => [x.name, x.label]), f.name, (v) => {
-      rule.field = v; rule.op = FIELDS[v].ops[0]; rule.value = null; render(); changed();
+    const f = fieldSpec(rule.field);
+    const fields = META.fields.map((x) => [x.name, x.label]);
+    if (f && !FIELDS[f.name]) fields.push([f.name, f.label]);
+    const fieldSel = select(fields, rule.field, (v) => {
+      rule.field = v; rule.op = FIELDS[v].ops[0]; rule.value = null; fitValue(rule); render(); changed();
     });
+    if (!f) return [fieldSel]; // an unknown field: the server names it; pick a real one
     const opSel = select(f.ops.map((o) => [o, OPS[o] || o]), rule.op, (v) => {
-      rule.op = v;
-      if (v === "in" || v === "not_in") rule.value = rule.value == null ? [] : [].concat(rule.value);
-      else if (Array.isArray(rule.value) && v !== "between") rule.value = rule.value[0] ?? null;
-      render(); changed();
+      rule.op = v; fitValue(rule); render(); changed();
     });
     return [fieldSel, opSel, valueEditor(rule, f)];
   }
@@ -145,10 +201,10 @@
 
   function adders(list, allowGroup) {
     const kinds = Object.keys(NEW).map((k) => el("button", { type: "button", class: "btn small", text: "＋ " + T[k],
-      onclick: () => { list.push(withIds(NEW[k]())); render(); changed(); } }));
+      onclick: () => { list.push(normalize(withIds(NEW[k]()))); render(); changed(); } }));
     if (allowGroup)
       kinds.push(el("button", { type: "button", class: "btn small", text: "＋ " + T.add_group,
-        onclick: () => { list.push(withIds({ type: "group", match: "any", rules: [NEW.field()] })); render(); changed(); } }));
+        onclick: () => { list.push(normalize(withIds({ type: "group", match: "any", rules: [NEW.field()] }))); render(); changed(); } }));
     return el("div", { class: "rule-adders" }, kinds);
   }
 

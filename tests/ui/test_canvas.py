@@ -412,3 +412,80 @@ def test_check_results_read_as_english_sentences(
     )
     page.locator("#diagnostics").screenshot(path=str(artifacts / "diagnostics-english.png"))
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+#: Every select of the open panel whose node holds a value there, with what it shows.
+PANEL_SELECTS = """(config) => Array.from(
+    document.querySelectorAll('#panel select[name^="config."]'))
+  .filter((s) => !s.closest('fieldset[disabled]') && !s.name.endsWith('.type'))
+  .map((s) => {
+    let held = {config};
+    for (const part of s.name.split('.')) held = held == null ? undefined : held[part];
+    return {name: s.name, shown: s.value, text: s.selectedOptions[0]?.textContent, held};
+  })"""
+
+
+def test_panel_selects_show_what_the_step_holds(page: Page, client_for: httpx.Client) -> None:
+    doc = linear_document()
+    doc["nodes"] += [
+        {
+            "id": "m",
+            "kind": "send_message",
+            "config": {"channel": "fax", "content": "x"},  # an old channel; on_failure unset
+        },
+        {
+            "id": "t",
+            "kind": "assign_guide_task",
+            "config": {"instructions": "x", "due_in": {"amount": 2, "unit": "weeks"}},
+        },
+        {
+            "id": "w2",
+            "kind": "wait",
+            "config": {"until": {"type": "context", "field": "expires_at"}},  # no step yet
+        },
+        {
+            "id": "b",
+            "kind": "branch",
+            "config": {
+                "rules": [
+                    {
+                        "id": "vip",
+                        "conditions": [{"type": "rfm_class", "classes": ["重要价值", "老客"]}],
+                    }
+                ]
+            },
+        },
+    ]
+    doc["nodes"][2]["config"]["coupon_template_id"] = "GONE"
+    for i, node in enumerate(doc["nodes"][4:]):
+        node["position"] = {"x": 300 * i, "y": 200}
+    jid = client_for.post("/api/journeys", json={"name": "x", "document": doc}).json()["id"]
+    open_editor(page, f"/journeys/{jid}/edit")
+    configs = {n["id"]: n["config"] for n in doc["nodes"]}
+    shown: dict[str, dict[str, Any]] = {}
+    for node_id in ("coupon", "m", "t", "w2", "b"):
+        _open_panel(page, node_id)
+        for s in page.evaluate(PANEL_SELECTS, configs[node_id]):
+            shown[f"{node_id}:{s['name']}"] = s
+            if s["held"] is not None:  # what the step holds is what is shown
+                assert s["shown"] == str(s["held"]), s
+    assert shown["coupon:config.coupon_template_id"]["text"] == "GONE（已不可用）"
+    assert shown["m:config.channel"]["text"] == "fax（已不可用）"
+    # a field with a default shows it, and offers no blank that the step could not hold
+    assert shown["m:config.on_failure"]["shown"] == "continue"
+    assert shown["t:config.due_in.unit"]["text"] == "weeks（已不可用）"
+    # a required choice not made yet is shown as not made
+    assert shown["w2:config.until.node_id"] | {"held": None} == {
+        "name": "config.until.node_id",
+        "shown": "",
+        "text": "— 请选择 —",
+        "held": None,
+    }
+    assert shown["b:config.rules.0.match"]["shown"] == "all"
+    _open_panel(page, "m")
+    blank = page.locator('#panel select[name="config.on_failure"] option[value=""]')
+    expect(blank).to_have_count(0)
+    _open_panel(page, "b")
+    unknown = page.locator("#panel .chip", has_text="老客（已不可用）").locator("input")
+    expect(unknown).to_be_checked()
+    assert page.errors == []  # type: ignore[attr-defined]
