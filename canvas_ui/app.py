@@ -46,7 +46,7 @@ from db.session import make_engine
 from journeys.preflight import check_safe_to_start
 from journeys.settings import Settings, get_settings
 from services.reconcile import Reconciler
-from services.temporal import TemporalGateway
+from services.temporal import TemporalGateway, TemporalUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +177,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 
 def _document_errors(app: FastAPI) -> None:
-    """Make the OpenAPI schema say what a 422 really looks like (the handler below), in
-    place of FastAPI's default ``HTTPValidationError``."""
+    """Make the OpenAPI schema say what errors really look like (the handlers below): a 422
+    in place of FastAPI's default ``HTTPValidationError``, and any other 4xx (signed out,
+    not allowed, CSRF, not found, conflict, body too large) as well as a documented 5xx
+    (503: Temporal unavailable) is a ``Problem``."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -190,15 +192,22 @@ def _document_errors(app: FastAPI) -> None:
         components["Problem"] = PROBLEM_SCHEMA
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
-        problem = {"$ref": "#/components/schemas/Problem"}
+        problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 if "422" in responses:
                     responses["422"] = {
                         "description": "The request is invalid; ``detail`` says why.",
-                        "content": {"application/json": {"schema": problem}},
+                        "content": problem,
                     }
+                # every route is behind the login, the CSRF check and the body limits
+                responses.setdefault(
+                    "4XX", {"description": "Refused; ``detail`` says why.", "content": problem}
+                )
+                for code, response in responses.items():
+                    if code[0] in "45" and "content" not in response:
+                        response["content"] = problem
         app.openapi_schema = schema
         return schema
 
@@ -234,6 +243,15 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         return await http_error(request, HTTPException(404, str(exc)))
+
+    @app.exception_handler(TemporalUnavailableError)
+    async def temporal_unavailable(request: Request, exc: TemporalUnavailableError) -> Response:
+        # the routes that reach Temporal document this 503 (canvas_ui.api.responses)
+        return JSONResponse(
+            {"detail": f"Temporal is unavailable; try again later. {exc}"},
+            status_code=503,
+            headers={"Retry-After": str(events_api.RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

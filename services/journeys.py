@@ -169,25 +169,34 @@ async def set_paused(
     *, session: Session, temporal: TemporalGateway | None, journey_id: str, paused: bool, by: str
 ) -> int:
     """Pause: no new entries, running customers hold before their next step. Resume undoes
-    both. → how many running customers were told."""
+    both. → how many running customers were told.
 
-    def set_status() -> None:
+    The status is checked, then Temporal reached, then the status changed: while Temporal
+    is down this raises :class:`~services.temporal.TemporalUnavailableError` with the
+    journey as it was (the caller tries again), never a status its running customers were
+    not told about."""
+
+    def set_status(write: bool) -> None:
         journey = _require(session, journey_id)
         wanted_from = "live" if paused else "paused"
         if journey.status != wanted_from:
             raise JourneyNotLiveError(journey_id, journey.status)
+        if not write:
+            end_transaction(session)
+            return
         crud.set_status(
             session=session, journey_id=journey_id, status="paused" if paused else "live", by=by
         )
 
-    await in_thread(set_status)
+    await in_thread(set_status, False)
+    client = await temporal.client() if temporal is not None else None
+    await in_thread(set_status, True)
     await segments.on_pause(
         session=session, temporal=temporal, journey_id=journey_id, paused=paused
     )
     running = await in_thread(_running_workflows, session, journey_id)
-    if temporal is None:
+    if client is None:
         return 0
-    client = await temporal.client()
     running = await with_visible_runs(client, journey_id, running)
     signal = JourneyWorkflow.pause if paused else JourneyWorkflow.resume
     return await signal_runs(client, running, signal.__name__)
@@ -236,20 +245,26 @@ async def archive_journey(
     """Archive a draft or paused journey: it leaves the journey list and takes no one in; its
     customers still running (held by the pause) are stopped and its enrollment passes
     cancelled. A live journey must be paused first, so archiving never cuts a running journey
-    off by surprise. → how many runs were stopped."""
+    off by surprise. → how many runs were stopped.
 
-    def set_archived() -> list[str]:
+    Like :func:`set_paused`, Temporal is reached before anything changes."""
+
+    def set_archived(write: bool) -> list[str]:
         journey = _require(session, journey_id)
         if journey.status not in ARCHIVABLE:
             raise JourneyStateError(journey_id, journey.status, "archive")
+        if not write:
+            end_transaction(session)
+            return []
         crud.set_status(session=session, journey_id=journey_id, status="archived", by=by)
         return _running_workflows(session, journey_id)
 
-    running = await in_thread(set_archived)
+    await in_thread(set_archived, False)
+    client = await temporal.client() if temporal is not None else None
+    running = await in_thread(set_archived, True)
     await segments.on_archive(session=session, temporal=temporal, journey_id=journey_id)
-    if temporal is None:
+    if client is None:
         return 0
-    client = await temporal.client()
     running = await with_visible_runs(client, journey_id, running)
     return await signal_runs(client, running, JourneyWorkflow.stop.__name__, ARCHIVE_REASON)
 

@@ -38,6 +38,9 @@ from services.temporal import TemporalGateway
 from workflows.enrollment import EnrollmentInput, SegmentEnrollmentWorkflow
 
 SAMPLE_SIZE = 10
+#: The largest entry limit (per pass, per hour): above any chain's customer count, and within
+#: the 32-bit INTEGER columns that store it.
+MAX_ENTRY_LIMIT = 10_000_000
 log = logging.getLogger(__name__)
 
 

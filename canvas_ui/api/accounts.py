@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
+from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentPrincipal, SessionDep
 from db import crud
 from db.errors import NotFoundError
@@ -79,7 +80,9 @@ def create_account(body: AccountIn, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/accounts/{user_id}/password")
-def set_password(user_id: int, body: PasswordIn, session: SessionDep) -> dict[str, Any]:
+def set_password(
+    body: PasswordIn, session: SessionDep, user_id: int = Path(ge=1, le=MAX_ID)
+) -> dict[str, Any]:
     """Set a new password; the account's open sessions end."""
     with account_errors():
         account = accounts.change_password(session=session, user_id=user_id, password=body.password)
@@ -88,7 +91,10 @@ def set_password(user_id: int, body: PasswordIn, session: SessionDep) -> dict[st
 
 @router.post("/accounts/{user_id}/active")
 def set_active(
-    user_id: int, body: ActiveIn, session: SessionDep, actor: CurrentPrincipal
+    body: ActiveIn,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    user_id: int = Path(ge=1, le=MAX_ID),
 ) -> dict[str, Any]:
     """Switch an account on or off (off ends its sessions; not your own account)."""
     with account_errors():

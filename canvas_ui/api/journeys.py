@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from canvas_ui import queries
+from canvas_ui.api.params import MAX_ID
+from canvas_ui.api.responses import TEMPORAL_UNAVAILABLE
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.diagnostics import localize, node_labels
 from canvas_ui.drafts import DraftDocument, starter_document
@@ -251,6 +253,25 @@ def validate(journey_id: str, session: SessionDep) -> dict[str, Any]:
     }
 
 
+@router.post("/journeys/{journey_id}/check")
+def check_document(
+    journey_id: str, document: dict[str, Any], session: SessionDep
+) -> dict[str, Any]:
+    """Compile a posted draft document without saving it, as :func:`validate` does the
+    saved one: the editor re-checks the canvas this way after every change (a plain
+    ``def``: the compiler runs in the thread pool, never on the event loop)."""
+    require_journey(session, journey_id)
+    check_document_size(document)
+    result = service.validate_draft(session=session, document=document)
+    labels = node_labels(document)
+    return {
+        "ok": result.ok,
+        "diagnostics": [
+            localize(d.to_dict(), labels, document=document) for d in result.diagnostics
+        ],
+    }
+
+
 @router.post("/journeys/{journey_id}/publish")
 async def publish(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
@@ -302,7 +323,7 @@ async def _pause(
     return {"journey": journey_json(await in_thread(require_journey, session, journey_id))}
 
 
-@router.post("/journeys/{journey_id}/pause")
+@router.post("/journeys/{journey_id}/pause", responses=TEMPORAL_UNAVAILABLE)
 async def pause(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -310,7 +331,7 @@ async def pause(
     return await _pause(journey_id, True, session, temporal, user)
 
 
-@router.post("/journeys/{journey_id}/resume")
+@router.post("/journeys/{journey_id}/resume", responses=TEMPORAL_UNAVAILABLE)
 async def resume(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -330,7 +351,7 @@ def state_conflict(exc: JourneyStateError) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, messages[exc.action] % {"status": exc.status})
 
 
-@router.post("/journeys/{journey_id}/archive")
+@router.post("/journeys/{journey_id}/archive", responses=TEMPORAL_UNAVAILABLE)
 async def archive(
     journey_id: str, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -375,7 +396,9 @@ def list_versions(journey_id: str, session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.get("/journeys/{journey_id}/versions/{version}")
-def get_version(journey_id: str, version: int, session: SessionDep) -> dict[str, Any]:
+def get_version(
+    journey_id: str, session: SessionDep, version: int = Path(ge=1, le=MAX_ID)
+) -> dict[str, Any]:
     """One published version with its (immutable) document."""
     require_journey(session, journey_id)
     found = crud.get_version(session=session, journey_id=journey_id, version=version)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
+from canvas_ui.api.responses import TEMPORAL_UNAVAILABLE
 from canvas_ui.deps import CurrentPrincipal, CurrentUser, SessionDep, TemporalDep
 from db import crud
 from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
@@ -41,7 +42,7 @@ def _gateway(temporal: Any) -> Any:
     return temporal
 
 
-@router.post("/journeys/{journey_id}/enroll")
+@router.post("/journeys/{journey_id}/enroll", responses=TEMPORAL_UNAVAILABLE)
 async def enroll(
     journey_id: str, body: EnrollIn, session: SessionDep, temporal: TemporalDep
 ) -> dict[str, Any]:
@@ -57,8 +58,6 @@ async def enroll(
         raise HTTPException(404, str(exc)) from exc
     except JourneyNotLiveError as exc:
         raise HTTPException(409, str(exc)) from exc
-    except TemporalUnavailableError as exc:
-        raise HTTPException(503, str(exc)) from exc
     return result.to_dict()
 
 
@@ -102,7 +101,7 @@ async def get_run(workflow_id: str, session: SessionDep, temporal: TemporalDep) 
     return out
 
 
-@router.post("/runs/{workflow_id}/stop")
+@router.post("/runs/{workflow_id}/stop", responses=TEMPORAL_UNAVAILABLE)
 async def stop(
     workflow_id: str, body: StopIn, session: SessionDep, temporal: TemporalDep, user: CurrentUser
 ) -> dict[str, str]:

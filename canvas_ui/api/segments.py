@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from audiences import FIELDS, SampleRow, SegmentValidationError
 from audiences.fields import MAX_WINDOW_DAYS, RELATIVE_MONTHS
+from canvas_ui.api.responses import TEMPORAL_UNAVAILABLE
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext
 from db import crud
@@ -49,8 +50,8 @@ class PreviewIn(BaseModel):
 
 
 class EntryLimitsIn(BaseModel):
-    max_per_run: int | None = Field(default=None, ge=1)
-    max_per_hour: int | None = Field(default=None, ge=1)
+    max_per_run: int | None = Field(default=None, ge=1, le=service.MAX_ENTRY_LIMIT)
+    max_per_hour: int | None = Field(default=None, ge=1, le=service.MAX_ENTRY_LIMIT)
 
 
 def invalid(exc: SegmentValidationError) -> JSONResponse:
@@ -223,7 +224,11 @@ def _journey_read(session: Session, journey_id: str) -> Journey | None:
     return journey
 
 
-@router.post("/journeys/{journey_id}/enrollments", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/journeys/{journey_id}/enrollments",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=TEMPORAL_UNAVAILABLE,
+)
 async def start_enrollment(journey_id: str, session: SessionDep, temporal: TemporalDep) -> Any:
     """Enter the segment's audience now (the journey must be live and enter by segment)."""
     journey = await in_thread(_journey_read, session, journey_id)

@@ -116,7 +116,11 @@ def report(
     return out
 
 
-@router.get("/tasks/report.csv")
+@router.get(
+    "/tasks/report.csv",
+    response_class=Response,
+    responses={200: {"description": "The table as CSV.", "content": {"text/csv": {}}}},
+)
 def report_csv(
     session: SessionDep,
     actor: CurrentPrincipal,

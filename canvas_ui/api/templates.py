@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from canvas_ui import i18n
 from canvas_ui.api.journeys import journey_json
+from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentUser, SessionDep
 from db.models import Journey, UserTemplateUpdate
 from services import templates as service
@@ -34,7 +35,7 @@ class InstantiateIn(BaseModel):
 class CloneIn(BaseModel):
     """Body of ``POST /api/journeys/{id}/clone``: no version = the current draft."""
 
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
     name: str | None = Field(default=None, min_length=1, max_length=120)
 
 
@@ -44,7 +45,7 @@ class SaveAsTemplateIn(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
     goal: str = Field(default="", max_length=200)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class TemplateUpdateIn(BaseModel):

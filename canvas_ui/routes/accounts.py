@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Form, Path, Request, status
 from fastapi.responses import Response
 
+from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentPrincipal, SessionDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
@@ -15,7 +16,8 @@ from db import crud
 from db.models import ACCOUNT_ROLES
 from services import accounts
 
-router = APIRouter(tags=["pages"])
+#: HTML pages, not part of the JSON API's OpenAPI schema (like every other page router)
+router = APIRouter(tags=["pages"], include_in_schema=False)
 
 ROLE_LABELS = {
     "admin": lazy("Administrator"),
@@ -99,7 +101,7 @@ def add_account(
 def set_password(
     request: Request,
     session: SessionDep,
-    user_id: int,
+    user_id: int = Path(ge=1, le=MAX_ID),
     password: str = Form(default="", max_length=256),
 ) -> Response:
     try:
@@ -118,7 +120,7 @@ def set_active(
     request: Request,
     session: SessionDep,
     actor: CurrentPrincipal,
-    user_id: int,
+    user_id: int = Path(ge=1, le=MAX_ID),
     active: bool = Form(),
 ) -> Response:
     try:

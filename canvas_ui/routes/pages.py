@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from canvas_ui import i18n, queries
+from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentUser, SessionDep
 from canvas_ui.drafts import starter_document
 from canvas_ui.i18n import gettext, lazy
@@ -275,7 +276,9 @@ def versions_fragment(journey_id: str, request: Request, session: SessionDep) ->
 
 
 @router.get("/journeys/{journey_id}/versions/{version}")
-def version_page(journey_id: str, version: int, request: Request, session: SessionDep) -> Response:
+def version_page(
+    journey_id: str, request: Request, session: SessionDep, version: int = Path(ge=1, le=MAX_ID)
+) -> Response:
     """A published version, read-only."""
     journey = journey_or_404(session, journey_id)
     found = crud.get_version(session=session, journey_id=journey_id, version=version)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from canvas_ui import queries, replay_jobs
+from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import SessionDep, SettingsDep, TemporalDep
 from canvas_ui.diagnostics import problem_sentences
 from canvas_ui.i18n import gettext
@@ -179,7 +180,7 @@ async def replay_journey(
     request: Request,
     session: SessionDep,
     temporal: TemporalDep,
-    version: int | None = Form(default=None),
+    version: int | None = Form(default=None, ge=1, le=MAX_ID),
     limit: int = Form(default=200, ge=1, le=5000),
 ) -> Response:
     """Start replaying the runs of a journey (or one version) against the current code."""

@@ -320,7 +320,7 @@ def save_limits(
         raw = raw.strip()
         if not raw:
             return None
-        if not raw.isdigit() or int(raw) < 1:
+        if not raw.isdigit() or not 1 <= int(raw) <= service.MAX_ENTRY_LIMIT:
             raise ValueError(raw)
         return int(raw)
 
