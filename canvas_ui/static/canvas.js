@@ -264,12 +264,14 @@
     return { schema_version: 1, name: doc.name, description: doc.description || "", settings: doc.settings || {}, nodes, edges };
   }
 
-  function markDirty() {
+  /** The draft changed: autosave soon, and (unless only positions changed) re-check it. */
+  function markDirty(moved) {
     if (loading || readonly) return;
     dirty = true;
     setSaveState("unsaved", S.unsaved);
     clearTimeout(saveTimer);
     saveTimer = setTimeout(save, 700); // autosave, debounced
+    if (moved !== true) scheduleCheck();
   }
 
   /** Save now if anything changed; resolves when the draft on the server is current. */
@@ -302,9 +304,14 @@
     });
   }
 
-  graph.on("cell:added", markDirty);
-  graph.on("cell:removed", markDirty);
-  graph.on("node:moved", markDirty);
+  graph.on("cell:added", () => markDirty());
+  graph.on("cell:removed", () => markDirty());
+  graph.on("node:moved", () => markDirty(true));
+  // Undo / redo of a panel edit puts the node's data back: that is an edit too (error
+  // marks and summary refreshes set data with silentHistory and are not).
+  graph.on("node:change:data", ({ options }) => {
+    if (!(options && options.silentHistory)) markDirty();
+  });
   graph.on("edge:connected", ({ edge }) => {
     const port = (edge.getSourcePortId() || "").slice(OUT.length);
     edge.setData({ sourcePort: port });
@@ -453,6 +460,7 @@
   /** Show every diagnostic: red nodes/edges on the canvas and a clickable list. */
   function showDiagnostics(diags) {
     clearMarks();
+    tooltip.hidden = true; // its messages may be fixed; the next hover shows the current ones
     const list = diagBox.querySelector(".diag-list");
     list.replaceChildren();
     const errors = diags.filter((d) => d.severity === "error");
@@ -524,10 +532,39 @@
   });
   container.addEventListener("mouseleave", () => { tooltip.hidden = true; });
 
+  // Live check: every change re-checks the document on the canvas (debounced; the compiler
+  // takes a few ms) without saving it, so marks, tooltips and the list never show a problem
+  // that is fixed, or miss a new one. Each answer carries a number: an answer older than
+  // the last shown one (a slow request, a Validate in between) is dropped.
+  let checkTimer = null;
+  let checkSeq = 0;
+  let shownSeq = 0;
+  function scheduleCheck() {
+    if (readonly) return;
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(liveCheck, 300);
+  }
+  async function liveCheck() {
+    const seq = ++checkSeq;
+    let data;
+    try {
+      ({ data } = await JC.api("POST", apiBase + "/check", toDocument()));
+    } catch (err) {
+      return; // offline or refused: the save state says so; keep the last result
+    }
+    showChecked(seq, data.diagnostics);
+  }
+  function showChecked(seq, diags) {
+    if (seq < shownSeq) return;
+    shownSeq = seq;
+    showDiagnostics(diags);
+  }
+
   async function validate() {
     await save();
+    const seq = ++checkSeq;
     const { data } = await JC.api("POST", apiBase + "/validate");
-    showDiagnostics(data.diagnostics);
+    showChecked(seq, data.diagnostics);
     return data;
   }
 
@@ -560,11 +597,11 @@
     await save();
     const { status, data } = await JC.api("POST", apiBase + "/publish", undefined, { allow: [422] });
     if (status === 422) {
-      showDiagnostics(data.diagnostics);
+      showChecked(++checkSeq, data.diagnostics);
       JC.toast(S.publishRefused, "err");
       return;
     }
-    showDiagnostics(data.diagnostics || []);
+    showChecked(++checkSeq, data.diagnostics || []);
     setStatus(data.journey.status, data.journey.live_version);
     JC.toast(S.published.replace("%s", "v" + data.version.version), "ok");
     htmx.ajax("GET", "/journeys/" + encodeURIComponent(journeyId) + "/versions", { target: "#versions", swap: "outerHTML" });
@@ -701,6 +738,7 @@
     document.getElementById("canvas-loading").hidden = true;
     container.dataset.ready = "true";
     window.__canvasReady = performance.now(); // read by tests and bench/canvas.py
+    scheduleCheck(); // what is wrong with the journey as it opens
     // The minimap mirrors every cell in a second graph: build it once the canvas is usable.
     setTimeout(() => graph.use(minimap), 0);
   };

@@ -489,3 +489,69 @@ def test_panel_selects_show_what_the_step_holds(page: Page, client_for: httpx.Cl
     unknown = page.locator("#panel .chip", has_text="老客（已不可用）").locator("input")
     expect(unknown).to_be_checked()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_diagnostics_follow_every_change_without_validate(
+    page: Page, client_for: httpx.Client, artifacts: Path
+) -> None:
+    doc = linear_document()
+    doc["edges"] = doc["edges"][:2]  # the coupon's output goes nowhere; the exit is unreachable
+    jid = client_for.post("/api/journeys", json={"name": "x", "document": doc}).json()["id"]
+    checks: list[str] = []
+    page.on(
+        "request",
+        lambda r: checks.append(r.url.rsplit("/", 1)[-1]) if r.method == "POST" else None,
+    )
+    open_editor(page, f"/journeys/{jid}/edit")
+    coupon = page.locator('#canvas [data-cell-id="coupon"] rect').first
+    # checked as it opens
+    expect(coupon).to_have_attribute("stroke", "#d92d20")
+    expect(page.locator('.diag[data-code="MISSING_EDGE"]')).to_have_count(1)
+    coupon.hover(position={"x": 120, "y": 6})
+    expect(page.locator(".node-tip")).to_contain_text("没有连线")
+
+    # connecting the port clears the mark, the tooltip and the list — no Validate pressed
+    connect(page, "coupon", "next", "exit")
+    expect(page.locator("#diagnostics .diag-summary")).to_have_text("没有发现问题，可以发布。")
+    expect(page.locator("#diagnostics .diag")).to_have_count(0)
+    expect(coupon).to_have_attribute("stroke", "#d0d5dd")
+    coupon.hover(position={"x": 60, "y": 6})
+    coupon.hover(position={"x": 120, "y": 6})
+    expect(page.locator(".node-tip")).to_be_hidden()
+    page.screenshot(path=str(artifacts / "editor-live-check-fixed.png"))
+
+    # a new problem shows up as soon as it is made, and goes with an undo
+    page.evaluate(
+        "() => window.journeyCanvas.graph.getEdges()"
+        ".find((e) => e.getSourceCellId() === 'wait').remove()"
+    )
+    expect(page.locator('.diag[data-code="MISSING_EDGE"]')).to_have_count(1)
+    expect(page.locator('#canvas [data-cell-id="wait"] rect').first).to_have_attribute(
+        "stroke", "#d92d20"
+    )
+    page.locator("#canvas").click(position={"x": 20, "y": 20})
+    page.keyboard.press("Control+z")
+    expect(page.locator("#diagnostics .diag")).to_have_count(0)
+
+    # a panel edit is re-checked too: a broken placeholder, then fixed
+    _open_panel(page, "coupon")
+    page.locator('#panel select[name="config.on_failure"]').select_option("port")
+    _apply_panel(page)  # the "failed" port is new and goes nowhere
+    expect(page.locator('.diag[data-code="MISSING_EDGE"]')).to_contain_text("“发优惠券”")
+    page.locator('#panel select[name="config.on_failure"]').select_option("continue")
+    _apply_panel(page)
+    expect(page.locator("#diagnostics .diag")).to_have_count(0)
+
+    # a burst of changes is checked once it settles, not once per change
+    before = checks.count("check")
+    page.evaluate(
+        """() => { const g = window.journeyCanvas.graph;
+          for (let i = 0; i < 5; i++) g.getCellById('wait').translate(0, 0);
+          ['a', 'b', 'c'].forEach((id, i) => g.addNode({id: 'tmp-' + id, shape: 'journey-node',
+            x: 100 * i, y: 400, data: {kind: 'exit', label: '', config: {},
+            meta: {summary: '', ports: [], port_labels: {}, configured: true}}})); }"""
+    )
+    expect(page.locator('.diag[data-code="UNREACHABLE_NODE"]')).to_have_count(3)
+    assert checks.count("check") - before == 1
+    assert "validate" not in checks
+    assert page.errors == []  # type: ignore[attr-defined]
