@@ -86,6 +86,9 @@ class SandboxWorld:
     #: name (issue_coupon, send_message, create_task, task_notice, update_customer), or
     #: "<effect>:<node id>" for one node only → the failure type it raises for good
     failures: dict[str, str] = field(default_factory=dict)
+    #: what templates see of the customer beyond the facts (surname, level name, store,
+    #: city, guide …: the worker reads them from the database, a test run passes them in)
+    template_customer: dict[str, Any] = field(default_factory=dict)
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
@@ -281,7 +284,8 @@ class SimulatedRuntime:
 
     def _render(self, text: str, ctx: dict[str, Any]) -> str:
         try:
-            return render(text, customer=_customer_view(self.world.facts), ctx=ctx)
+            customer = {**self.world.template_customer, **_customer_view(self.world.facts)}
+            return render(text, customer=customer, ctx=ctx)
         except TemplateRenderError as exc:
             raise EffectFailed(TEMPLATE_RENDER_FAILED, str(exc)) from exc
         except Exception as exc:  # e.g. {{ 1 / 0 }}: the worker's renderer reports it too

@@ -235,8 +235,11 @@ async def run_test(
     start: datetime | None = None,
     entry_properties: dict[str, Any] | None = None,
     past_events: list[tuple[float, str]] | None = None,
+    template_customer: dict[str, Any] | None = None,
 ) -> TestRunResult:
-    """Run ``journey`` for ``facts`` in the sandbox; ``past_events`` are (days before, type)."""
+    """Run ``journey`` for ``facts`` in the sandbox; ``past_events`` are (days before, type);
+    ``template_customer``: what messages see of the customer beyond the facts
+    (:func:`template_customer`)."""
     loop = asyncio.get_running_loop()
     began = loop.time()
     start = start or default_start(journey.timezone)
@@ -244,6 +247,7 @@ async def run_test(
         facts=copy.deepcopy(facts),
         coupon_templates={k: copy.copy(v) for k, v in coupon_templates.items()},
         past_events=[(start - timedelta(days=d), t) for d, t in (past_events or [])],
+        template_customer=dict(template_customer or {}),
     )
     runtime = _SteppingRuntime(world, start, script_items(script, start))
     entry_event = _entry_event(journey, start, entry_properties)
@@ -290,6 +294,7 @@ def run_test_blocking(
     coupon_templates: dict[str, CouponTemplateSpec],
     script: list[ScriptLine],
     past_events: list[tuple[float, str]] | None = None,
+    template_customer: dict[str, Any] | None = None,
 ) -> TestRunResult:
     """:func:`run_test` on an event loop of its own, for a caller in a worker thread (a plain
     ``def`` route): the simulation and its template rendering are CPU work that must not hold
@@ -301,6 +306,7 @@ def run_test_blocking(
             coupon_templates=coupon_templates,
             script=script,
             past_events=past_events,
+            template_customer=template_customer,
         )
     )
 
@@ -369,6 +375,32 @@ def facts_for(
         guide_id=guide_id or None,
         segments=dict.fromkeys(_split_list(segments), True),
     )
+
+
+def template_customer(*, session: Any, facts: CustomerFacts) -> dict[str, Any]:
+    """What a message of a test run sees of ``facts``' customer, as the worker's renderer
+    (``activities.rendering.customer_variables``) would show it: a real customer's row, or
+    for a synthetic one its name's surname, its level's name and its guide's store."""
+    from activities.rendering import customer_variables
+    from db.models import Customer, Guide, Store
+    from db.models.customers import MEMBER_LEVEL_NAMES
+
+    customer = session.get(Customer, facts.customer_id) if facts.customer_id != "TEST" else None
+    guide = session.get(Guide, facts.guide_id) if facts.guide_id else None
+    store_id = facts.store_id or (guide.store_id if guide is not None else None)
+    store = session.get(Store, store_id) if store_id else None
+    if customer is not None:
+        return customer_variables(customer, store, guide)
+    return {
+        "surname": facts.name[:1],
+        "member_level_name": MEMBER_LEVEL_NAMES.get(facts.member_level, facts.member_level),
+        "phone_tail": "",
+        "gender": "",
+        "store_id": store_id or "",
+        "store_name": store.name if store is not None else "",
+        "city": store.city if store is not None else "",
+        "guide_name": guide.name if guide is not None else "",
+    }
 
 
 def _split_list(text: str) -> list[str]:

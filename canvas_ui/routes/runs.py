@@ -287,7 +287,12 @@ def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONR
     except ValueError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
     result = test_runs.run_test_blocking(
-        compiled, facts, coupon_templates=coupons, script=script, past_events=past
+        compiled,
+        facts,
+        coupon_templates=coupons,
+        script=script,
+        past_events=past,
+        template_customer=test_runs.template_customer(session=session, facts=facts),
     )
     if result.limit_errors:
         detail = "; ".join(result.limit_errors)

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
 from activities.rendering import customer_variables
 from canvas_ui.diagnostics import node_labels
 from canvas_ui.i18n import use_locale
 from canvas_ui.placeholders import CONTEXT_LABELS, CUSTOMER_LABELS, placeholder_groups
-from db.models import Customer, Guide, Store
+from db.models import Customer, Guide, Region, Store
 from engine.compiler import compile_document
 from engine.compiler.templates import CONTEXT_FIELDS, CUSTOMER_FIELDS
 from engine.effects import CustomerFacts
 from engine.simulation import CouponTemplateSpec, SandboxWorld, ScriptItem, simulate
+from tests.canvas_ui.harness import create_journey, linear_document
 from tests.engine.sim import journey_doc
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -103,3 +108,38 @@ async def test_every_offered_step_value_renders_to_something() -> None:
     rendered = message.rendered.split("|")
     assert len(rendered) == len(values) and all(rendered), dict(zip(values, rendered, strict=True))
     assert rendered[values.index('{{ ctx["send-coupon-ab1"].expires_at[:10] }}')].count("-") == 2
+
+
+def test_a_test_run_renders_the_customer_fields_the_picker_offers(
+    client: TestClient, canvas_app: FastAPI
+) -> None:
+    with Session(canvas_app.state.engine) as session:
+        for row in (
+            Region(id="R1", name="华东"),
+            Store(id="S1", region_id="R1", name="徐汇店", city="上海"),
+            Guide(id="G9", store_id="S1", name="王导购"),
+        ):
+            session.add(row)
+            session.flush()  # no relationships: the store must exist before its guide
+        session.commit()
+    doc = linear_document()
+    doc["nodes"][2] = {
+        "id": "m",
+        "kind": "send_message",
+        "config": {"content": "|".join(v for v, _ in placeholder_groups(doc, "m", {})[0].items)},
+    }
+    doc["edges"][1]["target"] = doc["edges"][2]["source"] = "m"
+    jid = create_journey(client, doc)
+    answer = client.post(
+        f"/journeys/{jid}/test-run",
+        json={"name": "李娜", "member_level": "silver", "guide_id": "G9"},
+    )
+    assert answer.status_code == 200, answer.text[:300]
+    (message,) = answer.json()["messages"]
+    shown = dict(zip(CUSTOMER_LABELS, message["text"].split("|"), strict=True))
+    assert {k: shown[k] for k in ("name", "surname", "member_level_name")} == {
+        "name": "李娜",
+        "surname": "李",
+        "member_level_name": "银卡",
+    }
+    assert (shown["store_name"], shown["city"], shown["guide_name"]) == ("徐汇店", "上海", "王导购")
