@@ -213,7 +213,17 @@ def get_journey(journey_id: str, session: SessionDep) -> dict[str, Any]:
     }
 
 
-@router.put("/journeys/{journey_id}")
+#: The body the draft routes read themselves (size first, then the structure: see
+#: :func:`parse_draft`), as the schema documents it.
+DRAFT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DraftDocument"}}},
+    }
+}
+
+
+@router.put("/journeys/{journey_id}", openapi_extra=DRAFT_BODY)
 async def put_draft(
     journey_id: str, request: Request, session: SessionDep, user: CurrentUser
 ) -> dict[str, Any]:
