@@ -134,7 +134,31 @@ def create_journey(body: JourneyIn, session: SessionDep, user: CurrentUser) -> d
     return journey_json(journey)
 
 
-@router.post("/journeys/import", status_code=status.HTTP_201_CREATED)
+#: The body the draft routes read themselves (size first, then the structure: see
+#: :func:`parse_draft`), as the schema documents it.
+DRAFT_JSON: dict[str, Any] = {
+    "application/json": {"schema": {"$ref": "#/components/schemas/DraftDocument"}}
+}
+DRAFT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": DRAFT_JSON}}
+#: Import takes the same document, or an exported file in a form.
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            **DRAFT_JSON,
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/journeys/import", status_code=status.HTTP_201_CREATED, openapi_extra=IMPORT_BODY)
 async def import_journey(request: Request, session: SessionDep, user: CurrentUser) -> Any:
     """Create a journey from an exported document (JSON body or a multipart ``file``)."""
     document = await _read_import(request)
@@ -211,16 +235,6 @@ def get_journey(journey_id: str, session: SessionDep) -> dict[str, Any]:
         "document": journey.draft_document,
         "meta": document_meta(journey.draft_document, ctx),
     }
-
-
-#: The body the draft routes read themselves (size first, then the structure: see
-#: :func:`parse_draft`), as the schema documents it.
-DRAFT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DraftDocument"}}},
-    }
-}
 
 
 @router.put("/journeys/{journey_id}", openapi_extra=DRAFT_BODY)
