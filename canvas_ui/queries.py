@@ -11,8 +11,8 @@ from sqlmodel import Session
 from canvas_ui.diagnostics import node_labels
 from canvas_ui.forms.render import ChoiceData
 from canvas_ui.i18n import gettext
-from canvas_ui.placeholders import placeholder_groups
-from canvas_ui.summaries import CouponInfo, SummaryContext
+from canvas_ui.placeholders import placeholder_groups, upstream_ids
+from canvas_ui.summaries import CouponInfo, SummaryContext, node_meta
 from db import crud
 from db.models import Journey, SegmentEnrollment
 from db.models.customers import RFM_CLASSES
@@ -70,21 +70,41 @@ def choice_data(*, session: Session, document: Mapping[str, Any], node_id: str) 
         )
         for t in templates
     ]
-    nodes = document.get("nodes") if isinstance(document.get("nodes"), list) else []
-    steps = [
-        (str(n["id"]), str(n.get("label") or n["id"]))
-        for n in (nodes or [])
-        if isinstance(n, dict) and n.get("id") != node_id and n.get("kind") in CONTEXT_KINDS
-    ]
+    labels = node_labels(document)
     return ChoiceData(
         coupons=coupons,
         rfm_classes=list(RFM_CLASSES.values()),
-        steps=steps,
+        steps=earlier_steps(document, node_id, labels, summary_context(session=session)),
+        step_names=labels,
         event_types=list(COMMON_EVENT_TYPES),
         tags=list(COMMON_TAGS),
         segments=[(s.id, f"{s.name} · {s.id}") for s in crud.list_segments(session=session)],
-        placeholders=placeholder_groups(document, node_id, node_labels(document)),
+        placeholders=placeholder_groups(document, node_id, labels),
     )
+
+
+def earlier_steps(
+    document: Mapping[str, Any], node_id: str, labels: Mapping[str, str], ctx: SummaryContext
+) -> list[tuple[str, str]]:
+    """What an "earlier step" picker of ``node_id`` offers: the coupon and guide-task steps
+    with a path to it, nearest first, by label (a step downstream, or on a branch that never
+    leads here, has recorded nothing yet: the compiler refuses it); steps sharing a label
+    also show their summary line."""
+    nodes = document.get("nodes")
+    by_id = {
+        str(n.get("id")): n
+        for n in (nodes if isinstance(nodes, list) else [])
+        if isinstance(n, dict) and n.get("kind") in CONTEXT_KINDS
+    }
+    found = [by_id[i] for i in upstream_ids(document, node_id) if i in by_id]
+    names = [labels.get(str(n["id"]), str(n["id"])) for n in found]
+    steps = []
+    for node, name in zip(found, names, strict=True):
+        if names.count(name) > 1:
+            summary = node_meta(node, ctx)["summary"]
+            name = f"{name} · {summary}" if summary else name
+        steps.append((str(node["id"]), name))
+    return steps
 
 
 def known_coupon_ids(*, session: Session) -> set[str]:

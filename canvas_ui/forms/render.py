@@ -19,7 +19,10 @@ class ChoiceData:
 
     coupons: list[tuple[str, str]] = field(default_factory=list)  # (id, "name · ¥20")
     rfm_classes: list[str] = field(default_factory=list)
-    steps: list[tuple[str, str]] = field(default_factory=list)  # other nodes: (id, label)
+    #: the coupon / guide-task steps upstream of the edited one: (id, label)
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    #: display names of every step of the journey, for a stored step not among ``steps``
+    step_names: dict[str, str] = field(default_factory=dict)
     event_types: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     segments: list[tuple[str, str]] = field(default_factory=list)  # (id, "name · id")
@@ -117,7 +120,11 @@ def _data_choices(spec: FieldSpec, data: ChoiceData, current: str) -> list[tuple
     else:
         return []
     if current and current not in {c for c, _ in choices}:
-        choices.append((current, unavailable(current)))
+        if spec.name == "node_id" and current in data.step_names:
+            name = gettext("“%(step)s” (not before this step)") % {"step": data.step_names[current]}
+            choices.append((current, name))
+        else:
+            choices.append((current, unavailable(current)))
     return choices
 
 

@@ -227,3 +227,69 @@ def test_segment_condition_picks_a_saved_segment(client: TestClient) -> None:
     assert condition == {"type": "segment", "segment_id": "vip", "member": True}
     assert "Segment membership" in response.text
     assert '<option value="vip" selected>VIP · vip</option>' in response.text
+
+
+def picker_document() -> dict[str, Any]:
+    """entry → coupon “首单券” → guide task (no label) → wait → coupon “二次券” → exit, with
+    a coupon on a branch that never reaches the wait; the wait points at the later coupon."""
+
+    def node(nid: str, kind: str, label: str, config: dict[str, Any]) -> dict[str, Any]:
+        return {"id": nid, "kind": kind, "label": label, "config": config}
+
+    def halves(variant: str) -> dict[str, Any]:
+        return {"id": variant, "weight": 50}
+
+    coupon = {"coupon_template_id": "NEW20"}
+    until = {"type": "context", "node_id": "coupon-late", "field": "expires_at"}
+    condition = {"type": "context", "node_id": "task", "field": "outcome", "value": "completed"}
+    rule = {"id": "r", "label": "", "match": "all", "conditions": [condition]}
+    return {
+        "schema_version": 1,
+        "name": "picker",
+        "nodes": [
+            node("entry", "entry", "", {"trigger": {"type": "manual"}}),
+            node("split", "split", "", {"variants": [halves("a"), halves("b")]}),
+            node("coupon-first", "send_coupon", "首单券", coupon),
+            node("coupon-other", "send_coupon", "另一路的券", coupon),
+            node("task", "assign_guide_task", "", {"instructions": "回访"}),
+            node("wait", "wait", "到期前", {"until": until}),
+            node("used", "branch", "核销了吗", {"rules": [rule]}),
+            node("coupon-late", "send_coupon", "二次券", coupon),
+            node("exit", "exit", "", {}),
+            node("exit-b", "exit", "", {}),
+        ],
+        "edges": [
+            {"id": "e1", "source": "entry", "source_port": "next", "target": "split"},
+            {"id": "e2", "source": "split", "source_port": "a", "target": "coupon-first"},
+            {"id": "e3", "source": "split", "source_port": "b", "target": "coupon-other"},
+            {"id": "e4", "source": "coupon-first", "source_port": "next", "target": "task"},
+            {"id": "e5", "source": "task", "source_port": "completed", "target": "wait"},
+            {"id": "e6", "source": "wait", "source_port": "next", "target": "used"},
+            {"id": "e9", "source": "used", "source_port": "r", "target": "coupon-late"},
+            {"id": "e10", "source": "used", "source_port": "else", "target": "exit-b"},
+            {"id": "e7", "source": "coupon-late", "source_port": "next", "target": "exit"},
+            {"id": "e8", "source": "coupon-other", "source_port": "next", "target": "exit-b"},
+        ],
+    }
+
+
+def test_earlier_step_picker_lists_upstream_steps_by_label(client: TestClient) -> None:
+    """Only coupon / task steps with a path to the edited step, nearest first, by name; a
+    stored step that does not come before it stays selected, named, and marked as such."""
+    jid = create_journey(client, picker_document())
+    html = client.get(f"/journeys/{jid}/nodes/wait/panel", headers=HX).text
+    select = re.search(r'<select[^>]*name="config\.until\.node_id".*?</select>', html, re.S)
+    assert select is not None, html
+    options = re.findall(r'<option value="([^"]*)" ?(selected)?>([^<]*)</option>', select.group(0))
+    assert options == [
+        ("task", "", "Guide task"),
+        ("coupon-first", "", "首单券"),
+        ("coupon-late", "selected", "“二次券” (not before this step)"),
+    ]
+    # a branch rule's “earlier step” condition, in Chinese: the same steps
+    branch = client.get(
+        f"/journeys/{jid}/nodes/used/panel", headers={**HX, "Accept-Language": "zh-CN"}
+    ).text
+    assert '<option value="task" selected>导购任务</option>' in branch
+    assert '<option value="coupon-first" >首单券</option>' in branch
+    assert "二次券" not in branch and "另一路的券" not in branch
