@@ -87,7 +87,10 @@ def task_page(
     """One task on its own page (a link from a notification); another guide's task: 404."""
     with http_errors():
         item = tasks.work_item(session=session, actor=actor, task_id=task_id)
-    return render(request, "workbench_task.html", _ctx(session, actor, item=item, open=True))
+    counts = tasks.workbench_counts(session=session, actor=actor)
+    return render(
+        request, "workbench_task.html", _ctx(session, actor, item=item, open=True, counts=counts)
+    )
 
 
 @router.get("/workbench/customers/{customer_id}")
@@ -110,21 +113,32 @@ def customer_page(
     )
 
 
-def _item_response(request: Request, session: Any, actor: Principal, task_id: str) -> Response:
+def _item_response(
+    request: Request, session: Any, actor: Principal, task_id: str, *, counts: bool = False
+) -> Response:
+    """The card after an action; ``counts``: the counters too (out of band), when the
+    action may have changed them."""
     item = tasks.work_item(session=session, actor=actor, task_id=task_id)
     if item.task.status != "open":
-        return _done_response(request, session, actor, task_id, polls=0)
+        return _done_response(request, session, actor, task_id, polls=0, counts=counts)
+    extra = {"counts": tasks.workbench_counts(session=session, actor=actor)} if counts else {}
     return render(
         request,
         "workbench.html",
-        _ctx(session, actor, item=item, open=True),
+        _ctx(session, actor, item=item, open=True, **extra),
         block="item",
         force_block=True,
     )
 
 
 def _done_response(
-    request: Request, session: Any, actor: Principal, task_id: str, polls: int
+    request: Request,
+    session: Any,
+    actor: Principal,
+    task_id: str,
+    polls: int,
+    *,
+    counts: bool = False,
 ) -> Response:
     task = tasks.visible_task(session=session, actor=actor, task_id=task_id)
     run = (
@@ -153,6 +167,7 @@ def _done_response(
             step=step or (run.current_node if run else ""),
             polls=polls,
             poll_again=not moved and polls < MAX_POLLS,
+            **({"counts": tasks.workbench_counts(session=session, actor=actor)} if counts else {}),
         ),
         block="done",
         force_block=True,
@@ -183,7 +198,7 @@ async def contact(
             result=result,
             note=note.strip(),
         )
-        return await in_thread(_item_response, request, session, actor, task_id)
+        return await in_thread(_item_response, request, session, actor, task_id, counts=True)
 
 
 @router.get("/workbench/tasks/{task_id}/progress")

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import JourneyActivities, all_activities
-from db.models import CouponTemplate, Customer, GuideTask, JourneyRun
+from db.models import CouponTemplate, Customer, Guide, GuideTask, JourneyRun, Region, Store
 from db.seed import seed_demo
 from journeys.settings import Settings
-from services.accounts import DEMO_PASSWORD, seed_demo_users
+from services.accounts import DEMO_PASSWORD, create_user, seed_demo_users
 from services.temporal import TemporalGateway
 from tests.temporal_env import binary
 from tests.ui.conftest import LiveServer
@@ -226,3 +227,83 @@ def test_guide_completes_a_task_on_a_phone_and_the_journey_moves_on(
     stored = open_task()
     assert stored is not None and (stored.status, stored.outcome) == ("completed", "interested")
     assert stored.note == "周六下午带孩子来"
+
+
+def test_counters_follow_the_cards(
+    browser: Any, live_server: LiveServer, canvas_app: FastAPI, artifacts: Path
+) -> None:
+    """Completing a task updates "to do" and "done today" at once, on the list and on a
+    task's own page; a contact attempt that completes nothing leaves them as they are."""
+    engine = canvas_app.state.engine
+    now = datetime.now(UTC)
+    with Session(engine) as s:
+        s.add(Region(id="R1", name="华东"))
+        s.commit()
+        s.add(Store(id="S1", region_id="R1", name="南京西路店", city="上海"))
+        s.commit()
+        s.add(Guide(id="G1", store_id="S1", name="王导购", role="guide", daily_capacity=20))
+        s.commit()
+        for cid, name in (("C1", "李女士"), ("C2", "张先生"), ("C3", "陈女士")):
+            s.add(Customer(id=cid, name=name, phone="13800001234", store_id="S1", guide_id="G1"))
+        s.commit()
+        for i, cid in enumerate(("C1", "C2", "C3")):
+            s.add(
+                GuideTask(
+                    id=f"T{i + 1}",
+                    idempotency_key=f"test/T{i + 1}",
+                    customer_id=cid,
+                    guide_id="G1",
+                    store_id="S1",
+                    task_type="call",
+                    title=f"回访 {cid}",
+                    instructions="您好，您的20元券三天后到期",
+                    status="open",
+                    outcomes=["interested", "declined"],
+                    due_at=now + timedelta(hours=3 + i),
+                    created_at=now,
+                )
+            )
+        s.commit()
+        create_user(session=s, username="g1", password="pw-g1-secret", role="guide", guide_id="G1")
+
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # htmx logs its own errors (an out-of-band swap without its target …) to the console
+    page.on(
+        "console", lambda msg: errors.append(msg.text) if msg.text.startswith("htmx:") else None
+    )
+    open_count = page.locator('#wb-summary [data-count="open"]')
+    done_count = page.locator('#wb-summary [data-count="done"]')
+    try:
+        page.goto("/login?next=/workbench")
+        page.locator("#username").fill("g1")
+        page.locator("#password").fill("pw-g1-secret")
+        page.locator("#login-form button[type=submit]").click()
+        page.wait_for_url("**/workbench")
+        expect(open_count).to_have_text("3")
+        expect(done_count).to_have_text("0")
+
+        # not reached: a contact attempt, the task stays open
+        page.locator('[data-task-id="T1"] button[data-result="not_reached"]').click()
+        expect(page.locator('[data-task-id="T1"]')).to_contain_text("联系记录")
+        expect(open_count).to_have_text("3")
+
+        page.locator('[data-task-id="T1"] button[data-result="interested"]').click()
+        expect(page.locator('[data-task-id="T1"].done')).to_be_visible()
+        expect(open_count).to_have_text("2")
+        expect(done_count).to_have_text("1")
+        expect(page.locator("#wb-summary")).to_have_count(1)
+        page.screenshot(path=str(artifacts / "workbench-counters.png"), full_page=True)
+
+        # a task opened on its own page (a notification's link) shows and updates them too
+        page.goto("/workbench/tasks/T2")
+        expect(open_count).to_have_text("2")
+        page.locator('[data-task-id="T2"] button[data-result="declined"]').click()
+        expect(page.locator('[data-task-id="T2"].done')).to_be_visible()
+        expect(open_count).to_have_text("1")
+        expect(done_count).to_have_text("2")
+    finally:
+        context.close()
+    assert errors == []
