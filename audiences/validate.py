@@ -309,6 +309,11 @@ def _check_field_rule(rule: FieldRule, at: list[int], out: _Collector) -> None:
         )
 
 
+#: counts and days past this are typing mistakes (and overflow the databases' integers)
+MAX_WHOLE_NUMBER = 1_000_000_000
+MAX_AMOUNT = 1e12
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -320,10 +325,17 @@ def _scalar_problem(spec: FieldSpec, value: Any) -> tuple[ProblemCode, str] | No
             return ProblemCode.WRONG_VALUE_TYPE, f"expected a whole number, got {value!r}."
         if value < 0:
             return ProblemCode.WRONG_VALUE_TYPE, f"expected 0 or more, got {value}."
+        if value > MAX_WHOLE_NUMBER:
+            return (
+                ProblemCode.WRONG_VALUE_TYPE,
+                f"expected at most {MAX_WHOLE_NUMBER}, got {value}.",
+            )
         return None
     if kind is Kind.AMOUNT:
         if not _is_number(value):
             return ProblemCode.WRONG_VALUE_TYPE, f"expected a number, got {value!r}."
+        if abs(value) > MAX_AMOUNT:
+            return ProblemCode.WRONG_VALUE_TYPE, f"expected at most {MAX_AMOUNT:g}, got {value:g}."
         return None
     if kind is Kind.MONTH:
         if value in RELATIVE_MONTHS:

@@ -247,6 +247,10 @@ VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
         lazy("%(steps)s uses the segment “%(segment)s”, which does not exist."),
         lazy("Choose a saved segment in the step's settings."),
     ),
+    ("UNKNOWN_SEGMENT", "suggest"): (
+        lazy("%(steps)s uses the segment “%(segment)s”, which does not exist."),
+        lazy("Did you mean %(suggestions)s? Choose it in the step's settings."),
+    ),
     ("INVALID_FILTER", "not_a_list"): (
         lazy("A condition on “%(property)s” of %(steps)s needs several values."),
         lazy("Separate the values with commas."),
@@ -303,6 +307,8 @@ def _variant(code: str, values: Mapping[str, Any]) -> str | None:
         return "unknown_fields" if values.get("unknown_fields") else "field"
     if code == "SINGLE_BRACE_PLACEHOLDER":
         return None if values.get("fix") else "no_fix"
+    if code == "UNKNOWN_SEGMENT" and values.get("suggestions") and not values.get("rule"):
+        return "suggest"
     if code in ("INVALID_WAIT", "INVALID_FILTER", "SPLIT_WEIGHTS") and values.get("problem"):
         return str(values["problem"])
     if code == "SPLIT_WEIGHTS" and "total" in values:

@@ -34,6 +34,9 @@ from services.temporal import TemporalUnavailableError
 from workflows import JourneyWorkflow
 
 MAX_PROPERTIES_BYTES = 16 * 1024
+#: when an event may have happened: anything outside is a producer's bug, not a moment
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_EVENT = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_BATCH = 500
 
 
@@ -66,7 +69,17 @@ class EventIn(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            utc = None
+        if utc is None or not (EARLIEST_EVENT <= utc <= LATEST_EVENT):
+            raise ValueError(
+                f"must be between {EARLIEST_EVENT.year} and {LATEST_EVENT.year} "
+                "(an ISO 8601 time with its zone)"
+            )
+        return value
 
 
 class UnknownCustomersError(Exception):

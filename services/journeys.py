@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from db import crud
 from db.errors import NotFoundError
@@ -20,7 +20,7 @@ from engine.compiler import CompileResult, Diagnostic, compile_document
 from services import segments
 from services.enrollment import EnrollResult
 from services.enrollment import enroll_customers as _enroll
-from services.temporal import TemporalGateway
+from services.temporal import TemporalGateway, TemporalUnavailableError
 from workflows import JourneyWorkflow, workflow_id_for
 
 #: Signals to many running workflows go out this many at a time.
@@ -172,24 +172,24 @@ async def set_paused(
     both. → how many running customers were told.
 
     The status is checked, then Temporal reached, then the status changed: while Temporal
-    is down this raises :class:`~services.temporal.TemporalUnavailableError` with the
-    journey as it was (the caller tries again), never a status its running customers were
-    not told about."""
+    is down and customers are running this raises
+    :class:`~services.temporal.TemporalUnavailableError` with the journey as it was (the
+    caller tries again), never a status its running customers were not told about. With
+    nobody running, the status changes without Temporal."""
 
-    def set_status(write: bool) -> None:
+    def set_status(write: bool) -> list[str]:
         journey = _require(session, journey_id)
         wanted_from = "live" if paused else "paused"
         if journey.status != wanted_from:
             raise JourneyNotLiveError(journey_id, journey.status)
         if not write:
-            end_transaction(session)
-            return
+            return _running_workflows(session, journey_id)
         crud.set_status(
             session=session, journey_id=journey_id, status="paused" if paused else "live", by=by
         )
+        return []
 
-    await in_thread(set_status, False)
-    client = await temporal.client() if temporal is not None else None
+    client = await _client_for(temporal, await in_thread(set_status, False))
     await in_thread(set_status, True)
     await segments.on_pause(
         session=session, temporal=temporal, journey_id=journey_id, paused=paused
@@ -228,6 +228,20 @@ async def with_visible_runs(client: Client, journey_id: str, known: list[str]) -
     return list(found)
 
 
+async def _client_for(temporal: TemporalGateway | None, running: list[str]) -> Client | None:
+    """The client to tell ``running`` with; None when there is no Temporal, or it is away
+    and nobody is running to be told (raises ``TemporalUnavailableError`` when somebody
+    is)."""
+    if temporal is None:
+        return None
+    try:
+        return await temporal.client()
+    except TemporalUnavailableError:
+        if running:
+            raise
+        return None
+
+
 def _running_workflows(session: Session, journey_id: str) -> list[str]:
     """Workflow ids of the journey's running customers; ends the read transaction (the
     caller signals them next)."""
@@ -247,20 +261,19 @@ async def archive_journey(
     cancelled. A live journey must be paused first, so archiving never cuts a running journey
     off by surprise. → how many runs were stopped.
 
-    Like :func:`set_paused`, Temporal is reached before anything changes."""
+    Like :func:`set_paused`, Temporal is reached before anything changes when customers are
+    running (a draft nobody ever entered archives without it)."""
 
     def set_archived(write: bool) -> list[str]:
         journey = _require(session, journey_id)
         if journey.status not in ARCHIVABLE:
             raise JourneyStateError(journey_id, journey.status, "archive")
         if not write:
-            end_transaction(session)
-            return []
+            return _running_workflows(session, journey_id)
         crud.set_status(session=session, journey_id=journey_id, status="archived", by=by)
         return _running_workflows(session, journey_id)
 
-    await in_thread(set_archived, False)
-    client = await temporal.client() if temporal is not None else None
+    client = await _client_for(temporal, await in_thread(set_archived, False))
     running = await in_thread(set_archived, True)
     await segments.on_archive(session=session, temporal=temporal, journey_id=journey_id)
     if client is None:
@@ -291,4 +304,16 @@ async def stop_run(
     if not await in_thread(running):
         raise NotFoundError("running journey run", workflow_id)
     client = await temporal.client()
-    await client.get_workflow_handle(workflow_id).signal(JourneyWorkflow.stop, reason)
+    try:
+        await client.get_workflow_handle(workflow_id).signal(JourneyWorkflow.stop, reason)
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise TemporalUnavailableError(f"Temporal did not take the stop: {exc}") from exc
+        # the row said running, but its workflow is gone: the row follows Temporal
+        await in_thread(
+            crud.mark_run,
+            session=session,
+            workflow_id=workflow_id,
+            status="stopped",
+            exit_reason=f"{reason} (its workflow had already ended)",
+        )

@@ -102,6 +102,9 @@ class ParameterError(ValueError):
         )
 
 
+MAX_DIGITS = 12
+
+
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -110,6 +113,8 @@ def _as_int(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if len(value.strip()) > MAX_DIGITS:
+            return None  # no parameter takes such a number; reported as not a whole number
         return int(value.strip())
     return None
 

@@ -342,7 +342,7 @@ def validate_segment_refs(ctx: Context, diags: Diagnostics) -> None:
                     + (did_you_mean(sid, known) or "save the segment first."),
                     nodes=[node.id],
                     hint="Build it under Segments, or pick an existing one.",
-                    params={"segment": sid},
+                    params={"segment": sid, "suggestions": _close(sid, known)},
                 )
         elif isinstance(node, BranchNode):
             for rule in node.config.rules:
@@ -356,7 +356,11 @@ def validate_segment_refs(ctx: Context, diags: Diagnostics) -> None:
                             + (did_you_mean(sid, known) or "save the segment first."),
                             nodes=[node.id],
                             hint="Build it under Segments, or pick an existing one.",
-                            params={"segment": sid, "rule": rule.label or rule.id},
+                            params={
+                                "segment": sid,
+                                "rule": rule.label or rule.id,
+                                "suggestions": _close(sid, known),
+                            },
                         )
 
 

@@ -153,7 +153,8 @@ def test_empty_audience_publishes_with_a_warning(shop: TestClient) -> None:
     assert published.status_code == 200, published.text
     warnings = {d["code"]: d for d in published.json()["diagnostics"]}
     assert warnings["EMPTY_AUDIENCE"]["severity"] == "warning"
-    assert "matches no customers" in warnings["EMPTY_AUDIENCE"]["message"]
+    assert "has no customers right now" in warnings["EMPTY_AUDIENCE"]["message"]
+    assert "matches no customers" in warnings["EMPTY_AUDIENCE"]["detail"]
 
 
 def test_unknown_segment_refuses_publish(shop: TestClient) -> None:
@@ -164,4 +165,5 @@ def test_unknown_segment_refuses_publish(shop: TestClient) -> None:
     refused = shop.post(f"/api/journeys/{journey_id}/publish")
     errors = [d for d in refused.json()["diagnostics"] if d["severity"] == "error"]
     assert refused.status_code == 422 and [e["code"] for e in errors] == ["UNKNOWN_SEGMENT"]
-    assert "did you mean 'dormant_90d'" in errors[0]["message"]
+    assert "dormat_90d" in errors[0]["message"]
+    assert "Did you mean" in errors[0]["hint"] and "dormant_90d" in errors[0]["hint"]

@@ -113,3 +113,33 @@ def test_422_bodies_have_the_documented_shape(client: TestClient) -> None:
     assert body["errors"][0]["field"] == "name"
     ref = schema["paths"]["/api/journeys"]["post"]["responses"]["422"]
     assert ref["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
+
+
+def test_numbers_past_any_sense_are_422s_not_500s(client: TestClient) -> None:
+    """Found by the schema fuzzer and by hand: each used to overflow somewhere (500)."""
+    segment = client.post(
+        "/api/segments/preview",
+        json={
+            "definition": {
+                "match": "all",
+                "rules": [{"type": "field", "field": "r_days", "op": "gte", "value": 10**20}],
+            }
+        },
+    )
+    assert segment.status_code == 422 and "at most" in segment.text
+    template = client.post(
+        "/api/templates/second_purchase/instantiate",
+        json={"params": {"care_delay_days": "9" * 5000}},
+    )
+    assert template.status_code == 422 and "care_delay_days" in template.text
+    event = client.post(
+        "/api/events",
+        json={
+            "event_id": "far-future",
+            "customer_id": "C000001",
+            "type": "purchase",
+            "occurred_at": "9999-12-31T23:59:59-14:00",
+        },
+    )
+    assert event.status_code == 422
+    assert "occurred_at" in event.json()["detail"] and "between 2000 and 2100" in event.text
