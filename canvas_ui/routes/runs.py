@@ -19,7 +19,7 @@ from canvas_ui.i18n import gettext
 from canvas_ui.kinds import KINDS
 from canvas_ui.routes.pages import RUN_LABELS, _kinds_boot, _strings, _translated
 from canvas_ui.run_notes import boot_steps, current_note
-from canvas_ui.summaries import document_meta
+from canvas_ui.summaries import CHANNEL_LABELS, document_meta
 from canvas_ui.templating import render
 from db import crud
 from db.models import Journey
@@ -66,7 +66,7 @@ def _run_boot(exp: RunExplanation | None, labels: dict[str, str]) -> dict[str, A
     }
 
 
-def _run_strings() -> dict[str, str]:
+def _run_strings() -> dict[str, Any]:
     return {
         "step": gettext("Step %(n)s of %(total)s"),
         "context": gettext("Context"),
@@ -76,6 +76,11 @@ def _run_strings() -> dict[str, str]:
         "inputs": gettext("Decision inputs"),
         "result": gettext("Result"),
         "running": gettext("Running test…"),
+        "failed": gettext("The test did not run: %s"),
+        "message": gettext("Message text"),
+        "task": gettext("Task for the guide"),
+        "raw": gettext("Raw data (JSON)"),
+        "channels": {key: gettext(label) for key, label in CHANNEL_LABELS.items()},
     }
 
 

@@ -25,6 +25,51 @@
 
   function json(value) { return JSON.stringify(value, null, 1); }
 
+  const EMPTY_RUN = { steps: [], current: null, currentNote: "", labels: {}, messages: [], tasks: [] };
+
+  /** What a step sent, as the customer or the guide would read it: a message's text, a
+   *  test run's task title and instructions (both rendered from their templates). */
+  function readable(s) {
+    const out = [];
+    const result = s.result || {};
+    if (typeof result.rendered === "string") {
+      const m = (run.messages || []).find((x) => x.message_id === result.message_id);
+      const channel = m ? (T.channels[m.channel] || m.channel) : "";
+      out.push({ title: T.message + (channel ? " · " + channel : ""), text: result.rendered });
+    }
+    const task = result.task_id && (run.tasks || []).find((t) => t.task_id === result.task_id);
+    if (task) {
+      out.push({ title: T.task, text: [task.title, task.instructions].filter(Boolean).join("\n") });
+    }
+    return out;
+  }
+
+  /** The run's messages and tasks in the order they happened (test runs), each opening its
+   *  step: what a marketer checks first after a test. */
+  function renderSent() {
+    const box = document.getElementById("test-run-sent");
+    if (!box) return;
+    const list = box.querySelector("ol");
+    list.replaceChildren();
+    run.steps.forEach((s, i) => {
+      readable(s).forEach((r) => {
+        const li = el("li", "sent");
+        li.dataset.i = String(i);
+        const head = el("div", "sent-head");
+        head.appendChild(el("span", "t-at", s.at));
+        head.appendChild(el("strong", "", (run.labels || {})[s.node_id] || s.node_id));
+        head.appendChild(el("span", "muted", r.title));
+        li.appendChild(head);
+        li.appendChild(el("div", "rendered-text", r.text));
+        li.tabIndex = 0;
+        li.addEventListener("click", () => { showStep(i); overlay.focus(s.node_id); });
+        list.appendChild(li);
+      });
+    });
+    box.querySelector(".sent-none").hidden = list.children.length > 0;
+    box.hidden = !run.steps.length;
+  }
+
   /** Show the run as it was after step i (the whole path when i is the last step). */
   function showStep(i) {
     const steps = run.steps;
@@ -42,8 +87,21 @@
       statePane.appendChild(el("h3", "", title));
       statePane.appendChild(el("pre", "", value));
     };
+    const texts = readable(s);
+    texts.forEach((r) => {
+      statePane.appendChild(el("h3", "", r.title));
+      statePane.appendChild(el("div", "rendered-text", r.text));
+    });
     if (Object.keys(s.inputs || {}).length) add(T.inputs, json(s.inputs));
-    if (Object.keys(s.result || {}).length) add(T.result, json(s.result));
+    if (texts.length) {
+      // the text is what matters; the raw result (ids, status) stays one click away
+      const raw = el("details", "raw");
+      raw.appendChild(el("summary", "", T.raw));
+      raw.appendChild(el("pre", "", json(s.result)));
+      statePane.appendChild(raw);
+    } else if (Object.keys(s.result || {}).length) {
+      add(T.result, json(s.result));
+    }
     add(T.context, Object.keys(s.context).length ? json(s.context) : T.none);
     const evs = (s.events || []).map((e) => e.type + " " + e.occurred_at.slice(0, 16)
       + (e.consumed ? " (" + T.consumed + ")" : "") + " " + JSON.stringify(e.properties));
@@ -68,6 +126,7 @@
     slider.max = String(Math.max(run.steps.length - 1, 0));
     const cur = document.getElementById("run-current");
     if (cur) cur.textContent = run.currentNote || "";
+    renderSent();
     showStep(run.steps.length - 1);
   }
 
@@ -81,15 +140,20 @@
       e.preventDefault();
       const status = document.getElementById("test-run-status");
       status.textContent = T.running;
+      status.classList.remove("notice", "err");
+      form.dataset.done = "false";
       const body = Object.fromEntries(new FormData(form).entries());
       try {
         const { data } = await JC.api("POST", form.dataset.url, body);
-        render(data.run);
+        render({ ...data.run, messages: data.messages, tasks: data.tasks });
         status.textContent = (data.stalled ? data.stalled + " · " : "") + data.elapsed_ms + " ms";
         form.dataset.done = "true";
       } catch (err) {
-        status.textContent = err.message;
-        JC.toast(err.message, "err");
+        // The last result answered another script or draft: never leave it under the error.
+        render(EMPTY_RUN);
+        status.textContent = T.failed.replace("%s", err.message);
+        status.classList.add("notice", "err");
+        form.dataset.done = "error";
       }
     });
   }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from engine.runtime import RunState
@@ -105,4 +107,49 @@ def test_test_run_of_a_draft(
     assert page.locator("#run-timeline li").count() == 10
     assert _stroke(page, "goal") == "#12b76a"
     page.screenshot(path=str(artifacts / "test_run.png"))
+    assert page.errors == []
+
+
+def test_test_run_shows_messages_as_text_and_clears_on_error(
+    page: Any, canvas_app: FastAPI, live_server: Any, artifacts: Path
+) -> None:
+    with Session(canvas_app.state.engine) as session:
+        journey_id, _journey = publish_every_kind(session)
+    page.goto(f"/journeys/{journey_id}/test-run")
+    page.wait_for_function("document.getElementById('canvas').dataset.ready === 'true'")
+    page.select_option("select[name=rfm_class]", "重要挽留")
+    page.fill("textarea[name=script]", "purchase ¥300 on day 1.5")
+    page.click("text=开始测试")
+    page.wait_for_function("document.getElementById('test-run-form').dataset.done === 'true'")
+
+    # what the customer would read, as text, with its step; a click opens that step
+    sent = page.locator("#test-run-sent")
+    expect(sent).to_be_visible()
+    message = sent.locator("li", has_text="测试客户 送您券 SIM00001")
+    expect(message).to_contain_text("企业微信")
+    message.click()
+    assert page.get_attribute("#step-label", "data-node") == "msg"
+    pane = page.locator("#step-state")
+    expect(pane.locator(".rendered-text")).to_have_text("测试客户 送您券 SIM00001")
+    raw = pane.locator("details.raw")
+    expect(raw.locator("pre")).to_be_hidden()  # the raw JSON is one click away
+    raw.locator("summary").click()
+    expect(raw.locator("pre")).to_contain_text('"message_id": "SIM-MSG')
+    # the guide's task, rendered
+    expect(sent.locator("li", has_text="回访 测试客户")).to_be_visible()
+    page.screenshot(path=str(artifacts / "test_run_message_text.png"))
+
+    # a script that does not parse: the error, and nothing left of the last result
+    page.fill("textarea[name=script]", "purchase on the moon")
+    page.click("text=开始测试")
+    page.wait_for_function("document.getElementById('test-run-form').dataset.done === 'error'")
+    status = page.locator("#test-run-status")
+    expect(status).to_have_class(re.compile(r"\berr\b"))
+    expect(status).to_contain_text("moon")
+    assert page.locator("#run-timeline li").count() == 0
+    expect(sent).to_be_hidden()
+    expect(page.locator("#run-current")).to_have_text("")
+    expect(page.locator("#step-state")).to_have_text("")
+    assert _stroke(page, "goal") == "#d0d5dd"  # the path is gone from the canvas
+    page.screenshot(path=str(artifacts / "test_run_parse_error.png"))
     assert page.errors == []
