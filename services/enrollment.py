@@ -73,15 +73,6 @@ def compiled_of(version: JourneyVersion) -> CompiledJourney:
     return journey
 
 
-def _reentry_block(
-    session: Session, journey: CompiledJourney, workflow_id: str, now: datetime
-) -> str | None:
-    """Why this customer may not enter now, or None (the one rule, shared with the segment
-    enrollment's batch path in :func:`activities.enrollment.reentry_block`)."""
-    latest = crud.get_latest_run(session=session, workflow_id=workflow_id)
-    return reentry_block(latest, journey, now)
-
-
 @dataclass
 class _Claim:
     """A run row claimed for a start, and the workflow input to start it with."""
@@ -102,7 +93,18 @@ def _claim_entry(
     journey = compiled_of(version)
     workflow_id = workflow_id_for(journey.journey_id, customer_id)
     try:
-        blocked = _reentry_block(session, journey, workflow_id, now)
+        latest = crud.get_latest_run(session=session, workflow_id=workflow_id)
+        unconfirmed = (
+            latest
+            if entry_event is not None
+            and latest is not None
+            and latest.status == "running"
+            and latest.run_id is None
+            else None
+        )
+        # an entry event claimed this row before and may have died before its start: the
+        # signal-with-start is safe to repeat, so it is (re)started, not refused as a re-entry
+        blocked = None if unconfirmed else reentry_block(latest, journey, now)
         if blocked:
             return blocked
         facts = load_facts(session, FactsRequest(customer_id, now.isoformat()))
@@ -113,6 +115,18 @@ def _claim_entry(
         # takes the write lock up front (SQLite) and the unique running-run index settles
         # any race
         end_transaction(session)
+    if unconfirmed is not None:
+        assert unconfirmed.id is not None
+        return _Claim(
+            unconfirmed.id,
+            JourneyInput.new(
+                journey=version.compiled,
+                customer_id=customer_id,
+                enrollment_id=f"e{unconfirmed.id}",
+                entry_event=entry_event,
+                facts=facts,
+            ),
+        )
     begin_write(session)
     try:
         run = crud.create_run(

@@ -364,3 +364,30 @@ async def _waiting_at(env: WorkflowEnvironment, workflow_id: str, node_id: str) 
             return state
         await asyncio.sleep(0.02)
     raise AssertionError(f"{workflow_id} never waited at {node_id}")
+
+
+async def test_a_retry_after_a_crash_between_claim_and_start_enters_the_customer(
+    stack: tuple[httpx.AsyncClient, Engine, FlakyGateway, str], env: WorkflowEnvironment
+) -> None:
+    """The web process died after claiming the run row and before starting the workflow:
+    the producer's retry must start it, not refuse it as 'already in the journey'."""
+    client, engine, _gateway, journey_id = stack
+    customer = "C000008"
+    event = _event(customer, "first_purchase", await env.get_current_time())
+    with Session(writer(engine), expire_on_commit=False) as session:
+        store_events(session=session, events=[EventIn.model_validate(event)])
+        crud.create_run(
+            session=session,
+            workflow_id=workflow_id_for(journey_id, customer),
+            journey_id=journey_id,
+            journey_version=1,
+            customer_id=customer,
+        )
+
+    retried = await client.post("/api/events", json=event)
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["started"] == 1, retried.json()
+    (run,) = _runs(engine, customer)
+    assert run.status == "running" and run.run_id and _pending(engine) == []
+    state = await _waiting_at(env, run.workflow_id, "wfe")
+    assert state.trace[0].node_id == "entry"
