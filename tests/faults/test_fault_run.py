@@ -9,20 +9,7 @@ longer than the app's RPC timeout, so the events posted meanwhile are answered 5
 
 from __future__ import annotations
 
-import pytest
-
 from bench import faults
-
-pytestmark = pytest.mark.xfail(
-    reason=(
-        "services.enrollment._claim_entry: a web process killed between claiming an event "
-        "entry's run row and starting its workflow leaves a running row without a run id; "
-        "the producer's retry is then skipped as 'already in the journey' (the re-entry "
-        "check sees that row), the delivery is finished, and the reconciler later removes "
-        "the row: the event is lost. Remove this mark with the fix."
-    ),
-    strict=False,
-)
 
 
 async def test_nothing_lost_or_doubled_when_every_process_is_killed() -> None:
