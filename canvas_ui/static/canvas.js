@@ -154,7 +154,7 @@
     virtual: true,
     grid: { size: 10, visible: true, type: "dot", args: { color: "#d0d5dd" } },
     background: { color: "#f8f9fb" },
-    panning: { enabled: true, eventTypes: ["leftMouseDown"] },
+    panning: { enabled: true, eventTypes: ["leftMouseDown"] }, // the wheel pans too: see below
     mousewheel: { enabled: true, modifiers: ["ctrl", "meta"], minScale: 0.2, maxScale: 2 },
     interacting: readonly ? { nodeMovable: false, edgeMovable: false, magnetConnectable: false } : true,
     connecting: {
@@ -657,7 +657,7 @@
       graph.getCellById(id).position(p.x - p.width / 2, p.y - p.height / 2);
     });
     graph.stopBatch("layout");
-    graph.zoomToFit({ padding: 40, maxScale: 1 });
+    readableView();
     markDirty();
   }
 
@@ -714,16 +714,112 @@
 
   // ------------------------------------------------------------------ start
 
-  /** Small journeys fit the screen; big ones open at 100 % on their entry, readable. */
-  function openView() {
-    if (graph.getNodes().length <= 40) {
-      graph.zoomToFit({ padding: 40, maxScale: 1 });
-      return;
+  // ------------------------------------------------------------------ the view: readable, remembered
+
+  /** The smallest zoom a journey opens at: step names stay readable (~10 px). A journey
+   *  wider than the screen at this zoom opens on its entry; the rest is a pan away (drag
+   *  the background, the wheel or trackpad, the minimap). */
+  const READABLE_SCALE = 0.7;
+  const VIEW_PAD = 40;
+  // Run views and test runs follow the run (they pan to the step shown), so there only the
+  // zoom is remembered; the editor and version pages remember the place too.
+  const followsRun = "run" in boot;
+  const viewKey = "jc:view:" + journeyId;
+
+  function savedView() {
+    try {
+      const v = JSON.parse(window.localStorage.getItem(viewKey) || "null");
+      return v && Number.isFinite(v.scale) ? v : null;
+    } catch (err) {
+      return null; // storage off, or not ours
     }
-    const entry = graph.getNodes().find((n) => n.getData().kind === "entry") || graph.getNodes()[0];
-    const p = entry.getPosition();
-    graph.zoomTo(1);
-    graph.translate(60 - p.x, 120 - p.y);
+  }
+
+  let viewTimer = null;
+  /** Remember the user's zoom (and place) for this journey, on this browser. */
+  function rememberView() {
+    clearTimeout(viewTimer);
+    viewTimer = setTimeout(() => {
+      const scale = Math.round(graph.transform.getScale().sx * 100) / 100;
+      const c = graph.getGraphArea().getCenter();
+      const v = followsRun ? { ...(savedView() || {}), scale }
+        : { scale, cx: Math.round(c.x), cy: Math.round(c.y) };
+      try { window.localStorage.setItem(viewKey, JSON.stringify(v)); } catch (err) { /* full or off */ }
+    }, 300);
+  }
+
+  // The wheel or trackpad pans (Shift + a plain wheel: sideways); Ctrl/Cmd + wheel (and a
+  // pinch) zooms, through X6's mousewheel option.
+  container.addEventListener("wheel", (e) => {
+    if (e.ctrlKey || e.metaKey) return;
+    e.preventDefault();
+    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? container.clientHeight : 1;
+    const sideways = e.shiftKey && !e.deltaX;
+    graph.translateBy(-(sideways ? e.deltaY : e.deltaX) * unit, -(sideways ? 0 : e.deltaY) * unit);
+  }, { passive: false });
+
+  /** Is any step at least partly on screen? */
+  function anyNodeVisible() {
+    const area = graph.getGraphArea();
+    return graph.getNodes().some((n) => area.isIntersectWithRect(n.getBBox()));
+  }
+
+  /** Open at `scale` (default: the whole width if that is readable, else READABLE_SCALE):
+   *  content that fits is centred; content that does not starts at the entry step. */
+  function readableView(scale) {
+    const nodes = graph.getNodes();
+    if (!nodes.length) return;
+    const W = container.clientWidth;
+    const H = container.clientHeight;
+    const box = graph.getCellsBBox(nodes);
+    if (!scale) {
+      const fitW = (W - 2 * VIEW_PAD) / box.width;
+      const fitH = (H - 2 * VIEW_PAD) / box.height;
+      scale = Math.min(1, fitW, fitH);
+      // Everything does not fit readably: fit the width alone (scroll down), or the floor.
+      if (scale < READABLE_SCALE) scale = Math.max(READABLE_SCALE, Math.min(1, fitW));
+    }
+    graph.zoomTo(scale);
+    const entry = nodes.find((n) => n.getData().kind === "entry") || nodes[0];
+    const e = entry.getBBox();
+    const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
+    // One axis: centre content that fits; else put the entry at `target`, never leaving
+    // blank space before the first step or after the last.
+    const axis = (size, start, extent, target) => (extent * scale <= size - 2 * VIEW_PAD
+      ? (size - extent * scale) / 2 - start * scale
+      : clamp(target, size - VIEW_PAD - (start + extent) * scale, VIEW_PAD - start * scale));
+    graph.translate(
+      axis(W, box.x, box.width, VIEW_PAD - e.x * scale),
+      axis(H, box.y, box.height, H / 2 - (e.y + e.height / 2) * scale),
+    );
+  }
+
+  /** Where the journey opens: the user's last zoom (and place) on it, else readableView. */
+  function openView() {
+    const saved = savedView();
+    const scale = saved ? Math.min(Math.max(saved.scale, 0.2), 2) : 0;
+    if (saved && !followsRun && Number.isFinite(saved.cx) && Number.isFinite(saved.cy)) {
+      graph.zoomTo(scale);
+      graph.centerPoint(saved.cx, saved.cy);
+      if (anyNodeVisible()) return; // else the steps moved away: open on the entry
+    }
+    readableView(scale);
+  }
+
+  /** Bring a step into view (centred) unless it is on screen already, clear of the edges
+   *  and the minimap. */
+  function revealNode(id) {
+    const n = graph.getCellById(id);
+    if (!n || !n.isNode()) return;
+    const s = graph.transform.getScale().sx;
+    const area = graph.getGraphArea();
+    const margin = VIEW_PAD / s;
+    const minimapH = (document.getElementById("minimap") || { offsetHeight: 0 }).offsetHeight / s;
+    const b = n.getBBox();
+    const inside = b.x >= area.x + margin && b.y >= area.y + margin
+      && b.x + b.width <= area.x + area.width - margin
+      && b.y + b.height <= area.y + area.height - margin - minimapH;
+    if (!inside) graph.centerCell(n);
   }
 
   performance.mark("jc:start");
@@ -734,6 +830,9 @@
   [keyboard, clipboard, history].forEach((plugin) => { if (plugin) graph.use(plugin); });
   if (keyboard) bindKeys();
   openView();
+  // From here on a zoom or pan is the user's: remember it for this journey.
+  graph.on("scale", rememberView);
+  graph.on("translate", rememberView);
   const ready = () => {
     document.getElementById("canvas-loading").hidden = true;
     container.dataset.ready = "true";
@@ -791,6 +890,8 @@
       const n = graph.getCellById(id);
       if (n) graph.centerCell(n);
     },
+    /** Pan to a step only when it is not on screen (step-through follows the run). */
+    reveal: revealNode,
   };
 
   // Exposed for tests and the console; not an API.

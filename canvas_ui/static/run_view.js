@@ -77,7 +77,9 @@
     i = Math.max(0, Math.min(i, steps.length - 1));
     slider.value = String(i);
     const last = i === steps.length - 1;
+    const active = (last && run.current) || steps[i].node_id;
     overlay.show(steps.slice(0, i + 1), last ? run.current : steps[i].node_id);
+    overlay.reveal(active); // the step shown is on screen, however far along the journey
     const s = steps[i];
     label.textContent = T.step.replace("%(n)s", i + 1).replace("%(total)s", steps.length)
       + " · " + s.at + " · " + s.note;
