@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +14,9 @@ from canvas_ui.i18n import gettext
 from canvas_ui.placeholders import placeholder_groups, upstream_ids
 from canvas_ui.summaries import CouponInfo, SummaryContext, node_meta
 from db import crud
-from db.models import Journey, SegmentEnrollment
+from db.models import Journey, JourneyRun, SegmentEnrollment
 from db.models.customers import RFM_CLASSES
+from services import runs
 from services.segments import draft_segment_trigger
 
 #: Suggestions for event names (free text stays allowed: POS and apps send their own).
@@ -97,14 +98,95 @@ def earlier_steps(
         if isinstance(n, dict) and n.get("kind") in CONTEXT_KINDS
     }
     found = [by_id[i] for i in upstream_ids(document, node_id) if i in by_id]
-    names = [labels.get(str(n["id"]), str(n["id"])) for n in found]
-    steps = []
-    for node, name in zip(found, names, strict=True):
+    return distinct_names(found, labels, ctx)
+
+
+def distinct_names(
+    nodes: Sequence[Mapping[str, Any]], labels: Mapping[str, str], ctx: SummaryContext
+) -> list[tuple[str, str]]:
+    """``(id, name)`` of ``nodes`` by label (else their kind's name); where two share a name,
+    their summary line tells them apart (“Wait · 3 days”, “Wait · 7 days”)."""
+    names = [labels.get(str(n.get("id")), str(n.get("id"))) for n in nodes]
+    out = []
+    for node, name in zip(nodes, names, strict=True):
         if names.count(name) > 1:
             summary = node_meta(node, ctx)["summary"]
             name = f"{name} · {summary}" if summary else name
-        steps.append((str(node["id"]), name))
+        out.append((str(node.get("id")), name))
+    return out
+
+
+@dataclass(frozen=True)
+class StepChoice:
+    """A step customers can be at, for "who is waiting here"."""
+
+    node_id: str
+    name: str
+    waiting: int  # customers at it now
+
+
+def journey_steps(*, session: Session, journey: Journey) -> list[StepChoice]:
+    """The steps of the live version and of every version customers are still on (newest
+    first, each step once, in the order of its version's document), by name, with how many
+    customers are at each now. Empty for a journey never published."""
+    numbers = runs.running_versions(session=session, journey_id=journey.id)
+    if journey.live_version and journey.live_version not in numbers:
+        numbers = sorted([*numbers, journey.live_version], reverse=True)
+    waiting = runs.waiting_counts(session=session, journey_id=journey.id)
+    ctx = summary_context(session=session)
+    seen: set[str] = set()
+    steps: list[StepChoice] = []
+    for number in numbers:
+        version = crud.get_version(session=session, journey_id=journey.id, version=number)
+        if version is None:
+            continue
+        nodes = version.document.get("nodes")
+        fresh = [
+            n
+            for n in (nodes if isinstance(nodes, list) else [])
+            if isinstance(n, dict) and n.get("id") and str(n["id"]) not in seen
+        ]
+        for node_id, name in distinct_names(fresh, node_labels(version.document), ctx):
+            seen.add(node_id)
+            steps.append(StepChoice(node_id, name, waiting.get(node_id, 0)))
     return steps
+
+
+@dataclass(frozen=True)
+class WaitingHere:
+    """Who is at one step of a published journey now (the editor's panel of that step)."""
+
+    count: int
+    first: list[runs.RunHit]  # the newest few
+
+
+def waiting_here(
+    *, session: Session, journey: Journey, node_id: str, limit: int = 5
+) -> WaitingHere | None:
+    """``None`` when no version customers are on has the step (a draft's new step)."""
+    steps = {s.node_id: s for s in journey_steps(session=session, journey=journey)}
+    if node_id not in steps:
+        return None
+    first = runs.waiting_at(session=session, journey_id=journey.id, node_id=node_id, limit=limit)
+    return WaitingHere(steps[node_id].waiting, first)
+
+
+def current_step_names(*, session: Session, runs: Iterable[JourneyRun]) -> dict[int, str]:
+    """The name of the step each run is at (by run row id), from the version it runs on:
+    its label, else its kind's name."""
+    labels: dict[tuple[str, int], dict[str, str]] = {}
+    names: dict[int, str] = {}
+    for run in runs:
+        if not run.current_node or run.id is None:
+            continue
+        key = (run.journey_id, run.journey_version)
+        if key not in labels:
+            version = crud.get_version(
+                session=session, journey_id=run.journey_id, version=run.journey_version
+            )
+            labels[key] = node_labels(version.document) if version is not None else {}
+        names[run.id] = labels[key].get(run.current_node, run.current_node)
+    return names
 
 
 def known_coupon_ids(*, session: Session) -> set[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from db import crud
 from db.models import JourneyRun, JourneyVersion
@@ -84,6 +84,26 @@ def waiting_at(
         stmt = stmt.where(JourneyRun.current_node == node_id)
     stmt = stmt.order_by(col(JourneyRun.id).desc()).limit(limit)
     return _hits(session, list(session.exec(stmt)))
+
+
+def waiting_counts(*, session: Session, journey_id: str) -> dict[str, int]:
+    """How many customers are in ``journey_id`` now, per step they are at."""
+    stmt = (
+        select(JourneyRun.current_node, func.count())
+        .where(JourneyRun.journey_id == journey_id, JourneyRun.status == "running")
+        .group_by(col(JourneyRun.current_node))
+    )
+    return {node: n for node, n in session.exec(stmt) if node}
+
+
+def running_versions(*, session: Session, journey_id: str) -> list[int]:
+    """The versions of ``journey_id`` that customers are on now, newest first."""
+    stmt = (
+        select(JourneyRun.journey_version)
+        .where(JourneyRun.journey_id == journey_id, JourneyRun.status == "running")
+        .distinct()
+    )
+    return sorted(set(session.exec(stmt)), reverse=True)
 
 
 def _hits(session: Session, runs: list[JourneyRun]) -> list[RunHit]:

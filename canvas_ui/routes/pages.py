@@ -315,6 +315,9 @@ def customers_page(
             "customers": customers,
             "runs_by_customer": runs_by_customer,
             "journey_names": names,
+            "step_names": queries.current_step_names(
+                session=session, runs=[r for runs in runs_by_customer.values() for r in runs]
+            ),
             "run_labels": _translated(RUN_LABELS),
             "level_labels": _translated(LEVEL_LABELS),
         },

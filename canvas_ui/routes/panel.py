@@ -35,6 +35,8 @@ class _Panel:
 
     view: PanelView
     choices: ChoiceData
+    #: customers at this step of the published journey now (None: a step not published)
+    waiting: queries.WaitingHere | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.view, name)
@@ -69,7 +71,8 @@ def get_panel(
         node = {"id": node_id, "kind": info.kind.value, "config": dict(info.default_config)}
     choices = queries.choice_data(session=session, document=document, node_id=node_id)
     ctx = queries.summary_context(session=session)
-    panel = _Panel(panel_view(node=node, info=info, choices=choices, ctx=ctx), choices)
+    waiting = queries.waiting_here(session=session, journey=journey, node_id=node_id)
+    panel = _Panel(panel_view(node=node, info=info, choices=choices, ctx=ctx), choices, waiting)
     if request.headers.get("hx-request") != "true":
         return editor_response(request, session, journey, version=None, panel=panel)
     return render(
@@ -121,6 +124,7 @@ def _submit(
         ctx=ctx,
         position=(node or {}).get("position"),
     )
+    waiting = queries.waiting_here(session=session, journey=journey, node_id=node_id)
     headers = {}
     if view.node is not None:
         event = {"node-updated": {"node": view.node, "meta": view.meta}}
@@ -131,7 +135,7 @@ def _submit(
         "editor.html",
         {
             "journey": journey,
-            "panel": _Panel(view, choices),
+            "panel": _Panel(view, choices, waiting),
             "choices": choices,
         },
         block="panel",

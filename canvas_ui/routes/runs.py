@@ -20,7 +20,7 @@ from canvas_ui.kinds import KINDS
 from canvas_ui.routes.pages import RUN_LABELS, _kinds_boot, _strings, _translated
 from canvas_ui.run_notes import boot_steps, current_note
 from canvas_ui.summaries import CHANNEL_LABELS, document_meta
-from canvas_ui.templating import render
+from canvas_ui.templating import is_htmx, render
 from db import crud
 from db.models import Journey
 from db.session import in_thread
@@ -92,9 +92,19 @@ def runs_page(
     journey_id: str = Query(default="", max_length=64),
     node_id: str = Query(default="", max_length=64),
 ) -> Response:
-    """Find runs by customer (id, phone, name) or "who is in this journey / at this node"."""
-    if journey_id:
-        hits = runs.waiting_at(session=session, journey_id=journey_id, node_id=node_id or None)
+    """Find runs by customer (id, phone or name) or "who is in this journey / at this step"
+    (the steps of the chosen journey by name, with how many customers are at each now)."""
+    journey = crud.get_journey(session=session, journey_id=journey_id) if journey_id else None
+    steps = queries.journey_steps(session=session, journey=journey) if journey else []
+    # A step of another journey (the journey was just switched) or one nobody can be at
+    # any more is no filter: the journey's customers are listed.
+    step = next((s for s in steps if s.node_id == node_id), None)
+    if journey is not None:
+        hits = runs.waiting_at(
+            session=session, journey_id=journey.id, node_id=step.node_id if step else None
+        )
+    elif journey_id:
+        hits = []
     else:
         hits = runs.search_runs(session=session, query=q)
     return render(
@@ -102,11 +112,16 @@ def runs_page(
         "runs.html",
         {
             "q": q,
-            "journey_id": journey_id,
-            "node_id": node_id,
+            "journey_id": journey.id if journey else journey_id,
+            "node_id": step.node_id if step else "",
+            "steps": steps,
+            "step": step,
             "hits": hits,
+            "step_names": queries.current_step_names(session=session, runs=[h.run for h in hits]),
             "run_labels": _translated(RUN_LABELS),
             "journeys": crud.list_journeys(session=session),
+            # the step select follows the chosen journey: swapped out of band with the results
+            "steps_oob": is_htmx(request),
         },
         block="results",
     )

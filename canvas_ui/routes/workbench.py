@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from canvas_ui import queries
 from canvas_ui.api.tasks import http_errors
 from canvas_ui.deps import CurrentPrincipal, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext, lazy
@@ -147,14 +148,8 @@ def _done_response(
         else None
     )
     moved = run is None or run.status != "running" or run.current_node != task.node_id
-    step = ""
-    if run is not None and run.current_node and task.journey_id:
-        version = crud.get_version(
-            session=session, journey_id=task.journey_id, version=run.journey_version
-        )
-        for node in (version.document if version else {}).get("nodes", []):
-            if node.get("id") == run.current_node:
-                step = node.get("label") or node.get("kind", "")
+    names = queries.current_step_names(session=session, runs=[run] if run else [])
+    step = next(iter(names.values()), "")  # the step's name in the version the run is on
     return render(
         request,
         "workbench.html",
@@ -164,7 +159,7 @@ def _done_response(
             task=task,
             run=run,
             moved=moved,
-            step=step or (run.current_node if run else ""),
+            step=step,
             polls=polls,
             poll_again=not moved and polls < MAX_POLLS,
             **({"counts": tasks.workbench_counts(session=session, actor=actor)} if counts else {}),
