@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -82,11 +83,18 @@ ROUTERS = (
 )
 
 
+#: worker threads for plain ``def`` routes and ``in_thread`` (anyio's default is 40)
+THREAD_POOL_SIZE = 200
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The reconciler runs beside the app (see :mod:`services.reconcile`)."""
     settings: Settings = app.state.settings
     gateway = app.state.temporal
+    # every signed-in user's request may wait on SQLite's busy timeout in a pool thread:
+    # more threads than concurrent users, so the one holding the lock always gets one
+    anyio.to_thread.current_default_thread_limiter().total_tokens = THREAD_POOL_SIZE
     task = None
     if isinstance(gateway, TemporalGateway) and settings.reconcile_interval_seconds > 0:
         reconciler = Reconciler(

@@ -11,7 +11,6 @@ write lock up front and waits for it rather than failing halfway.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -129,8 +128,44 @@ async def in_thread(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) ->
     only through this: a SQLite busy wait or a slow query on the event loop would stall
     every other request of the process, and a lock held by a transaction the loop itself
     has to finish would deadlock it. One session is used by one thread at a time.
+
+    The transactions of the sessions ``fn`` works on (passed to it, or closed over) end in
+    that thread — committed, or rolled back when it raised: a transaction left open would
+    hold SQLite's write lock while the caller awaits Temporal or waits for a pool thread.
     """
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    def run() -> T:
+        sessions = [*args, *kwargs.values(), *_closed_over(fn)]
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException:
+            end_sessions(sessions, commit=False)
+            raise
+        end_sessions(sessions, commit=True)
+        return result
+
+    return await anyio.to_thread.run_sync(run)
+
+
+def _closed_over(fn: Callable[..., Any]) -> list[Any]:
+    cells = getattr(fn, "__closure__", None) or ()
+    found = []
+    for cell in cells:
+        try:
+            found.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            continue
+    return found
+
+
+def end_sessions(values: Any, *, commit: bool) -> None:
+    """End the open transaction of every :class:`Session` among ``values``."""
+    for value in values:
+        if isinstance(value, Session) and value.in_transaction():
+            if commit:
+                value.commit()
+            else:
+                value.rollback()
 
 
 class BlockingCallOnEventLoopError(RuntimeError):

@@ -153,9 +153,9 @@ async def _run_until_stopped(worker: Worker) -> None:
 
 async def _run_worker(settings: Settings) -> None:
     from journeys.worker import build_worker
-    from services.temporal import connect
+    from services.temporal import connect_patiently
 
-    client = await connect(settings)
+    client = await connect_patiently(settings)
     await _run_until_stopped(build_worker(client, settings))
 
 
@@ -171,9 +171,9 @@ def worker() -> None:
 
 async def _run_enrollment_worker(settings: Settings) -> None:
     from journeys.worker import build_enrollment_worker
-    from services.temporal import connect
+    from services.temporal import connect_patiently
 
-    client = await connect(settings)
+    client = await connect_patiently(settings)
     await _run_until_stopped(build_enrollment_worker(client, settings))
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -143,6 +144,17 @@ def _live_event_entries(session: Session, event_type: str) -> list[JourneyVersio
 
 
 def store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestResult, list[str]]:
+    """See :func:`_store_events`; a batch that lost a race for an ``event_id`` to a
+    concurrent request (PostgreSQL: both saw it missing) is stored again, and then takes
+    the repeated-event path for it."""
+    try:
+        return _store_events(session=session, events=events)
+    except IntegrityError:
+        session.rollback()
+        return _store_events(session=session, events=events)
+
+
+def _store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestResult, list[str]]:
     """Store new events, each with its pending delivery, in one write transaction.
 
     → the counts, and the event ids this caller now owns the delivery of: the new ones, and

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import threading
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,9 @@ from workflows.journey_cache import JourneyRef
 
 class TemporalUnavailableError(Exception):
     """Temporal could not be reached; the message says where we tried."""
+
+
+log = logging.getLogger(__name__)
 
 
 async def connect(settings: Settings) -> Client:
@@ -43,6 +47,26 @@ async def connect(settings: Settings) -> Client:
         api_key=settings.temporal_api_key,
         data_converter=data_converter(settings),
     )
+
+
+async def connect_patiently(
+    settings: Settings, *, first_wait: float = 1.0, longest_wait: float = 15.0
+) -> Client:
+    """:func:`connect`, retried with back-off until Temporal answers: a worker (re)started
+    while the cluster is away waits for it instead of exiting (SIGTERM still stops it)."""
+    wait = first_wait
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError as exc:  # the SDK's "Failed client connect: …"
+            log.warning(
+                "Temporal not reachable at %s (%s); trying again in %.0f s",
+                settings.temporal_address,
+                exc,
+                wait,
+            )
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, longest_wait)
 
 
 def data_converter(settings: Settings) -> DataConverter:

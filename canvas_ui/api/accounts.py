@@ -13,12 +13,13 @@ from pydantic import BaseModel, Field
 
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentPrincipal, SessionDep
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.errors import NotFoundError
 from db.models import UserAccount
 from services import accounts
 
-router = APIRouter(prefix="/api", tags=["accounts"])
+router = APIRouter(prefix="/api", tags=["accounts"], route_class=UnitOfWorkRoute)
 
 
 class AccountIn(BaseModel):

@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from canvas_ui.deps import SessionDep, TemporalDep
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from services.events import MAX_BATCH, EventIn, UnknownCustomersError, ingest
 from services.temporal import TemporalUnavailableError
 
-router = APIRouter(prefix="/api", tags=["events"])
+router = APIRouter(prefix="/api", tags=["events"], route_class=UnitOfWorkRoute)
 #: what a producer is told to wait before sending again while Temporal is away
 RETRY_AFTER_SECONDS = 30
 _EVENTS = TypeAdapter(list[EventIn])

@@ -23,6 +23,7 @@ from canvas_ui.diagnostics import localize, node_labels
 from canvas_ui.drafts import DraftDocument, starter_document
 from canvas_ui.i18n import gettext
 from canvas_ui.summaries import document_meta
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.models import Journey, JourneyCreate, JourneyVersion
 from db.session import end_transaction, in_thread
@@ -31,7 +32,7 @@ from engine.document import journey_json_schema
 from services import journeys as service
 from services.journeys import JourneyNotLiveError, JourneyStateError
 
-router = APIRouter(prefix="/api", tags=["journeys"])
+router = APIRouter(prefix="/api", tags=["journeys"], route_class=UnitOfWorkRoute)
 
 STATUSES = ("draft", "live", "paused", "archived")
 #: Largest accepted import file / body (the compiler refuses larger documents anyway).

@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from canvas_ui.api.responses import TEMPORAL_UNAVAILABLE
 from canvas_ui.deps import CurrentPrincipal, CurrentUser, SessionDep, TemporalDep
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
 from db.session import end_transaction, in_thread
@@ -20,7 +21,7 @@ from services.tasks import complete_task
 from services.temporal import TemporalUnavailableError
 from workflows import JourneyWorkflow
 
-router = APIRouter(prefix="/api", tags=["runs"])
+router = APIRouter(prefix="/api", tags=["runs"], route_class=UnitOfWorkRoute)
 
 
 class EnrollIn(BaseModel):

@@ -19,12 +19,13 @@ from audiences.fields import MAX_WINDOW_DAYS, RELATIVE_MONTHS
 from canvas_ui.api.responses import TEMPORAL_UNAVAILABLE
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.models import Journey, Segment, SegmentEnrollment
 from db.session import end_transaction, in_thread
 from services import segments as service
 
-router = APIRouter(prefix="/api", tags=["segments"])
+router = APIRouter(prefix="/api", tags=["segments"], route_class=UnitOfWorkRoute)
 
 SEGMENT_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 

@@ -18,13 +18,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from canvas_ui.deps import CurrentPrincipal, SessionDep, TemporalDep
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
 from db.models import CustomerPublic
 from services import task_reports, tasks
 from services.temporal import TemporalUnavailableError
 
-router = APIRouter(prefix="/api", tags=["tasks"])
+router = APIRouter(prefix="/api", tags=["tasks"], route_class=UnitOfWorkRoute)
 
 
 class ContactIn(BaseModel):

@@ -17,12 +17,13 @@ from canvas_ui import i18n
 from canvas_ui.api.journeys import journey_json
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentUser, SessionDep
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db.models import Journey, UserTemplateUpdate
 from services import templates as service
 from services.templates import NotTemplateOwnerError, TemplateReadOnlyError
 from templates_lib import ParameterError, UnknownTemplateError
 
-router = APIRouter(prefix="/api", tags=["templates"])
+router = APIRouter(prefix="/api", tags=["templates"], route_class=UnitOfWorkRoute)
 
 
 class InstantiateIn(BaseModel):

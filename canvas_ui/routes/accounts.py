@@ -12,12 +12,13 @@ from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentPrincipal, SessionDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.models import ACCOUNT_ROLES
 from services import accounts
 
 #: HTML pages, not part of the JSON API's OpenAPI schema (like every other page router)
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=UnitOfWorkRoute)
 
 ROLE_LABELS = {
     "admin": lazy("Administrator"),

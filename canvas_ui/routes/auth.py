@@ -13,6 +13,7 @@ from canvas_ui import access
 from canvas_ui.deps import CurrentPrincipal, SessionDep, SettingsDep, resolve_principal
 from canvas_ui.i18n import gettext, ngettext
 from canvas_ui.templating import render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from journeys.settings import Settings
 from services.accounts import (
     DEMO_PASSWORD,
@@ -25,7 +26,7 @@ from services.accounts import (
 )
 from services.login_throttle import LoginLimits, LoginThrottledError
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=UnitOfWorkRoute)
 
 
 def safe_next(raw: str | None, fallback: str) -> str:

@@ -20,6 +20,7 @@ from canvas_ui.deps import CurrentUser, SessionDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.kinds import KINDS
 from canvas_ui.templating import render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.errors import NotFoundError
 from db.models import UserTemplateUpdate
@@ -28,7 +29,7 @@ from services import templates as service
 from services.templates import NotTemplateOwnerError, TemplateCard, TemplateReadOnlyError
 from templates_lib import ParameterError, ParamIssue, ParamType, Template
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 KIND_COLORS = {kind.value: info.color for kind, info in KINDS.items()}
 CATEGORY_LABELS = {

@@ -19,10 +19,11 @@ from canvas_ui.i18n import gettext, lazy
 from canvas_ui.kinds import KINDS, palette
 from canvas_ui.summaries import document_meta, node_meta
 from canvas_ui.templating import render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.models import Journey, JourneyCreate, JourneyVersion
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 STATUS_LABELS = {
     "draft": lazy("Draft"),

@@ -24,9 +24,10 @@ from canvas_ui.kinds import KindInfo, kind_info
 from canvas_ui.panel import PanelView, find_node, panel_view, submit_panel
 from canvas_ui.routes.pages import editor_response, journey_or_404
 from canvas_ui.templating import render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db.session import in_thread
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 
 @dataclass

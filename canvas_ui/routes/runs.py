@@ -21,13 +21,14 @@ from canvas_ui.routes.pages import RUN_LABELS, _kinds_boot, _strings, _translate
 from canvas_ui.run_notes import boot_steps, current_note
 from canvas_ui.summaries import CHANNEL_LABELS, document_meta
 from canvas_ui.templating import is_htmx, render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.models import Journey
 from db.session import in_thread
 from services import replay, runs, test_runs
 from services.run_explain import RunExplanation
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 
 def _labels(document: dict[str, Any]) -> dict[str, str]:

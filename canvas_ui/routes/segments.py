@@ -21,12 +21,13 @@ from canvas_ui import queries
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.session import end_transaction, in_thread
 from engine.rfm import RFM_CLASS_EN
 from services import segments as service
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 EMPTY = {"match": "all", "rules": []}
 

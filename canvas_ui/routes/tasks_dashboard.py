@@ -17,12 +17,13 @@ from canvas_ui.api.tasks import http_errors
 from canvas_ui.deps import CurrentPrincipal, SessionDep
 from canvas_ui.i18n import gettext
 from canvas_ui.templating import render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from services import task_reports, tasks
 from services.accounts import Principal
 from services.task_reports import Dashboard, DayPoint
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 CHART_W, CHART_H, CHART_PAD = 640, 170, 22
 

@@ -21,12 +21,13 @@ from canvas_ui.api.tasks import http_errors
 from canvas_ui.deps import CurrentPrincipal, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.session import in_thread
 from services import tasks
 from services.accounts import Principal
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 RESULT_LABELS = {
     "reached": lazy("Reached"),
