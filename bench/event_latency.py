@@ -28,36 +28,14 @@ from temporalio import activity
 from temporalio.worker import Worker
 
 from activities import all_activities
+from bench._documents import wait_for_purchase
 from bench._stack import publish, stack
 from db.models import JourneyRun
 from engine.effects import MessageSent, SendMessageRequest
 from services.enrollment import enter
 from workflows import JourneyWorkflow
 
-JOURNEY = {
-    "name": "bench: wait for purchase",
-    "nodes": [
-        {"id": "entry", "kind": "entry"},
-        {
-            "id": "wfe",
-            "kind": "wait_for_event",
-            "config": {"event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}},
-        },
-        {
-            "id": "thanks",
-            "kind": "send_message",
-            "config": {"channel": "wecom", "content": "{{ customer.name }}，感谢光临！"},
-        },
-        {"id": "x", "kind": "exit", "config": {"goal_reached": True}},
-        {"id": "late", "kind": "exit"},
-    ],
-    "edges": [
-        {"id": "1", "source": "entry", "target": "wfe"},
-        {"id": "2", "source": "wfe", "source_port": "matched", "target": "thanks"},
-        {"id": "3", "source": "wfe", "source_port": "timeout", "target": "late"},
-        {"id": "4", "source": "thanks", "target": "x"},
-    ],
-}
+JOURNEY = wait_for_purchase()
 
 
 def _free_port() -> int:

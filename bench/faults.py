@@ -56,6 +56,7 @@ import httpx
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bench._documents import wait_for_purchase
 from bench._live import Database, LiveStack, Role, live_stack
 from db.models import (
     CouponTemplate,
@@ -91,34 +92,7 @@ CHAIN: dict[str, Any] = {
         {"id": "e3", "source": "welcome", "target": "done"},
     ],
 }
-WAIT: dict[str, Any] = {
-    "name": "faults: visit then purchase",
-    "nodes": [
-        {
-            "id": "entry",
-            "kind": "entry",
-            "config": {"trigger": {"type": "event", "event_type": "store_visit"}},
-        },
-        {
-            "id": "wait",
-            "kind": "wait_for_event",
-            "config": {"event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}},
-        },
-        {
-            "id": "thanks",
-            "kind": "send_message",
-            "config": {"channel": "wecom", "content": "{{ customer.name }}，感谢光临！"},
-        },
-        {"id": "x", "kind": "exit", "config": {"goal_reached": True}},
-        {"id": "late", "kind": "exit"},
-    ],
-    "edges": [
-        {"id": "e1", "source": "entry", "target": "wait"},
-        {"id": "e2", "source": "wait", "source_port": "matched", "target": "thanks"},
-        {"id": "e3", "source": "wait", "source_port": "timeout", "target": "late"},
-        {"id": "e4", "source": "thanks", "target": "x"},
-    ],
-}
+WAIT = wait_for_purchase(name="faults: visit then purchase", entry_event="store_visit")
 #: the chain's node and the wait's node whose side effects each customer must have once
 EFFECTS = {"chain": ("coupon", "welcome"), "wait": ("thanks",)}
 #: the channels of the journeys' messages
@@ -409,7 +383,7 @@ async def run(options: Options) -> dict[str, Any]:
             await producers.send_all([event("store_visit", c) for c in waiters], options.producers)
             await _until(
                 stack,
-                lambda: _parked(stack, wait.journey_id, "wait") >= len(waiters),
+                lambda: _parked(stack, wait.journey_id, "wfe") >= len(waiters),
                 "customers parked at the wait",
                 options.settle_s,
                 exits,

@@ -58,36 +58,14 @@ import httpx
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bench._documents import wait_for_purchase
 from bench._live import LiveStack, live_stack
 from db import crud
 from db.models import Customer, GuideTask, JourneyRun, JourneyVersion, OutboxMessage
 from services.accounts import DEMO_PASSWORD, create_user
 from services.enrollment import enter
 
-WAIT: dict[str, Any] = {
-    "name": "bench: wait for purchase",
-    "nodes": [
-        {"id": "entry", "kind": "entry"},
-        {
-            "id": "wfe",
-            "kind": "wait_for_event",
-            "config": {"event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}},
-        },
-        {
-            "id": "thanks",
-            "kind": "send_message",
-            "config": {"channel": "wecom", "content": "{{ customer.name }}，感谢光临！"},
-        },
-        {"id": "x", "kind": "exit", "config": {"goal_reached": True}},
-        {"id": "late", "kind": "exit"},
-    ],
-    "edges": [
-        {"id": "1", "source": "entry", "target": "wfe"},
-        {"id": "2", "source": "wfe", "source_port": "matched", "target": "thanks"},
-        {"id": "3", "source": "wfe", "source_port": "timeout", "target": "late"},
-        {"id": "4", "source": "thanks", "target": "x"},
-    ],
-}
+WAIT = wait_for_purchase()
 OUTCOMES = ("interested", "not_reached", "declined")
 TASKS: dict[str, Any] = {
     "name": "bench: guide call",
