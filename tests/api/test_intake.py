@@ -7,6 +7,7 @@ Temporal), with Temporal made to fail where a real outage or crash would hit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -102,11 +103,14 @@ async def stack(
             assert published.status_code == 200, published.text
             yield client, engine, gateway, journey_id
             # leave no workflow task behind for a worker that is about to stop (the test
-            # server would stop skipping time): each run gets to its durable wait first
+            # server would stop skipping time): each run gets to its durable wait first,
+            # then goes, so its timer cannot fire into a later test's skip of days
             with Session(engine) as session:
                 wids = {r.workflow_id for r in session.scalars(select(JourneyRun))}
             for wid in wids:
                 await _settled(env, wid)
+                with contextlib.suppress(RPCError):
+                    await env.client.get_workflow_handle(wid).terminate("test over")
 
 
 async def _settled(env: WorkflowEnvironment, workflow_id: str) -> None:
