@@ -4,6 +4,7 @@ time-skipping one, which has none)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
 from db import crud, writer
-from db.models import JourneyCreate, utcnow
+from db.models import Journey, JourneyCreate, utcnow
 from db.seed import seed_demo
 from journeys.settings import Settings
 from services.journeys import ARCHIVE_REASON, archive_journey, enroll_customers, publish, set_paused
@@ -35,10 +36,20 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_pause_and_archive_reach_runs_the_database_calls_ended(
-    dev_server: WorkflowEnvironment, engine: Engine
-) -> None:
+async def _recorded_at(engine: Engine, workflow_id: str, node_id: str) -> None:
+    """Wait on the database (not the clock) until the run's row says it is at ``node_id``."""
+    for _ in range(500):
+        with Session(engine) as session:
+            row = crud.get_latest_run(session=session, workflow_id=workflow_id)
+        if row is not None and row.current_node == node_id:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{workflow_id} never reported {node_id}")
+
+
+def _live_waiting_journey(engine: Engine, *, customers: int) -> tuple[Journey, list[str]]:
+    """A demo shop with the archive tests' entry → wait 3 days → exit journey live, and
+    the ids of ``customers`` of its customers."""
     seed_demo(session_or_engine=engine, customers=10)
     with Session(engine, expire_on_commit=False) as session:
         journey = crud.create_journey(
@@ -47,7 +58,15 @@ async def test_pause_and_archive_reach_runs_the_database_calls_ended(
             by="test",
         )
         assert publish(session=session, journey_id=journey.id, by="test").ok
-        customers = [c.id for c in crud.search_customers(session=session, query="", limit=2)]
+        found = crud.search_customers(session=session, query="", limit=customers)
+    return journey, [c.id for c in found]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_pause_and_archive_reach_runs_the_database_calls_ended(
+    dev_server: WorkflowEnvironment, engine: Engine
+) -> None:
+    journey, customers = _live_waiting_journey(engine, customers=2)
 
     client = dev_server.client
     async with journey_worker(client, engine) as queue:
@@ -82,15 +101,7 @@ async def test_pause_and_archive_reach_runs_the_database_calls_ended(
 async def test_a_run_that_ended_without_saying_so_is_closed_like_its_workflow(
     dev_server: WorkflowEnvironment, engine: Engine
 ) -> None:
-    seed_demo(session_or_engine=engine, customers=10)
-    with Session(engine, expire_on_commit=False) as session:
-        journey = crud.create_journey(
-            session=session,
-            journey_create=JourneyCreate(name="ended", draft_document=_waiting_journey()),
-            by="test",
-        )
-        assert publish(session=session, journey_id=journey.id, by="test").ok
-        customer = crud.search_customers(session=session, query="", limit=1)[0].id
+    journey, (customer,) = _live_waiting_journey(engine, customers=1)
 
     client = dev_server.client
     since = utcnow() - timedelta(minutes=5)
@@ -102,6 +113,7 @@ async def test_a_run_that_ended_without_saying_so_is_closed_like_its_workflow(
             )
         assert entered.started == 1
         wid = workflow_id_for(journey.id, customer)
+        await _recorded_at(engine, wid, "w")  # its report of the wait is in
         # the workflow goes away without its run reporting the end
         await client.get_workflow_handle(wid).terminate("operator cleanup in the Temporal UI")
         closed, newest = await close_ended_runs(engine=engine, client=client, since=since)
