@@ -426,7 +426,7 @@ def reconcile(
 
     from db import make_engine
     from db.models import utcnow
-    from services.reconcile import close_ended_runs, reconcile_once
+    from services.reconcile import reconcile_once
     from services.temporal import connect
 
     settings = get_settings()
@@ -434,11 +434,12 @@ def reconcile(
     async def main() -> None:
         engine = make_engine(settings.sqlalchemy_url)
         client = await connect(settings)
-        result = await reconcile_once(engine=engine, client=client, task_queue=settings.task_queue)
-        closed, _ = await close_ended_runs(
-            engine=engine, client=client, since=utcnow() - timedelta(days=closed_since_days)
+        result = await reconcile_once(
+            engine=engine,
+            client=client,
+            task_queue=settings.task_queue,
+            closed_since=utcnow() - timedelta(days=closed_since_days),
         )
-        result.runs_closed += closed
         console.print(result)
 
     asyncio.run(main())

@@ -66,6 +66,7 @@ class ReconcileResult:
     runs_removed: int = 0
     runs_closed: int = 0
     outcomes_told: int = 0
+    closed_until: datetime | None = None
 
 
 async def reconcile_once(
@@ -75,10 +76,17 @@ async def reconcile_once(
     task_queue: str,
     batch: int = 100,
     now: datetime | None = None,
+    closed_since: datetime | None = None,
 ) -> ReconcileResult:
-    """One round: deliver what is due, then settle unconfirmed runs."""
+    """One round: deliver what is due, settle unconfirmed runs, tell owed outcomes; with
+    ``closed_since``, also close rows whose workflow closed since then
+    (``result.closed_until`` is where the next round takes up)."""
     result = ReconcileResult()
     now = now or utcnow()
+    if closed_since is not None:
+        result.runs_closed, result.closed_until = await close_ended_runs(
+            engine=engine, client=client, since=closed_since
+        )
     with Session(writer(engine), expire_on_commit=False) as session:
         due = await in_thread(crud.claim_due_deliveries, session=session, limit=batch, now=now)
         for event_id in due:
@@ -211,12 +219,12 @@ class Reconciler:
             try:
                 client = await self.gateway.client()
                 result = await reconcile_once(
-                    engine=self.engine, client=client, task_queue=self.gateway.task_queue
+                    engine=self.engine,
+                    client=client,
+                    task_queue=self.gateway.task_queue,
+                    closed_since=self.closed_since,
                 )
-                closed, self.closed_since = await close_ended_runs(
-                    engine=self.engine, client=client, since=self.closed_since
-                )
-                result.runs_closed += closed
+                self.closed_since = result.closed_until or self.closed_since
             except (TemporalUnavailableError, RPCError) as exc:
                 log.warning("reconciler: Temporal unavailable, retrying later: %s", exc)
                 continue

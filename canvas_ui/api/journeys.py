@@ -27,7 +27,7 @@ from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.models import Journey, JourneyCreate, JourneyVersion
 from db.session import end_transaction, in_thread
-from engine.compiler import MAX_DOCUMENT_BYTES
+from engine.compiler import MAX_DOCUMENT_BYTES, document_size
 from engine.document import journey_json_schema
 from services import journeys as service
 from services.journeys import JourneyNotLiveError, JourneyStateError
@@ -217,7 +217,7 @@ def parse_draft(data: Any) -> DraftDocument:
 def check_document_size(data: Any) -> None:
     """413 when a document is over the size a journey may have (checked when it is created,
     saved and imported, not only at publish)."""
-    size = len(json.dumps(data, ensure_ascii=False, default=str).encode())
+    size = document_size(data)
     if size > MAX_DOCUMENT_BYTES:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,

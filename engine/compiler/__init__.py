@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.compiler.build import build
 from engine.compiler.diagnostics import Code, Diagnostic, Diagnostics, Severity
-from engine.compiler.parse import MAX_DOCUMENT_BYTES, MAX_NODES, parse
+from engine.compiler.parse import MAX_DOCUMENT_BYTES, MAX_NODES, document_size, parse
 from engine.compiler.passes import PASSES, Context, build_graph
 from engine.document import JourneyDocument
 from engine.ir import CompiledJourney
@@ -25,6 +25,7 @@ __all__ = [
     "CompileResult",
     "Diagnostic",
     "MAX_DOCUMENT_BYTES",
+    "document_size",
     "MAX_NODES",
     "Severity",
     "compile_document",
