@@ -35,8 +35,8 @@ from db import crud, make_engine, upgrade, writer
 from db.models import JourneyCreate, JourneyVersion
 from db.seed import seed_demo
 from journeys import processes
-from journeys.settings import Settings
 from services.accounts import seed_demo_users
+from settings import Settings
 
 Database = Literal["sqlite", "postgresql"]
 Role = Literal["server", "worker", "web"]

@@ -29,7 +29,7 @@ from canvas_ui import create_app
 from db import crud
 from db.migrate import upgrade
 from db.models import CouponTemplateCreate, JourneyCreate
-from journeys.settings import Settings
+from settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

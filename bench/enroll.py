@@ -93,8 +93,8 @@ async def _worker_main(
 ) -> None:
     """``--worker``: ``journeys worker`` (``build_worker``) plus the no-op BareWorkflow;
     ``--enroll-worker``: ``journeys enrollment-worker`` (``build_enrollment_worker``)."""
-    from journeys.settings import Settings
     from journeys.worker import build_enrollment_worker, build_worker
+    from settings import Settings
 
     settings = Settings(
         temporal_address=address,

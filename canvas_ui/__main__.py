@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from journeys.settings import get_settings
+from settings import get_settings
 
 
 def main() -> None:

@@ -45,9 +45,9 @@ from canvas_ui.templating import STATIC_DIR, make_templates, render
 from db.errors import NotFoundError
 from db.session import make_engine
 from journeys.preflight import check_safe_to_start
-from journeys.settings import Settings, get_settings
 from services.reconcile import Reconciler
 from services.temporal import TemporalGateway, TemporalUnavailableError
+from settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from canvas_ui import access
 from canvas_ui.i18n import gettext
 from canvas_ui.middleware import CSRF_COOKIE, CSRF_HEADER
 from db.session import writer
-from journeys.settings import Settings, get_settings
 from services.accounts import SESSION_COOKIE, Principal, principal_from_cookie
+from settings import Settings, get_settings
 
 _UNRESOLVED = object()
 

@@ -22,8 +22,6 @@ from db.seed import SeedSummary, seed_demo
 from db.session import (
     SessionFactory,
     begin_write,
-    get_engine,
-    get_session,
     make_engine,
     session_factory,
     writer,
@@ -43,8 +41,6 @@ __all__ = [
     "begin_write",
     "crud",
     "current_revision",
-    "get_engine",
-    "get_session",
     "head_revision",
     "make_engine",
     "models",

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -23,8 +22,6 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
-
-from journeys.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "journeys_sqlite_immediate"
@@ -207,15 +204,3 @@ def guard_event_loop(engine: Engine) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to ``engine`` whose objects stay readable after commit."""
     return sessionmaker(engine, class_=Session, expire_on_commit=False)
-
-
-@lru_cache
-def get_engine() -> Engine:
-    """The process-wide engine for the configured database (override in tests)."""
-    return make_engine(get_settings().sqlalchemy_url)
-
-
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request (``SessionDep`` in the API layer)."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        yield session

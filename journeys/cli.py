@@ -13,7 +13,7 @@
     journeys create-user NAME --role admin   # a sign-in account (asks for the password)
     journeys disable-demo-logins         # switch off the demo logins before going live
 
-Settings come from env vars (see journeys/settings.py), e.g. ``DATABASE_URL``,
+Settings come from env vars (see settings/__init__.py), e.g. ``DATABASE_URL``,
 ``JOURNEYS_TEMPORAL_ADDRESS``, ``JOURNEYS_TEMPORAL_NAMESPACE``, ``JOURNEYS_TEMPORAL_TLS``.
 Outside the local demo (``JOURNEYS_DEMO=true``, set by ``make run``) the web app and the
 workers refuse to start with the default secrets or the demo logins (journeys.preflight).
@@ -34,7 +34,7 @@ import typer
 from rich.console import Console
 
 from journeys import processes
-from journeys.settings import DEMO_EVENTS_API_KEY, Settings, get_settings
+from settings import DEMO_EVENTS_API_KEY, Settings, get_settings
 
 if TYPE_CHECKING:
     import uvicorn
@@ -403,6 +403,7 @@ def recompute_metrics(
     from audiences.metrics import recompute
     from db import make_engine, writer
     from db.models import utcnow
+    from services.lifecycle import announce
 
     settings = get_settings()
     with (
@@ -410,7 +411,11 @@ def recompute_metrics(
         console.status("Scoring…"),
     ):
         summary = recompute(session=session, now=utcnow(), period_days=period_days)
+        # stage changes become lifecycle_stage_changed events; the web app's reconciler
+        # delivers them (journeys entered by that event start then)
+        announced = announce(session=session, changes=summary.stage_changes)
     console.print(summary)
+    console.print(f"lifecycle_stage_changed events stored: {len(announced)}")
 
 
 @app.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, inspect
 from sqlmodel import Session
 
-from journeys.settings import Settings
+from settings import Settings
 
 
 class UnsafeStartError(RuntimeError):

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from journeys.settings import Settings
+from settings import Settings
 
 #: Seconds the web app and the workers get to stop after SIGTERM, then the dev server
 #: (with a second for each kill after that: 9 s at worst).

@@ -19,8 +19,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import JourneyActivities, all_activities
 from activities.enrollment import EnrollmentActivities
 from db import make_engine
-from journeys.settings import Settings
 from services.temporal import journey_loader, with_journey_loader
+from settings import Settings
 from workflows import JourneyWorkflow
 from workflows.enrollment import SegmentEnrollmentWorkflow
 

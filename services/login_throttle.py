@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from db import crud
-from journeys.settings import Settings
+from settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from temporalio.client import Client, TLSConfig
 from temporalio.converter import DataConverter
 
 from db import crud, make_engine
-from journeys.settings import Settings, get_settings
+from settings import Settings, get_settings
 from workflows.codec import JourneyCodec, JourneyLoader
 from workflows.journey_cache import JourneyRef
 

@@ -14,7 +14,6 @@ from canvas_ui.deps import CurrentPrincipal, SessionDep, SettingsDep, resolve_pr
 from canvas_ui.i18n import gettext, ngettext
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
-from journeys.settings import Settings
 from services.accounts import (
     DEMO_PASSWORD,
     DEMO_USERNAMES,
@@ -25,6 +24,7 @@ from services.accounts import (
     logout,
 )
 from services.login_throttle import LoginLimits, LoginThrottledError
+from settings import Settings
 
 router = APIRouter(tags=["auth"], route_class=UnitOfWorkRoute)
 

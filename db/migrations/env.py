@@ -2,7 +2,7 @@
 
 URL, first match wins: a Connection in ``config.attributes["connection"]`` (tests, the app
 at start-up), ``-x url=...`` on the command line, ``config.attributes["url"]``
-(:func:`db.migrate.upgrade`), then ``journeys.settings.get_settings().sqlalchemy_url``.
+(:func:`db.migrate.upgrade`), then ``settings.get_settings().sqlalchemy_url``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _url() -> str:
         return str(x_url)
     if config.attributes.get("url"):
         return str(config.attributes["url"])
-    from journeys.settings import get_settings
+    from settings import get_settings
 
     return get_settings().sqlalchemy_url
 
