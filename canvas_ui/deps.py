@@ -89,7 +89,7 @@ def require_access(request: Request) -> Principal | None:
             return None
         principal = resolve_principal(request)
         if principal is None:
-            raise HTTPException(401, gettext("Send the X-API-Key header or sign in."))
+            raise HTTPException(401, _api_key_problem(sent=sent, configured=bool(key)))
         csrf = request.cookies.get(CSRF_COOKIE, "")
         if not (csrf and secrets.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf)):
             raise HTTPException(403, gettext("CSRF check failed."))
@@ -104,6 +104,19 @@ def require_access(request: Request) -> Principal | None:
     if principal.role not in access.roles_for(path):
         raise HTTPException(403, gettext("Your account cannot open this page."))
     return principal
+
+
+def _api_key_problem(*, sent: str, configured: bool) -> str:
+    """What was wrong with a machine's request: no key, a wrong key, or none expected."""
+    if not sent:
+        return gettext(
+            "The X-API-Key header is missing: send the events API key in it, or sign in."
+        )
+    if not configured:
+        return gettext(
+            "This server accepts no API key (JOURNEYS_EVENTS_API_KEY is not set): sign in."
+        )
+    return gettext("The X-API-Key header does not match the events API key of this server.")
 
 
 def get_principal(request: Request) -> Principal:

@@ -78,8 +78,11 @@ class LocaleMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # a machine calling the API names no language: it reads English, like the rest of
+        # the API's errors; a browser's fetches carry its cookie or Accept-Language
+        default = "en" if scope.get("path", "").startswith("/api/") else i18n.DEFAULT_LOCALE
         locale = i18n.negotiate(
-            _cookies(scope).get(i18n.COOKIE_NAME), _header(scope, b"accept-language")
+            _cookies(scope).get(i18n.COOKIE_NAME), _header(scope, b"accept-language"), default
         )
         scope.setdefault("state", {})["locale"] = locale
         token = i18n.set_locale(locale)

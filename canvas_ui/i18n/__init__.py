@@ -78,8 +78,11 @@ def use_locale(locale: str) -> Iterator[None]:
         _current.reset(token)
 
 
-def negotiate(cookie: str | None, accept_language: str | None) -> str:
-    """The locale from the switch's cookie, else the browser's Accept-Language, else default."""
+def negotiate(
+    cookie: str | None, accept_language: str | None, default: str = DEFAULT_LOCALE
+) -> str:
+    """The locale from the switch's cookie, else the browser's Accept-Language, else
+    ``default``."""
     if cookie in LOCALES:
         return str(cookie)
     for lang, _q in _parse_accept_language(accept_language or ""):
@@ -88,7 +91,7 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
             return "zh-CN"
         if low.startswith("en"):
             return "en"
-    return DEFAULT_LOCALE
+    return default
 
 
 def _parse_accept_language(header: str) -> list[tuple[str, float]]:
