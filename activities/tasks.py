@@ -11,6 +11,7 @@ from activities._time import iso, parse_instant
 from activities.errors import INVALID_REQUEST, TASK_NOT_FOUND, business_failure
 from activities.rendering import TemplateRenderError, customer_variables, render
 from db import crud
+from db.assignment import assign, preferred_guide
 from db.crud._util import aware
 from db.models import Customer, Guide, GuideTask
 from engine.effects import (
@@ -22,7 +23,6 @@ from engine.effects import (
     TaskNoticeRequest,
     TaskNoticeResult,
 )
-from services.assignment import assign, preferred_guide
 
 _DEFAULT_TITLES = {"call": "电话回访", "wecom_chat": "企微沟通", "store_invite": "邀约到店"}
 _CLOSED = ("completed", "cancelled")
@@ -32,7 +32,7 @@ _NOTICE_KINDS = ("reminder", "escalation", "expired", "cancelled")
 def choose_assignee(session: Session, customer: Customer, rule: str) -> Guide | None:
     """``bound_guide``: the customer's active bound guide, else their store's manager.
     ``store_manager``: the store's manager only. (Capacity is applied by
-    :func:`services.assignment.assign`.)"""
+    :func:`db.assignment.assign`.)"""
     return preferred_guide(session, customer, rule)[0]
 
 
@@ -145,7 +145,7 @@ def task_notice(session: Session, request: TaskNoticeRequest, now: datetime) -> 
 
 def _early(task: GuideTask, kind: str, now: datetime) -> bool:
     """True when the journey's timer fires before the task's stored time: the task was
-    deferred to a later day because its guide was full (see services.assignment)."""
+    deferred to a later day because its guide was full (see db.assignment)."""
     if task.assigned_reason != "overflow_next_day":
         return False
     if kind == "reminder":

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import crud
+from db.assignment import DEFAULT_TIMEZONE, store_day
 from db.errors import InvalidStatusError, NotFoundError
 from db.models import (
     CONTACT_CHANNELS,
@@ -30,7 +31,6 @@ from db.models import (
 from db.session import end_transaction, in_thread
 from engine.runtime import TaskOutcome
 from services.accounts import Principal
-from services.assignment import DEFAULT_TIMEZONE, store_day
 from services.temporal import TemporalGateway, TemporalUnavailableError
 from workflows import JourneyWorkflow
 

@@ -7,7 +7,7 @@ from sqlmodel import Field, SQLModel
 from db.models import _base  # noqa: F401  (naming convention before any table)
 
 GUIDE_ROLES = ("guide", "store_manager")
-#: What happens to a task when its guide's daily capacity is full (services.assignment).
+#: What happens to a task when its guide's daily capacity is full (db.assignment).
 OVERFLOW_POLICIES = ("next_day", "other_guide_same_store")
 
 

@@ -11,7 +11,7 @@ from db.models._base import JSONType, UTCDateTime, utcnow
 
 TASK_STATUSES = ("open", "completed", "expired", "cancelled")
 NOTICE_KINDS = ("reminder", "escalation", "expired", "chase", "cancelled")
-#: Why a task went to its guide (see services.assignment).
+#: Why a task went to its guide (see db.assignment).
 ASSIGN_REASONS = (
     "bound_guide",  # the customer's own guide
     "store_manager",  # the node asked for the manager, or the customer has no active guide

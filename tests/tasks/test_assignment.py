@@ -9,10 +9,10 @@ from sqlmodel import Session
 from temporalio.testing import ActivityEnvironment
 
 from activities import JourneyActivities
+from db.assignment import assign
 from db.models import Customer, Guide, GuideTask, Store
 from engine.effects import CreateTaskRequest, EffectContext, TaskNoticeRequest
 from journeys.settings import Settings
-from services.assignment import assign
 from tests.tasks.conftest import NOW, TODAY, make_task
 
 

@@ -13,7 +13,8 @@ Rules, in order:
    ``other_guide_same_store``: the store's active guide with the most room today takes it
    (guides before the manager on a tie); when nobody has room, ``next_day`` applies.
 
-Pure database reads, no Temporal: the ``create_task`` activity calls :func:`assign`.
+Pure database reads, no Temporal, so it lives in the data layer: the ``create_task`` activity
+calls :func:`assign` and ``services.tasks`` reads :func:`store_day`.
 """
 
 from __future__ import annotations
