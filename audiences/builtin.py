@@ -151,5 +151,5 @@ def prepare_demo(*, session: Session, now: datetime | None = None) -> dict[str, 
 
     rows = int(session.execute(select(func.count()).select_from(CustomerMetrics)).scalar_one())
     if rows == 0:
-        rows = rebuild_metrics(session=session, now=now or utcnow())
+        rows = rebuild_metrics(session=session, now=now or utcnow())[0]
     return {"metrics_rows": rows, "segments_created": seed_segments(session=session)}

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, extract, false, func, not_, or_, select, true
+from sqlalchemy import and_, case, exists, extract, false, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
@@ -38,7 +38,9 @@ from audiences.rules import (
 )
 from audiences.sqlfuncs import JsonArrayHas
 from audiences.validate import field_spec
+from db.crud.points import live_points_filter
 from db.models import Customer, CustomerEvent, IssuedCoupon, Order, Store
+from db.models.points import PointsEntry
 from db.models.segments import CustomerMetrics
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -113,6 +115,8 @@ _COLUMNS: dict[str, Any] = {
     "m_amount": col(Customer.m_amount),
     "l_days": col(Customer.l_days),
     "purchases_count": func.coalesce(col(CustomerMetrics.purchases_count), 0),
+    "purchase_interval_median_days": col(CustomerMetrics.purchase_interval_median_days),
+    "lifecycle_stage": col(CustomerMetrics.lifecycle_stage),
 }
 
 
@@ -131,6 +135,8 @@ def _field(rule: FieldRule, ctx: _Context) -> Where:
         return _days_since(_MOMENTS[rule.field], rule.op, rule.value, ctx.now)
     if spec.kind is Kind.MONTH:
         return _month(rule, ctx)
+    if rule.field == "points_balance":
+        return _compare(_points_balance(ctx.now), rule.op, rule.value)
     column = _COLUMNS[rule.field]
     if spec.kind is Kind.CHOICE and rule.op in (Op.EXISTS, Op.NOT_EXISTS):
         # "has an RFM class", "gender known": the empty string counts as missing
@@ -166,6 +172,16 @@ def _compare(column: Any, op: Op, value: Any) -> Where:
     if op is Op.CONTAINS:
         return column.contains(value, autoescape=True)
     raise ValueError(f"operator {op} is not supported here")  # pragma: no cover
+
+
+def _points_balance(now: datetime) -> Any:
+    """The customer's points at ``now`` (:func:`db.crud.points.points_balance` in SQL)."""
+    total = (
+        select(func.coalesce(func.sum(col(PointsEntry.delta)), 0))
+        .where(col(PointsEntry.customer_id) == col(Customer.id), live_points_filter(now))
+        .scalar_subquery()
+    )
+    return case((total < 0, 0), else_=total)
 
 
 def _region(rule: FieldRule) -> Where:

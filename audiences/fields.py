@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from audiences.lifecycle import STAGES
 from audiences.rules import Op
 from engine.rfm import RFM_CLASS_NAMES
 
@@ -88,6 +89,14 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("m_amount", "M: spend in the RFM period", Kind.AMOUNT, "value"),
         FieldSpec("l_days", "L: days between first and last purchase", Kind.COUNT, "value"),
         FieldSpec("first_purchase_days", "Days since first purchase", Kind.DAYS, "value"),
+        FieldSpec(
+            "purchase_interval_median_days",
+            "Own purchase cycle (median days between purchases)",
+            Kind.AMOUNT,
+            "value",
+        ),
+        FieldSpec("lifecycle_stage", "Lifecycle stage", Kind.CHOICE, "value", STAGES),
+        FieldSpec("points_balance", "Points balance", Kind.COUNT, "value"),
         FieldSpec("purchases_count", "Purchases (all time)", Kind.COUNT, "behaviour"),
         FieldSpec("store_visit_days", "Days since last store visit", Kind.DAYS, "behaviour"),
         FieldSpec("browse_days", "Days since last browse", Kind.DAYS, "behaviour"),
@@ -95,7 +104,15 @@ FIELDS: dict[str, FieldSpec] = {
 }
 
 #: Fields read from the ``customer_metrics`` table (the compiler joins it only when needed).
-METRIC_FIELDS = frozenset({"purchases_count", "store_visit_days", "browse_days"})
+METRIC_FIELDS = frozenset(
+    {
+        "purchases_count",
+        "store_visit_days",
+        "browse_days",
+        "purchase_interval_median_days",
+        "lifecycle_stage",
+    }
+)
 
 #: ``attributes.<key>``: a key of the customer's custom attributes, compared as text.
 ATTRIBUTE_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,40}$"

@@ -8,7 +8,12 @@ What is kept where, and how it is computed:
   the class compares R, F, M with the brand's medians stored in ``rfm_baseline``).
   Segments compare R live against ``last_purchase_at``, so "90+ days dormant" is exact
   between recomputes.
-* **customer_metrics**: lifetime purchases count, last store visit, last browse.
+* **customer_metrics**: lifetime purchases count, last store visit, last browse, the
+  customer's own purchase cycle (median days between purchases) and lifecycle stage
+  (:mod:`audiences.lifecycle`). A stage change from a known stage is returned as a
+  :class:`StageChange` for the caller to announce as a ``lifecycle_stage_changed`` event
+  (a customer's first stage is not a change: a new install must not start journeys for
+  everyone).
 * **Coupons** held / expiring within N days / redeemed are read live from the coupon ledger
   by the segment compiler (always exact, indexed by customer).
 
@@ -23,13 +28,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from audiences.lifecycle import DECLINE_DAYS, Stage, interval_median_days, stage_of
 from db import crud
 from db.crud._util import aware
 from db.models import Customer, CustomerEvent, Order, OrderCreate, RfmBaseline, utcnow
@@ -44,6 +50,16 @@ LAST_AT = {"browse": "last_browse_at", "store_visit": "last_store_visit_at"}
 
 
 @dataclass(frozen=True)
+class StageChange:
+    """A customer's lifecycle stage moved from ``old`` to ``new`` at ``at``."""
+
+    customer_id: str
+    old: str
+    new: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class RecomputeSummary:
     """What a full recompute did."""
 
@@ -51,6 +67,7 @@ class RecomputeSummary:
     metrics_rows: int
     period_days: int
     medians: tuple[float, float, float]
+    stage_changes: tuple[StageChange, ...] = ()
 
 
 def recompute(
@@ -58,17 +75,29 @@ def recompute(
 ) -> RecomputeSummary:
     """Re-score every customer (new medians) and rebuild ``customer_metrics``."""
     baseline: RfmBaseline = recompute_all(session=session, now=now, period_days=period_days)
-    rows = rebuild_metrics(session=session, now=now)
+    rows, changes = rebuild_metrics(session=session, now=now)
     return RecomputeSummary(
         customers_scored=baseline.customers_scored,
         metrics_rows=rows,
         period_days=period_days,
         medians=(baseline.median_r, baseline.median_f, baseline.median_m),
+        stage_changes=tuple(changes),
     )
 
 
-def rebuild_metrics(*, session: Session, now: datetime) -> int:
-    """``customer_metrics`` from scratch: one row per customer, from orders and events."""
+def rebuild_metrics(*, session: Session, now: datetime) -> tuple[int, list[StageChange]]:
+    """``customer_metrics`` from scratch: one row per customer, from orders and events;
+    → the row count and the lifecycle stages that changed."""
+    previous = {
+        cid: (stage, aware(changed_at))
+        for cid, stage, changed_at in session.execute(
+            select(
+                col(CustomerMetrics.customer_id),
+                col(CustomerMetrics.lifecycle_stage),
+                col(CustomerMetrics.lifecycle_changed_at),
+            )
+        )
+    }
 
     def last_event(event_type: str) -> Any:
         return (
@@ -106,8 +135,67 @@ def rebuild_metrics(*, session: Session, now: datetime) -> int:
             source,
         )
     )
+    changes = _rebuild_cycles_and_stages(session, now, previous)
     session.commit()
-    return int(session.execute(select(func.count()).select_from(CustomerMetrics)).scalar_one())
+    count = int(session.execute(select(func.count()).select_from(CustomerMetrics)).scalar_one())
+    return count, changes
+
+
+def _rebuild_cycles_and_stages(
+    session: Session, now: datetime, previous: dict[str, tuple[str | None, datetime | None]]
+) -> list[StageChange]:
+    """Purchase cycle and lifecycle stage of every metrics row: one ordered pass over the
+    orders (streamed, never all in memory at once), then one executemany of updates."""
+    #: customer → (first purchase, last purchase, cycle) from their orders
+    bought: dict[str, tuple[datetime, datetime, float | None]] = {}
+    current: str | None = None
+    moments: list[datetime] = []
+
+    def close() -> None:
+        if current is not None and moments:
+            bought[current] = (moments[0], moments[-1], interval_median_days(moments))
+
+    ordered = (
+        select(col(Order.customer_id), col(Order.created_at))
+        .where(col(Order.created_at) <= now)
+        .order_by(col(Order.customer_id), col(Order.created_at))
+        .execution_options(yield_per=5000)
+    )
+    for cid, at in session.execute(ordered):
+        if cid != current:
+            close()
+            current, moments = cid, []
+        moments.append(aware(at) or now)
+    close()
+    rows = session.execute(
+        select(col(CustomerMetrics.customer_id), col(CustomerMetrics.purchases_count))
+    ).all()
+    updates: list[dict[str, Any]] = []
+    changes: list[StageChange] = []
+    for cid, purchases in rows:
+        first_at, last_at, cycle = bought.get(cid, (None, None, None))
+        stage = stage_of(
+            purchases=int(purchases or 0),
+            first_at=first_at,
+            last_at=last_at,
+            cycle_days=cycle,
+            now=now,
+        ).value
+        old, old_at = previous.get(cid, (None, None))
+        changed_at = old_at if old == stage else now
+        if old is not None and old != stage:
+            changes.append(StageChange(customer_id=cid, old=old, new=stage, at=now))
+        updates.append(
+            {
+                "customer_id": cid,
+                "purchase_interval_median_days": cycle,
+                "lifecycle_stage": stage,
+                "lifecycle_changed_at": changed_at,
+            }
+        )
+    if updates:
+        session.execute(update(CustomerMetrics), updates)
+    return changes
 
 
 def _metrics_row(session: Session, customer_id: str) -> CustomerMetrics:
@@ -126,11 +214,6 @@ def _metrics_row(session: Session, customer_id: str) -> CustomerMetrics:
     return row
 
 
-def _count_purchases(session: Session, customer_id: str) -> int:
-    stmt = select(func.count(col(Order.id))).where(col(Order.customer_id) == customer_id)
-    return int(session.execute(stmt).scalar_one())
-
-
 def on_event(
     *,
     session: Session,
@@ -139,24 +222,25 @@ def on_event(
     occurred_at: datetime,
     properties: dict[str, Any],
     now: datetime | None = None,
-) -> None:
-    """Move the customer's metrics for one newly recorded event.
+) -> StageChange | None:
+    """Move the customer's metrics for one newly recorded event; → the lifecycle stage
+    change it caused, if any.
 
     Never raises: a failed update is logged and rolled back (the event itself is stored,
     and the next full :func:`recompute` catches the metrics up).
     """
     now = now or utcnow()
     if event_type != "purchase" and event_type not in LAST_AT:
-        return
+        return None
     try:
         begin_write(session)
         if event_type == "purchase":
-            _purchase_event(session, customer_id, occurred_at, properties, now)
-        else:
-            _last_at(session, customer_id, event_type, occurred_at, now)
+            return _purchase_event(session, customer_id, occurred_at, properties, now)
+        _last_at(session, customer_id, event_type, occurred_at, now)
     except Exception:  # noqa: BLE001 - metrics must not block event ingestion
         session.rollback()
         log.exception("metrics update failed for %s (%s)", customer_id, event_type)
+    return None
 
 
 def _last_at(
@@ -180,13 +264,13 @@ def _purchase_event(
     occurred_at: datetime,
     properties: dict[str, Any],
     now: datetime,
-) -> None:
+) -> StageChange | None:
     amount = properties.get("amount")
     order_id = properties.get("order_id")
     known = isinstance(order_id, int) and session.get(Order, order_id) is not None
     if not known and isinstance(amount, int | float) and not isinstance(amount, bool):
         store_id = properties.get("store_id")
-        record_order(
+        return _record_order(
             session=session,
             order_create=OrderCreate(
                 customer_id=customer_id,
@@ -196,32 +280,105 @@ def _purchase_event(
                 created_at=occurred_at,
             ),
             now=now,
-        )
-        return
-    refresh_purchases(session=session, customer_id=customer_id, now=now)
+        )[1]
+    return refresh_purchases(session=session, customer_id=customer_id, now=now)
 
 
 def record_order(
     *, session: Session, order_create: OrderCreate, now: datetime | None = None
 ) -> Order:
     """Insert an order, then bring the customer's RFM class and metrics up to date."""
-    now = now or utcnow()
+    return _record_order(session=session, order_create=order_create, now=now or utcnow())[0]
+
+
+def _record_order(
+    *, session: Session, order_create: OrderCreate, now: datetime
+) -> tuple[Order, StageChange | None]:
     if (
         order_create.store_id is not None
         and crud.get_store(session=session, store_id=order_create.store_id) is None
     ):
         order_create = order_create.model_copy(update={"store_id": None})
     order = crud.create_order(session=session, order_create=order_create)
-    refresh_purchases(session=session, customer_id=order_create.customer_id, now=now)
-    return order
+    change = refresh_purchases(session=session, customer_id=order_create.customer_id, now=now)
+    return order, change
 
 
-def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> None:
-    """Re-score one customer against the latest baseline and recount their purchases."""
+def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> StageChange | None:
+    """Re-score one customer against the latest baseline, recount their purchases and
+    recompute their purchase cycle and lifecycle stage; → the stage change, if any."""
     rescore_customer(session=session, customer_id=customer_id, now=now)
     begin_write(session)
     row = _metrics_row(session, customer_id)
-    row.purchases_count = _count_purchases(session, customer_id)
+    moments = [
+        aware(at) or now
+        for (at,) in session.execute(
+            select(col(Order.created_at)).where(
+                col(Order.customer_id) == customer_id, col(Order.created_at) <= now
+            )
+        )
+    ]
+    row.purchases_count = len(moments)
+    row.purchase_interval_median_days = interval_median_days(moments)
+    change = _set_stage(
+        row,
+        stage_of(
+            purchases=len(moments),
+            first_at=min(moments, default=None),
+            last_at=max(moments, default=None),
+            cycle_days=row.purchase_interval_median_days,
+            now=now,
+        ).value,
+        now,
+    )
     row.updated_at = now
     session.add(row)
     session.commit()
+    return change
+
+
+def _set_stage(row: CustomerMetrics, stage: str, now: datetime) -> StageChange | None:
+    old = row.lifecycle_stage
+    if old == stage:
+        return None
+    row.lifecycle_stage = stage
+    row.lifecycle_changed_at = now
+    if old is None:
+        return None
+    return StageChange(customer_id=row.customer_id, old=old, new=stage, at=now)
+
+
+def sweep_declines(*, session: Session, now: datetime, limit: int = 5000) -> list[StageChange]:
+    """Move customers who stopped buying into decline as time passes (no event marks it).
+
+    Cheap enough to run often: only customers not in decline whose last purchase is older
+    than the shortest decline threshold are looked at.
+    """
+    stmt = (
+        select(CustomerMetrics, col(Customer.first_purchase_at), col(Customer.last_purchase_at))
+        .join(Customer, col(Customer.id) == col(CustomerMetrics.customer_id))
+        .where(
+            col(Customer.last_purchase_at) < now - timedelta(days=DECLINE_DAYS),
+            (col(CustomerMetrics.lifecycle_stage).is_(None))
+            | (col(CustomerMetrics.lifecycle_stage) != Stage.DECLINE.value),
+        )
+        .limit(limit)
+    )
+    begin_write(session)
+    changes: list[StageChange] = []
+    for row, first_at, last_at in session.execute(stmt).all():
+        stage = stage_of(
+            purchases=row.purchases_count,
+            first_at=aware(first_at),
+            last_at=aware(last_at),
+            cycle_days=row.purchase_interval_median_days,
+            now=now,
+        ).value
+        change = _set_stage(row, stage, now)
+        if row.lifecycle_changed_at == now:
+            row.updated_at = now
+            session.add(row)
+        if change is not None:
+            changes.append(change)
+    session.commit()
+    return changes

@@ -403,6 +403,7 @@ def recompute_metrics(
     from audiences.metrics import recompute
     from db import make_engine, writer
     from db.models import utcnow
+    from services.lifecycle import announce
 
     settings = get_settings()
     with (
@@ -410,7 +411,11 @@ def recompute_metrics(
         console.status("Scoring…"),
     ):
         summary = recompute(session=session, now=utcnow(), period_days=period_days)
+        # stage changes become lifecycle_stage_changed events; the web app's reconciler
+        # delivers them (journeys entered by that event start then)
+        announced = announce(session=session, changes=summary.stage_changes)
     console.print(summary)
+    console.print(f"lifecycle_stage_changed events stored: {len(announced)}")
 
 
 @app.command()

@@ -24,6 +24,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from audiences import metrics
+from audiences.lifecycle import STAGE_CHANGED_EVENT
+from audiences.metrics import StageChange
 from db import crud
 from db.crud._util import aware
 from db.models import CustomerEventCreate, Journey, JourneyVersion
@@ -124,6 +126,18 @@ class DeliveryFailedError(Exception):
         self.reason = reason
 
 
+def stage_event(change: StageChange) -> EventIn:
+    """The ``lifecycle_stage_changed`` event of one stage change (:mod:`audiences.lifecycle`);
+    its id is derived from the change, so announcing it twice stores it once."""
+    return EventIn(
+        event_id=f"lifecycle:{change.customer_id}:{change.new}:{change.at:%Y%m%dT%H%M%S}",
+        customer_id=change.customer_id,
+        type=STAGE_CHANGED_EVENT,
+        properties={"from": change.old, "to": change.new},
+        occurred_at=change.at,
+    )
+
+
 def _live_event_entries(session: Session, event_type: str) -> list[JourneyVersion]:
     """Live versions whose entry is triggered by ``event_type``."""
     stmt = (
@@ -209,16 +223,24 @@ def _store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestRes
     except BaseException:
         session.rollback()
         raise
+    changes = []
     for ev in new:
         # customer metrics and RFM move with the event (segments read them): issue 5
-        metrics.on_event(
+        change = metrics.on_event(
             session=session,
             customer_id=ev.customer_id,
             event_type=ev.type,
             occurred_at=ev.occurred_at,
             properties=ev.properties,
         )
+        if change is not None:
+            changes.append(change)
     end_transaction(session)
+    if changes:
+        # a purchase that moved the customer's lifecycle stage announces it as an event
+        # of its own, delivered with this batch (its type never moves metrics: no loop)
+        _, derived = store_events(session=session, events=[stage_event(c) for c in changes])
+        mine.extend(derived)
     return result, mine
 
 

@@ -35,6 +35,7 @@ from activities.enrollment import MEMO_RUN_ROW
 from db import crud
 from db.models import JourneyRun, utcnow
 from db.session import in_thread, writer
+from services import lifecycle
 from services.events import DeliveryFailedError, deliver_event
 from services.tasks import tell_journey
 from services.temporal import TemporalGateway, TemporalUnavailableError
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 START_GRACE = timedelta(minutes=2)
 #: a completed task younger than this is still being told by its request
 OUTCOME_GRACE = timedelta(seconds=30)
+#: How often a web process moves customers whose time ran out into lifecycle decline.
+SWEEP_EVERY = timedelta(hours=1)
 
 _CLOSED = {
     WorkflowExecutionStatus.COMPLETED: (
@@ -66,6 +69,7 @@ class ReconcileResult:
     runs_removed: int = 0
     runs_closed: int = 0
     outcomes_told: int = 0
+    stage_changes: int = 0
     closed_until: datetime | None = None
 
 
@@ -77,12 +81,18 @@ async def reconcile_once(
     batch: int = 100,
     now: datetime | None = None,
     closed_since: datetime | None = None,
+    lifecycle_sweep: bool = False,
 ) -> ReconcileResult:
     """One round: deliver what is due, settle unconfirmed runs, tell owed outcomes; with
     ``closed_since``, also close rows whose workflow closed since then
-    (``result.closed_until`` is where the next round takes up)."""
+    (``result.closed_until`` is where the next round takes up); with ``lifecycle_sweep``,
+    first move customers whose time ran out into decline (their ``lifecycle_stage_changed``
+    events are delivered in this round)."""
     result = ReconcileResult()
     now = now or utcnow()
+    if lifecycle_sweep:
+        with Session(writer(engine), expire_on_commit=False) as session:
+            result.stage_changes = len(await in_thread(lifecycle.sweep, session=session, now=now))
     if closed_since is not None:
         result.runs_closed, result.closed_until = await close_ended_runs(
             engine=engine, client=client, since=closed_since
@@ -212,19 +222,25 @@ class Reconciler:
         self.interval = interval
         #: closed runs are looked at from here on (a day back at start-up)
         self.closed_since = utcnow() - timedelta(days=1)
+        #: lifecycle declines are swept at start-up and then every SWEEP_EVERY
+        self.next_sweep = utcnow()
 
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
             try:
                 client = await self.gateway.client()
+                sweep = utcnow() >= self.next_sweep
                 result = await reconcile_once(
                     engine=self.engine,
                     client=client,
                     task_queue=self.gateway.task_queue,
                     closed_since=self.closed_since,
+                    lifecycle_sweep=sweep,
                 )
                 self.closed_since = result.closed_until or self.closed_since
+                if sweep:
+                    self.next_sweep = utcnow() + SWEEP_EVERY
             except (TemporalUnavailableError, RPCError) as exc:
                 log.warning("reconciler: Temporal unavailable, retrying later: %s", exc)
                 continue
@@ -236,5 +252,6 @@ class Reconciler:
                 or result.runs_removed
                 or result.runs_closed
                 or result.outcomes_told
+                or result.stage_changes
             ):
                 log.info("reconciler: %s", result)

@@ -50,6 +50,7 @@ from db.models.org import (
     Store,
     StorePublic,
 )
+from db.models.points import PointsEntry
 from db.models.segments import (
     ENROLLMENT_STATUSES,
     ENROLLMENT_TRIGGERS,
@@ -157,6 +158,7 @@ __all__ += [
     "ENROLLMENT_STATUSES",
     "ENROLLMENT_TRIGGERS",
     "CustomerMetrics",
+    "PointsEntry",
     "JourneyEntryLimits",
     "Segment",
     "SegmentBase",

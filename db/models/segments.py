@@ -62,6 +62,12 @@ class CustomerMetrics(SQLModel, table=True):
     purchases_count: int = Field(default=0, index=True)
     last_store_visit_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_browse_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The median of the days between the customer's consecutive purchases (their own
+    #: purchase cycle); ``None`` with fewer than two purchases.
+    purchase_interval_median_days: float | None = None
+    #: identify / develop / stable / decline (:mod:`audiences.lifecycle`), and since when.
+    lifecycle_stage: str | None = Field(default=None, max_length=16, index=True)
+    lifecycle_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
