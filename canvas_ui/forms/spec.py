@@ -198,6 +198,12 @@ def model_spec(model: type[BaseModel]) -> list[FieldSpec]:
         spec.required = info.is_required()
         spec.description = info.description or ""
         lo, hi, max_length, pattern = _bounds(list(info.metadata))
+        if spec.widget not in ("text", "textarea"):
+            # A list's or dict's MaxLen counts items, not characters: as the textarea's
+            # maxlength it cut "one per line" text off mid-word (8 outcomes became 8
+            # characters, silently dropping outcomes and their connections). The server's
+            # validation says "At most 8 items." instead.
+            max_length = None
         spec.minimum, spec.maximum, spec.max_length, spec.pattern = lo, hi, max_length, pattern
         if spec.widget == "text" and max_length and max_length >= TEXTAREA_MIN_LENGTH:
             spec.widget = "textarea"

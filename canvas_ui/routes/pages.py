@@ -204,6 +204,10 @@ def _strings() -> dict[str, str]:
         "paused_status": lazy("Paused"),
         "archived": lazy("Archived"),
         "requestFailed": lazy("Request failed: %s"),
+        "edgesRemoved": lazy(
+            "Connections removed from outputs that no longer exist: %s (Undo brings them back)."
+        ),
+        "listSep": lazy(", "),
     }
     return {key: gettext(value) for key, value in msgs.items()}
 

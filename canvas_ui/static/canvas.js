@@ -398,19 +398,27 @@
   // A successful panel "Apply" answers with HX-Trigger: node-updated {node, meta}.
   document.body.addEventListener("node-updated", (e) => updateNode(e.detail.node, e.detail.meta));
 
-  /** Apply a node's new label/config/meta in place: text, height, ports; drop dead edges. */
+  /** Apply a node's new label/config/meta in place: text, height, ports. Outputs that
+   *  remain (an outcome still listed, a rule kept) keep their connections; only those of
+   *  outputs that are gone are removed, and the toast names them (Undo brings them back). */
   function updateNode(data, meta) {
     const node = graph.getCellById(data.id);
     if (!node) return;
     graph.startBatch("panel");
     const kind = node.getData().kind;
+    const oldLabels = (node.getData().meta || {}).port_labels || {};
     node.setData({ kind, label: data.label, config: data.config, meta }, { overwrite: true });
     node.setAttrs(nodeAttrs(kind, data.label, meta));
     node.resize(NODE_W, nodeHeight(meta.ports.length));
     const wanted = portItems(kind, meta);
     const wantedIds = new Set(wanted.map((p) => p.id));
+    const gone = [];
     graph.getConnectedEdges(node, { outgoing: true }).forEach((edge) => {
-      if (!wantedIds.has(edge.getSourcePortId())) edge.remove();
+      const portId = edge.getSourcePortId() || "";
+      if (wantedIds.has(portId)) return;
+      const port = portId.slice(OUT.length);
+      gone.push("“" + (oldLabels[port] || port) + "”");
+      edge.remove();
     });
     node.prop("ports/items", wanted);
     graph.getConnectedEdges(node, { outgoing: true }).forEach((edge) => {
@@ -421,6 +429,7 @@
     if (panelNode && panelNode.id === node.id) panelNode.state = nodeState(node);
     markDirty();
     save();
+    if (gone.length) JC.toast(S.edgesRemoved.replace("%s", gone.join(S.listSep)), "warn");
   }
 
   document.addEventListener("click", (e) => {

@@ -141,6 +141,30 @@ def test_guide_task_summary(client: TestClient) -> None:
     assert meta["ports"] == ["到店", "不感兴趣", "expired"]
 
 
+def test_one_per_line_fields_are_not_cut_to_their_item_count(client: TestClient) -> None:
+    """A list's limit counts items: as a textarea maxlength it cut outcomes off after 8
+    characters (issue 18, item 8). Too many items is the server's sentence instead."""
+    jid = create_journey(client)
+    panel = client.get(f"/journeys/{jid}/nodes/t1/panel?kind=assign_guide_task", headers=HX)
+    outcomes = re.search(r"<textarea[^>]*name=\"config.outcomes\"[^>]*>", panel.text)
+    tags = client.get(f"/journeys/{jid}/nodes/u1/panel?kind=update_customer", headers=HX)
+    add_tags = re.search(r"<textarea[^>]*name=\"config.add_tags\"[^>]*>", tags.text)
+    assert outcomes and add_tags
+    assert "maxlength" not in outcomes.group(0) and "maxlength" not in add_tags.group(0)
+    data = {
+        "config.task_type": "call",
+        "config.instructions": "回访",
+        "config.due_in.amount": "24",
+        "config.due_in.unit": "hours",
+        "config.outcomes": "\n".join(f"outcome_{i}" for i in range(9)),
+    }
+    response = client.post(
+        f"/journeys/{jid}/nodes/t1/panel?kind=assign_guide_task", data=data, headers=HX
+    )
+    assert response.status_code == 422
+    assert 'id="err-config.outcomes">At most 8 items.' in response.text
+
+
 def test_add_and_remove_list_items_without_validating(client: TestClient) -> None:
     jid = create_journey(client)
     url = f"/journeys/{jid}/nodes/s1/panel?kind=split"
