@@ -14,7 +14,7 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -140,6 +140,17 @@ def create_app(
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # browsers ask for /favicon.ico whatever a page links (JSON, error pages): a real
+        # icon, the same as the pages' own, instead of a 404 in every log
+        return FileResponse(
+            STATIC_DIR / "favicon.ico",
+            media_type="image/x-icon",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     for prefix, directory in VENDOR_DIRS.items():
         # check_dir=False: the app still starts before `npm ci`; the editor then says so.
         app.mount(prefix, StaticFiles(directory=directory, check_dir=False), name=prefix)

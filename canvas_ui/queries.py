@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from canvas_ui.diagnostics import node_labels
 from canvas_ui.forms.render import ChoiceData
-from canvas_ui.i18n import gettext
+from canvas_ui.i18n import ngettext
 from canvas_ui.placeholders import placeholder_groups, upstream_ids
 from canvas_ui.summaries import CouponInfo, SummaryContext, node_meta
 from db import crud
@@ -67,7 +67,7 @@ def choice_data(*, session: Session, document: Mapping[str, Any], node_id: str) 
         (
             t.id,
             f"{t.name} · ¥{t.face_value:g} · "
-            + gettext("%(days)d days") % {"days": t.validity_days},
+            + ngettext("%(num)d day", "%(num)d days", t.validity_days) % {"num": t.validity_days},
         )
         for t in templates
     ]

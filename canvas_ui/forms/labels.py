@@ -174,6 +174,17 @@ VARIANTS: dict[str, str] = {
     "SegmentCondition": lazy("Segment membership"),
 }
 
+#: The name of one item of a list field, numbered: "Condition 1", not "Conditions 1".
+ITEMS: dict[str, str] = {
+    "filters": lazy("Condition %(n)d"),
+    "conditions": lazy("Condition %(n)d"),
+    "rules": lazy("Rule %(n)d"),
+    "variants": lazy("Variant %(n)d"),
+}
+
+#: The singular of a unit, for an amount of 1 ("1 day", not "1 days"); keyed like CHOICES.
+ONE: dict[str, str] = {"days": lazy("day"), "hours": lazy("hour"), "minutes": lazy("minute")}
+
 #: Units shown after number inputs.
 UNITS: dict[str, str] = {
     "cooldown_days": lazy("days"),

@@ -55,6 +55,12 @@ class FormField:
     items: list[FormField] = field(default_factory=list)
     add_path: str = ""  # list: the action path for "add"
     placeholders: list[PlaceholderGroup] = field(default_factory=list)  # template texts
+    #: shown only while a sibling select holds a value: (its name, the value)
+    shown_when: tuple[str, str] | None = None
+    shown: bool = True
+    #: singular labels of unit choices / of ``unit``, for an amount of 1
+    one_labels: dict[str, str] = field(default_factory=dict)
+    unit_one: str = ""
 
     @property
     def has_error(self) -> bool:
@@ -80,6 +86,20 @@ def _label(spec: FieldSpec) -> tuple[str, str]:
 
 def _choice_label(value: str) -> str:
     return gettext(labels.CHOICES[value]) if value in labels.CHOICES else value
+
+
+#: A field that means something only for one choice of a sibling select: (sibling, value).
+#: A cool-down in days says nothing while re-entry is "Never" or "After leaving".
+SHOWN_WHEN: dict[str, tuple[str, str]] = {"cooldown_days": ("policy", "cooldown")}
+
+
+def _hide_unused(children: list[FormField]) -> None:
+    by_name = {c.name.rsplit(".", 1)[-1]: c for c in children}
+    for name, (sibling, value) in SHOWN_WHEN.items():
+        if name in by_name and sibling in by_name:
+            f, chooser = by_name[name], by_name[sibling]
+            f.shown_when = (chooser.name, value)
+            f.shown = chooser.value == value
 
 
 def _text(value: Any, widget: str) -> str:
@@ -163,6 +183,9 @@ def _build_one(  # noqa: C901 - one arm per widget
         maximum=spec.maximum,
         max_length=spec.max_length,
         unit=gettext(labels.UNITS[spec.name]) if spec.name in labels.UNITS else "",
+        unit_one=gettext(labels.ONE[labels.UNITS[spec.name]])
+        if labels.UNITS.get(spec.name) in labels.ONE
+        else "",
         error=errors.get(path, ""),
         optional=spec.optional,
     )
@@ -172,6 +195,7 @@ def _build_one(  # noqa: C901 - one arm per widget
     elif w in ("group", "duration"):
         f.enabled = value is not None or not spec.optional
         f.children = build_fields(spec.children, value, errors, path, data)
+        _hide_unused(f.children)
     elif w == "union":
         tag = value.get("type") if isinstance(value, dict) else None
         tag = tag if tag in spec.variants else next(iter(spec.variants))
@@ -194,8 +218,10 @@ def _build_one(  # noqa: C901 - one arm per widget
         f.items = [
             _build_one(spec.item, item, errors, f"{path}.{i}", data) for i, item in enumerate(items)
         ]
+        item_label = labels.ITEMS.get(spec.name)
         for i, item_field in enumerate(f.items, start=1):
-            item_field.label = f"{label} {i}"  # "条件 1", "条件 2" …
+            # "Condition 1", "条件 1" …
+            item_field.label = gettext(item_label) % {"n": i} if item_label else f"{label} {i}"
         f.add_path = path
     elif w == "checkbox":
         f.checked = bool(value)
@@ -212,6 +238,7 @@ def _build_one(  # noqa: C901 - one arm per widget
             f.choices = _data_choices(spec, data, current)
         else:
             f.choices = [(c, _choice_label(c)) for c in spec.choices]
+            f.one_labels = {c: gettext(labels.ONE[c]) for c in spec.choices if c in labels.ONE}
             if current and current not in spec.choices:
                 f.choices.append((current, unavailable(current)))
     else:

@@ -108,7 +108,28 @@
         if (fs.parentElement.classList.contains("group-body")) fs.parentElement.hidden = !box.checked;
       });
   }
+  // A field that only means something for one choice of a select (a cool-down in days for
+  // "After a cool-down") is hidden for the others.
+  function syncShownWhen(select) {
+    const form = select.form || document;
+    form.querySelectorAll('[data-shown-when="' + CSS.escape(select.name) + '"]').forEach((el) => {
+      el.hidden = select.value !== el.dataset.shownValue;
+    });
+  }
+  // Units follow the amount: "1 day", "2 days" (the same word in Chinese).
+  function syncUnitWords(input) {
+    const box = input.closest(".with-unit, fieldset.inline");
+    if (!box) return;
+    const one = input.value.trim() === "1";
+    box.querySelectorAll("[data-one]").forEach((el) => {
+      el.textContent = one ? el.dataset.one : el.dataset.many;
+    });
+  }
+  document.addEventListener("input", (e) => {
+    if (e.target.matches('input[type="number"]')) syncUnitWords(e.target);
+  });
   document.addEventListener("change", (e) => {
+    if (e.target.matches("select[name]")) syncShownWhen(e.target);
     if (e.target.matches("select[data-union]")) syncUnion(e.target);
     if (e.target.matches("input[data-toggle-group]")) syncGroup(e.target);
     if (e.target.matches("select[data-insert-into]")) insertPlaceholder(e.target);

@@ -33,7 +33,7 @@ def test_wait_form_fields_units_and_choices(client: TestClient) -> None:
     html = client.get(f"/journeys/{jid}/nodes/wait/panel", headers=HX).text
     assert 'name="config.until.type"' in html and "For a fixed time" in html
     assert 'value="3"' in html  # the saved amount
-    assert '<option value="days" selected>days</option>' in html
+    assert '<option value="days" data-one="day" data-many="days" selected>days</option>' in html
     # other variants are present but disabled, so only the chosen one is posted
     assert 'data-tag="context" disabled hidden' in html
 
