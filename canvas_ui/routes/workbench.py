@@ -9,7 +9,7 @@ Every task and customer is scope-checked in :mod:`services.tasks`: another guide
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -50,6 +50,11 @@ TYPE_LABELS = {
     "store_invite": lazy("Invite to store"),
 }
 MAX_POLLS = 20
+#: outcomes that move the customer forward: the card's primary buttons (a "Declined" or
+#: "No answer" is an answer to log, not the action the card suggests)
+POSITIVE_RESULTS = frozenset({"reached", "interested", "completed", "visited"})
+#: snooze choices: every half hour from the next one, till the end of the store's day
+SNOOZE_STEP = timedelta(minutes=30)
 
 
 def labels() -> dict[str, dict[str, str]]:
@@ -61,16 +66,35 @@ def labels() -> dict[str, dict[str, str]]:
     }
 
 
+def snooze_times(now: datetime, zone: tzinfo) -> tuple[list[str], str]:
+    """The snooze choices later today in ``zone`` ("HH:MM", 24-hour whatever the phone's
+    locale: a time input showed AM/PM in the Chinese UI) and the one a tap picks (in an hour)."""
+    local = now.astimezone(zone)
+    slot = local.replace(minute=0, second=0, microsecond=0) + SNOOZE_STEP
+    while slot <= local:
+        slot += SNOOZE_STEP
+    times = []
+    while slot.date() == local.date():
+        times.append(slot.strftime("%H:%M"))
+        slot += SNOOZE_STEP
+    in_an_hour = (local + timedelta(hours=1)).strftime("%H:%M")
+    default = next((t for t in times if t >= in_an_hour), times[-1] if times else "")
+    return times, default
+
+
 def _ctx(session: Session, actor: Principal, **extra: Any) -> dict[str, Any]:
     """What every workbench view needs; times show in the guide's store zone."""
     now = datetime.now(UTC)
     zone = tasks.store_zone(session, actor.store_id)
+    times, default = snooze_times(now, zone)
     return {
         "me": actor,
         "labels": labels(),
+        "positive_results": POSITIVE_RESULTS,
         "now": now,
         "tz": zone,
-        "snooze_default": (now + timedelta(hours=1)).astimezone(zone).strftime("%H:%M"),
+        "snooze_times": times,
+        "snooze_default": default,
         **extra,
     }
 
