@@ -49,6 +49,14 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M", *, zone: tzi
     return value.astimezone(zone).strftime(fmt)
 
 
+def mask_phone(phone: str | None) -> str:
+    """A phone number as pages show it: its last four digits (``•••• 1234``); searching by
+    the whole number still finds the customer."""
+    if not phone:
+        return "—"
+    return "•••• " + phone[-4:]
+
+
 def make_templates(timezone: str) -> Jinja2Blocks:
     """The templates object: autoescaping, i18n extension wired to :mod:`canvas_ui.i18n`, and
     the ``local`` filter that shows a moment in ``timezone`` (``{{ t|local("%m-%d") }}``);
@@ -73,6 +81,7 @@ def make_templates(timezone: str) -> Jinja2Blocks:
         return local_time(value, fmt, zone=ctx.get("tz") or zone)
 
     env.filters["local"] = local
+    env.filters["mask_phone"] = mask_phone
     return Jinja2Blocks(env=env)
 
 

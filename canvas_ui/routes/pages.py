@@ -312,12 +312,25 @@ def customers_page(
         for jid in journey_ids
         if (j := crud.get_journey(session=session, journey_id=jid)) is not None
     }
+    # people read store and guide names; the ids stay in the title
+    store_names = {
+        sid: store.name
+        for sid in {c.store_id for c in customers if c.store_id}
+        if (store := crud.get_store(session=session, store_id=sid)) is not None
+    }
+    guide_names = {
+        gid: guide.name
+        for gid in {c.guide_id for c in customers if c.guide_id}
+        if (guide := crud.get_guide(session=session, guide_id=gid)) is not None
+    }
     return render(
         request,
         "customers.html",
         {
             "q": query,
             "customers": customers,
+            "store_names": store_names,
+            "guide_names": guide_names,
             "runs_by_customer": runs_by_customer,
             "journey_names": names,
             "step_names": queries.current_step_names(
