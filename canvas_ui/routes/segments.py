@@ -20,6 +20,7 @@ from audiences.fields import RELATIVE_MONTHS
 from canvas_ui import queries
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext, lazy
+from canvas_ui.routes.pages import LEVEL_LABELS
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
@@ -52,6 +53,27 @@ FIELD_LABELS = (
 )
 
 
+#: Words of the builder's operators and coupon states (msgids; translated per request).
+OP_LABELS = {
+    "between": lazy("between"),
+    "in": lazy("is one of"),
+    "not_in": lazy("is none of"),
+    "contains": lazy("contains"),
+    "exists": lazy("has a value"),
+    "not_exists": lazy("has no value"),
+}
+COUPON_STATES = {
+    "held": lazy("holds one"),
+    "expiring": lazy("expiring within"),
+    "redeemed": lazy("redeemed within"),
+}
+#: Labels of stored choice values, by field (values without one are shown as they are).
+CHOICE_LABELS = {
+    "member_level": LEVEL_LABELS,
+    "gender": {"F": lazy("Female"), "M": lazy("Male")},
+}
+
+
 def _builder_meta(session: Any) -> dict[str, Any]:
     """What the builder's pickers offer: fields, operators, choices, ids of the chain."""
     return {
@@ -74,6 +96,12 @@ def _builder_meta(session: Any) -> dict[str, Any]:
         "months": list(RELATIVE_MONTHS),
         "rfm_en": RFM_CLASS_EN,
         "coupon_templates": [t.id for t in crud.list_coupon_templates(session=session)],
+        "ops": {op: gettext(label) for op, label in OP_LABELS.items()},
+        "coupon_states": {state: gettext(label) for state, label in COUPON_STATES.items()},
+        "choice_labels": {
+            name: {value: gettext(label) for value, label in labels.items()}
+            for name, labels in CHOICE_LABELS.items()
+        },
         "text": {
             "all": gettext("all of"),
             "any": gettext("any of"),
@@ -103,7 +131,13 @@ def segments_page(request: Request, session: SessionDep) -> Response:
 
 
 def _builder(
-    request: Request, session: Any, segment: Any, *, is_new: bool, status_code: int = 200
+    request: Request,
+    session: Any,
+    segment: Any,
+    *,
+    is_new: bool,
+    status_code: int = 200,
+    saved: bool = False,
 ) -> Response:
     definition = segment.definition if segment is not None else EMPTY
     usage = (
@@ -121,6 +155,7 @@ def _builder(
             "meta_json": json.dumps(_builder_meta(session), ensure_ascii=False),
             "usage": usage,
             "problems": [],
+            "saved_message": _saved_message(segment) if saved and segment is not None else "",
         },
         status_code=status_code,
     )
@@ -133,10 +168,16 @@ def new_segment_page(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/segments/{segment_id}")
-def segment_page(segment_id: str, request: Request, session: SessionDep) -> Response:
-    """The builder on a saved segment, with where it is used."""
+def segment_page(
+    segment_id: str, request: Request, session: SessionDep, saved: bool = False
+) -> Response:
+    """The builder on a saved segment, with where it is used (``saved``: just created)."""
     segment = service.require_segment(session, segment_id)
-    return _builder(request, session, segment, is_new=False)
+    return _builder(request, session, segment, is_new=False, saved=saved)
+
+
+def _saved_message(segment: Any) -> str:
+    return gettext("Segment “%(name)s” saved.") % {"name": segment.name}
 
 
 def _parse_json(raw: str) -> Any:
@@ -151,7 +192,12 @@ def preview_fragment(
     request: Request, session: SessionDep, definition: str = Form(...)
 ) -> Response:
     """The live count and sample of the rules being edited (the ``preview`` block)."""
-    context: dict[str, Any] = {"problems": [], "preview": None}
+    context: dict[str, Any] = {
+        "problems": [],
+        "preview": None,
+        "level_labels": {k: gettext(v) for k, v in LEVEL_LABELS.items()},
+        "store_names": {s.id: s.name for s in crud.list_stores(session=session)},
+    }
     status_code = 200
     try:
         context["preview"] = service.preview(session=session, definition=_parse_json(definition))
@@ -190,7 +236,7 @@ def save_segment(
                 "The id takes lower-case letters, digits, - and _ (e.g. dormant_90d)."
             )
         else:
-            service.save_segment(
+            saved = service.save_segment(
                 session=session,
                 segment_id=segment_id,
                 name=name.strip(),
@@ -199,7 +245,17 @@ def save_segment(
                 by=user,
                 create=is_new,
             )
-            return Response(status_code=204, headers={"HX-Redirect": f"/segments/{segment_id}"})
+            if is_new:  # a new address: the segment's page says it was saved
+                return Response(
+                    status_code=204, headers={"HX-Redirect": f"/segments/{segment_id}?saved=1"}
+                )
+            return render(
+                request,
+                "segment_builder.html",
+                {"problems": [], "save_message": "", "saved_message": _saved_message(saved)},
+                block="save_status",
+                force_block=True,
+            )
     except SegmentValidationError as exc:
         problems = exc.problems
         message = gettext("The segment has invalid rules; fix them and try again.")
@@ -208,7 +264,7 @@ def save_segment(
     return render(
         request,
         "segment_builder.html",
-        {"problems": problems, "save_message": message},
+        {"problems": problems, "save_message": message, "saved_message": ""},
         block="save_status",
         force_block=True,
         status_code=422,

@@ -105,12 +105,28 @@
     if (window.htmx) htmx.trigger(hidden, "rules-changed");
   }
 
+  // A rule just added and not yet touched is left out of the live count, so the preview
+  // does not call it wrong before the user had a chance to fill it in. Saving sends every
+  // rule (and from then on the count does too).
+  const pristine = new Set();
+  function withoutPristine(owner) {
+    return Object.assign({}, owner, { rules: (owner.rules || [])
+      .filter((r) => !pristine.has(r.id)).map((r) => (r.type === "group" ? withoutPristine(r) : r)) });
+  }
+  document.body.addEventListener("htmx:configRequest", (e) => {
+    if (e.detail.elt === hidden && pristine.size)
+      e.detail.parameters.definition = JSON.stringify(withoutPristine(model));
+  });
+  const form = document.getElementById("segment-form");
+  if (form) form.addEventListener("submit", () => { pristine.clear(); }, true);
+
   function choicesOf(f) {
     if (f.kind === "ref") return (META.refs[f.ref] || []).map(([id, name]) => [id, name + " (" + id + ")"]);
     if (f.kind === "month")
       return META.months.map((m) => [m, m]).concat(Array.from({ length: 12 }, (_, i) => [i + 1, String(i + 1)]));
     if (f.name === "rfm_class") return f.choices.map((c) => [c, c + " · " + (META.rfm_en[c] || "")]);
-    return f.choices.map((c) => [c, c]);
+    const labels = (META.choice_labels || {})[f.name] || {};
+    return f.choices.map((c) => [c, labels[c] || c]);
   }
 
   function valueEditor(rule, f) {
@@ -136,8 +152,9 @@
     return input(rule.value, set, "number");
   }
 
-  const OPS = { eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤", between: "between",
-    in: "in", not_in: "not in", contains: "contains", exists: "has a value", not_exists: "no value" };
+  // symbols read the same in every language; words come translated from the server
+  const OPS = Object.assign({ eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤" }, META.ops || {});
+  const STATES = META.coupon_states || {};
 
   /** A custom attribute (attributes.<key>) is compared as text, as the server does. */
   function fieldSpec(name) {
@@ -184,7 +201,7 @@
   function couponRule(rule) {
     return [
       select([["true", "✓"], ["false", "✗"]], String(rule.present !== false), (v) => { rule.present = v === "true"; changed(); }),
-      select([["held", "held"], ["expiring", "expiring within"], ["redeemed", "redeemed within"]], rule.state, (v) => { rule.state = v; changed(); }),
+      select(["held", "expiring", "redeemed"].map((k) => [k, STATES[k] || k]), rule.state, (v) => { rule.state = v; changed(); }),
       input(rule.within_days, (v) => { rule.within_days = v === "" ? null : v; changed(); }, "number"),
       el("span", { text: T.days }),
       select([["", "—"]].concat(META.coupon_templates.map((t) => [t, t])), rule.template_id || "", (v) => { rule.template_id = v || null; changed(); }),
@@ -201,10 +218,13 @@
 
   function adders(list, allowGroup) {
     const kinds = Object.keys(NEW).map((k) => el("button", { type: "button", class: "btn small", text: "＋ " + T[k],
-      onclick: () => { list.push(normalize(withIds(NEW[k]()))); render(); changed(); } }));
+      onclick: () => { const r = normalize(withIds(NEW[k]())); pristine.add(r.id); list.push(r); render(); changed(); } }));
     if (allowGroup)
       kinds.push(el("button", { type: "button", class: "btn small", text: "＋ " + T.add_group,
-        onclick: () => { list.push(normalize(withIds({ type: "group", match: "any", rules: [NEW.field()] }))); render(); changed(); } }));
+        onclick: () => {
+          const g = normalize(withIds({ type: "group", match: "any", rules: [NEW.field()] }));
+          pristine.add(g.id); g.rules.forEach((r) => pristine.add(r.id)); list.push(g); render(); changed();
+        } }));
     return el("div", { class: "rule-adders" }, kinds);
   }
 
@@ -217,6 +237,10 @@
       "data-rule-id": rule.id, title: T.drag }, [el("span", { class: "drag", text: "⋮⋮", "aria-hidden": "true" })]
       .concat(body, [el("button", { type: "button", class: "icon-btn", "aria-label": T.remove, text: "✕",
         onclick: () => { list.splice(index, 1); render(); changed(); } })]));
+    // touching a rule (or a rule inside a group) makes it count; the group with it
+    const touched = () => pristine.delete(rule.id);
+    li.addEventListener("input", touched, true);
+    li.addEventListener("change", touched, true);
     li.addEventListener("dragstart", (e) => { dragging = { list, index }; e.stopPropagation(); });
     li.addEventListener("dragover", (e) => { if (dragging && dragging.list === list) e.preventDefault(); });
     li.addEventListener("drop", (e) => {
