@@ -54,7 +54,9 @@ def test_builder_preview_and_save(shop: TestClient) -> None:
         },
         headers=HX,
     )
-    assert saved.status_code == 204 and saved.headers["HX-Redirect"] == "/segments/recent_30"
+    assert saved.status_code == 204
+    assert saved.headers["HX-Redirect"] == "/segments/recent_30?saved=1"
+    assert "Segment “近30天” saved." in shop.get("/segments/recent_30?saved=1").text
     assert "近30天" in shop.get("/segments").text
     assert shop.get("/segments/recent_30").status_code == 200
     dup = shop.post(
