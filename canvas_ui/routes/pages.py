@@ -208,6 +208,10 @@ def _strings() -> dict[str, str]:
             "Connections removed from outputs that no longer exist: %s (Undo brings them back)."
         ),
         "listSep": lazy(", "),
+        "edgeReplaced": lazy(
+            "Connection replaced: “{port}” now leads to “{to}” instead of “{from}”."
+        ),
+        "insertStep": lazy("Insert a step"),
     }
     return {key: gettext(value) for key, value in msgs.items()}
 

@@ -20,6 +20,10 @@
   const PORT_GAP = 24;
   const IN = "in";
   const OUT = "out:"; // output port ids are "out:<port name>"
+  // Steps are drawn above connections, so a connected output port can still be grabbed
+  // (to replace its connection): a connection's wide hit area used to cover it.
+  const NODE_Z = 2;
+  const EDGE_Z = 1;
 
   // ------------------------------------------------------------------ node shape
 
@@ -112,7 +116,7 @@
   /** The X6 cell JSON of a document node. */
   function nodeCell(node, meta) {
     return {
-      id: node.id, shape: "journey-node",
+      id: node.id, shape: "journey-node", zIndex: NODE_Z,
       x: node.position ? node.position.x : 0, y: node.position ? node.position.y : 0,
       width: NODE_W, height: nodeHeight(meta.ports.length),
       attrs: nodeAttrs(node.kind, node.label, meta),
@@ -133,7 +137,7 @@
 
   function edgeCell(edge, metaById) {
     return {
-      id: edge.id, shape: "edge",
+      id: edge.id, shape: "edge", zIndex: EDGE_Z,
       source: { cell: edge.source, port: OUT + edge.source_port },
       target: { cell: edge.target, port: IN },
       labels: edgeLabels(metaById[edge.source], edge.source_port),
@@ -161,7 +165,9 @@
       router: "normal",
       connector: { name: "smooth" },
       anchor: "center",
-      connectionPoint: "anchor",
+      // Connections end at the port circles' rims: arrowheads stay visible with the
+      // steps drawn above them, and the port's centre stays free to grab.
+      connectionPoint: "boundary",
       allowBlank: false,
       allowLoop: false,
       allowNode: false,
@@ -171,24 +177,22 @@
       snap: { radius: 24 },
       createEdge() {
         return graph.createEdge({
-          shape: "edge",
+          shape: "edge", zIndex: EDGE_Z,
           attrs: { line: { stroke: "#2f6fed", strokeWidth: 1.5, targetMarker: { name: "block", size: 7 } } },
         });
       },
-      // Starting a connection: only from a free output port.
-      validateMagnet({ cell, magnet }) {
+      // Starting a connection: from any output port. From one that is connected already,
+      // the new connection replaces the old one once it lands (see "edge:connected").
+      validateMagnet({ magnet }) {
         const port = magnet.getAttribute("port");
-        if (!port || !port.startsWith(OUT)) return false;
-        if (portTaken(cell.id, port, null)) { JC.toast(S.portTaken, "err"); return false; }
-        return true;
+        return Boolean(port && port.startsWith(OUT));
       },
-      // Finishing it: into another step's input; never into an entry, never twice per port.
-      validateConnection({ sourceCell, targetCell, sourcePort, targetPort, edge }) {
+      // Finishing it: into another step's input; never into an entry or the step itself.
+      validateConnection({ sourceCell, targetCell, sourcePort, targetPort }) {
         if (!sourceCell || !targetCell || !sourcePort || !sourcePort.startsWith(OUT)) return false;
         if (targetPort !== IN) return false;
         if (sourceCell.id === targetCell.id) return false;
-        if (targetCell.getData().kind === "entry") return false;
-        return !portTaken(sourceCell.id, sourcePort, edge ? edge.id : null);
+        return targetCell.getData().kind !== "entry";
       },
     },
     highlighting: {
@@ -197,10 +201,16 @@
     },
   });
 
-  /** Is output `port` of node `nodeId` already used by an edge other than `exceptId`? */
-  function portTaken(nodeId, port, exceptId) {
-    return graph.getEdges().some((e) => e.id !== exceptId && e.getSourceCellId() === nodeId
+  /** The connected edges leaving output `port` of node `nodeId`, other than `exceptId`. */
+  function portEdges(nodeId, port, exceptId) {
+    return graph.getEdges().filter((e) => e.id !== exceptId && e.getSourceCellId() === nodeId
       && e.getSourcePortId() === port && e.getTargetCellId());
+  }
+
+  /** A step's name as the user reads it: its label, else its kind's name. */
+  function nodeName(node) {
+    const d = node.getData();
+    return d.label || (boot.kinds[d.kind] || { title: d.kind }).title;
   }
 
   // X6 3.x: plugins are built into the main package, but its UMD bundle does not add the
@@ -312,13 +322,196 @@
   graph.on("node:change:data", ({ options }) => {
     if (!(options && options.silentHistory)) markDirty();
   });
+  // A connection landed. An output has one connection: one dragged from an output that
+  // had one replaces it. X6 fires this inside its "add-edge" batch, so a single Undo
+  // takes the new connection away and brings the old one back.
   graph.on("edge:connected", ({ edge }) => {
-    const port = (edge.getSourcePortId() || "").slice(OUT.length);
+    const portId = edge.getSourcePortId() || "";
+    const port = portId.slice(OUT.length);
+    const source = edge.getSourceNode();
+    const meta = source.getData().meta;
+    const replaced = portEdges(source.id, portId, edge.id);
+    const before = replaced.map((e) => e.getTargetNode()).filter((n) => n && n.id !== edge.getTargetCellId());
+    replaced.forEach((e) => e.remove());
     edge.setData({ sourcePort: port });
-    edge.setLabels(edgeLabels(edge.getSourceNode().getData().meta, port));
+    edge.setLabels(edgeLabels(meta, port));
     edge.attr("line/stroke", "#98a2b3");
     markDirty();
+    if (before.length) {
+      const portName = meta.ports.length > 1 ? (meta.port_labels[port] || port) : nodeName(source);
+      JC.toast(S.edgeReplaced.replace("{port}", portName)
+        .replace("{to}", nodeName(edge.getTargetNode())).replace("{from}", nodeName(before[0])), "ok");
+    }
   });
+
+  // ------------------------------------------------------------------ insert a step on a connection
+
+  // Hovering a connection (or clicking it) shows "+" at its middle; "+" offers the kinds of
+  // step, and the chosen one is put in between: the connection now leads into the new
+  // step, whose first output leads on to where the connection went. Steps to the right
+  // move over to make room. One Undo takes it all back.
+  const INSERT_TOOL = {
+    name: "button",
+    args: {
+      distance: "50%",
+      markup: [
+        { tagName: "circle", selector: "button",
+          attrs: { r: 11, fill: "#fff", stroke: "#2f6fed", "stroke-width": 1.5, cursor: "pointer",
+                   class: "edge-insert" } },
+        { tagName: "path", selector: "icon",
+          attrs: { d: "M -5 0 H 5 M 0 -5 V 5", stroke: "#2f6fed", "stroke-width": 2,
+                   "pointer-events": "none" } },
+        { tagName: "title", textContent: S.insertStep },
+      ],
+      onClick({ e, cell }) { openInsertMenu(cell, e.clientX, e.clientY); },
+    },
+  };
+  let pinnedEdge = null; // the clicked connection keeps its "+" until something else is clicked
+
+  function showInsert(edge) {
+    if (readonly || !edge.getTargetCellId() || edge.hasTool("button")) return;
+    edge.addTools([INSERT_TOOL]);
+  }
+  function hideInsert(edge) {
+    if (edge !== pinnedEdge && graph.hasCell(edge)) edge.removeTools();
+  }
+  function unpinEdge() {
+    const was = pinnedEdge;
+    pinnedEdge = null;
+    if (was) hideInsert(was);
+  }
+  let hoverEdge = null;
+  if (!readonly) {
+    // Plain DOM events (X6's edge:mouseenter does not fire in this build); the "+" lives
+    // in the edge's tools group, which carries the edge's id too, so reaching for it
+    // keeps it shown.
+    container.addEventListener("mouseover", (e) => {
+      const el = e.target.closest && e.target.closest("[data-cell-id]");
+      const cell = el && graph.getCellById(el.getAttribute("data-cell-id"));
+      const edge = cell && cell.isEdge() ? cell : null;
+      if (hoverEdge && hoverEdge !== edge) hideInsert(hoverEdge);
+      hoverEdge = edge;
+      if (edge) showInsert(edge);
+    });
+    container.addEventListener("mouseleave", () => {
+      if (hoverEdge) hideInsert(hoverEdge);
+      hoverEdge = null;
+    });
+    graph.on("edge:click", ({ edge }) => { unpinEdge(); pinnedEdge = edge; showInsert(edge); });
+    graph.on("blank:click", unpinEdge);
+    graph.on("node:click", unpinEdge);
+  }
+
+  let insertMenu = null;
+  function closeInsertMenu() {
+    if (insertMenu) insertMenu.remove();
+    insertMenu = null;
+  }
+
+  /** The kind chooser at (x, y): every kind of the palette that can sit in the middle of
+   *  a path (one with an input and an output: not the entry, not an exit). */
+  function openInsertMenu(edge, x, y) {
+    closeInsertMenu();
+    const menu = document.createElement("div");
+    menu.className = "insert-menu";
+    menu.setAttribute("role", "menu");
+    menu.setAttribute("aria-label", S.insertStep);
+    Object.assign(menu.style, {
+      position: "fixed", zIndex: 50, background: "#fff", border: "1px solid #d0d5dd",
+      borderRadius: "10px", boxShadow: "0 10px 30px rgba(16,24,40,.18)", padding: "6px",
+      display: "flex", flexDirection: "column", minWidth: "180px",
+    });
+    const head = document.createElement("div");
+    head.textContent = S.insertStep;
+    Object.assign(head.style, { font: "600 12px sans-serif", color: "#475467", padding: "4px 8px" });
+    menu.appendChild(head);
+    document.querySelectorAll(".palette-item[data-kind]").forEach((item) => {
+      const kind = item.dataset.kind;
+      const k = boot.kinds[kind];
+      if (!k || kind === "entry" || !(k.meta && k.meta.ports.length)) return;
+      const btn = document.createElement("button");
+      btn.type = "button";
+      btn.setAttribute("role", "menuitem");
+      btn.dataset.insertKind = kind;
+      btn.textContent = k.title;
+      Object.assign(btn.style, {
+        textAlign: "left", border: "0", background: "none", padding: "7px 10px", cursor: "pointer",
+        borderLeft: "3px solid " + k.color, margin: "1px 0", font: "13px sans-serif",
+      });
+      btn.addEventListener("mouseenter", () => { btn.style.background = "#f2f4f7"; });
+      btn.addEventListener("mouseleave", () => { btn.style.background = "none"; });
+      btn.addEventListener("click", () => { closeInsertMenu(); insertStep(edge, kind); });
+      menu.appendChild(btn);
+    });
+    document.body.appendChild(menu);
+    // Keep it on screen.
+    const r = menu.getBoundingClientRect();
+    menu.style.left = Math.max(8, Math.min(x + 8, window.innerWidth - r.width - 8)) + "px";
+    menu.style.top = Math.max(8, Math.min(y + 8, window.innerHeight - r.height - 8)) + "px";
+    insertMenu = menu;
+    const first = menu.querySelector("button");
+    if (first) first.focus();
+  }
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeInsertMenu(); });
+  document.addEventListener("mousedown", (e) => {
+    if (insertMenu && !insertMenu.contains(e.target)) closeInsertMenu();
+  }, true);
+
+  const INSERT_GAP = 60; // between an inserted step and its neighbours
+
+  /** Put a new step of `kind` on `edge`, make room for it, select it and open its panel. */
+  function insertStep(edge, kind) {
+    const source = edge.getSourceNode();
+    const target = edge.getTargetNode();
+    if (!source || !target || !graph.hasCell(edge)) return;
+    const node = paletteNode(kind);
+    const meta = node.getData().meta;
+    const size = node.getSize();
+    const sb = source.getBBox();
+    graph.startBatch("insert");
+    let tb = target.getBBox();
+    let x;
+    let y;
+    if (tb.x > sb.x + sb.width) {
+      // Left to right (as laid out): shift every step from the target's column on to
+      // the right when the new one does not fit in between, like inserting a column.
+      const need = size.width + 2 * INSERT_GAP;
+      const have = tb.x - (sb.x + sb.width);
+      if (have < need) {
+        const shift = need - have;
+        const from = tb.x;
+        graph.getNodes().forEach((n) => {
+          if (n !== source && n.getPosition().x >= from - 1) n.translate(shift, 0);
+        });
+        tb = target.getBBox();
+      }
+      x = (sb.x + sb.width + tb.x) / 2 - size.width / 2;
+      y = (sb.y + sb.height / 2 + tb.y + tb.height / 2) / 2 - size.height / 2;
+    } else {
+      // A connection going back or down: under both ends, halfway across.
+      x = (sb.x + sb.width / 2 + tb.x + tb.width / 2) / 2 - size.width / 2;
+      y = Math.max(sb.y + sb.height, tb.y + tb.height) + INSERT_GAP;
+    }
+    node.position(Math.round(x / 10) * 10, Math.round(y / 10) * 10);
+    graph.addNode(node);
+    edge.setTarget({ cell: node.id, port: IN });
+    const port = meta.ports[0];
+    graph.addEdge({
+      shape: "edge", zIndex: EDGE_Z,
+      source: { cell: node.id, port: OUT + port },
+      target: { cell: target.id, port: IN },
+      labels: edgeLabels(meta, port),
+      attrs: { line: { stroke: "#98a2b3", strokeWidth: 1.5, targetMarker: { name: "block", size: 7 } } },
+      data: { sourcePort: port },
+    });
+    graph.stopBatch("insert");
+    unpinEdge();
+    markDirty();
+    revealNode(node.id);
+    selection.clean();
+    selection.select(node);
+    openPanel(node);
+  }
   window.addEventListener("beforeunload", (e) => {
     if (dirty || saving) { save(); e.preventDefault(); }
   });

@@ -123,7 +123,8 @@ def test_connections_are_refused_as_you_drag(
         center(page, port("exit", "in")),
         center(page, port("entry", "in") + ", " + '#canvas [data-cell-id="entry"] rect'),
     )
-    # an output port that already has its edge
+    # an output port that already has its edge: the new connection replaces it (see
+    # tests/ui/test_edge_editing.py), so the count stays
     drag(page, center(page, port("wait", "next")), center(page, port("exit", "in")))
     # a self-loop
     drag(page, center(page, port("coupon", "next")), center(page, port("coupon", "in")))
