@@ -15,9 +15,10 @@ from canvas_ui import queries, replay_jobs
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import SessionDep, SettingsDep, TemporalDep
 from canvas_ui.diagnostics import problem_sentences
-from canvas_ui.i18n import gettext
+from canvas_ui.i18n import gettext, lazy
 from canvas_ui.kinds import KINDS
 from canvas_ui.routes.pages import RUN_LABELS, _kinds_boot, _strings, _translated
+from canvas_ui.routes.workbench import RESULT_LABELS
 from canvas_ui.run_notes import boot_steps, current_note
 from canvas_ui.summaries import CHANNEL_LABELS, document_meta
 from canvas_ui.templating import is_htmx, render
@@ -64,7 +65,48 @@ def _run_boot(exp: RunExplanation | None, labels: dict[str, str]) -> dict[str, A
         "currentNote": current_note(exp, labels),
         "labels": labels,
         "source": exp.source,
+        "timezone": exp.timezone,  # the step pane shows recorded moments in it
     }
+
+
+#: Recorded keys of steps' results, inputs and context, as the step pane names them.
+VALUE_KEYS = {
+    "code": lazy("Coupon code"),
+    "coupon_id": lazy("Coupon"),
+    "template_id": lazy("Coupon template"),
+    "expires_at": lazy("Expires"),
+    "issued_at": lazy("Issued"),
+    "issued": lazy("Issued"),
+    "face_value": lazy("Face value"),
+    "redeemed_at": lazy("Redeemed"),
+    "task_id": lazy("Task"),
+    "due_at": lazy("Due"),
+    "outcome": lazy("Outcome"),
+    "status": lazy("Status"),
+    "message_id": lazy("Message"),
+    "channel": lazy("Channel"),
+    "until": lazy("Until"),
+    "occurred_at": lazy("Happened"),
+    "event_type": lazy("Event"),
+    "variant": lazy("Variant"),
+    "rule": lazy("Rule"),
+    "trigger": lazy("Trigger"),
+    "type": lazy("Type"),
+    "amount": lazy("Amount"),
+}
+#: Recorded values a reader meets most (a task's outcome, a message's status).
+VALUE_WORDS = {
+    **RESULT_LABELS,
+    "expired": lazy("Expired"),
+    "sent": lazy("sent"),
+    "queued": lazy("queued"),
+    "failed": lazy("failed"),
+    "issued": lazy("issued"),
+    "open": lazy("open"),
+    "manual": lazy("Manual"),
+    "event": lazy("Event"),
+    "segment": lazy("Segment"),
+}
 
 
 def _run_strings() -> dict[str, Any]:
@@ -82,6 +124,9 @@ def _run_strings() -> dict[str, Any]:
         "task": gettext("Task for the guide"),
         "raw": gettext("Raw data (JSON)"),
         "channels": {key: gettext(label) for key, label in CHANNEL_LABELS.items()},
+        # the names of recorded values, and of the values a reader meets most
+        "keys": {key: gettext(label) for key, label in VALUE_KEYS.items()},
+        "values": {key: gettext(label) for key, label in VALUE_WORDS.items()},
     }
 
 

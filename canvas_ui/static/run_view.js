@@ -25,6 +25,53 @@
 
   function json(value) { return JSON.stringify(value, null, 1); }
 
+  // Recorded values as a person reads them: moments in the journey's time zone (not UTC
+  // with microseconds), ids shortened (the whole id in the tooltip), known words translated.
+  const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+  const HEX_ID = /^[0-9a-f]{24,}$/i;
+  let zoneFormat = null;
+  function localTime(value) {
+    const d = new Date(value);
+    if (isNaN(d)) return value;
+    if (!zoneFormat) {
+      try {
+        zoneFormat = new Intl.DateTimeFormat("en-CA", { timeZone: run.timezone || undefined,
+          year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+      } catch (e) {
+        zoneFormat = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit",
+          hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+      }
+    }
+    const p = Object.fromEntries(zoneFormat.formatToParts(d).map((x) => [x.type, x.value]));
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
+  }
+  function readableValue(value) {
+    if (value === null || value === undefined || value === "") return { text: "—" };
+    if (typeof value === "boolean") return { text: value ? "✓" : "✗" };
+    if (Array.isArray(value)) return { text: value.map((v) => readableValue(v).text).join(", ") || "—" };
+    if (typeof value === "object") {
+      return { text: Object.entries(value).map(([k, v]) => keyName(k) + ": " + readableValue(v).text).join(" · ") || "—" };
+    }
+    const text = String(value);
+    if (ISO.test(text)) return { text: localTime(text), title: text };
+    if (HEX_ID.test(text)) return { text: text.slice(0, 8) + "…", title: text };
+    return { text: (T.values || {})[text] || text };
+  }
+  function keyName(key) { return (T.keys || {})[key] || key.replace(/_/g, " "); }
+  /** A definition list of a recorded object's entries. */
+  function facts(obj) {
+    const dl = el("dl", "facts-list");
+    Object.entries(obj || {}).forEach(([k, v]) => {
+      if (k === "rendered") return; // shown as the message's text
+      const shown = readableValue(v);
+      dl.appendChild(el("dt", "", keyName(k)));
+      const dd = el("dd", "", shown.text);
+      if (shown.title) dd.title = shown.title;
+      dl.appendChild(dd);
+    });
+    return dl;
+  }
+
   const EMPTY_RUN = { steps: [], current: null, currentNote: "", labels: {}, messages: [], tasks: [] };
 
   /** What a step sent, as the customer or the guide would read it: a message's text, a
@@ -85,34 +132,46 @@
       + " · " + s.at + " · " + s.note;
     label.dataset.node = s.node_id;
     statePane.replaceChildren();
-    const add = (title, value) => {
-      statePane.appendChild(el("h3", "", title));
-      statePane.appendChild(el("pre", "", value));
-    };
+    const heading = (title) => statePane.appendChild(el("h3", "", title));
     const texts = readable(s);
     texts.forEach((r) => {
-      statePane.appendChild(el("h3", "", r.title));
+      heading(r.title);
       statePane.appendChild(el("div", "rendered-text", r.text));
     });
-    if (Object.keys(s.inputs || {}).length) add(T.inputs, json(s.inputs));
-    if (texts.length) {
-      // the text is what matters; the raw result (ids, status) stays one click away
-      const raw = el("details", "raw");
-      raw.appendChild(el("summary", "", T.raw));
-      raw.appendChild(el("pre", "", json(s.result)));
-      statePane.appendChild(raw);
-    } else if (Object.keys(s.result || {}).length) {
-      add(T.result, json(s.result));
+    // what the step decided on and what it recorded, readable; the raw JSON one click away
+    if (Object.keys(s.inputs || {}).length) { heading(T.inputs); statePane.appendChild(facts(s.inputs)); }
+    const result = Object.fromEntries(Object.entries(s.result || {}).filter(([k]) => k !== "rendered"));
+    if (Object.keys(result).length) { heading(T.result); statePane.appendChild(facts(result)); }
+    heading(T.context);
+    const ctx = Object.entries(s.context || {});
+    if (!ctx.length) statePane.appendChild(el("p", "muted", T.none));
+    ctx.forEach(([node, values]) => {
+      statePane.appendChild(el("h4", "", (run.labels || {})[node] || node));
+      statePane.appendChild(values && typeof values === "object" && !Array.isArray(values)
+        ? facts(values) : el("p", "", readableValue(values).text));
+    });
+    heading(T.events);
+    const evs = s.events || [];
+    if (!evs.length) statePane.appendChild(el("p", "muted", T.none));
+    else {
+      const ul = el("ul", "events-list");
+      evs.forEach((e) => {
+        const props = Object.entries(e.properties || {}).map(([k, v]) => keyName(k) + " " + readableValue(v).text);
+        ul.appendChild(el("li", "", [readableValue(e.type).text, localTime(e.occurred_at)].concat(props).join(" · ")
+          + (e.consumed ? " (" + T.consumed + ")" : "")));
+      });
+      statePane.appendChild(ul);
     }
-    add(T.context, Object.keys(s.context).length ? json(s.context) : T.none);
-    const evs = (s.events || []).map((e) => e.type + " " + e.occurred_at.slice(0, 16)
-      + (e.consumed ? " (" + T.consumed + ")" : "") + " " + JSON.stringify(e.properties));
-    add(T.events, evs.length ? evs.join("\n") : T.none);
+    const raw = el("details", "raw");
+    raw.appendChild(el("summary", "", T.raw));
+    raw.appendChild(el("pre", "", json({ inputs: s.inputs, result: s.result, context: s.context, events: s.events })));
+    statePane.appendChild(raw);
     timeline.querySelectorAll("li").forEach((li) => li.classList.toggle("on", Number(li.dataset.i) === i));
   }
 
   function render(newRun) {
     run = newRun;
+    zoneFormat = null; // a test run may answer in another zone
     timeline.replaceChildren();
     run.steps.forEach((s, i) => {
       const li = el("li", s.error ? "err" : "");
