@@ -6,8 +6,9 @@ Exactly-once entry, also when a page is retried after a crash half-way:
 1. each customer of the page is *claimed* first with a ``journey_run`` row tagged with this
    enrollment (``enrollment_id = seg-<n>``); the partial unique index on running rows means
    a customer already in the journey cannot be claimed twice;
-2. the customer workflow is started with the row id in its memo, and the Temporal run id is
-   written back on the row;
+2. the customer workflow is started (:func:`workflows.starter.start_journey_run`, the one
+   starter of the event path and the enroll API too) with the row id in its memo, and the
+   Temporal run id is written back on the row;
 3. a retried page finds its own rows first: a row with a run id, or one whose workflow's
    memo names it, is already entered and is not started again; only a claimed row whose
    workflow never started is started now.
@@ -28,29 +29,31 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities._time import parse_instant
-from activities.enrollment_types import (
-    FinishRequest,
-    PageRequest,
-    PageResult,
-    PrepareRequest,
-    PrepareResult,
-)
 from audiences import compile_segment, count, page_ids, parse_definition
 from db import crud
 from db.models import Customer, JourneyRun, JourneyVersion
 from db.session import session_factory, write_session_factory
 from engine.effects import CustomerFacts
 from engine.ir import CompiledJourney, ReentryPolicy, SegmentEntry
-from workflows.journey import JourneyWorkflow
-from workflows.runtime import JourneyInput, workflow_id_for
+from workflows.contract import (
+    ENROLLMENT_FINISH,
+    ENROLLMENT_PAGE,
+    ENROLLMENT_PREPARE,
+    MEMO_RUN_ROW,
+    FinishRequest,
+    PageRequest,
+    PageResult,
+    PrepareRequest,
+    PrepareResult,
+    workflow_id_for,
+)
+from workflows.starter import compiled_journey, journey_input, start_journey_run
 
-#: Memo key carrying the claimed run row's id on each customer workflow.
-MEMO_RUN_ROW = "run_row"
+__all__ = ["MEMO_RUN_ROW", "EnrollmentActivities", "enrollment_key", "reentry_block"]
 
 
 def enrollment_key(enrollment_id: int) -> str:
@@ -108,7 +111,6 @@ class EnrollmentActivities:
         self._client = client
         self._task_queue = task_queue
         self._timezone = timezone
-        self._journeys: dict[tuple[str, int], CompiledJourney] = {}
 
     @classmethod
     def from_engine(cls, engine: Engine, client: Client, task_queue: str) -> EnrollmentActivities:
@@ -121,7 +123,7 @@ class EnrollmentActivities:
 
     # ------------------------------------------------------------------ prepare
 
-    @activity.defn(name="segment_enrollment_prepare")
+    @activity.defn(name=ENROLLMENT_PREPARE)
     async def prepare(self, req: PrepareRequest) -> PrepareResult:
         """Resolve the version and segment, count the audience, open the enrollment row."""
         return await asyncio.to_thread(self._prepare, req)
@@ -178,7 +180,7 @@ class EnrollmentActivities:
 
     # ------------------------------------------------------------------ one page
 
-    @activity.defn(name="segment_enrollment_page")
+    @activity.defn(name=ENROLLMENT_PAGE)
     async def enroll_page(self, req: PageRequest) -> PageResult:
         """Enter the next page of the audience with bounded concurrency (idempotent)."""
         stopped = await asyncio.to_thread(self._still_live, req)
@@ -309,11 +311,6 @@ class EnrollmentActivities:
         now: datetime,
     ) -> tuple[dict[int, str], list[int], list[BaseException]]:
         facts = await asyncio.to_thread(self._facts, [r.customer_id for r in rows], now)
-        reuse = (
-            WorkflowIDReusePolicy.REJECT_DUPLICATE
-            if journey.entry.reentry is ReentryPolicy.NEVER
-            else WorkflowIDReusePolicy.ALLOW_DUPLICATE
-        )
         gate = asyncio.Semaphore(max(1, req.concurrency))
         started: dict[int, str] = {}
         failed: list[int] = []
@@ -323,19 +320,17 @@ class EnrollmentActivities:
             assert row.id is not None
             async with gate:
                 try:
-                    handle = await self._client.start_workflow(
-                        JourneyWorkflow.run,
-                        JourneyInput.new(
-                            journey=version.compiled,
+                    started[row.id] = await start_journey_run(
+                        client=self._client,
+                        task_queue=self._task_queue,
+                        journey=journey,
+                        row_id=row.id,
+                        inp=journey_input(
+                            compiled=version.compiled,
                             customer_id=row.customer_id,
-                            enrollment_id=f"e{row.id}",
+                            row_id=row.id,
                             facts=facts.get(row.customer_id),
                         ),
-                        id=row.workflow_id,
-                        task_queue=self._task_queue,
-                        id_reuse_policy=reuse,
-                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                        memo={MEMO_RUN_ROW: row.id},
                     )
                 except WorkflowAlreadyStartedError:
                     failed.append(row.id)
@@ -343,7 +338,6 @@ class EnrollmentActivities:
                 except Exception as exc:  # noqa: BLE001 - collected, re-raised after recording
                     errors.append(exc)
                     return
-                started[row.id] = handle.result_run_id or ""
                 if len(started) % 50 == 0:
                     activity.heartbeat(len(started))
 
@@ -396,7 +390,7 @@ class EnrollmentActivities:
 
     # ------------------------------------------------------------------ finish
 
-    @activity.defn(name="segment_enrollment_finish")
+    @activity.defn(name=ENROLLMENT_FINISH)
     async def finish(self, req: FinishRequest) -> None:
         """Write the final counters and status."""
         await asyncio.to_thread(self._finish, req)
@@ -416,7 +410,4 @@ class EnrollmentActivities:
     # ------------------------------------------------------------------ plumbing
 
     def _compiled(self, version: JourneyVersion) -> CompiledJourney:
-        key = (version.journey_id, version.version)
-        if key not in self._journeys:
-            self._journeys[key] = CompiledJourney.from_dict(version.compiled)
-        return self._journeys[key]
+        return compiled_journey(version.compiled)

@@ -1,6 +1,8 @@
 """Entering customers into a published journey version: re-entry rules, then one workflow.
 
-The workflow id is deterministic per journey and customer (``workflows.workflow_id_for``),
+The event path and the enroll API come through :func:`enter`; the start itself is
+:func:`workflows.starter.start_journey_run`, the one segment enrollment passes use too. The
+workflow id is deterministic per journey and customer (``workflows.workflow_id_for``),
 so Temporal itself refuses a second concurrent run of the same customer in the same
 journey; the runs table keeps the history the re-entry policy reads.
 """
@@ -9,28 +11,33 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.enrollment import MEMO_RUN_ROW, reentry_block
+from activities.enrollment import reentry_block
 from activities.facts import load_facts
 from db import crud
 from db.errors import RunAlreadyRunningError
 from db.models import JourneyRun, JourneyVersion
 from db.session import begin_write, end_transaction, in_thread
 from engine.effects import FactsRequest
-from engine.ir import CompiledJourney, ReentryPolicy
+from engine.ir import CompiledJourney
 from engine.runtime import CustomerEventIn
-from workflows import JourneyInput, JourneyWorkflow, workflow_id_for
+from workflows.contract import JourneyInput, workflow_id_for
+from workflows.starter import RPC_TIMEOUT, compiled_journey, journey_input, start_journey_run
 
-#: a Temporal call that takes longer than this fails (the caller retries), instead of
-#: holding a web request while the cluster is away
-RPC_TIMEOUT = timedelta(seconds=10)
+__all__ = [
+    "RPC_TIMEOUT",
+    "EnrollResult",
+    "EntryOutcome",
+    "compiled_of",
+    "enroll_customers",
+    "enter",
+]
 
 
 @dataclass
@@ -57,20 +64,9 @@ class EnrollResult:
         }
 
 
-_COMPILED: dict[tuple[str, int, str], CompiledJourney] = {}
-
-
 def compiled_of(version: JourneyVersion) -> CompiledJourney:
-    """The IR of a published version. Versions are immutable, so each is decoded once per
-    process (keyed by id, number and content hash)."""
-    key = (version.journey_id, version.version, version.content_hash)
-    journey = _COMPILED.get(key)
-    if journey is None:
-        journey = CompiledJourney.from_dict(version.compiled)
-        if len(_COMPILED) > 512:
-            _COMPILED.clear()
-        _COMPILED[key] = journey
-    return journey
+    """The IR of a published version, parsed once per process (the starter's cache)."""
+    return compiled_journey(version.compiled)
 
 
 @dataclass
@@ -119,12 +115,12 @@ def _claim_entry(
         assert unconfirmed.id is not None
         return _Claim(
             unconfirmed.id,
-            JourneyInput.new(
-                journey=version.compiled,
+            journey_input(
+                compiled=version.compiled,
                 customer_id=customer_id,
-                enrollment_id=f"e{unconfirmed.id}",
-                entry_event=entry_event,
+                row_id=unconfirmed.id,
                 facts=facts,
+                entry_event=entry_event,
             ),
         )
     begin_write(session)
@@ -146,12 +142,12 @@ def _claim_entry(
     finally:
         end_transaction(session)
     assert run.id is not None
-    inp = JourneyInput.new(
-        journey=version.compiled,
+    inp = journey_input(
+        compiled=version.compiled,
         customer_id=customer_id,
-        enrollment_id=f"e{run.id}",
-        entry_event=entry_event,
+        row_id=run.id,
         facts=facts,
+        entry_event=entry_event,
     )
     return _Claim(run.id, inp)
 
@@ -171,56 +167,6 @@ def _forget_run(session: Session, row_id: int) -> None:
     crud.delete_run(session=session, row_id=row_id)
 
 
-async def start_run(
-    *,
-    client: Client,
-    task_queue: str,
-    journey: CompiledJourney,
-    workflow_id: str,
-    row_id: int,
-    inp: JourneyInput,
-    entry_event: CustomerEventIn | None = None,
-) -> str:
-    """Start one claimed run; → its Temporal run id.
-
-    The row id rides in the memo, so a reconciler can tell whether the workflow it finds
-    is this row's. With an ``entry_event`` the start is a signal-with-start: a run that
-    exists after all (a race, or a retried delivery of the same event) gets the event
-    instead, and the workflow drops an event id it has seen, so a retry is harmless.
-    Raises ``WorkflowAlreadyStartedError`` when the id is taken (re-entry "never", or a
-    running workflow without a running row), ``RPCError`` when Temporal fails.
-    """
-    reuse = (
-        WorkflowIDReusePolicy.REJECT_DUPLICATE
-        if journey.entry.reentry is ReentryPolicy.NEVER
-        else WorkflowIDReusePolicy.ALLOW_DUPLICATE
-    )
-    if entry_event is not None:
-        handle = await client.start_workflow(
-            JourneyWorkflow.run,
-            inp,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_reuse_policy=reuse,
-            start_signal="customer_event",
-            start_signal_args=[entry_event],
-            memo={MEMO_RUN_ROW: row_id},
-            rpc_timeout=RPC_TIMEOUT,
-        )
-    else:
-        handle = await client.start_workflow(
-            JourneyWorkflow.run,
-            inp,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_reuse_policy=reuse,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            memo={MEMO_RUN_ROW: row_id},
-            rpc_timeout=RPC_TIMEOUT,
-        )
-    return handle.result_run_id or handle.run_id or ""
-
-
 async def enter(
     *,
     session: Session,
@@ -237,7 +183,7 @@ async def enter(
     open while Temporal is called. A start that fails removes its run row again, so it never
     counts as an entry; Temporal errors propagate (the caller retries: event deliveries stay
     pending). With an ``entry_event`` the start is a signal-with-start (see
-    :func:`start_run`).
+    :func:`workflows.starter.start_journey_run`).
     """
     journey = compiled_of(version)
     workflow_id = workflow_id_for(journey.journey_id, customer_id)
@@ -246,14 +192,12 @@ async def enter(
     if isinstance(claim, str):
         return EntryOutcome(customer_id, False, workflow_id, claim)
     try:
-        run_id = await start_run(
+        run_id = await start_journey_run(
             client=client,
             task_queue=task_queue,
             journey=journey,
-            workflow_id=workflow_id,
             row_id=claim.row_id,
             inp=claim.inp,
-            entry_event=entry_event,
         )
     except WorkflowAlreadyStartedError:
         await in_thread(_forget_run, session, claim.row_id)

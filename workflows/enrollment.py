@@ -14,20 +14,36 @@ When the journey is paused the pass waits for the ``resume`` signal (sent by
 republished or archived ends it.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.enrollment import EnrollmentActivities
-    from activities.enrollment_types import (
+    from workflows.contract import (
+        ENROLLMENT_FINISH,
+        ENROLLMENT_PAGE,
+        ENROLLMENT_PREPARE,
+        ENROLLMENT_WORKFLOW,
+        EnrollmentInput,
+        EnrollmentProgress,
+        EnrollmentResult,
+        EnrollmentState,
         FinishRequest,
         PageRequest,
         PageResult,
         PrepareRequest,
+        PrepareResult,
     )
+
+__all__ = [
+    "EnrollmentInput",
+    "EnrollmentProgress",
+    "EnrollmentResult",
+    "EnrollmentState",
+    "SegmentEnrollmentWorkflow",
+]
 
 PAGE_TIMEOUT = timedelta(minutes=15)
 PAGE_HEARTBEAT = timedelta(minutes=2)
@@ -41,60 +57,7 @@ RETRY = RetryPolicy(
 )
 
 
-@dataclass
-class EnrollmentState:
-    """What survives continue-as-new."""
-
-    enrollment_id: int
-    version: int
-    segment_id: str
-    total: int
-    max_per_run: int | None = None
-    max_per_hour: int | None = None
-    cursor: str = ""
-    entered: int = 0
-    skipped: int = 0
-    hour_started: str = ""  # ISO start of the current max_per_hour window
-    hour_entered: int = 0
-
-
-@dataclass
-class EnrollmentInput:
-    """Start with ``journey_id`` (and ``version``, or None = the live one when it runs)."""
-
-    journey_id: str
-    version: int | None = None
-    trigger: str = "publish"  # "publish" | "schedule" | "manual"
-    page_size: int = 500
-    concurrency: int = 32
-    pages_per_run: int = 50  # continue-as-new after this many pages
-    state: EnrollmentState | None = None
-    #: Run the page activities on another queue than the pass's own; None (the usual) = the
-    #: pass's queue, i.e. the enrollment worker (see :mod:`journeys.worker`).
-    activity_task_queue: str | None = None
-
-
-@dataclass
-class EnrollmentProgress:
-    status: str
-    total: int
-    entered: int
-    skipped: int
-    cursor: str
-    enrollment_id: int
-
-
-@dataclass
-class EnrollmentResult:
-    status: str  # "completed" | "skipped" | "limit_reached" | "stopped"
-    entered: int = 0
-    skipped: int = 0
-    total: int = 0
-    reason: str = ""
-    enrollment_id: int = 0
-
-
-@workflow.defn(name="SegmentEnrollmentWorkflow")
+@workflow.defn(name=ENROLLMENT_WORKFLOW)
 class SegmentEnrollmentWorkflow:
     """Enters a journey's segment audience, page by page."""
 
@@ -111,8 +74,8 @@ class SegmentEnrollmentWorkflow:
         st = inp.state
         if st is None:
             info = workflow.info()
-            prep = await workflow.execute_activity_method(
-                EnrollmentActivities.prepare,
+            prep = await workflow.execute_activity(
+                ENROLLMENT_PREPARE,
                 PrepareRequest(
                     journey_id=inp.journey_id,
                     version=inp.version,
@@ -121,6 +84,7 @@ class SegmentEnrollmentWorkflow:
                     trigger=inp.trigger,
                     now=workflow.now().isoformat(),
                 ),
+                result_type=PrepareResult,
                 start_to_close_timeout=SHORT_TIMEOUT,
                 retry_policy=RETRY,
                 task_queue=inp.activity_task_queue,
@@ -150,8 +114,8 @@ class SegmentEnrollmentWorkflow:
             if budget < 0:  # hourly limit used up: sleep to the next window
                 await workflow.sleep(self._hour_left(st))
                 continue
-            page = await workflow.execute_activity_method(
-                EnrollmentActivities.enroll_page,
+            page = await workflow.execute_activity(
+                ENROLLMENT_PAGE,
                 PageRequest(
                     enrollment_id=st.enrollment_id,
                     journey_id=inp.journey_id,
@@ -165,6 +129,7 @@ class SegmentEnrollmentWorkflow:
                     skipped_before=st.skipped,
                     concurrency=inp.concurrency,
                 ),
+                result_type=PageResult,
                 start_to_close_timeout=PAGE_TIMEOUT,
                 heartbeat_timeout=PAGE_HEARTBEAT,
                 retry_policy=RETRY,
@@ -225,8 +190,8 @@ class SegmentEnrollmentWorkflow:
         self, st: EnrollmentState, status: str, message: str, result: str | None = None
     ) -> EnrollmentResult:
         queue = self._activity_queue
-        await workflow.execute_activity_method(
-            EnrollmentActivities.finish,
+        await workflow.execute_activity(
+            ENROLLMENT_FINISH,
             FinishRequest(
                 enrollment_id=st.enrollment_id,
                 status=status,
