@@ -10,6 +10,7 @@ naming its rule, and ``app.js`` swaps 422 like a 200.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -19,13 +20,15 @@ from audiences import FIELDS, SegmentValidationError
 from audiences.fields import RELATIVE_MONTHS
 from canvas_ui import queries
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
-from canvas_ui.i18n import gettext, lazy
+from canvas_ui.i18n import gettext, lazy, ngettext
 from canvas_ui.routes.pages import LEVEL_LABELS
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
+from db.models import utcnow
 from db.session import end_transaction, in_thread
 from engine.rfm import RFM_CLASS_EN
+from services import segment_counts as counts
 from services import segments as service
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
@@ -121,13 +124,54 @@ def _builder_meta(session: Any) -> dict[str, Any]:
     }
 
 
+def count_age(at: datetime | None, now: datetime) -> str:
+    """How old a cached count is, in words: "counted 5 minutes ago"."""
+    if at is None:
+        return ""
+    minutes = max(0, int((now - at).total_seconds()) // 60)
+    if minutes < 1:
+        return gettext("counted just now")
+    if minutes < 60:
+        return ngettext("counted %(num)d minute ago", "counted %(num)d minutes ago", minutes) % {
+            "num": minutes
+        }
+    hours = minutes // 60
+    if hours < 48:
+        return ngettext("counted %(num)d hour ago", "counted %(num)d hours ago", hours) % {
+            "num": hours
+        }
+    days = hours // 24
+    return ngettext("counted %(num)d day ago", "counted %(num)d days ago", days) % {"num": days}
+
+
+def _count_cell(c: counts.SegmentCount, now: datetime) -> dict[str, Any]:
+    """What ``_segment_count.html`` shows of one segment's count."""
+    return {"c": c, "age": count_age(c.counted_at, now)}
+
+
 @router.get("/segments")
 def segments_page(request: Request, session: SessionDep) -> Response:
-    """Saved segments with their last known size and how many journeys use them."""
+    """Saved segments with their last known size (and its age) and how many journeys use
+    them. Nothing is counted here: stale counts are fetched by each row as it loads."""
     segments = crud.list_segments(session=session)
     used = service.usage_by_segment(session=session)
     usage = {s.id: len(used.get(s.id, [])) for s in segments}
-    return render(request, "segments.html", {"segments": segments, "usage": usage})
+    now = utcnow()
+    cells = {s.id: _count_cell(counts.cached(s, now=now), now) for s in segments}
+    return render(request, "segments.html", {"segments": segments, "usage": usage, "cells": cells})
+
+
+@router.post("/segments/{segment_id}/count")
+def count_segment(
+    segment_id: str,
+    request: Request,
+    session: SessionDep,
+    only_if_stale: bool = Form(default=False),
+) -> Response:
+    """Count the segment now (a plain def: in the thread pool) and answer its list cell;
+    ``only_if_stale`` keeps a count that is still fresh (the list's automatic refresh)."""
+    c = counts.refresh(session=session, segment_id=segment_id, only_if_stale=only_if_stale)
+    return render(request, "_segment_count.html", _count_cell(c, utcnow()))
 
 
 def _builder(

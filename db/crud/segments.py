@@ -104,15 +104,22 @@ def delete_segment(*, session: Session, segment_id: str) -> None:
 
 
 def record_segment_count(
-    *, session: Session, segment_id: str, count: int, at: datetime | None = None
-) -> None:
-    """Remember the audience size of the latest count."""
-    session.execute(
-        update(Segment)
-        .where(col(Segment.id) == segment_id)
-        .values(last_count=count, last_counted_at=at or utcnow())
-    )
+    *,
+    session: Session,
+    segment_id: str,
+    count: int,
+    at: datetime | None = None,
+    if_updated_at: datetime | None = None,
+) -> bool:
+    """Remember the audience size of the latest count; with ``if_updated_at``, only if the
+    segment was not saved again since (a count of rules that changed meanwhile is dropped).
+    → whether it was recorded."""
+    stmt = update(Segment).where(col(Segment.id) == segment_id)
+    if if_updated_at is not None:
+        stmt = stmt.where(col(Segment.updated_at) == if_updated_at)
+    result = session.execute(stmt.values(last_count=count, last_counted_at=at or utcnow()))
     session.commit()
+    return bool(getattr(result, "rowcount", 0))
 
 
 # --------------------------------------------------------------------------- enrollments

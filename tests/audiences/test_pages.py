@@ -4,7 +4,10 @@ its progress block while a pass runs."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import threading
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -13,7 +16,7 @@ from sqlalchemy import delete
 from sqlmodel import Session
 
 from db import crud
-from db.models import CouponTemplate, SegmentEnrollment, utcnow
+from db.models import CouponTemplate, Segment, SegmentEnrollment, utcnow
 from db.seed import seed_demo
 from tests.canvas_ui.harness import create_journey, linear_document
 
@@ -116,3 +119,137 @@ def test_editor_of_a_journey_without_segment_entry_has_a_hidden_chip(shop: TestC
     journey_id = create_journey(shop, linear_document("手动进入"))
     editor = shop.get(f"/journeys/{journey_id}/edit").text
     assert '<span id="segment-entry-link" hidden' in editor
+
+
+def _segment(canvas_app: FastAPI, segment_id: str) -> Segment:
+    with Session(canvas_app.state.engine) as session:
+        segment = crud.get_segment(session=session, segment_id=segment_id)
+        assert segment is not None
+        return segment
+
+
+def _set_count(canvas_app: FastAPI, segment_id: str, count: int | None, age: timedelta) -> None:
+    with Session(canvas_app.state.engine) as session:
+        segment = crud.get_segment(session=session, segment_id=segment_id)
+        assert segment is not None
+        segment.last_count = count
+        segment.last_counted_at = utcnow() - age
+        session.add(segment)
+        session.commit()
+
+
+def test_segments_list_shows_cached_counts_with_their_age(
+    canvas_app: FastAPI, shop: TestClient
+) -> None:
+    """Issue 18, item 9: the Customers column was always "—"."""
+    rules = {"rules": [{"type": "field", "field": "r_days", "op": "gte", "value": 30}]}
+    expected = shop.post("/api/segments/preview", json={"definition": rules}).json()["count"]
+    assert expected > 0
+    created = shop.post(
+        "/api/segments", json={"id": "recent_30", "name": "近30天", "definition": rules}
+    )
+    assert created.status_code == 201, created.text
+
+    # never counted: the list counts nothing itself, the row asks for its count as it loads
+    page = shop.get("/segments", headers={"Accept-Language": "en"})
+    cell = page.text.split('id="seg-count-recent_30"')[1].split("</td>")[0]
+    assert 'data-state="counting"' in cell and 'hx-trigger="load"' in cell
+    assert "counting…" in cell
+
+    answer = shop.post(
+        "/segments/recent_30/count",
+        data={"only_if_stale": "true"},
+        headers={**HX, "Accept-Language": "en"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.text.lstrip().startswith('<td class="num seg-count" id="seg-count-recent_30"')
+    assert f'<div class="v">{expected:,}</div>' in answer.text
+    assert "counted just now" in answer.text and 'data-state="counted"' in answer.text
+    assert _segment(canvas_app, "recent_30").last_count == expected
+    listed = shop.get("/segments", headers={"Accept-Language": "zh-CN"}).text
+    assert f'<div class="v">{expected:,}</div>' in listed and "刚刚统计" in listed
+    assert 'hx-trigger="load"' not in listed  # fresh: nothing to count
+
+    # a fresh cached count is kept by the automatic refresh, with its age ...
+    _set_count(canvas_app, "recent_30", 999, timedelta(minutes=30))
+    kept = shop.post(
+        "/segments/recent_30/count",
+        data={"only_if_stale": "true"},
+        headers={**HX, "Accept-Language": "en"},
+    ).text
+    assert '<div class="v">999</div>' in kept and "counted 30 minutes ago" in kept
+    # ... and "Count again" counts now
+    again = shop.post("/segments/recent_30/count", headers={**HX, "Accept-Language": "en"}).text
+    assert f'<div class="v">{expected:,}</div>' in again and "counted just now" in again
+
+    # an old count shows, and is counted again as the row loads
+    _set_count(canvas_app, "recent_30", 999, timedelta(hours=3))
+    stale = shop.get("/segments").text.split('id="seg-count-recent_30"')[1].split("</td>")[0]
+    assert '<div class="v">999</div>' in stale and 'hx-trigger="load"' in stale
+
+    # editing the rules clears the count: the list counts the new rules
+    edited = shop.put(
+        "/api/segments/recent_30",
+        json={"name": "近60天", "definition": {"rules": [{**rules["rules"][0], "value": 60}]}},
+    )
+    assert edited.status_code == 200, edited.text
+    assert _segment(canvas_app, "recent_30").last_count is None
+    assert 'data-state="counting"' in shop.get("/segments").text
+
+    assert shop.post("/segments/nope/count", headers=HX).status_code == 404
+
+
+def test_a_count_of_rules_changed_meanwhile_is_dropped(
+    canvas_app: FastAPI, shop: TestClient
+) -> None:
+    rules = {"rules": [{"type": "field", "field": "r_days", "op": "gte", "value": 30}]}
+    shop.post("/api/segments", json={"id": "s1", "name": "s1", "definition": rules})
+    counted_rules_of = _segment(canvas_app, "s1").updated_at
+    shop.put("/api/segments/s1", json={"name": "s1", "definition": rules})
+    with Session(canvas_app.state.engine) as session:
+        assert not crud.record_segment_count(
+            session=session, segment_id="s1", count=5, if_updated_at=counted_rules_of
+        )
+        now_of = crud.get_segment(session=session, segment_id="s1")
+        assert now_of is not None and now_of.last_count is None
+        assert crud.record_segment_count(
+            session=session, segment_id="s1", count=5, if_updated_at=now_of.updated_at
+        )
+
+
+def test_counting_runs_in_the_thread_pool_one_at_a_time_per_segment(
+    canvas_app: FastAPI, shop: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain def route (FastAPI's thread pool), never on the event loop; a segment is
+    counted by one request at a time, and a request that waited takes that result."""
+    from canvas_ui.routes.segments import count_segment
+    from services import segment_counts
+
+    assert not inspect.iscoroutinefunction(count_segment)
+    rules = {"rules": [{"type": "field", "field": "r_days", "op": "gte", "value": 30}]}
+    shop.post("/api/segments", json={"id": "big", "name": "big", "definition": rules})
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow_count(session: Session, compiled: object) -> int:
+        calls.append(1)
+        started.set()
+        assert release.wait(10)
+        return 42
+
+    monkeypatch.setattr(segment_counts, "count", slow_count)
+    results: list[int | None] = []
+
+    def refresh() -> None:
+        with Session(canvas_app.state.engine) as session:
+            results.append(segment_counts.refresh(session=session, segment_id="big").count)
+
+    first = threading.Thread(target=refresh)
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=refresh)
+    second.start()
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == [42, 42] and len(calls) == 1
