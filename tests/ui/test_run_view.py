@@ -85,7 +85,9 @@ def test_open_a_run_and_step_through(
     assert _stroke(page, "rfm") == "#2f6fed"
     page.click("#step-next")
     assert page.get_attribute("#step-label", "data-node") == "coupon"
-    assert "coupon_id" in page.locator("#step-state").inner_text()
+    # the result reads as named values (券码 SIM…), the raw ids under "Raw data (JSON)"
+    assert "券码" in page.locator("#step-state").inner_text()
+    assert "coupon_id" in page.locator("#step-state details.raw pre").text_content()
     page.screenshot(path=str(artifacts / "run_view_step.png"))
     assert page.errors == []
 
