@@ -194,11 +194,13 @@ def clone_journey(
     by: str,
     version: int | None = None,
     name: str | None = None,
+    copy_name: str = "%(name)s（副本）",
 ) -> Journey:
     """An independent draft copy of ``journey_id``'s draft, or of published ``version``.
 
     The clone records ``source_journey_id`` and ``source_version`` (``None`` when the draft
-    was copied). ``name`` defaults to the source's name + " (copy)"/"（副本）".
+    was copied). ``name`` defaults to ``copy_name`` of the source's name (the caller passes
+    it in the user's language: "… (copy)", "…（副本）").
     """
     source = _require_journey(session, journey_id)
     if version is None:
@@ -208,7 +210,8 @@ def clone_journey(
         if found is None:
             raise NotFoundError("journey version", f"{journey_id} v{version}")
         document = copy.deepcopy(found.document)
-    document["name"] = (name or f"{document.get('name') or source.name}（副本）")[:120]
+    base = document.get("name") or source.name
+    document["name"] = (name or copy_name % {"name": base})[:120]
     return crud.create_journey(
         session=session,
         journey_create=JourneyCreate(

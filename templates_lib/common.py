@@ -41,6 +41,12 @@ def coupon_param(default: str, label: Text, name: str = "coupon_template_id") ->
     )
 
 
+def channel_name(value: str) -> str:
+    """A channel as the (Chinese) journey documents name it: a draft's description says
+    which channel the chosen parameters use."""
+    return next((c.label.zh for c in CHANNELS if c.value == value), value)
+
+
 def channel_param(name: str, default: str, label: Text) -> Param:
     return Param(name, ParamType.CHOICE, default, label, choices=CHANNELS)
 

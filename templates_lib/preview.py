@@ -50,9 +50,13 @@ class Preview:
     edges: tuple[PreviewEdge, ...]
 
 
-def preview(document: Mapping[str, Any]) -> Preview:
-    """The preview of a (possibly half-built) document; tolerant of missing fields."""
+def preview(document: Mapping[str, Any], titles: Mapping[str, str] | None = None) -> Preview:
+    """The preview of a (possibly half-built) document; tolerant of missing fields.
+
+    A step reads as its label, else as its kind's name from ``titles`` (as the canvas shows
+    it), never as the kind's id."""
     nodes: dict[str, PreviewNode] = {}
+    names = titles or {}
     for raw in document.get("nodes") or []:
         if not isinstance(raw, Mapping) or not raw.get("id"):
             continue
@@ -60,7 +64,7 @@ def preview(document: Mapping[str, Any]) -> Preview:
         nodes[str(raw["id"])] = PreviewNode(
             id=str(raw["id"]),
             kind=str(raw.get("kind", "")),
-            label=str(raw.get("label") or raw.get("kind") or ""),
+            label=str(raw.get("label") or names.get(str(raw.get("kind"))) or raw.get("kind") or ""),
             x=float(pos.get("x", 0) or 0),
             y=float(pos.get("y", 0) or 0),
         )

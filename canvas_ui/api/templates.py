@@ -17,6 +17,7 @@ from canvas_ui import i18n
 from canvas_ui.api.journeys import journey_json
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentUser, SessionDep
+from canvas_ui.i18n import gettext
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db.models import Journey, UserTemplateUpdate
 from services import templates as service
@@ -140,7 +141,12 @@ def delete_template(template_id: str, session: SessionDep, user: CurrentUser) ->
 def clone(journey_id: str, body: CloneIn, session: SessionDep, user: CurrentUser) -> Response:
     """An independent draft copy of the journey's draft (or of published ``version``)."""
     journey = service.clone_journey(
-        session=session, journey_id=journey_id, by=user, version=body.version, name=body.name
+        session=session,
+        journey_id=journey_id,
+        by=user,
+        version=body.version,
+        name=body.name,
+        copy_name=gettext("%(name)s (copy)"),
     )
     return _created(journey)
 

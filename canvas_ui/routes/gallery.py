@@ -48,11 +48,16 @@ def _redirect(request: Request, url: str) -> Response:
     return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
 
 
+def _kind_titles() -> dict[str, str]:
+    """The kinds' names in the UI's language, for steps without a label."""
+    return {k.value: gettext(info.title) for k, info in KINDS.items()}
+
+
 def _card_view(card: TemplateCard) -> dict[str, Any]:
     return {
         "card": card,
         "category": gettext(CATEGORY_LABELS.get(card.category, card.category)),
-        "preview": templates_lib.preview(card.document),
+        "preview": templates_lib.preview(card.document, _kind_titles()),
     }
 
 
@@ -348,7 +353,11 @@ async def clone_journey(
         raw = str(form.get("version") or "").strip()
         version = int(raw) if raw.isdigit() else None
         journey = service.clone_journey(
-            session=session, journey_id=journey_id, by=user, version=version
+            session=session,
+            journey_id=journey_id,
+            by=user,
+            version=version,
+            copy_name=gettext("%(name)s (copy)"),
         )
         return _redirect(request, f"/journeys/{journey.id}/edit")
 
@@ -364,10 +373,23 @@ async def save_as_template(
 
     def work() -> Response:
         raw = str(form.get("version") or "").strip()
+        name = str(form.get("name") or "").strip()
+        description = form.get("description")
+        goal = str(form.get("goal") or "").strip()
+        if len(name) > 120 or len(str(description or "")) > 2000 or len(goal) > 200:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                gettext(
+                    "The name takes up to 120 characters, the goal 200 and the description 2000."
+                ),
+            )
         template = service.save_as_template(
             session=session,
             journey_id=journey_id,
             by=user,
+            name=name or None,  # none given: the journey's name
+            description=str(description).strip() if description is not None else None,
+            goal=goal,
             version=int(raw) if raw.isdigit() else None,
         )
         # a new query string, so the browser reloads even when it is on /templates already

@@ -9,6 +9,7 @@ from engine.rfm import IMPORTANT_CLASSES
 from templates_lib.builder import DocBuilder, days, minutes, wait_for
 from templates_lib.common import (
     CALL_OUTCOMES,
+    channel_name,
     channel_param,
     days_param,
     rfm_param,
@@ -38,10 +39,14 @@ PARAMS = (
 
 
 def build(p: Mapping[str, Any]) -> dict[str, Any]:
+    first = p["first_wait_days"]
+    channel = channel_name(p["notice_channel"])
+    # the description says what the chosen parameters make of the journey
     d = DocBuilder(
         "优惠券到期提醒",
-        "券系统在到期前发出 coupon_expiring 事件：先发服务通知；一天内未使用，重要客户由导购电话"
-        "提醒，其他客户最后一条短信。券被核销即达成目标。",
+        f"券系统在到期前发出 coupon_expiring 事件：先通过{channel}发到期通知；"
+        f"{'一' if first == 1 else first}天内未使用，重要客户由导购电话提醒，其他客户最后一条短信，"
+        f"再等{p['final_wait_days']}天。券被核销即达成目标。",
         settings={"goal": {"event_type": "coupon_redeemed"}},
     )
     d.node(

@@ -8,6 +8,7 @@ from typing import Any
 from templates_lib.builder import DocBuilder, days, minutes, purchase_goal, wait_for
 from templates_lib.common import (
     CALL_OUTCOMES,
+    channel_name,
     channel_param,
     coupon_param,
     days_param,
@@ -25,6 +26,13 @@ LOOKED_AT = (
 
 #: ``entry_event`` value that enters the built-in segment instead of reacting to an event.
 SEGMENT_ENTRY = "segment"
+#: who enters, by entry choice, as the draft's description says it
+_WHO = {
+    "browse": "浏览商品未购买",
+    "store_visit": "到店未购买",
+    "add_to_cart": "加购未付款",
+    SEGMENT_ENTRY: "每天 10:00 从“近14天浏览未购”进入",
+}
 LEADS_SEGMENT = "browsed_no_purchase_14d"
 
 
@@ -91,10 +99,14 @@ PARAMS = (
 
 
 def build(p: Mapping[str, Any]) -> dict[str, Any]:
+    delay = p["first_touch_delay_minutes"]
+    after = f"{delay // 60}小时" if delay % 60 == 0 else f"{delay}分钟"
+    # the description says what the chosen parameters make of the journey
     d = DocBuilder(
         "潜客激活",
-        "浏览或到店未购买的潜客：一小时后导购企微推荐所看商品；三天未购则导购邀约到店，"
-        "最后送一张券。任何时候购买即达成目标。",
+        f"{_WHO[p['entry_event']]}的潜客：{after}后{channel_name(p['first_touch_channel'])}推荐所看商品；"
+        f"{p['purchase_wait_days']}天未购则导购邀约到店，最后送一张券（{p['coupon_template_id']}），"
+        f"再等{p['offer_wait_days']}天。任何时候购买即达成目标。",
         settings={"goal": purchase_goal()},
     )
     d.node(

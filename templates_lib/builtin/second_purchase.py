@@ -8,6 +8,7 @@ from typing import Any
 from templates_lib.builder import DocBuilder, days, purchase_goal, wait_for
 from templates_lib.common import (
     CALL_OUTCOMES,
+    channel_name,
     channel_param,
     coupon_param,
     days_param,
@@ -60,9 +61,15 @@ PARAMS = (
 
 def build(p: Mapping[str, Any]) -> dict[str, Any]:
     n = p["remind_days_before_expiry"]
+    care = p["care_delay_days"]
+    channel = channel_name(p["care_channel"])
+    # the description says what the chosen parameters make of the journey
     d = DocBuilder(
         "新客二回",
-        "新客首购后次日关怀，发30天回购券；到期前3天未核销则导购电话回访并发到期提醒。",
+        ("每天 10:00 从“本周首购新客”进入；" if p["entry"] == "segment" else "")
+        + f"新客首购后{'次日' if care == 1 else f'第{care}天'}{channel}关怀，"
+        f"发回购券（{p['coupon_template_id']}）；到期前{n}天未核销则导购电话回访并发到期提醒，"
+        f"之后再等{p['final_wait_days']}天。",
         settings={"goal": purchase_goal()},
     )
     d.node(

@@ -70,10 +70,15 @@ def test_browser_use_template_save_as_template_and_clone(
 
     page.goto("/templates")
     page.click(f'[data-save-template="{journey_id}"]')
+    dialog = page.locator(f"#save-template-{journey_id}")
+    name = dialog.locator("input[name=name]")
+    assert name.input_value() == "新客二回（浏览器）"  # the journey's name, to change
+    name.fill("新客二回模板")
+    dialog.get_by_role("button", name="保存模板").click()
     page.wait_for_url("**/templates?saved=*")
     saved = page.locator("#saved-templates article")
     saved.first.wait_for()
-    assert "新客二回（浏览器）" in saved.first.inner_text()
+    assert "新客二回模板" in saved.first.inner_text()
     assert saved.first.locator("text=编辑").count() == 1  # the owner may edit it
 
     page.click(f'[data-clone="{journey_id}"]')
