@@ -2,9 +2,10 @@
 
 Dependencies are injected (samples-python ``hello_activity_method``): a session factory,
 settings, an ``httpx.Client`` for webhooks and a message-provider registry, plus a clock so
-tests can pin time. Workflows call the methods by reference::
-
-    await workflow.execute_activity_method(JourneyActivities.issue_coupon, request, ...)
+tests can pin time. Each method is registered under the name of the effect it implements
+(:data:`engine.kinds.EFFECTS`: ``issue_coupon`` is ``send_coupon``'s ``ISSUE_COUPON``), and
+workflows call it by that name through ``TemporalRuntime.effect`` — a new kind's effect adds
+its method here and to :func:`all_activities`.
 
 Every method is idempotent. The database work is synchronous SQLAlchemy, so each method is
 ``async`` and hands that work to a thread: the worker's event loop never blocks and no

@@ -2,35 +2,33 @@
 in-memory :class:`engine.simulation.SandboxWorld` instead of the database and providers.
 
 Used for test runs of drafts on a Temporal test server (no real coupons, messages or tasks)
-and by the workflow tests, which register these as stand-ins for the real activities.
+and by the workflow tests, which register these as stand-ins for the real activities. One
+activity per effect of :data:`engine.kinds.EFFECTS`, each running the effect's sandbox in
+the simulation runtime of the customer's world: a new kind's effects need nothing here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from engine.effects import (
-    CouponIssued,
-    CreateTaskRequest,
-    CustomerFacts,
-    CustomerUpdated,
+    EFFECTS,
+    Effect,
+    EffectContext,
     EffectFailed,
     FactsRequest,
-    IssueCouponRequest,
-    MessageSent,
     RunRecord,
-    SendMessageRequest,
-    TaskCreated,
     TaskNoticeRequest,
-    TaskNoticeResult,
-    UpdateCustomerRequest,
 )
 from engine.semantics import parse_time
 from engine.simulation import SandboxWorld, SimulatedRuntime
+
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class SandboxActivities:
@@ -40,117 +38,70 @@ class SandboxActivities:
         self._make_world = make_world
         self.runtimes: dict[str, SimulatedRuntime] = {}
         self.calls: list[tuple[str, Any]] = []
+        #: the activity of each effect, by name (what :meth:`all` registers)
+        self.activities: dict[str, Callable[..., Any]] = {
+            name: self._activity(effect) for name, effect in EFFECTS.items()
+        }
 
     def world(self, customer_id: str) -> SandboxWorld:
         return self._runtime(customer_id).world
+
+    def all(self) -> list[Callable[..., Any]]:
+        return list(self.activities.values())
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """``sandbox.send_message``: the activity of that name (as on JourneyActivities)."""
+        activities = self.__dict__.get("activities", {})
+        if name in activities:
+            return activities[name]
+        raise AttributeError(name)
 
     def _runtime(self, customer_id: str, at: str = "") -> SimulatedRuntime:
         rt = self.runtimes.get(customer_id)
         if rt is None:
             world = self._make_world(customer_id)
-            rt = SimulatedRuntime(world, parse_time(at) if at else _epoch())
+            rt = SimulatedRuntime(world, parse_time(at) if at else _EPOCH)
             self.runtimes[customer_id] = rt
         if at:
             rt.clock = parse_time(at)
         return rt
 
-    async def _call(
-        self, name: str, customer_id: str, at: str, fn: Callable[..., Any], req: Any
-    ) -> Any:
-        self.calls.append((name, req))
-        rt = self._runtime(customer_id, at)
+    def _where(self, req: Any) -> tuple[str, str]:
+        """Whose world a request acts on, and the workflow's time of it ("" = keep)."""
+        ctx = getattr(req, "ctx", None)
+        if isinstance(ctx, EffectContext):
+            return ctx.customer_id, ctx.at
+        if isinstance(req, FactsRequest):
+            return req.customer_id, req.as_of
+        if isinstance(req, RunRecord):
+            return req.customer_id, ""
+        if isinstance(req, TaskNoticeRequest):  # the world holding the task
+            owner = next(
+                (
+                    c
+                    for c, rt in self.runtimes.items()
+                    if any(t["task_id"] == req.task_id for t in rt.world.tasks)
+                ),
+                "",
+            )
+            return owner, ""
+        raise TypeError(f"no customer in a {type(req).__name__}")
+
+    async def _call(self, effect: Effect[Any, Any], req: Any) -> Any:
+        self.calls.append((effect.name, req))
+        rt = self._runtime(*self._where(req))
         try:
-            return await fn(rt, req)
+            return await rt.effect(effect, req)
         except EffectFailed as failure:
             raise ApplicationError(
                 failure.message, type=failure.type, non_retryable=True
             ) from failure
 
-    @activity.defn(name="load_facts")
-    async def load_facts(self, req: FactsRequest) -> CustomerFacts:
-        return await self._call(
-            "load_facts",
-            req.customer_id,
-            req.as_of,
-            SimulatedRuntime.load_facts,
-            req,
-        )
+    def _activity(self, effect: Effect[Any, Any]) -> Callable[..., Any]:
+        async def run(req: Any) -> Any:
+            return await self._call(effect, req)
 
-    @activity.defn(name="issue_coupon")
-    async def issue_coupon(self, req: IssueCouponRequest) -> CouponIssued:
-        return await self._call(
-            "issue_coupon",
-            req.ctx.customer_id,
-            req.ctx.at,
-            SimulatedRuntime.issue_coupon,
-            req,
-        )
-
-    @activity.defn(name="send_message")
-    async def send_message(self, req: SendMessageRequest) -> MessageSent:
-        return await self._call(
-            "send_message",
-            req.ctx.customer_id,
-            req.ctx.at,
-            SimulatedRuntime.send_message,
-            req,
-        )
-
-    @activity.defn(name="create_task")
-    async def create_task(self, req: CreateTaskRequest) -> TaskCreated:
-        return await self._call(
-            "create_task",
-            req.ctx.customer_id,
-            req.ctx.at,
-            SimulatedRuntime.create_task,
-            req,
-        )
-
-    @activity.defn(name="task_notice")
-    async def task_notice(self, req: TaskNoticeRequest) -> TaskNoticeResult:
-        customer = next(
-            (
-                c
-                for c, rt in self.runtimes.items()
-                if any(t["task_id"] == req.task_id for t in rt.world.tasks)
-            ),
-            "",
-        )
-        return await self._call(
-            "task_notice",
-            customer,
-            "",
-            SimulatedRuntime.task_notice,
-            req,
-        )
-
-    @activity.defn(name="update_customer")
-    async def update_customer(self, req: UpdateCustomerRequest) -> CustomerUpdated:
-        return await self._call(
-            "update_customer",
-            req.ctx.customer_id,
-            req.ctx.at,
-            SimulatedRuntime.update_customer,
-            req,
-        )
-
-    @activity.defn(name="record_run")
-    async def record_run(self, rec: RunRecord) -> None:
-        await self._call("record_run", rec.customer_id, "", SimulatedRuntime.record_run, rec)
-
-    def all(self) -> list[Callable[..., Any]]:
-        return [
-            self.load_facts,
-            self.issue_coupon,
-            self.send_message,
-            self.create_task,
-            self.task_notice,
-            self.update_customer,
-            self.record_run,
-        ]
-
-
-def _epoch() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime(2026, 1, 1, tzinfo=UTC)
+        # typed like the real activity, so Temporal decodes the request into its dataclass
+        run.__annotations__ = {"req": effect.request, "return": effect.result}
+        run.__name__ = run.__qualname__ = effect.name
+        return activity.defn(name=effect.name)(run)

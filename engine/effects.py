@@ -1,8 +1,9 @@
 """Requests and results that cross the boundary between the interpreter and the world.
 
-One dataclass in, one out, per activity (samples-python ``hello_activity``). Stdlib only:
-workflows pass these through the sandbox, activities implement them (activities/), and a
-virtual-clock runtime (test runs, backtests) can implement them without Temporal.
+The shared part (the :class:`Effect` descriptor, the visit context, business failures, the
+interpreter's own ``load_facts``/``record_run``) is :mod:`engine.effect_parts`; each node
+kind's effects live in its module under ``engine/kinds``. This module re-exports both, so
+activities and tests import every request and result from one place.
 
 Every side effect carries an ``idempotency_key`` derived from workflow id + enrollment +
 node id + visit (see :func:`idempotency_key`), so a retried or replayed activity never
@@ -11,220 +12,76 @@ issues a second coupon, message or task.
 
 # No "from __future__ import annotations": Temporal resolves these types on every
 # payload, and string annotations would be eval()-compiled each time (measured: most of the
-# worker CPU in bench.throughput).
+# worker CPU in bench.throughput). The same holds in every kind module.
 
-from dataclasses import dataclass, field
-from typing import Any
-
-# Permanent business failures: activities raise ApplicationError(type=<one of these>,
-# non_retryable=True); the interpreter records them and follows the node's on_failure.
-COUPON_STOCK_EXHAUSTED = "CouponStockExhausted"
-UNKNOWN_COUPON_TEMPLATE = "UnknownCouponTemplate"
-CUSTOMER_OPTED_OUT = "CustomerOptedOut"
-CUSTOMER_NOT_FOUND = "CustomerNotFound"
-NO_GUIDE_AVAILABLE = "NoGuideAvailable"
-MESSAGE_REJECTED = "MessageRejected"  # a provider's permanent 4xx, or a template that fails
-TEMPLATE_RENDER_FAILED = "TemplateRenderFailed"
-
-BUSINESS_FAILURES = frozenset(
-    {
-        COUPON_STOCK_EXHAUSTED,
-        UNKNOWN_COUPON_TEMPLATE,
-        CUSTOMER_OPTED_OUT,
-        CUSTOMER_NOT_FOUND,
-        NO_GUIDE_AVAILABLE,
-        MESSAGE_REJECTED,
-        TEMPLATE_RENDER_FAILED,
-    }
+from engine.effect_parts import (
+    BUSINESS_FAILURES,
+    COUPON_STOCK_EXHAUSTED,
+    CUSTOMER_NOT_FOUND,
+    CUSTOMER_OPTED_OUT,
+    LOAD_FACTS,
+    MESSAGE_REJECTED,
+    NO_GUIDE_AVAILABLE,
+    RECORD_RUN,
+    TEMPLATE_RENDER_FAILED,
+    UNKNOWN_COUPON_TEMPLATE,
+    CouponState,
+    CustomerFacts,
+    Effect,
+    EffectContext,
+    EffectFailed,
+    EventCountQuery,
+    FactsRequest,
+    RunRecord,
+    idempotency_key,
 )
+from engine.kinds import EFFECTS
+from engine.kinds.assign_guide_task import (
+    CREATE_TASK,
+    TASK_NOTICE,
+    CreateTaskRequest,
+    TaskCreated,
+    TaskNoticeRequest,
+    TaskNoticeResult,
+)
+from engine.kinds.send_coupon import ISSUE_COUPON, CouponIssued, IssueCouponRequest
+from engine.kinds.send_message import SEND_MESSAGE, MessageSent, SendMessageRequest
+from engine.kinds.update_customer import UPDATE_CUSTOMER, CustomerUpdated, UpdateCustomerRequest
 
-
-class EffectFailed(Exception):
-    """A permanent business failure of a side effect, as the interpreter sees it."""
-
-    def __init__(self, type: str, message: str) -> None:
-        super().__init__(f"{type}: {message}")
-        self.type = type
-        self.message = message
-
-
-def idempotency_key(workflow_id: str, enrollment_id: str, node_id: str, visit: int) -> str:
-    return f"{workflow_id}/{enrollment_id}/{node_id}/{visit}"
-
-
-@dataclass
-class EffectContext:
-    """Who and where: identifies one visit of one node by one customer's run."""
-
-    idempotency_key: str
-    workflow_id: str
-    journey_id: str
-    journey_version: int
-    node_id: str
-    visit: int
-    customer_id: str
-    #: the workflow's time of the visit (ISO-8601): activities date what they create with it,
-    #: so a coupon issued on the journey's day 12 expires relative to day 12 even when a
-    #: test server skips time
-    at: str = ""
-
-
-# ------------------------------------------------------------------ reads
-
-
-@dataclass
-class EventCountQuery:
-    event_type: str
-    window_days: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.event_type}:{self.window_days}"
-
-
-@dataclass
-class CouponState:
-    coupon_id: str
-    redeemed: bool
-    expires_at: str | None = None
-
-
-@dataclass
-class FactsRequest:
-    """Read the customer's current profile and the counts a branch needs, as of ``as_of``."""
-
-    customer_id: str
-    as_of: str  # ISO-8601 UTC (workflow time, so counts are reproducible)
-    event_counts: list[EventCountQuery] = field(default_factory=list)
-    coupon_ids: list[str] = field(default_factory=list)
-    segment_ids: list[str] = field(default_factory=list)  # membership asked about
-
-
-@dataclass
-class CustomerFacts:
-    customer_id: str
-    found: bool = True
-    name: str = ""
-    member_level: str = ""
-    store_id: str | None = None
-    guide_id: str | None = None
-    tags: list[str] = field(default_factory=list)
-    attributes: dict[str, Any] = field(default_factory=dict)
-    rfm_class: str | None = None
-    birthday: str | None = None  # YYYY-MM-DD
-    timezone: str = "Asia/Shanghai"
-    store_timezone: str = "Asia/Shanghai"
-    opted_out_channels: list[str] = field(default_factory=list)
-    event_counts: dict[str, int] = field(default_factory=dict)  # EventCountQuery.key -> n
-    coupons: dict[str, CouponState] = field(default_factory=dict)
-    as_of: str = ""
-    segments: dict[str, bool] = field(default_factory=dict)  # segment id -> member as of as_of
-
-
-# ------------------------------------------------------------------ side effects
-
-
-@dataclass
-class RunRecord:
-    """The run's state as the database keeps it for lists and dashboards."""
-
-    workflow_id: str
-    journey_id: str
-    journey_version: int
-    customer_id: str
-    status: str  # "running" | "exited" | "stopped" | "failed"
-    current_node: str | None = None
-    exit_reason: str | None = None
-    goal_reached: bool = False
-    at: str = ""
-
-
-@dataclass
-class IssueCouponRequest:
-    ctx: EffectContext
-    coupon_template_id: str
-    #: the run's final state when the next step is an exit: recorded with the effect
-    then_record: RunRecord | None = None
-
-
-@dataclass
-class CouponIssued:
-    coupon_id: str
-    code: str
-    template_id: str
-    face_value: float
-    min_spend: float
-    issued_at: str
-    expires_at: str
-
-
-@dataclass
-class SendMessageRequest:
-    ctx: EffectContext
-    channel: str
-    content: str  # a Jinja2 template over {customer, ctx}
-    subject: str = ""
-    webhook_url: str | None = None
-    context: dict[str, Any] = field(default_factory=dict)
-    then_record: RunRecord | None = None
-
-
-@dataclass
-class MessageSent:
-    message_id: str
-    channel: str
-    status: str  # "recorded" | "sent"
-    rendered: str
-
-
-@dataclass
-class CreateTaskRequest:
-    ctx: EffectContext
-    task_type: str
-    title: str
-    instructions: str  # a Jinja2 template over {customer, ctx}
-    assignee: str  # "bound_guide" | "store_manager"
-    due_at: str
-    remind_at: str | None = None
-    outcomes: list[str] = field(default_factory=list)
-    context: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class TaskCreated:
-    task_id: str
-    guide_id: str
-    guide_name: str
-    due_at: str
-
-
-@dataclass
-class TaskNoticeRequest:
-    """A reminder to the assignee, or an escalation to the store manager, for one task."""
-
-    task_id: str
-    kind: str  # "reminder" | "escalation" | "expired"
-    idempotency_key: str
-
-
-@dataclass
-class TaskNoticeResult:
-    task_id: str
-    kind: str
-    notified: str  # who was notified (guide id), "" when the task was already closed
-
-
-@dataclass
-class UpdateCustomerRequest:
-    ctx: EffectContext
-    add_tags: list[str] = field(default_factory=list)
-    remove_tags: list[str] = field(default_factory=list)
-    set_attributes: dict[str, Any] = field(default_factory=dict)
-    then_record: RunRecord | None = None
-
-
-@dataclass
-class CustomerUpdated:
-    customer_id: str
-    tags: list[str]
-    attributes: dict[str, Any]
+__all__ = [
+    "BUSINESS_FAILURES",
+    "COUPON_STOCK_EXHAUSTED",
+    "CREATE_TASK",
+    "CUSTOMER_NOT_FOUND",
+    "CUSTOMER_OPTED_OUT",
+    "EFFECTS",
+    "ISSUE_COUPON",
+    "LOAD_FACTS",
+    "MESSAGE_REJECTED",
+    "NO_GUIDE_AVAILABLE",
+    "RECORD_RUN",
+    "SEND_MESSAGE",
+    "TASK_NOTICE",
+    "TEMPLATE_RENDER_FAILED",
+    "UNKNOWN_COUPON_TEMPLATE",
+    "UPDATE_CUSTOMER",
+    "CouponIssued",
+    "CouponState",
+    "CreateTaskRequest",
+    "CustomerFacts",
+    "CustomerUpdated",
+    "Effect",
+    "EffectContext",
+    "EffectFailed",
+    "EventCountQuery",
+    "FactsRequest",
+    "IssueCouponRequest",
+    "MessageSent",
+    "RunRecord",
+    "SendMessageRequest",
+    "TaskCreated",
+    "TaskNoticeRequest",
+    "TaskNoticeResult",
+    "UpdateCustomerRequest",
+    "idempotency_key",
+]

@@ -1,11 +1,14 @@
 """The compiled journey: a typed, frozen IR that workflows interpret.
 
-Imports only the standard library, so the Temporal sandbox passes it through cheaply and
-the same IR can run under a virtual clock. Every step carries its canvas ``node_id`` (its
-location, for diagnostics and traces). Times are whole seconds; moments are ISO-8601 UTC.
+Every step carries its canvas ``node_id`` (its location, for diagnostics and traces). Times
+are whole seconds; moments are ISO-8601 UTC. Each kind's step dataclass lives in its module
+under ``engine/kinds`` (the shared vocabulary in :mod:`engine.ir_parts`, stdlib only); this
+module re-exports them, and the workflow imports it once per worker (passed through the
+Temporal sandbox), so the same IR also runs under a virtual clock.
 
 The IR travels as a plain JSON dict (:func:`to_dict` / :func:`from_dict`): each dataclass is
-tagged with its class name under ``"t"`` so unions decode without guessing.
+tagged with its class name under ``"t"`` so unions decode without guessing (a step's class
+name is recorded in every published version: never rename one).
 """
 
 from __future__ import annotations
@@ -16,289 +19,104 @@ import json
 import typing
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Union
-
-Scalar = Union[str, int, float, bool, None]  # noqa: UP007 - runtime alias, kept explicit
-Value = Union[Scalar, tuple[Scalar, ...]]  # noqa: UP007
-
-
-class Op(StrEnum):
-    EQ = "eq"
-    NE = "ne"
-    GT = "gt"
-    GTE = "gte"
-    LT = "lt"
-    LTE = "lte"
-    IN = "in"
-    NOT_IN = "not_in"
-    CONTAINS = "contains"
-    EXISTS = "exists"
-    NOT_EXISTS = "not_exists"
-
-
-class OnFailure(StrEnum):
-    CONTINUE = "continue"
-    EXIT = "exit"
-    PORT = "port"
-
-
-class ReentryPolicy(StrEnum):
-    NEVER = "never"
-    AFTER_EXIT = "after_exit"
-    COOLDOWN = "cooldown"
-
-
-@dataclass(frozen=True)
-class Transition:
-    port: str
-    target: str
-    edge_id: str
-
-
-@dataclass(frozen=True)
-class Filter:
-    field: str
-    op: Op
-    value: Value = None
-
-
-# ---------------------------------------------------------------- entry triggers
-
-
-@dataclass(frozen=True)
-class EventEntry:
-    event_type: str
-    filters: tuple[Filter, ...] = ()
-
-
-@dataclass(frozen=True)
-class ManualEntry:
-    pass
-
-
-@dataclass(frozen=True)
-class SegmentEntry:
-    segment_id: str
-    schedule: str = "once"
-    at_time: str = "09:00"
-    weekday: int | None = None
-
-
-EntryTrigger = Union[EventEntry, ManualEntry, SegmentEntry]  # noqa: UP007
-
-# ---------------------------------------------------------------- wait specs
-
-
-@dataclass(frozen=True)
-class DelayFor:
-    seconds: int
-
-
-@dataclass(frozen=True)
-class UntilContext:
-    """``offset_seconds`` is signed: negative = before the moment."""
-
-    node_id: str
-    field: str
-    offset_seconds: int
-
-
-@dataclass(frozen=True)
-class UntilCustomerDate:
-    field: str
-    offset_seconds: int
-
-
-@dataclass(frozen=True)
-class UntilAbsolute:
-    at: str
-
-
-WaitUntil = Union[DelayFor, UntilContext, UntilCustomerDate, UntilAbsolute]  # noqa: UP007
-
-
-@dataclass(frozen=True)
-class Window:
-    """A daily send window in minutes after local midnight; ``end`` may be < ``start``."""
-
-    start_minute: int
-    end_minute: int
-    timezone_source: str  # "customer" | "store"
-
-
-# ---------------------------------------------------------------- branch conditions
-
-
-@dataclass(frozen=True)
-class AttributeCond:
-    field: str
-    op: Op
-    value: Value = None
-
-
-@dataclass(frozen=True)
-class TagCond:
-    tag: str
-    present: bool = True
-
-
-@dataclass(frozen=True)
-class RfmCond:
-    classes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class EventCountCond:
-    event_type: str
-    window_days: int
-    op: Op
-    value: int
-
-
-@dataclass(frozen=True)
-class ContextCond:
-    node_id: str
-    field: str
-    op: Op
-    value: Value = True
-
-
-@dataclass(frozen=True)
-class SegmentCond:
-    segment_id: str
-    member: bool = True
-
-
-Cond = Union[AttributeCond, TagCond, RfmCond, EventCountCond, ContextCond, SegmentCond]  # noqa: UP007
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    label: str
-    match_all: bool
-    conditions: tuple[Cond, ...]
-
-
-@dataclass(frozen=True)
-class Variant:
-    id: str
-    weight: int
-    holdout: bool = False
-
-
-# ---------------------------------------------------------------- steps
-
-
-@dataclass(frozen=True)
-class _Step:
-    node_id: str
-    label: str
-    transitions: tuple[Transition, ...]
-
-    def target(self, port: str) -> str | None:
-        for t in self.transitions:
-            if t.port == port:
-                return t.target
-        return None
-
-
-@dataclass(frozen=True)
-class EntryStep(_Step):
-    trigger: EntryTrigger = field(default_factory=ManualEntry)
-    reentry: ReentryPolicy = ReentryPolicy.NEVER
-    cooldown_days: int | None = None
-
-
-@dataclass(frozen=True)
-class WaitStep(_Step):
-    until: WaitUntil = field(default_factory=lambda: DelayFor(0))
-    window: Window | None = None
-
-
-@dataclass(frozen=True)
-class WaitForEventStep(_Step):
-    event_type: str = ""
-    filters: tuple[Filter, ...] = ()
-    timeout_seconds: int = 0
-
-
-@dataclass(frozen=True)
-class BranchStep(_Step):
-    rules: tuple[Rule, ...] = ()
-
-
-@dataclass(frozen=True)
-class SplitStep(_Step):
-    variants: tuple[Variant, ...] = ()
-
-
-@dataclass(frozen=True)
-class SendCouponStep(_Step):
-    coupon_template_id: str = ""
-    on_failure: OnFailure = OnFailure.CONTINUE
-
-
-@dataclass(frozen=True)
-class SendMessageStep(_Step):
-    channel: str = "sms"
-    subject: str = ""
-    content: str = ""
-    webhook_url: str | None = None
-    on_failure: OnFailure = OnFailure.CONTINUE
-
-
-@dataclass(frozen=True)
-class AssignTaskStep(_Step):
-    task_type: str = "call"
-    title: str = ""
-    instructions: str = ""
-    assignee: str = "bound_guide"
-    due_in_seconds: int = 86400
-    remind_before_seconds: int | None = None
-    expire_after_seconds: int = 86400
-    outcomes: tuple[str, ...] = ()
-    on_failure: OnFailure = OnFailure.CONTINUE
-
-
-@dataclass(frozen=True)
-class UpdateCustomerStep(_Step):
-    add_tags: tuple[str, ...] = ()
-    remove_tags: tuple[str, ...] = ()
-    set_attributes: tuple[tuple[str, Scalar], ...] = ()
-
-
-@dataclass(frozen=True)
-class ExitStep(_Step):
-    goal_reached: bool = False
-
-
-Step = Union[  # noqa: UP007
+from typing import Any
+
+from engine.ir_parts import (
+    SHARED_CLASSES,
+    AttributeCond,
+    Cond,
+    ContextCond,
+    EventCountCond,
+    Filter,
+    OnFailure,
+    Op,
+    RfmCond,
+    Scalar,
+    SegmentCond,
+    StepBase,
+    TagCond,
+    Transition,
+    Value,
+)
+from engine.kinds import KINDS
+from engine.kinds.assign_guide_task import AssignTaskStep
+from engine.kinds.branch import BranchStep, Rule
+from engine.kinds.entry import (
     EntryStep,
+    EntryTrigger,
+    EventEntry,
+    ManualEntry,
+    ReentryPolicy,
+    SegmentEntry,
+)
+from engine.kinds.exit import ExitStep
+from engine.kinds.send_coupon import SendCouponStep
+from engine.kinds.send_message import SendMessageStep
+from engine.kinds.split import SplitStep, Variant
+from engine.kinds.update_customer import UpdateCustomerStep
+from engine.kinds.wait import (
+    DelayFor,
+    UntilAbsolute,
+    UntilContext,
+    UntilCustomerDate,
     WaitStep,
-    WaitForEventStep,
-    BranchStep,
-    SplitStep,
-    SendCouponStep,
-    SendMessageStep,
-    AssignTaskStep,
-    UpdateCustomerStep,
-    ExitStep,
+    WaitUntil,
+    Window,
+)
+from engine.kinds.wait_for_event import WaitForEventStep
+
+__all__ = [
+    "AssignTaskStep",
+    "AttributeCond",
+    "BranchStep",
+    "CompiledJourney",
+    "Cond",
+    "ContextCond",
+    "DelayFor",
+    "EntryStep",
+    "EntryTrigger",
+    "EventCountCond",
+    "EventEntry",
+    "ExitStep",
+    "Filter",
+    "Goal",
+    "ManualEntry",
+    "OnFailure",
+    "Op",
+    "ReentryPolicy",
+    "RfmCond",
+    "Rule",
+    "STEP_KIND",
+    "Scalar",
+    "SegmentCond",
+    "SegmentEntry",
+    "SendCouponStep",
+    "SendMessageStep",
+    "SplitStep",
+    "Step",
+    "StepBase",
+    "TagCond",
+    "Transition",
+    "UntilAbsolute",
+    "UntilContext",
+    "UntilCustomerDate",
+    "UpdateCustomerStep",
+    "Value",
+    "Variant",
+    "WaitStep",
+    "WaitUntil",
+    "WaitForEventStep",
+    "Window",
+    "content_hash",
+    "from_dict",
+    "to_dict",
 ]
 
+#: Any step (narrow with ``isinstance`` against a kind's step class).
+Step = StepBase
+
 #: The node kind (as in the document) of each step class.
-STEP_KIND: dict[type, str] = {
-    EntryStep: "entry",
-    WaitStep: "wait",
-    WaitForEventStep: "wait_for_event",
-    BranchStep: "branch",
-    SplitStep: "split",
-    SendCouponStep: "send_coupon",
-    SendMessageStep: "send_message",
-    AssignTaskStep: "assign_guide_task",
-    UpdateCustomerStep: "update_customer",
-    ExitStep: "exit",
-}
+STEP_KIND: dict[type, str] = {s.step: k.value for k, s in KINDS.items()}
 
 
 @dataclass(frozen=True)
@@ -362,34 +180,8 @@ class CompiledJourney:
 _CLASSES: dict[str, type] = {
     c.__name__: c
     for c in (
-        Transition,
-        Filter,
-        EventEntry,
-        ManualEntry,
-        SegmentEntry,
-        DelayFor,
-        UntilContext,
-        UntilCustomerDate,
-        UntilAbsolute,
-        Window,
-        AttributeCond,
-        TagCond,
-        RfmCond,
-        EventCountCond,
-        ContextCond,
-        SegmentCond,
-        Rule,
-        Variant,
-        EntryStep,
-        WaitStep,
-        WaitForEventStep,
-        BranchStep,
-        SplitStep,
-        SendCouponStep,
-        SendMessageStep,
-        AssignTaskStep,
-        UpdateCustomerStep,
-        ExitStep,
+        *SHARED_CLASSES,
+        *(c for s in KINDS.values() for c in s.ir_classes),
         Goal,
         CompiledJourney,
     )

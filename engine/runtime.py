@@ -16,23 +16,37 @@ carries across continue-as-new, and what its ``state`` query returns.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from engine.effects import (
-    CouponIssued,
-    CreateTaskRequest,
-    CustomerFacts,
-    CustomerUpdated,
-    FactsRequest,
-    IssueCouponRequest,
-    MessageSent,
-    RunRecord,
-    SendMessageRequest,
-    TaskCreated,
-    TaskNoticeRequest,
-    TaskNoticeResult,
-    UpdateCustomerRequest,
-)
+from engine.effect_parts import CustomerFacts, Effect
+
+Rq = TypeVar("Rq")
+Rs = TypeVar("Rs")
+
+#: How many buffered events a run keeps (the newest win).
+EVENT_BUFFER_LIMIT = 100
+
+# Interpreter changes that would alter recorded histories ship behind ``Runtime.patched``
+# (``workflow.patched`` on Temporal): runs recorded before a change replay the old way.
+# Changes released together share one id, so a run carries one marker per release.
+#: Release 2 of the journey semantics:
+#: - a facts snapshot is reused until the customer first waits (was: for 60 s);
+#: - a task moved by capacity overflow is reminded/escalated/expired on its own due time;
+#: - a side effect followed by an exit records the run's end itself (no extra record).
+SEMANTICS_V2 = "journey-semantics-v2"
+#: Release 3: no run strands (issue 12):
+#: - a failed step follows its kind's ``failure_ports``: a guide task that could not be
+#:   created takes ``expired`` under "continue" (was: a ``next`` port tasks do not have, so
+#:   the run stopped with nothing to do and its row still "running");
+#: - a port that leads nowhere ends the run as exit ``no_path``, recorded (was: as above);
+#: - a task notice (reminder, escalation, expiry, cancel) that fails for good is noted on the
+#:   visit and the run goes on (was: the exception failed the workflow task, for ever);
+#: - a customer whose exit a side effect already recorded leaves at once: no pause and no
+#:   continue-as-new between that effect and the exit (was: a pause arriving in between
+#:   held a run the database called exited).
+SEMANTICS_V3 = "journey-semantics-v3"
+#: Every patch id, in the order a runtime decides them (once, when a run starts).
+PATCHES = (SEMANTICS_V2, SEMANTICS_V3)
 
 # ------------------------------------------------------------------ signals
 
@@ -128,16 +142,9 @@ class Runtime(Protocol):
         (False while replaying a run recorded before the change)."""
         ...
 
-    async def load_facts(self, req: FactsRequest) -> CustomerFacts: ...
-
-    async def issue_coupon(self, req: IssueCouponRequest) -> CouponIssued: ...
-
-    async def send_message(self, req: SendMessageRequest) -> MessageSent: ...
-
-    async def create_task(self, req: CreateTaskRequest) -> TaskCreated: ...
-
-    async def task_notice(self, req: TaskNoticeRequest) -> TaskNoticeResult: ...
-
-    async def update_customer(self, req: UpdateCustomerRequest) -> CustomerUpdated: ...
-
-    async def record_run(self, rec: RunRecord) -> None: ...
+    async def effect(self, effect: Effect[Rq, Rs], request: Rq) -> Rs:
+        """Ask the world for ``effect`` (a read, or a side effect keyed by the request's
+        idempotency key) and return its result; a permanent business failure raises
+        :class:`engine.effects.EffectFailed`. One implementation per runtime serves every
+        effect of every kind (:data:`engine.kinds.EFFECTS`)."""
+        ...

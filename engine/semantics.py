@@ -6,11 +6,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from engine import ir
-from engine.effects import CustomerFacts, EventCountQuery
+from engine import ir_parts as ir
+from engine.effect_parts import CustomerFacts, EventCountQuery
+
+if TYPE_CHECKING:
+    from engine.kinds.branch import BranchStep
+    from engine.kinds.split import SplitStep, Variant
+    from engine.kinds.wait import Window
 
 
 def lookup(data: dict[str, Any], dotted: str) -> Any:
@@ -105,7 +110,7 @@ class FactsNeeded:
     segment_ids: list[str]
 
 
-def facts_needed(step: ir.BranchStep, context: dict[str, dict[str, Any]]) -> FactsNeeded:
+def facts_needed(step: BranchStep, context: dict[str, dict[str, Any]]) -> FactsNeeded:
     """Which event counts, coupon states and segment memberships evaluating ``step`` needs."""
     counts: dict[str, EventCountQuery] = {}
     coupons: list[str] = []
@@ -172,7 +177,7 @@ def condition_holds(c: ir.Cond, value: Any) -> bool:
 
 
 def evaluate_branch(
-    step: ir.BranchStep, facts: CustomerFacts, context: dict[str, dict[str, Any]]
+    step: BranchStep, facts: CustomerFacts, context: dict[str, dict[str, Any]]
 ) -> tuple[str, dict[str, Any], str]:
     """→ (port, inputs, summary). First matching rule wins; none → ``else``."""
     inputs: dict[str, Any] = {}
@@ -189,31 +194,6 @@ def evaluate_branch(
     return "else", inputs, f"{shown} → else" if shown else "else"
 
 
-# ------------------------------------------------------------------ failures
-
-_CONTINUE, _EXIT, _PORT = ir.OnFailure.CONTINUE, ir.OnFailure.EXIT, ir.OnFailure.PORT
-
-#: The port a customer takes when a step's side effect fails for good (stock exhausted,
-#: opted out, no guide, a template that does not render, retries exhausted), by node kind
-#: and ``on_failure``; ``None`` ends the path (exit ``failure_exit``). Every port named here
-#: is one the kind always has (``engine.ports``; tests/engine check every cell): a port
-#: leading nowhere would leave the run with nothing to do and its row "running".
-#: A guide task has no ``next``: a task that could not be created is a task nobody did, so
-#: "continue" follows ``expired`` (the trace and ``ctx.<node>.failed`` tell the two apart).
-#: ``update_customer`` has no on_failure setting: a failed update always continues.
-FAILURE_PORTS: dict[str, dict[ir.OnFailure, str | None]] = {
-    "send_coupon": {_CONTINUE: "next", _EXIT: None, _PORT: "failed"},
-    "send_message": {_CONTINUE: "next", _EXIT: None, _PORT: "failed"},
-    "assign_guide_task": {_CONTINUE: "expired", _EXIT: None, _PORT: "failed"},
-    "update_customer": {_CONTINUE: "next"},
-}
-
-
-def failure_port(kind: str, on_failure: ir.OnFailure) -> str | None:
-    """Where a failed ``kind`` step goes under ``on_failure`` (``None``: the path ends)."""
-    return FAILURE_PORTS.get(kind, {}).get(on_failure)
-
-
 # ------------------------------------------------------------------ split
 
 
@@ -222,7 +202,7 @@ def split_bucket(seed: str) -> int:
     return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big") % 100
 
 
-def choose_variant(step: ir.SplitStep, seed: str) -> tuple[ir.Variant, int]:
+def choose_variant(step: SplitStep, seed: str) -> tuple[Variant, int]:
     bucket = split_bucket(seed)
     upto = 0
     for v in step.variants:
@@ -242,7 +222,7 @@ def parse_time(value: str) -> datetime:
     return dt
 
 
-def align_to_window(moment: datetime, window: ir.Window, tz: ZoneInfo) -> datetime:
+def align_to_window(moment: datetime, window: Window, tz: ZoneInfo) -> datetime:
     """The first instant ≥ ``moment`` inside the daily window (local time in ``tz``)."""
     local = moment.astimezone(tz)
     minute = local.hour * 60 + local.minute

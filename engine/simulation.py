@@ -12,35 +12,30 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from engine import ir
 from engine.compiler.templates import TemplateRenderError, render
 from engine.effects import (
-    COUPON_STOCK_EXHAUSTED,
-    CUSTOMER_OPTED_OUT,
-    NO_GUIDE_AVAILABLE,
+    LOAD_FACTS,
+    RECORD_RUN,
     TEMPLATE_RENDER_FAILED,
-    UNKNOWN_COUPON_TEMPLATE,
     CouponIssued,
     CouponState,
-    CreateTaskRequest,
     CustomerFacts,
-    CustomerUpdated,
+    Effect,
     EffectFailed,
     FactsRequest,
-    IssueCouponRequest,
     MessageSent,
     RunRecord,
-    SendMessageRequest,
-    TaskCreated,
     TaskNoticeRequest,
-    TaskNoticeResult,
-    UpdateCustomerRequest,
 )
 from engine.interpreter import Interpreter, new_state
 from engine.runtime import CustomerEventIn, RunState, TaskOutcome
 from engine.semantics import parse_time
+
+Rq = TypeVar("Rq")
+Rs = TypeVar("Rs")
 
 
 @dataclass
@@ -102,7 +97,8 @@ class SimulatedRuntime:
         self.clock = start
         self.script = sorted(script or [], key=lambda s: s.at)
         self.interpreter: Interpreter | None = None
-        self._issued_keys: dict[str, CouponIssued] = {}
+        #: results kept by an effect's sandbox by key (e.g. a coupon per idempotency key)
+        self.done: dict[str, Any] = {}
 
     # --- time
     def now(self) -> datetime:
@@ -160,8 +156,18 @@ class SimulatedRuntime:
                     )
                 )
 
-    # --- reads
-    async def load_facts(self, req: FactsRequest) -> CustomerFacts:
+    # --- effects: every effect's sandbox is its ``simulate`` (engine/kinds/<kind>.py)
+    async def effect(self, effect: Effect[Rq, Rs], request: Rq) -> Rs:
+        if effect is LOAD_FACTS:
+            return await self._load_facts(request)  # type: ignore[arg-type,return-value]
+        if effect is RECORD_RUN:
+            await self._record_run(request)  # type: ignore[arg-type]
+            return None  # type: ignore[return-value]
+        if effect.simulate is None:
+            raise NotImplementedError(f"effect {effect.name!r} has no sandbox (simulate)")
+        return await effect.simulate(self, request)
+
+    async def _load_facts(self, req: FactsRequest) -> CustomerFacts:
         as_of = parse_time(req.as_of)
         base = self.world.facts
         counts = {
@@ -192,97 +198,23 @@ class SimulatedRuntime:
             }
         )
 
-    # --- side effects (sandbox)
-    async def issue_coupon(self, req: IssueCouponRequest) -> CouponIssued:
-        if req.ctx.idempotency_key in self._issued_keys:
-            return self._issued_keys[req.ctx.idempotency_key]
-        self._inject("issue_coupon", req.ctx.node_id)
-        tpl = self.world.coupon_templates.get(req.coupon_template_id)
-        if tpl is None:
-            raise EffectFailed(UNKNOWN_COUPON_TEMPLATE, req.coupon_template_id)
-        if tpl.stock is not None:
-            if tpl.stock <= 0:
-                raise EffectFailed(COUPON_STOCK_EXHAUSTED, f"{tpl.id} has no stock left")
-            tpl.stock -= 1
-        n = next(self.world._seq)
-        coupon = CouponIssued(
-            coupon_id=f"SIM-CP{n}",
-            code=f"SIM{n:05d}",
-            template_id=tpl.id,
-            face_value=tpl.face_value,
-            min_spend=tpl.min_spend,
-            issued_at=self.clock.isoformat(),
-            expires_at=(self.clock + timedelta(days=tpl.validity_days)).isoformat(),
-        )
-        self.world.coupons.append(coupon)
-        self._issued_keys[req.ctx.idempotency_key] = coupon
-        self._then_record(req.then_record)
-        return coupon
-
-    async def send_message(self, req: SendMessageRequest) -> MessageSent:
-        self._inject("send_message", req.ctx.node_id)
-        if req.channel in self.world.facts.opted_out_channels:
-            raise EffectFailed(CUSTOMER_OPTED_OUT, f"opted out of {req.channel}")
-        n = next(self.world._seq)
-        rendered = self._render(req.content, req.context)
-        msg = MessageSent(f"SIM-MSG{n}", req.channel, "sandbox", rendered)
-        self.world.messages.append(msg)
-        self._then_record(req.then_record)
-        return msg
-
-    async def create_task(self, req: CreateTaskRequest) -> TaskCreated:
-        self._inject("create_task", req.ctx.node_id)
-        guide = self.world.facts.guide_id
-        if not guide and req.assignee == "bound_guide":
-            guide = self.world.facts.attributes.get("store_manager_id")
-        if not isinstance(guide, str) or not guide:
-            raise EffectFailed(NO_GUIDE_AVAILABLE, "no bound guide and no store manager")
-        # rendered like the worker does, so a test run shows the failure a live run would get
-        title = self._render(req.title, req.context)
-        instructions = self._render(req.instructions, req.context)
-        n = next(self.world._seq)
-        task_id = f"SIM-T{n}"
-        task = {
-            "task_id": task_id,
-            "node_id": req.ctx.node_id,
-            "guide_id": guide,
-            "status": "open",
-            "outcome": None,
-            "due_at": req.due_at,
-            "task_type": req.task_type,
-            "title": title,
-            "instructions": instructions,
-        }
-        self.world.tasks.append(task)
-        return TaskCreated(task_id, guide, guide, req.due_at)
-
-    async def task_notice(self, req: TaskNoticeRequest) -> TaskNoticeResult:
-        node_id = next((t["node_id"] for t in self.world.tasks if t["task_id"] == req.task_id), "")
-        self._inject("task_notice", node_id)
-        self.world.notices.append(req)
-        for t in self.world.tasks:
-            if t["task_id"] == req.task_id and req.kind in ("expired", "cancelled"):
-                t["status"] = req.kind
-        return TaskNoticeResult(req.task_id, req.kind, "sandbox")
-
-    async def update_customer(self, req: UpdateCustomerRequest) -> CustomerUpdated:
-        self._inject("update_customer", req.ctx.node_id)
-        f = self.world.facts
-        f.tags = sorted((set(f.tags) | set(req.add_tags)) - set(req.remove_tags))
-        f.attributes = {**f.attributes, **req.set_attributes}
-        self._then_record(req.then_record)
-        return CustomerUpdated(f.customer_id, f.tags, f.attributes)
-
-    async def record_run(self, rec: RunRecord) -> None:
+    async def _record_run(self, rec: RunRecord) -> None:
         self.world.records.append(rec)
 
-    def _inject(self, effect: str, node_id: str) -> None:
+    # --- what the effects' sandboxes share
+    def next_seq(self) -> int:
+        """A number unique in this world (ids of coupons, messages, tasks, events)."""
+        return next(self.world._seq)
+
+    def inject(self, effect: str, node_id: str) -> None:
+        """Raise the failure ``world.failures`` injects for ``effect`` at ``node_id``."""
         failures = self.world.failures
         failure = failures.get(f"{effect}:{node_id}") or failures.get(effect)
         if failure:
             raise EffectFailed(failure, f"{effect} at {node_id or '?'} fails (injected)")
 
-    def _render(self, text: str, ctx: dict[str, Any]) -> str:
+    def render(self, text: str, ctx: dict[str, Any]) -> str:
+        """Render a message/task template as the worker would (a failure is a business one)."""
         try:
             customer = {**self.world.template_customer, **_customer_view(self.world.facts)}
             return render(text, customer=customer, ctx=ctx)
@@ -291,7 +223,8 @@ class SimulatedRuntime:
         except Exception as exc:  # e.g. {{ 1 / 0 }}: the worker's renderer reports it too
             raise EffectFailed(TEMPLATE_RENDER_FAILED, f"{type(exc).__name__}: {exc}") from exc
 
-    def _then_record(self, rec: RunRecord | None) -> None:
+    def record_after(self, rec: RunRecord | None) -> None:
+        """Record the run's end a side effect carries (``then_record``)."""
         if rec is not None:
             self.world.records.append(rec)
 

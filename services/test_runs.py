@@ -25,13 +25,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from engine import ir
 from engine.compiler import compile_document
 from engine.compiler.diagnostics import Diagnostic
-from engine.effects import CustomerFacts, EffectFailed, MessageSent, SendMessageRequest
+from engine.effects import CustomerFacts, Effect, EffectFailed, SendMessageRequest
 from engine.interpreter import Interpreter, new_state
 from engine.rendering import TemplateLimitError
 from engine.runtime import CustomerEventIn, RunState
@@ -179,6 +179,10 @@ def script_items(lines: list[ScriptLine], start: datetime) -> list[ScriptItem]:
     return items
 
 
+Rq = TypeVar("Rq")
+Rs = TypeVar("Rs")
+
+
 class _SteppingRuntime(SimulatedRuntime):
     """The simulation runtime, keeping a copy of the state each time a new step begins and
     noting the templates that went past a rendering limit."""
@@ -189,13 +193,14 @@ class _SteppingRuntime(SimulatedRuntime):
         self.limit_errors: list[str] = []
         self._seen = -1
 
-    async def send_message(self, req: SendMessageRequest) -> MessageSent:
+    async def effect(self, effect: Effect[Rq, Rs], request: Rq) -> Rs:
         try:
-            return await super().send_message(req)
+            return await super().effect(effect, request)
         except EffectFailed as failure:
             # engine.simulation raises the render failure as the cause of the business one.
-            if isinstance(failure.__cause__, TemplateLimitError):
-                self.limit_errors.append(f"'{req.ctx.node_id}': {failure.__cause__.reason}")
+            cause = failure.__cause__
+            if isinstance(cause, TemplateLimitError) and isinstance(request, SendMessageRequest):
+                self.limit_errors.append(f"'{request.ctx.node_id}': {cause.reason}")
             raise
 
     def now(self) -> datetime:

@@ -1,44 +1,34 @@
 """Temporal's side of the journey runtime: durable timers, conditions and activities.
 
+Every effect of every node kind runs through :meth:`TemporalRuntime.effect`: the activity
+named by the effect (the name recorded in histories), its request as the one argument, its
+result decoded to the effect's result type. No activity class is imported: workflows depend
+on engine/ only, and the worker registers ``activities.JourneyActivities`` under the same
+names.
+
 Imported by ``workflows/journey.py`` through ``imports_passed_through`` so the sandbox
 loads it once per worker instead of once per workflow run (and Temporal resolves these
 dataclasses' types without eval: no ``from __future__ import annotations`` here).
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from activities import JourneyActivities
-from engine.effects import (
-    BUSINESS_FAILURES,
-    CouponIssued,
-    CreateTaskRequest,
-    CustomerFacts,
-    CustomerUpdated,
-    EffectFailed,
-    FactsRequest,
-    IssueCouponRequest,
-    MessageSent,
-    RunRecord,
-    SendMessageRequest,
-    TaskCreated,
-    TaskNoticeRequest,
-    TaskNoticeResult,
-    UpdateCustomerRequest,
-)
+from engine.effects import BUSINESS_FAILURES, CustomerFacts, Effect, EffectFailed
 from engine.interpreter import PATCHES
 from engine.ir import CompiledJourney
 from engine.runtime import CustomerEventIn, RunState
 from workflows import journey_cache
 from workflows.journey_cache import JourneyRef
 
-T = TypeVar("T")
+Rq = TypeVar("Rq")
+Rs = TypeVar("Rs")
 
 #: Side effects retry transient failures (a provider's 5xx, a DB hiccup) with backoff for
 #: about a day; business failures are non-retryable and reach the interpreter at once.
@@ -173,36 +163,24 @@ class TemporalRuntime:
             or info.get_current_history_length() > self.history_limit
         )
 
-    async def load_facts(self, req: FactsRequest) -> CustomerFacts:
-        return await workflow.execute_local_activity_method(
-            JourneyActivities.load_facts, req, start_to_close_timeout=READ_TIMEOUT
-        )
-
-    async def record_run(self, rec: RunRecord) -> None:
-        await workflow.execute_local_activity_method(
-            JourneyActivities.record_run, rec, start_to_close_timeout=READ_TIMEOUT
-        )
-
-    async def issue_coupon(self, req: IssueCouponRequest) -> CouponIssued:
-        return await self._effect(JourneyActivities.issue_coupon, req)
-
-    async def send_message(self, req: SendMessageRequest) -> MessageSent:
-        return await self._effect(JourneyActivities.send_message, req)
-
-    async def create_task(self, req: CreateTaskRequest) -> TaskCreated:
-        return await self._effect(JourneyActivities.create_task, req)
-
-    async def task_notice(self, req: TaskNoticeRequest) -> TaskNoticeResult:
-        return await self._effect(JourneyActivities.task_notice, req)
-
-    async def update_customer(self, req: UpdateCustomerRequest) -> CustomerUpdated:
-        return await self._effect(JourneyActivities.update_customer, req)
-
-    async def _effect(self, method: Callable[[Any, Any], Awaitable[T]], req: Any) -> T:
+    async def effect(self, effect: Effect[Rq, Rs], request: Rq) -> Rs:
+        """Run ``effect`` as the activity of its name. A local effect (``load_facts``,
+        ``record_run``) is a local activity with the read timeout and the SDK's retries; a
+        side effect retries transient failures with :data:`EFFECT_RETRY`, and its business
+        failures (and retries exhausted) reach the interpreter as :class:`EffectFailed`."""
+        if effect.local:
+            result = await workflow.execute_local_activity(
+                effect.name,
+                request,
+                result_type=effect.result,
+                start_to_close_timeout=READ_TIMEOUT,
+            )
+            return cast(Rs, result)
         try:
-            return await workflow.execute_activity_method(
-                method,
-                req,
+            result = await workflow.execute_activity(
+                effect.name,
+                request,
+                result_type=effect.result,
                 start_to_close_timeout=EFFECT_TIMEOUT,
                 retry_policy=EFFECT_RETRY,
             )
@@ -212,3 +190,4 @@ class TemporalRuntime:
                 raise EffectFailed(cause.type, cause.message) from err
             # transient failures that outlived every retry: a visible, permanent failure
             raise EffectFailed(RETRIES_EXHAUSTED, str(cause or err)) from err
+        return cast(Rs, result)

@@ -5,20 +5,21 @@
 
 Every diagnostic is collected (none stops the others) so the canvas can mark every bad node
 at once. Only a document without errors is built into a :class:`~engine.ir.CompiledJourney`.
+
+The public names load on first use (:mod:`engine.compiler.compile`): node kind modules
+import ``engine.compiler.common`` and ``diagnostics`` while :mod:`engine.document` is still
+being assembled from them, so this package must not import the document eagerly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from engine.compiler.build import build
-from engine.compiler.diagnostics import Code, Diagnostic, Diagnostics, Severity
-from engine.compiler.parse import MAX_DOCUMENT_BYTES, MAX_NODES, document_size, parse
-from engine.compiler.passes import PASSES, Context, build_graph
-from engine.document import JourneyDocument
-from engine.ir import CompiledJourney
+if TYPE_CHECKING:
+    from engine.compiler.compile import CompileResult, compile_document
+    from engine.compiler.diagnostics import Code, Diagnostic, Severity
+    from engine.compiler.parse import MAX_DOCUMENT_BYTES, MAX_NODES, document_size
 
 __all__ = [
     "Code",
@@ -31,55 +32,22 @@ __all__ = [
     "compile_document",
 ]
 
-
-@dataclass
-class CompileResult:
-    document: JourneyDocument | None
-    journey: CompiledJourney | None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.journey is not None
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
-
-    def diagnostics_json(self) -> list[dict[str, Any]]:
-        return [d.to_dict() for d in self.diagnostics]
+_HOME = {
+    "Code": "engine.compiler.diagnostics",
+    "CompileResult": "engine.compiler.compile",
+    "Diagnostic": "engine.compiler.diagnostics",
+    "MAX_DOCUMENT_BYTES": "engine.compiler.parse",
+    "document_size": "engine.compiler.parse",
+    "MAX_NODES": "engine.compiler.parse",
+    "Severity": "engine.compiler.diagnostics",
+    "compile_document": "engine.compiler.compile",
+}
 
 
-def compile_document(
-    raw: Any,
-    *,
-    journey_id: str = "draft",
-    version: int = 0,
-    coupon_templates: Collection[str] | None = None,
-    segments: Collection[str] | None = None,
-) -> CompileResult:
-    """Compile a journey document (a dict, JSON text/bytes or a JourneyDocument).
-
-    ``coupon_templates`` / ``segments``: the ids that exist; ``None`` skips that check
-    (e.g. offline).
-    """
-    diags = Diagnostics()
-    if isinstance(raw, JourneyDocument):
-        raw = raw.model_dump(mode="json")
-    parsed = parse(raw, diags)
-    doc = parsed.document
-    if doc is None:
-        return CompileResult(None, None, diags.items)
-    ctx = Context(
-        doc=doc,
-        graph=build_graph(doc, parsed.known_ids),
-        nodes={n.id: n for n in doc.nodes},
-        known_ids=parsed.known_ids,
-        coupon_templates=coupon_templates,
-        segments=segments,
-    )
-    for validate in PASSES:
-        validate(ctx, diags)
-    if diags.has_errors:
-        return CompileResult(doc, None, diags.items)
-    return CompileResult(doc, build(doc, journey_id=journey_id, version=version), diags.items)
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'engine.compiler' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once loaded, an ordinary module attribute
+    return value

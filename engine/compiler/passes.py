@@ -6,7 +6,6 @@ stops the others. The order only matters for readability of the resulting list.
 
 from __future__ import annotations
 
-import difflib
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Collection
@@ -14,62 +13,30 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from engine.compiler.common import MAX_WAIT_SECONDS, close_matches, seconds
 from engine.compiler.diagnostics import Code, Diagnostics, did_you_mean
-from engine.compiler.templates import CUSTOMER_FIELDS, check_template, context_expression
 from engine.document import (
     AnyNode,
-    AssignGuideTaskNode,
     BranchNode,
-    Channel,
-    CompareOp,
-    ContextCondition,
-    Duration,
     Edge,
     EntryNode,
-    EventTrigger,
     JourneyDocument,
-    PropertyFilter,
-    RfmCondition,
     SegmentCondition,
     SegmentTrigger,
-    SendCouponNode,
-    SendMessageNode,
-    SplitNode,
-    TimeUnit,
-    TimeWindow,
-    WaitForEventNode,
-    WaitNode,
-    WaitUntilContext,
 )
-from engine.ports import ELSE, output_ports
-from engine.rfm import RFM_CLASS_NAMES
+from engine.kinds import KINDS
+from engine.ports import output_ports
 
-MAX_WAIT_SECONDS = 90 * 86400
-_UNIT_SECONDS = {TimeUnit.MINUTES: 60, TimeUnit.HOURS: 3600, TimeUnit.DAYS: 86400}
+__all__ = ["MAX_WAIT_SECONDS", "PASSES", "Context", "Pass", "build_graph", "seconds"]
+
 #: Node kinds during which a customer's time passes: a loop must contain one of them.
-WAITING_KINDS = ("wait", "wait_for_event", "assign_guide_task")
-#: What each context field is produced by.
-CONTEXT_PRODUCERS = {
-    "expires_at": ("send_coupon",),
-    "issued_at": ("send_coupon",),
-    "redeemed": ("send_coupon",),
-    "issued": ("send_coupon",),
-    "due_at": ("assign_guide_task",),
-    "outcome": ("assign_guide_task",),
-    "failed": ("send_coupon", "send_message", "assign_guide_task"),
-}
-
-
-#: ``_check_duration``'s wording of a duration → the config field it is.
-_DURATION_FIELDS = {"the wait": "duration", "the offset": "offset"}
-
-
-def _close(word: str, choices: Collection[str]) -> list[str]:
-    return difflib.get_close_matches(word, sorted(choices), n=3, cutoff=0.5)
-
-
-def seconds(d: Duration) -> int:
-    return d.amount * _UNIT_SECONDS[d.unit]
+WAITING_KINDS = tuple(k.value for k, s in KINDS.items() if s.waits)
+#: What each context field is produced by (the kinds that record it).
+CONTEXT_PRODUCERS: dict[str, tuple[str, ...]] = {}
+for _kind, _spec in KINDS.items():
+    for _field in _spec.context_fields:
+        CONTEXT_PRODUCERS[_field] = (*CONTEXT_PRODUCERS.get(_field, ()), _kind.value)
+_close = close_matches
 
 
 @dataclass
@@ -250,69 +217,9 @@ def validate_cycles(ctx: Context, diags: Diagnostics) -> None:
 
 
 def validate_configs(ctx: Context, diags: Diagnostics) -> None:
+    """Each node's own config checks: its kind's ``validate`` (engine/kinds/<kind>.py)."""
     for node in ctx.doc.nodes:
-        if isinstance(node, EntryNode) and isinstance(node.config.trigger, EventTrigger):
-            _check_filters(node.id, node.config.trigger.filters, diags)
-            if (
-                node.config.reentry.policy.value == "cooldown"
-                and not node.config.reentry.cooldown_days
-            ):
-                diags.error(
-                    Code.INVALID_CONFIG,
-                    f"'{_label(node)}': a cooldown re-entry policy needs cooldown_days.",
-                    nodes=[node.id],
-                    hint="Set how many days must pass before a customer may enter again.",
-                    params={
-                        "kind": node.kind.value,
-                        "errors": [
-                            {"loc": ["config", "reentry", "cooldown_days"], "type": "missing"}
-                        ],
-                    },
-                )
-        elif isinstance(node, WaitNode):
-            _check_wait(node, diags)
-        elif isinstance(node, WaitForEventNode):
-            _check_duration(node.id, _label(node), "timeout", node.config.timeout, diags)
-            _check_filters(node.id, node.config.filters, diags)
-        elif isinstance(node, BranchNode):
-            _check_branch(node, diags)
-        elif isinstance(node, SplitNode):
-            _check_split(node, diags)
-        elif isinstance(node, SendCouponNode):
-            known = ctx.coupon_templates
-            tid = node.config.coupon_template_id
-            if known is not None and tid not in known:
-                diags.error(
-                    Code.UNKNOWN_COUPON_TEMPLATE,
-                    f"'{_label(node)}' issues coupon template '{tid}', which does not exist.",
-                    nodes=[node.id],
-                    hint=did_you_mean(tid, known) or "Pick a coupon template in the panel.",
-                    params={"template": tid, "suggestions": _close(tid, known)},
-                )
-        elif isinstance(node, SendMessageNode):
-            for field_name in ("content", "subject"):
-                _check_template_text(ctx, node, field_name, getattr(node.config, field_name), diags)
-            if node.config.channel is Channel.WEBHOOK and not node.config.webhook_url:
-                diags.error(
-                    Code.WEBHOOK_URL_REQUIRED,
-                    f"'{_label(node)}' sends through a webhook but has no webhook URL.",
-                    nodes=[node.id],
-                    hint="Enter the https:// URL that should receive the message.",
-                )
-        elif isinstance(node, AssignGuideTaskNode):
-            for field_name in ("title", "instructions"):
-                _check_template_text(ctx, node, field_name, getattr(node.config, field_name), diags)
-            _check_duration(node.id, _label(node), "due_in", node.config.due_in, diags)
-            outcomes = node.config.outcomes
-            dupes = sorted({o for o in outcomes if outcomes.count(o) > 1})
-            bad = [o for o in outcomes if o in ("expired", "failed") or not o.strip()]
-            if dupes or bad:
-                diags.error(
-                    Code.DUPLICATE_PORT_ID,
-                    f"'{_label(node)}': task outcomes must be unique, non-empty and not "
-                    f"'expired'/'failed' (got {', '.join(dupes + bad)}).",
-                    nodes=[node.id],
-                )
+        KINDS[node.kind].validate(node, ctx, diags)
 
 
 def validate_timezone(ctx: Context, diags: Diagnostics) -> None:
@@ -453,241 +360,4 @@ def _name(ctx: Context, node_id: str) -> str:
 
 
 def _context_refs(node: AnyNode) -> list[tuple[str, str | None]]:
-    refs: list[tuple[str, str | None]] = []
-    if isinstance(node, WaitNode) and isinstance(node.config.until, WaitUntilContext):
-        refs.append((node.config.until.node_id, node.config.until.field))
-    elif isinstance(node, BranchNode):
-        for rule in node.config.rules:
-            for cond in rule.conditions:
-                if isinstance(cond, ContextCondition):
-                    refs.append((cond.node_id, cond.field))
-    elif isinstance(node, SendMessageNode | AssignGuideTaskNode):
-        texts = (
-            [node.config.content, node.config.subject]
-            if isinstance(node, SendMessageNode)
-            else [node.config.instructions, node.config.title]
-        )
-        for text in texts:
-            refs.extend((r, None) for r in check_template(text).context_refs)
-    return refs
-
-
-def _check_duration(
-    node_id: str, label: str, what: str, d: Duration, diags: Diagnostics, *, allow_zero=False
-) -> None:
-    s = seconds(d)
-    if s == 0 and not allow_zero:
-        diags.error(
-            Code.INVALID_WAIT,
-            f"'{label}': {what} must be at least 1 minute.",
-            nodes=[node_id],
-            params={"field": _DURATION_FIELDS.get(what, what), "problem": "zero"},
-        )
-    elif s > MAX_WAIT_SECONDS:
-        diags.error(
-            Code.INVALID_WAIT,
-            f"'{label}': {what} of {d.amount} {d.unit.value} is longer than 90 days.",
-            nodes=[node_id],
-            hint="Waits can be at most 90 days; chain a second wait for longer pauses.",
-            params={"field": _DURATION_FIELDS.get(what, what), "problem": "too_long"},
-        )
-
-
-def _check_wait(node: WaitNode, diags: Diagnostics) -> None:
-    until = node.config.until
-    if until.type == "duration":
-        _check_duration(node.id, _label(node), "the wait", until.duration, diags)
-    elif until.type in ("context", "customer_date"):
-        _check_duration(node.id, _label(node), "the offset", until.offset, diags, allow_zero=True)
-    if node.config.window is not None:
-        _check_window(node.id, _label(node), node.config.window, diags)
-
-
-def _check_window(node_id: str, label: str, window: TimeWindow, diags: Diagnostics) -> None:
-    for name, value in (("start", window.start), ("end", window.end)):
-        hh, mm = (int(p) for p in value.split(":"))
-        if hh > 23 or mm > 59:
-            diags.error(
-                Code.INVALID_WINDOW,
-                f"'{label}': window {name} '{value}' is not a time of day.",
-                nodes=[node_id],
-                hint="Use HH:MM between 00:00 and 23:59.",
-            )
-    if window.start == window.end:
-        diags.error(
-            Code.INVALID_WINDOW,
-            f"'{label}': the send window starts and ends at {window.start}, so it is empty.",
-            nodes=[node_id],
-        )
-
-
-def _check_filters(node_id: str, filters: list[PropertyFilter], diags: Diagnostics) -> None:
-    for f in filters:
-        if f.op in (CompareOp.IN, CompareOp.NOT_IN) and not isinstance(f.value, list):
-            diags.error(
-                Code.INVALID_FILTER,
-                f"Filter on '{f.field}' uses '{f.op.value}' but its value is not a list.",
-                nodes=[node_id],
-                hint='Give a list, e.g. ["A", "B"].',
-                params={"property": f.field, "problem": "not_a_list"},
-            )
-        elif (
-            f.op not in (CompareOp.EXISTS, CompareOp.NOT_EXISTS, CompareOp.IN, CompareOp.NOT_IN)
-            and f.value is None
-        ):
-            diags.error(
-                Code.INVALID_FILTER,
-                f"Filter on '{f.field}' ({f.op.value}) needs a value.",
-                nodes=[node_id],
-                params={"property": f.field, "problem": "no_value"},
-            )
-
-
-def _check_branch(node: BranchNode, diags: Diagnostics) -> None:
-    rules = node.config.rules
-    if not rules:
-        diags.error(
-            Code.EMPTY_RULES,
-            f"Branch '{_label(node)}' has no rules, so everyone would take 'else'.",
-            nodes=[node.id],
-            hint="Add a rule, or remove the branch.",
-        )
-    ids = [r.id for r in rules]
-    for rid in sorted({i for i in ids if ids.count(i) > 1}):
-        diags.error(
-            Code.DUPLICATE_PORT_ID,
-            f"Branch '{_label(node)}' has two rules with the id '{rid}'.",
-            nodes=[node.id],
-        )
-    for rule in rules:
-        if rule.id == ELSE:
-            diags.error(
-                Code.RESERVED_PORT_ID,
-                f"Branch '{_label(node)}': a rule cannot be called 'else'; that port is "
-                "for customers no rule matches.",
-                nodes=[node.id],
-            )
-        if not rule.conditions:
-            diags.error(
-                Code.EMPTY_RULE,
-                f"Rule '{rule.label or rule.id}' of branch '{_label(node)}' has no conditions.",
-                nodes=[node.id],
-                hint="Add at least one condition to the rule.",
-                params={"rule": rule.label or rule.id},
-            )
-        for cond in rule.conditions:
-            if isinstance(cond, RfmCondition):
-                for cls in cond.classes:
-                    if cls not in RFM_CLASS_NAMES:
-                        diags.error(
-                            Code.UNKNOWN_RFM_CLASS,
-                            f"Rule '{rule.label or rule.id}' uses unknown RFM class '{cls}'.",
-                            nodes=[node.id],
-                            hint=did_you_mean(cls, RFM_CLASS_NAMES),
-                            params={"rfm_class": cls, "rule": rule.label or rule.id},
-                        )
-
-
-def _check_split(node: SplitNode, diags: Diagnostics) -> None:
-    variants = node.config.variants
-    if len(variants) < 2:
-        diags.error(
-            Code.SPLIT_WEIGHTS,
-            f"Split '{_label(node)}' needs at least two variants.",
-            nodes=[node.id],
-            params={"problem": "too_few"},
-        )
-    total = sum(v.weight for v in variants)
-    if variants and total != 100:
-        diags.error(
-            Code.SPLIT_WEIGHTS,
-            f"The weights of split '{_label(node)}' add up to {total}%, not 100%.",
-            nodes=[node.id],
-            hint="Adjust the variant weights so they sum to 100.",
-            params={"total": total},
-        )
-    ids = [v.id for v in variants]
-    for vid in sorted({i for i in ids if ids.count(i) > 1}):
-        diags.error(
-            Code.DUPLICATE_PORT_ID,
-            f"Split '{_label(node)}' has two variants with the id '{vid}'.",
-            nodes=[node.id],
-        )
-
-
-def _check_template_text(
-    ctx: Context,
-    node: SendMessageNode | AssignGuideTaskNode,
-    field_name: str,
-    text: str,
-    diags: Diagnostics,
-) -> None:
-    if not text:
-        return
-    check = check_template(text)
-    if check.error:
-        diags.error(
-            Code.TEMPLATE_SYNTAX,
-            f"'{_label(node)}': the {field_name} template does not parse ({check.error}).",
-            nodes=[node.id],
-            hint="Variables look like {{ customer.name }} or {{ ctx.<node id>.expires_at }}.",
-            params={"field": field_name, "error": check.error},
-        )
-        return
-    if check.unknown_customer_fields:
-        unknown = sorted(check.unknown_customer_fields)
-        diags.warning(
-            Code.TEMPLATE_SYNTAX,
-            f"'{_label(node)}': unknown customer field(s) {', '.join(unknown)} render as empty.",
-            nodes=[node.id],
-            params={"field": field_name, "unknown_fields": unknown},
-        )
-    for placeholder in check.single_braces:
-        fix = _placeholder_fix(ctx, node.id, placeholder)
-        diags.warning(
-            Code.SINGLE_BRACE_PLACEHOLDER,
-            f"'{_label(node)}': the {field_name} has the placeholder {placeholder}, which is "
-            "sent as written: placeholders take double braces"
-            + (f"; write {fix}." if fix else ", e.g. {{ customer.name }}."),
-            nodes=[node.id],
-            hint=f"Replace {placeholder} with {fix or '{{ customer.<field> }}'}.",
-            params={"field": field_name, "placeholder": placeholder, "fix": fix},
-        )
-
-
-#: What marketers used to write in single braces, and the coupon field it meant.
-_COUPON_WORDS = {
-    "coupon": "code",
-    "coupon_code": "code",
-    "code": "code",
-    "coupon_value": "face_value",
-    "face_value": "face_value",
-    "amount": "face_value",
-    "coupon_expiry": "expires_at",
-    "expiry": "expires_at",
-    "expires_at": "expires_at",
-    "expire_date": "expires_at",
-}
-
-
-def _placeholder_fix(ctx: Context, node_id: str, placeholder: str) -> str:
-    """The double-brace placeholder ``{name}`` most likely meant, or "" when unclear."""
-    name = placeholder.strip("{} ")
-    if name.startswith(("customer.", "ctx.")):
-        return "{{ " + name + " }}"
-    if name in CUSTOMER_FIELDS:
-        return "{{ customer." + name + " }}"
-    coupon_field = _COUPON_WORDS.get(name)
-    if coupon_field:
-        upstream = nx.ancestors(ctx.graph, node_id) if node_id in ctx.graph else set()
-        coupons = [
-            n.id for n in ctx.doc.nodes if n.id in upstream and isinstance(n, SendCouponNode)
-        ]
-        expr = (
-            context_expression(coupons[0], coupon_field)
-            if coupons
-            else f"ctx.<coupon step>.{coupon_field}"
-        )
-        return "{{ " + (expr + "[:10]" if coupon_field == "expires_at" else expr) + " }}"
-    close = difflib.get_close_matches(name, sorted(CUSTOMER_FIELDS), n=1, cutoff=0.6)
-    return "{{ customer." + close[0] + " }}" if close else ""
+    return KINDS[node.kind].context_refs(node)

@@ -15,11 +15,11 @@ import pytest
 
 from engine import ir
 from engine.compiler import compile_document
-from engine.effects import CustomerFacts, IssueCouponRequest
+from engine.effects import ISSUE_COUPON, CustomerFacts, Effect
 from engine.interpreter import SEMANTICS_V3, Interpreter, new_state
+from engine.kinds import FAILURE_PORTS, failure_port
 from engine.ports import output_ports
 from engine.runtime import RunState
-from engine.semantics import FAILURE_PORTS, failure_port
 from engine.simulation import (
     CouponTemplateSpec,
     SandboxWorld,
@@ -232,11 +232,12 @@ async def test_a_port_that_leads_nowhere_ends_the_run_recorded() -> None:
 class _PausedDuringCoupon(SimulatedRuntime):
     """A pause signal arrives while the coupon (whose next step is the exit) is issued."""
 
-    async def issue_coupon(self, req: IssueCouponRequest) -> Any:
-        issued = await super().issue_coupon(req)
-        assert self.interpreter is not None
-        self.interpreter.on_pause(True)
-        return issued
+    async def effect(self, effect: Effect[Any, Any], request: Any) -> Any:
+        result = await super().effect(effect, request)
+        if effect is ISSUE_COUPON:
+            assert self.interpreter is not None
+            self.interpreter.on_pause(True)
+        return result
 
 
 async def test_a_pause_after_the_exit_was_recorded_does_not_hold_the_customer() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from temporalio import workflow
 
+from engine.effects import ISSUE_COUPON
 from services.replay import export_history, load_dir, load_history, replay_many, replay_one
 from tests.replay.test_replay import ReorderedJourneyWorkflow
 from workflows import JourneyInput, JourneyWorkflow
@@ -19,9 +20,10 @@ HISTORIES = Path(__file__).parent / "histories"
 class ThrottledRuntime(TemporalRuntime):
     """A 'release' that waits a second before every coupon: changes recorded commands."""
 
-    async def issue_coupon(self, req: Any) -> Any:
-        await workflow.sleep(1)
-        return await super().issue_coupon(req)
+    async def effect(self, effect: Any, request: Any) -> Any:
+        if effect is ISSUE_COUPON:
+            await workflow.sleep(1)
+        return await super().effect(effect, request)
 
 
 @workflow.defn(name="JourneyWorkflow", sandboxed=False)

@@ -1,0 +1,159 @@
+"""The vocabulary every node kind's document config shares: the base model, the kind enum,
+durations, comparisons, event filters, ``on_failure``, positions and the node base.
+
+Stdlib + pydantic only, and no node kind: each kind module (``engine/kinds/<kind>.py``)
+builds its config and node model from these, and :mod:`engine.document` assembles the
+discriminated union of every kind's node from the registry (:mod:`engine.kinds`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+
+JsonScalar = str | int | float | bool | None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class NodeKind(StrEnum):
+    """Every node kind. A new kind adds its member here and its module under engine/kinds."""
+
+    ENTRY = "entry"
+    WAIT = "wait"
+    WAIT_FOR_EVENT = "wait_for_event"
+    BRANCH = "branch"
+    SPLIT = "split"
+    SEND_COUPON = "send_coupon"
+    SEND_MESSAGE = "send_message"
+    ASSIGN_GUIDE_TASK = "assign_guide_task"
+    UPDATE_CUSTOMER = "update_customer"
+    EXIT = "exit"
+
+
+class TimeUnit(StrEnum):
+    MINUTES = "minutes"
+    HOURS = "hours"
+    DAYS = "days"
+
+
+class Duration(_Model):
+    amount: int = Field(ge=0, description="How many units.")
+    unit: TimeUnit = TimeUnit.DAYS
+
+
+class CompareOp(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    IN = "in"
+    NOT_IN = "not_in"
+    CONTAINS = "contains"
+    EXISTS = "exists"
+    NOT_EXISTS = "not_exists"
+
+
+class PropertyFilter(_Model):
+    """One condition on an event's ``properties`` (``field`` may be dotted: ``sku.category``)."""
+
+    field: str = Field(min_length=1, max_length=100)
+    op: CompareOp = CompareOp.EQ
+    value: JsonScalar | list[JsonScalar] = None
+
+
+# --------------------------------------------------------------------------- conditions
+# Shared: what a branch rule tests (and any kind that tests the customer).
+
+
+class AttributeCondition(_Model):
+    """Customer profile field or custom attribute: member_level, store_id, gender, attrs.x …"""
+
+    type: Literal["attribute"] = "attribute"
+    field: str = Field(min_length=1, max_length=64)
+    op: CompareOp = CompareOp.EQ
+    value: JsonScalar | list[JsonScalar] = None
+
+
+class TagCondition(_Model):
+    type: Literal["tag"] = "tag"
+    tag: str = Field(min_length=1, max_length=64)
+    present: bool = True
+
+
+class RfmCondition(_Model):
+    type: Literal["rfm_class"] = "rfm_class"
+    classes: list[str] = Field(min_length=1)
+
+
+class EventCountCondition(_Model):
+    """ "purchases in the last 30 days ≥ 1"."""
+
+    type: Literal["event_count"] = "event_count"
+    event_type: str = Field(min_length=1, max_length=64)
+    window_days: int = Field(ge=1, le=730)
+    op: CompareOp = CompareOp.GTE
+    value: int = Field(default=1, ge=0)
+
+
+class ContextCondition(_Model):
+    """Journey context: "the coupon issued at node X was redeemed", "task outcome was …"."""
+
+    type: Literal["context"] = "context"
+    node_id: str = Field(min_length=1)
+    field: Literal["redeemed", "outcome", "issued", "failed"] = "redeemed"
+    op: CompareOp = CompareOp.EQ
+    value: JsonScalar | list[JsonScalar] = True
+
+
+class SegmentCondition(_Model):
+    """The customer is (``member``) or is not in a saved audience segment, evaluated against
+    the segment's rules when the branch runs ("still dormant", "browsed twice, no purchase")."""
+
+    type: Literal["segment"] = "segment"
+    segment_id: str = Field(min_length=1, max_length=64)
+    member: bool = True
+
+
+Condition = Annotated[
+    AttributeCondition
+    | TagCondition
+    | RfmCondition
+    | EventCountCondition
+    | ContextCondition
+    | SegmentCondition,
+    Field(discriminator="type"),
+]
+
+
+class OnFailure(StrEnum):
+    """What a permanent business failure (stock exhausted, opted out, no guide) does."""
+
+    CONTINUE = "continue"  # record it in the trace, follow `next` (a guide task: `expired`)
+    EXIT = "exit"  # end the customer's path
+    PORT = "port"  # follow the node's extra ``failed`` port
+
+
+class Position(_Model):
+    x: float = 0
+    y: float = 0
+
+
+class NodeBase(_Model):
+    """What every node has; a kind's node model adds ``kind`` (a Literal) and ``config``."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    label: str = Field(default="", max_length=120)
+    position: Position = Field(default_factory=Position)
+    #: narrowed by each kind's node model to ``Literal[NodeKind.<KIND>]``
+    kind: NodeKind
+    #: narrowed by each kind's node model to its config model
+    config: BaseModel

@@ -1,0 +1,185 @@
+"""``send_coupon``: issue one coupon from a template, exactly once per visit."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from engine.compiler import common
+from engine.compiler.diagnostics import Code, Diagnostics, did_you_mean
+from engine.document_parts import NodeBase, NodeKind, OnFailure, _Model
+from engine.effect_parts import (
+    COUPON_STOCK_EXHAUSTED,
+    UNKNOWN_COUPON_TEMPLATE,
+    Effect,
+    EffectContext,
+    EffectFailed,
+    RunRecord,
+)
+from engine.ir_parts import OnFailure as IrOnFailure
+from engine.ir_parts import StepBase
+from engine.kinds.spec import KindSpec, StepHead
+
+if TYPE_CHECKING:
+    from engine.compiler.passes import Context
+    from engine.interpreter import Interpreter
+    from engine.runtime import TraceEntry
+    from engine.simulation import SimulatedRuntime
+
+NEXT = "next"
+FAILED = "failed"
+
+# --------------------------------------------------------------------------- document
+
+
+class SendCouponConfig(_Model):
+    coupon_template_id: str = Field(min_length=1, max_length=64)
+    on_failure: OnFailure = OnFailure.CONTINUE
+
+
+class SendCouponNode(NodeBase):
+    kind: Literal[NodeKind.SEND_COUPON] = NodeKind.SEND_COUPON
+    config: SendCouponConfig
+
+
+# --------------------------------------------------------------------------- IR
+
+
+@dataclass(frozen=True)
+class SendCouponStep(StepBase):
+    coupon_template_id: str = ""
+    on_failure: IrOnFailure = IrOnFailure.CONTINUE
+
+
+# --------------------------------------------------------------------------- effect
+
+
+@dataclass
+class IssueCouponRequest:
+    ctx: EffectContext
+    coupon_template_id: str
+    #: the run's final state when the next step is an exit: recorded with the effect
+    then_record: RunRecord | None = None
+
+
+@dataclass
+class CouponIssued:
+    coupon_id: str
+    code: str
+    template_id: str
+    face_value: float
+    min_spend: float
+    issued_at: str
+    expires_at: str
+
+
+async def simulate_issue_coupon(rt: "SimulatedRuntime", req: IssueCouponRequest) -> CouponIssued:
+    """The sandbox: a coupon from the world's templates, stock counted, once per key."""
+    key = f"issue_coupon:{req.ctx.idempotency_key}"
+    if key in rt.done:
+        return rt.done[key]
+    rt.inject("issue_coupon", req.ctx.node_id)
+    tpl = rt.world.coupon_templates.get(req.coupon_template_id)
+    if tpl is None:
+        raise EffectFailed(UNKNOWN_COUPON_TEMPLATE, req.coupon_template_id)
+    if tpl.stock is not None:
+        if tpl.stock <= 0:
+            raise EffectFailed(COUPON_STOCK_EXHAUSTED, f"{tpl.id} has no stock left")
+        tpl.stock -= 1
+    n = rt.next_seq()
+    coupon = CouponIssued(
+        coupon_id=f"SIM-CP{n}",
+        code=f"SIM{n:05d}",
+        template_id=tpl.id,
+        face_value=tpl.face_value,
+        min_spend=tpl.min_spend,
+        issued_at=rt.clock.isoformat(),
+        expires_at=(rt.clock + timedelta(days=tpl.validity_days)).isoformat(),
+    )
+    rt.world.coupons.append(coupon)
+    rt.done[key] = coupon
+    rt.record_after(req.then_record)
+    return coupon
+
+
+#: Issue one coupon, exactly once per idempotency key, never beyond stock.
+ISSUE_COUPON: Effect[IssueCouponRequest, CouponIssued] = Effect(
+    "issue_coupon", IssueCouponRequest, CouponIssued, simulate=simulate_issue_coupon
+)
+
+# --------------------------------------------------------------------------- compile
+
+
+def ports(node: SendCouponNode) -> tuple[str, ...]:
+    return (NEXT, FAILED) if node.config.on_failure is OnFailure.PORT else (NEXT,)
+
+
+def validate(node: SendCouponNode, ctx: "Context", diags: Diagnostics) -> None:
+    known = ctx.coupon_templates
+    tid = node.config.coupon_template_id
+    if known is not None and tid not in known:
+        diags.error(
+            Code.UNKNOWN_COUPON_TEMPLATE,
+            f"'{common.label(node)}' issues coupon template '{tid}', which does not exist.",
+            nodes=[node.id],
+            hint=did_you_mean(tid, known) or "Pick a coupon template in the panel.",
+            params={"template": tid, "suggestions": common.close_matches(tid, known)},
+        )
+
+
+def build(node: SendCouponNode, head: StepHead) -> SendCouponStep:
+    return SendCouponStep(
+        head.node_id,
+        head.label,
+        head.transitions,
+        coupon_template_id=node.config.coupon_template_id,
+        on_failure=common.on_failure(node.config.on_failure),
+    )
+
+
+# --------------------------------------------------------------------------- run
+
+
+async def run(
+    step: SendCouponStep, it: "Interpreter", entry: "TraceEntry", visit: int
+) -> str | None:
+    req = IssueCouponRequest(
+        it.effect_ctx(step.node_id, visit),
+        step.coupon_template_id,
+        then_record=it.exit_record_after(step),
+    )
+    result = await it.attempt(entry, step.node_id, ISSUE_COUPON, req)
+    if result is None:
+        return it.failure_port(step)
+    it.recorded_exit = req.then_record
+    it.state.context[step.node_id] = {
+        "coupon_id": result.coupon_id,
+        "code": result.code,
+        "template_id": result.template_id,
+        "face_value": result.face_value,
+        "issued_at": result.issued_at,
+        "expires_at": result.expires_at,
+        "issued": True,
+    }
+    entry.result = dict(it.state.context[step.node_id])
+    entry.summary = (
+        f"coupon {result.code} ¥{result.face_value:g} · expires {result.expires_at[:10]}"
+    )
+    return NEXT
+
+
+SPEC = KindSpec(
+    kind=NodeKind.SEND_COUPON,
+    node=SendCouponNode,
+    step=SendCouponStep,
+    ir_classes=(SendCouponStep,),
+    ports=ports,
+    static_ports=(NEXT,),
+    validate=validate,
+    build=build,
+    run=run,
+    effects=(ISSUE_COUPON,),
+    failure_ports={IrOnFailure.CONTINUE: NEXT, IrOnFailure.EXIT: None, IrOnFailure.PORT: FAILED},
+    context_fields=("expires_at", "issued_at", "redeemed", "issued", "failed"),
+)

@@ -1,0 +1,183 @@
+"""``send_message``: render a template and send it (SMS, WeCom, WeChat template, email,
+webhook), exactly once per visit."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from engine.compiler import common
+from engine.compiler.diagnostics import Code, Diagnostics
+from engine.document_parts import NodeBase, NodeKind, OnFailure, _Model
+from engine.effect_parts import CUSTOMER_OPTED_OUT, Effect, EffectContext, EffectFailed, RunRecord
+from engine.ir_parts import OnFailure as IrOnFailure
+from engine.ir_parts import StepBase
+from engine.kinds.spec import KindSpec, StepHead
+
+if TYPE_CHECKING:
+    from engine.compiler.passes import Context
+    from engine.interpreter import Interpreter
+    from engine.runtime import TraceEntry
+    from engine.simulation import SimulatedRuntime
+
+NEXT = "next"
+FAILED = "failed"
+
+# --------------------------------------------------------------------------- document
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WECOM = "wecom"
+    WECHAT_TEMPLATE = "wechat_template"
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class SendMessageConfig(_Model):
+    channel: Channel = Channel.SMS
+    subject: str = Field(default="", max_length=200)
+    content: str = Field(min_length=1, max_length=2000)
+    webhook_url: str | None = Field(default=None, max_length=500)
+    on_failure: OnFailure = OnFailure.CONTINUE
+
+
+class SendMessageNode(NodeBase):
+    kind: Literal[NodeKind.SEND_MESSAGE] = NodeKind.SEND_MESSAGE
+    config: SendMessageConfig
+
+
+# --------------------------------------------------------------------------- IR
+
+
+@dataclass(frozen=True)
+class SendMessageStep(StepBase):
+    channel: str = "sms"
+    subject: str = ""
+    content: str = ""
+    webhook_url: str | None = None
+    on_failure: IrOnFailure = IrOnFailure.CONTINUE
+
+
+# --------------------------------------------------------------------------- effect
+
+
+@dataclass
+class SendMessageRequest:
+    ctx: EffectContext
+    channel: str
+    content: str  # a Jinja2 template over {customer, ctx}
+    subject: str = ""
+    webhook_url: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    then_record: RunRecord | None = None
+
+
+@dataclass
+class MessageSent:
+    message_id: str
+    channel: str
+    status: str  # "recorded" | "sent"
+    rendered: str
+
+
+async def simulate_send_message(rt: "SimulatedRuntime", req: SendMessageRequest) -> MessageSent:
+    """The sandbox: rendered as the worker would, kept in the world, not sent."""
+    rt.inject("send_message", req.ctx.node_id)
+    if req.channel in rt.world.facts.opted_out_channels:
+        raise EffectFailed(CUSTOMER_OPTED_OUT, f"opted out of {req.channel}")
+    n = rt.next_seq()
+    rendered = rt.render(req.content, req.context)
+    msg = MessageSent(f"SIM-MSG{n}", req.channel, "sandbox", rendered)
+    rt.world.messages.append(msg)
+    rt.record_after(req.then_record)
+    return msg
+
+
+#: Render and send one message through the channel's provider, exactly once.
+SEND_MESSAGE: Effect[SendMessageRequest, MessageSent] = Effect(
+    "send_message", SendMessageRequest, MessageSent, simulate=simulate_send_message
+)
+
+# --------------------------------------------------------------------------- compile
+
+
+def ports(node: SendMessageNode) -> tuple[str, ...]:
+    return (NEXT, FAILED) if node.config.on_failure is OnFailure.PORT else (NEXT,)
+
+
+def validate(node: SendMessageNode, ctx: "Context", diags: Diagnostics) -> None:
+    for field_name in ("content", "subject"):
+        common.check_template_text(ctx, node, field_name, getattr(node.config, field_name), diags)
+    if node.config.channel is Channel.WEBHOOK and not node.config.webhook_url:
+        diags.error(
+            Code.WEBHOOK_URL_REQUIRED,
+            f"'{common.label(node)}' sends through a webhook but has no webhook URL.",
+            nodes=[node.id],
+            hint="Enter the https:// URL that should receive the message.",
+        )
+
+
+def context_refs(node: SendMessageNode) -> list[tuple[str, str | None]]:
+    return common.template_refs(node.config.content, node.config.subject)
+
+
+def build(node: SendMessageNode, head: StepHead) -> SendMessageStep:
+    msg = node.config
+    return SendMessageStep(
+        head.node_id,
+        head.label,
+        head.transitions,
+        channel=msg.channel.value,
+        subject=msg.subject,
+        content=msg.content,
+        webhook_url=msg.webhook_url,
+        on_failure=common.on_failure(msg.on_failure),
+    )
+
+
+# --------------------------------------------------------------------------- run
+
+
+async def run(
+    step: SendMessageStep, it: "Interpreter", entry: "TraceEntry", visit: int
+) -> str | None:
+    req = SendMessageRequest(
+        ctx=it.effect_ctx(step.node_id, visit),
+        channel=step.channel,
+        content=step.content,
+        subject=step.subject,
+        webhook_url=step.webhook_url,
+        context=it.template_context(),
+        then_record=it.exit_record_after(step),
+    )
+    result = await it.attempt(entry, step.node_id, SEND_MESSAGE, req)
+    if result is None:
+        return it.failure_port(step)
+    it.recorded_exit = req.then_record
+    it.state.context[step.node_id] = {"message_id": result.message_id, "status": result.status}
+    entry.result = {
+        "message_id": result.message_id,
+        "status": result.status,
+        "rendered": result.rendered[:200],
+    }
+    entry.summary = f"{result.channel} message {result.status}"
+    return NEXT
+
+
+SPEC = KindSpec(
+    kind=NodeKind.SEND_MESSAGE,
+    node=SendMessageNode,
+    step=SendMessageStep,
+    ir_classes=(SendMessageStep,),
+    ports=ports,
+    static_ports=(NEXT,),
+    validate=validate,
+    build=build,
+    run=run,
+    effects=(SEND_MESSAGE,),
+    failure_ports={IrOnFailure.CONTINUE: NEXT, IrOnFailure.EXIT: None, IrOnFailure.PORT: FAILED},
+    context_fields=("failed",),
+    context_refs=context_refs,
+)
