@@ -13,8 +13,9 @@ Exactly-once entry, also when a page is retried after a crash half-way:
    memo names it, is already entered and is not started again; only a claimed row whose
    workflow never started is started now.
 
-Re-entry rules (never / after exit / cooldown) are those of ``services.enrollment``, read
-in bulk: one query for the page's latest runs instead of one per customer.
+Re-entry rules (never / after exit / cooldown) are :func:`reentry_block`, the same the event
+path and the enroll API apply (``services.enrollment``), read in bulk: one query for the
+page's latest runs instead of one per customer.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def enrollment_key(enrollment_id: int) -> str:
 def reentry_block(latest: JourneyRun | None, journey: CompiledJourney, now: datetime) -> str | None:
     """Why a customer whose latest run is ``latest`` may not enter now (None: may enter).
 
-    The rules of :func:`services.enrollment._reentry_block`, on a prefetched row.
+    The one re-entry rule of every way in: enrollment pages (on a prefetched row), the
+    event path and the enroll API (``services.enrollment``).
     """
     if latest is None:
         return None

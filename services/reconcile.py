@@ -31,7 +31,6 @@ from sqlmodel import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.enrollment import MEMO_RUN_ROW
 from db import crud
 from db.models import JourneyRun, utcnow
 from db.session import in_thread, writer
@@ -39,6 +38,7 @@ from services import lifecycle
 from services.events import DeliveryFailedError, deliver_event
 from services.tasks import tell_journey
 from services.temporal import TemporalGateway, TemporalUnavailableError
+from workflows.contract import MEMO_RUN_ROW
 
 log = logging.getLogger(__name__)
 
