@@ -189,6 +189,11 @@ def _strings() -> dict[str, str]:
             "customers still in it are stopped."
         ),
         "confirmImport": lazy("Replace the current draft with the imported file?"),
+        # the buttons of the app's confirmation dialog say what they do
+        "publishOk": lazy("Publish"),
+        "archiveOk": lazy("Archive"),
+        "importOk": lazy("Replace the draft"),
+        "cancel": lazy("Cancel"),
         "imported": lazy("Imported."),
         "importFailed": lazy("Import failed: %s"),
         "noEntryTarget": lazy("An entry step cannot have incoming connections."),

@@ -56,7 +56,40 @@
     toastTimer = setTimeout(() => { el.hidden = true; }, kind === "err" ? 6000 : 3000);
   }
 
-  window.JC = { api, toast, csrfToken };
+  /** Ask before something weighty, in the app's own dialog (not the browser's confirm(),
+   *  which names the site, blocks the page and cannot say what the button does).
+   *  Resolves true when ``okLabel`` is chosen; Escape or ``cancelLabel`` resolve false. */
+  function confirmDialog(message, okLabel, cancelLabel) {
+    return new Promise((resolve) => {
+      const dlg = document.createElement("dialog");
+      dlg.className = "dialog confirm-dialog";
+      const text = document.createElement("p");
+      text.className = "confirm-message";
+      text.textContent = message;
+      const actions = document.createElement("div");
+      actions.className = "actions end";
+      const cancel = document.createElement("button");
+      cancel.type = "button";
+      cancel.className = "btn";
+      cancel.textContent = cancelLabel;
+      const ok = document.createElement("button");
+      ok.type = "button";
+      ok.className = "btn primary";
+      ok.textContent = okLabel;
+      ok.dataset.confirm = "ok";
+      actions.append(cancel, ok);
+      dlg.append(text, actions);
+      let answer = false;
+      cancel.addEventListener("click", () => dlg.close());
+      ok.addEventListener("click", () => { answer = true; dlg.close(); });
+      dlg.addEventListener("close", () => { dlg.remove(); resolve(answer); });
+      document.body.appendChild(dlg);
+      dlg.showModal();
+      ok.focus();
+    });
+  }
+
+  window.JC = { api, toast, csrfToken, confirm: confirmDialog };
 
   // A throttled sign-in answers 429 with the form and its message (how long to wait):
   // swap that form like a 422 instead of a toast that says only "Too Many Requests".

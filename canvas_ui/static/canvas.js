@@ -78,10 +78,13 @@
         },
         out: {
           position: "right",
-          label: { position: { name: "left", args: { x: -10 } } },
+          // outside the step, just above its port: inside, the names ran into the step's
+          // summary line; a white halo keeps them legible over a connection
+          label: { position: { name: "right", args: { x: 10, y: -9 } } },
           attrs: {
             circle: { r: 6, magnet: true, stroke: "#2f6fed", strokeWidth: 1.5, fill: "#fff", cursor: "crosshair" },
-            text: { fontSize: 11, fill: "#667085" },
+            text: { fontSize: 11, fill: "#475467", stroke: "#fff", strokeWidth: 3, paintOrder: "stroke",
+                    textVerticalAnchor: "middle", pointerEvents: "none" },
           },
         },
       },
@@ -125,14 +128,11 @@
     };
   }
 
-  /** Label shown on an edge: its port name, when the source has more than one port. */
-  function edgeLabels(meta, port) {
-    if (!meta || meta.ports.length < 2) return [];
-    return [{
-      position: { distance: 40 },
-      attrs: { label: { text: clip(meta.port_labels[port] || port, 14), fill: "#344054", fontSize: 11 },
-               body: { fill: "#f2f4f7", stroke: "#d0d5dd", rx: 4, ry: 4 } },
-    }];
+  /** Labels of a connection: none. The output's name stands at the start of its connection
+   *  (the port's label, just outside the step); a second copy on the line ran into it and
+   *  into the steps' text. Kept as the one place that decides, for every connection made. */
+  function edgeLabels(_meta, _port) {
+    return [];
   }
 
   function edgeCell(edge, metaById) {
@@ -523,10 +523,28 @@
 
   // ------------------------------------------------------------------ palette (drag to add)
 
+  // A step dropped from the palette is selected and its panel opens: setting it up is what
+  // comes next (it used to land unselected, and a click more was needed).
+  let dropped = null;
   const dnd = readonly ? null : new X6.Dnd({
     target: graph,
-    getDropNode: (dragging) => graph.createNode({ ...dragging.toJSON(), id: newNodeId(dragging.getData().kind) }),
+    getDropNode: (dragging) => {
+      dropped = graph.createNode({ ...dragging.toJSON(), id: newNodeId(dragging.getData().kind) });
+      return dropped;
+    },
   });
+  function selectAdded(node) {
+    selection.clean();
+    selection.select(node);
+    openPanel(node);
+  }
+  if (!readonly) {
+    graph.on("node:added", ({ node }) => {
+      if (node !== dropped) return;
+      dropped = null;
+      selectAdded(node);
+    });
+  }
 
   function newNodeId(kind) {
     let id;
@@ -552,6 +570,7 @@
       const c = graph.getGraphArea().getCenter();
       node.position(c.x - NODE_W / 2, c.y - 34);
       graph.addNode(node);
+      selectAdded(node);
     });
   });
 
@@ -728,9 +747,18 @@
     const msgs = cellEl && problems[cellEl.getAttribute("data-cell-id")];
     if (!msgs) { tooltip.hidden = true; return; }
     tooltip.textContent = msgs.join("\n");
-    tooltip.style.left = e.clientX + 14 + "px";
-    tooltip.style.top = e.clientY + 14 + "px";
     tooltip.hidden = false;
+    // kept inside the canvas (flipped to the pointer's other side near an edge): it used to
+    // run over the panel's fields beside the canvas
+    const area = container.getBoundingClientRect();
+    const w = tooltip.offsetWidth;
+    const h = tooltip.offsetHeight;
+    let x = e.clientX + 14;
+    let y = e.clientY + 14;
+    if (x + w > area.right - 4) x = Math.max(area.left + 4, e.clientX - 14 - w);
+    if (y + h > area.bottom - 4) y = Math.max(area.top + 4, e.clientY - 14 - h);
+    tooltip.style.left = x + "px";
+    tooltip.style.top = y + "px";
   });
   container.addEventListener("mouseleave", () => { tooltip.hidden = true; });
 
@@ -767,7 +795,18 @@
     const seq = ++checkSeq;
     const { data } = await JC.api("POST", apiBase + "/validate");
     showChecked(seq, data.diagnostics);
+    revealDiagnostics();
     return data;
+  }
+
+  /** Bring the check results into view: below an open panel they were off-screen, and
+   *  Validate seemed to do nothing. */
+  function revealDiagnostics() {
+    if (diagBox.hidden) return;
+    diagBox.scrollIntoView({ block: "start", behavior: "smooth" });
+    diagBox.classList.remove("flash");
+    void diagBox.offsetWidth; // restart the highlight
+    diagBox.classList.add("flash");
   }
 
   // ------------------------------------------------------------------ publish, pause, versions
@@ -795,11 +834,12 @@
   }
 
   async function publish() {
-    if (!window.confirm(S.confirmPublish)) return;
+    if (!(await JC.confirm(S.confirmPublish, S.publishOk, S.cancel))) return;
     await save();
     const { status, data } = await JC.api("POST", apiBase + "/publish", undefined, { allow: [422] });
     if (status === 422) {
       showChecked(++checkSeq, data.diagnostics);
+      revealDiagnostics();
       JC.toast(S.publishRefused, "err");
       return;
     }
@@ -818,7 +858,7 @@
 
   /** Archive (after a confirm) or restore; the page reloads to show the journey's new state. */
   async function setArchived(archived) {
-    if (archived && !window.confirm(S.confirmArchive)) return;
+    if (archived && !(await JC.confirm(S.confirmArchive, S.archiveOk, S.cancel))) return;
     await save();
     await JC.api("POST", apiBase + (archived ? "/archive" : "/restore"));
     window.location.reload();
@@ -831,7 +871,7 @@
     importInput.addEventListener("change", async () => {
       const file = importInput.files[0];
       importInput.value = "";
-      if (!file || !window.confirm(S.confirmImport)) return;
+      if (!file || !(await JC.confirm(S.confirmImport, S.importOk, S.cancel))) return;
       try {
         const imported = JSON.parse(await file.text());
         await JC.api("PUT", apiBase, imported);
@@ -1097,5 +1137,5 @@
   };
 
   // Exposed for tests and the console; not an API.
-  window.journeyCanvas = { graph, save, validate, toDocument, runOverlay };
+  window.journeyCanvas = { graph, selection, save, validate, toDocument, runOverlay };
 })();

@@ -38,6 +38,14 @@ def _new_journey(page: Page, name: str) -> str:
     return page.url.rsplit("/", 2)[-2]
 
 
+def _confirm(page: Page) -> None:
+    """Say yes in the app's own confirmation dialog (never the browser's confirm())."""
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator('[data-confirm="ok"]').click()
+    expect(dialog).to_have_count(0)
+
+
 def _apply_panel(page: Page) -> None:
     page.locator("#panel").get_by_role("button", name="应用").click()
     expect(page.locator("#panel .notice.ok")).to_be_visible()
@@ -141,8 +149,8 @@ def test_invalid_graph_publish_and_old_version(
     open_editor(page, f"/journeys/{jid}/edit")
 
     # Publish v1.
-    page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="发布").click()
+    _confirm(page)
     expect(page.locator("#status-badge")).to_have_text("运行中")
     expect(page.locator("#versions a", has_text="v1")).to_be_visible()
 
@@ -162,8 +170,8 @@ def test_invalid_graph_publish_and_old_version(
     page.screenshot(path=str(artifacts / "editor-invalid.png"))
 
     # Publishing is refused with the same diagnostics.
-    page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="发布").click()
+    _confirm(page)
     expect(page.locator("#toast")).to_contain_text("未发布")
     expect(page.locator("#versions li")).to_have_count(1)
 
@@ -171,8 +179,8 @@ def test_invalid_graph_publish_and_old_version(
     page.locator("#canvas").click(position={"x": 20, "y": 20})
     page.keyboard.press("Control+z")
     page.wait_for_function("window.journeyCanvas.graph.getEdges().length === 3")
-    page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="发布").click()
+    _confirm(page)
     expect(page.locator("#versions a", has_text="v2")).to_be_visible()
 
     # Open v1 read-only.
@@ -193,8 +201,8 @@ def test_archive_and_restore_from_the_editor(page: Page, client_for: httpx.Clien
     ).json()["id"]
     open_editor(page, f"/journeys/{jid}/edit")
     expect(page.get_by_role("button", name="恢复")).to_be_hidden()
-    page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="归档").click()
+    _confirm(page)
     expect(page.locator("#archived-banner")).to_be_visible()  # the page reloaded
     page.wait_for_function("window.__canvasReady > 0")
     expect(page.locator("#status-badge")).to_have_text("已归档")
@@ -301,9 +309,9 @@ def test_import_replaces_the_draft(page: Page, client_for: httpx.Client, tmp_pat
     assert sorted(node_ids(page)) == ["entry", "exit"]
     file = tmp_path / "journey.json"
     file.write_text(json.dumps(linear_document("导入的旅程"), ensure_ascii=False), "utf-8")
-    page.once("dialog", lambda d: d.accept())
+    page.locator("#import-doc").set_input_files(file)
     with page.expect_navigation():
-        page.locator("#import-doc").set_input_files(file)
+        _confirm(page)
     page.wait_for_function("window.__canvasReady > 0")
     assert sorted(node_ids(page)) == ["entry", "exit", "send_coupon", "wait"]
     expect(page.locator("#doc-name")).to_have_value("导入的旅程")
