@@ -145,7 +145,7 @@ def _login(app: FastAPI) -> tuple[str, str] | None:
 def _setup(workdir: Path, n_nodes: int) -> tuple[FastAPI, str, dict[str, Any]]:
     url = f"sqlite:///{workdir / 'bench.db'}"
     upgrade(url)
-    # a throwaway demo install: the default secrets are fine (journeys.preflight)
+    # a throwaway demo install: the default secrets are fine (services.preflight)
     settings = Settings(data_dir=workdir, database_url=url, demo=True)
     app = create_app(settings, temporal=None)
     document = generate(n_nodes)

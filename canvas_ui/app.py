@@ -44,7 +44,7 @@ from canvas_ui.routes import (
 from canvas_ui.templating import STATIC_DIR, make_templates, render
 from db.errors import NotFoundError
 from db.session import make_engine
-from journeys.preflight import check_safe_to_start
+from services.preflight import check_safe_to_start
 from services.reconcile import Reconciler
 from services.temporal import TemporalGateway, TemporalUnavailableError
 from settings import Settings, get_settings

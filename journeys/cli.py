@@ -16,7 +16,7 @@
 Settings come from env vars (see settings/__init__.py), e.g. ``DATABASE_URL``,
 ``JOURNEYS_TEMPORAL_ADDRESS``, ``JOURNEYS_TEMPORAL_NAMESPACE``, ``JOURNEYS_TEMPORAL_TLS``.
 Outside the local demo (``JOURNEYS_DEMO=true``, set by ``make run``) the web app and the
-workers refuse to start with the default secrets or the demo logins (journeys.preflight).
+workers refuse to start with the default secrets or the demo logins (services.preflight).
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ T = TypeVar("T")
 
 
 def _refuse_unsafe(settings: Settings, *, accounts: bool = True) -> None:
-    """Exit (code 2) with the reasons when :mod:`journeys.preflight` refuses this install
+    """Exit (code 2) with the reasons when :mod:`services.preflight` refuses this install
     (``accounts=False``: the secrets only, before the database exists)."""
     if settings.demo:
         return
     from db import make_engine
-    from journeys.preflight import UnsafeStartError, check_safe_to_start
+    from services.preflight import UnsafeStartError, check_safe_to_start
 
     engine = make_engine(settings.sqlalchemy_url) if accounts else None
     try:
@@ -227,7 +227,7 @@ def web(
     import uvicorn
 
     from canvas_ui.app import create_app
-    from journeys.preflight import UnsafeStartError
+    from services.preflight import UnsafeStartError
 
     settings = get_settings()
     try:

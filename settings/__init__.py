@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     web_port: int = 8000
     #: This install is the local demo (``make run`` sets ``JOURNEYS_DEMO=true``): it may run
     #: with the default secrets and the demo logins. Anywhere else the web app and the workers
-    #: refuse to start with them (see :func:`unsafe_defaults` and ``journeys.preflight``).
+    #: refuse to start with them (see :func:`unsafe_defaults` and ``services.preflight``).
     demo: bool = False
     #: Secret for sessions, CSRF tokens and webhook signatures. Set it in production.
     secret_key: str = "dev-insecure-change-me"

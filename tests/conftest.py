@@ -17,7 +17,7 @@ from tests.db import pg_cluster
 
 # --------------------------------------------------------------------------- demo mode
 # The suite is a local demo install: apps and workers built with the default secrets start
-# (see journeys.preflight). Tests of the refusal build Settings(demo=False) themselves.
+# (see services.preflight). Tests of the refusal build Settings(demo=False) themselves.
 os.environ["JOURNEYS_DEMO"] = "true"
 
 # --------------------------------------------------------------------------- database

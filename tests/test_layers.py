@@ -39,6 +39,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "templates_lib": PROJECT - {"templates_lib", "engine"},
     "activities": {"services", "canvas_ui", "journeys", "bench", "tests"},
     "services": {"canvas_ui", "journeys", "bench", "tests"},
+    "canvas_ui": {"journeys", "bench", "tests"},
     "bench": {"tests"},
 }
 
