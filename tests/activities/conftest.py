@@ -18,7 +18,7 @@ from sqlmodel import Session
 from activities import JourneyActivities, sign
 from db.models import CouponTemplate, Customer, Guide, Region, Store
 from engine.effects import EffectContext, idempotency_key
-from journeys.settings import Settings
+from settings import Settings
 
 NOW = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
 SECRET = "test-webhook-secret"

@@ -123,7 +123,7 @@ def test_accounts_page_adds_and_names_the_wrong_field(app: Any, people: Any) -> 
 
 def test_create_user_cli(app: Any, people: Any, db_url: str, monkeypatch: Any) -> None:
     from journeys import cli
-    from journeys.settings import get_settings
+    from settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     get_settings.cache_clear()

@@ -22,9 +22,9 @@ from canvas_ui.middleware import CSRF_HEADER
 from db import crud
 from db.seed import seed_demo
 from db.session import guard_event_loop
-from journeys.settings import Settings
 from services.accounts import DEMO_PASSWORD, seed_demo_users
 from services.temporal import TemporalGateway
+from settings import Settings
 from workflows import JourneyWorkflow
 
 JOURNEY = {

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from canvas_ui.app import create_app
-from journeys.settings import Settings
+from settings import Settings
 from tests.api.test_permissions import API_KEY, app  # noqa: F401 - fixture
 from tests.tasks.conftest import people, shop  # noqa: F401 - fixtures
 

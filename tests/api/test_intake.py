@@ -30,12 +30,12 @@ from db.crud.deliveries import LEASE
 from db.models import CustomerEvent, EventDelivery, JourneyRun, utcnow
 from db.seed import seed_demo
 from db.session import IN_REQUEST, BlockingCallOnEventLoopError, guard_event_loop, writer
-from journeys.settings import Settings
 from services.accounts import DEMO_PASSWORD, seed_demo_users
 from services.enrollment import enter
 from services.events import EventIn, deliver_event, ingest, store_events
 from services.reconcile import START_GRACE, reconcile_once
 from services.temporal import TemporalGateway, TemporalUnavailableError
+from settings import Settings
 from tests.api.test_events_and_runs import JOURNEY, _event
 from workflows import JourneyWorkflow, workflow_id_for
 

@@ -19,9 +19,9 @@ from canvas_ui.app import create_app
 from canvas_ui.middleware import CSRF_COOKIE, CSRF_HEADER
 from db.models import LoginAttempt
 from db.session import make_engine
-from journeys.settings import Settings
 from services.accounts import LoginFailedError, create_user, login
 from services.login_throttle import LoginLimits, LoginThrottledError
+from settings import Settings
 
 WINDOW = 900
 

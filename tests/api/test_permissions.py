@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from canvas_ui.app import create_app
 from canvas_ui.middleware import CSRF_COOKIE, CSRF_HEADER
-from journeys.settings import Settings
 from services.accounts import Principal
+from settings import Settings
 from tests.tasks.conftest import (  # noqa: F401 - fixtures
     make_task,
     people,

@@ -40,9 +40,9 @@ from db import crud
 from db.models import Customer, GuideTask, UserAccount, utcnow
 from db.seed import seed_demo
 from db.session import guard_event_loop
-from journeys.settings import Settings
 from services import accounts
 from services.temporal import TemporalGateway, TemporalUnavailableError
+from settings import Settings
 from templates_lib import all_templates
 from tests.canvas_ui.harness import canvas_db_template, linear_document  # noqa: F401 - fixture
 

@@ -19,8 +19,8 @@ from activities.enrollment import EnrollmentActivities
 from db import crud
 from db.models import JourneyCreate, JourneyRun, SegmentCreate
 from db.session import session_factory
-from journeys.settings import Settings
 from services.journeys import publish
+from settings import Settings
 from workflows import JourneyWorkflow
 from workflows.enrollment import EnrollmentInput, EnrollmentResult, SegmentEnrollmentWorkflow
 

@@ -16,9 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.enrollment import EnrollmentActivities
 from db import crud, writer
 from db.seed import seed_demo
-from journeys.settings import Settings
 from services.journeys import archive_journey
 from services.temporal import TemporalGateway
+from settings import Settings
 from tests.audiences.harness import (
     audience,
     enrollment_worker,

@@ -21,10 +21,10 @@ from db.seed import seed_demo
 from engine import ir, semantics
 from engine.compiler import compile_document
 from engine.effects import CustomerFacts, FactsRequest
-from journeys.settings import Settings
 from services import segments as segment_service
 from services.journeys import enroll_customers, publish
 from services.temporal import TemporalGateway
+from settings import Settings
 from tests.audiences.conftest import NOW
 from tests.audiences.harness import enrollment_worker
 from workflows.runtime import JourneyResult

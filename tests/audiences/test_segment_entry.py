@@ -18,10 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 from db import crud
 from db.seed import seed_demo
 from engine.ir import SegmentEntry
-from journeys.settings import Settings
 from services import schedules
 from services.journeys import publish_journey, set_paused
 from services.temporal import TemporalGateway
+from settings import Settings
 from tests.audiences.harness import (
     audience,
     enrollment_worker,

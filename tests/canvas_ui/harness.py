@@ -22,7 +22,7 @@ from canvas_ui import create_app
 from db import crud
 from db.models import CouponTemplateCreate
 from db.session import guard_event_loop
-from journeys.settings import Settings
+from settings import Settings
 
 CSRF_COOKIE = "journeys_csrf"
 

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from canvas_ui.templating import local_time
 from db.models import Journey
-from journeys.settings import Settings
+from settings import Settings
 from tests.canvas_ui.harness import linear_document
 
 

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from canvas_ui.app import create_app
 from journeys import cli
-from journeys.settings import DEMO_EVENTS_API_KEY, Settings, get_settings
 from services.accounts import demo_accounts, seed_demo_users
 from services.preflight import UnsafeStartError, check_safe_to_start
+from settings import DEMO_EVENTS_API_KEY, Settings, get_settings
 
 SECRETS = {"secret_key": "s" * 32, "webhook_secret": "w" * 32}
 

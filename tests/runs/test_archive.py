@@ -12,7 +12,6 @@ from temporalio.testing import WorkflowEnvironment
 from db import crud, writer
 from db.models import JourneyCreate
 from db.seed import seed_demo
-from journeys.settings import Settings
 from services.journeys import (
     ARCHIVE_REASON,
     archive_journey,
@@ -21,6 +20,7 @@ from services.journeys import (
     set_paused,
 )
 from services.temporal import TemporalGateway
+from settings import Settings
 from tests.audiences.harness import journey_worker
 from workflows.runtime import JourneyResult
 

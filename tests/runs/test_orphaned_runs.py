@@ -16,10 +16,10 @@ from temporalio.testing import WorkflowEnvironment
 from db import crud, writer
 from db.models import Journey, JourneyCreate, utcnow
 from db.seed import seed_demo
-from journeys.settings import Settings
 from services.journeys import ARCHIVE_REASON, archive_journey, enroll_customers, publish, set_paused
 from services.reconcile import close_ended_runs
 from services.temporal import TemporalGateway
+from settings import Settings
 from tests.audiences.harness import journey_worker
 from tests.runs.test_archive import _waiting_journey
 from tests.temporal_env import binary

@@ -12,7 +12,7 @@ from activities import JourneyActivities
 from db.assignment import assign
 from db.models import Customer, Guide, GuideTask, Store
 from engine.effects import CreateTaskRequest, EffectContext, TaskNoticeRequest
-from journeys.settings import Settings
+from settings import Settings
 from tests.tasks.conftest import NOW, TODAY, make_task
 
 

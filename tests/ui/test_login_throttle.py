@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
-from journeys.settings import Settings
+from settings import Settings
 from tests.ui.conftest import LiveServer
 
 

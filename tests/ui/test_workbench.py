@@ -26,9 +26,9 @@ from temporalio.worker import Worker
 from activities import JourneyActivities, all_activities
 from db.models import CouponTemplate, Customer, Guide, GuideTask, JourneyRun, Region, Store
 from db.seed import seed_demo
-from journeys.settings import Settings
 from services.accounts import DEMO_PASSWORD, create_user, seed_demo_users
 from services.temporal import TemporalGateway
+from settings import Settings
 from tests.temporal_env import binary
 from tests.ui.conftest import LiveServer
 from workflows import JourneyWorkflow

@@ -16,9 +16,9 @@ import pytest
 from fastapi import FastAPI
 from temporalio.api.common.v1 import Payload
 
-from journeys.settings import Settings
 from services.codec_endpoint import codec_router
 from services.temporal import data_converter
+from settings import Settings
 from tests.workflows.harness import ENTRY, EXIT, compile_ok, doc
 from workflows import JourneyInput, journey_cache
 from workflows import codec as codec_module

@@ -20,9 +20,9 @@ from db import crud
 from db.models import JourneyCreate
 from engine import ir
 from engine.ir import CompiledJourney
-from journeys.settings import Settings
 from journeys.worker import WORKFLOW_RUNNER
 from services.temporal import data_converter, journey_loader, with_journey_loader
+from settings import Settings
 from tests.workflows.harness import ENTRY, EXIT, compile_ok, default_world, doc, path
 from workflows import JourneyInput, JourneyWorkflow, journey_cache
 from workflows.codec import JourneyCodec
