@@ -1,4 +1,5 @@
-"""Guide task use cases: the workbench, outcomes that move the journey on, chase, reassign.
+"""Guide task use cases: the workbench, outcomes that move the journey on, reassign (chase:
+:mod:`services.chase`).
 
 Every function that takes an ``actor`` checks the task or customer is in the actor's scope
 (:class:`services.accounts.Principal`) and raises :class:`NotFoundError` otherwise: a guide
@@ -25,7 +26,6 @@ from db.models import (
     GuideTask,
     IssuedCoupon,
     OutboxMessage,
-    TaskChase,
     TaskContact,
 )
 from db.session import end_transaction, in_thread
@@ -41,7 +41,6 @@ SIGNAL_TIMEOUT = timedelta(seconds=10)
 #: What a guide can record after a contact, besides the task's own outcomes.
 NOT_REACHED = "not_reached"
 REACHED = "reached"
-CHASE_SCOPES = ("journey", "store", "guide")
 
 
 class ForbiddenError(Exception):
@@ -320,43 +319,6 @@ def reassign(*, session: Session, actor: Principal, task_id: str, guide_id: str)
     if guide is None or not guide.active or guide.store_id != task.store_id:
         raise BadRequestError(f"guide {guide_id} is not an active guide of store {task.store_id}")
     return crud.reassign_task(session=session, task_id=task_id, guide_id=guide_id)
-
-
-# ----------------------------------------------------------------------------- chase
-
-
-def chase(
-    *,
-    session: Session,
-    actor: Principal,
-    scope: str,
-    scope_id: str,
-    now: datetime | None = None,
-) -> TaskChase:
-    """一键催办: remind every open task of a journey, a store or a guide, within the actor's
-    scope (a store manager chases only their store). Records who chased whom and when."""
-    if scope not in CHASE_SCOPES:
-        raise InvalidStatusError("chase scope", scope, CHASE_SCOPES)
-    if actor.role == "guide":
-        raise ForbiddenError("guides cannot chase")
-    if scope == "store" and not actor.can_manage_store(scope_id):
-        raise NotFoundError("store", scope_id)
-    if scope == "guide":
-        guide = crud.get_guide(session=session, guide_id=scope_id)
-        if guide is None or not actor.can_manage_store(guide.store_id):
-            raise NotFoundError("guide", scope_id)
-    if scope == "journey" and crud.get_journey(session=session, journey_id=scope_id) is None:
-        raise NotFoundError("journey", scope_id)
-    filters = {f"{scope}_id": scope_id}
-    tasks = scoped_tasks(session=session, actor=actor, status="open", limit=100_000, **filters)
-    return crud.chase_tasks(
-        session=session,
-        tasks=tasks,
-        by_user=actor.username,
-        scope=scope,
-        scope_id=scope_id,
-        at=now or datetime.now(UTC),
-    )
 
 
 # ----------------------------------------------------------------------------- workbench

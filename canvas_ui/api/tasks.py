@@ -22,6 +22,7 @@ from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
 from db.models import CustomerPublic
+from services import chase as chasing
 from services import task_reports, tasks
 from services.temporal import TemporalUnavailableError
 
@@ -43,8 +44,13 @@ class ReassignIn(BaseModel):
 
 
 class ChaseIn(BaseModel):
-    scope: Literal["journey", "store", "guide"]
+    scope: Literal["journey", "region", "store", "guide"]
     scope_id: str = Field(min_length=1, max_length=64)
+    include_not_due: bool = Field(
+        default=False,
+        description="Also chase open tasks due after today (by default only overdue or due "
+        "today ones, in their store's time).",
+    )
 
 
 @contextmanager
@@ -143,10 +149,28 @@ def report_csv(
 
 @router.post("/tasks/chase")
 def chase(body: ChaseIn, session: SessionDep, actor: CurrentPrincipal) -> dict[str, Any]:
-    """一键催办: remind every open task of a journey, store or guide in the caller's scope."""
+    """一键催办: remind the open tasks of a journey, region (HQ), store or guide in the
+    caller's scope that are overdue or due today (``include_not_due``: all open ones),
+    skipping those chased within the last hour. ``id`` is null when nothing was chased."""
     with http_errors():
-        done = tasks.chase(session=session, actor=actor, scope=body.scope, scope_id=body.scope_id)
-    return done.model_dump(mode="json")
+        done = chasing.chase(
+            session=session,
+            actor=actor,
+            scope=body.scope,
+            scope_id=body.scope_id,
+            include_not_due=body.include_not_due,
+        )
+    recorded = done.chase.model_dump(mode="json") if done.chase else {"id": None}
+    return {
+        **recorded,
+        "scope": body.scope,
+        "scope_id": body.scope_id,
+        "by_user": actor.username,
+        "tasks_chased": done.chased,
+        "guides_chased": done.guides,
+        "skipped_recently_chased": done.recently_chased,
+        "not_due_left_out": done.not_due,
+    }
 
 
 @router.get("/tasks/{task_id}")

@@ -1,5 +1,9 @@
 """``/tasks``: guide task dashboards for HQ and store managers, with 一键催办 and reassign.
 
+A chase asks first: ``GET /tasks/chase/confirm`` answers the app's dialog with what the
+chase would do (:func:`services.chase.plan`: how many tasks, how many skipped as chased
+within the hour, how many not due yet are left out), and its button posts the chase.
+
 Numbers: :func:`services.task_reports.dashboard` (region → store → guide, conversion of
 completed vs not, daily series drawn as inline SVG). A store manager sees and acts on their
 store only; the scope is enforced in the services, not by hiding buttons.
@@ -19,6 +23,7 @@ from canvas_ui.i18n import gettext
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
+from services import chase as chasing
 from services import task_reports, tasks
 from services.accounts import Principal
 from services.task_reports import Dashboard, DayPoint
@@ -79,6 +84,8 @@ def _page_ctx(
             session=session, actor=actor, status="open", store_id=managed_store, limit=50
         )
         store_guides = crud.list_guides(session=session, store_id=managed_store)
+    customer_ids = list(dict.fromkeys(t.customer_id for t in open_tasks))
+    customers = {c.id: c for c in crud.get_customers(session=session, customer_ids=customer_ids)}
     guide_names = {g.id: g.name for g in crud.list_guides(session=session, active_only=False)}
     return {
         "me": actor,
@@ -90,6 +97,7 @@ def _page_ctx(
         "stores": crud.list_stores(session=session) if actor.sees_everything else [],
         "store_id": store_id or "",
         "open_tasks": open_tasks,
+        "customers": customers,
         "store_guides": store_guides,
         "guide_names": guide_names,
         "periods": task_reports.PERIODS,
@@ -133,6 +141,47 @@ def tasks_page(
     return render(request, "tasks.html", ctx, block="board")
 
 
+@router.get("/tasks/chase/confirm")
+def confirm_chase(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    scope: str = Query(..., max_length=16),
+    scope_id: str = Query(..., max_length=64),
+    include_not_due: bool = Query(default=False),
+    days: int = Query(default=30),
+    journey_id: str = Query(default="", max_length=64),
+    store_id: str = Query(default="", max_length=32),
+) -> Response:
+    """The confirmation dialog of a chase: what it would do, nothing sent yet."""
+    with http_errors():
+        plan = chasing.plan(
+            session=session,
+            actor=actor,
+            scope=scope,
+            scope_id=scope_id,
+            include_not_due=include_not_due,
+        )
+    ctx = {
+        "plan": plan,
+        "cooldown_minutes": int(chasing.COOLDOWN.total_seconds() // 60),
+        "hidden": {"days": days, "journey_id": journey_id, "store_id": store_id},
+    }
+    return render(request, "tasks.html", ctx, block="chase_dialog", force_block=True)
+
+
+def chase_message(done: chasing.ChaseResult) -> str:
+    """What the flash says after a chase: how many were chased, skipped, left out."""
+    parts = [gettext("Chased %(n)d open task(s).") % {"n": done.chased}]
+    if done.recently_chased:
+        parts.append(
+            gettext("%(n)d skipped: chased within the last hour.") % {"n": done.recently_chased}
+        )
+    if done.not_due:
+        parts.append(gettext("%(n)d not due yet left out.") % {"n": done.not_due})
+    return " ".join(parts)
+
+
 @router.post("/tasks/chase")
 def chase(
     request: Request,
@@ -140,16 +189,23 @@ def chase(
     actor: CurrentPrincipal,
     scope: str = Form(..., max_length=16),
     scope_id: str = Form(..., max_length=64),
+    include_not_due: bool = Form(default=False),
     days: int = Form(default=30),
     journey_id: str = Form(default="", max_length=64),
     store_id: str = Form(default="", max_length=32),
 ) -> Response:
-    """一键催办 from the dashboard; answers with the refreshed ``board`` block."""
+    """一键催办 (confirmed in the dialog); answers with the refreshed ``board`` block."""
     with http_errors():
-        done = tasks.chase(session=session, actor=actor, scope=scope, scope_id=scope_id)
+        done = chasing.chase(
+            session=session,
+            actor=actor,
+            scope=scope,
+            scope_id=scope_id,
+            include_not_due=include_not_due,
+        )
     board = _board(session, actor, days, journey_id, store_id)
     ctx = _page_ctx(session, actor, board, store_id or None)
-    ctx["flash"] = gettext("Chased %(n)d open task(s).") % {"n": done.tasks_chased}
+    ctx["flash"] = chase_message(done)
     return render(request, "tasks.html", ctx, block="board", force_block=True)
 
 

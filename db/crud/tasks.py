@@ -34,15 +34,19 @@ def list_tasks(
     customer_id: str | None = None,
     journey_id: str | None = None,
     status: str | None = None,
-    limit: int = 100,
+    store_ids: Sequence[str] | None = None,
+    limit: int | None = 100,
     offset: int = 0,
 ) -> list[GuideTask]:
-    """Tasks, soonest due first, filtered by any of the given fields."""
+    """Tasks, soonest due first, filtered by any of the given fields (``store_ids``: in any
+    of these stores; ``limit`` None: all)."""
     stmt = select(GuideTask)
     if guide_id is not None:
         stmt = stmt.where(GuideTask.guide_id == guide_id)
     if store_id is not None:
         stmt = stmt.where(GuideTask.store_id == store_id)
+    if store_ids is not None:
+        stmt = stmt.where(col(GuideTask.store_id).in_(list(store_ids)))
     if customer_id is not None:
         stmt = stmt.where(GuideTask.customer_id == customer_id)
     if journey_id is not None:

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from db import crud
 from db.errors import NotFoundError
 from db.models import GuideTask, Order, TaskNotice
+from services import chase as chasing
 from services import task_reports, tasks
 from services.accounts import Principal
 from tests.tasks.conftest import NOW
@@ -62,7 +63,16 @@ def test_hq_chase_reaches_only_open_tasks_in_scope(
     expected: set[str],
 ) -> None:
     with shop() as s:
-        chase = tasks.chase(session=s, actor=people["hq"], scope=scope, scope_id=scope_id, now=NOW)
+        done = chasing.chase(
+            session=s,
+            actor=people["hq"],
+            scope=scope,
+            scope_id=scope_id,
+            include_not_due=True,  # the tasks are due tomorrow
+            now=NOW,
+        )
+    chase = done.chase
+    assert chase is not None
     chased = _chased(shop)
     assert {name for name, tid in spread.items() if chased[tid]} == expected
     assert chase.tasks_chased == len(expected) and chase.by_user == "hq"
@@ -81,15 +91,110 @@ def test_store_manager_chases_only_their_store(
 ) -> None:
     manager = people["manager"]
     with shop() as s:
-        done = tasks.chase(session=s, actor=manager, scope="journey", scope_id="J1")
-        assert done.tasks_chased == 2  # J1's open tasks of S1, not S2's
+        done = chasing.chase(
+            session=s, actor=manager, scope="journey", scope_id="J1", include_not_due=True
+        )
+        assert done.chased == 2  # J1's open tasks of S1, not S2's
         with pytest.raises(NotFoundError):
-            tasks.chase(session=s, actor=manager, scope="store", scope_id="S2")
+            chasing.chase(session=s, actor=manager, scope="store", scope_id="S2")
         with pytest.raises(NotFoundError):
-            tasks.chase(session=s, actor=manager, scope="guide", scope_id="H1")
+            chasing.chase(session=s, actor=manager, scope="guide", scope_id="H1")
         with pytest.raises(tasks.ForbiddenError):
-            tasks.chase(session=s, actor=people["g1"], scope="guide", scope_id="G1")
+            chasing.chase(session=s, actor=manager, scope="region", scope_id="R1")
+        with pytest.raises(tasks.ForbiddenError):
+            chasing.chase(session=s, actor=people["g1"], scope="guide", scope_id="G1")
     assert _chased(shop)[spread["h1_j1_open"]] == 0
+
+
+def test_chase_by_default_reaches_overdue_and_due_today_tasks_only(
+    shop: sessionmaker[Session], people: dict[str, Principal], tasks_of: Any
+) -> None:
+    """NOW is 10:00 in Shanghai: due at 08:00 is overdue, 23:00 is today, tomorrow is not."""
+    overdue = tasks_of(customer_id="C1", guide_id="G1", store_id="S1", due_in=-timedelta(hours=2))
+    today = tasks_of(customer_id="C2", guide_id="G2", store_id="S1", due_in=timedelta(hours=13))
+    tomorrow = tasks_of(customer_id="C1", guide_id="G1", store_id="S1", due_in=timedelta(hours=15))
+    with shop() as s:
+        plan = chasing.plan(session=s, actor=people["hq"], scope="store", scope_id="S1", now=NOW)
+        assert {t.id for t in plan.tasks} == {overdue.id, today.id}
+        assert (plan.count, plan.not_due, plan.later, plan.recently_chased) == (2, 1, 1, 0)
+        assert plan.scope_name == "南京西路店"
+        wide = chasing.plan(
+            session=s,
+            actor=people["hq"],
+            scope="store",
+            scope_id="S1",
+            include_not_due=True,
+            now=NOW,
+        )
+        assert wide.count == 3 and wide.not_due == 0 and wide.later == 1
+        done = chasing.chase(session=s, actor=people["hq"], scope="store", scope_id="S1", now=NOW)
+    assert (done.chased, done.not_due) == (2, 1)
+    assert _chased(shop)[tomorrow.id] == 0
+
+
+def test_a_task_chased_within_the_hour_is_not_chased_again(
+    shop: sessionmaker[Session], people: dict[str, Principal], tasks_of: Any
+) -> None:
+    first = tasks_of(customer_id="C1", guide_id="G1", store_id="S1", due_in=-timedelta(hours=1))
+    with shop() as s:
+        chased = chasing.chase(
+            session=s, actor=people["hq"], scope="guide", scope_id="G1", now=NOW
+        ).chased
+        assert chased == 1
+    second = tasks_of(customer_id="C1", guide_id="G1", store_id="S1", due_in=timedelta(hours=1))
+    with shop() as s:
+        again = chasing.chase(
+            session=s,
+            actor=people["manager"],
+            scope="store",
+            scope_id="S1",
+            now=NOW + timedelta(minutes=30),
+        )
+    assert (again.chased, again.recently_chased) == (1, 1)
+    assert _chased(shop)[first.id] == 1 and _chased(shop)[second.id] == 1
+    with shop() as s:
+        # nothing left to chase: nothing is recorded, and the skip is said
+        idle = chasing.chase(
+            session=s,
+            actor=people["hq"],
+            scope="store",
+            scope_id="S1",
+            now=NOW + timedelta(minutes=45),
+        )
+        assert idle.chase is None and (idle.chased, idle.recently_chased) == (0, 2)
+        assert len(crud.list_chases(session=s)) == 2
+        later = chasing.chase(
+            session=s,
+            actor=people["hq"],
+            scope="guide",
+            scope_id="G1",
+            now=NOW + timedelta(minutes=61),
+        )
+    assert later.chased == 1  # the first one's hour is over; the second's is not
+    assert _chased(shop)[first.id] == 2 and _chased(shop)[second.id] == 1
+
+
+def test_hq_chases_a_whole_region(
+    shop: sessionmaker[Session], people: dict[str, Principal], spread: dict[str, str]
+) -> None:
+    with shop() as s:
+        done = chasing.chase(
+            session=s,
+            actor=people["hq"],
+            scope="region",
+            scope_id="R1",
+            include_not_due=True,
+            now=NOW,
+        )
+        with pytest.raises(NotFoundError):
+            chasing.plan(session=s, actor=people["hq"], scope="region", scope_id="R9")
+    chased = _chased(shop)
+    assert {name for name, tid in spread.items() if chased[tid]} == {
+        "g1_j1_open",
+        "g1_j2_open",
+        "g2_j1_open",
+    }
+    assert done.chase is not None and done.chase.scope == "region"
 
 
 def test_chased_tasks_sort_first_on_the_workbench(
