@@ -60,7 +60,7 @@ from engine.effects import (
     TaskNoticeResult,
     UpdateCustomerRequest,
 )
-from journeys.settings import Settings
+from settings import Settings
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 

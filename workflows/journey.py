@@ -25,7 +25,8 @@ with workflow.unsafe.imports_passed_through():
     # through sys.modules (an inline journey, below, is parsed in here)
     from engine.ir import CompiledJourney
     from engine.runtime import CustomerEventIn, RunState, TaskOutcome
-    from workflows.runtime import JourneyInput, JourneyResult, TemporalRuntime
+    from workflows.contract import JourneyInput, JourneyResult
+    from workflows.runtime import TemporalRuntime
 
 
 @workflow.defn(name="JourneyWorkflow")

@@ -12,20 +12,29 @@ dataclasses' types without eval: no ``from __future__ import annotations`` here)
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from engine.effects import BUSINESS_FAILURES, CustomerFacts, Effect, EffectFailed
-from engine.interpreter import PATCHES
-from engine.ir import CompiledJourney
-from engine.runtime import CustomerEventIn, RunState
-from workflows import journey_cache
-from workflows.journey_cache import JourneyRef
+from engine.effects import BUSINESS_FAILURES, Effect, EffectFailed
+
+# the run's input and result live in the contract both sides import; named here too
+from workflows.contract import HISTORY_LIMIT, JourneyInput, JourneyResult, workflow_id_for
+
+__all__ = [
+    "EFFECT_RETRY",
+    "EFFECT_TIMEOUT",
+    "HISTORY_LIMIT",
+    "READ_TIMEOUT",
+    "RETRIES_EXHAUSTED",
+    "JourneyInput",
+    "JourneyResult",
+    "TemporalRuntime",
+    "workflow_id_for",
+]
 
 Rq = TypeVar("Rq")
 Rs = TypeVar("Rs")
@@ -40,75 +49,7 @@ EFFECT_RETRY = RetryPolicy(
 )
 EFFECT_TIMEOUT = timedelta(seconds=30)
 READ_TIMEOUT = timedelta(seconds=10)
-#: Past this many history events the run continues as new (history stays bounded).
-HISTORY_LIMIT = 4000
 RETRIES_EXHAUSTED = "RetriesExhausted"
-
-
-def workflow_id_for(journey_id: str, customer_id: str) -> str:
-    """One id per customer per journey: Temporal refuses a second concurrent run."""
-    return f"journey-{journey_id}-{customer_id}"
-
-
-@dataclass
-class JourneyInput:
-    #: The compiled journey inline (``CompiledJourney.to_dict()``): runs started before
-    #: ``journey_ref`` existed. ``{}`` when ``journey_ref`` names it.
-    journey: dict[str, Any]
-    customer_id: str
-    enrollment_id: str = ""  # "" → the first run id of this enrollment
-    entry_event: CustomerEventIn | None = None
-    facts: CustomerFacts | None = None  # a fresh snapshot from the starter, if it had one
-    state: RunState | None = None  # set on continue-as-new
-    history_limit: int = HISTORY_LIMIT
-    #: The interpreter changes (``engine.interpreter.PATCHES``) this run takes, fixed by the
-    #: starter (:meth:`new`), so a new run records no patch marker. None = decided by
-    #: ``workflow.patched`` markers: runs started before this field existed.
-    semantics: tuple[str, ...] | None = None
-    #: The published version this run follows, read from the worker's cache
-    #: (``workflows.journey_cache``) instead of from the input: the history records a
-    #: reference of ~100 bytes, not the journey. None = ``journey`` holds it inline.
-    journey_ref: JourneyRef | None = None
-
-    @classmethod
-    def new(
-        cls,
-        *,
-        journey: dict[str, Any] | None = None,
-        journey_ref: JourneyRef | None = None,
-        **fields: Any,
-    ) -> "JourneyInput":
-        """The input of a new run: it takes every change of this release, and names its
-        journey by reference.
-
-        ``journey`` (the compiled journey, e.g. a published version's ``compiled``) is kept
-        in this process's cache, so a worker in this process needs no database; a worker
-        elsewhere loads the version from the database by the reference. ``journey_ref``
-        alone: the starter knows the version is published and has no need to read it.
-        """
-        if journey is not None:
-            ref = journey_cache.remember(journey)
-            if journey_ref is not None and journey_ref != ref:
-                raise ValueError(f"journey {ref} does not match journey_ref {journey_ref}")
-            journey_ref = ref
-        if journey_ref is None:
-            raise TypeError("JourneyInput.new needs journey (compiled) or journey_ref")
-        return cls(journey={}, semantics=PATCHES, journey_ref=journey_ref, **fields)
-
-    def compiled(self) -> CompiledJourney:
-        """The journey this run follows: inline (older runs) or from the worker's cache."""
-        if self.journey_ref is not None:
-            return journey_cache.require(self.journey_ref)
-        return CompiledJourney.from_dict(self.journey)
-
-
-@dataclass
-class JourneyResult:
-    status: str
-    exit_reason: str | None
-    goal_reached: bool
-    last_node: str | None
-    steps: int
 
 
 class TemporalRuntime:
