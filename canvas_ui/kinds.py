@@ -1,30 +1,38 @@
-"""The palette: how each node kind looks on the canvas and what a freshly dropped node holds.
+"""The canvas side of each node kind: one :class:`KindInfo` entry per kind.
 
-Everything the canvas needs to know about a kind comes from here (group, colour, icon, config
-model, starting config), so ``canvas.js`` stays free of per-kind knowledge.
+Everything the canvas needs to know about a kind comes from here — palette group, colour,
+icon, title and help, config model and starting config, the one-line summary of a node's
+config, the note on a visited step of a run, and the labels of config-dependent ports — so
+``canvas.js``, :mod:`canvas_ui.summaries` and :mod:`canvas_ui.run_notes` stay free of
+per-kind knowledge. The engine side of a kind is its module under ``engine/kinds``;
+tests/canvas_ui check every registered kind has an entry here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from canvas_ui.i18n import gettext, lazy
-from engine.document import (
-    AssignGuideTaskConfig,
-    BranchConfig,
-    EntryConfig,
-    ExitConfig,
-    NodeKind,
-    SendCouponConfig,
-    SendMessageConfig,
-    SplitConfig,
-    UpdateCustomerConfig,
-    WaitConfig,
-    WaitForEventConfig,
+from canvas_ui.i18n import gettext, lazy, ngettext
+from canvas_ui.texts import (
+    CHANNEL_LABELS,
+    TASK_LABELS,
+    SummaryContext,
+    duration_text,
+    money,
+    offset_text,
+    short_duration,
+    when,
 )
+from engine import document as d
+from engine.document import NodeKind
+from engine.ports import ELSE
+
+if TYPE_CHECKING:
+    from services.run_explain import StepView
 
 FLOW = "flow"
 ACTIONS = "actions"
@@ -37,9 +45,15 @@ GROUPS: dict[str, str] = {
 }
 
 
+#: ``(config, summary context) → "等待 3 天"``: the one line shown on the node.
+Summary = Callable[[Any, SummaryContext], str]
+#: ``(visited step, journey timezone) → "优惠券 SIM00003 · 到期 12-24"``: a run's note.
+RunNote = Callable[["StepView", str], str]
+
+
 @dataclass(frozen=True)
 class KindInfo:
-    """Display facts and defaults of one node kind."""
+    """Display facts, defaults and wording of one node kind."""
 
     kind: NodeKind
     group: str
@@ -49,6 +63,217 @@ class KindInfo:
     help: str  # msgid
     config_model: type[BaseModel]
     default_config: dict[str, Any]
+    summary: Summary
+    run_note: RunNote
+    #: the label of one of its config-dependent ports (a rule, a variant), else None
+    port_label: Callable[[Any, str], str | None] | None = None
+    #: best-effort ports of a node whose config does not validate yet (config as JSON), so
+    #: edges keep their port; None: the kind's static ports
+    lenient_ports: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def _entry_summary(c: d.EntryConfig, ctx: SummaryContext) -> str:
+    t = c.trigger
+    if isinstance(t, d.EventTrigger):
+        return gettext("On event %(event)s") % {"event": t.event_type}
+    if isinstance(t, d.SegmentTrigger):
+        when_ = {"once": gettext("once"), "daily": gettext("daily"), "weekly": gettext("weekly")}
+        return gettext("Segment %(segment)s · %(when)s %(time)s") % {
+            "segment": t.segment_id,
+            "when": when_[t.schedule],
+            "time": t.at_time,
+        }
+    return gettext("Manual enrolment")
+
+
+def _entry_note(step: StepView, tz: str) -> str:
+    trigger = (step.result.get("trigger") or {}).get("type")
+    return gettext("Entered by %(event)s") % {"event": trigger} if trigger else gettext("Entered")
+
+
+# --------------------------------------------------------------------------- wait
+
+
+def _wait_summary(c: d.WaitConfig, ctx: SummaryContext) -> str:
+    text = _until_text(c.until, ctx)
+    if c.window:
+        text += f" · {c.window.start}–{c.window.end}"
+    return text
+
+
+def _until_text(until: Any, ctx: SummaryContext) -> str:
+    if isinstance(until, d.WaitDuration):
+        amount, unit = until.duration.amount, until.duration.unit
+        return gettext("Wait %(duration)s") % {"duration": duration_text(amount, unit)}
+    if isinstance(until, d.WaitUntilContext):
+        fields = {
+            "expires_at": gettext("expiry"),
+            "issued_at": gettext("issue"),
+            "due_at": gettext("task due time"),
+        }
+        anchor = f"{ctx.node_labels.get(until.node_id) or until.node_id} {fields[until.field]}"
+        return offset_text(anchor, until.offset, until.direction)
+    if isinstance(until, d.WaitUntilCustomerDate):
+        anchor = (
+            gettext("birthday") if until.field == "birthday" else gettext("birthday month start")
+        )
+        return offset_text(anchor, until.offset, until.direction)
+    if isinstance(until, d.WaitUntilAbsolute):
+        return gettext("Until %(at)s") % {"at": until.at.strftime("%Y-%m-%d %H:%M")}
+    return ""
+
+
+def _wait_note(step: StepView, tz: str) -> str:
+    if step.result.get("until"):
+        return gettext("Wait until %(at)s") % {"at": when(step.result["until"], tz)}
+    return gettext("No wait: %(why)s") % {"why": step.inputs.get("rule", "")}
+
+
+# --------------------------------------------------------------------------- wait for event
+
+
+def _wait_for_event_summary(c: d.WaitForEventConfig, ctx: SummaryContext) -> str:
+    return gettext("Wait for %(event)s · up to %(timeout)s") % {
+        "event": c.event_type,
+        "timeout": duration_text(c.timeout.amount, c.timeout.unit),
+    }
+
+
+def _wait_for_event_note(step: StepView, tz: str) -> str:
+    event = step.inputs.get("event_type", "")
+    if step.port == "matched":
+        return gettext("%(event)s at %(at)s") % {
+            "event": event,
+            "at": when(step.result.get("occurred_at"), tz),
+        }
+    if step.port == "timeout":
+        return gettext("Timed out: no %(event)s") % {"event": event}
+    return gettext("Waiting for %(event)s") % {"event": event}
+
+
+# --------------------------------------------------------------------------- branch
+
+
+def _branch_summary(c: d.BranchConfig, ctx: SummaryContext) -> str:
+    return ngettext("%(num)d rule + otherwise", "%(num)d rules + otherwise", len(c.rules)) % {
+        "num": len(c.rules)
+    }
+
+
+def _branch_note(step: StepView, tz: str) -> str:
+    return gettext("Branch: %(summary)s") % {"summary": step.summary}
+
+
+def _branch_port_label(c: d.BranchConfig, port: str) -> str | None:
+    rule = next((r for r in c.rules if r.id == port), None)
+    return (rule.label or rule.id) if rule is not None else None
+
+
+def _branch_lenient_ports(config: dict[str, Any]) -> tuple[str, ...]:
+    rules = config.get("rules")
+    rules = rules if isinstance(rules, list) else []
+    return (*(str(r["id"]) for r in rules if isinstance(r, dict) and r.get("id")), ELSE)
+
+
+# --------------------------------------------------------------------------- split
+
+
+def _split_summary(c: d.SplitConfig, ctx: SummaryContext) -> str:
+    return " / ".join(
+        f"{v.label or v.id} {v.weight}%" + (" ∅" if v.holdout else "") for v in c.variants
+    ) or gettext("No variants")
+
+
+def _split_note(step: StepView, tz: str) -> str:
+    return gettext("Variant %(variant)s") % {"variant": step.result.get("variant", step.port)}
+
+
+def _split_port_label(c: d.SplitConfig, port: str) -> str | None:
+    variant = next((v for v in c.variants if v.id == port), None)
+    return f"{variant.label or variant.id} {variant.weight}%" if variant is not None else None
+
+
+def _split_lenient_ports(config: dict[str, Any]) -> tuple[str, ...]:
+    variants = config.get("variants")
+    variants = variants if isinstance(variants, list) else []
+    return tuple(str(v["id"]) for v in variants if isinstance(v, dict) and v.get("id"))
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _send_coupon_summary(c: d.SendCouponConfig, ctx: SummaryContext) -> str:
+    info = ctx.coupons.get(c.coupon_template_id)
+    if info is None:
+        return gettext("Coupon %(template)s") % {"template": c.coupon_template_id}
+    return gettext("Coupon %(value)s · %(days)d days") % {
+        "value": money(info.face_value),
+        "days": info.validity_days,
+    }
+
+
+def _send_coupon_note(step: StepView, tz: str) -> str:
+    r = step.result
+    return gettext("Coupon %(code)s · expires %(date)s") % {
+        "code": r.get("code") or r.get("coupon_id", ""),
+        "date": when(r.get("expires_at"), tz)[:5],
+    }
+
+
+def _send_message_summary(c: d.SendMessageConfig, ctx: SummaryContext) -> str:
+    content = c.content.strip().replace("\n", " ")
+    if len(content) > 18:
+        content = content[:18] + "…"
+    return f"{gettext(CHANNEL_LABELS[c.channel.value])} · {content}"
+
+
+def _send_message_note(step: StepView, tz: str) -> str:
+    return gettext("Message %(status)s") % {"status": step.result.get("status", "")}
+
+
+def _update_customer_summary(c: d.UpdateCustomerConfig, ctx: SummaryContext) -> str:
+    parts = [f"+{t}" for t in c.add_tags] + [f"−{t}" for t in c.remove_tags]
+    parts += [f"{k}={v}" for k, v in c.set_attributes.items()]
+    return " ".join(parts) or gettext("No changes")
+
+
+def _summary_note(step: StepView, tz: str) -> str:
+    """The interpreter's own line (kinds with nothing more to say)."""
+    return step.summary
+
+
+def _task_summary(c: d.AssignGuideTaskConfig, ctx: SummaryContext) -> str:
+    return f"{gettext(TASK_LABELS[c.task_type.value])} · " + short_duration(
+        c.due_in.amount, c.due_in.unit
+    )
+
+
+def _task_note(step: StepView, tz: str) -> str:
+    r = step.result
+    outcome = r.get("outcome") or (step.port if step.port == "expired" else "")
+    if outcome:
+        return gettext("Task %(task)s · done · %(outcome)s") % {
+            "task": r.get("task_id", ""),
+            "outcome": outcome,
+        }
+    return gettext("Task %(task)s · open") % {"task": r.get("task_id", "")}
+
+
+# --------------------------------------------------------------------------- exit
+
+
+def _exit_summary(c: d.ExitConfig, ctx: SummaryContext) -> str:
+    return gettext("Goal reached") if c.goal_reached else gettext("End")
+
+
+def _exit_note(step: StepView, tz: str) -> str:
+    return gettext("Goal reached") if step.summary == "goal reached" else gettext("Exit")
+
+
+# --------------------------------------------------------------------------- the registry
 
 
 # Simple 24×24 line icons (our own), stroked with the kind's colour.
@@ -75,8 +300,10 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["play"],
             lazy("Entry"),
             lazy("Where customers enter: an event, a segment or manual enrolment."),
-            EntryConfig,
+            d.EntryConfig,
             {"trigger": {"type": "manual"}, "reentry": {"policy": "never"}},
+            summary=_entry_summary,
+            run_note=_entry_note,
         ),
         KindInfo(
             NodeKind.WAIT,
@@ -85,8 +312,10 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["clock"],
             lazy("Wait"),
             lazy("Pause for a time, or until a date such as a coupon's expiry."),
-            WaitConfig,
+            d.WaitConfig,
             {"until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}}},
+            summary=_wait_summary,
+            run_note=_wait_note,
         ),
         KindInfo(
             NodeKind.WAIT_FOR_EVENT,
@@ -95,8 +324,10 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["bell"],
             lazy("Wait for event"),
             lazy("Continue when the customer does something, or time out."),
-            WaitForEventConfig,
+            d.WaitForEventConfig,
             {"event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}},
+            summary=_wait_for_event_summary,
+            run_note=_wait_for_event_note,
         ),
         KindInfo(
             NodeKind.BRANCH,
@@ -105,8 +336,12 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["branch"],
             lazy("Branch"),
             lazy("Send customers down the first rule they match, else the last port."),
-            BranchConfig,
+            d.BranchConfig,
             {"rules": [{"id": "yes", "label": "", "conditions": []}]},
+            summary=_branch_summary,
+            run_note=_branch_note,
+            port_label=_branch_port_label,
+            lenient_ports=_branch_lenient_ports,
         ),
         KindInfo(
             NodeKind.SPLIT,
@@ -115,13 +350,17 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["split"],
             lazy("A/B split"),
             lazy("Split customers at random by weight; a holdout gets nothing."),
-            SplitConfig,
+            d.SplitConfig,
             {
                 "variants": [
                     {"id": "a", "label": "A", "weight": 50},
                     {"id": "b", "label": "B", "weight": 50},
                 ]
             },
+            summary=_split_summary,
+            run_note=_split_note,
+            port_label=_split_port_label,
+            lenient_ports=_split_lenient_ports,
         ),
         KindInfo(
             NodeKind.SEND_COUPON,
@@ -130,8 +369,10 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["coupon"],
             lazy("Send coupon"),
             lazy("Issue a coupon from a template."),
-            SendCouponConfig,
+            d.SendCouponConfig,
             {"coupon_template_id": "", "on_failure": "continue"},
+            summary=_send_coupon_summary,
+            run_note=_send_coupon_note,
         ),
         KindInfo(
             NodeKind.SEND_MESSAGE,
@@ -140,8 +381,10 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["message"],
             lazy("Send message"),
             lazy("SMS, WeCom, WeChat template message, email or webhook."),
-            SendMessageConfig,
+            d.SendMessageConfig,
             {"channel": "sms", "content": "", "on_failure": "continue"},
+            summary=_send_message_summary,
+            run_note=_send_message_note,
         ),
         KindInfo(
             NodeKind.UPDATE_CUSTOMER,
@@ -150,8 +393,10 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["tag"],
             lazy("Update customer"),
             lazy("Add or remove tags, set attributes."),
-            UpdateCustomerConfig,
+            d.UpdateCustomerConfig,
             {"add_tags": [], "remove_tags": [], "set_attributes": {}},
+            summary=_update_customer_summary,
+            run_note=_summary_note,
         ),
         KindInfo(
             NodeKind.ASSIGN_GUIDE_TASK,
@@ -160,7 +405,7 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["guide"],
             lazy("Guide task"),
             lazy("Ask the customer's own sales guide to call, chat or invite."),
-            AssignGuideTaskConfig,
+            d.AssignGuideTaskConfig,
             {
                 "task_type": "call",
                 "instructions": "",
@@ -168,6 +413,8 @@ KINDS: dict[NodeKind, KindInfo] = {
                 "due_in": {"amount": 24, "unit": "hours"},
                 "outcomes": [],
             },
+            summary=_task_summary,
+            run_note=_task_note,
         ),
         KindInfo(
             NodeKind.EXIT,
@@ -176,8 +423,10 @@ KINDS: dict[NodeKind, KindInfo] = {
             _ICONS["flag"],
             lazy("Exit"),
             lazy("The end of the path; mark it as goal reached if it is one."),
-            ExitConfig,
+            d.ExitConfig,
             {"goal_reached": False},
+            summary=_exit_summary,
+            run_note=_exit_note,
         ),
     )
 }

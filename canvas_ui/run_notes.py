@@ -8,68 +8,24 @@ says what the run saw then, not what the customer's profile says today.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from canvas_ui.i18n import gettext as _
-from engine.semantics import parse_time
+from canvas_ui.kinds import kind_info
+from canvas_ui.texts import when
 from services.run_explain import RunExplanation, StepView
 
-
-def when(value: str | None, tz: str) -> str:
-    """``MM-DD HH:MM`` in the journey's timezone ("" for none)."""
-    if not value:
-        return ""
-    try:
-        return parse_time(value).astimezone(ZoneInfo(tz)).strftime("%m-%d %H:%M")
-    except (ValueError, KeyError):
-        return value[:16]
+__all__ = ["boot_steps", "current_note", "step_note", "when"]
 
 
 def step_note(step: StepView, tz: str) -> str:
-    """The annotation shown on the node and in the timeline."""
-    r, k = step.result, step.kind
+    """The annotation shown on the node and in the timeline: its kind's note
+    (:mod:`canvas_ui.kinds`), or what failed."""
     if step.error:
         return _("Failed: %(error)s") % {"error": step.error}
-    if k == "entry":
-        trigger = (r.get("trigger") or {}).get("type")
-        return _("Entered by %(event)s") % {"event": trigger} if trigger else _("Entered")
-    if k == "branch":
-        return _("Branch: %(summary)s") % {"summary": step.summary}
-    if k == "split":
-        return _("Variant %(variant)s") % {"variant": r.get("variant", step.port)}
-    if k == "wait":
-        if r.get("until"):
-            return _("Wait until %(at)s") % {"at": when(r["until"], tz)}
-        return _("No wait: %(why)s") % {"why": step.inputs.get("rule", "")}
-    if k == "wait_for_event":
-        if step.port == "matched":
-            return _("%(event)s at %(at)s") % {
-                "event": step.inputs.get("event_type", ""),
-                "at": when(r.get("occurred_at"), tz),
-            }
-        if step.port == "timeout":
-            return _("Timed out: no %(event)s") % {"event": step.inputs.get("event_type", "")}
-        return _("Waiting for %(event)s") % {"event": step.inputs.get("event_type", "")}
-    if k == "send_coupon":
-        return _("Coupon %(code)s · expires %(date)s") % {
-            "code": r.get("code") or r.get("coupon_id", ""),
-            "date": when(r.get("expires_at"), tz)[:5],
-        }
-    if k == "send_message":
-        return _("Message %(status)s") % {"status": r.get("status", "")}
-    if k == "assign_guide_task":
-        outcome = r.get("outcome") or (step.port if step.port == "expired" else "")
-        if outcome:
-            return _("Task %(task)s · done · %(outcome)s") % {
-                "task": r.get("task_id", ""),
-                "outcome": outcome,
-            }
-        return _("Task %(task)s · open") % {"task": r.get("task_id", "")}
-    if k == "goal":
+    if step.kind == "goal":  # the journey goal, reached anywhere (not a node kind)
         return _("Goal reached")
-    if k == "exit":
-        return _("Goal reached") if step.summary == "goal reached" else _("Exit")
-    return step.summary
+    info = kind_info(step.kind)
+    return info.run_note(step, tz) if info is not None else step.summary
 
 
 def current_note(exp: RunExplanation, labels: dict[str, str]) -> str:

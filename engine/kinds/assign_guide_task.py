@@ -326,4 +326,5 @@ SPEC = KindSpec(
     context_fields=("due_at", "outcome", "failed"),
     context_refs=context_refs,
     waits=True,
+    example={"task_type": "call", "instructions": "回访 {{ customer.name }}"},
 )

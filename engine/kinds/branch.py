@@ -154,4 +154,5 @@ SPEC = KindSpec(
     build=build,
     run=run,
     context_refs=context_refs,
+    example={"rules": [{"id": "vip", "conditions": [{"type": "tag", "tag": "vip"}]}]},
 )

@@ -163,4 +163,5 @@ SPEC = KindSpec(
     validate=validate,
     build=build,
     run=run,
+    example={"trigger": {"type": "event", "event_type": "signup"}},
 )

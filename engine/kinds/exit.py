@@ -53,4 +53,5 @@ SPEC = KindSpec(
     static_ports=(),
     build=build,
     run=run,
+    example={"goal_reached": True},
 )

@@ -182,4 +182,5 @@ SPEC = KindSpec(
     effects=(ISSUE_COUPON,),
     failure_ports={IrOnFailure.CONTINUE: NEXT, IrOnFailure.EXIT: None, IrOnFailure.PORT: FAILED},
     context_fields=("expires_at", "issued_at", "redeemed", "issued", "failed"),
+    example={"coupon_template_id": "NEW20"},
 )

@@ -180,4 +180,5 @@ SPEC = KindSpec(
     failure_ports={IrOnFailure.CONTINUE: NEXT, IrOnFailure.EXIT: None, IrOnFailure.PORT: FAILED},
     context_fields=("failed",),
     context_refs=context_refs,
+    example={"channel": "sms", "content": "{{ customer.name }}，欢迎回来"},
 )

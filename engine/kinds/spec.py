@@ -77,3 +77,6 @@ class KindSpec:
     context_refs: Callable[[Any], list[tuple[str, str | None]]] = _no_refs
     #: a customer's time passes at this kind (a loop must contain one)
     waits: bool = False
+    #: a valid config of this kind (JSON), for tests (every kind compiles, runs in the
+    #: simulation and the sandbox, and has its canvas entry) and the docs
+    example: Mapping[str, Any] = field(default_factory=dict)

@@ -112,4 +112,5 @@ SPEC = KindSpec(
     validate=validate,
     build=build,
     run=run,
+    example={"variants": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]},
 )

@@ -135,4 +135,5 @@ SPEC = KindSpec(
     effects=(UPDATE_CUSTOMER,),
     # no on_failure setting: a failed update always continues
     failure_ports={IrOnFailure.CONTINUE: NEXT},
+    example={"add_tags": ["contacted"]},
 )

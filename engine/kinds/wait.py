@@ -256,4 +256,5 @@ SPEC = KindSpec(
     run=run,
     context_refs=context_refs,
     waits=True,
+    example={"until": {"type": "duration", "duration": {"amount": 2, "unit": "days"}}},
 )

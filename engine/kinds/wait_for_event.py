@@ -137,4 +137,5 @@ SPEC = KindSpec(
     build=build,
     run=run,
     waits=True,
+    example={"event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}},
 )
