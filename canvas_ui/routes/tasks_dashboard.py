@@ -100,9 +100,32 @@ def _page_ctx(
         "customers": customers,
         "store_guides": store_guides,
         "guide_names": guide_names,
+        "chase_scopes": _scope_names(session, board.chases),
         "periods": task_reports.PERIODS,
         "query": _query(board, store_id),
     }
+
+
+def _scope_names(session: Any, chases: list[Any]) -> dict[tuple[str, str], str]:
+    """The journeys, regions, stores and guides the recent chases reached, by name."""
+    names: dict[tuple[str, str], str] = {}
+    for c in chases:
+        key = (c.scope, c.scope_id)
+        if key in names:
+            continue
+        found: Any = None
+        if c.scope == "journey":
+            found = crud.get_journey(session=session, journey_id=c.scope_id)
+        elif c.scope == "region":
+            regions = crud.list_regions(session=session)
+            found = next((r for r in regions if r.id == c.scope_id), None)
+        elif c.scope == "store":
+            found = crud.get_store(session=session, store_id=c.scope_id)
+        elif c.scope == "guide":
+            found = crud.get_guide(session=session, guide_id=c.scope_id)
+        if found is not None:
+            names[key] = found.name
+    return names
 
 
 def _query(board: Dashboard, store_id: str | None) -> str:

@@ -139,6 +139,8 @@ def test_store_manager_confirms_a_chase_and_the_hour_cool_down(
             "已催办 2 个未完成任务。 1 个尚未到期，未催办。"
         )
         assert {k: v for k, v in _chased(canvas_app).items() if v} == {"T1": 1, "T2": 1}
+        # the recent chases read by name
+        expect(page.locator(".chase-log li").first).to_contain_text("gm → 南京西路店 · 2")
 
         # again within the hour: nothing to chase, and the dialog says why
         page.locator('[data-chase="store-S1"]').click()
