@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
 from activities._time import iso, parse_instant
 from audiences import matches, parse_definition
 from db import crud
+from db.crud.points import points_balance
+from db.models.segments import CustomerMetrics
 from engine.effects import CouponState, CustomerFacts, FactsRequest
 
 
@@ -43,8 +46,15 @@ def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
         for c in crud.get_issued_coupons(session=session, coupon_ids=request.coupon_ids)
         if c.customer_id == customer.id
     }
+    metrics = session.get(CustomerMetrics, customer.id)
+    zone = _zone(customer.timezone)
     return CustomerFacts(
         segments=_memberships(session, customer.id, request.segment_ids, as_of),
+        member_since=parse_instant(iso(customer.created_at)).astimezone(zone).date().isoformat(),
+        last_purchase_at=iso(customer.last_purchase_at) if customer.last_purchase_at else None,
+        purchase_interval_median_days=metrics.purchase_interval_median_days if metrics else None,
+        lifecycle_stage=metrics.lifecycle_stage if metrics else None,
+        points_balance=points_balance(session=session, customer_id=customer.id, as_of=as_of),
         customer_id=customer.id,
         found=True,
         name=customer.name,
@@ -62,6 +72,13 @@ def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
         coupons=coupons,
         as_of=request.as_of,
     )
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Shanghai")
 
 
 def _memberships(

@@ -148,6 +148,17 @@ class CustomerFacts:
     coupons: dict[str, CouponState] = field(default_factory=dict)
     as_of: str = ""
     segments: dict[str, bool] = field(default_factory=dict)  # segment id -> member as of as_of
+    #: Joined the brand (YYYY-MM-DD, the customer's zone) — ``member_since`` anniversaries.
+    member_since: str | None = None
+    #: Last purchase (ISO instant) and the customer's own purchase cycle in days (median
+    #: of the days between their purchases; ``None`` with fewer than two purchases).
+    last_purchase_at: str | None = None
+    purchase_interval_median_days: float | None = None
+    #: identify / develop / stable / decline (audiences.lifecycle), ``None`` before the
+    #: first metrics rebuild.
+    lifecycle_stage: str | None = None
+    #: Points balance as of ``as_of`` (db.crud.points).
+    points_balance: int = 0
 
 
 # ------------------------------------------------------------------ side effects

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
 from activities import JourneyActivities
+from activities._time import parse_instant
 from activities.run_recorder import RunRecorder
 from db import crud
 from db.crud.runs import RunReport
@@ -146,3 +147,44 @@ def test_a_cancelled_waiter_does_not_stop_the_recorder(shop: sessionmaker[Sessio
             "wf-cancelled",
             "wf-next",
         ]
+
+
+async def test_load_facts_reads_cycle_stage_points_and_member_since(
+    acts: JourneyActivities, shop: sessionmaker[Session]
+) -> None:
+    from audiences.metrics import record_order
+    from db.crud.points import award_points
+    from db.models import OrderCreate
+
+    with shop() as s:
+        customer = crud.get_customer(session=s, customer_id="C1")
+        assert customer is not None
+        customer.created_at = datetime(2024, 2, 29, 17, 0, tzinfo=UTC)  # 01:00 Mar 1 Shanghai
+        s.add(customer)
+        s.commit()
+        for days in (100, 60, 10):
+            record_order(
+                session=s,
+                order_create=OrderCreate(
+                    customer_id="C1", amount=100.0, created_at=NOW - timedelta(days=days)
+                ),
+                now=NOW,
+            )
+        award_points(session=s, customer_id="C1", points=300, idempotency_key="p", created_at=NOW)
+    facts = await ActivityEnvironment().run(
+        acts.load_facts, FactsRequest(customer_id="C1", as_of=NOW.isoformat())
+    )
+    assert facts.member_since == "2024-03-01"  # the day in the customer's zone
+    assert facts.purchase_interval_median_days == 45.0  # gaps 40 and 50
+    assert facts.lifecycle_stage == "develop"
+    assert facts.last_purchase_at is not None
+    assert parse_instant(facts.last_purchase_at) == NOW - timedelta(days=10)
+    assert facts.points_balance == 300
+    bare = await ActivityEnvironment().run(
+        acts.load_facts, FactsRequest(customer_id="C2", as_of=NOW.isoformat())
+    )
+    assert (bare.purchase_interval_median_days, bare.lifecycle_stage, bare.points_balance) == (
+        None,
+        None,
+        0,
+    )
