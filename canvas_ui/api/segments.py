@@ -23,6 +23,7 @@ from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.models import Journey, Segment, SegmentEnrollment
 from db.session import end_transaction, in_thread
+from services import segment_counts as counts
 from services import segments as service
 
 router = APIRouter(prefix="/api", tags=["segments"], route_class=UnitOfWorkRoute)
@@ -184,6 +185,22 @@ def update_segment(
     except SegmentValidationError as exc:
         return invalid(exc)
     return segment_json(segment)
+
+
+@router.post("/segments/{segment_id}/count")
+def count_segment(
+    segment_id: str, session: SessionDep, only_if_stale: bool = False
+) -> dict[str, Any]:
+    """Count the segment now and remember the result (the segments list's "Customers");
+    ``only_if_stale`` keeps a count younger than an hour. Rules that no longer validate are
+    not counted: ``error`` says why."""
+    result = counts.refresh(session=session, segment_id=segment_id, only_if_stale=only_if_stale)
+    return {
+        "id": result.segment_id,
+        "count": result.count,
+        "counted_at": result.counted_at.isoformat() if result.counted_at else None,
+        "error": result.error or None,
+    }
 
 
 @router.delete("/segments/{segment_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -197,7 +197,6 @@ def _strings() -> dict[str, str]:
         "imported": lazy("Imported."),
         "importFailed": lazy("Import failed: %s"),
         "noEntryTarget": lazy("An entry step cannot have incoming connections."),
-        "portTaken": lazy("This output already has a connection. Delete it first."),
         "selfLoop": lazy("A step cannot connect to itself."),
         "deleteConfirm": lazy("Delete %d selected item(s)?"),
         "hint": lazy("Hint"),

@@ -167,3 +167,22 @@ def test_unknown_segment_refuses_publish(shop: TestClient) -> None:
     assert refused.status_code == 422 and [e["code"] for e in errors] == ["UNKNOWN_SEGMENT"]
     assert "dormat_90d" in errors[0]["message"]
     assert "Did you mean" in errors[0]["hint"] and "dormant_90d" in errors[0]["hint"]
+
+
+def test_count_is_taken_on_demand_and_remembered(shop: TestClient) -> None:
+    """The list's "Customers" (issue 18, item 9) through the API: counted, remembered, kept
+    while fresh when only stale counts are wanted."""
+    shop.post(
+        "/api/segments", json={"id": "dormant_90d", "name": "沉睡90天", "definition": DORMANT}
+    )
+    assert shop.get("/api/segments/dormant_90d").json()["last_count"] is None
+    expected = shop.post("/api/segments/preview", json={"definition": DORMANT}).json()["count"]
+    counted = shop.post("/api/segments/dormant_90d/count")
+    assert counted.status_code == 200, counted.text
+    body = counted.json()
+    assert body["count"] == expected and body["counted_at"] and body["error"] is None
+    stored = shop.get("/api/segments/dormant_90d").json()
+    assert (stored["last_count"], stored["last_counted_at"]) == (expected, body["counted_at"])
+    kept = shop.post("/api/segments/dormant_90d/count", params={"only_if_stale": True}).json()
+    assert kept["counted_at"] == body["counted_at"]
+    assert shop.post("/api/segments/nope/count").status_code == 404
