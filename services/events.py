@@ -29,7 +29,7 @@ from audiences.metrics import StageChange
 from db import crud
 from db.crud._util import aware
 from db.models import CustomerEventCreate, Journey, JourneyVersion
-from db.session import begin_write, end_transaction, in_thread
+from db.session import end_transaction, in_thread, one_write_transaction, read_session
 from engine import ir, semantics
 from engine.runtime import CustomerEventIn
 from services.enrollment import RPC_TIMEOUT, compiled_of, enter
@@ -138,10 +138,22 @@ def stage_event(change: StageChange) -> EventIn:
     )
 
 
+#: (journey id, version) → its entry trigger when an event type starts it, else None.
+#: Versions are immutable, so what was read once stays true.
+_EVENT_ENTRIES: dict[tuple[str, int], ir.EventEntry | None] = {}
+_EVENT_ENTRIES_MAX = 10_000
+
+
 def _live_event_entries(session: Session, event_type: str) -> list[JourneyVersion]:
-    """Live versions whose entry is triggered by ``event_type``."""
+    """Live versions whose entry is triggered by ``event_type``.
+
+    Every event asks this. Loading each live version (its document and compiled journey,
+    JSON) and hashing the compiled journey for every event was measurable under
+    bench.web_load, where marketers keep publishing: the live versions' keys are read, and
+    a version is loaded only the first time it is seen, or when its event type matches.
+    """
     stmt = (
-        select(JourneyVersion)
+        select(JourneyVersion.journey_id, JourneyVersion.version)
         .join(
             Journey,
             (col(Journey.id) == col(JourneyVersion.journey_id))
@@ -150,11 +162,24 @@ def _live_event_entries(session: Session, event_type: str) -> list[JourneyVersio
         .where(Journey.status == "live")
     )
     found = []
-    for version in session.exec(stmt):
+    for journey_id, number in session.exec(stmt).all():
+        key = (journey_id, number)
+        if key in _EVENT_ENTRIES and not _starts_on(_EVENT_ENTRIES[key], event_type):
+            continue
+        version = crud.get_version(session=session, journey_id=journey_id, version=number)
+        if version is None:
+            continue
         trigger = compiled_of(version).entry.trigger
-        if isinstance(trigger, ir.EventEntry) and trigger.event_type == event_type:
+        if len(_EVENT_ENTRIES) >= _EVENT_ENTRIES_MAX:
+            _EVENT_ENTRIES.clear()
+        _EVENT_ENTRIES[key] = trigger if isinstance(trigger, ir.EventEntry) else None
+        if _starts_on(_EVENT_ENTRIES[key], event_type):
             found.append(version)
     return found
+
+
+def _starts_on(trigger: ir.EventEntry | None, event_type: str) -> bool:
+    return trigger is not None and trigger.event_type == event_type
 
 
 def store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestResult, list[str]]:
@@ -169,72 +194,31 @@ def store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestResu
 
 
 def _store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestResult, list[str]]:
-    """Store new events, each with its pending delivery, in one write transaction.
+    """Store new events, each with its pending delivery, and move the customers' metrics,
+    in one write transaction.
 
     → the counts, and the event ids this caller now owns the delivery of: the new ones, and
     repeated ones whose delivery is still pending and nobody else is on (a producer's retry
     after a 503 or a crash is processed, not ignored). Validates the whole batch first: all
-    or nothing. Then moves each new event's customer metrics (their own transactions).
+    or nothing. The metrics code commits step by step; here those commits are savepoints
+    (a failed metrics update is rolled back alone and logged, the events stay), so an event
+    takes SQLite's write lock once instead of four times (bench.web_load: events queued
+    for the lock behind the guides' and the worker's writes).
     """
-    begin_write(session)
-    try:
-        known = {
-            c.id
-            for c in crud.get_customers(
-                session=session, customer_ids=[e.customer_id for e in events]
+    with one_write_transaction(session) as tx:
+        result, mine, new = _store_new(tx, events)
+        changes = []
+        for ev in new:
+            # customer metrics and RFM move with the event (segments read them): issue 5
+            change = metrics.on_event(
+                session=tx,
+                customer_id=ev.customer_id,
+                event_type=ev.type,
+                occurred_at=ev.occurred_at,
+                properties=ev.properties,
             )
-        }
-        problems = [
-            {
-                "index": i,
-                "event_id": ev.event_id,
-                "field": "customer_id",
-                "message": f"event {ev.event_id}: unknown customer '{ev.customer_id}'",
-            }
-            for i, ev in enumerate(events)
-            if ev.customer_id not in known
-        ]
-        if problems:
-            raise UnknownCustomersError(problems)
-        result = IngestResult()
-        mine: list[str] = []
-        new: list[EventIn] = []
-        for ev in events:
-            if crud.get_event(session=session, event_id=ev.event_id) is None:
-                crud.add_event(
-                    session=session,
-                    event=CustomerEventCreate(
-                        event_id=ev.event_id,
-                        customer_id=ev.customer_id,
-                        type=ev.type,
-                        properties=ev.properties,
-                        occurred_at=ev.occurred_at,
-                    ),
-                )
-                crud.add_delivery(session=session, event_id=ev.event_id, customer_id=ev.customer_id)
-                result.accepted += 1
-                mine.append(ev.event_id)
-                new.append(ev)
-            elif crud.claim_delivery(session=session, event_id=ev.event_id, force=True):
-                mine.append(ev.event_id)
-            else:
-                result.duplicates += 1
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    changes = []
-    for ev in new:
-        # customer metrics and RFM move with the event (segments read them): issue 5
-        change = metrics.on_event(
-            session=session,
-            customer_id=ev.customer_id,
-            event_type=ev.type,
-            occurred_at=ev.occurred_at,
-            properties=ev.properties,
-        )
-        if change is not None:
-            changes.append(change)
+            if change is not None:
+                changes.append(change)
     end_transaction(session)
     if changes:
         # a purchase that moved the customer's lifecycle stage announces it as an event
@@ -242,6 +226,54 @@ def _store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestRes
         _, derived = store_events(session=session, events=[stage_event(c) for c in changes])
         mine.extend(derived)
     return result, mine
+
+
+def _store_new(
+    session: Session, events: list[EventIn]
+) -> tuple[IngestResult, list[str], list[EventIn]]:
+    """The events' rows and pending deliveries (committed: a savepoint of the caller's
+    transaction); → the counts, the event ids to deliver and the new events."""
+    known = {
+        c.id
+        for c in crud.get_customers(session=session, customer_ids=[e.customer_id for e in events])
+    }
+    problems = [
+        {
+            "index": i,
+            "event_id": ev.event_id,
+            "field": "customer_id",
+            "message": f"event {ev.event_id}: unknown customer '{ev.customer_id}'",
+        }
+        for i, ev in enumerate(events)
+        if ev.customer_id not in known
+    ]
+    if problems:
+        raise UnknownCustomersError(problems)
+    result = IngestResult()
+    mine: list[str] = []
+    new: list[EventIn] = []
+    for ev in events:
+        if crud.get_event(session=session, event_id=ev.event_id) is None:
+            crud.add_event(
+                session=session,
+                event=CustomerEventCreate(
+                    event_id=ev.event_id,
+                    customer_id=ev.customer_id,
+                    type=ev.type,
+                    properties=ev.properties,
+                    occurred_at=ev.occurred_at,
+                ),
+            )
+            crud.add_delivery(session=session, event_id=ev.event_id, customer_id=ev.customer_id)
+            result.accepted += 1
+            mine.append(ev.event_id)
+            new.append(ev)
+        elif crud.claim_delivery(session=session, event_id=ev.event_id, force=True):
+            mine.append(ev.event_id)
+        else:
+            result.duplicates += 1
+    session.commit()
+    return result, mine, new
 
 
 @dataclass
@@ -254,7 +286,16 @@ class _Plan:
 
 def _plan_delivery(session: Session, event_id: str) -> _Plan | None:
     """Whom ``event_id`` goes to: the customer's running runs, and the live journeys it may
-    start (entry filters match, not in them already). None when the event is unknown."""
+    start (entry filters match, not in them already). None when the event is unknown.
+
+    Reads only, in a reader's transaction: the POST's own session would take SQLite's
+    write lock for it (bench.web_load: event posts queued for the lock to read).
+    """
+    with read_session(session) as reading:
+        return _plan(reading, event_id)
+
+
+def _plan(session: Session, event_id: str) -> _Plan | None:
     try:
         row = crud.get_event(session=session, event_id=event_id)
         if row is None:
