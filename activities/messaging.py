@@ -44,13 +44,16 @@ def send_message(
 ) -> MessageSent:
     """Record, deliver and mark one message; see the module docstring."""
     with sessions() as session:
-        row = _record(session, request, effect_time(request.ctx, now))
+        row, checked = _record(session, request, effect_time(request.ctx, now))
         if row.status == "sent":
             return _result(row)
         if row.status == "failed":
             raise business_failure(MESSAGE_REJECTED, row.provider_response or "rejected")
-        # The customer may have opted out since a failed first attempt: ask again.
-        _check_customer(session, request)
+        if not checked:
+            # The customer may have opted out since a failed first attempt: ask again. (A
+            # row recorded just now was checked in its own transaction: asking again would
+            # take the write lock once more for nothing.)
+            _check_customer(session, request)
 
     try:
         delivery = provider.deliver(_outbound(row, request))
@@ -61,10 +64,14 @@ def send_message(
     return _result(row)
 
 
-def _record(session: Session, request: SendMessageRequest, at: datetime) -> OutboxMessage:
+def _record(
+    session: Session, request: SendMessageRequest, at: datetime
+) -> tuple[OutboxMessage, bool]:
+    """The message's outbox row (recorded now unless a former attempt did); → the row and
+    whether this call checked the customer while recording it."""
     existing = crud.get_message_by_key(session=session, idempotency_key=request.ctx.idempotency_key)
     if existing is not None:
-        return existing
+        return existing, False
     customer = _check_customer(session, request)
     variables = {
         "customer": customer_variables(
@@ -99,8 +106,8 @@ def _record(session: Session, request: SendMessageRequest, at: datetime) -> Outb
         workflow_id=ctx.workflow_id,
         created_at=at,
     )
-    row, _created = crud.insert_message(session=session, message=row)
-    return row
+    row, created = crud.insert_message(session=session, message=row)
+    return row, created
 
 
 def _check_customer(session: Session, request: SendMessageRequest) -> Customer:
