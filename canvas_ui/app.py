@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -247,11 +248,17 @@ def _install_error_handlers(app: FastAPI) -> None:
             message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
             if exc.status_code == 404 and message == "Not Found":
                 message = gettext("This page does not exist (yet).")
-            return render(
-                request,
-                "error.html",
-                {"title": title, "message": message},
-                status_code=exc.status_code,
+            # the page's header looks up who is signed in (a database read): off the event
+            # loop, in a thread, as every page does (an unknown address was a 500 under
+            # the loop guard)
+            return await anyio.to_thread.run_sync(
+                partial(
+                    render,
+                    request,
+                    "error.html",
+                    {"title": title, "message": message},
+                    status_code=exc.status_code,
+                )
             )
         return JSONResponse(
             {"detail": exc.detail},
