@@ -460,12 +460,13 @@ def _work_items(
 
 
 def _why(session: Session, task: GuideTask) -> tuple[str, str]:
-    """The journey's name and the label of the step that created the task."""
+    """The journey's name and the label of the step that created the task (``""`` for a
+    step without one: pages name it by its kind, never by its id)."""
     if not task.journey_id:
         return "", ""
     journey = crud.get_journey(session=session, journey_id=task.journey_id)
     name = journey.name if journey else task.journey_id
-    label = task.node_id or ""
+    label = ""
     if task.journey_version is not None:
         version = crud.get_version(
             session=session, journey_id=task.journey_id, version=task.journey_version

@@ -11,14 +11,13 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from canvas_ui import queries, replay_jobs
+from canvas_ui import queries, replay_jobs, words
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import SessionDep, SettingsDep, TemporalDep
 from canvas_ui.diagnostics import problem_sentences
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.kinds import KINDS
-from canvas_ui.routes.pages import RUN_LABELS, _kinds_boot, _strings, _translated
-from canvas_ui.routes.workbench import RESULT_LABELS
+from canvas_ui.routes.pages import LEVEL_LABELS, RUN_LABELS, _kinds_boot, _strings, _translated
 from canvas_ui.run_notes import boot_steps, current_note
 from canvas_ui.summaries import CHANNEL_LABELS, document_meta
 from canvas_ui.templating import is_htmx, render
@@ -93,19 +92,29 @@ VALUE_KEYS = {
     "trigger": lazy("Trigger"),
     "type": lazy("Type"),
     "amount": lazy("Amount"),
+    "holdout": lazy("Holdout"),
+    "tags": lazy("Tags"),
+    "add_tags": lazy("Add tags"),
+    "remove_tags": lazy("Remove tags"),
+    "rfm_class": lazy("RFM class"),
+    "member_level": lazy("Member level"),
+    "event_id": lazy("Event"),
+    "guide_id": lazy("Guide"),
+    "store_id": lazy("Store"),
+    "customer_id": lazy("Customer"),
+    "note": lazy("Note"),
+    "script": lazy("Script"),
+    "since": lazy("Since"),
+    "properties": lazy("Properties"),
 }
 #: Recorded values a reader meets most (a task's outcome, a message's status).
 VALUE_WORDS = {
-    **RESULT_LABELS,
-    "expired": lazy("Expired"),
-    "sent": lazy("sent"),
-    "queued": lazy("queued"),
-    "failed": lazy("failed"),
     "issued": lazy("issued"),
     "open": lazy("open"),
     "manual": lazy("Manual"),
     "event": lazy("Event"),
     "segment": lazy("Segment"),
+    "script": lazy("Test script"),
 }
 
 
@@ -126,7 +135,10 @@ def _run_strings() -> dict[str, Any]:
         "channels": {key: gettext(label) for key, label in CHANNEL_LABELS.items()},
         # the names of recorded values, and of the values a reader meets most
         "keys": {key: gettext(label) for key, label in VALUE_KEYS.items()},
-        "values": {key: gettext(label) for key, label in VALUE_WORDS.items()},
+        "values": {
+            **{key: gettext(label) for key, label in VALUE_WORDS.items()},
+            **words.all_words(),  # event types, outcomes, message statuses
+        },
     }
 
 
@@ -304,6 +316,7 @@ def test_run_page(journey_id: str, request: Request, session: SessionDep) -> Res
             "run_labels": _translated(RUN_LABELS),
             "current_note": "",
             "default_script": "purchase ¥300 on day 5\ntask outcome interested on day 2",
+            "level_labels": _translated(LEVEL_LABELS),
         },
     )
 

@@ -20,7 +20,7 @@ from audiences import FIELDS, SegmentValidationError
 from audiences.fields import RELATIVE_MONTHS
 from canvas_ui import queries
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
-from canvas_ui.i18n import gettext, lazy, ngettext
+from canvas_ui.i18n import current_locale, gettext, lazy, ngettext
 from canvas_ui.routes.pages import LEVEL_LABELS
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
@@ -97,7 +97,9 @@ def _builder_meta(session: Any) -> dict[str, Any]:
             "guide": [[g.id, g.name] for g in crud.list_guides(session=session)],
         },
         "months": list(RELATIVE_MONTHS),
-        "rfm_en": RFM_CLASS_EN,
+        # the English names of the RFM classes help an English reader; a Chinese one reads
+        # the class itself
+        "rfm_en": RFM_CLASS_EN if current_locale() == "en" else {},
         "coupon_templates": [t.id for t in crud.list_coupon_templates(session=session)],
         "ops": {op: gettext(label) for op, label in OP_LABELS.items()},
         "coupon_states": {state: gettext(label) for state, label in COUPON_STATES.items()},

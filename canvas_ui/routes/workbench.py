@@ -38,6 +38,12 @@ RESULT_LABELS = {
     "visited": lazy("Visited the store"),
     "no_answer": lazy("No answer"),
 }
+TASK_STATUS_LABELS = {
+    "open": lazy("To do"),
+    "completed": lazy("Done"),
+    "expired": lazy("Expired"),
+    "cancelled": lazy("Cancelled"),
+}
 LEVEL_LABELS = {
     "regular": lazy("Regular member"),
     "silver": lazy("Silver"),
@@ -63,6 +69,7 @@ def labels() -> dict[str, dict[str, str]]:
         "results": {k: gettext(v) for k, v in RESULT_LABELS.items()},
         "levels": {k: gettext(v) for k, v in LEVEL_LABELS.items()},
         "types": {k: gettext(v) for k, v in TYPE_LABELS.items()},
+        "statuses": {k: gettext(v) for k, v in TASK_STATUS_LABELS.items()},
     }
 
 

@@ -124,7 +124,7 @@
     if (f.kind === "ref") return (META.refs[f.ref] || []).map(([id, name]) => [id, name + " (" + id + ")"]);
     if (f.kind === "month")
       return META.months.map((m) => [m, m]).concat(Array.from({ length: 12 }, (_, i) => [i + 1, String(i + 1)]));
-    if (f.name === "rfm_class") return f.choices.map((c) => [c, c + " · " + (META.rfm_en[c] || "")]);
+    if (f.name === "rfm_class") return f.choices.map((c) => [c, META.rfm_en[c] ? c + " · " + META.rfm_en[c] : c]);
     const labels = (META.choice_labels || {})[f.name] || {};
     return f.choices.map((c) => [c, labels[c] || c]);
   }

@@ -1,0 +1,70 @@
+"""Stored values as a person reads them: event types, task outcomes, message statuses.
+
+Journeys store these as ids (``purchase``, ``interested``, ``sandbox``); a page shows the
+words (msgids here, translated where rendered), and an id without a word as it is. The
+summaries, run notes and the run view name them through these functions.
+"""
+
+from __future__ import annotations
+
+from canvas_ui.i18n import gettext, lazy
+
+#: The event types the chain sends (services.events, the demo and the templates).
+EVENT_LABELS: dict[str, str] = {
+    "purchase": lazy("purchase"),
+    "store_visit": lazy("store visit"),
+    "browse": lazy("browsing"),
+    "page_view": lazy("page view"),
+    "add_to_cart": lazy("add to cart"),
+    "coupon_redeemed": lazy("coupon redeemed"),
+    "coupon_expiring": lazy("coupon expiring"),
+}
+
+#: A guide task's outcomes (the output ports of a guide-task step and the workbench's
+#: buttons) and its expiry.
+OUTCOME_LABELS: dict[str, str] = {
+    "reached": lazy("Reached"),
+    "not_reached": lazy("Not reached"),
+    "interested": lazy("Interested"),
+    "declined": lazy("Declined"),
+    "completed": lazy("Done"),
+    "visited": lazy("Visited the store"),
+    "no_answer": lazy("No answer"),
+    "expired": lazy("Expired"),
+}
+
+#: What became of a message (the outbox, a provider, a test run's sandbox).
+MESSAGE_STATUS_LABELS: dict[str, str] = {
+    "sent": lazy("sent"),
+    "queued": lazy("queued"),
+    "failed": lazy("failed"),
+    "sandbox": lazy("not sent (test run)"),
+}
+
+
+def _word(labels: dict[str, str], value: str) -> str:
+    return gettext(labels[value]) if value in labels else value
+
+
+def event_name(event_type: str) -> str:
+    """``purchase`` → "purchase" / "购买"; an event type without a word as it is."""
+    return _word(EVENT_LABELS, event_type)
+
+
+def outcome_name(outcome: str) -> str:
+    """``interested`` → "Interested" / "有意向"; an outcome without a word as it is."""
+    return _word(OUTCOME_LABELS, outcome)
+
+
+def message_status(status: str) -> str:
+    """``sandbox`` → "not sent (test run)" / "未真实发送（试运行）"."""
+    return _word(MESSAGE_STATUS_LABELS, status)
+
+
+def all_words() -> dict[str, str]:
+    """Every stored value with its words, translated (the run view's value lookup)."""
+    return {
+        value: gettext(label)
+        for labels in (EVENT_LABELS, OUTCOME_LABELS, MESSAGE_STATUS_LABELS)
+        for value, label in labels.items()
+    }
