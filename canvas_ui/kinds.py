@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -29,7 +30,9 @@ from canvas_ui.texts import (
 )
 from engine import document as d
 from engine.document import NodeKind
+from engine.kinds.wait_purchase_cycle import WaitPurchaseCycleConfig
 from engine.ports import ELSE
+from engine.semantics import parse_time
 
 if TYPE_CHECKING:
     from services.run_explain import StepView
@@ -130,6 +133,57 @@ def _wait_note(step: StepView, tz: str) -> str:
     if step.result.get("until"):
         return gettext("Wait until %(at)s") % {"at": when(step.result["until"], tz)}
     return gettext("No wait: %(why)s") % {"why": step.inputs.get("rule", "")}
+
+
+# --------------------------------------------------------------------------- wait purchase cycle
+
+
+def _cycle_summary(c: WaitPurchaseCycleConfig, ctx: SummaryContext) -> str:
+    text = gettext("%(percent)d%% of own purchase cycle · else %(fallback)s") % {
+        "percent": c.percent,
+        "fallback": duration_text(c.fallback.amount, c.fallback.unit),
+    }
+    return f"{text} · {c.at_time}" if c.at_time else text
+
+
+def _seconds_text(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        return duration_text(seconds // 86400, "days")
+    if seconds % 3600 == 0:
+        return duration_text(seconds // 3600, "hours")
+    return duration_text(seconds // 60, "minutes")
+
+
+def _cycle_note(step: StepView, tz: str) -> str:
+    """ "45 天周期的 90% → 2027-01-10" / "不足两次购买，按 14 天兜底 → 2027-01-10"."""
+    i = step.inputs
+    if i.get("rule") == "cycle":
+        rule = gettext("%(percent)s%% of the %(days)s-day cycle") % {
+            "percent": i.get("percent", ""),
+            "days": f"{float(i.get('cycle_days') or 0):g}",
+        }
+    else:
+        fallback = _seconds_text(int(i.get("fallback_seconds") or 0))
+        reasons = {
+            "no_purchase": gettext("No purchase yet, fallback %(fallback)s"),
+            "one_purchase": gettext("Fewer than two purchases, fallback %(fallback)s"),
+            "bad_data": gettext("Purchase data unreadable, fallback %(fallback)s"),
+        }
+        rule = reasons.get(str(i.get("reason")), reasons["one_purchase"]) % {"fallback": fallback}
+    until = step.result.get("until")
+    if not until:
+        return rule
+    text = f"{rule} → {when_day(until, tz)}"
+    return text + " · " + gettext("already past, continued") if step.result.get("past") else text
+
+
+def when_day(value: str, tz: str) -> str:
+    """``YYYY-MM-DD`` (and ``HH:MM`` unless midnight) in the journey's timezone."""
+    try:
+        local = parse_time(value).astimezone(ZoneInfo(tz))
+    except (ValueError, KeyError):
+        return value[:16]
+    return local.strftime("%Y-%m-%d" if local.strftime("%H:%M") == "00:00" else "%Y-%m-%d %H:%M")
 
 
 # --------------------------------------------------------------------------- wait for event
@@ -288,6 +342,7 @@ _ICONS = {
     "guide": "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0",
     "tag": "M3 12V4h8l10 10-8 8zM7.5 8.5h.01",
     "flag": "M5 21V4h11l-2 4 2 4H5",
+    "cycle": "M20 12a8 8 0 1 1-2.3-5.6M20 4v4h-4M12 8v4l3 2",
 }
 
 KINDS: dict[NodeKind, KindInfo] = {
@@ -316,6 +371,21 @@ KINDS: dict[NodeKind, KindInfo] = {
             {"until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}}},
             summary=_wait_summary,
             run_note=_wait_note,
+        ),
+        KindInfo(
+            NodeKind.WAIT_PURCHASE_CYCLE,
+            FLOW,
+            "#6172f3",
+            _ICONS["cycle"],
+            lazy("Wait for purchase cycle"),
+            lazy(
+                "Wait until a share of the customer's own purchase cycle has passed since "
+                "their last purchase, e.g. 90% of 45 days."
+            ),
+            WaitPurchaseCycleConfig,
+            {"percent": 90, "fallback": {"amount": 14, "unit": "days"}, "at_time": None},
+            summary=_cycle_summary,
+            run_note=_cycle_note,
         ),
         KindInfo(
             NodeKind.WAIT_FOR_EVENT,

@@ -103,6 +103,21 @@ FIELDS: dict[str, tuple[str, str]] = {
     "goal_reached": (lazy("Counts as goal reached"), ""),
     "amount": (lazy("Amount"), ""),
     "unit": (lazy("Unit"), ""),
+    "WaitPurchaseCycleConfig.percent": (
+        lazy("Share of the customer's purchase cycle"),
+        lazy(
+            "Counted from the last purchase: 90% of a 45-day cycle ends about day 40. "
+            "Already past: the customer continues at once."
+        ),
+    ),
+    "fallback": (
+        lazy("Fewer than two purchases: wait"),
+        lazy("From the one purchase, or from reaching this step when there is none."),
+    ),
+    "WaitPurchaseCycleConfig.at_time": (
+        lazy("At time of day"),
+        lazy("Optional, 24-hour HH:MM in the customer's time zone."),
+    ),
 }
 
 #: Labels of enum / literal values.
@@ -190,4 +205,5 @@ UNITS: dict[str, str] = {
     "cooldown_days": lazy("days"),
     "window_days": lazy("days"),
     "weight": "%",
+    "percent": "%",
 }

@@ -28,6 +28,7 @@ from engine.kinds import (
     update_customer,
     wait,
     wait_for_event,
+    wait_purchase_cycle,
 )
 from engine.kinds.spec import KindSpec, StepHead
 
@@ -53,6 +54,7 @@ _MODULES = (
     assign_guide_task,
     update_customer,
     exit,
+    wait_purchase_cycle,
 )
 
 #: Every kind's spec, by kind, in palette/document order.

@@ -2,7 +2,9 @@
 histories``); names record only those scenarios (a new one, without touching the rest).
 
 Runs every scenario on the time-skipping test server with sandbox activities and writes
-each run's history to ``tests/replay/histories/<scenario>.json``. Re-record only on purpose:
+each run's history to ``tests/replay/histories/<scenario>.json`` and the compiled journey it
+names by reference to ``tests/replay/journeys/<scenario>.json`` (the published version a
+worker would load; histories recorded before runs named their journey carry it inline). Re-record only on purpose:
 the corpus is how we prove that new workflow code still replays old runs.
 """
 
@@ -23,6 +25,8 @@ from tests.workflows.harness import compile_ok, default_world
 from workflows import JourneyInput, JourneyWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
+#: The compiled journeys of runs recorded by reference, by scenario name.
+JOURNEYS = Path(__file__).parent / "journeys"
 
 
 async def record(names: list[str] | None = None) -> list[Path]:
@@ -57,6 +61,12 @@ async def record(names: list[str] | None = None) -> list[Path]:
             path = HISTORIES / f"{scenario.name}.json"
             path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
             written.append(path)
+            # A run names its journey by reference (JourneyInput.new): keep the compiled
+            # journey as published, for tests/replay/conftest.py to load as a worker would.
+            JOURNEYS.mkdir(exist_ok=True)
+            kept = JOURNEYS / f"{scenario.name}.json"
+            kept.write_text(json.dumps(journey.to_dict(), indent=1, ensure_ascii=False) + "\n")
+            written.append(kept)
     return written
 
 

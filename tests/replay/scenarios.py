@@ -365,4 +365,24 @@ SCENARIOS = [
         ),
         facts={"segments": {"dormant_90d": True}},
     ),
+    Scenario(
+        "wait_purchase_cycle",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "w",
+                    "kind": "wait_purchase_cycle",
+                    "config": {"percent": 90, "at_time": "10:00"},
+                },
+                EXIT,
+            ],
+            [("entry", "next", "w"), ("w", "next", "done")],
+        ),
+        # recorded 2026-12-01: 90% of 45 days after 11-25 is a timer in the future
+        facts={
+            "last_purchase_at": "2026-11-25T02:00:00+00:00",
+            "purchase_interval_median_days": 45.0,
+        },
+    ),
 ]
