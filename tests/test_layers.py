@@ -51,11 +51,8 @@ THIRD_PARTY: dict[str, set[str]] = {
 }
 
 #: (file, imported package) pairs that break a rule today, each with the work that removes
-#: it. Issue 13 item 1 (node kinds as plug-ins, one generic effect call) rewrites both
-#: files; drop an entry when its import is gone.
+#: it; drop an entry when its import is gone.
 KNOWN: dict[tuple[str, str], str] = {
-    ("workflows/runtime.py", "activities"): "effects called by name (issue 13 item 1)",
-    ("activities/journey_activities.py", "journeys"): "imports journeys.settings, not settings",
 }
 
 
