@@ -31,6 +31,8 @@ from canvas_ui.texts import (
 from engine import document as d
 from engine.document import NodeKind
 from engine.kinds.wait_purchase_cycle import WaitPurchaseCycleConfig
+from engine.kinds.wait_until_date import WaitUntilDateConfig
+from engine.kinds.wait_until_date import lenient_ports as wait_until_date_ports
 from engine.ports import ELSE
 from engine.semantics import parse_time
 
@@ -208,6 +210,49 @@ def _wait_for_event_note(step: StepView, tz: str) -> str:
     return gettext("Waiting for %(event)s") % {"event": event}
 
 
+# --------------------------------------------------------------------------- wait until date
+
+#: Display names of well-known date attributes (mother-and-baby stages); others show the key.
+DATE_ATTRIBUTES: dict[str, str] = {
+    "due_date": lazy("due date"),
+    "baby_birthday": lazy("baby's birthday"),
+}
+
+
+def _date_anchor(c: WaitUntilDateConfig) -> str:
+    if c.source == "birthday":
+        return gettext("birthday")
+    if c.source == "member_since":
+        return (
+            gettext("membership anniversary") if c.mode == "anniversary" else gettext("joining day")
+        )
+    key = c.attribute.strip().removeprefix("attributes.")
+    return gettext(DATE_ATTRIBUTES[key]) if key in DATE_ATTRIBUTES else key
+
+
+def _wait_until_date_summary(c: WaitUntilDateConfig, ctx: SummaryContext) -> str:
+    """ "宝宝生日前7 天 10:00", "宝宝生日前7 天 10:00 · 每年", "直到入会周年 10:00"."""
+    offset = d.Duration(amount=c.offset_days, unit=d.TimeUnit.DAYS)
+    text = f"{offset_text(_date_anchor(c), offset, c.direction)} {c.at_time}"
+    if c.mode == "anniversary" and c.source == "attribute":
+        text += " · " + gettext("every year")
+    return text
+
+
+def _wait_until_date_note(step: StepView, tz: str) -> str:
+    """ "Waiting until 2027-03-01 10:00" (the customer's local time, as the run saw it)."""
+    local = step.result.get("local", "")
+    if step.port == "passed" or step.result.get("passed"):
+        return gettext("Date passed (%(at)s): continued at once") % {"at": local}
+    if local:
+        return gettext("Waiting until %(at)s") % {"at": local}
+    return step.summary
+
+
+def _wait_until_date_port_label(c: WaitUntilDateConfig, port: str) -> str | None:
+    return gettext("date passed") if port == "passed" else None
+
+
 # --------------------------------------------------------------------------- branch
 
 
@@ -342,6 +387,7 @@ _ICONS = {
     "guide": "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0",
     "tag": "M3 12V4h8l10 10-8 8zM7.5 8.5h.01",
     "flag": "M5 21V4h11l-2 4 2 4H5",
+    "calendar": "M4 6h16v14H4zM4 10h16M8 3v5M16 3v5M12 14v3",
     "cycle": "M20 12a8 8 0 1 1-2.3-5.6M20 4v4h-4M12 8v4l3 2",
 }
 
@@ -398,6 +444,31 @@ KINDS: dict[NodeKind, KindInfo] = {
             {"event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}},
             summary=_wait_for_event_summary,
             run_note=_wait_for_event_note,
+        ),
+        KindInfo(
+            NodeKind.WAIT_UNTIL_DATE,
+            FLOW,
+            "#875bf7",
+            _ICONS["calendar"],
+            lazy("Wait until date"),
+            lazy(
+                "Wait until a date of the customer's profile — birthday, joining day or a date "
+                "attribute such as a due date — or its yearly anniversary, N days before or after."
+            ),
+            WaitUntilDateConfig,
+            {
+                "source": "birthday",
+                "attribute": "",
+                "mode": "anniversary",
+                "offset_days": 0,
+                "direction": "before",
+                "at_time": "10:00",
+                "on_failure": "exit",
+            },
+            summary=_wait_until_date_summary,
+            run_note=_wait_until_date_note,
+            port_label=_wait_until_date_port_label,
+            lenient_ports=wait_until_date_ports,
         ),
         KindInfo(
             NodeKind.BRANCH,

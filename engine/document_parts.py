@@ -35,6 +35,7 @@ class NodeKind(StrEnum):
     ASSIGN_GUIDE_TASK = "assign_guide_task"
     UPDATE_CUSTOMER = "update_customer"
     EXIT = "exit"
+    WAIT_UNTIL_DATE = "wait_until_date"
     WAIT_PURCHASE_CYCLE = "wait_purchase_cycle"
 
 

@@ -89,6 +89,7 @@ def _compiled(spec: KindSpec) -> ir.CompiledJourney:
 
 def _world(customer_id: str = "C1") -> SandboxWorld:
     facts = CustomerFacts(customer_id, name="王女士", guide_id="G1", tags=["vip"])
+    facts.member_since = "2025-03-09"  # profile-date waits (wait_until_date) have a date
     return SandboxWorld(facts, coupon_templates={"NEW20": CouponTemplateSpec("NEW20")})
 
 

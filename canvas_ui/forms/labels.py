@@ -44,6 +44,27 @@ FIELDS: dict[str, tuple[str, str]] = {
     "end": (lazy("To"), ""),
     "timezone": (lazy("Time zone of"), ""),
     "timeout": (lazy("Give up after"), lazy("Customers who don't act by then take 'timed out'.")),
+    "WaitUntilDateConfig.source": (lazy("Date"), lazy("Which date of the customer's profile.")),
+    "WaitUntilDateConfig.attribute": (
+        lazy("Date attribute"),
+        lazy("For a date attribute: its name, e.g. due_date or baby_birthday (YYYY-MM-DD)."),
+    ),
+    "WaitUntilDateConfig.mode": (
+        lazy("When"),
+        lazy(
+            "Anniversary: every year (29 Feb falls on 28 Feb in other years). The date "
+            "itself: once; if it has passed, the customer continues at once on 'passed'."
+        ),
+    ),
+    "offset_days": (lazy("Days before or after"), lazy("0 = on the day itself; at most 365.")),
+    "WaitUntilDateConfig.at_time": (
+        lazy("At"),
+        lazy("24-hour HH:MM in the customer's time zone (else their store's)."),
+    ),
+    "WaitUntilDateConfig.on_failure": (
+        lazy("If the date is missing or not a date"),
+        lazy("The customer has no such date, or it is not a date (e.g. 'soon')."),
+    ),
     "rules": (lazy("Rules"), lazy("Checked top to bottom; the first match wins.")),
     "BranchRule.id": (lazy("Port id"), lazy("Letters, digits, - and _. Names the output port.")),
     "BranchRule.label": (lazy("Name"), ""),
@@ -170,6 +191,10 @@ CHOICES: dict[str, str] = {
     "store_invite": lazy("Store invitation"),
     "bound_guide": lazy("The customer's own guide (else the store manager)"),
     "store_manager": lazy("The store manager"),
+    "member_since": lazy("Joining day (member since)"),
+    "attribute": lazy("A date attribute"),
+    "anniversary": lazy("Its next anniversary (every year)"),
+    "date": lazy("The date itself (once)"),
 }
 
 #: Labels of union variants (by class name).
@@ -204,6 +229,7 @@ ONE: dict[str, str] = {"days": lazy("day"), "hours": lazy("hour"), "minutes": la
 UNITS: dict[str, str] = {
     "cooldown_days": lazy("days"),
     "window_days": lazy("days"),
+    "offset_days": lazy("days"),
     "weight": "%",
     "percent": "%",
 }

@@ -29,6 +29,7 @@ from engine.kinds import (
     wait,
     wait_for_event,
     wait_purchase_cycle,
+    wait_until_date,
 )
 from engine.kinds.spec import KindSpec, StepHead
 
@@ -55,6 +56,7 @@ _MODULES = (
     update_customer,
     exit,
     wait_purchase_cycle,
+    wait_until_date,
 )
 
 #: Every kind's spec, by kind, in palette/document order.
