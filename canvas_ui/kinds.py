@@ -28,6 +28,7 @@ from canvas_ui.texts import (
     short_duration,
     when,
 )
+from canvas_ui.words import event_name, message_status, outcome_name
 from engine import document as d
 from engine.document import NodeKind
 from engine.kinds.wait_purchase_cycle import WaitPurchaseCycleConfig
@@ -83,7 +84,7 @@ class KindInfo:
 def _entry_summary(c: d.EntryConfig, ctx: SummaryContext) -> str:
     t = c.trigger
     if isinstance(t, d.EventTrigger):
-        return gettext("On event %(event)s") % {"event": t.event_type}
+        return gettext("On event %(event)s") % {"event": event_name(t.event_type)}
     if isinstance(t, d.SegmentTrigger):
         when_ = {"once": gettext("once"), "daily": gettext("daily"), "weekly": gettext("weekly")}
         return gettext("Segment %(segment)s · %(when)s %(time)s") % {
@@ -193,13 +194,13 @@ def when_day(value: str, tz: str) -> str:
 
 def _wait_for_event_summary(c: d.WaitForEventConfig, ctx: SummaryContext) -> str:
     return gettext("Wait for %(event)s · up to %(timeout)s") % {
-        "event": c.event_type,
+        "event": event_name(c.event_type),
         "timeout": duration_text(c.timeout.amount, c.timeout.unit),
     }
 
 
 def _wait_for_event_note(step: StepView, tz: str) -> str:
-    event = step.inputs.get("event_type", "")
+    event = event_name(step.inputs.get("event_type", ""))
     if step.port == "matched":
         return gettext("%(event)s at %(at)s") % {
             "event": event,
@@ -263,7 +264,9 @@ def _branch_summary(c: d.BranchConfig, ctx: SummaryContext) -> str:
 
 
 def _branch_note(step: StepView, tz: str) -> str:
-    return gettext("Branch: %(summary)s") % {"summary": step.summary}
+    # the output taken, in words ("otherwise"), not the interpreter's raw rule line
+    port = gettext("otherwise") if step.port == ELSE else step.port
+    return gettext("Branch: %(summary)s") % {"summary": "→ " + port if port else step.summary}
 
 
 def _branch_port_label(c: d.BranchConfig, port: str) -> str | None:
@@ -308,9 +311,10 @@ def _send_coupon_summary(c: d.SendCouponConfig, ctx: SummaryContext) -> str:
     info = ctx.coupons.get(c.coupon_template_id)
     if info is None:
         return gettext("Coupon %(template)s") % {"template": c.coupon_template_id}
-    return gettext("Coupon %(value)s · %(days)d days") % {
+    days = info.validity_days
+    return ngettext("Coupon %(value)s · %(num)d day", "Coupon %(value)s · %(num)d days", days) % {
         "value": money(info.face_value),
-        "days": info.validity_days,
+        "num": days,
     }
 
 
@@ -330,7 +334,7 @@ def _send_message_summary(c: d.SendMessageConfig, ctx: SummaryContext) -> str:
 
 
 def _send_message_note(step: StepView, tz: str) -> str:
-    return gettext("Message %(status)s") % {"status": step.result.get("status", "")}
+    return gettext("Message %(status)s") % {"status": message_status(step.result.get("status", ""))}
 
 
 def _update_customer_summary(c: d.UpdateCustomerConfig, ctx: SummaryContext) -> str:
@@ -353,12 +357,10 @@ def _task_summary(c: d.AssignGuideTaskConfig, ctx: SummaryContext) -> str:
 def _task_note(step: StepView, tz: str) -> str:
     r = step.result
     outcome = r.get("outcome") or (step.port if step.port == "expired" else "")
+    # the outcome in words; the task's 32-hex id stays in the step's raw data
     if outcome:
-        return gettext("Task %(task)s · done · %(outcome)s") % {
-            "task": r.get("task_id", ""),
-            "outcome": outcome,
-        }
-    return gettext("Task %(task)s · open") % {"task": r.get("task_id", "")}
+        return gettext("Task done · %(outcome)s") % {"outcome": outcome_name(outcome)}
+    return gettext("Task open")
 
 
 # --------------------------------------------------------------------------- exit

@@ -12,6 +12,7 @@ from typing import Any
 from canvas_ui.i18n import gettext as _
 from canvas_ui.kinds import kind_info
 from canvas_ui.texts import when
+from canvas_ui.words import exit_reason
 from services.run_explain import RunExplanation, StepView
 
 __all__ = ["boot_steps", "current_note", "step_note", "when"]
@@ -44,7 +45,7 @@ def current_note(exp: RunExplanation, labels: dict[str, str]) -> str:
     reason = exp.exit_reason or exp.status
     if exp.goal_reached:
         return _("Finished: goal reached")
-    return _("Finished: %(reason)s") % {"reason": reason}
+    return _("Finished: %(reason)s") % {"reason": exit_reason(reason)}
 
 
 def boot_steps(exp: RunExplanation) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from canvas_ui.texts import (
     duration_text,
     short_duration,
 )
+from canvas_ui.words import outcome_name
 from engine import document as d
 from engine.ports import (
     COMPLETED,
@@ -101,7 +102,8 @@ def _port_label(node: d.AnyNode | None, port: str) -> str:
         label = info.port_label(node.config, port)
         if label is not None:
             return label
-    return gettext(PORT_LABELS[port]) if port in PORT_LABELS else port
+    # a guide task's outcome reads as the workbench's button does, not as its id
+    return gettext(PORT_LABELS[port]) if port in PORT_LABELS else outcome_name(port)
 
 
 def port_label(raw: Mapping[str, Any], port: str) -> str:

@@ -42,6 +42,17 @@ MESSAGE_STATUS_LABELS: dict[str, str] = {
 }
 
 
+#: Why a run ended (engine.interpreter's exit reasons; a stop request's own reason as it is).
+EXIT_REASONS: dict[str, str] = {
+    "exit": lazy("reached an exit"),
+    "goal": lazy("goal reached"),
+    "no_path": lazy("no way on from a step"),
+    "failure_exit": lazy("a step failed"),
+    "visit_limit": lazy("a step was visited too often"),
+    "stopped": lazy("stopped"),
+}
+
+
 def _word(labels: dict[str, str], value: str) -> str:
     return gettext(labels[value]) if value in labels else value
 
@@ -59,6 +70,11 @@ def outcome_name(outcome: str) -> str:
 def message_status(status: str) -> str:
     """``sandbox`` → "not sent (test run)" / "未真实发送（试运行）"."""
     return _word(MESSAGE_STATUS_LABELS, status)
+
+
+def exit_reason(reason: str) -> str:
+    """``no_path`` → "no way on from a step" / "某个步骤之后无路可走"."""
+    return _word(EXIT_REASONS, reason)
 
 
 def all_words() -> dict[str, str]:

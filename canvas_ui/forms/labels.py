@@ -12,7 +12,10 @@ from canvas_ui.i18n import lazy
 FIELDS: dict[str, tuple[str, str]] = {
     "label": (lazy("Step name"), lazy("Shown on the canvas. Leave empty to use the kind's name.")),
     "trigger": (lazy("Customers enter"), ""),
-    "event_type": (lazy("Event"), lazy("e.g. purchase, store_visit, page_view, coupon_redeemed")),
+    "event_type": (
+        lazy("Event"),
+        lazy("The event type as your systems send it: pick one of the suggestions or type it."),
+    ),
     "filters": (lazy("Only when"), lazy("Conditions on the event's properties.")),
     "PropertyFilter.field": (lazy("Property"), lazy("Dotted names reach inside: sku.category")),
     "op": (lazy("Comparison"), ""),

@@ -67,7 +67,7 @@ def test_catalogs_are_complete() -> None:
         ),
         (
             {"kind": "wait_for_event", "config": {"event_type": "purchase"}},
-            "等待 purchase · 最多 3 天",
+            "等待 购买 · 最多 3 天",
             "Wait for purchase · up to 3 days",
         ),
         (

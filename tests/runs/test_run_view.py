@@ -89,7 +89,7 @@ async def test_every_kind_explained_by_query_and_by_history(env: Any, canvas_app
         notes = {s.node_id: step_note(s, live.timezone) for s in live.steps}
         assert notes["rfm"].startswith("分支: ")
         assert notes["coupon"].startswith("优惠券 ") and "到期" in notes["coupon"]
-        assert notes["call"].startswith("任务 ") and notes["call"].endswith("interested")
+        assert notes["call"] == "任务完成 · 有意向"  # the outcome in words, no task id
         assert current_note(live, {}) == "已结束：达成目标"
 
     # the run page, through the app, with the worker gone (history fallback)

@@ -68,13 +68,6 @@ ALLOWED = {
     "crm",
 }
 
-#: Stored values the canvas's summaries, port names and run notes still show as stored
-#: (canvas_ui/kinds.py, summaries.py and run_notes.py are being restructured; their words
-#: are in canvas_ui/words.py): an outcome as a port name, an event in "等待 purchase", a
-#: test run's message status, a branch's raw rule, an exit reason. Until they read Chinese
-#: the sweep reports them as an expected failure; any other English fails it.
-PENDING = {"interested", "declined", "purchase", "sandbox", "None", "else", "exit"}
-
 #: Everything a person reads: the text, option labels, tooltips, placeholders, labels read
 #: out by a screen reader, and the canvas's SVG text.
 VISIBLE = """() => {
@@ -252,14 +245,4 @@ def test_every_page_reads_chinese(
     finally:
         guide.close()
     assert page.errors == []  # type: ignore[attr-defined]
-    unexpected = {
-        where: kept
-        for where, found in sweep.found.items()
-        if (kept := {w for w in found if w.split(" ", 1)[0] not in PENDING})
-    }
-    assert unexpected == {}, "\n".join(f"{k}: {sorted(v)}" for k, v in unexpected.items())
-    if sweep.found:
-        pytest.xfail(
-            "stored values still shown as stored (summaries/kinds/run_notes): "
-            + "; ".join(f"{k}: {sorted(v)}" for k, v in list(sweep.found.items())[:3])
-        )
+    assert sweep.found == {}, "\n".join(f"{k}: {sorted(v)}" for k, v in sweep.found.items())
