@@ -385,4 +385,54 @@ SCENARIOS = [
             "purchase_interval_median_days": 45.0,
         },
     ),
+    Scenario(
+        "wait_until_date_stages",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "d1",
+                    "kind": "wait_until_date",
+                    "label": "宝宝生日前一周",
+                    "config": {
+                        "source": "attribute",
+                        "attribute": "baby_birthday",
+                        "mode": "anniversary",
+                        "offset_days": 7,
+                        "direction": "before",
+                        "at_time": "10:00",
+                    },
+                },
+                {"id": "m", "kind": "send_message", "config": {"content": "宝宝生日快到了"}},
+                {
+                    "id": "d2",
+                    "kind": "wait_until_date",
+                    "config": {"source": "attribute", "attribute": "due_date", "mode": "date"},
+                },
+                {
+                    "id": "d3",
+                    "kind": "wait_until_date",
+                    "config": {
+                        "source": "attribute",
+                        "attribute": "wedding_day",
+                        "on_failure": "port",
+                    },
+                },
+                EXIT,
+                GOAL,
+                {"id": "lost", "kind": "exit"},
+            ],
+            [
+                ("entry", "next", "d1"),
+                ("d1", "next", "m"),
+                ("m", "next", "d2"),
+                ("d2", "passed", "d3"),
+                ("d2", "next", "done"),
+                ("d3", "next", "goal"),
+                ("d3", "failed", "lost"),
+            ],
+        ),
+        # a yearly wait, a once-only date already passed, a date the customer lacks
+        facts={"attributes": {"baby_birthday": "2025-03-01", "due_date": "2020-05-01"}},
+    ),
 ]

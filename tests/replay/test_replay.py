@@ -56,6 +56,7 @@ def test_corpus_covers_every_scenario_and_node_kind() -> None:
         "update_customer",
         "exit",
         "wait_purchase_cycle",
+        "wait_until_date",
     }
 
 
