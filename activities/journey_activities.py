@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,10 +26,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import facts, messaging, tasks
 from activities._time import effect_time, iso, parse_instant
-from activities.errors import business_failure
+from activities.errors import INVALID_REQUEST, business_failure
 from activities.providers import (
     MessageProvider,
     ProviderRegistry,
@@ -38,6 +39,7 @@ from activities.providers import (
 from activities.run_recorder import RunRecorder
 from db import crud
 from db.crud import RunReport
+from db.crud import points as points_crud
 from db.errors import CouponStockExhaustedError, CouponTemplateInactiveError, NotFoundError
 from db.models import utcnow
 from db.session import session_factory, write_session_factory
@@ -60,6 +62,7 @@ from engine.effects import (
     TaskNoticeResult,
     UpdateCustomerRequest,
 )
+from engine.kinds.award_points import AwardPointsRequest, PointsAwarded, pack_failure, pack_key
 from settings import Settings
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
@@ -115,7 +118,9 @@ class JourneyActivities:
         await self._then_record(request.then_record)
         return issued
 
-    def _issue_coupon(self, request: IssueCouponRequest) -> CouponIssued:
+    def _issue_coupon(
+        self, request: IssueCouponRequest, idempotency_key: str | None = None
+    ) -> CouponIssued:
         ctx = request.ctx
         with self._sessions() as session:
             try:
@@ -123,7 +128,7 @@ class JourneyActivities:
                     session=session,
                     template_id=request.coupon_template_id,
                     customer_id=ctx.customer_id,
-                    idempotency_key=ctx.idempotency_key,
+                    idempotency_key=idempotency_key or ctx.idempotency_key,
                     issued_at=effect_time(ctx, self._now),
                     journey_id=ctx.journey_id,
                     node_id=ctx.node_id,
@@ -146,6 +151,66 @@ class JourneyActivities:
                 issued_at=iso(coupon.issued_at),
                 expires_at=iso(coupon.expires_at),
             )
+
+    @activity.defn
+    async def award_points(self, request: AwardPointsRequest) -> PointsAwarded:
+        """Add points to the customer's ledger and issue the benefit pack's coupons, each
+        exactly once per visit (the points by the visit's key, a pack coupon by
+        ``<key>:<template id>``). A pack coupon that cannot be issued is a business failure
+        after the points were awarded: they stay, and the same visit run again completes
+        the pack without awarding them twice (see engine/kinds/award_points.py)."""
+        awarded = await asyncio.to_thread(self._award_points, request)
+        await self._then_record(request.then_record)
+        return awarded
+
+    def _award_points(self, request: AwardPointsRequest) -> PointsAwarded:
+        ctx = request.ctx
+        at = effect_time(ctx, self._now)
+        with self._sessions() as session:
+            try:
+                row, _created = points_crud.award_points(
+                    session=session,
+                    customer_id=ctx.customer_id,
+                    points=request.points,
+                    idempotency_key=ctx.idempotency_key,
+                    created_at=at,
+                    expires_at=(
+                        at + timedelta(days=request.expires_in_days)
+                        if request.expires_in_days
+                        else None
+                    ),
+                    reason=request.reason or "journey",
+                    journey_id=ctx.journey_id,
+                    node_id=ctx.node_id,
+                    workflow_id=ctx.workflow_id,
+                )
+            except NotFoundError as exc:
+                raise business_failure(CUSTOMER_NOT_FOUND, str(exc)) from exc
+            except ValueError as exc:  # 0 points: the compiler refuses it, a caller bug
+                raise business_failure(INVALID_REQUEST, str(exc)) from exc
+            # as of the visit's time, from the first award's row (a retry answers the same)
+            balance = points_crud.points_balance(
+                session=session, customer_id=ctx.customer_id, as_of=row.created_at
+            )
+        awarded = PointsAwarded(
+            points=row.delta,
+            balance=balance,
+            awarded_at=iso(row.created_at),
+            expires_at=iso(row.expires_at) if row.expires_at else None,
+            entry_id=str(row.id),
+        )
+        for template_id in request.coupon_template_ids:
+            one = IssueCouponRequest(ctx=ctx, coupon_template_id=template_id)
+            try:
+                awarded.coupons.append(
+                    self._issue_coupon(one, pack_key(ctx.idempotency_key, template_id))
+                )
+            except ApplicationError as exc:
+                raise business_failure(
+                    exc.type or UNKNOWN_COUPON_TEMPLATE,
+                    pack_failure(awarded, template_id, exc.message),
+                ) from exc
+        return awarded
 
     @activity.defn
     async def send_message(self, request: SendMessageRequest) -> MessageSent:
@@ -243,6 +308,7 @@ def all_activities(instance: JourneyActivities) -> list[Callable[..., Any]]:
     return [
         instance.load_facts,
         instance.issue_coupon,
+        instance.award_points,
         instance.send_message,
         instance.create_task,
         instance.task_notice,

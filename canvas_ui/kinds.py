@@ -10,13 +10,14 @@ tests/canvas_ui check every registered kind has an entry here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
+from canvas_ui.forms import labels as panel_labels
 from canvas_ui.i18n import gettext, lazy, ngettext
 from canvas_ui.texts import (
     CHANNEL_LABELS,
@@ -31,6 +32,7 @@ from canvas_ui.texts import (
 from canvas_ui.words import event_name, message_status, outcome_name
 from engine import document as d
 from engine.document import NodeKind
+from engine.kinds.award_points import AwardPointsConfig
 from engine.kinds.wait_purchase_cycle import WaitPurchaseCycleConfig
 from engine.kinds.wait_until_date import WaitUntilDateConfig
 from engine.kinds.wait_until_date import lenient_ports as wait_until_date_ports
@@ -76,6 +78,10 @@ class KindInfo:
     #: best-effort ports of a node whose config does not validate yet (config as JSON), so
     #: edges keep their port; None: the kind's static ports
     lenient_ports: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
+    #: panel words of the kind's own config fields, ``"Model.field" → (label, help)``
+    #: msgids, and of choice values it adds (merged into :mod:`canvas_ui.forms.labels`)
+    field_labels: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    choice_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- entry
@@ -326,6 +332,31 @@ def _send_coupon_note(step: StepView, tz: str) -> str:
     }
 
 
+def _award_points_summary(c: AwardPointsConfig, ctx: SummaryContext) -> str:
+    """ "+200 积分 · 30 天有效 · 礼包 2 张券"."""
+    parts = [ngettext("+%(num)d point", "+%(num)d points", c.points) % {"num": c.points}]
+    if c.expires_in_days:
+        days = duration_text(c.expires_in_days, "days")
+        parts.append(gettext("valid %(days)s") % {"days": days})
+    if c.coupon_template_ids:
+        n = len(c.coupon_template_ids)
+        parts.append(ngettext("pack of %(num)d coupon", "pack of %(num)d coupons", n) % {"num": n})
+    return " · ".join(parts)
+
+
+def _award_points_note(step: StepView, tz: str) -> str:
+    """ "+200 积分 · 余额 1200 · 券 SIM00002"."""
+    r = step.result
+    points = int(r.get("points") or 0)
+    text = gettext("+%(points)s points · balance %(balance)s") % {
+        "points": points,
+        "balance": r.get("balance", ""),
+    }
+    if r.get("coupon_codes"):
+        text += " · " + gettext("coupons %(codes)s") % {"codes": r["coupon_codes"]}
+    return text
+
+
 def _send_message_summary(c: d.SendMessageConfig, ctx: SummaryContext) -> str:
     content = c.content.strip().replace("\n", " ")
     if len(content) > 18:
@@ -389,6 +420,7 @@ _ICONS = {
     "guide": "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21a8 8 0 0 1 16 0",
     "tag": "M3 12V4h8l10 10-8 8zM7.5 8.5h.01",
     "flag": "M5 21V4h11l-2 4 2 4H5",
+    "points": "M12 3l2.6 5.6 6 .7-4.5 4.1 1.2 6L12 16.4 6.7 19.4l1.2-6L3.4 9.3l6-.7z",
     "calendar": "M4 6h16v14H4zM4 10h16M8 3v5M16 3v5M12 14v3",
     "cycle": "M20 12a8 8 0 1 1-2.3-5.6M20 4v4h-4M12 8v4l3 2",
 }
@@ -518,6 +550,37 @@ KINDS: dict[NodeKind, KindInfo] = {
             run_note=_send_coupon_note,
         ),
         KindInfo(
+            NodeKind.AWARD_POINTS,
+            ACTIONS,
+            "#f79009",
+            _ICONS["points"],
+            lazy("Award points"),
+            lazy("Add points to the customer's balance, with an optional pack of coupons."),
+            AwardPointsConfig,
+            {"points": 100, "expires_in_days": None, "coupon_template_ids": [], "reason": ""},
+            summary=_award_points_summary,
+            run_note=_award_points_note,
+            field_labels={
+                "AwardPointsConfig.points": (
+                    lazy("Points"),
+                    lazy("How many points each customer gets in this step."),
+                ),
+                "AwardPointsConfig.expires_in_days": (
+                    lazy("Points expire after (days)"),
+                    lazy("Leave empty for points that never expire."),
+                ),
+                "AwardPointsConfig.coupon_template_ids": (
+                    lazy("Benefit pack: coupon templates"),
+                    lazy("One template id per line; each customer gets one coupon of each."),
+                ),
+                "AwardPointsConfig.reason": (
+                    lazy("Reason"),
+                    lazy("Shown in the customer's points history, e.g. 生日礼."),
+                ),
+            },
+            choice_labels={"points": lazy("points awarded"), "balance": lazy("points balance")},
+        ),
+        KindInfo(
             NodeKind.SEND_MESSAGE,
             ACTIONS,
             "#dc6803",
@@ -573,6 +636,17 @@ KINDS: dict[NodeKind, KindInfo] = {
         ),
     )
 }
+
+
+def _add_panel_words() -> None:
+    """The panel (:mod:`canvas_ui.forms`) labels fields and choices from its tables; a
+    kind's own ones come with its entry, so adding a kind stays one entry here."""
+    for info in KINDS.values():
+        panel_labels.FIELDS.update(info.field_labels)
+        panel_labels.CHOICES.update(info.choice_labels)
+
+
+_add_panel_words()
 
 
 def kind_info(kind: str) -> KindInfo | None:

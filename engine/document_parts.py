@@ -35,6 +35,7 @@ class NodeKind(StrEnum):
     ASSIGN_GUIDE_TASK = "assign_guide_task"
     UPDATE_CUSTOMER = "update_customer"
     EXIT = "exit"
+    AWARD_POINTS = "award_points"
     WAIT_UNTIL_DATE = "wait_until_date"
     WAIT_PURCHASE_CYCLE = "wait_purchase_cycle"
 
@@ -111,7 +112,8 @@ class ContextCondition(_Model):
 
     type: Literal["context"] = "context"
     node_id: str = Field(min_length=1)
-    field: Literal["redeemed", "outcome", "issued", "failed"] = "redeemed"
+    #: points / balance: what an award_points step recorded ("balance at least 1000")
+    field: Literal["redeemed", "outcome", "issued", "failed", "points", "balance"] = "redeemed"
     op: CompareOp = CompareOp.EQ
     value: JsonScalar | list[JsonScalar] = True
 

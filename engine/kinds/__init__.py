@@ -19,6 +19,7 @@ from engine.effect_parts import LOAD_FACTS, RECORD_RUN, Effect
 from engine.ir_parts import OnFailure, StepBase
 from engine.kinds import (
     assign_guide_task,
+    award_points,
     branch,
     entry,
     exit,
@@ -55,6 +56,7 @@ _MODULES = (
     assign_guide_task,
     update_customer,
     exit,
+    award_points,
     wait_purchase_cycle,
     wait_until_date,
 )

@@ -18,6 +18,7 @@ from engine.compiler import compile_document
 from engine.effects import ISSUE_COUPON, CustomerFacts, Effect
 from engine.interpreter import SEMANTICS_V3, Interpreter, new_state
 from engine.kinds import FAILURE_PORTS, failure_port
+from engine.kinds.award_points import AwardPointsStep
 from engine.ports import output_ports
 from engine.runtime import RunState
 from engine.simulation import (
@@ -39,6 +40,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "branch": {"rules": [{"id": "r", "conditions": [{"type": "tag", "tag": "vip"}]}]},
     "split": {"variants": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]},
     "send_coupon": {"coupon_template_id": "NEW20"},
+    "award_points": {"points": 10, "coupon_template_ids": ["NEW20"]},
     "send_message": {"content": "{{ customer.name }}"},
     "assign_guide_task": {"instructions": "回访 {{ customer.name }}"},
     "update_customer": {"add_tags": ["x"]},
@@ -48,6 +50,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 #: the effect each kind with a side effect calls (the key of an injected failure)
 EFFECT_OF = {
     "send_coupon": "issue_coupon",
+    "award_points": "award_points",
     "send_message": "send_message",
     "assign_guide_task": "create_task",
     "update_customer": "update_customer",
@@ -84,7 +87,13 @@ def test_every_failure_port_is_a_port_the_node_has(kind: str, on_failure: ir.OnF
 
 
 def test_every_step_with_a_side_effect_has_a_failure_row() -> None:
-    with_effects = (ir.SendCouponStep, ir.SendMessageStep, ir.AssignTaskStep, ir.UpdateCustomerStep)
+    with_effects = (
+        ir.SendCouponStep,
+        ir.SendMessageStep,
+        ir.AssignTaskStep,
+        ir.UpdateCustomerStep,
+        AwardPointsStep,
+    )
     assert {ir.STEP_KIND[c] for c in with_effects} == set(FAILURE_PORTS) - DATA_FAILURES
     assert set(FAILURE_PORTS) - DATA_FAILURES == set(EFFECT_OF)
     for cls in with_effects:
@@ -149,6 +158,7 @@ FAILING = [
     (kind, on_failure, failure)
     for kind, failure in [
         ("send_coupon", "CouponStockExhausted"),
+        ("award_points", "CouponStockExhausted"),
         ("send_message", "CustomerOptedOut"),
         ("send_message", "RetriesExhausted"),
         ("assign_guide_task", "NoGuideAvailable"),

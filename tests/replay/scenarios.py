@@ -4,7 +4,7 @@ Together they cover every node kind and port family: entry, wait (duration + win
 context moment), wait_for_event (matched, timeout), branch (rule, else), split,
 send_coupon, send_message, assign_guide_task (outcome, expired), update_customer, exit
 (goal and plain), the journey goal, continue-as-new, and a branch on segment membership
-re-read after a wait.
+re-read after a wait, and award_points with a benefit pack read by a message and a branch.
 """
 
 from __future__ import annotations
@@ -434,5 +434,65 @@ SCENARIOS = [
         ),
         # a yearly wait, a once-only date already passed, a date the customer lacks
         facts={"attributes": {"baby_birthday": "2025-03-01", "due_date": "2020-05-01"}},
+    ),
+    Scenario(
+        "award_points_pack",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "p",
+                    "kind": "award_points",
+                    "config": {
+                        "points": 300,
+                        "expires_in_days": 30,
+                        "coupon_template_ids": ["NEW20", "VIP100"],
+                        "reason": "生日礼",
+                        "on_failure": "port",
+                    },
+                },
+                {
+                    "id": "m",
+                    "kind": "send_message",
+                    "config": {
+                        "channel": "wecom",
+                        "content": "送您 {{ ctx.p.points }} 积分（余额 {{ ctx.p.balance }}）"
+                        "和礼包券 {{ ctx.p.coupon_codes }}",
+                    },
+                },
+                {
+                    "id": "b",
+                    "kind": "branch",
+                    "config": {
+                        "rules": [
+                            {
+                                "id": "rich",
+                                "conditions": [
+                                    {
+                                        "type": "context",
+                                        "node_id": "p",
+                                        "field": "balance",
+                                        "op": "gte",
+                                        "value": 1000,
+                                    }
+                                ],
+                            }
+                        ]
+                    },
+                },
+                EXIT,
+                GOAL,
+                {"id": "lost", "kind": "exit"},
+            ],
+            [
+                ("entry", "next", "p"),
+                ("p", "next", "m"),
+                ("p", "failed", "lost"),
+                ("m", "next", "b"),
+                ("b", "rich", "goal"),
+                ("b", "else", "done"),
+            ],
+        ),
+        facts={"points_balance": 800},
     ),
 ]

@@ -55,6 +55,7 @@ def test_corpus_covers_every_scenario_and_node_kind() -> None:
         "assign_guide_task",
         "update_customer",
         "exit",
+        "award_points",
         "wait_purchase_cycle",
         "wait_until_date",
     }
