@@ -21,7 +21,8 @@ from canvas_ui.summaries import document_meta, node_meta
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
-from db.models import Journey, JourneyCreate, JourneyVersion
+from db.crud import points as points_crud
+from db.models import Journey, JourneyCreate, JourneyVersion, utcnow
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -314,7 +315,19 @@ def customers_page(
     runs_by_customer = {
         c.id: crud.list_runs(session=session, customer_id=c.id, limit=20) for c in customers
     }
+    # the points balance now and the newest ledger rows (journey awards name their journey)
+    now = utcnow()
+    points_by_customer = {
+        c.id: (
+            points_crud.points_balance(session=session, customer_id=c.id, as_of=now),
+            points_crud.list_points(session=session, customer_id=c.id, limit=5),
+        )
+        for c in customers
+    }
     journey_ids = {r.journey_id for runs in runs_by_customer.values() for r in runs}
+    journey_ids |= {
+        e.journey_id for _, entries in points_by_customer.values() for e in entries if e.journey_id
+    }
     names = {
         jid: j.name
         for jid in journey_ids
@@ -340,6 +353,7 @@ def customers_page(
             "store_names": store_names,
             "guide_names": guide_names,
             "runs_by_customer": runs_by_customer,
+            "points_by_customer": points_by_customer,
             "journey_names": names,
             "step_names": queries.current_step_names(
                 session=session, runs=[r for runs in runs_by_customer.values() for r in runs]
