@@ -8,8 +8,10 @@ Rules (docs/architecture.md "Add a node kind"; the date arithmetic is :func:`tar
 * **Time zone**: the customer's, else their store's, else the journey's.
 * **Anniversary** (``mode="anniversary"``): the first anniversary *after* the date's own year
   (a member's first anniversary is a year after joining) whose moment (anniversary ± offset,
-  at the time of day) is not in the past. 29 February falls on **28 February** in common
-  years (the last day of the same month, so "7 days before" stays in February).
+  at the time of day) is still ahead — strictly, so a yearly loop back into the node right
+  at the moment waits for next year's instead of firing twice. 29 February falls on
+  **28 February** in common years (the last day of the same month, so "7 days before" stays
+  in February).
 * **Once** (``mode="date"``): the date itself ± offset. When that moment has already passed
   as the customer arrives (a due date behind them), they continue at once on ``passed``;
   the trace says which moment it was.
@@ -117,15 +119,15 @@ def target_moment(
     day: date, now: datetime, tz: ZoneInfo, *, yearly: bool, offset_days: int, at_minute: int
 ) -> datetime:
     """When to continue: the date ± offset at the time of day (``yearly``: of its first
-    anniversary after the date's own year whose moment is not before ``now``). A once-only
-    moment may be in the past; the caller decides what that means."""
+    anniversary after the date's own year whose moment is after ``now``). A once-only moment
+    may be now or in the past; the caller decides what that means."""
     if not yearly:
         return local_moment(day, offset_days, at_minute, tz)
     # an offset reaches at most a year either side, so start a year before now's year
     year = max(day.year + 1, now.astimezone(tz).year - 1)
     while True:  # moments grow with the year: ends within three turns
         moment = local_moment(anniversary(day, year), offset_days, at_minute, tz)
-        if moment >= now:
+        if moment > now:
             return moment
         year += 1
 

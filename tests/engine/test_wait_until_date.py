@@ -82,14 +82,21 @@ YEARLY = [
 )
 def test_yearly_moment(day: date, offset: int, now: datetime, expected: datetime) -> None:
     got = target_moment(day, now, SH, yearly=True, offset_days=offset, at_minute=TEN)
-    assert got == expected and got >= now
+    assert got == expected and got > now
     assert got.astimezone(SH).strftime("%H:%M") == "10:00"
 
 
-def test_a_moment_equal_to_now_is_not_in_the_past() -> None:
+def test_a_yearly_moment_equal_to_now_is_next_years() -> None:
+    """Strictly ahead: a yearly loop back into the node at the moment must not fire twice;
+    a once-only moment equal to now is reached (the step continues on ``next``)."""
     now = _at(2026, 12, 1)
+    day = date(1990, 12, 1)
+    assert target_moment(day, now, SH, yearly=True, offset_days=0, at_minute=TEN) == _at(
+        2027, 12, 1
+    )
     assert (
-        target_moment(date(1990, 12, 1), now, SH, yearly=True, offset_days=0, at_minute=TEN) == now
+        target_moment(day.replace(year=2026), now, SH, yearly=False, offset_days=0, at_minute=TEN)
+        == now
     )
 
 
@@ -333,3 +340,42 @@ async def test_a_customer_without_a_birthday_ends_by_default() -> None:
     assert "the customer has no birthday" in state.trace[1].summary
     assert (state.status, state.exit_reason) == ("exited", "failure_exit")
     assert_end_recorded(state, world)
+
+
+async def test_a_yearly_loop_waits_a_year_between_visits() -> None:
+    """entry → birthday wait → message → back to the wait: one message a year, never two at
+    the same moment (the node's visit limit ends the loop)."""
+    doc = journey_doc(
+        [
+            {"id": "entry", "kind": "entry"},
+            {"id": "d", "kind": "wait_until_date", "config": {"source": "birthday"}},
+            {"id": "m", "kind": "send_message", "config": {"content": "生日快乐"}},
+            {
+                "id": "b",
+                "kind": "branch",
+                "config": {"rules": [{"id": "stop", "conditions": [{"type": "tag", "tag": "x"}]}]},
+            },
+            {"id": "x", "kind": "exit"},
+        ],
+        [
+            ("entry", "next", "d"),
+            ("d", "next", "m"),
+            ("m", "next", "b"),
+            ("b", "stop", "x"),
+            ("b", "else", "d"),
+        ],
+        max_node_visits=3,
+    )
+    result = compile_document(doc, journey_id="jl", version=1, coupon_templates=set())
+    assert result.journey is not None, [d.message for d in result.diagnostics]
+    world = SandboxWorld(facts=CustomerFacts("C1", name="王女士", birthday="1990-12-05"))
+    rt = SimulatedRuntime(world, START)
+    state = new_state(customer_id="C1", enrollment_id="e", entered_at=START, entry_node_id="entry")
+    interp = Interpreter(result.journey, rt, workflow_id="wf-l", state=state)
+    rt.interpreter = interp
+    await interp.run()
+    waits = [t.result["local"] for t in interp.state.trace if t.node_id == "d" and t.result]
+    assert waits == ["2026-12-05 10:00", "2027-12-05 10:00", "2028-12-05 10:00"]
+    assert len(world.messages) == 3
+    assert interp.state.exit_reason == "visit_limit"
+    assert_end_recorded(interp.state, world)

@@ -28,7 +28,7 @@ def _expected(month: int, day: int, offset_days: int, now: datetime, since_year:
         moment = datetime.combine(
             date(year, month, d) + timedelta(days=offset_days), time(10), tzinfo=SH
         )
-        if moment >= now:
+        if moment > now:
             return moment
         year += 1
 
