@@ -60,6 +60,12 @@ CONTEXT_LABELS: dict[str, tuple[tuple[str, str, int | None], ...]] = {
         ("type", lazy("Event name"), None),
         ("occurred_at", lazy("Event date"), 10),
     ),
+    "award_points": (
+        ("points", lazy("Points awarded"), None),
+        ("balance", lazy("Points balance after the award"), None),
+        ("coupon_codes", lazy("Benefit pack coupon codes"), None),
+        ("points_expire_at", lazy("Points expiry date"), 10),
+    ),
 }
 
 

@@ -43,8 +43,9 @@ COMMON_TAGS = (
     "高价值",
     "会员日",
 )
-#: Kinds whose context (coupon expiry, task due time) later steps may refer to.
-CONTEXT_KINDS = ("send_coupon", "assign_guide_task")
+#: Kinds whose context (coupon expiry, task due time, points and balance) later steps may
+#: refer to.
+CONTEXT_KINDS = ("send_coupon", "assign_guide_task", "award_points")
 
 
 def coupon_infos(*, session: Session) -> dict[str, CouponInfo]:

@@ -44,6 +44,7 @@ CONTEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "send_coupon": ("code", "face_value", "expires_at", "issued_at", "template_id"),
     "assign_guide_task": ("due_at", "outcome"),
     "wait_for_event": ("type", "occurred_at"),
+    "award_points": ("points", "balance", "coupon_codes", "points_expire_at"),
 }
 
 # ``{name}`` / ``{ coupon_code }`` / ``{customer.name}`` in literal text: not a placeholder in
