@@ -458,9 +458,10 @@ KINDS: dict[NodeKind, KindInfo] = {
             "#6172f3",
             _ICONS["cycle"],
             lazy("Wait for purchase cycle"),
+            # no "%" here: the editor's _() formats the text it translates
             lazy(
-                "Wait until a share of the customer's own purchase cycle has passed since "
-                "their last purchase, e.g. 90% of 45 days."
+                "Wait by the customer's own purchase cycle: a share of it since their last "
+                "purchase, e.g. day 40 of a 45-day cycle."
             ),
             WaitPurchaseCycleConfig,
             {"percent": 90, "fallback": {"amount": 14, "unit": "days"}, "at_time": None},

@@ -4,8 +4,9 @@ histories``); names record only those scenarios (a new one, without touching the
 Runs every scenario on the time-skipping test server with sandbox activities and writes
 each run's history to ``tests/replay/histories/<scenario>.json`` and the compiled journey it
 names by reference to ``tests/replay/journeys/<scenario>.json`` (the published version a
-worker would load; histories recorded before runs named their journey carry it inline). Re-record only on purpose:
-the corpus is how we prove that new workflow code still replays old runs.
+worker would load; histories recorded before runs named their journey carry it inline).
+Re-record only on purpose: the corpus is how we prove that new workflow code still replays
+old runs.
 """
 
 from __future__ import annotations
