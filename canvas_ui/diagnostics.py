@@ -118,6 +118,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         lazy("%(steps)s uses a coupon template that does not exist."),
         lazy("Choose one of the coupon templates in the step's settings."),
     ),
+    "UNKNOWN_LIFECYCLE_STAGE": (
+        lazy("A rule of %(steps)s uses an unknown lifecycle stage."),
+        lazy("Pick the stages from the list in the step's settings."),
+    ),
+    "INVALID_CONDITION": (
+        lazy("A condition of %(steps)s cannot be checked as set."),
+        lazy("Click the step and complete the condition."),
+    ),
+    "METRIC_AS_ATTRIBUTE": (
+        lazy("A rule of %(steps)s reads a customer attribute, not the computed metric."),
+        lazy("Use the condition “Purchase cycle” or “Lifecycle stage” instead."),
+    ),
     "UNKNOWN_RFM_CLASS": (
         lazy("%(steps)s uses an unknown RFM class."),
         lazy("Pick the classes from the list in the step's settings."),
@@ -231,6 +243,21 @@ VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
         lazy("The rule “%(rule)s” of %(steps)s has no conditions."),
         lazy("Add a condition to the rule, or remove the rule."),
     ),
+    ("UNKNOWN_LIFECYCLE_STAGE", "stage"): (
+        lazy("The rule “%(rule)s” of %(steps)s uses the unknown lifecycle stage “%(stage)s”."),
+        lazy("Pick the stages from the list: Identify, Develop, Stable, Decline."),
+    ),
+    ("INVALID_CONDITION", "rule"): (
+        lazy("The rule “%(rule)s” of %(steps)s compares the purchase cycle with no number."),
+        lazy("Enter the number of days, e.g. 30, or choose “exists”."),
+    ),
+    ("METRIC_AS_ATTRIBUTE", "rule"): (
+        lazy(
+            "The rule “%(rule)s” of %(steps)s reads “%(field)s” from the customer's own "
+            "attributes, not the computed value."
+        ),
+        lazy("Use the condition “Purchase cycle” or “Lifecycle stage” instead."),
+    ),
     ("UNKNOWN_RFM_CLASS", "rfm_class"): (
         lazy("The rule “%(rule)s” of %(steps)s uses the unknown RFM class “%(rfm_class)s”."),
         lazy("Pick the classes from the list in the step's settings."),
@@ -254,6 +281,12 @@ VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
     ("INVALID_FILTER", "not_a_list"): (
         lazy("A condition on “%(property)s” of %(steps)s needs several values."),
         lazy("Separate the values with commas."),
+    ),
+    ("INVALID_FILTER", "unknown_stage"): (
+        lazy(
+            "“%(value)s” in the condition on “%(property)s” of %(steps)s is not a lifecycle stage."
+        ),
+        lazy("Use identify, develop, stable or decline (识别期, 发展期, 稳定期, 衰退期)."),
     ),
     ("INVALID_FILTER", "no_value"): (
         lazy("A condition on “%(property)s” of %(steps)s has no value to compare with."),
@@ -313,7 +346,7 @@ def _variant(code: str, values: Mapping[str, Any]) -> str | None:
         return str(values["problem"])
     if code == "SPLIT_WEIGHTS" and "total" in values:
         return "total"
-    for key in ("rfm_class", "rule", "segment"):
+    for key in ("rfm_class", "stage", "rule", "segment"):
         if values.get(key):
             return key
     return None

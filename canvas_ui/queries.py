@@ -30,6 +30,9 @@ COMMON_EVENT_TYPES = (
     "mini_program_visit",
     "wecom_reply",
     "birthday_month",
+    # a customer's lifecycle stage moved (properties from / to: identify, develop, stable,
+    # decline), e.g. filter to = decline
+    "lifecycle_stage_changed",
 )
 #: Suggestions for customer tags seen in the field.
 COMMON_TAGS = (

@@ -127,13 +127,39 @@ class SegmentCondition(_Model):
     member: bool = True
 
 
+#: The lifecycle stages, in order (audiences.lifecycle.STAGES; tests check they agree).
+LIFECYCLE_STAGES: tuple[str, ...] = ("identify", "develop", "stable", "decline")
+#: The event a stage change is announced as (properties ``from`` / ``to``: stages).
+STAGE_CHANGED_EVENT = "lifecycle_stage_changed"
+
+
+class MetricCondition(_Model):
+    """A computed customer metric: "own purchase cycle at most 30 days". A customer without
+    the metric (fewer than two purchases: no cycle) matches only ``not_exists`` (and ``ne``)."""
+
+    type: Literal["metric"] = "metric"
+    field: Literal["purchase_interval_median_days"] = "purchase_interval_median_days"
+    op: Literal["lte", "lt", "gte", "gt", "eq", "ne", "exists", "not_exists"] = "lte"
+    value: float | None = Field(default=None, ge=0, le=100000)
+
+
+class LifecycleStageCondition(_Model):
+    """The customer's lifecycle stage is one of ``stages`` (identify / develop / stable /
+    decline); no stage yet (before the first metrics rebuild) matches none."""
+
+    type: Literal["lifecycle_stage"] = "lifecycle_stage"
+    stages: list[str] = Field(min_length=1, max_length=len(LIFECYCLE_STAGES))
+
+
 Condition = Annotated[
     AttributeCondition
     | TagCondition
     | RfmCondition
     | EventCountCondition
     | ContextCondition
-    | SegmentCondition,
+    | SegmentCondition
+    | MetricCondition
+    | LifecycleStageCondition,
     Field(discriminator="type"),
 ]
 

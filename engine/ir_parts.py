@@ -95,7 +95,30 @@ class SegmentCond:
     member: bool = True
 
 
-Cond = Union[AttributeCond, TagCond, RfmCond, EventCountCond, ContextCond, SegmentCond]  # noqa: UP007
+@dataclass(frozen=True)
+class MetricCond:
+    """A computed metric of the customer (``CustomerFacts`` field ``field``) against a number."""
+
+    field: str
+    op: Op
+    value: Value = None
+
+
+@dataclass(frozen=True)
+class LifecycleStageCond:
+    stages: tuple[str, ...]
+
+
+Cond = Union[  # noqa: UP007
+    AttributeCond,
+    TagCond,
+    RfmCond,
+    EventCountCond,
+    ContextCond,
+    SegmentCond,
+    MetricCond,
+    LifecycleStageCond,
+]
 
 #: The shared IR classes a compiled journey may hold (for the tagged codec).
 SHARED_CLASSES: tuple[type, ...] = (
@@ -107,6 +130,8 @@ SHARED_CLASSES: tuple[type, ...] = (
     EventCountCond,
     ContextCond,
     SegmentCond,
+    MetricCond,
+    LifecycleStageCond,
 )
 
 

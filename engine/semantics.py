@@ -155,6 +155,11 @@ def condition_value(
         return f"{c.event_type}[{c.window_days}d]", facts.event_counts.get(key, 0)
     if isinstance(c, ir.SegmentCond):
         return f"segment:{c.segment_id}", facts.segments.get(c.segment_id, False)
+    if isinstance(c, ir.MetricCond):
+        metrics = {"purchase_interval_median_days": facts.purchase_interval_median_days}
+        return c.field, metrics.get(c.field)
+    if isinstance(c, ir.LifecycleStageCond):
+        return "lifecycle_stage", facts.lifecycle_stage
     entry = context.get(c.node_id, {})
     if c.field == "redeemed":
         coupon = facts.coupons.get(entry.get("coupon_id", ""))
@@ -171,8 +176,10 @@ def condition_holds(c: ir.Cond, value: Any) -> bool:
         return bool(value) == c.member
     if isinstance(c, ir.RfmCond):
         return value in c.classes
-    if isinstance(c, ir.AttributeCond | ir.EventCountCond | ir.ContextCond):
+    if isinstance(c, ir.AttributeCond | ir.EventCountCond | ir.ContextCond | ir.MetricCond):
         return compare(c.op, value, c.value)
+    if isinstance(c, ir.LifecycleStageCond):
+        return value in c.stages
     return False  # pragma: no cover
 
 

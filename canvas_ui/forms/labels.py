@@ -82,6 +82,12 @@ FIELDS: dict[str, tuple[str, str]] = {
     "classes": (lazy("RFM classes"), ""),
     "window_days": (lazy("In the last"), ""),
     "EventCountCondition.value": (lazy("Count"), ""),
+    "MetricCondition.field": (lazy("Metric"), ""),
+    "MetricCondition.value": (
+        lazy("Days"),
+        lazy("Customers with fewer than two purchases have no cycle: test “does not exist”."),
+    ),
+    "stages": (lazy("Stages"), lazy("The customer is in one of these lifecycle stages.")),
     "ContextCondition.node_id": (lazy("Step"), lazy("An earlier step of this journey.")),
     "ContextCondition.field": (lazy("What"), ""),
     "variants": (lazy("Variants"), lazy("Weights should add up to 100.")),
@@ -144,6 +150,14 @@ FIELDS: dict[str, tuple[str, str]] = {
     ),
 }
 
+#: Lifecycle stages as marketers name them (识别期 …), for the panel and the segment builder.
+STAGE_LABELS: dict[str, str] = {
+    "identify": lazy("Identify (lifecycle stage)"),
+    "develop": lazy("Develop (lifecycle stage)"),
+    "stable": lazy("Stable (lifecycle stage)"),
+    "decline": lazy("Decline (lifecycle stage)"),
+}
+
 #: Labels of enum / literal values.
 CHOICES: dict[str, str] = {
     "minutes": lazy("minutes"),
@@ -194,6 +208,8 @@ CHOICES: dict[str, str] = {
     "store_invite": lazy("Store invitation"),
     "bound_guide": lazy("The customer's own guide (else the store manager)"),
     "store_manager": lazy("The store manager"),
+    "purchase_interval_median_days": lazy("Own purchase cycle (median days between purchases)"),
+    **STAGE_LABELS,
     "member_since": lazy("Joining day (member since)"),
     "attribute": lazy("A date attribute"),
     "anniversary": lazy("Its next anniversary (every year)"),
@@ -215,6 +231,8 @@ VARIANTS: dict[str, str] = {
     "EventCountCondition": lazy("Event count"),
     "ContextCondition": lazy("Earlier step"),
     "SegmentCondition": lazy("Segment membership"),
+    "MetricCondition": lazy("Purchase cycle"),
+    "LifecycleStageCondition": lazy("Lifecycle stage"),
 }
 
 #: The name of one item of a list field, numbered: "Condition 1", not "Conditions 1".

@@ -11,6 +11,7 @@ from canvas_ui.forms import labels
 from canvas_ui.forms.spec import FieldSpec
 from canvas_ui.i18n import gettext
 from canvas_ui.placeholders import TEMPLATE_FIELDS, PlaceholderGroup
+from engine.document_parts import LIFECYCLE_STAGES
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,8 @@ def _data_choices(spec: FieldSpec, data: ChoiceData, current: str) -> list[tuple
         choices = list(data.steps)
     elif spec.name == "segment_id":
         choices = list(data.segments)
+    elif spec.name == "stages":
+        choices = [(s, _choice_label(s)) for s in LIFECYCLE_STAGES]
     else:
         return []
     if current and current not in {c for c, _ in choices}:

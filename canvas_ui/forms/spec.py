@@ -45,7 +45,7 @@ Widget = Literal[
 #: Long free text gets a textarea.
 TEXTAREA_MIN_LENGTH = 1000
 #: Fields whose choices come from data (coupon templates, RFM classes, upstream steps).
-DATA_CHOICE_FIELDS = frozenset({"coupon_template_id", "classes", "node_id", "segment_id"})
+DATA_CHOICE_FIELDS = frozenset({"coupon_template_id", "classes", "node_id", "segment_id", "stages"})
 
 
 @dataclass

@@ -20,6 +20,7 @@ from audiences import FIELDS, SegmentValidationError
 from audiences.fields import RELATIVE_MONTHS
 from canvas_ui import queries
 from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
+from canvas_ui.forms.labels import STAGE_LABELS
 from canvas_ui.i18n import current_locale, gettext, lazy, ngettext
 from canvas_ui.routes.pages import LEVEL_LABELS
 from canvas_ui.templating import render
@@ -74,6 +75,7 @@ COUPON_STATES = {
 CHOICE_LABELS = {
     "member_level": LEVEL_LABELS,
     "gender": {"F": lazy("Female"), "M": lazy("Male")},
+    "lifecycle_stage": STAGE_LABELS,
 }
 
 

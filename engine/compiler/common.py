@@ -23,6 +23,8 @@ from engine.document_parts import (
     ContextCondition,
     Duration,
     EventCountCondition,
+    LifecycleStageCondition,
+    MetricCondition,
     NodeBase,
     PropertyFilter,
     RfmCondition,
@@ -204,6 +206,10 @@ def cond(c: Condition) -> ir.Cond:
         return ir.ContextCond(c.node_id, c.field, ir.Op(c.op.value), value(c.value))
     if isinstance(c, SegmentCondition):
         return ir.SegmentCond(c.segment_id, c.member)
+    if isinstance(c, MetricCondition):
+        return ir.MetricCond(c.field, ir.Op(c.op), c.value)
+    if isinstance(c, LifecycleStageCondition):
+        return ir.LifecycleStageCond(tuple(c.stages))
     raise TypeError(f"unknown condition {type(c).__name__}")  # pragma: no cover
 
 

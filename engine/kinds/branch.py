@@ -9,8 +9,12 @@ from engine import semantics
 from engine.compiler import common
 from engine.compiler.diagnostics import Code, Diagnostics, did_you_mean
 from engine.document_parts import (
+    LIFECYCLE_STAGES,
+    AttributeCondition,
     Condition,
     ContextCondition,
+    LifecycleStageCondition,
+    MetricCondition,
     NodeBase,
     NodeKind,
     RfmCondition,
@@ -26,6 +30,17 @@ if TYPE_CHECKING:
     from engine.runtime import TraceEntry
 
 ELSE = "else"
+#: How marketers write the stages (识别期 …): a hint names the code to use instead.
+_STAGE_WORDS = {
+    "识别": "identify",
+    "识别期": "identify",
+    "发展": "develop",
+    "发展期": "develop",
+    "稳定": "stable",
+    "稳定期": "stable",
+    "衰退": "decline",
+    "衰退期": "decline",
+}
 
 # --------------------------------------------------------------------------- document
 
@@ -103,6 +118,7 @@ def validate(node: BranchNode, ctx: "Context", diags: Diagnostics) -> None:
                 params={"rule": rule.label or rule.id},
             )
         for cond in rule.conditions:
+            _check_condition(node.id, name, rule.label or rule.id, cond, diags)
             if isinstance(cond, RfmCondition):
                 for cls in cond.classes:
                     if cls not in RFM_CLASS_NAMES:
@@ -113,6 +129,49 @@ def validate(node: BranchNode, ctx: "Context", diags: Diagnostics) -> None:
                             hint=did_you_mean(cls, RFM_CLASS_NAMES),
                             params={"rfm_class": cls, "rule": rule.label or rule.id},
                         )
+
+
+def _check_condition(
+    node_id: str, name: str, rule: str, cond: Condition, diags: Diagnostics
+) -> None:
+    """The lifecycle stage and metric conditions: values a branch can actually meet."""
+    if isinstance(cond, LifecycleStageCondition):
+        for stage in cond.stages:
+            if stage not in LIFECYCLE_STAGES:
+                word = _STAGE_WORDS.get(stage.strip())
+                diags.error(
+                    Code.UNKNOWN_LIFECYCLE_STAGE,
+                    f"Rule '{rule}' of branch '{name}' uses unknown lifecycle stage '{stage}'.",
+                    nodes=[node_id],
+                    hint=f"use '{word}' for {stage}"
+                    if word
+                    else did_you_mean(stage, LIFECYCLE_STAGES),
+                    params={"stage": stage, "rule": rule},
+                )
+    elif isinstance(cond, MetricCondition):
+        if cond.op not in ("exists", "not_exists") and cond.value is None:
+            diags.error(
+                Code.INVALID_CONDITION,
+                f"Rule '{rule}' of branch '{name}' compares {cond.field} with no number.",
+                nodes=[node_id],
+                hint="Enter the number of days, e.g. 30, or test whether it exists.",
+                params={"rule": rule, "field": cond.field, "problem": "no_value"},
+            )
+    elif isinstance(cond, AttributeCondition) and cond.field in (
+        "lifecycle_stage",
+        "purchase_interval_median_days",
+    ):
+        # a profile field of that name is a custom attribute the brand may have set; the
+        # computed metric has its own condition (and means the same in every journey)
+        diags.warning(
+            Code.METRIC_AS_ATTRIBUTE,
+            f"Rule '{rule}' of branch '{name}' reads '{cond.field}' from the customer's "
+            "custom attributes, not the computed value.",
+            nodes=[node_id],
+            hint="To test the computed value, use the condition type "
+            + ("'lifecycle_stage'." if cond.field == "lifecycle_stage" else "'metric'."),
+            params={"rule": rule, "field": cond.field},
+        )
 
 
 def context_refs(node: BranchNode) -> list[tuple[str, str | None]]:

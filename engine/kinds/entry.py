@@ -7,8 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Literal, Union
 from pydantic import Field
 
 from engine.compiler import common
-from engine.compiler.diagnostics import Code, Diagnostics
-from engine.document_parts import NodeBase, NodeKind, PropertyFilter, _Model
+from engine.compiler.diagnostics import Code, Diagnostics, did_you_mean
+from engine.document_parts import (
+    LIFECYCLE_STAGES,
+    STAGE_CHANGED_EVENT,
+    NodeBase,
+    NodeKind,
+    PropertyFilter,
+    _Model,
+)
 from engine.ir_parts import Filter, StepBase
 from engine.kinds.spec import KindSpec, StepHead
 
@@ -111,6 +118,8 @@ def validate(node: EntryNode, ctx: "Context", diags: Diagnostics) -> None:
     if not isinstance(node.config.trigger, EventTrigger):
         return
     common.check_filters(node.id, node.config.trigger.filters, diags)
+    if node.config.trigger.event_type == STAGE_CHANGED_EVENT:
+        _check_stage_filters(node.id, node.config.trigger.filters, diags)
     if node.config.reentry.policy.value == "cooldown" and not node.config.reentry.cooldown_days:
         diags.error(
             Code.INVALID_CONFIG,
@@ -122,6 +131,23 @@ def validate(node: EntryNode, ctx: "Context", diags: Diagnostics) -> None:
                 "errors": [{"loc": ["config", "reentry", "cooldown_days"], "type": "missing"}],
             },
         )
+
+
+def _check_stage_filters(node_id: str, filters: list[PropertyFilter], diags: Diagnostics) -> None:
+    """``to`` / ``from`` of a stage change are stages: a value that is none never matches."""
+    for f in filters:
+        if f.field not in ("to", "from") or f.op.value not in ("eq", "ne", "in", "not_in"):
+            continue
+        values = f.value if isinstance(f.value, list) else [f.value]
+        for v in values:
+            if v is not None and v not in LIFECYCLE_STAGES:
+                diags.error(
+                    Code.INVALID_FILTER,
+                    f"Filter on '{f.field}': '{v}' is not a lifecycle stage, so it never matches.",
+                    nodes=[node_id],
+                    hint=did_you_mean(str(v), LIFECYCLE_STAGES),
+                    params={"property": f.field, "value": str(v), "problem": "unknown_stage"},
+                )
 
 
 def build(node: EntryNode, head: StepHead) -> EntryStep:

@@ -495,4 +495,46 @@ SCENARIOS = [
         ),
         facts={"points_balance": 800},
     ),
+    Scenario(
+        "branch_cycle_and_stage",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "b",
+                    "kind": "branch",
+                    "config": {
+                        "rules": [
+                            {
+                                "id": "decline",
+                                "conditions": [{"type": "lifecycle_stage", "stages": ["decline"]}],
+                            },
+                            {
+                                "id": "short",
+                                "conditions": [
+                                    {
+                                        "type": "metric",
+                                        "field": "purchase_interval_median_days",
+                                        "op": "lte",
+                                        "value": 30,
+                                    },
+                                    {"type": "lifecycle_stage", "stages": ["develop", "stable"]},
+                                ],
+                            },
+                        ]
+                    },
+                },
+                EXIT,
+                GOAL,
+                {"id": "other", "kind": "exit"},
+            ],
+            [
+                ("entry", "next", "b"),
+                ("b", "decline", "done"),
+                ("b", "short", "goal"),
+                ("b", "else", "other"),
+            ],
+        ),
+        facts={"lifecycle_stage": "develop", "purchase_interval_median_days": 20.0},
+    ),
 ]
