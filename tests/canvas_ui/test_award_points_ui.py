@@ -4,7 +4,10 @@ labels its fields in both languages."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from fastapi.testclient import TestClient
 
 from canvas_ui.diagnostics import node_labels
 from canvas_ui.forms.render import field_label
@@ -14,6 +17,9 @@ from canvas_ui.placeholders import placeholder_groups
 from canvas_ui.queries import earlier_steps
 from canvas_ui.texts import SummaryContext
 from engine.kinds.award_points import AwardPointsConfig
+from tests.canvas_ui.harness import create_journey
+
+HX = {"HX-Request": "true"}
 
 
 def _document() -> dict[str, Any]:
@@ -59,3 +65,32 @@ def test_the_panel_labels_the_award_fields_in_both_languages() -> None:
         assert field_label(specs["coupon_template_ids"]) == "权益礼包：优惠券模板"
     with use_locale("en"):
         assert field_label(specs["expires_in_days"]) == "Points expire after (days)"
+
+
+def test_the_panel_saves_an_award_with_a_pack(client: TestClient) -> None:
+    jid = create_journey(client)
+    data = {
+        "config.points": "200",
+        "config.expires_in_days": "",
+        "config.coupon_template_ids": "NEW20\nVIP100\n",
+        "config.reason": "生日礼",
+        "config.on_failure": "port",
+    }
+    response = client.post(
+        f"/journeys/{jid}/nodes/p1/panel?kind=award_points", data=data, headers=HX
+    )
+    assert response.status_code == 200, response.text
+    event = json.loads(response.headers["HX-Trigger"])["node-updated"]
+    assert event["node"]["config"] == {
+        "points": 200,
+        "expires_in_days": None,
+        "coupon_template_ids": ["NEW20", "VIP100"],
+        "reason": "生日礼",
+        "on_failure": "port",
+    }
+    assert event["meta"]["ports"] == ["next", "failed"]
+    with use_locale("en"):
+        assert event["meta"]["summary"] in (
+            "+200 points · pack of 2 coupons",
+            "+200 积分 · 礼包 2 张券",
+        )
