@@ -272,8 +272,14 @@ def locate_divergence(
 
 #: Which node kinds issue a local activity (to attribute a diverging marker).
 _ISSUERS = {
-    "local_activity:load_facts": {"branch", "wait"},
-    "local_activity:record_run": {"wait", "wait_for_event", "assign_guide_task", "exit"},
+    "local_activity:load_facts": {"branch", "wait", "wait_purchase_cycle"},
+    "local_activity:record_run": {
+        "wait",
+        "wait_for_event",
+        "wait_purchase_cycle",
+        "assign_guide_task",
+        "exit",
+    },
 }
 
 
