@@ -134,6 +134,21 @@ def get_current_user(request: Request) -> str:
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def get_read_db(request: Request) -> Iterator[Session]:
+    """A session for a route that only reads, whatever its method: a POST that compiles a
+    draft (validate, check) would otherwise hold SQLite's write lock for the whole compile
+    (``get_db`` makes every POST a writer), and every writer of the install waits."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            if session.in_transaction():
+                session.rollback()
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalDep = Annotated[Any, Depends(get_temporal)]
 CurrentUser = Annotated[str, Depends(get_current_user)]

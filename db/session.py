@@ -114,27 +114,6 @@ def read_session(session: Session) -> Iterator[Session]:
             reading.rollback()
 
 
-@contextmanager
-def one_write_transaction(session: Session) -> Iterator[Session]:
-    """A session on ``session``'s database whose ``commit()`` calls are savepoints of one
-    write transaction (SQLite: ``BEGIN IMMEDIATE``), committed when the block ends and
-    rolled back when it raises; a ``rollback()`` inside undoes only since the last commit.
-
-    For a unit of work made of code that commits as it goes (event intake with the
-    customer's metrics): one acquisition of SQLite's write lock and one commit instead of
-    one per step, which under load means far less time queued for the lock.
-    """
-    bind = session.get_bind()
-    if isinstance(bind, Connection):  # bound to a connection already: its transaction
-        yield session
-        return
-    with writer(bind).connect() as connection, connection.begin():
-        with Session(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as inner:
-            yield inner
-
-
 def end_transaction(session: Session) -> None:
     """Finish ``session``'s open transaction before waiting on the network.
 

@@ -29,7 +29,7 @@ from audiences.metrics import StageChange
 from db import crud
 from db.crud._util import aware
 from db.models import CustomerEventCreate, Journey, JourneyVersion
-from db.session import end_transaction, in_thread, one_write_transaction, read_session
+from db.session import begin_write, end_transaction, in_thread, read_session
 from engine import ir, semantics
 from engine.runtime import CustomerEventIn
 from services.enrollment import RPC_TIMEOUT, compiled_of, enter
@@ -194,31 +194,31 @@ def store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestResu
 
 
 def _store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestResult, list[str]]:
-    """Store new events, each with its pending delivery, and move the customers' metrics,
-    in one write transaction.
+    """Store new events, each with its pending delivery, in one write transaction.
 
     → the counts, and the event ids this caller now owns the delivery of: the new ones, and
     repeated ones whose delivery is still pending and nobody else is on (a producer's retry
     after a 503 or a crash is processed, not ignored). Validates the whole batch first: all
-    or nothing. The metrics code commits step by step; here those commits are savepoints
-    (a failed metrics update is rolled back alone and logged, the events stay), so an event
-    takes SQLite's write lock once instead of four times (bench.web_load: events queued
-    for the lock behind the guides' and the worker's writes).
+    or nothing. Then moves each new event's customer metrics (their own transactions).
     """
-    with one_write_transaction(session) as tx:
-        result, mine, new = _store_new(tx, events)
-        changes = []
-        for ev in new:
-            # customer metrics and RFM move with the event (segments read them): issue 5
-            change = metrics.on_event(
-                session=tx,
-                customer_id=ev.customer_id,
-                event_type=ev.type,
-                occurred_at=ev.occurred_at,
-                properties=ev.properties,
-            )
-            if change is not None:
-                changes.append(change)
+    begin_write(session)
+    try:
+        result, mine, new = _store_new(session, events)
+    except BaseException:
+        session.rollback()
+        raise
+    changes = []
+    for ev in new:
+        # customer metrics and RFM move with the event (segments read them): issue 5
+        change = metrics.on_event(
+            session=session,
+            customer_id=ev.customer_id,
+            event_type=ev.type,
+            occurred_at=ev.occurred_at,
+            properties=ev.properties,
+        )
+        if change is not None:
+            changes.append(change)
     end_transaction(session)
     if changes:
         # a purchase that moved the customer's lifecycle stage announces it as an event
@@ -231,8 +231,8 @@ def _store_events(*, session: Session, events: list[EventIn]) -> tuple[IngestRes
 def _store_new(
     session: Session, events: list[EventIn]
 ) -> tuple[IngestResult, list[str], list[EventIn]]:
-    """The events' rows and pending deliveries (committed: a savepoint of the caller's
-    transaction); → the counts, the event ids to deliver and the new events."""
+    """The events' rows and pending deliveries, committed; → the counts, the event ids to
+    deliver and the new events."""
     known = {
         c.id
         for c in crud.get_customers(session=session, customer_ids=[e.customer_id for e in events])

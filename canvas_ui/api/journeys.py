@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from canvas_ui import queries
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.api.responses import TEMPORAL_UNAVAILABLE
-from canvas_ui.deps import CurrentUser, SessionDep, TemporalDep
+from canvas_ui.deps import CurrentUser, ReadSessionDep, SessionDep, TemporalDep
 from canvas_ui.diagnostics import localize, node_labels
 from canvas_ui.drafts import DraftDocument, starter_document
 from canvas_ui.i18n import gettext
@@ -264,7 +264,7 @@ async def put_draft(
 
 
 @router.post("/journeys/{journey_id}/validate")
-def validate(journey_id: str, session: SessionDep) -> dict[str, Any]:
+def validate(journey_id: str, session: ReadSessionDep) -> dict[str, Any]:
     """Compile the saved draft and list every diagnostic (200 even when there are errors)."""
     journey = require_journey(session, journey_id)
     result = service.validate_draft(session=session, document=journey.draft_document)
@@ -280,7 +280,7 @@ def validate(journey_id: str, session: SessionDep) -> dict[str, Any]:
 
 @router.post("/journeys/{journey_id}/check")
 def check_document(
-    journey_id: str, document: dict[str, Any], session: SessionDep
+    journey_id: str, document: dict[str, Any], session: ReadSessionDep
 ) -> dict[str, Any]:
     """Compile a posted draft document without saving it, as :func:`validate` does the
     saved one: the editor re-checks the canvas this way after every change (a plain

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 
-from db.session import make_engine, one_write_transaction, read_session, writer
+from db.session import make_engine, read_session, writer
 
 
 def test_sqlite_engine_uses_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
@@ -25,44 +24,6 @@ def test_sqlite_engine_uses_wal_busy_timeout_and_foreign_keys(tmp_path: Path) ->
 def _counter_table(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (v INTEGER)"))
-
-
-def test_one_write_transaction_commits_once_and_rolls_back_only_since_the_last_commit(
-    tmp_path: Path,
-) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'j.db'}")
-    _counter_table(engine)
-    commits: list[str] = []
-    event.listen(engine, "commit", lambda _conn: commits.append("commit"))
-    try:
-        with Session(writer(engine)) as outer, one_write_transaction(outer) as tx:
-            tx.execute(text("INSERT INTO t VALUES (1)"))
-            tx.commit()  # a savepoint
-            tx.execute(text("INSERT INTO t VALUES (2)"))
-            tx.rollback()  # undoes 2 only
-            tx.execute(text("INSERT INTO t VALUES (3)"))
-            tx.commit()
-            assert commits == []  # nothing committed before the block ends
-        assert commits == ["commit"]
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT v FROM t ORDER BY v")).scalars().all() == [1, 3]
-    finally:
-        engine.dispose()
-
-
-def test_one_write_transaction_rolls_everything_back_when_it_raises(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'j.db'}")
-    _counter_table(engine)
-    try:
-        with pytest.raises(RuntimeError), Session(engine) as outer:
-            with one_write_transaction(outer) as tx:
-                tx.execute(text("INSERT INTO t VALUES (1)"))
-                tx.commit()
-                raise RuntimeError("boom")
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
-    finally:
-        engine.dispose()
 
 
 def test_read_session_of_a_writer_session_does_not_take_the_write_lock(tmp_path: Path) -> None:
