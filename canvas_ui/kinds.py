@@ -148,11 +148,12 @@ def _wait_note(step: StepView, tz: str) -> str:
 
 
 def _cycle_summary(c: WaitPurchaseCycleConfig, ctx: SummaryContext) -> str:
-    text = gettext("%(percent)d%% of own purchase cycle · else %(fallback)s") % {
+    # fits the node's line (26 columns, a Chinese character counts two); the time of day
+    # is in the panel, and the run note says the exact moment
+    return gettext("%(percent)d%% of cycle · else %(fallback)s") % {
         "percent": c.percent,
-        "fallback": duration_text(c.fallback.amount, c.fallback.unit),
+        "fallback": short_duration(c.fallback.amount, c.fallback.unit),
     }
-    return f"{text} · {c.at_time}" if c.at_time else text
 
 
 def _seconds_text(seconds: int) -> str:
