@@ -205,8 +205,16 @@ def evaluate_branch(
 
 
 def split_bucket(seed: str) -> int:
-    """A stable 0–99 bucket for ``seed`` (workflow id + enrollment + node + visit)."""
+    """A stable 0–99 bucket for ``seed`` (:func:`split_seed`; before SEMANTICS_V4 runs: workflow
+    id + enrollment + node + visit)."""
     return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big") % 100
+
+
+def split_seed(journey_id: str, customer_id: str, node_id: str) -> str:
+    """The seed of a split's bucket since SEMANTICS_V4: the same for every entry and visit
+    of one customer in one journey (``services.lift`` recomputes no bucket; runs record
+    the side they took)."""
+    return f"{journey_id}/{customer_id}/{node_id}"
 
 
 def choose_variant(step: SplitStep, seed: str) -> tuple[Variant, int]:

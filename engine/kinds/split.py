@@ -11,6 +11,7 @@ from engine.compiler.diagnostics import Code, Diagnostics
 from engine.document_parts import NodeBase, NodeKind, _Model
 from engine.ir_parts import StepBase
 from engine.kinds.spec import KindSpec, StepHead
+from engine.runtime import SEMANTICS_V4
 
 if TYPE_CHECKING:
     from engine.compiler.passes import Context
@@ -95,8 +96,15 @@ def build(node: SplitNode, head: StepHead) -> SplitStep:
 
 
 async def run(step: SplitStep, it: "Interpreter", entry: "TraceEntry", visit: int) -> str | None:
-    seed = f"{it.workflow_id}/{it.state.enrollment_id}/{step.node_id}/{visit}"
+    if it.rt.patched(SEMANTICS_V4):
+        # One side per customer per journey, whatever the entry or the visit: a customer who
+        # enters again stays in their arm, so the experiment compares stable groups.
+        seed = semantics.split_seed(it.journey.journey_id, it.state.customer_id, step.node_id)
+    else:
+        seed = f"{it.workflow_id}/{it.state.enrollment_id}/{step.node_id}/{visit}"
     variant, bucket = semantics.choose_variant(step, seed)
+    if it.rt.patched(SEMANTICS_V4):
+        it.state.variants[step.node_id] = variant.id
     entry.inputs = {"bucket": bucket}
     entry.result = {"variant": variant.id, "holdout": variant.holdout}
     entry.summary = f"variant {variant.id}" + (" (holdout)" if variant.holdout else "")
