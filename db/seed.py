@@ -26,6 +26,7 @@ from db.models import (
     CouponTemplate,
     Customer,
     CustomerEvent,
+    CustomerGuideBinding,
     Guide,
     Order,
     Region,
@@ -91,8 +92,10 @@ def _seed(session: Session, seed: int, n_customers: int, now: datetime) -> SeedS
         ],
     )
     customer_rows, order_rows, event_rows = _generate_people(rng, n_customers, now, guides_by_store)
+    binding_rows = _bindings(rng, customer_rows, order_rows, guides_by_store, now)
     for table, rows in (
         (Customer, customer_rows),
+        (CustomerGuideBinding, binding_rows),
         (Order, order_rows),
         (CustomerEvent, event_rows),
     ):
@@ -236,6 +239,54 @@ def _generate_people(
             }
         )
     return customers, orders, events
+
+
+#: Share of bound customers whose guide changed once (a guide left, the manager moved them):
+#: their older orders belong to the guide of that time.
+REBOUND_SHARE = 0.08
+
+
+def _bindings(
+    rng: random.Random,
+    customers: list[dict[str, Any]],
+    orders: list[dict[str, Any]],
+    guides_by_store: dict[str, list[str]],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Each bound customer's binding history (one period, or two when the guide changed),
+    and each order stamped with the guide bound at its moment (``bound_guide_id``)."""
+    rows: list[dict[str, Any]] = []
+    switched: dict[str, tuple[datetime, str]] = {}  # customer → (switch moment, old guide)
+    for c in customers:
+        guide, since = c["guide_id"], c["created_at"]
+        if guide is None:
+            continue
+        others = [g for g in guides_by_store[c["store_id"]] if g != guide]
+        if others and rng.random() < REBOUND_SHARE:
+            moment = now - timedelta(days=rng.uniform(20, 200))
+            if moment > since:
+                old = rng.choice(others)
+                rows.append(_binding(c["id"], old, since, moment))
+                switched[c["id"]] = (moment, old)
+                since = moment
+        rows.append(_binding(c["id"], guide, since, None))
+    for o in orders:
+        o["bound_guide_id"] = o["guide_id"]
+        change = switched.get(o["customer_id"])
+        if change is not None and o["created_at"] < change[0]:
+            o["bound_guide_id"] = change[1]
+    return rows
+
+
+def _binding(
+    customer_id: str, guide_id: str, since: datetime, until: datetime | None
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "guide_id": guide_id,
+        "bound_from": since,
+        "bound_to": until,
+    }
 
 
 def _order_times(rng: random.Random, segment: str, now: datetime) -> list[datetime]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -73,6 +74,18 @@ class Settings(BaseSettings):
     #: HQ's time zone (IANA name): the web pages show times in it. A guide's workbench
     #: shows its store's own zone instead.
     timezone: str = "Asia/Shanghai"
+    #: The chain's attribution rule (services.attribution). Default, the field rule
+    #: (DOMAIN.md): in-store sales belong to the store they were made in, online sales to
+    #: the guide the customer was bound to at order time (and so to that guide's store).
+    #: "bound_guide" for in-store sales credits the guide as well; "store" for online sales
+    #: credits the customer's store instead of their guide.
+    attribution_in_store: Literal["store", "bound_guide"] = "store"
+    attribution_online: Literal["bound_guide", "store"] = "bound_guide"
+    #: Which journey wins an order several journeys claim: the latest touch or the earliest.
+    attribution_touch: Literal["last", "first"] = "last"
+    #: Conversion window of a journey whose goal sets none (DOMAIN.md: "purchase within 14
+    #: days of entry"); also the window after a completed guide task.
+    attribution_window_days: int = Field(default=14, ge=1, le=180)
 
     @field_validator("timezone")
     @classmethod

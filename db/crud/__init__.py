@@ -13,6 +13,7 @@ from db.crud.accounts import (
     set_account_active,
     set_password_hash,
 )
+from db.crud.bindings import bind_guide, binding_history, guide_at
 from db.crud.coupons import (
     create_coupon_template,
     get_coupon_template,
@@ -131,6 +132,9 @@ __all__ = [
     "create_customer",
     "create_journey",
     "create_order",
+    "bind_guide",
+    "binding_history",
+    "guide_at",
     "create_run",
     "create_session",
     "create_user_template",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from db.crud.bindings import bind_guide
 from db.errors import NotFoundError
-from db.models import Customer, CustomerCreate, CustomerUpdate
+from db.models import Customer, CustomerCreate, CustomerUpdate, utcnow
 
 
 def get_customer(*, session: Session, customer_id: str) -> Customer | None:
@@ -52,20 +54,36 @@ def search_customers(
 
 
 def create_customer(*, session: Session, customer_create: CustomerCreate) -> Customer:
-    """Insert a customer."""
+    """Insert a customer (and the start of their guide-binding history)."""
     customer = Customer.model_validate(customer_create)
+    guide_id, customer.guide_id = customer.guide_id, None
     session.add(customer)
+    if guide_id is not None:
+        bind_guide(session=session, customer=customer, guide_id=guide_id, at=customer.created_at)
     session.commit()
     session.refresh(customer)
     return customer
 
 
 def update_customer(
-    *, session: Session, customer_id: str, customer_update: CustomerUpdate
+    *,
+    session: Session,
+    customer_id: str,
+    customer_update: CustomerUpdate,
+    at: datetime | None = None,
 ) -> Customer:
-    """Apply the fields of ``customer_update`` that are set."""
+    """Apply the fields of ``customer_update`` that are set; a new ``guide_id`` is
+    recorded in the binding history from ``at`` (default: now)."""
     customer = _require(session, customer_id)
-    customer.sqlmodel_update(customer_update.model_dump(exclude_unset=True))
+    fields = customer_update.model_dump(exclude_unset=True)
+    if "guide_id" in fields:
+        bind_guide(
+            session=session,
+            customer=customer,
+            guide_id=fields.pop("guide_id") or None,
+            at=at or utcnow(),
+        )
+    customer.sqlmodel_update(fields)
     session.add(customer)
     session.commit()
     session.refresh(customer)

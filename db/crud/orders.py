@@ -5,12 +5,17 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from db.crud._util import aware
+from db.crud.bindings import guide_at
 from db.errors import NotFoundError
 from db.models import Customer, Order, OrderCreate
 
 
 def create_order(*, session: Session, order_create: OrderCreate) -> Order:
     """Insert an order and move the customer's first/last purchase dates.
+
+    The order carries the guide the customer was bound to at ``created_at`` (the binding
+    history; a late-arriving order gets the guide of its own moment), unless the caller
+    gave ``bound_guide_id``.
 
     RFM scores are not touched here: call :func:`db.rfm.rescore_customer` when the class
     must be fresh immediately (the nightly full recompute catches up otherwise).
@@ -20,6 +25,8 @@ def create_order(*, session: Session, order_create: OrderCreate) -> Order:
         raise NotFoundError("customer", order_create.customer_id)
     order = Order.model_validate(order_create)
     at = aware(order.created_at)
+    if order.bound_guide_id is None and at is not None:
+        order.bound_guide_id = guide_at(session=session, customer_id=customer.id, at=at)
     first, last = aware(customer.first_purchase_at), aware(customer.last_purchase_at)
     if at is not None:
         if first is None or at < first:

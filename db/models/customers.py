@@ -83,6 +83,11 @@ class OrderBase(SQLModel):
     amount: float
     channel: str = Field(default="store", max_length=16)  # "store" | "online"
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    #: The guide the customer was bound to when they ordered (``customer_guide_binding``),
+    #: stamped by ``db.crud.create_order`` when not given: bindings move, and online sales
+    #: belong to the guide of that moment, not to whoever holds the customer today.
+    #: ``guide_id`` stays what the source says (the guide who served the sale, if any).
+    bound_guide_id: str | None = Field(default=None, max_length=32)
 
 
 class OrderCreate(OrderBase):
@@ -91,12 +96,44 @@ class OrderCreate(OrderBase):
 
 class Order(OrderBase, table=True):
     __tablename__ = "orders"  # "order" is reserved in SQL
+    __table_args__ = (
+        # Covers the attribution report of a period (services.attribution): one range scan
+        # of the index, grouped (or joined to the customer's journey runs by customer_id),
+        # without touching the table's rows.
+        Index(
+            "ix_orders_created_attribution",
+            "created_at",
+            "channel",
+            "store_id",
+            "bound_guide_id",
+            "amount",
+            "customer_id",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
 
 
 class OrderPublic(OrderBase):
     id: int
+
+
+class CustomerGuideBinding(SQLModel, table=True):
+    """One period a customer was bound to a guide: ``bound_from`` up to ``bound_to``
+    (``None``: still bound). Written whenever ``customer.guide_id`` changes
+    (``db.crud.bindings``), so an order is attributed to the guide of its moment."""
+
+    __tablename__ = "customer_guide_binding"
+    __table_args__ = (
+        Index("ix_customer_guide_binding_customer_from", "customer_id", "bound_from"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", max_length=32)
+    # No foreign key: the history outlives a guide row's changes, as task reports do.
+    guide_id: str = Field(max_length=32, index=True)
+    bound_from: datetime = Field(sa_type=UTCDateTime)
+    bound_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CustomerEventBase(SQLModel):
