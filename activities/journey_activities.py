@@ -289,6 +289,7 @@ class JourneyActivities:
             exit_reason=record.exit_reason,
             goal_reached=record.goal_reached,
             at=parse_instant(record.at) if record.at else self._now(),
+            variants=tuple(sorted(record.variants.items())),
         )
         await asyncio.wrap_future(self._runs.submit(report))
 

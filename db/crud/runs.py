@@ -11,6 +11,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from db.crud.variants import record_variants
 from db.errors import InvalidStatusError, NotFoundError, RunAlreadyRunningError
 from db.models import RUN_STATUSES, JourneyRun, utcnow
 
@@ -220,7 +221,7 @@ def upsert_runs(*, session: Session, reports: Sequence[RunReport]) -> None:
     write transaction instead of one per report.
     """
     for r in reports:
-        _upsert(
+        run = _upsert(
             session,
             r.workflow_id,
             r.journey_id,
@@ -232,6 +233,8 @@ def upsert_runs(*, session: Session, reports: Sequence[RunReport]) -> None:
             r.goal_reached,
             r.at or utcnow(),
         )
+        if r.variants:
+            record_variants(session=session, run=run, variants=r.variants)
     session.commit()
 
 
@@ -248,6 +251,8 @@ class RunReport:
     exit_reason: str | None = None
     goal_reached: bool = False
     at: datetime | None = None
+    #: (split node id, variant) pairs the run took so far (``journey_run_variant``)
+    variants: tuple[tuple[str, str], ...] = ()
 
 
 def _upsert(

@@ -29,6 +29,7 @@ from db.models.customers import (
     RfmBaseline,
 )
 from db.models.deliveries import EventDelivery
+from db.models.experiments import JourneyRunVariant
 from db.models.journeys import (
     JOURNEY_STATUSES,
     RUN_STATUSES,
@@ -117,6 +118,7 @@ __all__ = [
     "JourneyListItem",
     "JourneyPublic",
     "JourneyRun",
+    "JourneyRunVariant",
     "JourneyUpdate",
     "JourneyVersion",
     "Order",

@@ -1,0 +1,397 @@
+"""Variant and holdout lift of a journey's splits (issue 14, item 5).
+
+Per split node, per variant: how many customers entered it, how many converted, the
+conversion rate and revenue per customer; then each variant against the baseline (the
+split's holdout, or its first variant when it has none): the lift in conversion rate with a
+95 % confidence interval and a p-value.
+
+* **Who took which side.** ``journey_run_variant`` (written by the run recorder from
+  ``RunRecord.variants``, runs of release ``journey-semantics-v4`` on). Sides are stable
+  per (journey, customer) since that release, so the unit is the customer: their first
+  entry in the period counts, later entries do not add customers.
+* **Conversion.** By default an order of the customer within ``window`` after that entry
+  (:data:`DEFAULT_WINDOW`, 14 days, when the journey's goal names no window), its amount
+  summed as revenue. A caller with another definition (``services.results``' goal
+  conversions) passes ``conversions``.
+* **Statistics.** statsmodels' two-independent-proportions Wald interval and test on the
+  difference of rates (``confint_proportions_2indep`` / ``test_proportions_2indep``,
+  ``method="wald"``: the interval and the p-value agree), and the log interval on the
+  ratio for the relative lift. Below :data:`MIN_CUSTOMERS_PER_ARM` customers in either arm
+  the comparison is ``not_enough_data`` and carries no numbers.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from db.models import JourneyRun, JourneyRunVariant, JourneyVersion, Order
+
+#: Conversion window when the journey's goal names none.
+DEFAULT_WINDOW = timedelta(days=14)
+#: Fewer customers than this in a variant or its baseline: "not enough data yet".
+MIN_CUSTOMERS_PER_ARM = 100
+#: Two-sided confidence level of the intervals.
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A customer's first entry into one side of a split within the period."""
+
+    run_id: int
+    customer_id: str
+    node_id: str
+    variant: str
+    entered_at: datetime
+
+
+@dataclass(frozen=True)
+class Conversion:
+    converted: bool
+    revenue: float = 0.0
+
+
+#: ``(session, exposures, window) -> {run_id: Conversion}``; absent run ids did not convert.
+ConversionLookup = Callable[[Session, Sequence[Exposure], timedelta], Mapping[int, Conversion]]
+
+
+@dataclass(frozen=True)
+class VariantStats:
+    variant: str
+    label: str
+    holdout: bool
+    entered: int
+    conversions: int
+    revenue: float
+
+    @property
+    def conversion_rate(self) -> float:
+        return self.conversions / self.entered if self.entered else 0.0
+
+    @property
+    def revenue_per_customer(self) -> float:
+        return self.revenue / self.entered if self.entered else 0.0
+
+
+@dataclass(frozen=True)
+class Lift:
+    """One variant against the baseline. Rates and lifts are fractions (0.07 = 7 points)."""
+
+    variant: str
+    baseline: str
+    status: str  # "ok" | "not_enough_data"
+    #: conversion rate difference (variant − baseline) and its interval
+    lift: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    #: variant rate / baseline rate − 1 and its interval (None when a rate is 0)
+    relative_lift: float | None = None
+    relative_ci_low: float | None = None
+    relative_ci_high: float | None = None
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < 1 - CONFIDENCE
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    node_id: str
+    label: str
+    baseline: str | None
+    variants: tuple[VariantStats, ...]
+    lifts: tuple[Lift, ...]
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    entries: int
+    conversions: int
+    revenue: float
+
+
+@dataclass(frozen=True)
+class VariantReport:
+    journey_id: str
+    version: int | None
+    start: datetime
+    end: datetime
+    window: timedelta
+    min_customers: int
+    splits: tuple[SplitResult, ...]
+    #: entries per day of entry, and their conversions and revenue (whole journey)
+    days: tuple[DayPoint, ...]
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def compare(
+    variant: VariantStats, baseline: VariantStats, *, min_customers: int = MIN_CUSTOMERS_PER_ARM
+) -> Lift:
+    """``variant`` against ``baseline`` (statsmodels; see the module docstring)."""
+    if min(variant.entered, baseline.entered) < min_customers:
+        return Lift(variant.variant, baseline.variant, "not_enough_data")
+    from statsmodels.stats.proportion import (  # heavy import: only when there is data
+        confint_proportions_2indep,
+        test_proportions_2indep,
+    )
+
+    args = (variant.conversions, variant.entered, baseline.conversions, baseline.entered)
+    alpha = 1 - CONFIDENCE
+    with warnings.catch_warnings():
+        # 0 or all conversions on both sides: the Wald variance is 0 and statsmodels
+        # warns about 0/0; the result is nan, reported as "no interval"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = confint_proportions_2indep(*args, method="wald", compare="diff", alpha=alpha)
+        p = test_proportions_2indep(*args, method="wald", compare="diff").pvalue
+        rel: tuple[float | None, float | None, float | None] = (None, None, None)
+        if variant.conversions and baseline.conversions:
+            r_low, r_high = confint_proportions_2indep(
+                *args, method="log", compare="ratio", alpha=alpha
+            )
+            ratio = variant.conversion_rate / baseline.conversion_rate
+            rel = (ratio - 1, _num(r_low, -1), _num(r_high, -1))
+    return Lift(
+        variant.variant,
+        baseline.variant,
+        "ok",
+        lift=variant.conversion_rate - baseline.conversion_rate,
+        ci_low=_num(low),
+        ci_high=_num(high),
+        p_value=_num(p),
+        relative_lift=rel[0],
+        relative_ci_low=rel[1],
+        relative_ci_high=rel[2],
+    )
+
+
+def _num(value: Any, shift: float = 0.0) -> float | None:
+    v = float(value)
+    return None if math.isnan(v) or math.isinf(v) else v + shift
+
+
+def split_result(
+    node_id: str,
+    label: str,
+    variants: Sequence[VariantStats],
+    *,
+    min_customers: int = MIN_CUSTOMERS_PER_ARM,
+) -> SplitResult:
+    """The split's variants and each one's lift against the holdout (else the first)."""
+    base = next((v for v in variants if v.holdout), variants[0] if variants else None)
+    lifts = tuple(
+        compare(v, base, min_customers=min_customers)
+        for v in variants
+        if base is not None and v is not base
+    )
+    return SplitResult(node_id, label, base.variant if base else None, tuple(variants), lifts)
+
+
+# ------------------------------------------------------------------ from the database
+
+
+def orders_within_window(
+    session: Session, exposures: Sequence[Exposure], window: timedelta
+) -> dict[int, Conversion]:
+    """The default conversion: any order of the customer in ``[entered_at, entered_at +
+    window)``; revenue is their amounts summed."""
+    if not exposures:
+        return {}
+    customers = sorted({e.customer_id for e in exposures})
+    first = min(e.entered_at for e in exposures)
+    last = max(e.entered_at for e in exposures) + window
+    orders: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for chunk in _chunks(customers, 500):
+        stmt = sa_select(col(Order.customer_id), col(Order.created_at), col(Order.amount)).where(
+            col(Order.customer_id).in_(chunk),
+            col(Order.created_at) >= first,
+            col(Order.created_at) < last,
+        )
+        for cid, at, amount in session.execute(stmt):
+            orders[cid].append((_utc(at), float(amount)))
+    out: dict[int, Conversion] = {}
+    for e in exposures:
+        mine = sorted(orders.get(e.customer_id, ()))
+        if not mine:
+            continue
+        times = [t for t, _ in mine]
+        lo = bisect.bisect_left(times, e.entered_at)
+        hi = bisect.bisect_left(times, e.entered_at + window)
+        if hi > lo:
+            out[e.run_id] = Conversion(True, sum(a for _, a in mine[lo:hi]))
+    return out
+
+
+def variant_report(
+    *,
+    session: Session,
+    journey_id: str,
+    version: int | None,
+    start: datetime,
+    end: datetime,
+    window: timedelta | None = None,
+    conversions: ConversionLookup = orders_within_window,
+    min_customers: int = MIN_CUSTOMERS_PER_ARM,
+) -> VariantReport:
+    """Every split of ``journey_id`` (one version, or all with ``version=None``) for the
+    customers who entered in ``[start, end)``. A period without runs gives empty splits
+    (variants at zero), never an error."""
+    start, end = _utc(start), _utc(end)
+    versions = _versions(session, journey_id, version)
+    window = window or goal_window(versions[0].document if versions else {})
+    runs = _runs(session, journey_id, version, start, end)
+    sides = _sides(session, [r[0] for r in runs])
+
+    exposures: list[Exposure] = []
+    seen: set[tuple[str, str]] = set()
+    for run_id, customer_id, entered_at in runs:  # oldest first: a customer's first entry
+        for node_id, variant in sides.get(run_id, ()):
+            if (node_id, customer_id) in seen:
+                continue
+            seen.add((node_id, customer_id))
+            exposures.append(Exposure(run_id, customer_id, node_id, variant, entered_at))
+    every_entry = [
+        Exposure(run_id, cid, "", "", at) for run_id, cid, at in runs
+    ]  # the daily series counts every entry
+    converted = conversions(session, every_entry, window)
+
+    splits = []
+    for node_id, label, defined in _split_nodes(versions):
+        counts: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        for e in exposures:
+            if e.node_id != node_id:
+                continue
+            c = counts[e.variant]
+            c[0] += 1
+            conv = converted.get(e.run_id)
+            if conv is not None and conv.converted:
+                c[1] += 1
+                c[2] += conv.revenue
+        names = [v for v, _, _ in defined] + sorted(set(counts) - {v for v, _, _ in defined})
+        info = {v: (lab, hold) for v, lab, hold in defined}
+        stats = [
+            VariantStats(
+                v,
+                info.get(v, (v, False))[0] or v,
+                info.get(v, (v, False))[1],
+                int(counts[v][0]) if v in counts else 0,
+                int(counts[v][1]) if v in counts else 0,
+                round(counts[v][2], 2) if v in counts else 0.0,
+            )
+            for v in names
+        ]
+        splits.append(split_result(node_id, label, stats, min_customers=min_customers))
+
+    return VariantReport(
+        journey_id=journey_id,
+        version=version,
+        start=start,
+        end=end,
+        window=window,
+        min_customers=min_customers,
+        splits=tuple(splits),
+        days=_days(every_entry, converted),
+    )
+
+
+def goal_window(document: Mapping[str, Any]) -> timedelta:
+    """``settings.goal.window`` of a journey document (a duration ``{amount, unit}``), else
+    :data:`DEFAULT_WINDOW`."""
+    goal = (document.get("settings") or {}).get("goal") or {}
+    win = goal.get("window") if isinstance(goal, Mapping) else None
+    if isinstance(win, Mapping):
+        unit = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}.get(
+            str(win.get("unit", "")), 0
+        )
+        amount = win.get("amount")
+        if unit and isinstance(amount, int | float) and amount > 0:
+            return timedelta(seconds=float(amount) * unit)
+    return DEFAULT_WINDOW
+
+
+def _versions(session: Session, journey_id: str, version: int | None) -> list[JourneyVersion]:
+    stmt = sa_select(JourneyVersion).where(col(JourneyVersion.journey_id) == journey_id)
+    if version is not None:
+        stmt = stmt.where(col(JourneyVersion.version) == version)
+    return list(session.scalars(stmt.order_by(col(JourneyVersion.version).desc())))
+
+
+def _split_nodes(
+    versions: Sequence[JourneyVersion],
+) -> list[tuple[str, str, list[tuple[str, str, bool]]]]:
+    """(node id, label, [(variant, label, holdout)]) of every split, newest version's
+    definition first."""
+    found: dict[str, tuple[str, str, list[tuple[str, str, bool]]]] = {}
+    for v in versions:  # newest first: its labels win
+        for node in (v.document or {}).get("nodes", []):
+            if node.get("kind") != "split" or node.get("id") in found:
+                continue
+            variants = [
+                (str(x.get("id")), str(x.get("label") or ""), bool(x.get("holdout")))
+                for x in (node.get("config") or {}).get("variants", [])
+            ]
+            found[node["id"]] = (node["id"], str(node.get("label") or node["id"]), variants)
+    return list(found.values())
+
+
+def _runs(
+    session: Session, journey_id: str, version: int | None, start: datetime, end: datetime
+) -> list[tuple[int, str, datetime]]:
+    stmt = sa_select(
+        col(JourneyRun.id), col(JourneyRun.customer_id), col(JourneyRun.entered_at)
+    ).where(
+        col(JourneyRun.journey_id) == journey_id,
+        col(JourneyRun.entered_at) >= start,
+        col(JourneyRun.entered_at) < end,
+    )
+    if version is not None:
+        stmt = stmt.where(col(JourneyRun.journey_version) == version)
+    stmt = stmt.order_by(col(JourneyRun.entered_at), col(JourneyRun.id))
+    return [(int(i), str(c), _utc(at)) for i, c, at in session.execute(stmt)]
+
+
+def _sides(session: Session, run_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    out: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for chunk in _chunks(list(run_ids), 500):
+        stmt = sa_select(
+            col(JourneyRunVariant.run_id),
+            col(JourneyRunVariant.node_id),
+            col(JourneyRunVariant.variant),
+        ).where(col(JourneyRunVariant.run_id).in_(chunk))
+        for run_id, node_id, variant in session.execute(stmt):
+            out[int(run_id)].append((str(node_id), str(variant)))
+    return out
+
+
+def _days(entries: Iterable[Exposure], converted: Mapping[int, Conversion]) -> tuple[DayPoint, ...]:
+    acc: dict[date, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    for e in entries:
+        a = acc[e.entered_at.date()]
+        a[0] += 1
+        conv = converted.get(e.run_id)
+        if conv is not None and conv.converted:
+            a[1] += 1
+            a[2] += conv.revenue
+    return tuple(DayPoint(d, int(a[0]), int(a[1]), round(a[2], 2)) for d, a in sorted(acc.items()))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
