@@ -272,11 +272,12 @@ def locate_divergence(
 
 #: Which node kinds issue a local activity (to attribute a diverging marker).
 _ISSUERS = {
-    "local_activity:load_facts": {"branch", "wait", "wait_purchase_cycle"},
+    "local_activity:load_facts": {"branch", "wait", "wait_purchase_cycle", "wait_until_date"},
     "local_activity:record_run": {
         "wait",
         "wait_for_event",
         "wait_purchase_cycle",
+        "wait_until_date",
         "assign_guide_task",
         "exit",
     },
