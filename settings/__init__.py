@@ -77,8 +77,8 @@ class Settings(BaseSettings):
     #: The chain's attribution rule (services.attribution). Default, the field rule
     #: (DOMAIN.md): in-store sales belong to the store they were made in, online sales to
     #: the guide the customer was bound to at order time (and so to that guide's store).
-    #: "bound_guide" for in-store sales credits the guide as well; "store" for online sales
-    #: credits the customer's store instead of their guide.
+    #: "bound_guide" for in-store sales credits the bound guide instead of the store;
+    #: "store" for online sales credits the store the order names instead of the guide.
     attribution_in_store: Literal["store", "bound_guide"] = "store"
     attribution_online: Literal["bound_guide", "store"] = "bound_guide"
     #: Which journey wins an order several journeys claim: the latest touch or the earliest.

@@ -1,0 +1,312 @@
+"""The SQL of attribution reports: orders of a period grouped, journey touches claiming them.
+
+Everything here is one indexed range over ``orders.created_at`` (the covering index
+``ix_orders_created_attribution``) and ``GROUP BY`` in the database: a month of a big chain
+is a few hundred thousand orders, never loaded row by row. The attribution *rule* lives in
+``services.attribution``; these functions return the groups it is applied to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlmodel import Session, SQLModel, col
+
+from db.models import GuideTask, JourneyRun, JourneyVersion, Order
+
+
+@dataclass(frozen=True)
+class OrderScope:
+    """Which orders a report may read: all (HQ), or those the chain's rule credits to one of
+    ``store_ids`` or to one of ``guide_ids`` (a store: itself and its guides; a guide).
+
+    ``in_store`` are the in-store channels; ``in_store_to_guide`` / ``online_to_guide`` say
+    whether the rule credits those orders to the customer's bound guide (when there is
+    one) rather than to the order's store.
+    """
+
+    store_ids: tuple[str, ...] | None = None
+    guide_ids: tuple[str, ...] | None = None
+    in_store: tuple[str, ...] = ("store",)
+    in_store_to_guide: bool = False
+    online_to_guide: bool = True
+
+    def where(self) -> ColumnElement[bool] | None:
+        if self.store_ids is None and self.guide_ids is None:
+            return None
+        in_store = col(Order.channel).in_(self.in_store)
+        online = col(Order.channel).not_in(self.in_store)
+        bound = col(Order.bound_guide_id).is_not(None)
+        to_guide = or_(
+            and_(in_store, bound) if self.in_store_to_guide else false(),
+            and_(online, bound) if self.online_to_guide else false(),
+        )
+        parts: list[ColumnElement[bool]] = []
+        if self.store_ids:
+            parts.append(and_(col(Order.store_id).in_(self.store_ids), not_(to_guide)))
+        if self.guide_ids:
+            parts.append(and_(col(Order.bound_guide_id).in_(self.guide_ids), to_guide))
+        return or_(*parts) if parts else false()
+
+
+@dataclass(frozen=True)
+class OrderGroup:
+    """Orders of one (channel, store, bound guide) in a period."""
+
+    channel: str
+    store_id: str | None
+    bound_guide_id: str | None
+    orders: int
+    revenue: float
+
+
+def order_groups(
+    *, session: Session, since: datetime, until: datetime, scope: OrderScope = OrderScope()
+) -> list[OrderGroup]:
+    """Orders with ``since <= created_at < until``, counted and summed per channel, store and
+    the guide bound at order time."""
+    stmt = (
+        select(
+            col(Order.channel),
+            col(Order.store_id),
+            col(Order.bound_guide_id),
+            func.count(),
+            func.coalesce(func.sum(col(Order.amount)), 0.0),
+        )
+        .where(col(Order.created_at) >= since, col(Order.created_at) < until)
+        .group_by(col(Order.channel), col(Order.store_id), col(Order.bound_guide_id))
+    )
+    where = scope.where()
+    if where is not None:
+        stmt = stmt.where(where)
+    return [
+        OrderGroup(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in session.execute(stmt).all()
+    ]
+
+
+def version_goals(*, session: Session) -> list[tuple[str, int, dict[str, Any]]]:
+    """``(journey id, version, goal)`` of every published version: the compiled goal, with
+    the document's ``settings.goal`` fields it does not carry (e.g. ``window``)."""
+    rows = session.execute(
+        select(
+            col(JourneyVersion.journey_id),
+            col(JourneyVersion.version),
+            col(JourneyVersion.compiled),
+            col(JourneyVersion.document),
+        )
+    ).all()
+    found = []
+    for journey_id, version, compiled, document in rows:
+        drawn = ((document or {}).get("settings") or {}).get("goal") or {}
+        goal = (compiled or {}).get("goal") or {}
+        found.append(
+            (journey_id, version, {**drawn, **{k: v for k, v in goal.items() if v is not None}})
+        )
+    return found
+
+
+def journey_claims(
+    *,
+    session: Session,
+    since: datetime,
+    until: datetime,
+    windows: dict[tuple[str, int], float],
+    default_days: float,
+    last_touch: bool = True,
+    scope: OrderScope = OrderScope(),
+    with_runs: bool = False,
+) -> list[tuple[Any, ...]]:
+    """Orders of the period claimed by journeys, one winner per order.
+
+    A journey run claims an order of its customer made from its entry
+    (``journey_run.entered_at``) until the version's conversion window has passed
+    (``windows`` in days, ``default_days`` for versions not listed); a completed guide task
+    of a journey claims its customer's orders from the task's completion for as long. The
+    latest touch before the order wins (``last_touch=False``: the earliest).
+
+    → ``(journey_id, journey_version, orders, revenue)`` per version, or with ``with_runs``
+    ``(journey_id, journey_version, run_id, orders, revenue)`` (``run_id`` None for a task's
+    touch), so the caller can break a version down by the runs' split variants.
+    """
+    dialect = session.get_bind().dialect.name
+    longest = max([default_days, *windows.values()])
+    order_where = [col(Order.created_at) >= since, col(Order.created_at) < until]
+    where = scope.where()
+    if where is not None:
+        order_where.append(where)
+    orders = (
+        select(
+            col(Order.id).label("order_id"),
+            col(Order.customer_id).label("customer_id"),
+            col(Order.created_at).label("at"),
+            col(Order.amount).label("amount"),
+        )
+        .where(*order_where)
+        .subquery("o")
+    )
+
+    def window_days(journey: Any, version: Any) -> ColumnElement[Any]:
+        if not windows:
+            return literal(default_days)
+        return case(
+            *[
+                (and_(journey == j, version == v), literal(days))
+                for (j, v), days in windows.items()
+            ],
+            else_=literal(default_days),
+        )
+
+    def claims(touch_at: Any, journey: Any, version: Any) -> list[ColumnElement[bool]]:
+        days = window_days(journey, version)
+        if dialect == "sqlite":
+            # SQLite keeps moments as ISO text: compare the window's end as Julian days
+            ends = func.julianday(orders.c.at) < func.julianday(touch_at) + days
+        else:
+            ends = orders.c.at < touch_at + func.make_interval(0, 0, 0, 0, 0, 0, days * 86400)
+        # no touch older than the longest window can claim anything: bounds the join
+        starts = touch_at >= since - timedelta(days=longest)
+        return [touch_at <= orders.c.at, ends, starts]
+
+    runs = select(
+        orders.c.order_id,
+        orders.c.amount,
+        col(JourneyRun.journey_id).label("journey_id"),
+        col(JourneyRun.journey_version).label("journey_version"),
+        col(JourneyRun.id).label("run_id"),
+        col(JourneyRun.entered_at).label("touch_at"),
+    ).join(
+        JourneyRun,
+        and_(
+            col(JourneyRun.customer_id) == orders.c.customer_id,
+            *claims(
+                col(JourneyRun.entered_at),
+                col(JourneyRun.journey_id),
+                col(JourneyRun.journey_version),
+            ),
+        ),
+    )
+    tasks = select(
+        orders.c.order_id,
+        orders.c.amount,
+        col(GuideTask.journey_id).label("journey_id"),
+        col(GuideTask.journey_version).label("journey_version"),
+        null().label("run_id"),
+        col(GuideTask.completed_at).label("touch_at"),
+    ).join(
+        GuideTask,
+        and_(
+            col(GuideTask.customer_id) == orders.c.customer_id,
+            col(GuideTask.status) == "completed",
+            col(GuideTask.journey_id).is_not(None),
+            col(GuideTask.journey_version).is_not(None),
+            *claims(
+                col(GuideTask.completed_at),
+                col(GuideTask.journey_id),
+                col(GuideTask.journey_version),
+            ),
+        ),
+    )
+    touches = union_all(runs, tasks).subquery("t")
+    order_by = touches.c.touch_at.desc() if last_touch else touches.c.touch_at.asc()
+    ranked = select(
+        touches,
+        func.row_number()
+        .over(partition_by=touches.c.order_id, order_by=(order_by, touches.c.journey_id))
+        .label("rank"),
+    ).subquery("r")
+    keys: list[Any] = [ranked.c.journey_id, ranked.c.journey_version]
+    if with_runs:
+        keys.append(ranked.c.run_id)
+    stmt = (
+        select(*keys, func.count(), func.coalesce(func.sum(ranked.c.amount), 0.0))
+        .where(ranked.c.rank == 1)
+        .group_by(*keys)
+    )
+    return [tuple(r) for r in session.execute(stmt).all()]
+
+
+@dataclass(frozen=True)
+class TaskOrder:
+    """An order of a task's customer (for the workbench's per-task conversion)."""
+
+    order_id: int
+    customer_id: str
+    at: datetime
+    amount: float
+    channel: str
+    bound_guide_id: str | None
+
+
+def completed_tasks(
+    *, session: Session, since: datetime, until: datetime, guide_ids: Sequence[str] | None
+) -> list[GuideTask]:
+    """Tasks completed in ``[since, until)``, of ``guide_ids`` (``None``: everyone's)."""
+    stmt = select(GuideTask).where(
+        col(GuideTask.status) == "completed",
+        col(GuideTask.completed_at) >= since,
+        col(GuideTask.completed_at) < until,
+    )
+    if guide_ids is not None:
+        stmt = stmt.where(col(GuideTask.guide_id).in_(list(guide_ids)))
+    return list(session.scalars(stmt.order_by(col(GuideTask.completed_at).desc())).all())
+
+
+def orders_of_customers(
+    *, session: Session, customer_ids: Sequence[str], since: datetime, until: datetime
+) -> list[TaskOrder]:
+    """The orders of ``customer_ids`` with ``since <= created_at < until`` (500 a query)."""
+    found: list[TaskOrder] = []
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 500):
+        stmt = select(
+            col(Order.id),
+            col(Order.customer_id),
+            col(Order.created_at),
+            col(Order.amount),
+            col(Order.channel),
+            col(Order.bound_guide_id),
+        ).where(
+            col(Order.customer_id).in_(ids[start : start + 500]),
+            col(Order.created_at) >= since,
+            col(Order.created_at) < until,
+        )
+        found.extend(TaskOrder(*r) for r in session.execute(stmt).all())
+    return found
+
+
+def variants_recorded() -> bool:
+    """Whether runs record their split sides (the ``journey_run_variant`` table, issue 14
+    item 5): read from the metadata, so this module works with and without it."""
+    return "journey_run_variant" in SQLModel.metadata.tables
+
+
+def run_variants(*, session: Session, run_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """``run id → [(split node, variant), …]`` of the runs that recorded their sides."""
+    table = SQLModel.metadata.tables.get("journey_run_variant")
+    if table is None or not run_ids:
+        return {}
+    found: dict[int, list[tuple[str, str]]] = {}
+    ids = sorted(set(run_ids))
+    for start in range(0, len(ids), 500):
+        stmt = select(table.c.run_id, table.c.node_id, table.c.variant).where(
+            table.c.run_id.in_(ids[start : start + 500])
+        )
+        for run_id, node_id, variant in session.execute(stmt).all():
+            found.setdefault(int(run_id), []).append((node_id, variant))
+    return found
