@@ -27,6 +27,7 @@ from canvas_ui.api import runs as runs_api
 from canvas_ui.api import segments as segments_api
 from canvas_ui.api import tasks as tasks_api
 from canvas_ui.api import templates as templates_api
+from canvas_ui.api import variants as variants_api
 from canvas_ui.deps import require_access
 from canvas_ui.i18n import gettext
 from canvas_ui.limits import BodyLimitMiddleware
@@ -35,6 +36,7 @@ from canvas_ui.routes import (
     accounts,
     auth,
     gallery,
+    journey_results,
     pages,
     panel,
     runs,
@@ -59,6 +61,7 @@ VENDOR_DIRS = {
     "/vendor/x6": NODE_MODULES / "@antv" / "x6" / "dist",
     "/vendor/dagre": NODE_MODULES / "@dagrejs" / "dagre" / "dist",
     "/vendor/htmx": NODE_MODULES / "htmx.org" / "dist",
+    "/vendor/echarts": NODE_MODULES / "echarts" / "dist",
 }
 #: Requests that carry their own authentication (signed webhooks), not a browser cookie.
 CSRF_EXEMPT = ("/api/events",)
@@ -81,6 +84,8 @@ ROUTERS = (
     runs.router,
     accounts_api.router,
     accounts.router,
+    variants_api.router,
+    journey_results.router,
 )
 
 

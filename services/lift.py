@@ -28,7 +28,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select as sa_select
@@ -42,6 +42,38 @@ DEFAULT_WINDOW = timedelta(days=14)
 MIN_CUSTOMERS_PER_ARM = 100
 #: Two-sided confidence level of the intervals.
 CONFIDENCE = 0.95
+#: Longest period a report covers, and the default one (days, both ends included).
+MAX_PERIOD_DAYS = 400
+DEFAULT_PERIOD_DAYS = 30
+
+
+class PeriodError(ValueError):
+    """A bad reporting period; ``field`` is the query parameter to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def period(
+    start: date | None, end: date | None, *, today: date, tz: tzinfo
+) -> tuple[date, date, datetime, datetime]:
+    """The days ``start`` … ``end`` (both included; default: the last
+    :data:`DEFAULT_PERIOD_DAYS` up to ``today``) and the instants they span in ``tz``.
+    Raises :class:`PeriodError` naming ``from`` (after ``to``) or ``to`` (over
+    :data:`MAX_PERIOD_DAYS`)."""
+    end = end or today
+    start = start or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if start > end:
+        raise PeriodError("from", f"from ({start}) is after to ({end}).")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise PeriodError(
+            "to", f"The period spans {(end - start).days + 1} days; at most {MAX_PERIOD_DAYS}."
+        )
+    lo = datetime.combine(start, time(), tz)
+    hi = datetime.combine(end + timedelta(days=1), time(), tz)
+    return start, end, lo, hi
 
 
 @dataclass(frozen=True)
@@ -245,10 +277,11 @@ def variant_report(
     window: timedelta | None = None,
     conversions: ConversionLookup = orders_within_window,
     min_customers: int = MIN_CUSTOMERS_PER_ARM,
+    tz: tzinfo = UTC,
 ) -> VariantReport:
     """Every split of ``journey_id`` (one version, or all with ``version=None``) for the
     customers who entered in ``[start, end)``. A period without runs gives empty splits
-    (variants at zero), never an error."""
+    (variants at zero), never an error. Days of the daily series are days in ``tz``."""
     start, end = _utc(start), _utc(end)
     versions = _versions(session, journey_id, version)
     window = window or goal_window(versions[0].document if versions else {})
@@ -303,7 +336,7 @@ def variant_report(
         window=window,
         min_customers=min_customers,
         splits=tuple(splits),
-        days=_days(every_entry, converted),
+        days=_days(every_entry, converted, tz),
     )
 
 
@@ -376,10 +409,12 @@ def _sides(session: Session, run_ids: Sequence[int]) -> dict[int, list[tuple[str
     return out
 
 
-def _days(entries: Iterable[Exposure], converted: Mapping[int, Conversion]) -> tuple[DayPoint, ...]:
+def _days(
+    entries: Iterable[Exposure], converted: Mapping[int, Conversion], tz: tzinfo
+) -> tuple[DayPoint, ...]:
     acc: dict[date, list[float]] = defaultdict(lambda: [0, 0, 0.0])
     for e in entries:
-        a = acc[e.entered_at.date()]
+        a = acc[e.entered_at.astimezone(tz).date()]
         a[0] += 1
         conv = converted.get(e.run_id)
         if conv is not None and conv.converted:

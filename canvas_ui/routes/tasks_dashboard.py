@@ -5,13 +5,13 @@ chase would do (:func:`services.chase.plan`: how many tasks, how many skipped as
 within the hour, how many not due yet are left out), and its button posts the chase.
 
 Numbers: :func:`services.task_reports.dashboard` (region → store → guide, conversion of
-completed vs not, daily series drawn as inline SVG). A store manager sees and acts on their
-store only; the scope is enforced in the services, not by hiding buttons.
+completed vs not, the daily series drawn with ECharts by ``static/charts.js``). A store
+manager sees and acts on their store only; the scope is enforced in the services, not by
+hiding buttons.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -30,52 +30,21 @@ from services.task_reports import Dashboard, DayPoint
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
-CHART_W, CHART_H, CHART_PAD = 640, 170, 22
 
-
-@dataclass(frozen=True)
-class Bar:
-    x: float
-    w: float
-    issued_y: float
-    issued_h: float
-    done_y: float
-    done_h: float
-    label: str
-    tip: str
-
-
-def chart_bars(series: list[DayPoint]) -> tuple[list[Bar], int]:
-    """Bar geometry for the completion-over-time chart (issued behind, completed in front)."""
-    if not series:
-        return [], 0
-    top = max(max(p.issued for p in series), max(p.completed for p in series), 1)
-    inner_h = CHART_H - CHART_PAD
-    step = CHART_W / len(series)
-    bars = []
-    every = max(1, len(series) // 8)
-    for i, p in enumerate(series):
-        ih = inner_h * p.issued / top
-        dh = inner_h * p.completed / top
-        bars.append(
-            Bar(
-                x=i * step + step * 0.12,
-                w=step * 0.76,
-                issued_y=inner_h - ih,
-                issued_h=ih,
-                done_y=inner_h - dh,
-                done_h=dh,
-                label=p.day.strftime("%m-%d") if i % every == 0 else "",
-                tip=f"{p.day.isoformat()}: {p.issued} / {p.completed}",
-            )
-        )
-    return bars, top
+def chart_data(series: list[DayPoint]) -> dict[str, Any]:
+    """The completion-over-time chart's data for ``static/charts.js`` (ECharts): tasks
+    issued (behind) and completed (in front) per day."""
+    return {
+        "days": [p.day.strftime("%m-%d") for p in series],
+        "issued": [p.issued for p in series],
+        "done": [p.completed for p in series],
+        "names": [gettext("Issued"), gettext("Done")],
+    }
 
 
 def _page_ctx(
     session: Any, actor: Principal, board: Dashboard, store_id: str | None
 ) -> dict[str, Any]:
-    bars, top = chart_bars(board.series)
     open_tasks: list[Any] = []
     store_guides: list[Any] = []
     managed_store = actor.store_id if actor.role == "store_manager" else store_id
@@ -90,9 +59,7 @@ def _page_ctx(
     return {
         "me": actor,
         "board": board,
-        "bars": bars,
-        "chart_top": top,
-        "chart": {"w": CHART_W, "h": CHART_H, "pad": CHART_PAD},
+        "chart": chart_data(board.series),
         "journeys": crud.list_journeys(session=session) if actor.sees_everything else [],
         "stores": crud.list_stores(session=session) if actor.sees_everything else [],
         "store_id": store_id or "",
