@@ -31,7 +31,6 @@
         type: s.kind,
         yAxisIndex: s.axis || 0,
         data: s.data,
-        smooth: s.kind === "line",
         barMaxWidth: 18,
       })),
     };
@@ -50,7 +49,7 @@
           return `${spec.variants[i]}<br>${spec.lift[i]} · ${spec.interval}: ${ci}`;
         },
       },
-      grid: { left: 48, right: 24, top: 30, bottom: 28 },
+      grid: { left: 48, right: 24, top: 40, bottom: 28 },
       title: { text: spec.name, textStyle: { fontSize: 12, fontWeight: 500, color: "#667085" } },
       xAxis: { type: "category", data: spec.variants, axisLabel: { color: "#667085" } },
       yAxis: { type: "value", ...AXIS },
@@ -67,11 +66,12 @@
           name: spec.interval,
           type: "custom",
           data: intervals.filter((d) => d[1] !== null),
+          encode: { x: 0, y: [1, 2] }, // the interval's ends count for the axis's range
           renderItem: (params, api) => {
             const x = api.value(0);
             const lo = api.coord([x, api.value(1)]);
             const hi = api.coord([x, api.value(2)]);
-            const w = api.size([1, 0])[0] * 0.15;
+            const w = 8; // half the cap's width, px
             const style = { stroke: primary, lineWidth: 2 };
             return {
               type: "group",
