@@ -537,4 +537,47 @@ SCENARIOS = [
         ),
         facts={"lifecycle_stage": "develop", "purchase_interval_median_days": 20.0},
     ),
+    Scenario(
+        # a split after release journey-semantics-v4: the side hashes journey + customer +
+        # node (replay-split_stable_side / C1 / s -> "c", which waits a day); a run recorded
+        # on the old per-enrollment seed would take a random side here
+        "split_stable_side",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "s",
+                    "kind": "split",
+                    "config": {
+                        "variants": [
+                            {"id": "a", "weight": 25},
+                            {"id": "b", "weight": 25},
+                            {"id": "c", "weight": 25},
+                            {"id": "hold", "weight": 25, "holdout": True},
+                        ]
+                    },
+                },
+                {"id": "m", "kind": "send_message", "config": {"content": "A 组"}},
+                {
+                    "id": "w",
+                    "kind": "wait",
+                    "config": {
+                        "until": {"type": "duration", "duration": {"amount": 1, "unit": "days"}}
+                    },
+                },
+                EXIT,
+                GOAL,
+                {"id": "x3", "kind": "exit"},
+            ],
+            [
+                ("entry", "next", "s"),
+                ("s", "a", "m"),
+                ("m", "next", "done"),
+                ("s", "b", "goal"),
+                ("s", "c", "w"),
+                ("w", "next", "done"),
+                ("s", "hold", "x3"),
+            ],
+        ),
+    ),
 ]
