@@ -30,11 +30,16 @@ API_KEY_HEADER = "x-api-key"
 
 #: (path prefix, roles allowed). First match wins; unlisted paths: HQ and admins only.
 RULES: tuple[tuple[str, frozenset[str]], ...] = (
+    # a guide's month: each role sees its scope (services.attribution), HQ everyone's
+    ("/workbench/results", ALL_ROLES),
     ("/workbench", frozenset({"guide", "store_manager", "admin"})),
     ("/tasks", frozenset({"store_manager", "hq", "admin"})),
     ("/api/tasks", ALL_ROLES),  # each task is scope-checked by services.tasks
     ("/api/customers", ALL_ROLES),  # each customer is scope-checked
     ("/api/me", ALL_ROLES),
+    # attribution: HQ the chain, a manager the store, a guide their own (services.attribution)
+    ("/api/reports", ALL_ROLES),
+    ("/reports", ALL_ROLES),
     ("/api/accounts", frozenset({"admin"})),
     ("/accounts", frozenset({"admin"})),
 )

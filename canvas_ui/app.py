@@ -23,6 +23,7 @@ from canvas_ui import access
 from canvas_ui.api import accounts as accounts_api
 from canvas_ui.api import events as events_api
 from canvas_ui.api import journeys as journeys_api
+from canvas_ui.api import reports as reports_api
 from canvas_ui.api import runs as runs_api
 from canvas_ui.api import segments as segments_api
 from canvas_ui.api import tasks as tasks_api
@@ -39,6 +40,7 @@ from canvas_ui.routes import (
     journey_results,
     pages,
     panel,
+    reports,
     runs,
     segments,
     tasks_dashboard,
@@ -76,9 +78,11 @@ ROUTERS = (
     templates_api.router,
     gallery.router,
     auth.router,
+    reports.router,  # /workbench/results before the workbench's own routes
     workbench.router,
     tasks_dashboard.router,
     tasks_api.router,
+    reports_api.router,
     segments_api.router,
     segments.router,
     runs.router,

@@ -174,11 +174,19 @@ def _nav_links(html: str) -> list[str]:
 def test_the_nav_offers_only_pages_the_user_may_open(app: Any) -> None:
     hq = signed_in(app, "hq")
     links = _nav_links(hq.get("/journeys").text)
-    assert links == ["/journeys", "/templates", "/segments", "/tasks", "/customers", "/runs"]
+    assert links == [
+        "/journeys",
+        "/templates",
+        "/segments",
+        "/tasks",
+        "/reports/attribution",
+        "/customers",
+        "/runs",
+    ]
     assert all(hq.get(link).status_code == 200 for link in links)
     manager = signed_in(app, "manager")
     links = _nav_links(manager.get("/tasks").text)
-    assert links == ["/tasks", "/workbench"]
+    assert links == ["/tasks", "/reports/attribution", "/workbench"]
     assert all(manager.get(link).status_code == 200 for link in links)
 
 
