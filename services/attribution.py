@@ -49,10 +49,12 @@ GroupBy = Literal["region", "store", "guide"]
 class PeriodError(ValueError):
     """A report period that cannot be read: ``field`` names the parameter at fault."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str = "") -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        #: "after" (from after to), "too_long", "not_a_date"
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def period(
     last = last or (today if first is None else max(first, today))
     first = first or last.replace(day=1)
     if first > last:
-        raise PeriodError("from", f"'from' ({first}) is after 'to' ({last})")
+        raise PeriodError("from", f"'from' ({first}) is after 'to' ({last})", "after")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
         raise PeriodError("to", f"the period {first}..{last} is longer than {MAX_RANGE_DAYS} days")
     since = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
