@@ -131,11 +131,11 @@ def test_variants_with_lift(client: TestClient, canvas_app: FastAPI) -> None:
     assert page.status_code == 200
     assert 'data-echart="daily"' in page.text and 'data-echart="lift"' in page.text
     assert "/vendor/echarts/echarts.min.js" in page.text
-    chart = json.loads(
-        re.search(
-            r'data-echart="lift">.*?<script type="application/json">(.*?)</script>', page.text, re.S
-        ).group(1)  # fmt: skip
+    found = re.search(
+        r'data-echart="lift">.*?<script type="application/json">(.*?)</script>', page.text, re.S
     )
+    assert found is not None
+    chart = json.loads(found.group(1))
     assert chart["variants"] == ["发券"] and chart["lift"] == [7.0]
     assert (chart["low"], chart["high"]) == ([-0.26], [14.26])
     editor = client.get(f"/journeys/{jid}/edit")

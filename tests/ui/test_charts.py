@@ -44,8 +44,9 @@ def test_report_and_task_charts_render(
     lift = page.locator('[data-echart="lift"] canvas')
     expect(daily).to_have_count(1)
     expect(lift).to_have_count(1)
-    assert (daily.bounding_box() or {}).get("width", 0) > 300
-    assert (lift.bounding_box() or {}).get("height", 0) > 100
+    daily_box, lift_box = daily.bounding_box(), lift.bounding_box()
+    assert daily_box is not None and daily_box["width"] > 300
+    assert lift_box is not None and lift_box["height"] > 100
     row = page.locator('[data-split="s"] tr[data-variant="a"]')
     expect(row.locator("[data-lift]")).to_contain_text("+7.0")
     expect(page.locator('[data-kpi="entries"]')).to_have_text("300")

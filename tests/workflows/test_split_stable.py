@@ -66,7 +66,7 @@ async def _sides(
                     )
                 await handle.result()
                 st = await handle.query(JourneyWorkflow.state)
-                sides[c].add(st.trace[1].port)
+                sides[c].add(str(st.trace[1].port))
     return sides, acts
 
 
