@@ -107,7 +107,8 @@ def period(
     if first > last:
         raise PeriodError("from", f"'from' ({first}) is after 'to' ({last})", "after")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise PeriodError("to", f"the period {first}..{last} is longer than {MAX_RANGE_DAYS} days")
+        message = f"the period {first}..{last} is longer than {MAX_RANGE_DAYS} days"
+        raise PeriodError("to", message, "too_long")
     since = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
     until = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     return Period(first, last, since, until)

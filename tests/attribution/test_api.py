@@ -112,15 +112,17 @@ def test_manager_and_guides_see_their_own(app: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "field"),
+    ("params", "field", "words"),
     [
-        ({"from": "2026-03-10", "to": "2026-03-01"}, "query.from"),
-        ({"from": "2025-01-01", "to": "2026-03-01"}, "query.to"),
-        ({"from": "2026-02-30"}, "query.from"),
-        ({"group_by": "city"}, "query.group_by"),
+        ({"from": "2026-03-10", "to": "2026-03-01"}, "query.from", "晚于“结束”"),
+        ({"from": "2025-01-01", "to": "2026-03-01"}, "query.to", "超过 400 天"),
+        ({"from": "2026-02-30"}, "query.from", "不是日期"),
+        ({"group_by": "city"}, "query.group_by", ""),
     ],
 )
-def test_bad_input_is_a_422_naming_the_field(app: Any, params: dict[str, str], field: str) -> None:
+def test_bad_input_is_a_422_naming_the_field(
+    app: Any, params: dict[str, str], field: str, words: str
+) -> None:
     hq = client_of(app, "hq")
     response = hq.get("/api/reports/attribution", params=params)
     assert response.status_code == 422, response.text
@@ -130,6 +132,8 @@ def test_bad_input_is_a_422_naming_the_field(app: Any, params: dict[str, str], f
         page = hq.get("/reports/attribution", params=params)
         assert page.status_code == 422
         assert f'data-error-field="{field.split(".")[1]}"' in page.text
+        zh = hq.get("/reports/attribution", params=params, headers={"Accept-Language": "zh-CN"})
+        assert words in zh.text
 
 
 def test_a_period_without_sales_is_zeros(app: Any) -> None:
