@@ -45,6 +45,8 @@ CONFIDENCE = 0.95
 #: Longest period a report covers, and the default one (days, both ends included).
 MAX_PERIOD_DAYS = 400
 DEFAULT_PERIOD_DAYS = 30
+#: Days a period may name (far dates would overflow the instants and mean nothing here).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -63,6 +65,9 @@ def period(
     :data:`DEFAULT_PERIOD_DAYS` up to ``today``) and the instants they span in ``tz``.
     Raises :class:`PeriodError` naming ``from`` (after ``to``) or ``to`` (over
     :data:`MAX_PERIOD_DAYS`)."""
+    for name, day in (("from", start), ("to", end)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise PeriodError(name, f"{name} must be between {FIRST_DAY} and {LAST_DAY}.")
     end = end or today
     start = start or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if start > end:

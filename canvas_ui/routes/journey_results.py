@@ -53,7 +53,7 @@ def results_page(
         report = build_report(session, journey_id, chosen, start, end, settings.timezone)
     except RequestValidationError as exc:
         for e in exc.errors():
-            errors[str(e["loc"][-1])] = _period_message(str(e["loc"][-1]))
+            errors[str(e["loc"][-1])] = _period_message(str(e["loc"][-1]), str(e["msg"]))
         report = build_report(session, journey_id, chosen, None, None, settings.timezone)
     if errors:
         code = status.HTTP_422_UNPROCESSABLE_CONTENT
@@ -99,7 +99,12 @@ def _day(raw: str, field: str, errors: dict[str, str]) -> date | None:
         return None
 
 
-def _period_message(field: str) -> str:
+def _period_message(field: str, raw: str) -> str:
+    if "between" in raw:
+        return gettext("Choose a day from %(first)s to %(last)s.") % {
+            "first": lift.FIRST_DAY,
+            "last": lift.LAST_DAY,
+        }
     if field == "from":
         return gettext("The first day is after the last day.")
     return gettext("Choose a period of at most %(n)d days.") % {"n": lift.MAX_PERIOD_DAYS}

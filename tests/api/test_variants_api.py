@@ -181,3 +181,13 @@ def test_in_the_openapi_schema(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     op = paths["/api/journeys/{journey_id}/variants"]["get"]
     assert {p["name"] for p in op["parameters"]} >= {"version", "from", "to"}
+
+
+def test_far_days_are_named_not_a_crash(client: TestClient) -> None:
+    jid = _published(client)
+    for query, field in (("to=9999-12-31", "query.to"), ("from=0001-01-01", "query.from")):
+        got = client.get(f"/api/journeys/{jid}/variants?{query}")
+        assert got.status_code == 422, got.text
+        assert [e["field"] for e in got.json()["errors"]] == [field]
+    page = client.get(f"/journeys/{jid}/results?to=9999-12-31")
+    assert page.status_code == 422 and "Choose a day from 2000-01-01 to 2199-12-31." in page.text
