@@ -129,6 +129,7 @@ def build(session: Session) -> None:
     ):
         session.add(
             JourneyRun(
+                id=i,
                 workflow_id=f"wf-{i}",
                 journey_id=jid,
                 journey_version=1,

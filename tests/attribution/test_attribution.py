@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from db.models import JourneyRunVariant
 from services import attribution
 from services.accounts import Principal
 from settings import Settings
@@ -203,3 +204,23 @@ def test_guide_month_on_the_workbench(shop: Session) -> None:
         session=shop, actor=GUIDE_G3, settings=Settings(), today=chain.TODAY
     )
     assert [g.guide_id for g in guide3.guides] == ["G3"] and guide3.tasks == []
+
+
+def test_variants_of_the_winning_runs(shop: Session) -> None:
+    for run_id, journey_id, variant in ((2, "J2", "a"), (3, "J1", "holdout")):
+        shop.add(
+            JourneyRunVariant(
+                run_id=run_id,
+                journey_id=journey_id,
+                journey_version=1,
+                node_id="split1",
+                variant=variant,
+            )
+        )
+    shop.commit()
+    rep = _report(shop)
+    assert rep.variants_recorded
+    by_version = {(j.journey_id, j.version): j.variants for j in rep.journeys}
+    # o2 was won by r2 (side a); o3 by T1, a task: no side; o5 by r3 (holdout); o1 by T2
+    assert by_version[("J2", 1)] == [("split1", "a", 1, 200.0)]
+    assert by_version[("J1", 1)] == [("split1", "holdout", 1, 30.0)]
