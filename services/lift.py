@@ -9,10 +9,11 @@ split's holdout, or its first variant when it has none): the lift in conversion 
   ``RunRecord.variants``, runs of release ``journey-semantics-v4`` on). Sides are stable
   per (journey, customer) since that release, so the unit is the customer: their first
   entry in the period counts, later entries do not add customers.
-* **Conversion.** By default an order of the customer within ``window`` after that entry
-  (:data:`DEFAULT_WINDOW`, 14 days, when the journey's goal names no window), its amount
-  summed as revenue. A caller with another definition (``services.results``' goal
-  conversions) passes ``conversions``.
+* **Conversion.** With a journey goal (``settings.goal``): an event of its type matching
+  its filters within ``window`` after that entry (``settings.goal.window``, else
+  :data:`DEFAULT_WINDOW`, 14 days), its ``value_property`` summed as revenue — the goal's
+  meaning, as ``services.results`` counts it. Without a goal: an order within the window,
+  its amount summed. A caller with another definition passes ``conversions``.
 * **Statistics.** statsmodels' two-independent-proportions Wald interval and test on the
   difference of rates (``confint_proportions_2indep`` / ``test_proportions_2indep``,
   ``method="wald"``: the interval and the p-value agree), and the log interval on the
@@ -34,7 +35,10 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from db.models import JourneyRun, JourneyRunVariant, JourneyVersion, Order
+from db.models import CustomerEvent, JourneyRun, JourneyRunVariant, JourneyVersion, Order
+from engine import ir, semantics
+from engine.compiler.common import filters
+from engine.document_parts import PropertyFilter
 
 #: Conversion window when the journey's goal names none.
 DEFAULT_WINDOW = timedelta(days=14)
@@ -259,9 +263,19 @@ def orders_within_window(
         )
         for cid, at, amount in session.execute(stmt):
             orders[cid].append((_utc(at), float(amount)))
+    return _within(exposures, orders, window)
+
+
+def _within(
+    exposures: Sequence[Exposure],
+    found: Mapping[str, list[tuple[datetime, float]]],
+    window: timedelta,
+) -> dict[int, Conversion]:
+    """Each exposure whose customer has a moment in ``[entered_at, entered_at + window)``,
+    with those moments' values summed."""
     out: dict[int, Conversion] = {}
     for e in exposures:
-        mine = sorted(orders.get(e.customer_id, ()))
+        mine = sorted(found.get(e.customer_id, ()))
         if not mine:
             continue
         times = [t for t, _ in mine]
@@ -280,7 +294,7 @@ def variant_report(
     start: datetime,
     end: datetime,
     window: timedelta | None = None,
-    conversions: ConversionLookup = orders_within_window,
+    conversions: ConversionLookup | None = None,
     min_customers: int = MIN_CUSTOMERS_PER_ARM,
     tz: tzinfo = UTC,
 ) -> VariantReport:
@@ -289,7 +303,11 @@ def variant_report(
     (variants at zero), never an error. Days of the daily series are days in ``tz``."""
     start, end = _utc(start), _utc(end)
     versions = _versions(session, journey_id, version)
-    window = window or goal_window(versions[0].document if versions else {})
+    newest = versions[0].document if versions else {}
+    window = window or goal_window(newest)
+    if conversions is None:
+        goal = goal_of(newest)
+        conversions = orders_within_window if goal is None else goal_events_within_window(goal)
     runs = _runs(session, journey_id, version, start, end)
     sides = _sides(session, [r[0] for r in runs])
 
@@ -345,15 +363,75 @@ def variant_report(
     )
 
 
+@dataclass(frozen=True)
+class GoalSpec:
+    """What converts: an event of ``event_type`` matching ``filters``; ``value_property``
+    of its properties (dotted) is its revenue."""
+
+    event_type: str
+    filters: tuple[ir.Filter, ...] = ()
+    value_property: str | None = None
+
+
+def goal_of(document: Mapping[str, Any]) -> GoalSpec | None:
+    """The goal of a (published, valid) journey document, or ``None``."""
+    goal = (document.get("settings") or {}).get("goal")
+    if not isinstance(goal, Mapping) or not goal.get("event_type"):
+        return None
+    found = [PropertyFilter.model_validate(f) for f in goal.get("filters") or []]
+    value = goal.get("value_property")
+    return GoalSpec(str(goal["event_type"]), filters(found), str(value) if value else None)
+
+
+def goal_events_within_window(goal: GoalSpec) -> ConversionLookup:
+    """The conversion lookup of ``goal``: any matching event of the customer in
+    ``[entered_at, entered_at + window)``; revenue is their ``value_property`` summed."""
+
+    def lookup(
+        session: Session, exposures: Sequence[Exposure], window: timedelta
+    ) -> dict[int, Conversion]:
+        if not exposures:
+            return {}
+        first = min(e.entered_at for e in exposures)
+        last = max(e.entered_at for e in exposures) + window
+        events: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+        for chunk in _chunks(sorted({e.customer_id for e in exposures}), 500):
+            stmt = sa_select(
+                col(CustomerEvent.customer_id),
+                col(CustomerEvent.occurred_at),
+                col(CustomerEvent.properties),
+            ).where(
+                col(CustomerEvent.customer_id).in_(chunk),
+                col(CustomerEvent.type) == goal.event_type,
+                col(CustomerEvent.occurred_at) >= first,
+                col(CustomerEvent.occurred_at) < last,
+            )
+            for cid, at, props in session.execute(stmt):
+                props = props or {}
+                if semantics.event_matches(goal.event_type, goal.filters, goal.event_type, props):
+                    events[str(cid)].append((_utc(at), _number(props, goal.value_property)))
+        return _within(exposures, events, window)
+
+    return lookup
+
+
+def _number(props: Mapping[str, Any], path: str | None) -> float:
+    """``props``' dotted ``path`` as a number; 0 when absent or not a number."""
+    found: Any = props
+    for part in (path or "").split(".") if path else ():
+        found = found.get(part) if isinstance(found, Mapping) else None
+    if isinstance(found, bool) or not isinstance(found, int | float):
+        return 0.0
+    return float(found)
+
+
 def goal_window(document: Mapping[str, Any]) -> timedelta:
     """``settings.goal.window`` of a journey document (a duration ``{amount, unit}``), else
     :data:`DEFAULT_WINDOW`."""
     goal = (document.get("settings") or {}).get("goal") or {}
     win = goal.get("window") if isinstance(goal, Mapping) else None
     if isinstance(win, Mapping):
-        unit = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}.get(
-            str(win.get("unit", "")), 0
-        )
+        unit = {"minutes": 60, "hours": 3600, "days": 86400}.get(str(win.get("unit") or "days"), 0)
         amount = win.get("amount")
         if unit and isinstance(amount, int | float) and amount > 0:
             return timedelta(seconds=float(amount) * unit)

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from db import crud
 from db.crud import RunReport
-from db.models import Customer, JourneyCreate, Order
+from db.models import Customer, CustomerEvent, JourneyCreate, Order
 from services import lift
 from services.lift import VariantStats
 
@@ -93,7 +93,7 @@ SPLIT_DOC = {
             },
         },
     ],
-    "settings": {"goal": {"event_type": "purchase"}},
+    "settings": {},  # no goal: orders convert
 }
 
 
@@ -187,3 +187,64 @@ def test_goal_window_from_the_document() -> None:
     }
     assert lift.goal_window(doc) == timedelta(days=7)
     assert lift.goal_window({"settings": {"goal": None}}) == lift.DEFAULT_WINDOW
+
+
+def test_a_goal_converts_by_its_events_and_value(session: Session) -> None:
+    goal = {
+        "event_type": "coupon_redeemed",
+        "filters": [{"field": "channel", "op": "eq", "value": "store"}],
+        "window": {"amount": 3, "unit": "days"},
+        "value_property": "order.amount",
+    }
+    doc = {**SPLIT_DOC, "settings": {"goal": goal}}
+    journey = crud.create_journey(
+        session=session, journey_create=JourneyCreate(name="goal", draft_document=doc), by="hq"
+    )
+    crud.publish_version(
+        session=session, journey_id=journey.id, document=doc, compiled={}, content_hash="g", by="hq"
+    )
+    for cid, side in (("G1", "a"), ("G2", "a"), ("G3", "hold")):
+        session.add(Customer(id=cid, name=cid))
+        session.flush()
+        crud.upsert_runs(
+            session=session,
+            reports=[
+                RunReport(f"wf-{cid}", journey.id, 1, cid, "running", "s", at=T0),
+                RunReport(
+                    f"wf-{cid}", journey.id, 1, cid, "exited", "x", at=T0, variants=(("s", side),)
+                ),
+            ],
+        )
+    # G1: a store redemption on day 1 (counts, 120); G2: online (filtered out) and a store
+    # one on day 4 (after the 3-day window); G3: a store redemption on day 2 (counts, no value)
+    for n, (cid, day, props) in enumerate(
+        [
+            ("G1", 1, {"channel": "store", "order": {"amount": 120}}),
+            ("G2", 1, {"channel": "online", "order": {"amount": 99}}),
+            ("G2", 4, {"channel": "store", "order": {"amount": 50}}),
+            ("G3", 2, {"channel": "store"}),
+        ]
+    ):
+        session.add(
+            CustomerEvent(
+                event_id=f"ev-{n}",
+                customer_id=cid,
+                type="coupon_redeemed",
+                properties=props,
+                occurred_at=T0 + timedelta(days=day),
+            )
+        )
+    session.add(Order(customer_id="G2", amount=500.0, created_at=T0 + timedelta(hours=1)))
+    session.commit()
+    report = lift.variant_report(
+        session=session,
+        journey_id=journey.id,
+        version=1,
+        start=T0,
+        end=T0 + timedelta(days=1),
+        min_customers=1,
+    )
+    assert report.window == timedelta(days=3)
+    a, hold = report.splits[0].variants
+    assert (a.entered, a.conversions, a.revenue) == (2, 1, 120.0)  # G2's order is no goal
+    assert (hold.entered, hold.conversions, hold.revenue) == (1, 1, 0.0)
