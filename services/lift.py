@@ -174,6 +174,8 @@ class VariantReport:
     splits: tuple[SplitResult, ...]
     #: entries per day of entry, and their conversions and revenue (whole journey)
     days: tuple[DayPoint, ...]
+    #: the goal's event type when its events convert; ``None``: orders convert
+    goal_event_type: str | None = None
 
 
 # ------------------------------------------------------------------ statistics
@@ -305,8 +307,8 @@ def variant_report(
     versions = _versions(session, journey_id, version)
     newest = versions[0].document if versions else {}
     window = window or goal_window(newest)
+    goal = goal_of(newest)
     if conversions is None:
-        goal = goal_of(newest)
         conversions = orders_within_window if goal is None else goal_events_within_window(goal)
     runs = _runs(session, journey_id, version, start, end)
     sides = _sides(session, [r[0] for r in runs])
@@ -360,6 +362,7 @@ def variant_report(
         min_customers=min_customers,
         splits=tuple(splits),
         days=_days(every_entry, converted, tz),
+        goal_event_type=goal.event_type if goal else None,
     )
 
 

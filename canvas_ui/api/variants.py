@@ -80,6 +80,8 @@ class VariantReportOut(BaseModel):
     min_customers: int
     splits: list[SplitOut]
     days: list[DayOut]
+    #: what converts: the goal's event type, or null for an order
+    goal_event_type: str | None
 
 
 def report_out(report: VariantReport) -> VariantReportOut:
@@ -133,6 +135,7 @@ def report_out(report: VariantReport) -> VariantReportOut:
             DayOut(day=d.day, entries=d.entries, conversions=d.conversions, revenue=d.revenue)
             for d in report.days
         ],
+        goal_event_type=report.goal_event_type,
     )
 
 

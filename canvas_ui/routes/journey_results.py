@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from canvas_ui import words
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.api.variants import VariantReportOut, build_report, report_out
 from canvas_ui.deps import ReadSessionDep, SettingsDep
@@ -75,6 +76,7 @@ def results_page(
             "daily_chart": _daily_chart(out),
             "lift_charts": [_lift_chart(s) for s in out.splits],
             "max_days": lift.MAX_PERIOD_DAYS,
+            "goal_event": words.event_name(out.goal_event_type) if out.goal_event_type else "",
         },
         status_code=code,
     )

@@ -125,6 +125,7 @@ def test_variants_with_lift(client: TestClient, canvas_app: FastAPI) -> None:
     assert sum(d["entries"] for d in body["days"]) == 300
     assert sum(d["conversions"] for d in body["days"]) == 38
     assert body["window_days"] == 14 and body["min_customers"] == 100
+    assert body["goal_event_type"] is None  # no goal: orders convert
 
     # the page: the table, the charts' data, and the link from the editor
     page = client.get(f"/journeys/{jid}/results?version=1&from=2026-11-01&to=2026-11-30")

@@ -248,3 +248,4 @@ def test_a_goal_converts_by_its_events_and_value(session: Session) -> None:
     a, hold = report.splits[0].variants
     assert (a.entered, a.conversions, a.revenue) == (2, 1, 120.0)  # G2's order is no goal
     assert (hold.entered, hold.conversions, hold.revenue) == (1, 1, 0.0)
+    assert report.goal_event_type == "coupon_redeemed"
