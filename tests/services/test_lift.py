@@ -4,6 +4,7 @@ and the report read from runs, their recorded sides and orders."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -217,14 +218,13 @@ def test_a_goal_converts_by_its_events_and_value(session: Session) -> None:
         )
     # G1: a store redemption on day 1 (counts, 120); G2: online (filtered out) and a store
     # one on day 4 (after the 3-day window); G3: a store redemption on day 2 (counts, no value)
-    for n, (cid, day, props) in enumerate(
-        [
-            ("G1", 1, {"channel": "store", "order": {"amount": 120}}),
-            ("G2", 1, {"channel": "online", "order": {"amount": 99}}),
-            ("G2", 4, {"channel": "store", "order": {"amount": 50}}),
-            ("G3", 2, {"channel": "store"}),
-        ]
-    ):
+    redemptions: list[tuple[str, int, dict[str, Any]]] = [
+        ("G1", 1, {"channel": "store", "order": {"amount": 120}}),
+        ("G2", 1, {"channel": "online", "order": {"amount": 99}}),
+        ("G2", 4, {"channel": "store", "order": {"amount": 50}}),
+        ("G3", 2, {"channel": "store"}),
+    ]
+    for n, (cid, day, props) in enumerate(redemptions):
         session.add(
             CustomerEvent(
                 event_id=f"ev-{n}",
