@@ -27,11 +27,12 @@ import bisect
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -39,6 +40,8 @@ from db.models import CustomerEvent, JourneyRun, JourneyRunVariant, JourneyVersi
 from engine import ir, semantics
 from engine.compiler.common import filters
 from engine.document_parts import PropertyFilter
+
+_Stmt = TypeVar("_Stmt", bound=Any)  # a Select of any columns
 
 #: Conversion window when the journey's goal names none.
 DEFAULT_WINDOW = timedelta(days=14)
@@ -102,8 +105,18 @@ class Conversion:
     revenue: float = 0.0
 
 
-#: ``(session, exposures, window) -> {run_id: Conversion}``; absent run ids did not convert.
-ConversionLookup = Callable[[Session, Sequence[Exposure], timedelta], Mapping[int, Conversion]]
+class ConversionLookup(Protocol):
+    """``{run_id: Conversion}`` of ``exposures`` (absent run ids did not convert).
+    ``customers``, when given, is a SQL select of the exposures' customer ids (one query
+    instead of lists of ids)."""
+
+    def __call__(
+        self,
+        session: Session,
+        exposures: Sequence[Exposure],
+        window: timedelta,
+        customers: Select[Any] | None = None,
+    ) -> Mapping[int, Conversion]: ...
 
 
 @dataclass(frozen=True)
@@ -247,25 +260,37 @@ def split_result(
 
 
 def orders_within_window(
-    session: Session, exposures: Sequence[Exposure], window: timedelta
+    session: Session,
+    exposures: Sequence[Exposure],
+    window: timedelta,
+    customers: Select[Any] | None = None,
 ) -> dict[int, Conversion]:
-    """The default conversion: any order of the customer in ``[entered_at, entered_at +
-    window)``; revenue is their amounts summed."""
+    """The conversion without a goal: any order of the customer in ``[entered_at,
+    entered_at + window)``; revenue is their amounts summed."""
     if not exposures:
         return {}
-    customers = sorted({e.customer_id for e in exposures})
     first = min(e.entered_at for e in exposures)
     last = max(e.entered_at for e in exposures) + window
     orders: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-    for chunk in _chunks(customers, 500):
+    for among in _among(col(Order.customer_id), exposures, customers):
         stmt = sa_select(col(Order.customer_id), col(Order.created_at), col(Order.amount)).where(
-            col(Order.customer_id).in_(chunk),
-            col(Order.created_at) >= first,
-            col(Order.created_at) < last,
+            among, col(Order.created_at) >= first, col(Order.created_at) < last
         )
         for cid, at, amount in session.execute(stmt):
             orders[cid].append((_utc(at), float(amount)))
     return _within(exposures, orders, window)
+
+
+def _among(
+    column: Any, exposures: Sequence[Exposure], customers: Select[Any] | None
+) -> Iterable[ColumnElement[bool]]:
+    """``column`` restricted to the exposures' customers: by ``customers`` (one query),
+    else by lists of ids."""
+    if customers is not None:
+        yield column.in_(customers)
+        return
+    for chunk in _chunks(sorted({e.customer_id for e in exposures}), 500):
+        yield column.in_(chunk)
 
 
 def _within(
@@ -311,7 +336,7 @@ def variant_report(
     if conversions is None:
         conversions = orders_within_window if goal is None else goal_events_within_window(goal)
     runs = _runs(session, journey_id, version, start, end)
-    sides = _sides(session, [r[0] for r in runs])
+    sides = _sides(session, journey_id, version, start, end)
 
     exposures: list[Exposure] = []
     seen: set[tuple[str, str]] = set()
@@ -324,7 +349,7 @@ def variant_report(
     every_entry = [
         Exposure(run_id, cid, "", "", at) for run_id, cid, at in runs
     ]  # the daily series counts every entry
-    converted = conversions(session, every_entry, window)
+    converted = conversions(session, every_entry, window, _cohort(journey_id, version, start, end))
 
     splits = []
     for node_id, label, defined in _split_nodes(versions):
@@ -391,20 +416,23 @@ def goal_events_within_window(goal: GoalSpec) -> ConversionLookup:
     ``[entered_at, entered_at + window)``; revenue is their ``value_property`` summed."""
 
     def lookup(
-        session: Session, exposures: Sequence[Exposure], window: timedelta
+        session: Session,
+        exposures: Sequence[Exposure],
+        window: timedelta,
+        customers: Select[Any] | None = None,
     ) -> dict[int, Conversion]:
         if not exposures:
             return {}
         first = min(e.entered_at for e in exposures)
         last = max(e.entered_at for e in exposures) + window
         events: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-        for chunk in _chunks(sorted({e.customer_id for e in exposures}), 500):
+        for among in _among(col(CustomerEvent.customer_id), exposures, customers):
             stmt = sa_select(
                 col(CustomerEvent.customer_id),
                 col(CustomerEvent.occurred_at),
                 col(CustomerEvent.properties),
             ).where(
-                col(CustomerEvent.customer_id).in_(chunk),
+                among,
                 col(CustomerEvent.type) == goal.event_type,
                 col(CustomerEvent.occurred_at) >= first,
                 col(CustomerEvent.occurred_at) < last,
@@ -466,32 +494,46 @@ def _split_nodes(
     return list(found.values())
 
 
-def _runs(
-    session: Session, journey_id: str, version: int | None, start: datetime, end: datetime
-) -> list[tuple[int, str, datetime]]:
-    stmt = sa_select(
-        col(JourneyRun.id), col(JourneyRun.customer_id), col(JourneyRun.entered_at)
-    ).where(
+def _in_period(
+    stmt: _Stmt, journey_id: str, version: int | None, start: datetime, end: datetime
+) -> _Stmt:
+    stmt = stmt.where(
         col(JourneyRun.journey_id) == journey_id,
         col(JourneyRun.entered_at) >= start,
         col(JourneyRun.entered_at) < end,
     )
     if version is not None:
         stmt = stmt.where(col(JourneyRun.journey_version) == version)
+    return stmt
+
+
+def _runs(
+    session: Session, journey_id: str, version: int | None, start: datetime, end: datetime
+) -> list[tuple[int, str, datetime]]:
+    stmt = sa_select(col(JourneyRun.id), col(JourneyRun.customer_id), col(JourneyRun.entered_at))
+    stmt = _in_period(stmt, journey_id, version, start, end)
     stmt = stmt.order_by(col(JourneyRun.entered_at), col(JourneyRun.id))
     return [(int(i), str(c), _utc(at)) for i, c, at in session.execute(stmt)]
 
 
-def _sides(session: Session, run_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+def _cohort(journey_id: str, version: int | None, start: datetime, end: datetime) -> Select[Any]:
+    """The customer ids of the period's runs, as SQL (for the conversion lookups)."""
+    return _in_period(sa_select(col(JourneyRun.customer_id)), journey_id, version, start, end)
+
+
+def _sides(
+    session: Session, journey_id: str, version: int | None, start: datetime, end: datetime
+) -> dict[int, list[tuple[str, str]]]:
+    """run id -> its (split node, variant) pairs, for the period's runs (one query)."""
+    stmt = sa_select(
+        col(JourneyRunVariant.run_id),
+        col(JourneyRunVariant.node_id),
+        col(JourneyRunVariant.variant),
+    ).join(JourneyRun, col(JourneyRun.id) == col(JourneyRunVariant.run_id))
+    stmt = _in_period(stmt, journey_id, version, start, end)
     out: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for chunk in _chunks(list(run_ids), 500):
-        stmt = sa_select(
-            col(JourneyRunVariant.run_id),
-            col(JourneyRunVariant.node_id),
-            col(JourneyRunVariant.variant),
-        ).where(col(JourneyRunVariant.run_id).in_(chunk))
-        for run_id, node_id, variant in session.execute(stmt):
-            out[int(run_id)].append((str(node_id), str(variant)))
+    for run_id, node_id, variant in session.execute(stmt):
+        out[int(run_id)].append((str(node_id), str(variant)))
     return out
 
 
