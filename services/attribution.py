@@ -213,13 +213,25 @@ def report(
     p = period(first=first, last=last, zone=zone, today=today)
     rule = Rule.of(settings)
     scope_name, scope, limit = _scope(session, actor, rule)
-    groups = sql.order_groups(session=session, since=p.since, until=p.until, scope=scope)
+    groups = _groups(session, rule, p, scope)
     total, regions, unattributed = _org_tree(session, rule, groups, scope_name, limit)
     rows: list[JourneyRow] = []
     recorded = False
     if journeys:
         rows, recorded = _journeys(session, rule, p, scope)
     return Report(p, rule, scope_name, total, regions, unattributed, rows, recorded)
+
+
+def _groups(session: Session, rule: Rule, p: Period, scope: OrderScope) -> list[OrderGroup]:
+    return sql.order_groups(
+        session=session,
+        since=p.since,
+        until=p.until,
+        scope=scope,
+        in_store=tuple(sorted(IN_STORE_CHANNELS)),
+        guide_in_store=rule.in_store == "bound_guide",
+        guide_online=rule.online == "bound_guide",
+    )
 
 
 def _org_tree(
@@ -517,7 +529,7 @@ def guide_results(
     else:
         ids = [limit] if limit in guides else []
     results = {gid: GuideResult(gid, guides[gid].name, guides[gid].store_id) for gid in ids}
-    for g in sql.order_groups(session=session, since=p.since, until=p.until, scope=scope):
+    for g in _groups(session, rule, p, scope):
         kind, who = rule.credit(g.channel, g.store_id, g.bound_guide_id)
         if kind == "guide" and who in results:
             results[who].online.add(g.orders, g.revenue)

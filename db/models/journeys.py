@@ -95,6 +95,16 @@ class JourneyRun(SQLModel, table=True):
     __table_args__ = (
         Index("ix_journey_run_customer_status", "customer_id", "status"),
         Index("ix_journey_run_journey_status", "journey_id", "status"),
+        # Attribution (services.attribution): a period's orders find their customer's runs
+        # entered within the conversion window from this index alone, never the table.
+        Index(
+            "ix_journey_run_customer_entered",
+            "customer_id",
+            "entered_at",
+            "journey_id",
+            "journey_version",
+            "id",
+        ),
         # At most one running row per workflow id: the database, not just the code, says so.
         Index(
             "uq_journey_run_running_workflow",
