@@ -40,6 +40,7 @@ from activities.run_recorder import RunRecorder
 from db import crud
 from db.crud import RunReport
 from db.crud import points as points_crud
+from db.crud.visits import VisitReport
 from db.errors import CouponStockExhaustedError, CouponTemplateInactiveError, NotFoundError
 from db.models import utcnow
 from db.session import session_factory, write_session_factory
@@ -289,6 +290,10 @@ class JourneyActivities:
             exit_reason=record.exit_reason,
             goal_reached=record.goal_reached,
             at=parse_instant(record.at) if record.at else self._now(),
+            enrollment_id=record.enrollment_id,
+            visits=tuple(
+                VisitReport(v.node_id, v.visit, v.port, parse_instant(v.at)) for v in record.visits
+            ),
             variants=tuple(sorted(record.variants.items())),
         )
         await asyncio.wrap_future(self._runs.submit(report))

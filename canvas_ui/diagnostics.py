@@ -169,6 +169,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         lazy("The journey's time zone is not known."),
         lazy("Use a zone such as Asia/Shanghai."),
     ),
+    "INVALID_GOAL_WINDOW": (
+        lazy("The goal's conversion window must be more than 0 and at most 180 days."),
+        lazy("Set a window such as 14 days in the goal settings."),
+    ),
     "UNKNOWN_SEGMENT": (
         lazy("The entry %(steps)s uses a segment that does not exist."),
         lazy("Choose a saved segment in the entry's settings."),

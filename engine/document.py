@@ -159,10 +159,25 @@ class Edge(_Model):
 
 
 class GoalConfig(_Model):
-    """A journey-wide goal: when this event arrives, the customer exits with goal reached."""
+    """A journey-wide goal: when this event arrives, the customer exits with goal reached.
+
+    ``window`` and ``value_property`` are for results only (``services.results``): a
+    customer converts when a matching event happens within ``window`` after entry (also
+    after their run ended), and the events' ``value_property`` sums to revenue. They do not
+    change a running customer's path.
+    """
 
     event_type: str = Field(min_length=1, max_length=64)
     filters: list[PropertyFilter] = Field(default_factory=list, max_length=20)
+    window: Duration | None = Field(
+        default=None, description="Converted when the event comes within this after entry."
+    )
+    value_property: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The event property summed as revenue (e.g. amount).",
+    )
 
 
 class JourneySettings(_Model):

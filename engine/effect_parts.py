@@ -165,8 +165,27 @@ class CustomerFacts:
 
 
 @dataclass
+class NodeVisit:
+    """One finished node visit, for the per-step funnel (``node_visit`` rows).
+
+    ``port`` is the output taken; ``None`` when the run ended at the node (an exit, a goal
+    or a stop while waiting there, the visit limit).
+    """
+
+    node_id: str
+    visit: int
+    port: str | None
+    at: str
+
+
+@dataclass
 class RunRecord:
-    """The run's state as the database keeps it for lists and dashboards."""
+    """The run's state as the database keeps it for lists and dashboards.
+
+    ``visits``: the node visits finished since the run's last record (release
+    ``journey-node-visits``; empty before it), written by the same group commit;
+    ``enrollment_id`` tells a re-entry's visits from an earlier entry's.
+    """
 
     workflow_id: str
     journey_id: str
@@ -177,6 +196,8 @@ class RunRecord:
     exit_reason: str | None = None
     goal_reached: bool = False
     at: str = ""
+    enrollment_id: str = ""
+    visits: list[NodeVisit] = field(default_factory=list)
     #: split node id -> variant taken so far in this run (empty before SEMANTICS_V4).
     variants: dict[str, str] = field(default_factory=dict)
 

@@ -27,11 +27,13 @@ from engine.effect_parts import (
     EffectContext,
     EffectFailed,
     FactsRequest,
+    NodeVisit,
     RunRecord,
     idempotency_key,
 )
 from engine.runtime import (
     EVENT_BUFFER_LIMIT,
+    NODE_VISITS,
     PATCHES,
     SEMANTICS_V2,
     SEMANTICS_V3,
@@ -90,6 +92,8 @@ class Interpreter:
         #: the end a side effect has already recorded (see exit_record_after): a kind's
         #: step sets it to its request's ``then_record`` once the effect succeeded
         self.recorded_exit: RunRecord | None = None
+        #: the visit in progress (release NODE_VISITS): pending once its port is known
+        self._open_visit: NodeVisit | None = None
         if state.current is None and state.status == "running" and not state.trace:
             state.current = journey.entry_node_id
 
@@ -157,6 +161,8 @@ class Interpreter:
             at=self.now_iso(),
         )
         self._append_trace(entry)
+        if self.rt.patched(NODE_VISITS):
+            self._open_visit = NodeVisit(step.node_id, visit, None, entry.at)
         if visit > self.journey.max_node_visits:
             entry.summary = f"visit limit {self.journey.max_node_visits} reached"
             entry.error = "VisitLimit"
@@ -165,6 +171,10 @@ class Interpreter:
         port = await _RUN[type(step)](step, self, entry, visit)
         entry.finished_at = self.now_iso()
         entry.port = port
+        if port is not None and self._open_visit is not None:
+            self._open_visit.port = port
+            st.pending_visits.append(self._open_visit)
+            self._open_visit = None
         if st.status != "running":
             return
         if port is None:
@@ -298,12 +308,16 @@ class Interpreter:
         st.goal_reached = goal
         st.current = None
         st.waiting = None
+        if self._open_visit is not None:  # the run ends at this node: no port taken
+            st.pending_visits.append(self._open_visit)
+            self._open_visit = None
         pre = self.recorded_exit
         if (
             pre is not None
             and pre.current_node == node_id
             and (pre.status, pre.exit_reason, pre.goal_reached) == (status, reason, goal)
         ):
+            st.pending_visits = []  # recorded with that end (see exit_record_after)
             return  # the last side effect already recorded exactly this end
         await self.rt.effect(RECORD_RUN, self._record(status, node_id))
 
@@ -314,6 +328,17 @@ class Interpreter:
         nxt = self.journey.step(target) if target else None
         if not isinstance(nxt, ir.ExitStep) or not self.rt.patched(SEMANTICS_V2):
             return None
+        visits: list[NodeVisit] = []
+        if self.rt.patched(NODE_VISITS):
+            # what will be pending when that exit is reached: this step leaving by `next`,
+            # then the exit's own visit
+            now = self.now_iso()
+            st = self.state
+            visits = [
+                *st.pending_visits,
+                NodeVisit(step.node_id, st.visits.get(step.node_id, 0), "next", now),
+                NodeVisit(nxt.node_id, st.visits.get(nxt.node_id, 0) + 1, None, now),
+            ]
         return RunRecord(
             workflow_id=self.workflow_id,
             journey_id=self.journey.journey_id,
@@ -325,6 +350,8 @@ class Interpreter:
             goal_reached=nxt.goal_reached,
             at=self.now_iso(),
             variants=dict(self.state.variants),
+            enrollment_id=self.state.enrollment_id if visits else "",
+            visits=visits,
         )
 
     def _record(self, status: str, node_id: str) -> RunRecord:
@@ -340,7 +367,16 @@ class Interpreter:
             goal_reached=st.goal_reached,
             at=self.now_iso(),
             variants=dict(st.variants),
+            **self._take_visits(),
         )
+
+    def _take_visits(self) -> dict[str, Any]:
+        """The pending visits for the next record (none before release NODE_VISITS)."""
+        st = self.state
+        if not st.pending_visits:
+            return {}
+        visits, st.pending_visits = st.pending_visits, []
+        return {"enrollment_id": st.enrollment_id, "visits": visits}
 
     def _append_trace(self, entry: TraceEntry) -> None:
         self.state.trace.append(entry)

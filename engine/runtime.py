@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from engine.effect_parts import CustomerFacts, Effect
+from engine.effect_parts import CustomerFacts, Effect, NodeVisit
 
 Rq = TypeVar("Rq")
 Rs = TypeVar("Rs")
@@ -51,8 +51,12 @@ SEMANTICS_V3 = "journey-semantics-v3"
 #: - the run's record carries the variant each split gave it (``RunRecord.variants``), so
 #:   results can compare variants from the database.
 SEMANTICS_V4 = "journey-semantics-v4"
+#: Per-step results (issue 14): each finished node visit (node, visit, port, when) rides on
+#: the run's next ``record_run`` (``RunRecord.visits``; the same group commit, no activity
+#: of its own), kept in ``RunState.pending_visits`` until then (was: not recorded).
+NODE_VISITS = "journey-node-visits"
 #: Every patch id, in the order a runtime decides them (once, when a run starts).
-PATCHES = (SEMANTICS_V2, SEMANTICS_V3, SEMANTICS_V4)
+PATCHES = (SEMANTICS_V2, SEMANTICS_V3, SEMANTICS_V4, NODE_VISITS)
 
 # ------------------------------------------------------------------ signals
 
@@ -129,6 +133,8 @@ class RunState:
     stop_requested: str | None = None
     goal_event_id: str | None = None
     steps: int = 0  # steps executed since the last continue-as-new
+    #: node visits finished since the run's last record (release NODE_VISITS)
+    pending_visits: list[NodeVisit] = field(default_factory=list)
     #: split node id -> the variant it gave this customer (SEMANTICS_V4 runs; recorded).
     variants: dict[str, str] = field(default_factory=dict)
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db.crud.variants import record_variants
+from db.crud.visits import VisitReport, VisitRow, insert_visits
 from db.errors import InvalidStatusError, NotFoundError, RunAlreadyRunningError
 from db.models import RUN_STATUSES, JourneyRun, utcnow
 
@@ -218,7 +219,8 @@ def upsert_runs(*, session: Session, reports: Sequence[RunReport]) -> None:
     """Apply many run reports in order, in one transaction (a group commit).
 
     The worker's run recorder batches the reports of concurrent workflows this way: one
-    write transaction instead of one per report.
+    write transaction instead of one per report. The node visits the reports carry go
+    into ``node_visit`` in the same transaction.
     """
     for r in reports:
         run = _upsert(
@@ -235,6 +237,16 @@ def upsert_runs(*, session: Session, reports: Sequence[RunReport]) -> None:
         )
         if r.variants:
             record_variants(session=session, run=run, variants=r.variants)
+    insert_visits(
+        session=session,
+        rows=(
+            VisitRow(
+                r.workflow_id, r.enrollment_id, r.journey_id, r.journey_version, r.customer_id, v
+            )
+            for r in reports
+            for v in r.visits
+        ),
+    )
     session.commit()
 
 
@@ -251,6 +263,9 @@ class RunReport:
     exit_reason: str | None = None
     goal_reached: bool = False
     at: datetime | None = None
+    #: node visits finished since the run's last report, and the entry they belong to
+    enrollment_id: str = ""
+    visits: tuple[VisitReport, ...] = ()
     #: (split node id, variant) pairs the run took so far (``journey_run_variant``)
     variants: tuple[tuple[str, str], ...] = ()
 

@@ -41,6 +41,7 @@ from db.models.journeys import (
     JourneyRun,
     JourneyUpdate,
     JourneyVersion,
+    NodeVisit,
 )
 from db.models.messages import MESSAGE_STATUSES, OutboxMessage
 from db.models.org import (
@@ -121,6 +122,7 @@ __all__ = [
     "JourneyRunVariant",
     "JourneyUpdate",
     "JourneyVersion",
+    "NodeVisit",
     "Order",
     "OrderBase",
     "OrderCreate",

@@ -135,3 +135,31 @@ def _refuse_version_update(mapper: Mapper[Any], connection: Connection, target: 
     # Running workflows and audit trails point at (journey_id, version): rewriting one would
     # silently change what "version 3" meant. Publish a new version instead.
     raise ImmutableVersionError(target.journey_id, target.version)
+
+
+class NodeVisit(SQLModel, table=True):
+    """One finished node visit of a run: the per-step funnel's raw data.
+
+    Written by the run recorder with the run's reports (``RunRecord.visits``), so a
+    retried report writes nothing twice: (workflow, enrollment, node, visit) is unique.
+    ``port`` is the output taken; ``None`` when the run ended at the node.
+    """
+
+    __tablename__ = "node_visit"
+    __table_args__ = (
+        UniqueConstraint(
+            "workflow_id", "enrollment_id", "node_id", "visit", name="uq_node_visit_key"
+        ),
+        Index("ix_node_visit_journey_at", "journey_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=255)
+    enrollment_id: str = Field(max_length=64)
+    journey_id: str = Field(max_length=64)
+    journey_version: int
+    customer_id: str = Field(max_length=32)
+    node_id: str = Field(max_length=64)
+    visit: int
+    port: str | None = Field(default=None, max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime)

@@ -234,6 +234,30 @@ def validate_timezone(ctx: Context, diags: Diagnostics) -> None:
         )
 
 
+#: The longest conversion window a goal may have: results look this far past an entry.
+MAX_GOAL_WINDOW_DAYS = 180
+
+
+def validate_goal(ctx: Context, diags: Diagnostics) -> None:
+    """The goal's conversion window is more than nothing and at most 180 days."""
+    goal = ctx.doc.settings.goal
+    if goal is None or goal.window is None:
+        return
+    window_s = seconds(goal.window)
+    if window_s <= 0 or window_s > MAX_GOAL_WINDOW_DAYS * 86400:
+        diags.error(
+            Code.INVALID_GOAL_WINDOW,
+            f"The goal's conversion window is {goal.window.amount} {goal.window.unit.value}; "
+            f"it must be more than 0 and at most {MAX_GOAL_WINDOW_DAYS} days.",
+            hint="Set a window such as 14 days in the journey settings' goal.",
+            params={
+                "amount": goal.window.amount,
+                "unit": goal.window.unit.value,
+                "max_days": MAX_GOAL_WINDOW_DAYS,
+            },
+        )
+
+
 def validate_segment_refs(ctx: Context, diags: Diagnostics) -> None:
     """The segments the entry and branch conditions name exist (when known)."""
     known = ctx.segments
@@ -331,6 +355,7 @@ PASSES: tuple[Pass, ...] = (
     validate_context_refs,
     validate_segment_refs,
     validate_timezone,
+    validate_goal,
 )
 
 
