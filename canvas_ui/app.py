@@ -24,6 +24,7 @@ from canvas_ui.api import accounts as accounts_api
 from canvas_ui.api import events as events_api
 from canvas_ui.api import journeys as journeys_api
 from canvas_ui.api import reports as reports_api
+from canvas_ui.api import results as results_api
 from canvas_ui.api import runs as runs_api
 from canvas_ui.api import segments as segments_api
 from canvas_ui.api import tasks as tasks_api
@@ -88,6 +89,7 @@ ROUTERS = (
     runs.router,
     accounts_api.router,
     accounts.router,
+    results_api.router,
     variants_api.router,
     journey_results.router,
 )

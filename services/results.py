@@ -43,6 +43,8 @@ DEFAULT_WINDOW = timedelta(days=14)
 #: Longest period a report covers, and the default one (days, both ends included).
 MAX_PERIOD_DAYS = 400
 DEFAULT_PERIOD_DAYS = 30
+#: Days a period may name (far dates would overflow when turned into instants).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
 _UNIT_SECONDS = {"minutes": 60, "hours": 3600, "days": 86400}
 _CHUNK = 500
 
@@ -63,6 +65,9 @@ def period(
     :data:`DEFAULT_PERIOD_DAYS` up to ``today``) and the instants they span in ``tz``.
     Raises :class:`PeriodError` naming ``from`` (after ``to``) or ``to`` (over
     :data:`MAX_PERIOD_DAYS` days)."""
+    for name, day in (("from", start), ("to", end)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise PeriodError(name, f"{name} ({day}) must lie between {FIRST_DAY} and {LAST_DAY}.")
     end = end or today
     start = start or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if start > end:
