@@ -196,9 +196,10 @@ def journey_claims(
             ends = func.julianday(orders.c.at) < func.julianday(touch_at) + days
         else:
             ends = orders.c.at < touch_at + func.make_interval(0, 0, 0, 0, 0, 0, days * 86400)
-        # no touch older than the longest window can claim anything: bounds the join
+        # no touch older than the longest window, or after the period, can claim anything:
+        # an index range on the touches
         starts = touch_at >= since - timedelta(days=longest)
-        return [touch_at <= orders.c.at, ends, starts]
+        return [touch_at <= orders.c.at, ends, starts, touch_at < until]
 
     runs = select(
         orders.c.order_id,

@@ -109,6 +109,9 @@ class Order(OrderBase, table=True):
             "amount",
             "customer_id",
         ),
+        # A customer's orders within a window after a guide task (attribution, the
+        # workbench's per-task conversion), read from the index alone.
+        Index("ix_orders_customer_created", "customer_id", "created_at", "amount"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

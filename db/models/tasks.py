@@ -63,6 +63,9 @@ class GuideTask(GuideTaskBase, table=True):
         Index("ix_guide_task_store_status", "store_id", "status"),
         Index("ix_guide_task_guide_day", "guide_id", "scheduled_for"),
         Index("ix_guide_task_status_told", "status", "journey_told_at"),
+        # Attribution (services.attribution): the tasks completed within a period's
+        # conversion windows, then their customers' orders; and the workbench's month.
+        Index("ix_guide_task_status_completed", "status", "completed_at"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
