@@ -124,3 +124,22 @@ def test_a_guide_sees_their_month_and_which_tasks_converted(
     finally:
         context.close()
     assert errors == []
+
+
+def test_hq_reads_the_attribution_page(page: Any, canvas_app: FastAPI, artifacts: Path) -> None:
+    from tests.attribution import chain
+
+    with Session(canvas_app.state.engine) as s:
+        chain.build(s)
+    page.goto("/reports/attribution?from=2026-03-01&to=2026-03-31")
+    expect(page.locator('nav a[href="/reports/attribution"]')).to_have_class("active")
+    s1 = page.locator('[data-row="store-S1"]')
+    expect(s1.locator('[data-col="store"]')).to_have_text("130.00")
+    expect(s1.locator('[data-col="guide"]')).to_have_text("320.00")
+    expect(page.locator('[data-journey="J2-1"]')).to_contain_text("250.00")
+    page.screenshot(path=str(artifacts / "attribution-report.png"), full_page=True)
+    # a bad period: the message in the table's place, the filters kept
+    page.fill('input[name="from"]', "2026-04-01")
+    page.click('form.filters button[type="submit"]')
+    expect(page.locator('[data-error-field="from"]')).to_be_visible()
+    assert page.errors == []  # type: ignore[attr-defined]
