@@ -142,4 +142,4 @@ def test_hq_reads_the_attribution_page(page: Any, canvas_app: FastAPI, artifacts
     page.fill('input[name="from"]', "2026-04-01")
     page.click('form.filters button[type="submit"]')
     expect(page.locator('[data-error-field="from"]')).to_be_visible()
-    assert page.errors == []  # type: ignore[attr-defined]
+    assert page.errors == []
