@@ -217,6 +217,16 @@ def _strings() -> dict[str, str]:
             "Connection replaced: “{port}” now leads to “{to}” instead of “{from}”."
         ),
         "insertStep": lazy("Insert a step"),
+        # the Results toggle: a step's badge, an output's count, the bar's summary
+        "resEntered": lazy("{n} entered"),
+        "resWaiting": lazy("{n} waiting"),
+        "resEnded": lazy("{n} ended"),
+        "resConverted": lazy("{n} converted"),
+        "resSummary": lazy(
+            "{entered} entered · {conversions} converted ({rate}%) · revenue {revenue}"
+        ),
+        "resNoGoal": lazy("{entered} entered · no goal set, so no conversions"),
+        "resEmpty": lazy("No customers entered in this period."),
     }
     return {key: gettext(value) for key, value in msgs.items()}
 

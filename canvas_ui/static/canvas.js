@@ -53,6 +53,8 @@
       { tagName: "text", selector: "summary" },
       { tagName: "circle", selector: "badge" },
       { tagName: "text", selector: "badgeText" },
+      { tagName: "rect", selector: "resBg" },
+      { tagName: "text", selector: "resText" },
     ],
     attrs: {
       body: { refWidth: "100%", refHeight: "100%", rx: 10, ry: 10, fill: "#fff",
@@ -69,6 +71,11 @@
       badge: { refX: "100%", refX2: -2, refY: 2, r: 9, fill: "#d92d20", display: "none" },
       badgeText: { refX: "100%", refX2: -2, refY: 2, fontSize: 12, fontWeight: 700, fill: "#fff",
                    textAnchor: "middle", textVerticalAnchor: "middle", text: "!", display: "none" },
+      // the Results badge, just above the step (see resultsOverlay)
+      resBg: { x: 0, y: -26, height: 22, width: 10, rx: 11, ry: 11, fill: "#6941c6", display: "none" },
+      // (refX/refY, not x/y: the inherited "text" attrs would centre it on the step)
+      resText: { refX: 10, refY: -15, fontSize: 12, fontWeight: 600, fill: "#fff", textAnchor: "start",
+                 textVerticalAnchor: "middle", pointerEvents: "none", display: "none" },
     },
     ports: {
       groups: {
@@ -1136,6 +1143,126 @@
     reveal: revealNode,
   };
 
+  // ------------------------------------------------------------------ resultsOverlay
+  // The Results toggle (published journeys, GET /api/journeys/{id}/results): above each
+  // step a badge — entered, waiting now, ended there (converted) — and on each output its
+  // count and share of the step's entrants. Display only, like runOverlay: attrs and port
+  // labels change with silentHistory, so nothing is saved; off puts back the server's look.
+
+  const resultsBar = document.getElementById("results-bar");
+  const resultsToggle = document.getElementById("results-toggle");
+  const results = { on: false, seq: 0, data: null };
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, (_m, k) => (k in values ? String(values[k]) : ""));
+  }
+  /** Rough width of a badge's text in px (CJK characters are about twice as wide). */
+  function textWidth(text) {
+    let w = 0;
+    for (let i = 0; i < text.length; i++) w += text.charCodeAt(i) > 0x2e80 ? 12 : 6.8;
+    return Math.ceil(w);
+  }
+  function isoDay(d) {
+    return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+  }
+  function resultsQuery() {
+    const q = new URLSearchParams();
+    const v = document.getElementById("results-version").value;
+    const from = document.getElementById("results-from").value;
+    const to = document.getElementById("results-to").value;
+    if (v) q.set("version", v);
+    if (from) q.set("from", from);
+    if (to) q.set("to", to);
+    return q.toString();
+  }
+
+  function clearResults() {
+    graph.getNodes().forEach((n) => {
+      const d = n.getData();
+      n.setAttrs({ resBg: { display: "none" }, resText: { display: "none", text: "" } }, { silentHistory: true });
+      portItems(d.kind, d.meta).forEach((item) => {
+        if (item.group === "out" && n.hasPort(item.id)) {
+          n.setPortProp(item.id, "attrs/text/text", item.attrs.text.text, { silentHistory: true });
+        }
+      });
+    });
+  }
+
+  function showResults(data) {
+    clearResults();
+    results.data = data;
+    const money = Number(data.revenue).toLocaleString(undefined, { maximumFractionDigits: 2 });
+    const summary = document.getElementById("results-summary");
+    if (!data.has_data) summary.textContent = S.resEmpty;
+    else if (!data.goal) summary.textContent = fill(S.resNoGoal, { entered: data.entered });
+    else summary.textContent = fill(S.resSummary, {
+      entered: data.entered, conversions: data.conversions, rate: data.conversion_rate, revenue: money,
+    });
+    summary.classList.toggle("empty", !data.has_data);
+    data.nodes.forEach((r) => {
+      const n = graph.getCellById(r.node_id);
+      if (!n || !n.isNode()) return;
+      const parts = [fill(S.resEntered, { n: r.entered })];
+      if (r.waiting) parts.push(fill(S.resWaiting, { n: r.waiting }));
+      if (r.ended) {
+        const conv = data.goal ? ` (${fill(S.resConverted, { n: r.converted })})` : "";
+        parts.push(fill(S.resEnded, { n: r.ended }) + conv);
+      }
+      const text = parts.join(" · ");
+      n.setAttrs({
+        resBg: { display: "block", width: textWidth(text) + 20, fill: r.entered ? "#6941c6" : "#98a2b3" },
+        resText: { display: "block", text },
+      }, { silentHistory: true });
+      const d = n.getData();
+      const many = d.meta.ports.length > 1;
+      r.ports.forEach((p) => {
+        if (!n.hasPort(OUT + p.port)) return;
+        const name = many ? clip(d.meta.port_labels[p.port] || p.port, 12) + " " : "";
+        n.setPortProp(OUT + p.port, "attrs/text/text", `${name}${p.count} · ${p.share}%`, { silentHistory: true });
+      });
+    });
+    container.dataset.results = data.has_data ? "shown" : "empty";
+  }
+
+  async function loadResults() {
+    const seq = ++results.seq;
+    const q = resultsQuery();
+    const base = `/api/journeys/${encodeURIComponent(journeyId)}/results`;
+    document.getElementById("results-csv").href = `${base}.csv?${q}`;
+    container.dataset.results = "loading";
+    try {
+      const { data } = await JC.api("GET", `${base}?${q}`);
+      if (seq === results.seq && results.on) showResults(data);
+    } catch (err) {
+      if (seq !== results.seq) return;
+      document.getElementById("results-summary").textContent = err.message;
+      container.dataset.results = "error";
+    }
+  }
+
+  function toggleResults() {
+    results.on = !results.on;
+    resultsToggle.setAttribute("aria-pressed", String(results.on));
+    resultsBar.hidden = !results.on;
+    if (!results.on) {
+      results.seq++;
+      clearResults();
+      delete container.dataset.results;
+      return;
+    }
+    const from = document.getElementById("results-from");
+    const to = document.getElementById("results-to");
+    if (!to.value) to.value = isoDay(new Date());
+    if (!from.value) from.value = isoDay(new Date(Date.now() - 29 * 86400000));
+    loadResults();
+  }
+
+  if (resultsBar && resultsToggle) {
+    resultsToggle.addEventListener("click", toggleResults);
+    resultsBar.addEventListener("submit", (e) => e.preventDefault());
+    resultsBar.addEventListener("change", () => { if (results.on) loadResults(); });
+  }
+
   // Exposed for tests and the console; not an API.
-  window.journeyCanvas = { graph, selection, save, validate, toDocument, runOverlay };
+  window.journeyCanvas = { graph, selection, save, validate, toDocument, runOverlay, results };
 })();

@@ -26,22 +26,34 @@ DOC: dict[str, Any] = {
         }
     },
     "nodes": [
-        {"id": "entry", "kind": "entry", "label": "首购"},
+        {"id": "entry", "kind": "entry", "label": "首购", "position": {"x": 0, "y": 160}},
         {
             "id": "wfe",
             "kind": "wait_for_event",
             "label": "等到店",
+            "position": {"x": 320, "y": 160},
             "config": {"event_type": "store_visit", "timeout": {"amount": 3, "unit": "days"}},
         },
-        {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
-        {"id": "goal", "kind": "exit", "label": "转化", "config": {"goal_reached": True}},
-        {"id": "done", "kind": "exit", "label": "结束"},
+        {
+            "id": "c",
+            "kind": "send_coupon",
+            "position": {"x": 640, "y": 60},
+            "config": {"coupon_template_id": "NEW20"},
+        },
+        {
+            "id": "goal",
+            "kind": "exit",
+            "label": "转化",
+            "position": {"x": 960, "y": 60},
+            "config": {"goal_reached": True},
+        },
+        {"id": "done", "kind": "exit", "label": "结束", "position": {"x": 640, "y": 300}},
     ],
     "edges": [
-        {"id": "1", "source": "entry", "target": "wfe"},
+        {"id": "1", "source": "entry", "source_port": "next", "target": "wfe"},
         {"id": "2", "source": "wfe", "source_port": "matched", "target": "c"},
         {"id": "3", "source": "wfe", "source_port": "timeout", "target": "done"},
-        {"id": "4", "source": "c", "target": "goal"},
+        {"id": "4", "source": "c", "source_port": "next", "target": "goal"},
     ],
 }
 
@@ -83,7 +95,9 @@ def seed_small_chain(session: Session) -> str:
     C5's 50 (below the goal's amount filter), C4 (entered in February).
     """
     journey = crud.create_journey(
-        session=session, journey_create=JourneyCreate(name=DOC["name"]), by="hq"
+        session=session,
+        journey_create=JourneyCreate(name=DOC["name"], draft_document=DOC),
+        by="hq",
     )
     crud.publish_version(
         session=session,
