@@ -185,7 +185,7 @@ def _scope(session: Session, actor: Principal, rule: Rule) -> tuple[str, OrderSc
         "online_to_guide": rule.online == "bound_guide",
     }
     if actor.sees_everything:
-        return "chain", OrderScope(), None
+        return "chain", OrderScope(**kw), None
     if actor.role == "store_manager" and actor.store_id:
         guides = tuple(
             g.id
@@ -536,57 +536,32 @@ def guide_results(
             results[who].attributed.add(g.orders, g.revenue)
 
     wins = windows(session)
-    longest = timedelta(days=max([rule.window_days, *wins.values()]))
-    tasks = sql.completed_tasks(
-        session=session, since=p.since - longest, until=p.until, guide_ids=ids
-    )
-    orders = sql.orders_of_customers(
-        session=session,
-        customer_ids=[t.customer_id for t in tasks],
-        since=p.since - longest,
-        until=p.until + longest,
-    )
-    by_customer: dict[str, list[sql.TaskOrder]] = {}
-    for o in orders:
-        by_customer.setdefault(o.customer_id, []).append(o)
-    names = {
-        c.id: c.name
-        for c in crud.get_customers(
-            session=session, customer_ids=list(dict.fromkeys(t.customer_id for t in tasks))
-        )
+    window_kw: dict[str, Any] = {
+        "windows": wins,
+        "default_days": rule.window_days,
+        "guide_ids": None if scope_name == "chain" else ids,
     }
-    counted: dict[str, set[int]] = {}
-    listed: list[TaskResult] = []
-    for t in tasks:
-        done = _aware(t.completed_at)
-        key = (t.journey_id or "", t.journey_version or 0)
-        window = timedelta(days=wins.get(key, rule.window_days))
-        after = [
-            o for o in by_customer.get(t.customer_id, ()) if done <= _aware(o.at) < done + window
-        ]
-        row = results.get(t.guide_id)
-        if row is None:
-            continue
-        if p.since <= done < p.until:
+    per_task = sql.task_results(session=session, since=p.since, until=p.until, **window_kw)
+    for _task_id, guide_id, n, _revenue in per_task:
+        if (row := results.get(guide_id)) is not None:
             row.tasks_completed += 1
-            row.tasks_converted += int(bool(after))
-            listed.append(
-                TaskResult(
-                    t,
-                    names.get(t.customer_id, t.customer_id),
-                    bool(after),
-                    len(after),
-                    round(sum(o.amount for o in after), 2),
-                )
-            )
-        seen = counted.setdefault(t.guide_id, set())
-        for o in after:
-            if not (p.since <= _aware(o.at) < p.until) or o.order_id in seen:
-                continue
-            seen.add(o.order_id)
-            row.from_tasks.add(1, o.amount)
-            if rule.credit(o.channel, None, o.bound_guide_id) != ("guide", t.guide_id):
-                row.attributed.add(1, o.amount)  # not already among the rule's credit
+            row.tasks_converted += int(n > 0)
+    after = sql.orders_after_tasks(
+        session=session, since=p.since, until=p.until, scope=scope, **window_kw
+    )
+    for guide_id, (n, revenue, extra_n, extra_revenue) in after.items():
+        if guide_id in results:
+            results[guide_id].from_tasks.add(n, revenue)
+            # the orders the rule did not already credit to this guide
+            results[guide_id].attributed.add(extra_n, extra_revenue)
+    newest = sql.completed_tasks(
+        session=session,
+        since=p.since,
+        until=p.until,
+        guide_ids=window_kw["guide_ids"],
+        limit=task_limit,
+    )
+    listed = _listed_tasks(session, per_task, newest)
     total = GuideResult("", "", "")
     for row in results.values():
         total.online.add(row.online.orders, row.online.revenue)
@@ -595,10 +570,27 @@ def guide_results(
         total.tasks_completed += row.tasks_completed
         total.tasks_converted += row.tasks_converted
     ordered = sorted(results.values(), key=lambda r: (-r.attributed.revenue, r.guide_id))
-    return GuideResults(p, scope_name, ordered, listed[:task_limit], total)
+    return GuideResults(p, scope_name, ordered, listed, total)
 
 
-def _aware(value: datetime | None) -> datetime:
-    if value is None:
-        return datetime.min.replace(tzinfo=UTC)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _listed_tasks(
+    session: Session, per_task: list[tuple[str, str, int, float]], tasks: list[Any]
+) -> list[TaskResult]:
+    """``tasks`` with their numbers and their customers' names."""
+    numbers = {task_id: (n, revenue) for task_id, _g, n, revenue in per_task}
+    names = {
+        c.id: c.name
+        for c in crud.get_customers(
+            session=session, customer_ids=list(dict.fromkeys(t.customer_id for t in tasks))
+        )
+    }
+    return [
+        TaskResult(
+            t,
+            names.get(t.customer_id, t.customer_id),
+            numbers[t.id][0] > 0,
+            numbers[t.id][0],
+            round(numbers[t.id][1], 2),
+        )
+        for t in tasks
+    ]

@@ -178,28 +178,17 @@ def journey_claims(
         .subquery("o")
     )
 
-    def window_days(journey: Any, version: Any) -> ColumnElement[Any]:
-        if not windows:
-            return literal(default_days)
-        return case(
-            *[
-                (and_(journey == j, version == v), literal(days))
-                for (j, v), days in windows.items()
-            ],
-            else_=literal(default_days),
-        )
-
     def claims(touch_at: Any, journey: Any, version: Any) -> list[ColumnElement[bool]]:
-        days = window_days(journey, version)
-        if dialect == "sqlite":
-            # SQLite keeps moments as ISO text: compare the window's end as Julian days
-            ends = func.julianday(orders.c.at) < func.julianday(touch_at) + days
-        else:
-            ends = orders.c.at < touch_at + func.make_interval(0, 0, 0, 0, 0, 0, days * 86400)
+        days = _window_days(journey, version, windows, default_days)
         # no touch older than the longest window, or after the period, can claim anything:
         # an index range on the touches
         starts = touch_at >= since - timedelta(days=longest)
-        return [touch_at <= orders.c.at, ends, starts, touch_at < until]
+        return [
+            touch_at <= orders.c.at,
+            _before_end(dialect, orders.c.at, touch_at, days),
+            starts,
+            touch_at < until,
+        ]
 
     runs = select(
         orders.c.order_id,
@@ -259,22 +248,143 @@ def journey_claims(
     return [tuple(r) for r in session.execute(stmt).all()]
 
 
-@dataclass(frozen=True)
-class TaskOrder:
-    """An order of a task's customer (for the workbench's per-task conversion)."""
+def _window_days(
+    journey: Any, version: Any, windows: dict[tuple[str, int], float], default_days: float
+) -> ColumnElement[Any]:
+    """The conversion window (days) of the touch's journey version, as SQL."""
+    if not windows:
+        return literal(default_days)
+    return case(
+        *[(and_(journey == j, version == v), literal(days)) for (j, v), days in windows.items()],
+        else_=literal(default_days),
+    )
 
-    order_id: int
-    customer_id: str
-    at: datetime
-    amount: float
-    channel: str
-    bound_guide_id: str | None
+
+def _before_end(dialect: str, at: Any, touch_at: Any, days: Any) -> ColumnElement[bool]:
+    """``at < touch_at + days``, spelled for the dialect."""
+    if dialect == "sqlite":
+        # SQLite keeps moments as ISO text: compare the window's end as Julian days
+        return func.julianday(at) < func.julianday(touch_at) + days
+    return at < touch_at + func.make_interval(0, 0, 0, 0, 0, 0, days * 86400)
+
+
+def task_results(
+    *,
+    session: Session,
+    since: datetime,
+    until: datetime,
+    guide_ids: Sequence[str] | None,
+    windows: dict[tuple[str, int], float],
+    default_days: float,
+) -> list[tuple[str, str, int, float]]:
+    """``(task id, guide id, orders, revenue)`` of every task completed in ``[since,
+    until)`` by ``guide_ids`` (``None``: everyone): the customer's orders within the task's
+    journey window (``default_days`` for a task without one) after its completion."""
+    dialect = session.get_bind().dialect.name
+    t, o = GuideTask, Order
+    days = _window_days(col(t.journey_id), col(t.journey_version), windows, default_days)
+    stmt = (
+        select(
+            col(t.id),
+            col(t.guide_id),
+            func.count(col(o.id)),
+            func.coalesce(func.sum(col(o.amount)), 0.0),
+        )
+        .select_from(t)
+        .outerjoin(
+            o,
+            and_(
+                col(o.customer_id) == col(t.customer_id),
+                col(o.created_at) >= col(t.completed_at),
+                _before_end(dialect, col(o.created_at), col(t.completed_at), days),
+            ),
+        )
+        .where(
+            col(t.status) == "completed",
+            col(t.completed_at) >= since,
+            col(t.completed_at) < until,
+        )
+        .group_by(col(t.id), col(t.guide_id))
+    )
+    if guide_ids is not None:
+        stmt = stmt.where(col(t.guide_id).in_(list(guide_ids)))
+    return [(r[0], r[1], int(r[2]), float(r[3])) for r in session.execute(stmt).all()]
+
+
+def orders_after_tasks(
+    *,
+    session: Session,
+    since: datetime,
+    until: datetime,
+    guide_ids: Sequence[str] | None,
+    windows: dict[tuple[str, int], float],
+    default_days: float,
+    scope: OrderScope,
+) -> dict[str, tuple[int, float, int, float]]:
+    """Per guide, the orders of ``[since, until)`` that followed one of their completed
+    tasks within its window, each once: ``(orders, revenue, of which not credited to that
+    guide by the rule: orders, revenue)`` (the rule's in-store / online flags of ``scope``).
+    """
+    dialect = session.get_bind().dialect.name
+    t, o = GuideTask, Order
+    longest = max([default_days, *windows.values()])
+    days = _window_days(col(t.journey_id), col(t.journey_version), windows, default_days)
+    in_store = col(o.channel).in_(scope.in_store)
+    kinds = [in_store] if scope.in_store_to_guide else []
+    if scope.online_to_guide:
+        kinds.append(not_(in_store))
+    to_guide = or_(*kinds) if kinds else false()
+    credited = and_(col(o.bound_guide_id) == col(t.guide_id), to_guide)
+    pairs = (
+        select(
+            col(t.guide_id).label("guide_id"),
+            col(o.id).label("order_id"),
+            col(o.amount).label("amount"),
+            case((credited, 0), else_=1).label("extra"),
+        )
+        .distinct()
+        .select_from(t)
+        .join(
+            o,
+            and_(
+                col(o.customer_id) == col(t.customer_id),
+                col(o.created_at) >= col(t.completed_at),
+                _before_end(dialect, col(o.created_at), col(t.completed_at), days),
+                col(o.created_at) >= since,
+                col(o.created_at) < until,
+            ),
+        )
+        .where(
+            col(t.status) == "completed",
+            col(t.completed_at) >= since - timedelta(days=longest),
+            col(t.completed_at) < until,
+        )
+    )
+    if guide_ids is not None:
+        pairs = pairs.where(col(t.guide_id).in_(list(guide_ids)))
+    p = pairs.subquery("p")
+    stmt = select(
+        p.c.guide_id,
+        func.count(),
+        func.coalesce(func.sum(p.c.amount), 0.0),
+        func.coalesce(func.sum(p.c.extra), 0),
+        func.coalesce(func.sum(p.c.extra * p.c.amount), 0.0),
+    ).group_by(p.c.guide_id)
+    return {
+        r[0]: (int(r[1]), float(r[2]), int(r[3]), float(r[4])) for r in session.execute(stmt).all()
+    }
 
 
 def completed_tasks(
-    *, session: Session, since: datetime, until: datetime, guide_ids: Sequence[str] | None
+    *,
+    session: Session,
+    since: datetime,
+    until: datetime,
+    guide_ids: Sequence[str] | None,
+    limit: int | None = None,
 ) -> list[GuideTask]:
-    """Tasks completed in ``[since, until)``, of ``guide_ids`` (``None``: everyone's)."""
+    """Tasks completed in ``[since, until)`` of ``guide_ids`` (``None``: everyone's), the
+    latest first."""
     stmt = select(GuideTask).where(
         col(GuideTask.status) == "completed",
         col(GuideTask.completed_at) >= since,
@@ -282,30 +392,10 @@ def completed_tasks(
     )
     if guide_ids is not None:
         stmt = stmt.where(col(GuideTask.guide_id).in_(list(guide_ids)))
-    return list(session.scalars(stmt.order_by(col(GuideTask.completed_at).desc())).all())
-
-
-def orders_of_customers(
-    *, session: Session, customer_ids: Sequence[str], since: datetime, until: datetime
-) -> list[TaskOrder]:
-    """The orders of ``customer_ids`` with ``since <= created_at < until`` (500 a query)."""
-    found: list[TaskOrder] = []
-    ids = sorted(set(customer_ids))
-    for start in range(0, len(ids), 500):
-        stmt = select(
-            col(Order.id),
-            col(Order.customer_id),
-            col(Order.created_at),
-            col(Order.amount),
-            col(Order.channel),
-            col(Order.bound_guide_id),
-        ).where(
-            col(Order.customer_id).in_(ids[start : start + 500]),
-            col(Order.created_at) >= since,
-            col(Order.created_at) < until,
-        )
-        found.extend(TaskOrder(*r) for r in session.execute(stmt).all())
-    return found
+    stmt = stmt.order_by(col(GuideTask.completed_at).desc(), col(GuideTask.id))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt).all())
 
 
 def variants_recorded() -> bool:
