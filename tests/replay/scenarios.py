@@ -52,6 +52,16 @@ async def _task_done(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any],
     )
 
 
+async def _store_visit(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], acts: Any
+) -> None:
+    await wait_at(handle, "wfe")
+    now = await env.get_current_time()
+    await handle.signal(
+        JourneyWorkflow.customer_event, CustomerEventIn("ev-v", "store_visit", now.isoformat(), {})
+    )
+
+
 SCENARIOS = [
     Scenario(
         "branch_coupon_message",
@@ -579,5 +589,37 @@ SCENARIOS = [
                 ("s", "hold", "x3"),
             ],
         ),
+    ),
+    Scenario(
+        # release journey-node-visits: the visits ride on the wait's record and on the end
+        # the coupon's activity records (its then_record), no record_run of their own
+        "node_visits_funnel",
+        doc(
+            [
+                ENTRY,
+                {
+                    "id": "wfe",
+                    "kind": "wait_for_event",
+                    "config": {
+                        "event_type": "store_visit",
+                        "timeout": {"amount": 2, "unit": "days"},
+                    },
+                },
+                {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
+                EXIT,
+            ],
+            [
+                ("entry", "next", "wfe"),
+                ("wfe", "matched", "c"),
+                ("wfe", "timeout", "done"),
+                ("c", "next", "done"),
+            ],
+            goal={
+                "event_type": "purchase",
+                "window": {"amount": 14, "unit": "days"},
+                "value_property": "amount",
+            },
+        ),
+        action=_store_visit,
     ),
 ]
