@@ -67,8 +67,8 @@ def test_changing_outcomes_keeps_the_connections_of_those_that_remain(
 
     after = _edges_from(page, task["id"])
     assert after == {k: v for k, v in before.items() if k != "declined"}
-    # the user is told which connection went, by the output's name
-    expect(page.locator("#toast")).to_contain_text("“declined”")
+    # the removed output is named as the user reads it (its outcome in words), not its id
+    expect(page.locator("#toast")).to_contain_text("“已拒绝”")
     ports = page.evaluate(
         "(id) => window.journeyCanvas.graph.getCellById(id).getPorts().map((p) => p.id)",
         task["id"],
