@@ -29,7 +29,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select
@@ -40,52 +40,16 @@ from db.models import CustomerEvent, JourneyRun, JourneyRunVariant, JourneyVersi
 from engine import ir, semantics
 from engine.compiler.common import filters
 from engine.document_parts import PropertyFilter
+from services.periods import (
+    DEFAULT_WINDOW,
+)
 
 _Stmt = TypeVar("_Stmt", bound=Any)  # a Select of any columns
 
-#: Conversion window when the journey's goal names none.
-DEFAULT_WINDOW = timedelta(days=14)
 #: Fewer customers than this in a variant or its baseline: "not enough data yet".
 MIN_CUSTOMERS_PER_ARM = 100
 #: Two-sided confidence level of the intervals.
 CONFIDENCE = 0.95
-#: Longest period a report covers, and the default one (days, both ends included).
-MAX_PERIOD_DAYS = 400
-DEFAULT_PERIOD_DAYS = 30
-#: Days a period may name (far dates would overflow the instants and mean nothing here).
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)
-
-
-class PeriodError(ValueError):
-    """A bad reporting period; ``field`` is the query parameter to fix."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-def period(
-    start: date | None, end: date | None, *, today: date, tz: tzinfo
-) -> tuple[date, date, datetime, datetime]:
-    """The days ``start`` … ``end`` (both included; default: the last
-    :data:`DEFAULT_PERIOD_DAYS` up to ``today``) and the instants they span in ``tz``.
-    Raises :class:`PeriodError` naming ``from`` (after ``to``) or ``to`` (over
-    :data:`MAX_PERIOD_DAYS`)."""
-    for name, day in (("from", start), ("to", end)):
-        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-            raise PeriodError(name, f"{name} must be between {FIRST_DAY} and {LAST_DAY}.")
-    end = end or today
-    start = start or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-    if start > end:
-        raise PeriodError("from", f"from ({start}) is after to ({end}).")
-    if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        raise PeriodError(
-            "to", f"The period spans {(end - start).days + 1} days; at most {MAX_PERIOD_DAYS}."
-        )
-    lo = datetime.combine(start, time(), tz)
-    hi = datetime.combine(end + timedelta(days=1), time(), tz)
-    return start, end, lo, hi
 
 
 @dataclass(frozen=True)

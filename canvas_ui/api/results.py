@@ -25,7 +25,8 @@ from canvas_ui.i18n import gettext
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from services import results
-from services.results import JourneyResults, PeriodError
+from services.periods import PeriodError, period
+from services.results import JourneyResults
 
 router = APIRouter(prefix="/api", tags=["results"], route_class=UnitOfWorkRoute)
 
@@ -113,16 +114,16 @@ def results_out(res: JourneyResults) -> ResultsOut:
     )
 
 
-def build_results(
+def checked_period(
     session: Session,
     journey_id: str,
     version: int | None,
     start: date | None,
     end: date | None,
     timezone: str,
-) -> JourneyResults:
-    """The results of a request: 404 for an unknown journey or version, 422 naming
-    ``from`` or ``to`` for a bad period (shared by the API and the canvas)."""
+) -> tuple[datetime, datetime]:
+    """The instants of a report request's period: 404 for an unknown journey or version,
+    422 naming ``from`` or ``to`` for a bad period (the results and variant reports)."""
     if crud.get_journey(session=session, journey_id=journey_id) is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, gettext("No journey with id %(id)s.") % {"id": journey_id}
@@ -138,11 +139,25 @@ def build_results(
         )
     tz = ZoneInfo(timezone)
     try:
-        _, _, lo, hi = results.period(start, end, today=datetime.now(tz).date(), tz=tz)
+        _, _, lo, hi = period(start, end, today=datetime.now(tz).date(), tz=tz)
     except PeriodError as exc:
         raise RequestValidationError(
             [{"loc": ("query", exc.field), "msg": exc.message, "type": "value_error"}]
         ) from exc
+    return lo, hi
+
+
+def build_results(
+    session: Session,
+    journey_id: str,
+    version: int | None,
+    start: date | None,
+    end: date | None,
+    timezone: str,
+) -> JourneyResults:
+    """The results of a request (shared by the API and the canvas), checked as
+    :func:`checked_period` says."""
+    lo, hi = checked_period(session, journey_id, version, start, end, timezone)
     return results.journey_results(
         session=session, journey_id=journey_id, version=version, start=lo, end=hi
     )

@@ -11,18 +11,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from canvas_ui.api.params import MAX_ID
+from canvas_ui.api.results import checked_period
 from canvas_ui.deps import ReadSessionDep, SettingsDep
-from canvas_ui.i18n import gettext
 from canvas_ui.unit_of_work import UnitOfWorkRoute
-from db import crud
 from services import lift
-from services.lift import PeriodError, VariantReport
+from services.lift import VariantReport
 
 router = APIRouter(prefix="/api", tags=["results"], route_class=UnitOfWorkRoute)
 
@@ -147,30 +145,16 @@ def build_report(
     end: date | None,
     timezone: str,
 ) -> VariantReport:
-    """The report of a request: 404 for an unknown journey or version, 422 naming ``from``
-    or ``to`` for a bad period (shared by the API and the results page)."""
-    if crud.get_journey(session=session, journey_id=journey_id) is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, gettext("No journey with id %(id)s.") % {"id": journey_id}
-        )
-    if (
-        version is not None
-        and crud.get_version(session=session, journey_id=journey_id, version=version) is None
-    ):
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            gettext("Journey %(id)s has no version %(version)d.")
-            % {"id": journey_id, "version": version},
-        )
-    tz = ZoneInfo(timezone)
-    try:
-        _, _, lo, hi = lift.period(start, end, today=datetime.now(tz).date(), tz=tz)
-    except PeriodError as exc:
-        raise RequestValidationError(
-            [{"loc": ("query", exc.field), "msg": exc.message, "type": "value_error"}]
-        ) from exc
+    """The report of a request (shared by the API and the results page), checked as
+    :func:`canvas_ui.api.results.checked_period` says."""
+    lo, hi = checked_period(session, journey_id, version, start, end, timezone)
     return lift.variant_report(
-        session=session, journey_id=journey_id, version=version, start=lo, end=hi, tz=tz
+        session=session,
+        journey_id=journey_id,
+        version=version,
+        start=lo,
+        end=hi,
+        tz=ZoneInfo(timezone),
     )
 
 

@@ -24,7 +24,7 @@ from canvas_ui.i18n import gettext
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
-from services import lift
+from services import periods
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -75,7 +75,7 @@ def results_page(
             "totals": _totals(out),
             "daily_chart": _daily_chart(out),
             "lift_charts": [_lift_chart(s) for s in out.splits],
-            "max_days": lift.MAX_PERIOD_DAYS,
+            "max_days": periods.MAX_PERIOD_DAYS,
             "goal_event": words.event_name(out.goal_event_type) if out.goal_event_type else "",
         },
         status_code=code,
@@ -104,12 +104,12 @@ def _day(raw: str, field: str, errors: dict[str, str]) -> date | None:
 def _period_message(field: str, raw: str) -> str:
     if "between" in raw:
         return gettext("Choose a day from %(first)s to %(last)s.") % {
-            "first": lift.FIRST_DAY,
-            "last": lift.LAST_DAY,
+            "first": periods.FIRST_DAY,
+            "last": periods.LAST_DAY,
         }
     if field == "from":
         return gettext("The first day is after the last day.")
-    return gettext("Choose a period of at most %(n)d days.") % {"n": lift.MAX_PERIOD_DAYS}
+    return gettext("Choose a period of at most %(n)d days.") % {"n": periods.MAX_PERIOD_DAYS}
 
 
 def _totals(out: VariantReportOut) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from db.crud.visits import VisitReport
 from db.models import JourneyCreate
 from engine.compiler import compile_document
 from engine.ir import to_dict
-from services import results
+from services import periods, results
 from tests.engine.test_no_stranded_runs import COUPONS, _run, journeys, scripts, worlds
 from tests.results.fixtures import T0, seed_small_chain
 
@@ -31,7 +31,7 @@ SH = ZoneInfo("Asia/Shanghai")
 
 
 def _march() -> tuple[datetime, datetime]:
-    _s, _e, lo, hi = results.period(
+    _s, _e, lo, hi = periods.period(
         date(2026, 3, 1), date(2026, 3, 31), today=date(2026, 4, 1), tz=SH
     )
     return lo, hi
@@ -66,7 +66,7 @@ def test_the_hand_computed_chain(session: Session) -> None:
         ).conversions
         == 2
     )
-    _s, _e, lo2, hi2 = results.period(
+    _s, _e, lo2, hi2 = periods.period(
         date(2025, 1, 1), date(2025, 1, 31), today=date(2026, 4, 1), tz=SH
     )
     empty = results.journey_results(session=session, journey_id=jid, version=1, start=lo2, end=hi2)
@@ -98,11 +98,11 @@ def test_csv_has_a_bom_the_totals_and_a_row_per_port(session: Session) -> None:
 
 
 def test_period_errors_name_the_field() -> None:
-    with pytest.raises(results.PeriodError) as after:
-        results.period(date(2026, 3, 2), date(2026, 3, 1), today=date(2026, 4, 1), tz=SH)
+    with pytest.raises(periods.PeriodError) as after:
+        periods.period(date(2026, 3, 2), date(2026, 3, 1), today=date(2026, 4, 1), tz=SH)
     assert after.value.field == "from"
-    with pytest.raises(results.PeriodError) as long:
-        results.period(date(2025, 1, 1), date(2026, 3, 1), today=date(2026, 4, 1), tz=SH)
+    with pytest.raises(periods.PeriodError) as long:
+        periods.period(date(2025, 1, 1), date(2026, 3, 1), today=date(2026, 4, 1), tz=SH)
     assert long.value.field == "to"
 
 
