@@ -47,6 +47,17 @@ async def _recorded_at(engine: Engine, workflow_id: str, node_id: str) -> None:
     raise AssertionError(f"{workflow_id} never reported {node_id}")
 
 
+async def _visible_as_closed(env: WorkflowEnvironment, workflow_id: str) -> None:
+    """Visibility is eventually consistent: wait on it (not the clock) until it lists the
+    closed workflow, as the reconciler's next pass would."""
+    query = f"WorkflowId = '{workflow_id}' AND ExecutionStatus != 'Running'"
+    for _ in range(500):
+        if (await env.client.count_workflows(query)).count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"visibility never listed {workflow_id} as closed")
+
+
 def _live_waiting_journey(engine: Engine, *, customers: int) -> tuple[Journey, list[str]]:
     """A demo shop with the archive tests' entry → wait 3 days → exit journey live, and
     the ids of ``customers`` of its customers."""
@@ -116,6 +127,7 @@ async def test_a_run_that_ended_without_saying_so_is_closed_like_its_workflow(
         await _recorded_at(engine, wid, "w")  # its report of the wait is in
         # the workflow goes away without its run reporting the end
         await client.get_workflow_handle(wid).terminate("operator cleanup in the Temporal UI")
+        await _visible_as_closed(dev_server, wid)
         closed, newest = await close_ended_runs(engine=engine, client=client, since=since)
     assert closed == 1 and newest > since
     with Session(engine) as session:
