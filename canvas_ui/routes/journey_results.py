@@ -1,13 +1,17 @@
 """``/journeys/{id}/results``: a journey's report page — entries, conversions and revenue per
-day, and each split's variants against the holdout with confidence intervals (ECharts).
+day, customers at each step (the funnel), and each split's variants against the holdout
+with confidence intervals (ECharts).
 
-Its numbers are the variants API's (:mod:`canvas_ui.api.variants`); the page adds the
-period form, the tables and the charts' data (``static/charts.js`` draws them). The
-canvas's per-step Results toggle is a separate feature.
+Its numbers are the variants API's (:mod:`canvas_ui.api.variants`) and, for the steps, the
+results API's (:func:`services.results.journey_results`, the numbers the canvas's Results
+toggle shows); the page adds the period form, the tables and the charts' data
+(``static/charts.js`` draws them).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,11 +24,14 @@ from canvas_ui import words
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.api.variants import VariantReportOut, build_report, report_out
 from canvas_ui.deps import ReadSessionDep, SettingsDep
+from canvas_ui.diagnostics import node_labels
 from canvas_ui.i18n import gettext
+from canvas_ui.kinds import kind_title
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
-from services import periods
+from services import periods, results
+from services.results import JourneyResults, NodeResult
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -60,20 +67,28 @@ def results_page(
         code = status.HTTP_422_UNPROCESSABLE_CONTENT
     out = report_out(report)
     tz = ZoneInfo(settings.timezone)
+    versions = crud.list_versions(session=session, journey_id=journey_id)
+    # the steps of the same cohort: customers who entered in the report's period
+    steps = results.journey_results(
+        session=session, journey_id=journey_id, version=chosen, start=out.start, end=out.end
+    )
+    totals = _totals(out)
+    documents = [v.document or {} for v in versions if chosen is None or v.version == chosen]
     return render(
         request,
         "journey_results.html",
         {
             "journey": journey,
-            "versions": crud.list_versions(session=session, journey_id=journey_id),
+            "versions": versions,
             "version": chosen,
             "report": out,
             "first_day": report.start.astimezone(tz).date(),
             "last_day": (report.end.astimezone(tz) - timedelta(seconds=1)).date(),
             "form": {"from": from_, "to": to},
             "errors": errors,
-            "totals": _totals(out),
+            "totals": totals,
             "daily_chart": _daily_chart(out),
+            "funnel_chart": _funnel_chart(steps, documents, totals),
             "lift_charts": [_lift_chart(s) for s in out.splits],
             "max_days": periods.MAX_PERIOD_DAYS,
             "goal_event": words.event_name(out.goal_event_type) if out.goal_event_type else "",
@@ -158,4 +173,114 @@ def _lift_chart(split: Any) -> dict[str, Any]:
         "low": [round(x.ci_low * 100, 2) if x.ci_low is not None else None for x in shown],
         "high": [round(x.ci_high * 100, 2) if x.ci_high is not None else None for x in shown],
         "interval": gettext("Confidence interval"),
+    }
+
+
+def path_order(nodes: Sequence[NodeResult], documents: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The node ids in the order a customer meets them: from each entry, depth first along
+    the output ports in their order, so a branch's steps stay together (its first port's
+    side first) and a step after a merge comes once, where it is first reached. Edges of
+    all ``documents`` count (newest first); steps no path reaches follow in ``nodes``'s
+    order."""
+    ports = {n.node_id: [p.port for p in n.ports] for n in nodes}
+    targets: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    known: set[tuple[str, str, str]] = set()
+    for doc in documents:
+        edges = doc.get("edges")
+        for e in edges if isinstance(edges, list) else []:
+            if not isinstance(e, dict):
+                continue
+            edge = (str(e.get("source")), str(e.get("source_port") or "next"), str(e.get("target")))
+            if edge not in known:
+                known.add(edge)
+                targets[edge[0]].append((edge[1], edge[2]))
+
+    def rank(source: str, port: str) -> int:
+        order = ports.get(source, [])
+        return order.index(port) if port in order else len(order)
+
+    order: list[str] = []
+    seen: set[str] = set()
+    for start in [n.node_id for n in nodes if n.kind == "entry"]:
+        stack = [start]
+        while stack:
+            node_id = stack.pop()
+            if node_id in seen:
+                continue
+            seen.add(node_id)
+            order.append(node_id)
+            after = sorted(targets.get(node_id, []), key=lambda pt: rank(node_id, pt[0]))
+            stack.extend(target for _port, target in reversed(after))
+    return order + [n.node_id for n in nodes if n.node_id not in seen]
+
+
+def _funnel_chart(
+    res: JourneyResults, documents: Sequence[Mapping[str, Any]], totals: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """What ``charts.js`` needs for the steps chart (None when no step has a visit: the
+    page then says nobody entered).
+
+    Horizontal bars in path order rather than an ECharts ``funnel``: a funnel draws each
+    stage as a slice of the one before, which holds for a straight chain but not for a
+    journey that branches (the two sides of a split would read as a drop and then a rise,
+    and a funnel sorts or resizes them by value). A bar per step, first step on top, with
+    its share of the entries reads the same for both. The steps of the newest version
+    asked for are all shown (a step nobody reached is news too); older versions' steps
+    only when someone went there.
+
+    The last bar is the page's Conversions figure (the variant report's: the goal, or an
+    order when the journey has none), so it matches the number above the chart; the
+    step results count goal events only.
+    """
+    if not any(n.entered for n in res.nodes):
+        return None
+    labels: dict[str, str] = {}
+    for doc in documents:  # newest first: its words win
+        for node_id, label in node_labels(doc).items():
+            labels.setdefault(node_id, label)
+    current = set(node_labels(documents[0])) if documents else set()
+    by_id = {n.node_id: n for n in res.nodes}
+    shown = [by_id[i] for i in path_order(res.nodes, documents) if i in current or by_id[i].entered]
+    base = int(totals["entries"])
+    names: list[str] = []
+    uses: dict[str, int] = defaultdict(int)
+    for n in shown:
+        name = labels.get(n.node_id) or (kind_title(n.kind) if n.kind else gettext("Step"))
+        uses[name] += 1
+        # two steps of one name (two waits, say) stay two bars
+        names.append(name if uses[name] == 1 else f"{name} ({uses[name]})")
+
+    def share(count: int) -> str | None:
+        return f"{100 * count / base:.1f}".removesuffix(".0") if base else None
+
+    values = [n.entered for n in shown]
+    conversions = int(totals["conversions"])
+    tips: list[list[str]] = []
+    for n in shown:
+        count, pct = f"{n.entered:,}", share(n.entered)
+        tip = [
+            gettext("%(n)s reached this step (%(share)s%% of entries)") % {"n": count, "share": pct}
+            if pct is not None
+            else gettext("%(n)s reached this step") % {"n": count}
+        ]
+        if n.waiting:
+            tip.append(gettext("%(n)s waiting here now") % {"n": f"{n.waiting:,}"})
+        tips.append(tip)
+    count, pct = f"{conversions:,}", share(conversions)
+    tips.append(
+        [
+            gettext("%(n)s converted (%(share)s%% of entries)") % {"n": count, "share": pct}
+            if pct is not None
+            else gettext("%(n)s converted") % {"n": count}
+        ]
+    )
+    return {
+        "type": "funnel",
+        "name": gettext("Customers"),
+        "steps": [*names, gettext("Converted")],
+        "values": [*values, conversions],
+        "kinds": [*("exit" if n.kind == "exit" else "step" for n in shown), "conversion"],
+        "labels": [f"{v:,} · {share(v)}%" if base else f"{v:,}" for v in [*values, conversions]],
+        "tips": tips,
+        "height": 24 + 32 * (len(shown) + 1),
     }

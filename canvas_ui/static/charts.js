@@ -4,7 +4,13 @@
  * `<script type="application/json">` (names already translated by the server). Kinds:
  *   daily — entries / conversions (bars) and revenue (line, right axis) per day;
  *   lift  — each variant's lift over the baseline with its confidence interval as a bar;
- *   tasks — guide tasks issued and done per day (the task dashboard).
+ *   tasks — guide tasks issued and done per day (the task dashboard);
+ *   funnel — the journey's steps in path order, one horizontal bar per step (customers who
+ *            reached it), the conversions last (the journey report);
+ *   attribution — the top stores / guides / regions by sales, store- and guide-attributed
+ *            stacked (the attribution report).
+ * Bars' and tooltips' words come written by the server; a holder's height may be set by it
+ * too (one row per step or name).
  * Charts are drawn on load and in whatever htmx swaps in, and follow the window's size. */
 (function () {
   "use strict";
@@ -102,7 +108,71 @@
     };
   }
 
-  const KINDS = { daily, lift, tasks };
+  const esc = (text) => echarts.format.encodeHTML(String(text));
+
+  // Horizontal bars, first category on top (names can be long: the axis gets the room).
+  const rows = (names) => ({
+    type: "category",
+    data: names,
+    inverse: true,
+    axisTick: { show: false },
+    axisLabel: { color: "#344054", width: 160, overflow: "truncate" },
+  });
+
+  function funnel(spec) {
+    const colors = { step: css("--primary", "#2f6fed"), exit: "#98a2b3", conversion: "#12b76a" };
+    return {
+      tooltip: {
+        trigger: "item",
+        formatter: (item) => [esc(item.name), ...spec.tips[item.dataIndex].map(esc)].join("<br>"),
+      },
+      grid: { left: 8, right: 110, top: 8, bottom: 8 },
+      xAxis: { type: "value", minInterval: 1, ...AXIS },
+      yAxis: rows(spec.steps),
+      series: [
+        {
+          name: spec.name,
+          type: "bar",
+          barMaxWidth: 20,
+          data: spec.values.map((v, i) => ({ value: v, itemStyle: { color: colors[spec.kinds[i]] } })),
+          label: {
+            show: true,
+            position: "right",
+            color: "#344054",
+            formatter: (item) => spec.labels[item.dataIndex],
+          },
+        },
+      ],
+    };
+  }
+
+  function attribution(spec) {
+    return {
+      color: [css("--primary", "#2f6fed"), "#12b76a"],
+      tooltip: {
+        trigger: "axis",
+        axisPointer: { type: "shadow" },
+        formatter: (items) => {
+          const i = items[0].dataIndex;
+          const lines = items.map((s) => `${s.marker}${esc(s.seriesName)}: ${spec.money[s.seriesIndex][i]}`);
+          return [esc(spec.names[i]), ...lines, `${esc(spec.total)}: ${spec.totals[i]}`].join("<br>");
+        },
+      },
+      legend: { top: 0 },
+      grid: { left: 8, right: 24, top: 32, bottom: 8 },
+      xAxis: { type: "value", ...AXIS },
+      yAxis: rows(spec.names),
+      series: spec.series.map((name, k) => ({
+        name,
+        type: "bar",
+        stack: "sales",
+        barMaxWidth: 20,
+        data: k === 0 ? spec.store : spec.guide,
+      })),
+    };
+  }
+
+  const KINDS = { daily, lift, tasks, funnel, attribution };
   const drawn = new Set();
 
   function draw(root) {

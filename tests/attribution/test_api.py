@@ -3,6 +3,8 @@ pages: numbers of the hand-computed chain, scopes per role, bad input (issue 14 
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -154,3 +156,60 @@ def test_the_schema_documents_the_report(app: Any) -> None:
     assert "422" in op["responses"]
     assert "AttributionReport" in schema["components"]["schemas"]
     assert "/api/reports/guide-results" in schema["paths"]
+
+
+def _chart(html: str) -> dict[str, Any] | None:
+    found = re.search(
+        r'data-echart="attribution">.*?<script type="application/json">(.*?)</script>', html, re.S
+    )
+    return json.loads(found.group(1)) if found else None
+
+
+def test_the_page_chart_follows_group_by_and_scope(app: Any) -> None:
+    """The chart's bars are the table's rows of the chosen level, biggest first, with the
+    store- and guide-attributed sales side by side; each role sees only its own rows."""
+    hq = client_of(app, "hq")
+    page = hq.get("/reports/attribution", params=MARCH, headers={"Accept-Language": "zh-CN"})
+    chart = _chart(page.text)  # HQ: by store unless asked
+    assert chart is not None
+    assert chart["names"] == ["南京西路店", "徐家汇店", "天河店"]
+    assert (chart["store"], chart["guide"]) == ([130.0, 0.0, 65.0], [320.0, 300.0, 0.0])
+    assert chart["totals"] == ["450.00", "300.00", "65.00"]
+    assert chart["series"] == ["归门店", "归导购"]
+    assert chart["title"] == "各门店销售额（前 3）"
+    en = {"Accept-Language": "en"}
+    by_region = hq.get("/reports/attribution", params={**MARCH, "group_by": "region"}, headers=en)
+    regions = _chart(by_region.text)
+    assert regions is not None
+    assert (regions["names"], regions["store"]) == (["华东", "华南"], [130.0, 65.0])
+    assert regions["title"] == "Sales by region (top 2)"
+    # an htmx swap of the report carries the chart too
+    swapped = hq.get(
+        "/reports/attribution",
+        params={**MARCH, "group_by": "guide"},
+        headers={"HX-Request": "true"},
+    )
+    guides = _chart(swapped.text)
+    assert guides is not None and "<html" not in swapped.text
+    assert guides["names"] == ["导购G3", "导购G1", "导购G2"]
+    assert guides["guide"] == [300.0, 270.0, 50.0]
+    # a store manager: their store's guides; a guide: their own credit
+    manager = _chart(client_of(app, "manager").get("/reports/attribution", params=MARCH).text)
+    assert manager is not None
+    assert (manager["names"], manager["guide"]) == (["导购G1", "导购G2"], [270.0, 50.0])
+    g1 = client_of(app, "g1")
+    mine = _chart(g1.get("/reports/attribution", params=MARCH).text)
+    assert mine is not None and (mine["names"], mine["guide"]) == (["导购G1"], [270.0])
+    by_store = _chart(g1.get("/reports/attribution", params={**MARCH, "group_by": "store"}).text)
+    assert by_store is not None
+    assert (by_store["names"], by_store["store"], by_store["guide"]) == (
+        ["南京西路店"],
+        [0.0],
+        [270.0],
+    )
+    # no sales: the table's empty row, no chart frame; a bad level is named
+    empty = hq.get("/reports/attribution", params={"from": "2024-01-01", "to": "2024-01-31"})
+    assert 'data-empty="org"' in empty.text and 'data-echart="attribution"' not in empty.text
+    bad = hq.get("/reports/attribution", params={**MARCH, "group_by": "city"}, headers=en)
+    assert bad.status_code == 422 and 'data-error-field="group_by"' in bad.text
+    assert "Chart by region, store or guide." in bad.text
