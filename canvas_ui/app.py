@@ -113,6 +113,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             engine=app.state.engine,
             gateway=gateway,
             interval=settings.reconcile_interval_seconds,
+            timezone=settings.timezone,
         )
         task = asyncio.create_task(reconciler.run(), name="reconciler")
     try:

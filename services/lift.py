@@ -7,13 +7,14 @@ split's holdout, or its first variant when it has none): the lift in conversion 
 
 * **Who took which side.** ``journey_run_variant`` (written by the run recorder from
   ``RunRecord.variants``, runs of release ``journey-semantics-v4`` on). Sides are stable
-  per (journey, customer) since that release, so the unit is the customer: their first
-  entry in the period counts, later entries do not add customers.
-* **Conversion.** With a journey goal (``settings.goal``): an event of its type matching
-  its filters within ``window`` after that entry (``settings.goal.window``, else
-  :data:`DEFAULT_WINDOW`, 14 days), its ``value_property`` summed as revenue — the goal's
-  meaning, as ``services.results`` counts it. Without a goal: an order within the window,
-  its amount summed. A caller with another definition passes ``conversions``.
+  per (journey, customer) since that release, so the unit is the customer at their first
+  exposure: a period counts the customers whose first run to take a side of the split
+  entered in it, and whether that run converted; later entries add nobody.
+* **Conversion** (:mod:`services.goals`, as the results count it): the goal's event within
+  its window after entry (``settings.goal.window``, else :data:`DEFAULT_WINDOW`, 14 days),
+  its ``value_property`` summed as revenue; without a goal, an order within the window, its
+  amount summed. The numbers are the results store's sums
+  (:mod:`services.results_store`; call its ``catch_up`` first for the newest rows).
 * **Statistics.** statsmodels' two-independent-proportions Wald interval and test on the
   difference of rates (``confint_proportions_2indep`` / ``test_proportions_2indep``,
   ``method="wald"``: the interval and the p-value agree), and the log interval on the
@@ -23,64 +24,25 @@ split's holdout, or its first variant when it has none): the lift in conversion 
 
 from __future__ import annotations
 
-import bisect
 import math
 import warnings
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Protocol, TypeVar
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from db.models import CustomerEvent, JourneyRun, JourneyRunVariant, JourneyVersion, Order
-from engine import ir, semantics
-from engine.compiler.common import filters
-from engine.document_parts import PropertyFilter
-from services.periods import (
-    DEFAULT_WINDOW,
-)
-
-_Stmt = TypeVar("_Stmt", bound=Any)  # a Select of any columns
+from db.crud import results as sums
+from db.models import JourneyVersion
+from services.goals import ANY_ORDER, goal_of
+from services.results_store import store_days
 
 #: Fewer customers than this in a variant or its baseline: "not enough data yet".
 MIN_CUSTOMERS_PER_ARM = 100
 #: Two-sided confidence level of the intervals.
 CONFIDENCE = 0.95
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """A customer's first entry into one side of a split within the period."""
-
-    run_id: int
-    customer_id: str
-    node_id: str
-    variant: str
-    entered_at: datetime
-
-
-@dataclass(frozen=True)
-class Conversion:
-    converted: bool
-    revenue: float = 0.0
-
-
-class ConversionLookup(Protocol):
-    """``{run_id: Conversion}`` of ``exposures`` (absent run ids did not convert).
-    ``customers``, when given, is a SQL select of the exposures' customer ids (one query
-    instead of lists of ids)."""
-
-    def __call__(
-        self,
-        session: Session,
-        exposures: Sequence[Exposure],
-        window: timedelta,
-        customers: Select[Any] | None = None,
-    ) -> Mapping[int, Conversion]: ...
 
 
 @dataclass(frozen=True)
@@ -223,60 +185,6 @@ def split_result(
 # ------------------------------------------------------------------ from the database
 
 
-def orders_within_window(
-    session: Session,
-    exposures: Sequence[Exposure],
-    window: timedelta,
-    customers: Select[Any] | None = None,
-) -> dict[int, Conversion]:
-    """The conversion without a goal: any order of the customer in ``[entered_at,
-    entered_at + window)``; revenue is their amounts summed."""
-    if not exposures:
-        return {}
-    first = min(e.entered_at for e in exposures)
-    last = max(e.entered_at for e in exposures) + window
-    orders: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-    for among in _among(col(Order.customer_id), exposures, customers):
-        stmt = sa_select(col(Order.customer_id), col(Order.created_at), col(Order.amount)).where(
-            among, col(Order.created_at) >= first, col(Order.created_at) < last
-        )
-        for cid, at, amount in session.execute(stmt):
-            orders[cid].append((_utc(at), float(amount)))
-    return _within(exposures, orders, window)
-
-
-def _among(
-    column: Any, exposures: Sequence[Exposure], customers: Select[Any] | None
-) -> Iterable[ColumnElement[bool]]:
-    """``column`` restricted to the exposures' customers: by ``customers`` (one query),
-    else by lists of ids."""
-    if customers is not None:
-        yield column.in_(customers)
-        return
-    for chunk in _chunks(sorted({e.customer_id for e in exposures}), 500):
-        yield column.in_(chunk)
-
-
-def _within(
-    exposures: Sequence[Exposure],
-    found: Mapping[str, list[tuple[datetime, float]]],
-    window: timedelta,
-) -> dict[int, Conversion]:
-    """Each exposure whose customer has a moment in ``[entered_at, entered_at + window)``,
-    with those moments' values summed."""
-    out: dict[int, Conversion] = {}
-    for e in exposures:
-        mine = sorted(found.get(e.customer_id, ()))
-        if not mine:
-            continue
-        times = [t for t, _ in mine]
-        lo = bisect.bisect_left(times, e.entered_at)
-        hi = bisect.bisect_left(times, e.entered_at + window)
-        if hi > lo:
-            out[e.run_id] = Conversion(True, sum(a for _, a in mine[lo:hi]))
-    return out
-
-
 def variant_report(
     *,
     session: Session,
@@ -284,153 +192,43 @@ def variant_report(
     version: int | None,
     start: datetime,
     end: datetime,
-    window: timedelta | None = None,
-    conversions: ConversionLookup | None = None,
     min_customers: int = MIN_CUSTOMERS_PER_ARM,
-    tz: tzinfo = UTC,
 ) -> VariantReport:
     """Every split of ``journey_id`` (one version, or all with ``version=None``) for the
-    customers who entered in ``[start, end)``. A period without runs gives empty splits
-    (variants at zero), never an error. Days of the daily series are days in ``tz``."""
-    start, end = _utc(start), _utc(end)
+    runs entered in ``[start, end)`` — whole days of the results store's time zone (a
+    period from :func:`services.periods.period`). A period without runs gives empty splits
+    (variants at zero), never an error."""
     versions = _versions(session, journey_id, version)
-    newest = versions[0].document if versions else {}
-    window = window or goal_window(newest)
-    goal = goal_of(newest)
-    if conversions is None:
-        conversions = orders_within_window if goal is None else goal_events_within_window(goal)
-    runs = _runs(session, journey_id, version, start, end)
-    sides = _sides(session, journey_id, version, start, end)
-
-    exposures: list[Exposure] = []
-    seen: set[tuple[str, str]] = set()
-    for run_id, customer_id, entered_at in runs:  # oldest first: a customer's first entry
-        for node_id, variant in sides.get(run_id, ()):
-            if (node_id, customer_id) in seen:
-                continue
-            seen.add((node_id, customer_id))
-            exposures.append(Exposure(run_id, customer_id, node_id, variant, entered_at))
-    every_entry = [
-        Exposure(run_id, cid, "", "", at) for run_id, cid, at in runs
-    ]  # the daily series counts every entry
-    converted = conversions(session, every_entry, window, _cohort(journey_id, version, start, end))
-
+    goal = (goal_of(versions[0].document) if versions else None) or ANY_ORDER
+    first, last = store_days(session=session, start=start, end=end)
+    args: dict[str, Any] = {"session": session, "journey_id": journey_id, "version": version}
+    sides = sums.variant_totals(**args, first=first, last=last)
     splits = []
     for node_id, label, defined in _split_nodes(versions):
-        counts: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
-        for e in exposures:
-            if e.node_id != node_id:
-                continue
-            c = counts[e.variant]
-            c[0] += 1
-            conv = converted.get(e.run_id)
-            if conv is not None and conv.converted:
-                c[1] += 1
-                c[2] += conv.revenue
-        names = [v for v, _, _ in defined] + sorted(set(counts) - {v for v, _, _ in defined})
+        seen = {v for n, v in sides if n == node_id}
+        names = [v for v, _, _ in defined] + sorted(seen - {v for v, _, _ in defined})
         info = {v: (lab, hold) for v, lab, hold in defined}
-        stats = [
-            VariantStats(
-                v,
-                info.get(v, (v, False))[0] or v,
-                info.get(v, (v, False))[1],
-                int(counts[v][0]) if v in counts else 0,
-                int(counts[v][1]) if v in counts else 0,
-                round(counts[v][2], 2) if v in counts else 0.0,
-            )
-            for v in names
-        ]
+        stats = []
+        for v in names:
+            customers, conversions, revenue = sides.get((node_id, v), (0, 0, 0.0))
+            lab, hold = info.get(v, (v, False))
+            stats.append(VariantStats(v, lab or v, hold, customers, conversions, round(revenue, 2)))
         splits.append(split_result(node_id, label, stats, min_customers=min_customers))
-
     return VariantReport(
         journey_id=journey_id,
         version=version,
         start=start,
         end=end,
-        window=window,
+        window=goal.window,
         min_customers=min_customers,
         splits=tuple(splits),
-        days=_days(every_entry, converted, tz),
-        goal_event_type=goal.event_type if goal else None,
+        days=tuple(
+            DayPoint(d, entered, conversions, round(revenue, 2))
+            for d, entered, conversions, revenue in sums.day_totals(**args, first=first, last=last)
+            if entered or conversions
+        ),
+        goal_event_type=goal.event_type,
     )
-
-
-@dataclass(frozen=True)
-class GoalSpec:
-    """What converts: an event of ``event_type`` matching ``filters``; ``value_property``
-    of its properties (dotted) is its revenue."""
-
-    event_type: str
-    filters: tuple[ir.Filter, ...] = ()
-    value_property: str | None = None
-
-
-def goal_of(document: Mapping[str, Any]) -> GoalSpec | None:
-    """The goal of a (published, valid) journey document, or ``None``."""
-    goal = (document.get("settings") or {}).get("goal")
-    if not isinstance(goal, Mapping) or not goal.get("event_type"):
-        return None
-    found = [PropertyFilter.model_validate(f) for f in goal.get("filters") or []]
-    value = goal.get("value_property")
-    return GoalSpec(str(goal["event_type"]), filters(found), str(value) if value else None)
-
-
-def goal_events_within_window(goal: GoalSpec) -> ConversionLookup:
-    """The conversion lookup of ``goal``: any matching event of the customer in
-    ``[entered_at, entered_at + window)``; revenue is their ``value_property`` summed."""
-
-    def lookup(
-        session: Session,
-        exposures: Sequence[Exposure],
-        window: timedelta,
-        customers: Select[Any] | None = None,
-    ) -> dict[int, Conversion]:
-        if not exposures:
-            return {}
-        first = min(e.entered_at for e in exposures)
-        last = max(e.entered_at for e in exposures) + window
-        events: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-        for among in _among(col(CustomerEvent.customer_id), exposures, customers):
-            stmt = sa_select(
-                col(CustomerEvent.customer_id),
-                col(CustomerEvent.occurred_at),
-                col(CustomerEvent.properties),
-            ).where(
-                among,
-                col(CustomerEvent.type) == goal.event_type,
-                col(CustomerEvent.occurred_at) >= first,
-                col(CustomerEvent.occurred_at) < last,
-            )
-            for cid, at, props in session.execute(stmt):
-                props = props or {}
-                if semantics.event_matches(goal.event_type, goal.filters, goal.event_type, props):
-                    events[str(cid)].append((_utc(at), _number(props, goal.value_property)))
-        return _within(exposures, events, window)
-
-    return lookup
-
-
-def _number(props: Mapping[str, Any], path: str | None) -> float:
-    """``props``' dotted ``path`` as a number; 0 when absent or not a number."""
-    found: Any = props
-    for part in (path or "").split(".") if path else ():
-        found = found.get(part) if isinstance(found, Mapping) else None
-    if isinstance(found, bool) or not isinstance(found, int | float):
-        return 0.0
-    return float(found)
-
-
-def goal_window(document: Mapping[str, Any]) -> timedelta:
-    """``settings.goal.window`` of a journey document (a duration ``{amount, unit}``), else
-    :data:`DEFAULT_WINDOW`."""
-    goal = (document.get("settings") or {}).get("goal") or {}
-    win = goal.get("window") if isinstance(goal, Mapping) else None
-    if isinstance(win, Mapping):
-        unit = {"minutes": 60, "hours": 3600, "days": 86400}.get(str(win.get("unit") or "days"), 0)
-        amount = win.get("amount")
-        if unit and isinstance(amount, int | float) and amount > 0:
-            return timedelta(seconds=float(amount) * unit)
-    return DEFAULT_WINDOW
 
 
 def _versions(session: Session, journey_id: str, version: int | None) -> list[JourneyVersion]:
@@ -456,69 +254,3 @@ def _split_nodes(
             ]
             found[node["id"]] = (node["id"], str(node.get("label") or node["id"]), variants)
     return list(found.values())
-
-
-def _in_period(
-    stmt: _Stmt, journey_id: str, version: int | None, start: datetime, end: datetime
-) -> _Stmt:
-    stmt = stmt.where(
-        col(JourneyRun.journey_id) == journey_id,
-        col(JourneyRun.entered_at) >= start,
-        col(JourneyRun.entered_at) < end,
-    )
-    if version is not None:
-        stmt = stmt.where(col(JourneyRun.journey_version) == version)
-    return stmt
-
-
-def _runs(
-    session: Session, journey_id: str, version: int | None, start: datetime, end: datetime
-) -> list[tuple[int, str, datetime]]:
-    stmt = sa_select(col(JourneyRun.id), col(JourneyRun.customer_id), col(JourneyRun.entered_at))
-    stmt = _in_period(stmt, journey_id, version, start, end)
-    stmt = stmt.order_by(col(JourneyRun.entered_at), col(JourneyRun.id))
-    return [(int(i), str(c), _utc(at)) for i, c, at in session.execute(stmt)]
-
-
-def _cohort(journey_id: str, version: int | None, start: datetime, end: datetime) -> Select[Any]:
-    """The customer ids of the period's runs, as SQL (for the conversion lookups)."""
-    return _in_period(sa_select(col(JourneyRun.customer_id)), journey_id, version, start, end)
-
-
-def _sides(
-    session: Session, journey_id: str, version: int | None, start: datetime, end: datetime
-) -> dict[int, list[tuple[str, str]]]:
-    """run id -> its (split node, variant) pairs, for the period's runs (one query)."""
-    stmt = sa_select(
-        col(JourneyRunVariant.run_id),
-        col(JourneyRunVariant.node_id),
-        col(JourneyRunVariant.variant),
-    ).join(JourneyRun, col(JourneyRun.id) == col(JourneyRunVariant.run_id))
-    stmt = _in_period(stmt, journey_id, version, start, end)
-    out: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for run_id, node_id, variant in session.execute(stmt):
-        out[int(run_id)].append((str(node_id), str(variant)))
-    return out
-
-
-def _days(
-    entries: Iterable[Exposure], converted: Mapping[int, Conversion], tz: tzinfo
-) -> tuple[DayPoint, ...]:
-    acc: dict[date, list[float]] = defaultdict(lambda: [0, 0, 0.0])
-    for e in entries:
-        a = acc[e.entered_at.astimezone(tz).date()]
-        a[0] += 1
-        conv = converted.get(e.run_id)
-        if conv is not None and conv.converted:
-            a[1] += 1
-            a[2] += conv.revenue
-    return tuple(DayPoint(d, int(a[0]), int(a[1]), round(a[2], 2)) for d, a in sorted(acc.items()))
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

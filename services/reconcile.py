@@ -15,6 +15,9 @@ Four kinds of leftovers:
 * **owed task outcomes**: a guide completed a task, but its run was never told (Temporal
   away, the process died after the commit): the outcome is signalled now.
 
+Each round also counts the newest rows into the journey results store
+(:func:`services.results_store.catch_up`), so a report rarely has much left to count.
+
 :class:`Reconciler` runs :func:`reconcile_once` every few seconds in each web process
 (leases keep two processes off the same delivery); ``journeys reconcile`` runs it once.
 """
@@ -34,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from db import crud
 from db.models import JourneyRun, utcnow
 from db.session import in_thread, writer
-from services import lifecycle
+from services import lifecycle, results_store
 from services.events import DeliveryFailedError, deliver_event
 from services.tasks import tell_journey
 from services.temporal import TemporalGateway, TemporalUnavailableError
@@ -46,6 +49,9 @@ log = logging.getLogger(__name__)
 START_GRACE = timedelta(minutes=2)
 #: a completed task younger than this is still being told by its request
 OUTCOME_GRACE = timedelta(seconds=30)
+#: Source rows per table a round counts into the results store per write transaction
+#: (short ones: web requests wait for SQLite's write lock meanwhile).
+RESULTS_STEP_ROWS = 2000
 #: How often a web process moves customers whose time ran out into lifecycle decline.
 SWEEP_EVERY = timedelta(hours=1)
 
@@ -216,10 +222,19 @@ class Reconciler:
     """Runs :func:`reconcile_once` every ``interval`` seconds until cancelled; a round that
     fails (Temporal away) is logged and tried again next time."""
 
-    def __init__(self, *, engine: Engine, gateway: TemporalGateway, interval: float) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        gateway: TemporalGateway,
+        interval: float,
+        timezone: str | None = None,
+    ) -> None:
         self.engine = engine
         self.gateway = gateway
         self.interval = interval
+        #: with a time zone, each round also brings the journey results store up to date
+        self.timezone = timezone
         #: closed runs are looked at from here on (a day back at start-up)
         self.closed_since = utcnow() - timedelta(days=1)
         #: lifecycle declines are swept at start-up and then every SWEEP_EVERY
@@ -228,6 +243,16 @@ class Reconciler:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
+            if self.timezone is not None:
+                try:
+                    await in_thread(
+                        results_store.catch_up,
+                        engine=self.engine,
+                        timezone=self.timezone,
+                        step_rows=RESULTS_STEP_ROWS,
+                    )
+                except Exception:  # noqa: BLE001 - the loop must outlive one bad round
+                    log.exception("reconciler: refreshing the journey results failed")
             try:
                 client = await self.gateway.client()
                 sweep = utcnow() >= self.next_sweep

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from canvas_ui.api.params import MAX_ID
@@ -24,7 +25,7 @@ from canvas_ui.deps import ReadSessionDep, SettingsDep
 from canvas_ui.i18n import gettext
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
-from services import results
+from services import results, results_store
 from services.periods import PeriodError, period
 from services.results import JourneyResults
 
@@ -56,7 +57,8 @@ class NodeOut(BaseModel):
 
 
 class GoalOut(BaseModel):
-    event_type: str
+    #: null: the version has no goal, and any order converts
+    event_type: str | None
     window_days: float
     value_property: str | None
 
@@ -67,7 +69,7 @@ class ResultsOut(BaseModel):
     version: int | None
     start: datetime
     end: datetime
-    goal: GoalOut | None
+    goal: GoalOut
     entered: int
     conversions: int
     #: percent of ``entered``
@@ -85,9 +87,7 @@ def results_out(res: JourneyResults) -> ResultsOut:
         version=res.version,
         start=res.start,
         end=res.end,
-        goal=None
-        if goal is None
-        else GoalOut(
+        goal=GoalOut(
             event_type=goal.event_type,
             window_days=goal.window.total_seconds() / 86400,
             value_property=goal.value_property,
@@ -144,7 +144,18 @@ def checked_period(
         raise RequestValidationError(
             [{"loc": ("query", exc.field), "msg": exc.message, "type": "value_error"}]
         ) from exc
+    fresh(session, timezone)
     return lo, hi
+
+
+def fresh(session: Session, timezone: str) -> None:
+    """Count every row committed so far into the results store, then let ``session`` read
+    from a snapshot that includes it (its read transaction, if open, began before)."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    results_store.catch_up(engine=engine, timezone=timezone)
+    if session.in_transaction():
+        session.commit()
 
 
 def build_results(

@@ -9,7 +9,6 @@ journey or version a 404. A period without data answers zeros, never an error.
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -154,7 +153,6 @@ def build_report(
         version=version,
         start=lo,
         end=hi,
-        tz=ZoneInfo(timezone),
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from db.crud.results import forget_run
 from db.crud.variants import record_variants
 from db.crud.visits import VisitReport, VisitRow, insert_visits
 from db.errors import InvalidStatusError, NotFoundError, RunAlreadyRunningError
@@ -77,6 +78,7 @@ def delete_run(*, session: Session, row_id: int) -> None:
     """Remove a claimed run row whose workflow never started (it is no entry); committed."""
     run = session.get(JourneyRun, row_id)
     if run is not None:
+        forget_run(session=session, run_id=row_id)  # the results store may have counted it
         session.delete(run)
     session.commit()
 
@@ -222,6 +224,7 @@ def upsert_runs(*, session: Session, reports: Sequence[RunReport]) -> None:
     write transaction instead of one per report. The node visits the reports carry go
     into ``node_visit`` in the same transaction.
     """
+    applied: list[tuple[RunReport, JourneyRun]] = []
     for r in reports:
         run = _upsert(
             session,
@@ -237,13 +240,22 @@ def upsert_runs(*, session: Session, reports: Sequence[RunReport]) -> None:
         )
         if r.variants:
             record_variants(session=session, run=run, variants=r.variants)
+        applied.append((r, run))
+    if any(r.visits for r in reports):
+        session.flush()  # the new rows' ids, for their visits' run_id
     insert_visits(
         session=session,
         rows=(
             VisitRow(
-                r.workflow_id, r.enrollment_id, r.journey_id, r.journey_version, r.customer_id, v
+                r.workflow_id,
+                r.enrollment_id,
+                r.journey_id,
+                r.journey_version,
+                r.customer_id,
+                v,
+                run.id,
             )
-            for r in reports
+            for r, run in applied
             for v in r.visits
         ),
     )

@@ -33,6 +33,8 @@ class VisitRow:
     journey_version: int
     customer_id: str
     visit: VisitReport
+    #: the ``journey_run`` row (None when the caller does not know it)
+    run_id: int | None = None
 
 
 def insert_visits(*, session: Session, rows: Iterable[VisitRow]) -> None:
@@ -45,6 +47,7 @@ def insert_visits(*, session: Session, rows: Iterable[VisitRow]) -> None:
             "journey_id": r.journey_id,
             "journey_version": r.journey_version,
             "customer_id": r.customer_id,
+            "run_id": r.run_id,
             "node_id": r.visit.node_id,
             "visit": r.visit.visit,
             "port": r.visit.port,

@@ -178,3 +178,20 @@ __all__ += [
 from db.models.login_attempts import LoginAttempt  # noqa: E402
 
 __all__ += ["LoginAttempt"]
+
+# maintained journey results (issue 14)
+from db.models.results import (  # noqa: E402
+    JourneyDayNode,
+    JourneyDayStat,
+    JourneyDayVariant,
+    JourneyRunResult,
+    ResultsState,
+)
+
+__all__ += [
+    "JourneyDayNode",
+    "JourneyDayStat",
+    "JourneyDayVariant",
+    "JourneyRunResult",
+    "ResultsState",
+]

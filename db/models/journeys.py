@@ -94,7 +94,8 @@ class JourneyRun(SQLModel, table=True):
     __tablename__ = "journey_run"
     __table_args__ = (
         Index("ix_journey_run_customer_status", "customer_id", "status"),
-        Index("ix_journey_run_journey_status", "journey_id", "status"),
+        # Also the results' "waiting here now": a journey's running runs entered in a period.
+        Index("ix_journey_run_journey_status", "journey_id", "status", "entered_at"),
         # Attribution (services.attribution): a period's orders find their customer's runs
         # entered within the conversion window from this index alone, never the table.
         Index(
@@ -142,7 +143,9 @@ class NodeVisit(SQLModel, table=True):
 
     Written by the run recorder with the run's reports (``RunRecord.visits``), so a
     retried report writes nothing twice: (workflow, enrollment, node, visit) is unique.
-    ``port`` is the output taken; ``None`` when the run ended at the node.
+    ``port`` is the output taken; ``None`` when the run ended at the node. ``run_id`` is
+    the ``journey_run`` row the visit belongs to (visits recorded before it was written
+    have none: the results store finds their run by workflow id and time).
     """
 
     __tablename__ = "node_visit"
@@ -159,6 +162,7 @@ class NodeVisit(SQLModel, table=True):
     journey_id: str = Field(max_length=64)
     journey_version: int
     customer_id: str = Field(max_length=32)
+    run_id: int | None = None
     node_id: str = Field(max_length=64)
     visit: int
     port: str | None = Field(default=None, max_length=64)

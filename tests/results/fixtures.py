@@ -181,3 +181,16 @@ def seed_small_chain(session: Session) -> str:
     )
     session.commit()
     return j
+
+
+def count_results(session: Session, timezone: str = "Asia/Shanghai") -> None:
+    """Bring the results store up to date with what ``session``'s database holds (what the
+    reconciler and every report do) and start ``session`` on a fresh snapshot."""
+    from sqlalchemy import Engine
+
+    from services.results_store import catch_up
+
+    session.commit()
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    catch_up(engine=engine, timezone=timezone)

@@ -20,12 +20,12 @@ from activities._time import parse_instant
 from db import crud
 from db.crud.runs import RunReport
 from db.crud.visits import VisitReport
-from db.models import JourneyCreate
+from db.models import CustomerEvent, JourneyCreate
 from engine.compiler import compile_document
 from engine.ir import to_dict
 from services import periods, results
 from tests.engine.test_no_stranded_runs import COUPONS, _run, journeys, scripts, worlds
-from tests.results.fixtures import T0, seed_small_chain
+from tests.results.fixtures import T0, count_results, seed_small_chain
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -39,6 +39,7 @@ def _march() -> tuple[datetime, datetime]:
 
 def test_the_hand_computed_chain(session: Session) -> None:
     jid = seed_small_chain(session)
+    count_results(session)
     lo, hi = _march()
     res = results.journey_results(session=session, journey_id=jid, version=1, start=lo, end=hi)
     assert (res.entered, res.conversions, res.revenue, res.conversion_rate) == (4, 2, 420.0, 50.0)
@@ -74,18 +75,33 @@ def test_the_hand_computed_chain(session: Session) -> None:
     assert all(n.entered == 0 and all(p.share == 0 for p in n.ports) for n in empty.nodes)
 
 
-def test_conversions_are_counted_after_the_run_ended_and_only_up_to_now(session: Session) -> None:
+def test_late_events_are_counted_by_the_next_count(session: Session) -> None:
     jid = seed_small_chain(session)
+    count_results(session)
     lo, hi = _march()
-    # as of day 2, C2's purchase on day 6 has not happened yet
-    early = results.journey_results(
-        session=session, journey_id=jid, version=1, start=lo, end=hi, now=T0 + timedelta(days=2)
-    )
-    assert (early.conversions, early.revenue) == (1, 300.0)
+    # C3 (waiting since day 2) buys on day 3; C1 (converted on day 1) buys again on day 2;
+    # C5 buys for less than the goal's 100; a customer who never entered counts nowhere
+    late = [("C3", 3, 180), ("C1", 2, 100), ("C5", 4, 99), ("C9", 2, 500)]
+    for n, (customer, day, amount) in enumerate(late):
+        session.add(
+            CustomerEvent(
+                event_id=f"late{n}",
+                customer_id=customer,
+                type="purchase",
+                properties={"amount": amount},
+                occurred_at=T0 + timedelta(days=day),
+            )
+        )
+    before = results.journey_results(session=session, journey_id=jid, version=1, start=lo, end=hi)
+    assert (before.conversions, before.revenue) == (2, 420.0)  # not counted yet
+    count_results(session)
+    after = results.journey_results(session=session, journey_id=jid, version=1, start=lo, end=hi)
+    assert (after.entered, after.conversions, after.revenue) == (4, 3, 700.0)
 
 
 def test_csv_has_a_bom_the_totals_and_a_row_per_port(session: Session) -> None:
     jid = seed_small_chain(session)
+    count_results(session)
     lo, hi = _march()
     text = results.results_csv(
         results.journey_results(session=session, journey_id=jid, version=1, start=lo, end=hi)
@@ -175,6 +191,7 @@ def test_port_counts_add_up_to_passes_on_random_journeys(
             expected.update((v.node_id, v.port) for v in rec.visits)
         if world.records and world.records[-1].status == "running":
             waiting[world.records[-1].current_node or ""] += 1
+    count_results(session)
     res = results.journey_results(
         session=session,
         journey_id=journey.id,

@@ -12,10 +12,11 @@ from sqlmodel import Session
 from db import crud
 from db.crud import RunReport
 from db.models import Customer, CustomerEvent, JourneyCreate, Order
-from services import lift
+from services import goals, lift, periods
 from services.lift import VariantStats
+from tests.results.fixtures import count_results
 
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+T0 = datetime(2026, 11, 2, tzinfo=UTC)  # midnight: periods are whole days (in UTC here)
 
 
 def _stats(variant: str, entered: int, conversions: int, holdout: bool = False) -> VariantStats:
@@ -146,6 +147,7 @@ def test_report_from_runs_their_sides_and_orders(session: Session) -> None:
         session.add(Order(customer_id=cid, amount=amount, created_at=T0 + timedelta(days=day)))
     session.commit()
 
+    count_results(session, "UTC")
     report = lift.variant_report(
         session=session,
         journey_id=jid,
@@ -154,7 +156,7 @@ def test_report_from_runs_their_sides_and_orders(session: Session) -> None:
         end=T0 + timedelta(days=10),
         min_customers=2,
     )
-    assert report.window == lift.DEFAULT_WINDOW
+    assert report.window == periods.DEFAULT_WINDOW
     (split,) = report.splits
     assert (split.node_id, split.label, split.baseline) == ("s", "Coupon test", "hold")
     a, hold = split.variants
@@ -186,8 +188,10 @@ def test_goal_window_from_the_document() -> None:
     doc = {
         "settings": {"goal": {"event_type": "purchase", "window": {"amount": 7, "unit": "days"}}}
     }
-    assert lift.goal_window(doc) == timedelta(days=7)
-    assert lift.goal_window({"settings": {"goal": None}}) == lift.DEFAULT_WINDOW
+    goal = goals.goal_of(doc)
+    assert goal is not None and goal.window == timedelta(days=7)
+    assert goals.goal_of({"settings": {"goal": None}}) is None
+    assert goals.ANY_ORDER.window == periods.DEFAULT_WINDOW
 
 
 def test_a_goal_converts_by_its_events_and_value(session: Session) -> None:
@@ -236,6 +240,7 @@ def test_a_goal_converts_by_its_events_and_value(session: Session) -> None:
         )
     session.add(Order(customer_id="G2", amount=500.0, created_at=T0 + timedelta(hours=1)))
     session.commit()
+    count_results(session, "UTC")
     report = lift.variant_report(
         session=session,
         journey_id=journey.id,

@@ -1,0 +1,385 @@
+"""The maintained results tables (``db.models.results``): the refresher's reads of new
+source rows, its writes of run facts and day sums, and the reports' reads of the sums.
+The rules that decide the numbers live in :mod:`services.results_store`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, text, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from db.models import (
+    CustomerEvent,
+    JourneyDayNode,
+    JourneyDayStat,
+    JourneyDayVariant,
+    JourneyRun,
+    JourneyRunResult,
+    JourneyRunVariant,
+    NodeVisit,
+    Order,
+    ResultsState,
+)
+
+#: Source tables the refresher walks by id, in the order their maxima are read.
+SOURCES: dict[str, Any] = {
+    "visit_id": NodeVisit,
+    "variant_id": JourneyRunVariant,
+    "run_id": JourneyRun,
+    "event_id": CustomerEvent,
+    "order_id": Order,
+}
+DAY_TABLES = (JourneyDayStat, JourneyDayNode, JourneyDayVariant)
+_CHUNK = 500
+
+#: key columns and summed columns of each day table
+_KEYS = {
+    JourneyDayStat: ("journey_id", "day", "journey_version"),
+    JourneyDayNode: ("journey_id", "day", "journey_version", "node_id", "port"),
+    JourneyDayVariant: ("journey_id", "day", "journey_version", "node_id", "variant"),
+}
+_SUMS = {
+    JourneyDayStat: ("entered", "conversions", "revenue"),
+    JourneyDayNode: ("visits", "converted"),
+    JourneyDayVariant: ("customers", "conversions", "revenue"),
+}
+
+
+def state(*, session: Session, timezone: str) -> ResultsState:
+    """The refresher's row, created at zero; locked for the transaction on PostgreSQL so
+    two refreshers take turns. A changed time zone starts the aggregates over."""
+    stmt = sa_select(ResultsState).where(col(ResultsState.id) == 1)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            postgresql.insert(ResultsState.__table__)  # type: ignore[attr-defined]
+            .values(
+                id=1, timezone=timezone, run_id=0, visit_id=0, variant_id=0, event_id=0, order_id=0
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        stmt = stmt.with_for_update()
+    row = session.scalars(stmt).first()
+    if row is None:
+        row = ResultsState(id=1, timezone=timezone)
+        session.add(row)
+        session.flush()
+    if row.timezone != timezone:
+        clear(session=session)
+        row.timezone = timezone
+        for name in SOURCES:
+            setattr(row, name, 0)
+    return row
+
+
+def clear(*, session: Session) -> None:
+    """Forget every maintained number (a rebuild follows)."""
+    for table in (*DAY_TABLES, JourneyRunResult):
+        session.execute(delete(table))
+
+
+def maxima(*, session: Session) -> dict[str, int]:
+    """The highest id of each source table, every row up to it committed.
+
+    PostgreSQL hands out ids before commit, so a higher id can become visible before a
+    lower one: the ``SHARE`` locks wait for the writers in flight and hold new ones off for
+    the few reads. Call in a transaction of its own (the locks end with it). SQLite has
+    one writer: its ids are visible in order."""
+    if session.get_bind().dialect.name == "postgresql":
+        names = ", ".join(t.__tablename__ for t in SOURCES.values())
+        session.execute(text(f"LOCK TABLE {names} IN SHARE MODE"))
+    out = {}
+    for name, table in SOURCES.items():
+        out[name] = int(session.scalar(sa_select(func.max(col(table.id)))) or 0)
+    return out
+
+
+def new_runs(
+    *, session: Session, after: int, upto: int
+) -> list[tuple[int, str, int, str, datetime]]:
+    """``(id, journey, version, customer, entered_at)`` of runs with ids in ``(after, upto]``."""
+    stmt = (
+        sa_select(
+            col(JourneyRun.id),
+            col(JourneyRun.journey_id),
+            col(JourneyRun.journey_version),
+            col(JourneyRun.customer_id),
+            col(JourneyRun.entered_at),
+        )
+        .where(col(JourneyRun.id) > after, col(JourneyRun.id) <= upto)
+        .order_by(col(JourneyRun.id))
+    )
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def new_visits(
+    *, session: Session, after: int, upto: int
+) -> list[tuple[int, int | None, str, str, datetime, str, str | None]]:
+    """``(id, run_id, workflow_id, customer, at, node, port)`` of visits in ``(after, upto]``."""
+    stmt = (
+        sa_select(
+            col(NodeVisit.id),
+            col(NodeVisit.run_id),
+            col(NodeVisit.workflow_id),
+            col(NodeVisit.customer_id),
+            col(NodeVisit.at),
+            col(NodeVisit.node_id),
+            col(NodeVisit.port),
+        )
+        .where(col(NodeVisit.id) > after, col(NodeVisit.id) <= upto)
+        .order_by(col(NodeVisit.id))
+    )
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def runs_of_workflows(
+    *, session: Session, workflow_ids: Iterable[str]
+) -> dict[str, list[tuple[datetime, int]]]:
+    """workflow id → its runs' ``(entered_at, id)``, oldest first (visits recorded before
+    ``node_visit.run_id`` existed find their run by these)."""
+    out: dict[str, list[tuple[datetime, int]]] = {}
+    ids = sorted(set(workflow_ids))
+    for i in range(0, len(ids), _CHUNK):
+        stmt = sa_select(
+            col(JourneyRun.workflow_id), col(JourneyRun.entered_at), col(JourneyRun.id)
+        ).where(col(JourneyRun.workflow_id).in_(ids[i : i + _CHUNK]))
+        for wid, at, rid in session.execute(stmt):
+            out.setdefault(wid, []).append((at, int(rid)))
+    for runs in out.values():
+        runs.sort()
+    return out
+
+
+def customers_of(
+    *, session: Session, table: Any, after: int, upto: int, where: Any = None
+) -> set[str]:
+    """Distinct customers of ``table``'s rows with ids in ``(after, upto]``."""
+    stmt = sa_select(col(table.customer_id)).where(col(table.id) > after, col(table.id) <= upto)
+    if where is not None:
+        stmt = stmt.where(where)
+    return {str(c) for c in session.scalars(stmt.distinct())}
+
+
+def customers_of_variants(*, session: Session, after: int, upto: int) -> set[str]:
+    stmt = (
+        sa_select(col(JourneyRun.customer_id))
+        .join(JourneyRunVariant, col(JourneyRunVariant.run_id) == col(JourneyRun.id))
+        .where(col(JourneyRunVariant.id) > after, col(JourneyRunVariant.id) <= upto)
+        .distinct()
+    )
+    return {str(c) for c in session.scalars(stmt)}
+
+
+def customer_runs(
+    *, session: Session, customer_ids: Sequence[str], upto: int
+) -> list[tuple[int, str, int, str, datetime]]:
+    """``(id, journey, version, customer, entered_at)`` of the customers' runs up to run
+    id ``upto`` (the ones already counted)."""
+    stmt = sa_select(
+        col(JourneyRun.id),
+        col(JourneyRun.journey_id),
+        col(JourneyRun.journey_version),
+        col(JourneyRun.customer_id),
+        col(JourneyRun.entered_at),
+    ).where(col(JourneyRun.customer_id).in_(list(customer_ids)), col(JourneyRun.id) <= upto)
+    return [tuple(r) for r in session.execute(stmt)]
+
+
+def run_facts(*, session: Session, run_ids: Iterable[int]) -> dict[int, JourneyRunResult]:
+    out: dict[int, JourneyRunResult] = {}
+    ids = sorted(set(run_ids))
+    for i in range(0, len(ids), _CHUNK):
+        stmt = sa_select(JourneyRunResult).where(
+            col(JourneyRunResult.run_id).in_(ids[i : i + _CHUNK])
+        )
+        for row in session.scalars(stmt):
+            out[row.run_id] = row
+    return out
+
+
+def variants_of(
+    *, session: Session, run_ids: Sequence[int], upto: int
+) -> list[tuple[int, str, str]]:
+    """``(run, split node, variant)`` of the runs, rows up to id ``upto``."""
+    stmt = sa_select(
+        col(JourneyRunVariant.run_id),
+        col(JourneyRunVariant.node_id),
+        col(JourneyRunVariant.variant),
+    ).where(col(JourneyRunVariant.run_id).in_(list(run_ids)), col(JourneyRunVariant.id) <= upto)
+    return [(int(r), str(n), str(v)) for r, n, v in session.execute(stmt)]
+
+
+def events_of(
+    *,
+    session: Session,
+    customer_ids: Sequence[str],
+    types: Sequence[str],
+    since: datetime,
+    upto: int,
+) -> list[tuple[str, str, datetime, dict[str, Any]]]:
+    """``(customer, type, occurred_at, properties)`` of the customers' events of ``types``
+    from ``since``, rows up to id ``upto``."""
+    if not types:
+        return []
+    stmt = sa_select(
+        col(CustomerEvent.customer_id),
+        col(CustomerEvent.type),
+        col(CustomerEvent.occurred_at),
+        col(CustomerEvent.properties),
+    ).where(
+        col(CustomerEvent.customer_id).in_(list(customer_ids)),
+        col(CustomerEvent.type).in_(list(types)),
+        col(CustomerEvent.occurred_at) >= since,
+        col(CustomerEvent.id) <= upto,
+    )
+    return [(str(c), str(t), at, p or {}) for c, t, at, p in session.execute(stmt)]
+
+
+def orders_of(
+    *, session: Session, customer_ids: Sequence[str], since: datetime, upto: int
+) -> list[tuple[str, datetime, float]]:
+    """``(customer, created_at, amount)`` of the customers' orders from ``since``."""
+    stmt = sa_select(col(Order.customer_id), col(Order.created_at), col(Order.amount)).where(
+        col(Order.customer_id).in_(list(customer_ids)),
+        col(Order.created_at) >= since,
+        col(Order.id) <= upto,
+    )
+    return [(str(c), at, float(a)) for c, at, a in session.execute(stmt)]
+
+
+def save_facts(*, session: Session, rows: Sequence[Mapping[str, Any]], new: bool) -> None:
+    """Insert (``new``) or update run fact rows (dicts of ``JourneyRunResult`` columns)."""
+    if not rows:
+        return
+    if new:
+        table: Any = JourneyRunResult.__table__  # type: ignore[attr-defined]
+        session.execute(insert(table), list(rows))
+    else:  # the ORM's bulk UPDATE by primary key
+        session.execute(update(JourneyRunResult), list(rows))
+
+
+def add_to_days(
+    *, session: Session, table: Any, deltas: Mapping[tuple[Any, ...], Sequence[float]]
+) -> None:
+    """Add ``deltas`` (key columns → the sums' increments) to a day table, creating rows."""
+    rows = [
+        {**dict(zip(_KEYS[table], key, strict=True)), **dict(zip(_SUMS[table], d, strict=True))}
+        for key, d in deltas.items()
+        if any(d)
+    ]
+    if not rows:
+        return
+    t: Any = table.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(t)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(_KEYS[table]),
+        set_={s: t.c[s] + stmt.excluded[s] for s in _SUMS[table]},
+    )
+    session.execute(stmt, rows)
+
+
+def forget_run(*, session: Session, run_id: int) -> None:
+    """Take a run whose row is being deleted (its workflow never started) out of the
+    maintained results: its facts row and what it counted for in the day sums. In the
+    caller's transaction."""
+    row = session.get(JourneyRunResult, run_id)
+    if row is None:
+        return
+    key = (row.journey_id, row.day, row.journey_version)
+    conv, rev = (1, row.revenue) if row.converted else (0, 0.0)
+    add_to_days(session=session, table=JourneyDayStat, deltas={key: (-1, -conv, -rev)})
+    if row.ended_node is not None and conv:
+        add_to_days(
+            session=session, table=JourneyDayNode, deltas={(*key, row.ended_node, ""): (0, -1)}
+        )
+    add_to_days(
+        session=session,
+        table=JourneyDayVariant,
+        deltas={(*key, n, v): (-1, -conv, -rev) for n, v in row.exposures or []},
+    )
+    session.delete(row)
+    session.flush()
+
+
+# ------------------------------------------------------------------ the reports' reads
+
+
+def _days(
+    stmt: Any, table: Any, journey_id: str, version: int | None, first: date, last: date
+) -> Any:
+    stmt = stmt.where(
+        col(table.journey_id) == journey_id, col(table.day) >= first, col(table.day) <= last
+    )
+    if version is not None:
+        stmt = stmt.where(col(table.journey_version) == version)
+    return stmt
+
+
+def day_totals(
+    *, session: Session, journey_id: str, version: int | None, first: date, last: date
+) -> list[tuple[date, int, int, float]]:
+    """``(day, entered, conversions, revenue)`` per day with entries."""
+    t = JourneyDayStat
+    stmt = sa_select(
+        col(t.day), func.sum(col(t.entered)), func.sum(col(t.conversions)), func.sum(col(t.revenue))
+    )
+    stmt = (
+        _days(stmt, t, journey_id, version, first, last).group_by(col(t.day)).order_by(col(t.day))
+    )
+    return [(d, int(e or 0), int(c or 0), float(r or 0)) for d, e, c, r in session.execute(stmt)]
+
+
+def node_totals(
+    *, session: Session, journey_id: str, version: int | None, first: date, last: date
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(node, port; "" ended) → (visits, converted)."""
+    t = JourneyDayNode
+    stmt = sa_select(
+        col(t.node_id), col(t.port), func.sum(col(t.visits)), func.sum(col(t.converted))
+    )
+    stmt = _days(stmt, t, journey_id, version, first, last).group_by(col(t.node_id), col(t.port))
+    return {(str(n), str(p)): (int(v or 0), int(c or 0)) for n, p, v, c in session.execute(stmt)}
+
+
+def variant_totals(
+    *, session: Session, journey_id: str, version: int | None, first: date, last: date
+) -> dict[tuple[str, str], tuple[int, int, float]]:
+    """(split node, variant) → (customers, conversions, revenue)."""
+    t = JourneyDayVariant
+    stmt = sa_select(
+        col(t.node_id),
+        col(t.variant),
+        func.sum(col(t.customers)),
+        func.sum(col(t.conversions)),
+        func.sum(col(t.revenue)),
+    )
+    stmt = _days(stmt, t, journey_id, version, first, last).group_by(col(t.node_id), col(t.variant))
+    return {
+        (str(n), str(v)): (int(c or 0), int(k or 0), float(r or 0))
+        for n, v, c, k, r in session.execute(stmt)
+    }
+
+
+def waiting(
+    *, session: Session, journey_id: str, version: int | None, start: datetime, end: datetime
+) -> dict[str, int]:
+    """node → runs entered in ``[start, end)`` that wait there now."""
+    stmt = (
+        sa_select(col(JourneyRun.current_node), func.count())
+        .where(
+            col(JourneyRun.journey_id) == journey_id,
+            col(JourneyRun.status) == "running",
+            col(JourneyRun.entered_at) >= start,
+            col(JourneyRun.entered_at) < end,
+            col(JourneyRun.current_node).is_not(None),
+        )
+        .group_by(col(JourneyRun.current_node))
+    )
+    if version is not None:
+        stmt = stmt.where(col(JourneyRun.journey_version) == version)
+    return {str(n): int(c) for n, c in session.execute(stmt)}
