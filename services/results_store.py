@@ -50,7 +50,6 @@ from db.models import (
     JourneyDayNode,
     JourneyDayStat,
     JourneyDayVariant,
-    JourneyRunResult,
     JourneyVersion,
     Order,
     ResultsState,
@@ -61,6 +60,7 @@ from services.goals import ANY_ORDER, Goal, goal_of
 
 log = logging.getLogger(__name__)
 
+_NEVER = datetime.min.replace(tzinfo=UTC)  # entered_at of facts read back (not needed again)
 #: Source rows read per table in one refresh step, and customers recomputed per query.
 STEP_ROWS = 20_000
 CUSTOMER_CHUNK = 400
@@ -238,21 +238,22 @@ def refresh_step(
     upto = {k: min(limits[k], getattr(st, k) + step_rows) for k in sql.SOURCES}
     rules = goals(session)
     deltas = _Deltas()
-    original: dict[int, JourneyRunResult | None] = {}
+    original: dict[int, Facts | None] = {}
     current: dict[int, Facts] = {}
     dirty: set[str] = set()
 
-    def facts_of(row: JourneyRunResult) -> Facts:
+    def facts_of(row: tuple[Any, ...]) -> Facts:
+        journey_id, version, customer_id, day, converted, revenue, ended_node, exp = row
         return Facts(
-            row.journey_id,
-            row.journey_version,
-            row.customer_id,
-            row.day,
-            datetime.min.replace(tzinfo=UTC),
-            row.converted,
-            row.revenue,
-            row.ended_node,
-            [list(x) for x in row.exposures or []],
+            journey_id,
+            version,
+            customer_id,
+            day,
+            _NEVER,
+            bool(converted),
+            float(revenue),
+            ended_node,
+            [list(x) for x in exp or []],
         )
 
     # 1. new runs: facts at zero
@@ -275,7 +276,7 @@ def refresh_step(
             owners[vid] = rid
     missing = set(owners.values()) - set(current)
     for rid, row in sql.run_facts(session=session, run_ids=missing).items():
-        original[rid] = row
+        original[rid] = facts_of(row)
         current[rid] = facts_of(row)
     visit_upto = upto["visit_id"]
     counted = 0
@@ -321,7 +322,7 @@ def refresh_step(
         theirs = sql.customer_runs(session=session, customer_ids=chunk, upto=upto["run_id"])
         unknown = [r[0] for r in theirs if r[0] not in current]
         for rid, row in sql.run_facts(session=session, run_ids=unknown).items():
-            original[rid] = row
+            original[rid] = facts_of(row)
             current[rid] = facts_of(row)
         per_customer: dict[str, list[tuple[int, str, int, datetime]]] = defaultdict(list)
         for rid, journey_id, version, customer_id, entered_at in theirs:
@@ -361,16 +362,12 @@ def refresh_step(
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
     for rid, f in current.items():
-        old = original[rid]
-        before = facts_of(old) if old is not None else None
+        before = original[rid]
         if before is not None and _same(before, f):
             continue
         deltas.facts(before, -1)
         deltas.facts(f, 1)
-        (changed_rows if old is not None else new_rows).append(f.row(rid))
-    for old_row in original.values():  # loaded ORM rows must not be flushed over the bulk update
-        if old_row is not None:
-            session.expunge(old_row)
+        (changed_rows if before is not None else new_rows).append(f.row(rid))
     sql.save_facts(session=session, rows=new_rows, new=True)
     sql.save_facts(session=session, rows=changed_rows, new=False)
     deltas.write(session)

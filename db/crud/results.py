@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, text, update
+from sqlalchemy import bindparam, delete, func, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
@@ -189,15 +189,26 @@ def customer_runs(
     return [tuple(r) for r in session.execute(stmt)]
 
 
-def run_facts(*, session: Session, run_ids: Iterable[int]) -> dict[int, JourneyRunResult]:
-    out: dict[int, JourneyRunResult] = {}
+def run_facts(*, session: Session, run_ids: Iterable[int]) -> dict[int, tuple[Any, ...]]:
+    """run id → its stored facts ``(journey, version, customer, day, converted, revenue,
+    ended_node, exposures)`` (plain rows: a refresh reads thousands)."""
+    t = JourneyRunResult
+    out: dict[int, tuple[Any, ...]] = {}
     ids = sorted(set(run_ids))
     for i in range(0, len(ids), _CHUNK):
-        stmt = sa_select(JourneyRunResult).where(
-            col(JourneyRunResult.run_id).in_(ids[i : i + _CHUNK])
-        )
-        for row in session.scalars(stmt):
-            out[row.run_id] = row
+        stmt = sa_select(
+            col(t.run_id),
+            col(t.journey_id),
+            col(t.journey_version),
+            col(t.customer_id),
+            col(t.day),
+            col(t.converted),
+            col(t.revenue),
+            col(t.ended_node),
+            col(t.exposures),
+        ).where(col(t.run_id).in_(ids[i : i + _CHUNK]))
+        for row in session.execute(stmt):
+            out[int(row[0])] = tuple(row[1:])
     return out
 
 
@@ -255,11 +266,14 @@ def save_facts(*, session: Session, rows: Sequence[Mapping[str, Any]], new: bool
     """Insert (``new``) or update run fact rows (dicts of ``JourneyRunResult`` columns)."""
     if not rows:
         return
+    table: Any = JourneyRunResult.__table__  # type: ignore[attr-defined]
     if new:
-        table: Any = JourneyRunResult.__table__  # type: ignore[attr-defined]
         session.execute(insert(table), list(rows))
-    else:  # the ORM's bulk UPDATE by primary key
-        session.execute(update(JourneyRunResult), list(rows))
+        return
+    session.execute(
+        update(table).where(table.c.run_id == bindparam("key")),
+        [{**{k: v for k, v in r.items() if k != "run_id"}, "key": r["run_id"]} for r in rows],
+    )
 
 
 def add_to_days(
