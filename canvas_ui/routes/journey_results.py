@@ -228,9 +228,8 @@ def _funnel_chart(
     asked for are all shown (a step nobody reached is news too); older versions' steps
     only when someone went there.
 
-    The last bar is the page's Conversions figure (the variant report's: the goal, or an
-    order when the journey has none), so it matches the number above the chart; the
-    step results count goal events only.
+    The last bar is the page's Conversions figure (the variant report's), so the chart
+    ends on the number shown above it.
     """
     if not any(n.entered for n in res.nodes):
         return None
