@@ -39,11 +39,13 @@ from activities.providers import (
 from activities.run_recorder import RunRecorder
 from db import crud
 from db.crud import RunReport
+from db.crud import contact_policy as policy_crud
 from db.crud import points as points_crud
 from db.crud.visits import VisitReport
 from db.errors import CouponStockExhaustedError, CouponTemplateInactiveError, NotFoundError
 from db.models import utcnow
 from db.session import session_factory, write_session_factory
+from engine.contact_policy import PolicyCheckRequest, PolicyDecision
 from engine.effects import (
     COUPON_STOCK_EXHAUSTED,
     CUSTOMER_NOT_FOUND,
@@ -109,6 +111,31 @@ class JourneyActivities:
         Read-only and fast: meant to run as a *local* activity.
         """
         return await asyncio.to_thread(self._read, facts.load_facts, request)
+
+    # ------------------------------------------------------------------ contact policy
+
+    @activity.defn
+    async def check_contact_policy(self, request: PolicyCheckRequest) -> PolicyDecision:
+        """May this action contact the customer now (quiet hours, frequency caps)? Decided
+        and recorded in the contact ledger atomically per customer, once per decision key
+        (a *local* activity; see db.crud.contact_policy)."""
+        return await asyncio.to_thread(self._check_contact_policy, request)
+
+    def _check_contact_policy(self, request: PolicyCheckRequest) -> PolicyDecision:
+        ctx = request.ctx
+        with self._sessions() as session:
+            return policy_crud.check_contact(
+                session=session,
+                decision_key=request.key,
+                customer_id=ctx.customer_id,
+                channel=request.channel,
+                category=request.category,
+                at=effect_time(ctx, self._now),
+                default_zone=self._settings.timezone,
+                journey_id=ctx.journey_id,
+                node_id=ctx.node_id,
+                workflow_id=ctx.workflow_id,
+            )
 
     # ------------------------------------------------------------------ side effects
 
@@ -313,6 +340,7 @@ def all_activities(instance: JourneyActivities) -> list[Callable[..., Any]]:
     """The bound activity methods of ``instance``, for ``Worker(activities=...)``."""
     return [
         instance.load_facts,
+        instance.check_contact_policy,
         instance.issue_coupon,
         instance.award_points,
         instance.send_message,

@@ -172,6 +172,27 @@ class OnFailure(StrEnum):
     PORT = "port"  # follow the node's extra ``failed`` port
 
 
+class ContactCategory(StrEnum):
+    """What an action is, for the brand's contact policy: marketing keeps quiet hours;
+    service (coupon arrival, expiry reminder, task follow-up) does not. Both count against
+    frequency caps (engine.contact_policy)."""
+
+    MARKETING = "marketing"
+    SERVICE = "service"
+
+
+class WhenCapped(StrEnum):
+    """What an action does when a frequency cap is reached."""
+
+    SKIP = "skip"  # go on (by `next`; a guide task by `expired`), recorded
+    WAIT = "wait"  # until the cap allows, at most `max_wait`; then skipped
+    PORT = "port"  # follow the node's extra `capped` port
+
+
+def default_max_wait() -> Duration:
+    return Duration(amount=3, unit=TimeUnit.DAYS)
+
+
 class Position(_Model):
     x: float = 0
     y: float = 0

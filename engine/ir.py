@@ -211,8 +211,12 @@ def to_dict(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {"t": type(obj).__name__}
         for f in dataclasses.fields(obj):
-            if f.init:
-                out[f.name] = to_dict(getattr(obj, f.name))
+            if not f.init:
+                continue
+            value = getattr(obj, f.name)
+            if f.metadata.get("omit_default") and value == f.default:
+                continue  # a field added later, at its default: the JSON and hash as before
+            out[f.name] = to_dict(value)
         return out
     if isinstance(obj, tuple | list):
         return [to_dict(v) for v in obj]

@@ -120,8 +120,29 @@ Cond = Union[  # noqa: UP007
     LifecycleStageCond,
 ]
 
+
+@dataclass(frozen=True)
+class ContactRule:
+    """How an action step (message, coupon, guide task) meets the brand's contact policy
+    (:mod:`engine.contact_policy`): its category (``marketing`` keeps quiet hours,
+    ``service`` does not; both count against caps), and what a cap that is reached does:
+    ``skip`` (go on by ``next``, recorded), ``wait`` (until the cap allows, at most
+    ``max_wait_seconds``; then skipped) or ``port`` (follow the ``capped`` port)."""
+
+    category: str = "marketing"
+    when_capped: str = "skip"
+    max_wait_seconds: int = 3 * 86400
+
+
+#: The rule of a step compiled without one (and of steps compiled before contact policy).
+DEFAULT_CONTACT_RULE = ContactRule()
+#: Marks an IR field the codec leaves out while it holds its default, so steps compiled
+#: before the field existed keep their JSON and content hash (see ``engine.ir.to_dict``).
+OMIT_DEFAULT = {"omit_default": True}
+
 #: The shared IR classes a compiled journey may hold (for the tagged codec).
 SHARED_CLASSES: tuple[type, ...] = (
+    ContactRule,
     Transition,
     Filter,
     AttributeCond,

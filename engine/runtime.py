@@ -55,8 +55,13 @@ SEMANTICS_V4 = "journey-semantics-v4"
 #: the run's next ``record_run`` (``RunRecord.visits``; the same group commit, no activity
 #: of its own), kept in ``RunState.pending_visits`` until then (was: not recorded).
 NODE_VISITS = "journey-node-visits"
+#: Contact policy (issue 15): before its side effect an action step (message, coupon, guide
+#: task) asks ``check_contact_policy`` (engine.contact_policy): quiet hours defer it on a
+#: durable timer, a frequency cap skips it, waits (bounded) or takes its ``capped`` port,
+#: every decision noted on the visit (was: sent at once, whatever the hour or count).
+CONTACT_POLICY = "journey-contact-policy"
 #: Every patch id, in the order a runtime decides them (once, when a run starts).
-PATCHES = (SEMANTICS_V2, SEMANTICS_V3, SEMANTICS_V4, NODE_VISITS)
+PATCHES = (SEMANTICS_V2, SEMANTICS_V3, SEMANTICS_V4, NODE_VISITS, CONTACT_POLICY)
 
 # ------------------------------------------------------------------ signals
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from engine import ir
 from engine.compiler.templates import TemplateRenderError, render
+from engine.contact_policy import Contact, ContactPolicy
 from engine.effects import (
     LOAD_FACTS,
     RECORD_RUN,
@@ -84,6 +85,10 @@ class SandboxWorld:
     #: what templates see of the customer beyond the facts (surname, level name, store,
     #: city, guide …: the worker reads them from the database, a test run passes them in)
     template_customer: dict[str, Any] = field(default_factory=dict)
+    #: the brand's contact policy (a test run passes the live one; None: no limits) and
+    #: the customer's contacts the caps count (earlier ones scripted, then this run's)
+    policy: ContactPolicy | None = None
+    contacts: list[Contact] = field(default_factory=list)
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 

@@ -195,3 +195,12 @@ __all__ += [
     "JourneyRunResult",
     "ResultsState",
 ]
+
+# contact policy (issue 15)
+from db.models.contact_policy import (  # noqa: E402
+    ContactLedgerEntry,
+    ContactPolicyRow,
+    PolicyChange,
+)
+
+__all__ += ["ContactLedgerEntry", "ContactPolicyRow", "PolicyChange"]

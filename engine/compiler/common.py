@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -211,6 +211,37 @@ def cond(c: Condition) -> ir.Cond:
     if isinstance(c, LifecycleStageCondition):
         return ir.LifecycleStageCond(tuple(c.stages))
     raise TypeError(f"unknown condition {type(c).__name__}")  # pragma: no cover
+
+
+#: The longest an action waits for a frequency cap to allow it.
+MAX_CAP_WAIT_SECONDS = 30 * 86400
+
+
+def contact_rule(config: Any) -> ir.ContactRule:
+    """An action config's ``category`` / ``when_capped`` / ``max_wait`` as the IR's rule."""
+    return ir.ContactRule(
+        category=config.category.value,
+        when_capped=config.when_capped.value,
+        max_wait_seconds=seconds(config.max_wait),
+    )
+
+
+def check_contact_rule(node: Any, diags: Diagnostics) -> None:
+    """The contact policy fields of an action node: a cap wait of 1 minute to 30 days."""
+    config = node.config
+    if config.when_capped.value != "wait":
+        return
+    s = seconds(config.max_wait)
+    if s == 0 or s > MAX_CAP_WAIT_SECONDS:
+        diags.error(
+            Code.INVALID_WAIT,
+            f"'{label(node)}': the longest wait for a frequency cap (max_wait) must be "
+            f"between 1 minute and 30 days (got {config.max_wait.amount} "
+            f"{config.max_wait.unit.value}).",
+            nodes=[node.id],
+            hint="Shorten the wait, or let the step skip or take the 'capped' port instead.",
+            params={"field": "max_wait", "problem": "zero" if s == 0 else "too_long"},
+        )
 
 
 def on_failure(v: StrEnum) -> ir.OnFailure:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from engine.contact_policy import CHECK_CONTACT_POLICY
 from engine.document_parts import NodeKind
 from engine.effect_parts import LOAD_FACTS, RECORD_RUN, Effect
 from engine.ir_parts import OnFailure, StepBase
@@ -67,10 +68,12 @@ KINDS: Mapping[NodeKind, KindSpec] = MappingProxyType({m.SPEC.kind: m.SPEC for m
 _BY_STEP: dict[type, KindSpec] = {s.step: s for s in KINDS.values()}
 
 #: Every effect a journey run may ask for, by activity name: the interpreter's own
-#: (``load_facts``, ``record_run``) and each kind's.
+#: (``load_facts``, ``record_run``), the contact policy's (``check_contact_policy``, asked
+#: by every action kind) and each kind's.
 _ALL_EFFECTS: tuple[Effect[Any, Any], ...] = (
     LOAD_FACTS,
     RECORD_RUN,
+    CHECK_CONTACT_POLICY,
     *(e for s in KINDS.values() for e in s.effects),
 )
 EFFECTS: Mapping[str, Effect[Any, Any]] = MappingProxyType({e.name: e for e in _ALL_EFFECTS})

@@ -8,13 +8,23 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from engine import semantics
+from engine import contact_policy, semantics
 from engine.compiler import common
 from engine.compiler.diagnostics import Code, Diagnostics
-from engine.document_parts import Duration, NodeBase, NodeKind, OnFailure, TimeUnit, _Model
+from engine.document_parts import (
+    ContactCategory,
+    Duration,
+    NodeBase,
+    NodeKind,
+    OnFailure,
+    TimeUnit,
+    WhenCapped,
+    _Model,
+    default_max_wait,
+)
 from engine.effect_parts import NO_GUIDE_AVAILABLE, Effect, EffectContext, EffectFailed
+from engine.ir_parts import DEFAULT_CONTACT_RULE, OMIT_DEFAULT, ContactRule, StepBase
 from engine.ir_parts import OnFailure as IrOnFailure
-from engine.ir_parts import StepBase
 from engine.kinds.spec import KindSpec, StepHead
 from engine.runtime import SEMANTICS_V2, SEMANTICS_V3
 
@@ -27,6 +37,7 @@ if TYPE_CHECKING:
 COMPLETED = "completed"
 EXPIRED = "expired"
 FAILED = "failed"
+CAPPED = contact_policy.CAPPED
 
 # --------------------------------------------------------------------------- document
 
@@ -62,6 +73,9 @@ class AssignGuideTaskConfig(_Model):
         description="Empty: one `completed` port. Otherwise one port per outcome.",
     )
     on_failure: OnFailure = OnFailure.CONTINUE
+    category: ContactCategory = ContactCategory.MARKETING
+    when_capped: WhenCapped = WhenCapped.SKIP
+    max_wait: Duration = Field(default_factory=default_max_wait)
 
 
 class AssignGuideTaskNode(NodeBase):
@@ -83,6 +97,7 @@ class AssignTaskStep(StepBase):
     expire_after_seconds: int = 86400
     outcomes: tuple[str, ...] = ()
     on_failure: IrOnFailure = IrOnFailure.CONTINUE
+    contact: ContactRule = field(default=DEFAULT_CONTACT_RULE, metadata=OMIT_DEFAULT)
 
 
 # --------------------------------------------------------------------------- effects
@@ -179,21 +194,24 @@ TASK_NOTICE: Effect[TaskNoticeRequest, TaskNoticeResult] = Effect(
 def ports(node: AssignGuideTaskNode) -> tuple[str, ...]:
     outcome_ports = tuple(node.config.outcomes) or (COMPLETED,)
     ports = (*outcome_ports, EXPIRED)
+    if node.config.when_capped is WhenCapped.PORT:
+        ports = (*ports, CAPPED)
     return (*ports, FAILED) if node.config.on_failure is OnFailure.PORT else ports
 
 
 def validate(node: AssignGuideTaskNode, ctx: "Context", diags: Diagnostics) -> None:
+    common.check_contact_rule(node, diags)
     for field_name in ("title", "instructions"):
         common.check_template_text(ctx, node, field_name, getattr(node.config, field_name), diags)
     common.check_duration(node.id, common.label(node), "due_in", node.config.due_in, diags)
     outcomes = node.config.outcomes
     dupes = sorted({o for o in outcomes if outcomes.count(o) > 1})
-    bad = [o for o in outcomes if o in (EXPIRED, FAILED) or not o.strip()]
+    bad = [o for o in outcomes if o in (EXPIRED, FAILED, CAPPED) or not o.strip()]
     if dupes or bad:
         diags.error(
             Code.DUPLICATE_PORT_ID,
             f"'{common.label(node)}': task outcomes must be unique, non-empty and not "
-            f"'expired'/'failed' (got {', '.join(dupes + bad)}).",
+            f"'expired'/'failed'/'capped' (got {', '.join(dupes + bad)}).",
             nodes=[node.id],
         )
 
@@ -217,6 +235,7 @@ def build(node: AssignGuideTaskNode, head: StepHead) -> AssignTaskStep:
         expire_after_seconds=common.seconds(t.expire_after),
         outcomes=tuple(t.outcomes),
         on_failure=common.on_failure(t.on_failure),
+        contact=common.contact_rule(t),
     )
 
 
@@ -226,6 +245,18 @@ def build(node: AssignGuideTaskNode, head: StepHead) -> AssignTaskStep:
 async def run(
     step: AssignTaskStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
+    # a skipped task is a task nobody did: `expired`, like one that could not be created
+    allowed = await contact_policy.gate(
+        it,
+        entry,
+        step.node_id,
+        visit,
+        channel=contact_policy.GUIDE_TASK,
+        rule=step.contact,
+        skip_port=EXPIRED,
+    )
+    if not allowed.proceed:
+        return allowed.port
     now = it.rt.now()
     due = now + timedelta(seconds=step.due_in_seconds)
     remind = (
@@ -323,7 +354,7 @@ SPEC = KindSpec(
         IrOnFailure.EXIT: None,
         IrOnFailure.PORT: FAILED,
     },
-    context_fields=("due_at", "outcome", "failed"),
+    context_fields=("due_at", "outcome", "failed", "capped"),
     context_refs=context_refs,
     waits=True,
     example={"task_type": "call", "instructions": "回访 {{ customer.name }}"},

@@ -1,14 +1,24 @@
 """``send_coupon``: issue one coupon from a template, exactly once per visit."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from engine import contact_policy
 from engine.compiler import common
 from engine.compiler.diagnostics import Code, Diagnostics, did_you_mean
-from engine.document_parts import NodeBase, NodeKind, OnFailure, _Model
+from engine.document_parts import (
+    ContactCategory,
+    Duration,
+    NodeBase,
+    NodeKind,
+    OnFailure,
+    WhenCapped,
+    _Model,
+    default_max_wait,
+)
 from engine.effect_parts import (
     COUPON_STOCK_EXHAUSTED,
     UNKNOWN_COUPON_TEMPLATE,
@@ -17,8 +27,8 @@ from engine.effect_parts import (
     EffectFailed,
     RunRecord,
 )
+from engine.ir_parts import DEFAULT_CONTACT_RULE, OMIT_DEFAULT, ContactRule, StepBase
 from engine.ir_parts import OnFailure as IrOnFailure
-from engine.ir_parts import StepBase
 from engine.kinds.spec import KindSpec, StepHead
 
 if TYPE_CHECKING:
@@ -29,6 +39,7 @@ if TYPE_CHECKING:
 
 NEXT = "next"
 FAILED = "failed"
+CAPPED = contact_policy.CAPPED
 
 # --------------------------------------------------------------------------- document
 
@@ -36,6 +47,9 @@ FAILED = "failed"
 class SendCouponConfig(_Model):
     coupon_template_id: str = Field(min_length=1, max_length=64)
     on_failure: OnFailure = OnFailure.CONTINUE
+    category: ContactCategory = ContactCategory.MARKETING
+    when_capped: WhenCapped = WhenCapped.SKIP
+    max_wait: Duration = Field(default_factory=default_max_wait)
 
 
 class SendCouponNode(NodeBase):
@@ -50,6 +64,7 @@ class SendCouponNode(NodeBase):
 class SendCouponStep(StepBase):
     coupon_template_id: str = ""
     on_failure: IrOnFailure = IrOnFailure.CONTINUE
+    contact: ContactRule = field(default=DEFAULT_CONTACT_RULE, metadata=OMIT_DEFAULT)
 
 
 # --------------------------------------------------------------------------- effect
@@ -112,10 +127,13 @@ ISSUE_COUPON: Effect[IssueCouponRequest, CouponIssued] = Effect(
 
 
 def ports(node: SendCouponNode) -> tuple[str, ...]:
-    return (NEXT, FAILED) if node.config.on_failure is OnFailure.PORT else (NEXT,)
+    capped = (CAPPED,) if node.config.when_capped is WhenCapped.PORT else ()
+    failed = (FAILED,) if node.config.on_failure is OnFailure.PORT else ()
+    return (NEXT, *capped, *failed)
 
 
 def validate(node: SendCouponNode, ctx: "Context", diags: Diagnostics) -> None:
+    common.check_contact_rule(node, diags)
     known = ctx.coupon_templates
     tid = node.config.coupon_template_id
     if known is not None and tid not in known:
@@ -135,6 +153,7 @@ def build(node: SendCouponNode, head: StepHead) -> SendCouponStep:
         head.transitions,
         coupon_template_id=node.config.coupon_template_id,
         on_failure=common.on_failure(node.config.on_failure),
+        contact=common.contact_rule(node.config),
     )
 
 
@@ -144,6 +163,11 @@ def build(node: SendCouponNode, head: StepHead) -> SendCouponStep:
 async def run(
     step: SendCouponStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
+    allowed = await contact_policy.gate(
+        it, entry, step.node_id, visit, channel=contact_policy.COUPON, rule=step.contact
+    )
+    if not allowed.proceed:
+        return allowed.port
     req = IssueCouponRequest(
         it.effect_ctx(step.node_id, visit),
         step.coupon_template_id,
@@ -181,6 +205,6 @@ SPEC = KindSpec(
     run=run,
     effects=(ISSUE_COUPON,),
     failure_ports={IrOnFailure.CONTINUE: NEXT, IrOnFailure.EXIT: None, IrOnFailure.PORT: FAILED},
-    context_fields=("expires_at", "issued_at", "redeemed", "issued", "failed"),
+    context_fields=("expires_at", "issued_at", "redeemed", "issued", "failed", "capped"),
     example={"coupon_template_id": "NEW20"},
 )

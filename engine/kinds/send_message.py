@@ -7,12 +7,22 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from engine import contact_policy
 from engine.compiler import common
 from engine.compiler.diagnostics import Code, Diagnostics
-from engine.document_parts import NodeBase, NodeKind, OnFailure, _Model
+from engine.document_parts import (
+    ContactCategory,
+    Duration,
+    NodeBase,
+    NodeKind,
+    OnFailure,
+    WhenCapped,
+    _Model,
+    default_max_wait,
+)
 from engine.effect_parts import CUSTOMER_OPTED_OUT, Effect, EffectContext, EffectFailed, RunRecord
+from engine.ir_parts import DEFAULT_CONTACT_RULE, OMIT_DEFAULT, ContactRule, StepBase
 from engine.ir_parts import OnFailure as IrOnFailure
-from engine.ir_parts import StepBase
 from engine.kinds.spec import KindSpec, StepHead
 
 if TYPE_CHECKING:
@@ -23,6 +33,7 @@ if TYPE_CHECKING:
 
 NEXT = "next"
 FAILED = "failed"
+CAPPED = contact_policy.CAPPED
 
 # --------------------------------------------------------------------------- document
 
@@ -41,6 +52,9 @@ class SendMessageConfig(_Model):
     content: str = Field(min_length=1, max_length=2000)
     webhook_url: str | None = Field(default=None, max_length=500)
     on_failure: OnFailure = OnFailure.CONTINUE
+    category: ContactCategory = ContactCategory.MARKETING
+    when_capped: WhenCapped = WhenCapped.SKIP
+    max_wait: Duration = Field(default_factory=default_max_wait)
 
 
 class SendMessageNode(NodeBase):
@@ -58,6 +72,7 @@ class SendMessageStep(StepBase):
     content: str = ""
     webhook_url: str | None = None
     on_failure: IrOnFailure = IrOnFailure.CONTINUE
+    contact: ContactRule = field(default=DEFAULT_CONTACT_RULE, metadata=OMIT_DEFAULT)
 
 
 # --------------------------------------------------------------------------- effect
@@ -104,10 +119,13 @@ SEND_MESSAGE: Effect[SendMessageRequest, MessageSent] = Effect(
 
 
 def ports(node: SendMessageNode) -> tuple[str, ...]:
-    return (NEXT, FAILED) if node.config.on_failure is OnFailure.PORT else (NEXT,)
+    capped = (CAPPED,) if node.config.when_capped is WhenCapped.PORT else ()
+    failed = (FAILED,) if node.config.on_failure is OnFailure.PORT else ()
+    return (NEXT, *capped, *failed)
 
 
 def validate(node: SendMessageNode, ctx: "Context", diags: Diagnostics) -> None:
+    common.check_contact_rule(node, diags)
     for field_name in ("content", "subject"):
         common.check_template_text(ctx, node, field_name, getattr(node.config, field_name), diags)
     if node.config.channel is Channel.WEBHOOK and not node.config.webhook_url:
@@ -134,6 +152,7 @@ def build(node: SendMessageNode, head: StepHead) -> SendMessageStep:
         content=msg.content,
         webhook_url=msg.webhook_url,
         on_failure=common.on_failure(msg.on_failure),
+        contact=common.contact_rule(msg),
     )
 
 
@@ -143,6 +162,11 @@ def build(node: SendMessageNode, head: StepHead) -> SendMessageStep:
 async def run(
     step: SendMessageStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
+    allowed = await contact_policy.gate(
+        it, entry, step.node_id, visit, channel=step.channel, rule=step.contact
+    )
+    if not allowed.proceed:
+        return allowed.port
     req = SendMessageRequest(
         ctx=it.effect_ctx(step.node_id, visit),
         channel=step.channel,
@@ -178,7 +202,7 @@ SPEC = KindSpec(
     run=run,
     effects=(SEND_MESSAGE,),
     failure_ports={IrOnFailure.CONTINUE: NEXT, IrOnFailure.EXIT: None, IrOnFailure.PORT: FAILED},
-    context_fields=("failed",),
+    context_fields=("failed", "capped"),
     context_refs=context_refs,
     example={"channel": "sms", "content": "{{ customer.name }}，欢迎回来"},
 )

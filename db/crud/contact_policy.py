@@ -1,0 +1,262 @@
+"""The contact policy's persistence: the policy row, its change log, and the contact ledger's
+atomic check-and-record (engine.contact_policy decides; this module makes it atomic).
+
+**Atomic per customer.** :func:`check_contact` reads the customer's counted contacts and
+records the new one in one write transaction that holds a per-customer lock: SQLite's
+``BEGIN IMMEDIATE`` (one writer at a time, so two checks never interleave), PostgreSQL's
+``pg_advisory_xact_lock`` on the customer id (held until commit; checks of other customers
+go on in parallel). Two journeys sending to one customer at the same instant can never both
+pass a cap of 1. **Idempotent**: the decision is stored under its key (workflow id +
+enrollment + node + visit + check number), and a retried activity reads it back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from db.crud._util import aware, find_by
+from db.models import Customer, Store, utcnow
+from db.models.contact_policy import (
+    POLICY_ROW_ID,
+    ContactLedgerEntry,
+    ContactPolicyRow,
+    PolicyChange,
+)
+from db.session import begin_write
+from engine.contact_policy import (
+    ALLOW,
+    CAPPED_OUTCOME,
+    Contact,
+    ContactPolicy,
+    FrequencyCap,
+    PolicyDecision,
+    QuietHours,
+    decide,
+)
+
+#: How many changes the policy page lists.
+CHANGES_LISTED = 50
+
+
+def get_policy_row(*, session: Session) -> ContactPolicyRow:
+    """The policy row (an unsaved empty one — no quiet hours, no caps — before the first
+    change)."""
+    return session.get(ContactPolicyRow, POLICY_ROW_ID) or ContactPolicyRow(id=POLICY_ROW_ID)
+
+
+def as_policy(row: ContactPolicyRow) -> ContactPolicy:
+    """The row as the engine's :class:`ContactPolicy`."""
+    quiet = (
+        QuietHours(row.quiet_start, row.quiet_end) if row.quiet_start and row.quiet_end else None
+    )
+    caps = [
+        FrequencyCap(
+            id=str(c["id"]),
+            channel=str(c["channel"]),
+            max_contacts=int(c["max_contacts"]),
+            window_days=int(c["window_days"]),
+            category=str(c.get("category", "all")),
+        )
+        for c in row.caps
+    ]
+    return ContactPolicy(quiet_hours=quiet, caps=caps)
+
+
+def save_policy(
+    *,
+    session: Session,
+    quiet_start: str | None,
+    quiet_end: str | None,
+    caps: list[dict[str, Any]],
+    by: str,
+    at: datetime | None = None,
+) -> list[PolicyChange]:
+    """Store the policy and one :class:`PolicyChange` per thing that changed (quiet hours;
+    each cap added, changed or removed, by id). Validated by the caller
+    (services.contact_policy). Commits; returns the changes (none: nothing changed)."""
+    at = at or utcnow()
+    begin_write(session)
+    row = session.get(ContactPolicyRow, POLICY_ROW_ID)
+    if row is None:
+        row = ContactPolicyRow(id=POLICY_ROW_ID)
+        session.add(row)
+    changes: list[PolicyChange] = []
+    old_quiet, new_quiet = (
+        _quiet_words(row.quiet_start, row.quiet_end),
+        _quiet_words(quiet_start, quiet_end),
+    )
+    if old_quiet != new_quiet:
+        changes.append(
+            PolicyChange(at=at, by=by, subject="quiet_hours", old=old_quiet, new=new_quiet)
+        )
+    old_caps = {str(c["id"]): c for c in row.caps}
+    new_caps = {str(c["id"]): c for c in caps}
+    for cap_id in sorted(old_caps.keys() | new_caps.keys()):
+        old, new = old_caps.get(cap_id), new_caps.get(cap_id)
+        if old != new:
+            changes.append(
+                PolicyChange(
+                    at=at, by=by, subject=f"cap:{cap_id}", old=_cap_words(old), new=_cap_words(new)
+                )
+            )
+    row.quiet_start, row.quiet_end = quiet_start, quiet_end
+    row.caps = [dict(c) for c in caps]
+    row.updated_at, row.updated_by = at, by
+    session.add_all(changes)
+    session.commit()
+    return changes
+
+
+def set_guide_capacity(
+    *, session: Session, guide_id: str, capacity: int, by: str, at: datetime | None = None
+) -> PolicyChange | None:
+    """Set a guide's daily task capacity, recorded like a policy change. None when it was
+    already ``capacity``; KeyError for an unknown guide."""
+    from db.models import Guide
+
+    begin_write(session)
+    guide = session.get(Guide, guide_id)
+    if guide is None:
+        session.rollback()
+        raise KeyError(guide_id)
+    if guide.daily_capacity == capacity:
+        session.commit()
+        return None
+    change = PolicyChange(
+        at=at or utcnow(),
+        by=by,
+        subject=f"guide_capacity:{guide_id}",
+        old=str(guide.daily_capacity),
+        new=str(capacity),
+    )
+    guide.daily_capacity = capacity
+    session.add_all([guide, change])
+    session.commit()
+    return change
+
+
+def list_changes(*, session: Session, limit: int = CHANGES_LISTED) -> list[PolicyChange]:
+    """The newest changes first."""
+    stmt = select(PolicyChange).order_by(col(PolicyChange.id).desc()).limit(limit)
+    return list(session.exec(stmt).all())
+
+
+def _quiet_words(start: str | None, end: str | None) -> str:
+    return f"{start}–{end}" if start and end else "off"
+
+
+def _cap_words(cap: dict[str, Any] | None) -> str:
+    if cap is None:
+        return "none"
+    return (
+        f"{cap['max_contacts']} per {cap['window_days']} days · {cap['channel']} · "
+        f"{cap.get('category', 'all')}"
+    )
+
+
+# --------------------------------------------------------------------------- the ledger
+
+
+def customer_zone(*, session: Session, customer_id: str, default: str) -> ZoneInfo:
+    """The customer's zone, else their store's, else ``default`` (HQ's)."""
+    customer = session.get(Customer, customer_id)
+    names: list[str | None] = []
+    if customer is not None:
+        names.append(customer.timezone)
+        store = session.get(Store, customer.store_id) if customer.store_id else None
+        names.append(store.timezone if store else None)
+    names.append(default)
+    for name in names:
+        if not name:
+            continue
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue  # bad data in a profile: the next fallback, not a failed send
+    return ZoneInfo("UTC")
+
+
+def check_contact(
+    *,
+    session: Session,
+    decision_key: str,
+    customer_id: str,
+    channel: str,
+    category: str,
+    at: datetime,
+    default_zone: str,
+    journey_id: str | None = None,
+    node_id: str | None = None,
+    workflow_id: str | None = None,
+) -> PolicyDecision:
+    """Decide one action under the current policy and record it, atomically per customer
+    (see the module docstring); the same ``decision_key`` gets the same decision. A
+    deferral by quiet hours is not recorded (it depends on the clock and policy alone, and
+    the check after it is a new decision). Ends its transaction on every path."""
+    begin_write(session)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": customer_id})
+    existing = find_by(session, ContactLedgerEntry, ContactLedgerEntry.decision_key, decision_key)
+    if existing is not None:
+        session.commit()
+        return _decision_of(existing)
+    policy = as_policy(get_policy_row(session=session))
+    widest = max((c.window_days for c in policy.caps), default=0)
+    contacts: list[Contact] = []
+    if widest:
+        stmt = select(ContactLedgerEntry).where(
+            col(ContactLedgerEntry.customer_id) == customer_id,
+            col(ContactLedgerEntry.outcome) == "sent",
+            col(ContactLedgerEntry.at) > at - timedelta(days=widest),
+            col(ContactLedgerEntry.at) <= at,
+        )
+        contacts = [
+            Contact(aware(r.at) or at, r.channel, r.category) for r in session.exec(stmt).all()
+        ]
+    zone = customer_zone(session=session, customer_id=customer_id, default=default_zone)
+    decision = decide(
+        policy, zone=zone, contacts=contacts, channel=channel, category=category, at=at
+    )
+    if decision.outcome in (ALLOW, CAPPED_OUTCOME):
+        session.add(
+            ContactLedgerEntry(
+                decision_key=decision_key,
+                customer_id=customer_id,
+                channel=channel,
+                category=category,
+                outcome="sent" if decision.outcome == ALLOW else "capped",
+                rule=decision.rule,
+                until=datetime.fromisoformat(decision.until) if decision.until else None,
+                detail=decision.detail[:200],
+                at=at,
+                journey_id=journey_id,
+                node_id=node_id,
+                workflow_id=workflow_id,
+            )
+        )
+    session.commit()
+    return decision
+
+
+def _decision_of(row: ContactLedgerEntry) -> PolicyDecision:
+    if row.outcome == "sent":
+        return PolicyDecision(ALLOW)
+    until = aware(row.until)
+    return PolicyDecision(
+        CAPPED_OUTCOME, row.rule, until.isoformat() if until else None, row.detail
+    )
+
+
+def contacts_of(*, session: Session, customer_id: str, since: datetime) -> list[Contact]:
+    """A customer's counted contacts since ``since`` (for test runs' sandbox worlds)."""
+    stmt = select(ContactLedgerEntry).where(
+        col(ContactLedgerEntry.customer_id) == customer_id,
+        col(ContactLedgerEntry.outcome) == "sent",
+        col(ContactLedgerEntry.at) > since,
+    )
+    return [Contact(aware(r.at) or since, r.channel, r.category) for r in session.exec(stmt).all()]

@@ -1,0 +1,300 @@
+"""The brand's contact policy (issue 15): quiet hours and frequency caps across journeys.
+
+Pure and stdlib-only. :func:`decide` is the one decision — used by the real activity
+(``activities.contact_policy``, over the ``contact_ledger`` table, atomically) and by the
+sandbox (:func:`simulate_check`, over the simulation world) — and :func:`gate` is what an
+action step (``send_message``, ``send_coupon``, ``assign_guide_task``) runs before its side
+effect: it asks for :data:`CHECK_CONTACT_POLICY`, defers through a durable timer while quiet
+hours last (never a wall-clock sleep, never dropped), and applies the step's
+:class:`~engine.ir_parts.ContactRule` when a cap is reached.
+
+Runs started before release ``journey-contact-policy`` (``engine.runtime.PATCHES``) never
+ask. The policy itself is read by the activity at each check, not compiled into journeys:
+a change applies to runs already waiting from their next action on.
+"""
+
+# No "from __future__ import annotations": Temporal resolves these dataclasses on every
+# payload (see engine/effects.py).
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from engine.effect_parts import Effect, EffectContext
+from engine.ir_parts import ContactRule
+
+if TYPE_CHECKING:
+    from engine.interpreter import Interpreter
+    from engine.runtime import TraceEntry
+    from engine.simulation import SimulatedRuntime
+
+#: The port a step whose rule says ``port`` follows when a cap is reached.
+CAPPED = "capped"
+
+MARKETING = "marketing"
+SERVICE = "service"
+CATEGORIES = (MARKETING, SERVICE)
+SKIP, WAIT, PORT = "skip", "wait", "port"
+WHEN_CAPPED = (SKIP, WAIT, PORT)
+
+ALLOW, DEFER, CAPPED_OUTCOME = "allow", "defer", "capped"
+#: The rule name a deferral by quiet hours carries (caps carry their own id).
+QUIET_HOURS = "quiet_hours"
+
+#: Message channels (``send_message``), and the contact channels of the other actions.
+MESSAGE_CHANNELS = ("sms", "wecom", "wechat_template", "email", "webhook")
+COUPON = "coupon"
+GUIDE_TASK = "guide_task"
+#: What a cap may count: every contact, every message, one message channel, coupons, tasks.
+CAP_CHANNELS = ("any", "message", *MESSAGE_CHANNELS, COUPON, GUIDE_TASK)
+#: Which categories a cap counts: both (the default: service is exempt from quiet hours,
+#: not from caps), or marketing only.
+CAP_CATEGORIES = ("all", MARKETING)
+#: Limits a policy must keep (the page and API refuse others with 422).
+MAX_CAP_WINDOW_DAYS = 365
+MAX_CAP_CONTACTS = 100
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local times (``HH:MM``, customer's zone) between which marketing is not sent; a
+    start after the end spans midnight (21:00–08:00)."""
+
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class FrequencyCap:
+    """At most ``max_contacts`` contacts of ``channel`` (and ``category``) per rolling
+    ``window_days``, across every journey."""
+
+    id: str
+    channel: str
+    max_contacts: int
+    window_days: int
+    category: str = "all"
+
+
+@dataclass
+class ContactPolicy:
+    quiet_hours: QuietHours | None = None
+    caps: list[FrequencyCap] = field(default_factory=list)
+
+
+@dataclass
+class Contact:
+    """One contact the ledger counts (a decision that let an action go out)."""
+
+    at: datetime
+    channel: str
+    category: str
+
+
+# --------------------------------------------------------------------------- effect
+
+
+@dataclass
+class PolicyCheckRequest:
+    """May this visit's action contact the customer now? ``attempt`` counts the checks of
+    one visit (a re-check after a deferral or a cap wait is a new decision)."""
+
+    ctx: EffectContext
+    channel: str
+    category: str = MARKETING
+    attempt: int = 1
+
+    @property
+    def key(self) -> str:
+        """The decision's idempotency key: a retried activity gets the same decision."""
+        return f"{self.ctx.idempotency_key}@{self.attempt}"
+
+
+@dataclass
+class PolicyDecision:
+    outcome: str  # allow | defer | capped
+    rule: str = ""  # quiet_hours, or the cap's id
+    until: str | None = None  # defer: when quiet hours end; capped: when the cap frees
+    detail: str = ""  # the rule in words: "21:00–08:00 Asia/Shanghai", "2 per 7 days"
+
+
+def parse_hhmm(value: str) -> time:
+    """``"21:30"`` → 21:30; ValueError for anything else."""
+    hours, _, minutes = value.partition(":")
+    if len(hours) != 2 or len(minutes) != 2 or not (hours + minutes).isdigit():
+        raise ValueError(f"{value!r} is not HH:MM")
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(quiet: QuietHours, at: datetime, zone: ZoneInfo) -> datetime | None:
+    """When the quiet hours around ``at`` end (UTC), or None when ``at`` is outside them."""
+    start, end = parse_hhmm(quiet.start), parse_hhmm(quiet.end)
+    local = at.astimezone(zone)
+    now = local.time().replace(tzinfo=None)
+    if start < end:
+        inside = start <= now < end
+        day = local.date()
+    else:  # spans midnight: the evening part ends tomorrow
+        inside = now >= start or now < end
+        day = local.date() if now < end else local.date() + timedelta(days=1)
+    if not inside:
+        return None
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+def cap_applies(cap: FrequencyCap, channel: str, category: str) -> bool:
+    if cap.category != "all" and cap.category != category:
+        return False
+    if cap.channel == "any":
+        return True
+    if cap.channel == "message":
+        return channel in MESSAGE_CHANNELS
+    return cap.channel == channel
+
+
+def cap_words(cap: FrequencyCap) -> str:
+    scope = cap.channel if cap.category == "all" else f"{cap.channel}, {cap.category}"
+    return f"{cap.max_contacts} per {cap.window_days} days ({scope})"
+
+
+def decide(
+    policy: ContactPolicy,
+    *,
+    zone: ZoneInfo,
+    contacts: list[Contact],
+    channel: str,
+    category: str,
+    at: datetime,
+) -> PolicyDecision:
+    """The policy's answer for one action at ``at``: quiet hours first (marketing only),
+    then every cap that counts this channel and category (the one that frees last wins)."""
+    if category != SERVICE and policy.quiet_hours is not None:
+        end = quiet_until(policy.quiet_hours, at, zone)
+        if end is not None:
+            q = policy.quiet_hours
+            return PolicyDecision(
+                DEFER, QUIET_HOURS, end.isoformat(), f"{q.start}–{q.end} {zone.key}"
+            )
+    worst: tuple[datetime, FrequencyCap] | None = None
+    for cap in policy.caps:
+        if not cap_applies(cap, channel, category):
+            continue
+        window = timedelta(days=cap.window_days)
+        counted = sorted(
+            c.at
+            for c in contacts
+            if at - window < c.at <= at and cap_applies(cap, c.channel, c.category)
+        )
+        if len(counted) >= cap.max_contacts:
+            # the cap frees when enough of the counted contacts have left the window
+            frees = counted[len(counted) - cap.max_contacts] + window
+            if worst is None or frees > worst[0]:
+                worst = (frees, cap)
+    if worst is not None:
+        frees, cap = worst
+        return PolicyDecision(CAPPED_OUTCOME, cap.id, frees.isoformat(), cap_words(cap))
+    return PolicyDecision(ALLOW)
+
+
+async def simulate_check(rt: "SimulatedRuntime", req: PolicyCheckRequest) -> PolicyDecision:
+    """The sandbox: the world's policy and earlier contacts, once per decision key."""
+    key = f"check_contact_policy:{req.key}"
+    if key in rt.done:
+        return rt.done[key]
+    world = rt.world
+    at = rt.clock
+    decision = decide(
+        world.policy or ContactPolicy(),
+        zone=_zone(world.facts.timezone or world.facts.store_timezone),
+        contacts=world.contacts,
+        channel=req.channel,
+        category=req.category,
+        at=at,
+    )
+    if decision.outcome == ALLOW:
+        world.contacts.append(Contact(at, req.channel, req.category))
+    rt.done[key] = decision
+    return decision
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except Exception:  # unknown zone in customer data: the chain's default, not a failure
+        return ZoneInfo("Asia/Shanghai")
+
+
+#: Decide (and, when allowed, record in the contact ledger) one contact, atomically per
+#: customer; a local activity (one short write transaction, no business failures).
+CHECK_CONTACT_POLICY: Effect[PolicyCheckRequest, PolicyDecision] = Effect(
+    "check_contact_policy", PolicyCheckRequest, PolicyDecision, local=True, simulate=simulate_check
+)
+
+# --------------------------------------------------------------------------- the gate
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What an action step does after the policy: go on to its side effect, or leave by
+    ``port`` (``None``: the run was stopped or reached its goal while deferred)."""
+
+    proceed: bool
+    port: str | None = None
+
+
+GO = Gate(True)
+
+
+async def gate(
+    it: "Interpreter",
+    entry: "TraceEntry",
+    node_id: str,
+    visit: int,
+    *,
+    channel: str,
+    rule: ContactRule,
+    skip_port: str = "next",
+) -> Gate:
+    """Ask the policy until the action may go out, waiting on durable timers; record every
+    deferral, skip or capped decision (with its rule) on the visit's trace entry
+    (``inputs["policy"]``) and, for a capped action, ``ctx.<node>.capped``."""
+    from engine.runtime import CONTACT_POLICY
+
+    if not it.rt.patched(CONTACT_POLICY):
+        return GO
+    notes: list[dict[str, Any]] = []
+    deadline = it.rt.now() + timedelta(seconds=rule.max_wait_seconds)
+    attempt = 0
+    while True:
+        attempt += 1
+        req = PolicyCheckRequest(it.effect_ctx(node_id, visit), channel, rule.category, attempt)
+        decision = await it.rt.effect(CHECK_CONTACT_POLICY, req)
+        if decision.outcome == ALLOW:
+            return GO
+        until = datetime.fromisoformat(decision.until) if decision.until else it.rt.now()
+        note: dict[str, Any] = {
+            "decision": "deferred",
+            "rule": decision.rule,
+            "detail": decision.detail,
+            "at": it.now_iso(),
+            "until": decision.until,
+        }
+        notes.append(note)
+        entry.inputs["policy"] = notes
+        if decision.outcome == DEFER or (rule.when_capped == WAIT and until <= deadline):
+            if decision.outcome == CAPPED_OUTCOME:
+                note["decision"] = "waited"
+            entry.summary = f"{note['decision']} by {decision.rule} until {decision.until}"
+            await it.park(node_id, "timer", until, f"contact policy: {decision.rule}")
+            await it.rt.wait(until=until, wake=it.interrupted)
+            it.state.waiting = None
+            if it.interrupted():
+                return Gate(False, None)
+            continue
+        capped = rule.when_capped == PORT
+        note["decision"] = "capped" if capped else "skipped"
+        it.state.context[node_id] = {"capped": True, "cap": decision.rule}
+        entry.result = {"capped": True, "cap": decision.rule, "frees_at": decision.until}
+        entry.summary = f"{note['decision']} by {decision.rule} ({decision.detail})"
+        return Gate(False, CAPPED if capped else skip_port)
