@@ -23,6 +23,7 @@ from canvas_ui import access
 from canvas_ui.api import accounts as accounts_api
 from canvas_ui.api import events as events_api
 from canvas_ui.api import journeys as journeys_api
+from canvas_ui.api import policy as policy_api
 from canvas_ui.api import reports as reports_api
 from canvas_ui.api import results as results_api
 from canvas_ui.api import runs as runs_api
@@ -41,6 +42,7 @@ from canvas_ui.routes import (
     journey_results,
     pages,
     panel,
+    policy,
     reports,
     runs,
     segments,
@@ -92,6 +94,8 @@ ROUTERS = (
     results_api.router,
     variants_api.router,
     journey_results.router,
+    policy_api.router,
+    policy.router,
 )
 
 

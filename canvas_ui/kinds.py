@@ -59,6 +59,34 @@ Summary = Callable[[Any, SummaryContext], str]
 RunNote = Callable[["StepView", str], str]
 
 
+#: The contact policy fields every action kind (message, coupon, guide task) has
+#: (engine.contact_policy; the brand's policy itself is on the /policy page).
+_CONTACT_FIELDS: dict[str, tuple[str, str]] = {
+    "category": (
+        lazy("Contact category"),
+        lazy(
+            "Marketing waits for quiet hours to end; service (coupon arrival, expiry "
+            "reminder, task follow-up) does not. Both count against frequency caps."
+        ),
+    ),
+    "when_capped": (
+        lazy("If a frequency cap is reached"),
+        lazy("Caps count this customer's contacts across all journeys (see Contact policy)."),
+    ),
+    "max_wait": (
+        lazy("Wait at most"),
+        lazy("If the cap does not allow it by then, the step is skipped."),
+    ),
+}
+_CONTACT_CHOICES: dict[str, str] = {
+    "category:marketing": lazy("Marketing"),
+    "category:service": lazy("Service"),
+    "when_capped:skip": lazy("Skip this step and go on"),
+    "when_capped:wait": lazy("Wait until the cap allows it"),
+    "when_capped:port": lazy("Take the 'capped' port"),
+}
+
+
 @dataclass(frozen=True)
 class KindInfo:
     """Display facts, defaults and wording of one node kind."""
@@ -550,6 +578,8 @@ KINDS: dict[NodeKind, KindInfo] = {
             {"coupon_template_id": "", "on_failure": "continue"},
             summary=_send_coupon_summary,
             run_note=_send_coupon_note,
+            field_labels=_CONTACT_FIELDS,
+            choice_labels=_CONTACT_CHOICES,
         ),
         KindInfo(
             NodeKind.AWARD_POINTS,
@@ -593,6 +623,8 @@ KINDS: dict[NodeKind, KindInfo] = {
             {"channel": "sms", "content": "", "on_failure": "continue"},
             summary=_send_message_summary,
             run_note=_send_message_note,
+            field_labels=_CONTACT_FIELDS,
+            choice_labels=_CONTACT_CHOICES,
         ),
         KindInfo(
             NodeKind.UPDATE_CUSTOMER,
@@ -623,6 +655,8 @@ KINDS: dict[NodeKind, KindInfo] = {
             },
             summary=_task_summary,
             run_note=_task_note,
+            field_labels=_CONTACT_FIELDS,
+            choice_labels=_CONTACT_CHOICES,
         ),
         KindInfo(
             NodeKind.EXIT,

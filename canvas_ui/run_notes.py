@@ -15,7 +15,7 @@ from canvas_ui.texts import when
 from canvas_ui.words import exit_reason
 from services.run_explain import RunExplanation, StepView
 
-__all__ = ["boot_steps", "current_note", "step_note", "when"]
+__all__ = ["boot_steps", "current_note", "policy_notes", "step_note", "when"]
 
 
 def step_note(step: StepView, tz: str) -> str:
@@ -25,8 +25,43 @@ def step_note(step: StepView, tz: str) -> str:
         return _("Failed: %(error)s") % {"error": step.error}
     if step.kind == "goal":  # the journey goal, reached anywhere (not a node kind)
         return _("Goal reached")
+    policy = policy_notes(step, tz)
+    if step.result.get("capped"):  # held back by a cap: nothing of the kind's own happened
+        return " · ".join(policy)
     info = kind_info(step.kind)
-    return info.run_note(step, tz) if info is not None else step.summary
+    note = info.run_note(step, tz) if info is not None else step.summary
+    return " · ".join([*policy, note])
+
+
+def policy_notes(step: StepView, tz: str) -> list[str]:
+    """What the contact policy did at an action step (engine.contact_policy: the trace's
+    ``inputs["policy"]``), each with the rule that caused it: "Deferred by quiet hours
+    (21:00–08:00 Asia/Shanghai) until 12-03 08:00", "Skipped: frequency cap mkt7 reached"."""
+    notes = []
+    for p in step.inputs.get("policy") or []:
+        at = when(p.get("until"), tz) if p.get("until") else ""
+        rule = str(p.get("rule", ""))
+        decision = p.get("decision")
+        if rule == "quiet_hours":
+            notes.append(
+                _("Deferred by quiet hours (%(hours)s) until %(at)s")
+                % {"hours": p.get("detail", ""), "at": at}
+            )
+        elif decision == "waited":
+            notes.append(
+                _("Waited for frequency cap %(cap)s until %(at)s") % {"cap": rule, "at": at}
+            )
+        elif decision == "capped":
+            notes.append(
+                _("Capped by frequency cap %(cap)s (allowed again %(at)s): took 'capped'")
+                % {"cap": rule, "at": at}
+            )
+        else:
+            notes.append(
+                _("Skipped: frequency cap %(cap)s reached (allowed again %(at)s)")
+                % {"cap": rule, "at": at}
+            )
+    return notes
 
 
 def current_note(exp: RunExplanation, labels: dict[str, str]) -> str:

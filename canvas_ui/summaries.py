@@ -24,6 +24,7 @@ from canvas_ui.texts import (
 )
 from canvas_ui.words import outcome_name
 from engine import document as d
+from engine.contact_policy import CAPPED
 from engine.ports import (
     COMPLETED,
     ELSE,
@@ -60,6 +61,7 @@ PORT_LABELS: dict[str, str] = {
     COMPLETED: lazy("done"),
     EXPIRED: lazy("overdue"),
     FAILED: lazy("failed"),
+    CAPPED: lazy("capped"),
 }
 
 

@@ -85,13 +85,21 @@ def _label(spec: FieldSpec) -> tuple[str, str]:
     return gettext(label), gettext(help_text) if help_text else ""
 
 
-def _choice_label(value: str) -> str:
+def _choice_label(value: str, field_name: str = "") -> str:
+    # "<field>:<value>" first: the same value may mean something else in another field
+    # (on_failure's "port" takes 'failed', when_capped's "port" takes 'capped')
+    own = labels.CHOICES.get(f"{field_name}:{value}") if field_name else None
+    if own is not None:
+        return gettext(own)
     return gettext(labels.CHOICES[value]) if value in labels.CHOICES else value
 
 
 #: A field that means something only for one choice of a sibling select: (sibling, value).
 #: A cool-down in days says nothing while re-entry is "Never" or "After leaving".
-SHOWN_WHEN: dict[str, tuple[str, str]] = {"cooldown_days": ("policy", "cooldown")}
+SHOWN_WHEN: dict[str, tuple[str, str]] = {
+    "cooldown_days": ("policy", "cooldown"),
+    "max_wait": ("when_capped", "wait"),  # how long to wait for a cap: only when waiting
+}
 
 
 def _hide_unused(children: list[FormField]) -> None:
@@ -240,7 +248,7 @@ def _build_one(  # noqa: C901 - one arm per widget
         if spec.name in ("coupon_template_id", "node_id", "segment_id"):
             f.choices = _data_choices(spec, data, current)
         else:
-            f.choices = [(c, _choice_label(c)) for c in spec.choices]
+            f.choices = [(c, _choice_label(c, spec.name)) for c in spec.choices]
             f.one_labels = {c: gettext(labels.ONE[c]) for c in spec.choices if c in labels.ONE}
             if current and current not in spec.choices:
                 f.choices.append((current, unavailable(current)))

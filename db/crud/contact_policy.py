@@ -74,6 +74,7 @@ def save_policy(
     quiet_end: str | None,
     caps: list[dict[str, Any]],
     by: str,
+    fallback_timezone: str | None = None,
     at: datetime | None = None,
 ) -> list[PolicyChange]:
     """Store the policy and one :class:`PolicyChange` per thing that changed (quiet hours;
@@ -94,6 +95,16 @@ def save_policy(
         changes.append(
             PolicyChange(at=at, by=by, subject="quiet_hours", old=old_quiet, new=new_quiet)
         )
+    if (row.fallback_timezone or "") != (fallback_timezone or ""):
+        changes.append(
+            PolicyChange(
+                at=at,
+                by=by,
+                subject="fallback_timezone",
+                old=row.fallback_timezone or "HQ",
+                new=fallback_timezone or "HQ",
+            )
+        )
     old_caps = {str(c["id"]): c for c in row.caps}
     new_caps = {str(c["id"]): c for c in caps}
     for cap_id in sorted(old_caps.keys() | new_caps.keys()):
@@ -105,6 +116,7 @@ def save_policy(
                 )
             )
     row.quiet_start, row.quiet_end = quiet_start, quiet_end
+    row.fallback_timezone = fallback_timezone or None
     row.caps = [dict(c) for c in caps]
     row.updated_at, row.updated_by = at, by
     session.add_all(changes)
@@ -205,7 +217,8 @@ def check_contact(
     if existing is not None:
         session.commit()
         return _decision_of(existing)
-    policy = as_policy(get_policy_row(session=session))
+    row = get_policy_row(session=session)
+    policy = as_policy(row)
     widest = max((c.window_days for c in policy.caps), default=0)
     contacts: list[Contact] = []
     if widest:
@@ -218,7 +231,9 @@ def check_contact(
         contacts = [
             Contact(aware(r.at) or at, r.channel, r.category) for r in session.exec(stmt).all()
         ]
-    zone = customer_zone(session=session, customer_id=customer_id, default=default_zone)
+    zone = customer_zone(
+        session=session, customer_id=customer_id, default=row.fallback_timezone or default_zone
+    )
     decision = decide(
         policy, zone=zone, contacts=contacts, channel=channel, category=category, at=at
     )

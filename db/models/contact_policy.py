@@ -26,6 +26,9 @@ class ContactPolicyRow(SQLModel, table=True):
     id: int = Field(default=POLICY_ROW_ID, primary_key=True)
     quiet_start: str | None = Field(default=None, max_length=5)
     quiet_end: str | None = Field(default=None, max_length=5)
+    #: The zone of customers with none of their own and no store's (None: HQ's
+    #: ``settings.timezone``).
+    fallback_timezone: str | None = Field(default=None, max_length=64)
     caps: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_by: str = Field(default="", max_length=64)

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("quiet_start", sa.String(5), nullable=True),
         sa.Column("quiet_end", sa.String(5), nullable=True),
+        sa.Column("fallback_timezone", sa.String(64), nullable=True),
         sa.Column("caps", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(64), nullable=False),

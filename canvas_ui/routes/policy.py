@@ -1,0 +1,195 @@
+"""The contact policy page (admin / HQ only): quiet hours, frequency caps and every guide's
+daily capacity in one place, with the list of changes (who, when, old → new). htmx posts
+answer the page's ``policy`` block; a refused input is a 422 with the field marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, Path, Request, status
+from fastapi.responses import Response
+
+from canvas_ui.deps import CurrentPrincipal, SessionDep
+from canvas_ui.i18n import gettext, lazy
+from canvas_ui.templating import render
+from canvas_ui.unit_of_work import UnitOfWorkRoute
+from engine.contact_policy import CAP_CATEGORIES, CAP_CHANNELS
+from services import contact_policy as policy
+
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=UnitOfWorkRoute)
+
+CHANNEL_LABELS = {
+    "any": lazy("Every contact"),
+    "message": lazy("Every message"),
+    "sms": lazy("SMS"),
+    "wecom": lazy("WeCom"),
+    "wechat_template": lazy("WeChat template message"),
+    "email": lazy("Email"),
+    "webhook": lazy("Webhook"),
+    "coupon": lazy("Coupons"),
+    "guide_task": lazy("Guide tasks"),
+}
+CATEGORY_LABELS = {"all": lazy("Marketing and service"), "marketing": lazy("Marketing only")}
+#: What the form says for each refused field (the service's own text is English), by the
+#: last part of the field's name.
+FIELD_ERRORS = {
+    "start": lazy("Give a start and an end as HH:MM (or leave both empty)."),
+    "end": lazy("Give a start and an end as HH:MM at different times (or leave both empty)."),
+    "fallback_timezone": lazy("Unknown time zone: use an IANA name such as Asia/Shanghai."),
+    "id": lazy("1–40 lower-case letters, digits, '_' or '-', not used by another cap."),
+    "channel": lazy("Pick one of the listed channels."),
+    "category": lazy("Pick one of the listed categories."),
+    "max_contacts": lazy("Between 1 and 100: a cap of 0 would block every contact."),
+    "window_days": lazy("Between 1 and 365 days."),
+    "caps": lazy("At most 20 caps."),
+    "capacity": lazy("Between 0 (no limit) and 500."),
+}
+
+
+def _error_text(field: str) -> str:
+    tail = field.split(".")[-1].split("-")[0]
+    return gettext(FIELD_ERRORS.get(tail, FIELD_ERRORS["channel"]))
+
+
+def _page(
+    request: Request,
+    session: Any,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    notice: str = "",
+    status_code: int = 200,
+) -> Response:
+    v = policy.view(session=session)
+    return render(
+        request,
+        "policy.html",
+        {
+            "policy": v.policy,
+            "guides": v.guides,
+            "changes": v.changes,
+            "channels": {c: gettext(CHANNEL_LABELS[c]) for c in CAP_CHANNELS},
+            "categories": {c: gettext(CATEGORY_LABELS[c]) for c in CAP_CATEGORIES},
+            "errors": errors or {},
+            "form": form or {},
+            "notice": notice,
+        },
+        block="policy",
+        status_code=status_code,
+    )
+
+
+def _saved(
+    request: Request, session: Any, new: policy.PolicyIn, by: str, form: dict[str, str]
+) -> Response:
+    try:
+        changes = policy.save(session=session, policy=new, by=by)
+    except policy.PolicyInputError as exc:
+        field = _form_field(exc.field)
+        return _page(
+            request,
+            session,
+            errors={field: _error_text(exc.field)},
+            form=form,
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    notice = gettext("Saved.") if changes else gettext("Nothing changed.")
+    return _page(request, session, notice=notice)
+
+
+def _form_field(field: str) -> str:
+    """``caps[3].window_days`` → ``cap.window_days`` (the page edits one cap at a time)."""
+    return "cap." + field.split(".", 1)[1] if field.startswith("caps[") else field
+
+
+@router.get("/policy")
+def policy_page(request: Request, session: SessionDep) -> Response:
+    return _page(request, session)
+
+
+@router.post("/policy/quiet-hours")
+def set_quiet_hours(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    quiet_start: str = Form(default="", max_length=5),
+    quiet_end: str = Form(default="", max_length=5),
+    fallback_timezone: str = Form(default="", max_length=64),
+) -> Response:
+    new = policy.current(session=session)
+    new.quiet_start, new.quiet_end, new.fallback_timezone = (
+        quiet_start,
+        quiet_end,
+        fallback_timezone,
+    )
+    form = {
+        "quiet_start": quiet_start,
+        "quiet_end": quiet_end,
+        "fallback_timezone": fallback_timezone,
+    }
+    return _saved(request, session, new, actor.username, form)
+
+
+@router.post("/policy/caps")
+def save_cap(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    cap_id: str = Form(default="", max_length=40),
+    channel: str = Form(default="", max_length=32),
+    max_contacts: int = Form(default=0, ge=-1_000_000, le=1_000_000),
+    window_days: int = Form(default=0, ge=-1_000_000, le=1_000_000),
+    category: str = Form(default="all", max_length=16),
+) -> Response:
+    """Add a cap, or change the one of that id."""
+    new = policy.current(session=session)
+    cap = policy.CapIn(cap_id.strip(), channel, max_contacts, window_days, category)
+    ids = [c.id for c in new.caps]
+    if cap.id in ids:
+        new.caps[ids.index(cap.id)] = cap
+    else:
+        new.caps.append(cap)
+    form = {
+        "cap_id": cap_id,
+        "channel": channel,
+        "max_contacts": str(max_contacts),
+        "window_days": str(window_days),
+        "category": category,
+    }
+    return _saved(request, session, new, actor.username, form)
+
+
+@router.post("/policy/caps/{cap_id}/delete")
+def delete_cap(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    cap_id: str = Path(max_length=40),
+) -> Response:
+    new = policy.current(session=session)
+    new.caps = [c for c in new.caps if c.id != cap_id]
+    return _saved(request, session, new, actor.username, {})
+
+
+@router.post("/policy/guides/{guide_id}/capacity")
+def set_capacity(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    guide_id: str = Path(max_length=32),
+    capacity: int = Form(ge=-1_000_000, le=1_000_000),
+) -> Response:
+    try:
+        change = policy.set_guide_capacity(
+            session=session, guide_id=guide_id, capacity=capacity, by=actor.username
+        )
+    except policy.PolicyInputError as exc:
+        return _page(
+            request,
+            session,
+            errors={exc.field: _error_text(exc.field)},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    return _page(
+        request, session, notice=gettext("Saved.") if change else gettext("Nothing changed.")
+    )
