@@ -243,6 +243,10 @@ VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
         lazy("In %(steps)s, “%(field)s” is longer than 90 days."),
         lazy("Waits can be at most 90 days; add a second Wait for longer pauses."),
     ),
+    ("INVALID_WAIT", "cap_wait_too_long"): (
+        lazy("In %(steps)s, “%(field)s” is longer than 30 days."),
+        lazy("Wait at most 30 days for a frequency cap, or let the step skip or take 'capped'."),
+    ),
     ("EMPTY_RULE", "rule"): (
         lazy("The rule “%(rule)s” of %(steps)s has no conditions."),
         lazy("Add a condition to the rule, or remove the rule."),

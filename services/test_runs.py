@@ -28,9 +28,18 @@ from datetime import datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from db.crud import contact_policy as policy_crud
 from engine import ir
 from engine.compiler import compile_document
 from engine.compiler.diagnostics import Diagnostic
+from engine.contact_policy import (
+    COUPON,
+    GUIDE_TASK,
+    MARKETING,
+    MESSAGE_CHANNELS,
+    Contact,
+    ContactPolicy,
+)
 from engine.effects import CustomerFacts, Effect, EffectFailed, SendMessageRequest
 from engine.interpreter import Interpreter, new_state
 from engine.rendering import TemplateLimitError
@@ -241,10 +250,13 @@ async def run_test(
     entry_properties: dict[str, Any] | None = None,
     past_events: list[tuple[float, str]] | None = None,
     template_customer: dict[str, Any] | None = None,
+    policy: ContactPolicy | None = None,
+    contacts: list[tuple[float, str]] | None = None,
 ) -> TestRunResult:
     """Run ``journey`` for ``facts`` in the sandbox; ``past_events`` are (days before, type);
     ``template_customer``: what messages see of the customer beyond the facts
-    (:func:`template_customer`)."""
+    (:func:`template_customer`); ``policy``: the brand's contact policy (:func:`live_policy`)
+    and ``contacts`` the customer's earlier contacts it counts, (days before, channel)."""
     loop = asyncio.get_running_loop()
     began = loop.time()
     start = start or default_start(journey.timezone)
@@ -253,6 +265,11 @@ async def run_test(
         coupon_templates={k: copy.copy(v) for k, v in coupon_templates.items()},
         past_events=[(start - timedelta(days=d), t) for d, t in (past_events or [])],
         template_customer=dict(template_customer or {}),
+        policy=policy,
+        contacts=[
+            Contact(start - timedelta(days=d), channel, MARKETING)
+            for d, channel in (contacts or [])
+        ],
     )
     runtime = _SteppingRuntime(world, start, script_items(script, start))
     entry_event = _entry_event(journey, start, entry_properties)
@@ -300,6 +317,8 @@ def run_test_blocking(
     script: list[ScriptLine],
     past_events: list[tuple[float, str]] | None = None,
     template_customer: dict[str, Any] | None = None,
+    policy: ContactPolicy | None = None,
+    contacts: list[tuple[float, str]] | None = None,
 ) -> TestRunResult:
     """:func:`run_test` on an event loop of its own, for a caller in a worker thread (a plain
     ``def`` route): the simulation and its template rendering are CPU work that must not hold
@@ -312,8 +331,41 @@ def run_test_blocking(
             script=script,
             past_events=past_events,
             template_customer=template_customer,
+            policy=policy,
+            contacts=contacts,
         )
     )
+
+
+#: What a test run's earlier contacts may name: every channel the contact policy counts.
+CONTACT_CHANNELS = (*MESSAGE_CHANNELS, COUPON, GUIDE_TASK)
+
+
+def parse_contacts(text: str) -> list[tuple[float, str]]:
+    """The customer's earlier contacts for a test run: ``"sms 2, coupon 5"`` (channel, days
+    ago) → ``[(2.0, "sms"), (5.0, "coupon")]``; ValueError naming what it cannot read."""
+    out = []
+    for raw in re.split(r"[,，\n]", text):
+        item = raw.strip()
+        if not item:
+            continue
+        parts = item.split()
+        try:
+            channel, days = parts[0], float(parts[1])
+        except (IndexError, ValueError):
+            channel, days = "", -1.0
+        if len(parts) != 2 or channel not in CONTACT_CHANNELS or not 0 <= days <= 365:
+            raise ValueError(
+                f"earlier contacts: cannot read {item!r}; write e.g. 'sms 2, coupon 5' "
+                f"(one of {', '.join(CONTACT_CHANNELS)}, then days ago, 0 to 365)"
+            )
+        out.append((days, channel))
+    return out
+
+
+def live_policy(*, session: Any) -> ContactPolicy:
+    """The brand's contact policy as it stands, for a test run's sandbox."""
+    return policy_crud.as_policy(policy_crud.get_policy_row(session=session))
 
 
 def _entry_event(

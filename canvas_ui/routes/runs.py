@@ -106,6 +106,14 @@ VALUE_KEYS = {
     "script": lazy("Script"),
     "since": lazy("Since"),
     "properties": lazy("Properties"),
+    # the contact policy's decisions at an action (engine.contact_policy)
+    "policy": lazy("Contact policy"),
+    "decision": lazy("Decision"),
+    "detail": lazy("Detail"),
+    "at": lazy("At"),
+    "capped": lazy("Capped"),
+    "cap": lazy("Frequency cap"),
+    "frees_at": lazy("Allowed again"),
 }
 #: Recorded values a reader meets most (a task's outcome, a message's status).
 VALUE_WORDS = {
@@ -115,6 +123,10 @@ VALUE_WORDS = {
     "event": lazy("Event"),
     "segment": lazy("Segment"),
     "script": lazy("Test script"),
+    "deferred": lazy("deferred"),
+    "waited": lazy("waited"),
+    "skipped": lazy("skipped"),
+    "quiet_hours": lazy("Quiet hours"),
 }
 
 
@@ -333,6 +345,8 @@ class TestRunIn(BaseModel):
     guide_id: str = Field(default="G1", max_length=32)
     segments: str = Field(default="", max_length=400)
     purchases_days_ago: str = Field(default="", max_length=100)
+    #: the customer's earlier contacts the contact policy counts: "sms 2, coupon 5"
+    earlier_contacts: str = Field(default="", max_length=300)
     script: str = Field(default="", max_length=5000)
 
 
@@ -353,8 +367,9 @@ def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONR
         facts = test_runs.facts_for(
             session=session,
             segment_ids=compiled.branch_segments(),
-            **body.model_dump(exclude={"script"}),
+            **body.model_dump(exclude={"script", "earlier_contacts"}),
         )
+        contacts = test_runs.parse_contacts(body.earlier_contacts)
         past = [
             (float(d), "purchase")
             for d in body.purchases_days_ago.replace("，", ",").split(",")
@@ -372,6 +387,8 @@ def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONR
         script=script,
         past_events=past,
         template_customer=test_runs.template_customer(session=session, facts=facts),
+        policy=test_runs.live_policy(session=session),
+        contacts=contacts,
     )
     if result.limit_errors:
         detail = "; ".join(result.limit_errors)

@@ -240,7 +240,7 @@ def check_contact_rule(node: Any, diags: Diagnostics) -> None:
             f"{config.max_wait.unit.value}).",
             nodes=[node.id],
             hint="Shorten the wait, or let the step skip or take the 'capped' port instead.",
-            params={"field": "max_wait", "problem": "zero" if s == 0 else "too_long"},
+            params={"field": "max_wait", "problem": "zero" if s == 0 else "cap_wait_too_long"},
         )
 
 
