@@ -13,6 +13,7 @@ from canvas_ui.deps import CurrentPrincipal, SessionDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
+from db.models.contact_policy import PolicyChange
 from engine.contact_policy import CAP_CATEGORIES, CAP_CHANNELS
 from services import contact_policy as policy
 
@@ -51,6 +52,37 @@ def _error_text(field: str) -> str:
     return gettext(FIELD_ERRORS.get(tail, FIELD_ERRORS["channel"]))
 
 
+def change_words(change: PolicyChange, guide_names: dict[str, str]) -> tuple[str, str, str]:
+    """A change as the page lists it: (what, before, after), in the reader's language."""
+    subject, _, key = change.subject.partition(":")
+
+    def value(raw: str) -> str:
+        if not raw:
+            return gettext("none")
+        if subject == "quiet_hours":
+            return raw.replace("-", "–")
+        if subject == "cap":
+            n, days, channel, category = (raw.split("/") + ["", "", "", ""])[:4]
+            return " · ".join(
+                (
+                    gettext("%(n)s per %(days)s days") % {"n": n, "days": days},
+                    gettext(CHANNEL_LABELS[channel]) if channel in CHANNEL_LABELS else channel,
+                    gettext(CATEGORY_LABELS[category]) if category in CATEGORY_LABELS else category,
+                )
+            )
+        return raw
+
+    if subject == "quiet_hours":
+        what = gettext("Quiet hours")
+    elif subject == "fallback_timezone":
+        what = gettext("Time zone for customers without one")
+    elif subject == "cap":
+        what = gettext("Frequency cap %(name)s") % {"name": key}
+    else:
+        what = gettext("Daily capacity of %(guide)s") % {"guide": guide_names.get(key, key)}
+    return what, value(change.old), value(change.new)
+
+
 def _page(
     request: Request,
     session: Any,
@@ -67,7 +99,9 @@ def _page(
         {
             "policy": v.policy,
             "guides": v.guides,
-            "changes": v.changes,
+            "changes": [
+                change_words(c, {g.id: g.name for g in v.guides}) + (c,) for c in v.changes
+            ],
             "channels": {c: gettext(CHANNEL_LABELS[c]) for c in CAP_CHANNELS},
             "categories": {c: gettext(CATEGORY_LABELS[c]) for c in CAP_CATEGORIES},
             "errors": errors or {},

@@ -101,8 +101,8 @@ def save_policy(
                 at=at,
                 by=by,
                 subject="fallback_timezone",
-                old=row.fallback_timezone or "HQ",
-                new=fallback_timezone or "HQ",
+                old=row.fallback_timezone or "",
+                new=fallback_timezone or "",
             )
         )
     old_caps = {str(c["id"]): c for c in row.caps}
@@ -159,15 +159,16 @@ def list_changes(*, session: Session, limit: int = CHANGES_LISTED) -> list[Polic
 
 
 def _quiet_words(start: str | None, end: str | None) -> str:
-    return f"{start}–{end}" if start and end else "off"
+    """``"21:00-08:00"``, or ``""`` for none (the page words it)."""
+    return f"{start}-{end}" if start and end else ""
 
 
 def _cap_words(cap: dict[str, Any] | None) -> str:
+    """``"2/7/message/all"`` (max contacts / window days / channel / category), or ``""``."""
     if cap is None:
-        return "none"
+        return ""
     return (
-        f"{cap['max_contacts']} per {cap['window_days']} days · {cap['channel']} · "
-        f"{cap.get('category', 'all')}"
+        f"{cap['max_contacts']}/{cap['window_days']}/{cap['channel']}/{cap.get('category', 'all')}"
     )
 
 

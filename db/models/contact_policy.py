@@ -35,14 +35,18 @@ class ContactPolicyRow(SQLModel, table=True):
 
 
 class PolicyChange(SQLModel, table=True):
-    """One change of the policy (or of a guide's daily capacity): who, when, old → new."""
+    """One change of the policy (or of a guide's daily capacity): who, when, old → new.
+
+    Values are kept plain for machines (the page words them): quiet hours ``"21:00-08:00"``,
+    a cap ``"2/7/message/all"`` (max / days / channel / category), a zone, a capacity; ``""``
+    for none."""
 
     __tablename__ = "policy_change"
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     by: str = Field(max_length=64)
-    #: "quiet_hours", "cap:<id>", "guide_capacity:<guide id>"
+    #: "quiet_hours", "fallback_timezone", "cap:<id>", "guide_capacity:<guide id>"
     subject: str = Field(max_length=100)
     old: str = Field(default="", max_length=500)
     new: str = Field(default="", max_length=500)

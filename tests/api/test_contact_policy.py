@@ -40,16 +40,16 @@ def test_the_api_saves_the_policy_and_records_each_change(app: Any, people: Any)
     assert data["quiet_hours"] == {"start": "21:00", "end": "08:00"}
     assert data["caps"] == [{**CAP, "category": "all"}]
     assert {(c["by"], c["subject"], c["old"], c["new"]) for c in data["changes"]} == {
-        ("hq", "quiet_hours", "off", "21:00–08:00"),
-        ("hq", "cap:mkt7", "none", "2 per 7 days · message · all"),
+        ("hq", "quiet_hours", "", "21:00-08:00"),
+        ("hq", "cap:mkt7", "", "2/7/message/all"),
     }
     admin = signed_in(app, "admin")
     body["caps"] = [{**CAP, "max_contacts": 3}]
     again = admin.put("/api/policy", json=body).json()
     assert again["changes"][0]["by"] == "admin"
     assert (again["changes"][0]["old"], again["changes"][0]["new"]) == (
-        "2 per 7 days · message · all",
-        "3 per 7 days · message · all",
+        "2/7/message/all",
+        "3/7/message/all",
     )
     assert len(again["changes"]) == 3  # the unchanged quiet hours are not a change
     capacities = {g["id"]: g["daily_capacity"] for g in again["guides"]}
@@ -95,7 +95,7 @@ def test_the_page_edits_quiet_hours_caps_and_capacity(app: Any, people: Any) -> 
     assert cap.status_code == 200 and 'data-cap="coupon3"' in cap.text
     capacity = admin.post("/policy/guides/G1/capacity", data={"capacity": "5"})
     assert capacity.status_code == 200
-    assert "guide_capacity:G1" in capacity.text
+    assert 'data-subject="guide_capacity:G1"' in capacity.text
     policy = admin.get("/api/policy").json()
     assert [c["id"] for c in policy["caps"]] == ["coupon3"]
     assert {g["id"]: g["daily_capacity"] for g in policy["guides"]}["G1"] == 5
