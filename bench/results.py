@@ -233,19 +233,44 @@ def _prepare(path: Path, customers: int, runs: int, rng: random.Random) -> dict[
     return sizes
 
 
+def _sizes(path: Path) -> dict[str, Any]:
+    con = sqlite3.connect(path)
+    try:
+        running = con.execute("SELECT workflow_id FROM journey_run WHERE status = 'running'")
+        _RUNNING.update(w for (w,) in running)
+        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "customers": one("SELECT count(*) FROM customer"),
+            "orders": one("SELECT count(*) FROM orders"),
+            "visits": one("SELECT count(*) FROM node_visit"),
+            "runs": one("SELECT max(id) FROM journey_run"),
+            "journey": one("SELECT id FROM journey WHERE name = '新客二回'"),
+        }
+    finally:
+        con.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--keep", type=Path, help="keep the database at this path")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the database at this path; when it exists already, reuse it (no generation)",
+    )
     args = parser.parse_args()
     rng = random.Random(11)
     with tempfile.TemporaryDirectory(prefix="journeys-results-") as tmp:
         path = args.keep or Path(tmp) / "results.db"
         url = f"sqlite:///{path}"
         started = time.perf_counter()
-        sizes = _prepare(path, args.customers, args.runs, rng)
-        print(f"generated {sizes} in {time.perf_counter() - started:.1f}s", flush=True)
+        if path.exists():
+            sizes = _sizes(path)
+            print(f"reusing {path}: {sizes}", flush=True)
+        else:
+            sizes = _prepare(path, args.customers, args.runs, rng)
+            print(f"generated {sizes} in {time.perf_counter() - started:.1f}s", flush=True)
         journey_id = sizes.pop("journey")
         engine = make_engine(url)
         t0 = time.perf_counter()
@@ -270,7 +295,7 @@ def main() -> None:
             return res, var
 
         timings = []
-        next_run = args.runs + 1
+        next_run = sizes["runs"] + 1
         for _ in range(3):
             con = sqlite3.connect(path)
             journeys = [(journey_id, True)] + [
