@@ -12,6 +12,7 @@ old runs.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import uuid
 from pathlib import Path
@@ -20,7 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.sandbox import SandboxActivities
-from tests.replay.scenarios import SCENARIOS
+from engine.simulation import SandboxWorld
+from tests.replay.scenarios import SCENARIOS, Scenario
 from tests.temporal_env import binary
 from tests.workflows.harness import compile_ok, default_world
 from workflows import JourneyInput, JourneyWorkflow
@@ -40,8 +42,7 @@ async def record(names: list[str] | None = None) -> list[Path]:
         for scenario in SCENARIOS:
             if names and scenario.name not in names:
                 continue
-            facts = scenario.facts
-            acts = SandboxActivities(lambda cid, facts=facts: default_world(cid, **facts))
+            acts = SandboxActivities(lambda cid, sc=scenario: _world(sc, cid))
             queue = f"record-{uuid.uuid4()}"
             journey = compile_ok(scenario.document, journey_id=f"replay-{scenario.name}")
             async with Worker(
@@ -69,6 +70,12 @@ async def record(names: list[str] | None = None) -> list[Path]:
             kept.write_text(json.dumps(journey.to_dict(), indent=1, ensure_ascii=False) + "\n")
             written.append(kept)
     return written
+
+
+def _world(scenario: Scenario, customer_id: str) -> SandboxWorld:
+    world = default_world(customer_id, **scenario.facts)
+    world.policy = copy.deepcopy(scenario.policy)
+    return world
 
 
 if __name__ == "__main__":

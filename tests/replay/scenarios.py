@@ -17,6 +17,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from engine.contact_policy import ContactPolicy, FrequencyCap
 from engine.runtime import CustomerEventIn, TaskOutcome
 from tests.workflows.harness import ENTRY, EXIT, GOAL, doc, wait_at
 from workflows import JourneyWorkflow
@@ -31,6 +32,8 @@ class Scenario:
     action: Action | None = None
     input_extra: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)  # over the harness's default world
+    #: the brand's contact policy in the sandbox world (None: no limits)
+    policy: ContactPolicy | None = None
 
 
 async def _purchase(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], acts: Any) -> None:
@@ -621,5 +624,42 @@ SCENARIOS = [
             },
         ),
         action=_store_visit,
+    ),
+    # release journey-contact-policy: every action asks check_contact_policy first; a
+    # message waits (a durable timer) for its cap, a coupon takes its `capped` port
+    Scenario(
+        "contact_policy_caps",
+        doc(
+            [
+                ENTRY,
+                {"id": "m1", "kind": "send_message", "config": {"content": "新品到店"}},
+                {
+                    "id": "m2",
+                    "kind": "send_message",
+                    "config": {
+                        "content": "还有一件",
+                        "when_capped": "wait",
+                        "max_wait": {"amount": 3, "unit": "days"},
+                    },
+                },
+                {
+                    "id": "c",
+                    "kind": "send_coupon",
+                    "config": {"coupon_template_id": "NEW20", "when_capped": "port"},
+                },
+                EXIT,
+                {"id": "held", "kind": "exit"},
+            ],
+            [
+                ("entry", "next", "m1"),
+                ("m1", "next", "m2"),
+                ("m2", "next", "c"),
+                ("c", "next", "done"),
+                ("c", "capped", "held"),
+            ],
+        ),
+        policy=ContactPolicy(
+            caps=[FrequencyCap("msg1d", "message", 1, 1), FrequencyCap("any2", "any", 2, 3)]
+        ),
     ),
 ]
