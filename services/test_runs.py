@@ -339,6 +339,18 @@ def run_test_blocking(
 
 #: What a test run's earlier contacts may name: every channel the contact policy counts.
 CONTACT_CHANNELS = (*MESSAGE_CHANNELS, COUPON, GUIDE_TASK)
+#: The same in the marketers' words (the form's zh-CN example is "短信 2, 优惠券 5").
+CONTACT_ALIASES = {
+    "短信": "sms",
+    "企微": "wecom",
+    "企业微信": "wecom",
+    "微信模板": "wechat_template",
+    "邮件": "email",
+    "券": COUPON,
+    "优惠券": COUPON,
+    "任务": GUIDE_TASK,
+    "导购任务": GUIDE_TASK,
+}
 
 
 def parse_contacts(text: str) -> list[tuple[float, str]]:
@@ -351,7 +363,7 @@ def parse_contacts(text: str) -> list[tuple[float, str]]:
             continue
         parts = item.split()
         try:
-            channel, days = parts[0], float(parts[1])
+            channel, days = CONTACT_ALIASES.get(parts[0], parts[0]), float(parts[1])
         except (IndexError, ValueError):
             channel, days = "", -1.0
         if len(parts) != 2 or channel not in CONTACT_CHANNELS or not 0 <= days <= 365:

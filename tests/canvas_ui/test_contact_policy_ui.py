@@ -30,6 +30,11 @@ def test_a_test_run_skips_a_capped_coupon_and_names_the_cap(client: TestClient) 
     assert coupon["port"] == "next" and body["coupons"] == []
     assert coupon["note"].startswith("Skipped: frequency cap coupon7 reached (allowed again ")
     assert coupon["inputs"]["policy"][0]["rule"] == "coupon7"
+    # the marketers' words for channels ("优惠券 2") read the same
+    zh = client.post(
+        f"/journeys/{jid}/test-run", json={"name": "李女士", "earlier_contacts": "优惠券 2"}
+    ).json()
+    assert _steps(zh)["coupon"]["inputs"]["policy"][0]["decision"] == "skipped"
     # without the earlier contact the coupon is issued
     free = client.post(f"/journeys/{jid}/test-run", json={"name": "李女士"}).json()
     assert len(free["coupons"]) == 1 and "policy" not in _steps(free)["coupon"]["inputs"]

@@ -227,6 +227,7 @@ def test_every_page_reads_chinese(
     sweep.visit(page, "/templates/second_purchase/use", "template-use")
     sweep.visit(page, "/tasks", "tasks")
     sweep.visit(page, "/accounts", "accounts")
+    sweep.visit(page, "/policy", "policy")
     sweep.visit(page, "/no-such-page", "not-found")
 
     guide = browser.new_context(
