@@ -145,6 +145,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         ),
         lazy("Write %(fix)s instead: placeholders take double braces."),
     ),
+    "ACTION_WITHOUT_WINDOW": (
+        lazy(
+            "%(steps)s can reach customers at any hour (even at 03:00): nothing before it "
+            "sets a send time, and there are no quiet hours."
+        ),
+        lazy(
+            "Give the step a send window, put a wait with a send window before it, or set "
+            "quiet hours on the Contact policy page."
+        ),
+    ),
     "CONTEXT_NOT_UPSTREAM": (
         lazy("%(steps)s refers to a step that does not come before it."),
         lazy("Choose a coupon or guide-task step earlier on the path."),

@@ -77,6 +77,16 @@ _CONTACT_FIELDS: dict[str, tuple[str, str]] = {
         lazy("Wait at most"),
         lazy("If the cap does not allow it by then, the step is skipped."),
     ),
+    **{
+        f"{model}.window": (
+            lazy("Send window"),
+            lazy(
+                "Send only between these times of day (the customer's or store's zone); "
+                "otherwise the step waits for the window."
+            ),
+        )
+        for model in ("SendMessageConfig", "SendCouponConfig", "AssignGuideTaskConfig")
+    },
 }
 _CONTACT_CHOICES: dict[str, str] = {
     "category:marketing": lazy("Marketing"),

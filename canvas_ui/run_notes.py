@@ -47,6 +47,11 @@ def policy_notes(step: StepView, tz: str) -> list[str]:
                 _("Deferred by quiet hours (%(hours)s) until %(at)s")
                 % {"hours": p.get("detail", ""), "at": at}
             )
+        elif rule == "send_window":
+            notes.append(
+                _("Deferred into the step's send window (%(hours)s) until %(at)s")
+                % {"hours": p.get("detail", ""), "at": at}
+            )
         elif decision == "waited":
             notes.append(
                 _("Waited for frequency cap %(cap)s until %(at)s") % {"cap": rule, "at": at}

@@ -26,6 +26,7 @@ from engine.ir_parts import ContactRule
 
 if TYPE_CHECKING:
     from engine.interpreter import Interpreter
+    from engine.kinds.wait import Window
     from engine.runtime import TraceEntry
     from engine.simulation import SimulatedRuntime
 
@@ -41,6 +42,8 @@ WHEN_CAPPED = (SKIP, WAIT, PORT)
 ALLOW, DEFER, CAPPED_OUTCOME = "allow", "defer", "capped"
 #: The rule name a deferral by quiet hours carries (caps carry their own id).
 QUIET_HOURS = "quiet_hours"
+#: The rule name a deferral into the step's own send window carries.
+SEND_WINDOW = "send_window"
 
 #: Message channels (``send_message``), and the contact channels of the other actions.
 MESSAGE_CHANNELS = ("sms", "wecom", "wechat_template", "email", "webhook")
@@ -218,6 +221,10 @@ async def simulate_check(rt: "SimulatedRuntime", req: PolicyCheckRequest) -> Pol
     return decision
 
 
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -254,11 +261,15 @@ async def gate(
     *,
     channel: str,
     rule: ContactRule,
+    window: "Window | None" = None,
     skip_port: str = "next",
 ) -> Gate:
     """Ask the policy until the action may go out, waiting on durable timers; record every
     deferral, skip or capped decision (with its rule) on the visit's trace entry
-    (``inputs["policy"]``) and, for a capped action, ``ctx.<node>.capped``."""
+    (``inputs["policy"]``) and, for a capped action, ``ctx.<node>.capped``. A step with its
+    own send ``window`` first waits for it (again after every wait: a cap may free at
+    night)."""
+    from engine import semantics
     from engine.runtime import CONTACT_POLICY
 
     if not it.rt.patched(CONTACT_POLICY):
@@ -267,6 +278,30 @@ async def gate(
     deadline = it.rt.now() + timedelta(seconds=rule.max_wait_seconds)
     attempt = 0
     while True:
+        if window is not None:
+            tz_name = await it.timezone(window.timezone_source)
+            now = it.rt.now()
+            opens = semantics.align_to_window(
+                now, window, semantics.zone(tz_name, it.journey.timezone)
+            ).astimezone(UTC)
+            if opens > now:
+                notes.append(
+                    {
+                        "decision": "deferred",
+                        "rule": SEND_WINDOW,
+                        "detail": f"{_hhmm(window.start_minute)}–{_hhmm(window.end_minute)} "
+                        f"{tz_name}",
+                        "at": it.now_iso(),
+                        "until": opens.isoformat(),
+                    }
+                )
+                entry.inputs["policy"] = notes
+                entry.summary = f"deferred into the send window until {opens.isoformat()}"
+                await it.park(node_id, "timer", opens, "send window")
+                await it.rt.wait(until=opens, wake=it.interrupted)
+                it.state.waiting = None
+                if it.interrupted():
+                    return Gate(False, None)
         attempt += 1
         req = PolicyCheckRequest(it.effect_ctx(node_id, visit), channel, rule.category, attempt)
         decision = await it.rt.effect(CHECK_CONTACT_POLICY, req)

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import crud
+from db.crud import contact_policy as policy_crud
 from db.errors import NotFoundError
 from db.models import Journey, JourneyVersion
 from db.session import end_transaction, in_thread
@@ -78,13 +79,17 @@ def coupon_template_ids(session: Session) -> set[str]:
 def validate_draft(
     *, session: Session, document: Any, journey_id: str = "draft", version: int = 0
 ) -> CompileResult:
-    """Compile ``document`` against this database's coupon templates and segments."""
+    """Compile ``document`` against this database's coupon templates and segments, and
+    its contact policy (an action that may run at any hour is a warning without quiet
+    hours)."""
+    policy = policy_crud.get_policy_row(session=session)
     return compile_document(
         document,
         journey_id=journey_id,
         version=version,
         coupon_templates=coupon_template_ids(session),
         segments=segments.KnownSegments(session=session),
+        quiet_hours=bool(policy.quiet_start and policy.quiet_end),
     )
 
 

@@ -46,11 +46,13 @@ def compile_document(
     version: int = 0,
     coupon_templates: Collection[str] | None = None,
     segments: Collection[str] | None = None,
+    quiet_hours: bool | None = None,
 ) -> CompileResult:
     """Compile a journey document (a dict, JSON text/bytes or a JourneyDocument).
 
     ``coupon_templates`` / ``segments``: the ids that exist; ``None`` skips that check
-    (e.g. offline).
+    (e.g. offline). ``quiet_hours``: whether the brand's contact policy has quiet hours
+    (``None``: unknown, no ACTION_WITHOUT_WINDOW warnings).
     """
     diags = Diagnostics()
     if isinstance(raw, JourneyDocument):
@@ -66,6 +68,7 @@ def compile_document(
         known_ids=parsed.known_ids,
         coupon_templates=coupon_templates,
         segments=segments,
+        quiet_hours=quiet_hours,
     )
     for validate in PASSES:
         validate(ctx, diags)

@@ -56,6 +56,8 @@ class Code(StrEnum):
     INVALID_FILTER = "INVALID_FILTER"
     INVALID_TIMEZONE = "INVALID_TIMEZONE"
     INVALID_GOAL_WINDOW = "INVALID_GOAL_WINDOW"
+    #: warning: a marketing action reachable at any hour (issue 15 item 4)
+    ACTION_WITHOUT_WINDOW = "ACTION_WITHOUT_WINDOW"
     # from publishing (services.segments): the entry's audience
     UNKNOWN_SEGMENT = "UNKNOWN_SEGMENT"
     EMPTY_AUDIENCE = "EMPTY_AUDIENCE"

@@ -54,6 +54,9 @@ class Context:
     #: every entry node: graph checks start from all of them, so a document with two
     #: entries gets every other finding too, not MULTIPLE_ENTRIES alone
     entry_ids: tuple[str, ...] = ()
+    #: whether the brand has quiet hours (its contact policy); None: unknown, so no
+    #: ACTION_WITHOUT_WINDOW warnings (offline compiles, tests)
+    quiet_hours: bool | None = None
 
 
 Pass = Callable[[Context, Diagnostics], None]
@@ -234,6 +237,66 @@ def validate_timezone(ctx: Context, diags: Diagnostics) -> None:
         )
 
 
+#: The action that reaches the customer the moment it runs. A coupon lands silently in the
+#: wallet and a guide works a task in working hours, so only messages are warned about
+#: (all three take a send window and the contact policy).
+_SENDS_AT_ONCE = ("send_message",)
+
+
+def validate_send_windows(ctx: Context, diags: Diagnostics) -> None:
+    """Warn about a marketing message that can go out at any hour: reached from an event
+    entry or a plain duration wait with no send window on the way (a wait's or an
+    action's), while the brand has no quiet hours. Service messages are meant to go at
+    once."""
+    if ctx.quiet_hours is not False:
+        return
+    for node in ctx.nodes.values():
+        config = getattr(node, "config", None)
+        if node.kind.value not in _SENDS_AT_ONCE or config is None:
+            continue
+        if getattr(config, "window", None) is not None:
+            continue
+        category = getattr(config, "category", None)
+        if category is not None and category.value == "service":
+            continue
+        source = _any_hour_source(ctx, node.id)
+        if source is None:
+            continue
+        diags.warning(
+            Code.ACTION_WITHOUT_WINDOW,
+            f"'{_label(node)}' can run at any hour (e.g. 03:00): it follows "
+            f"'{_label(ctx.nodes[source])}' with no send window on the way, and the brand has "
+            "no quiet hours.",
+            nodes=[node.id],
+            hint="Give the step a send window, put a wait with a send window before it, or "
+            "set quiet hours on the Contact policy page.",
+            params={"source": source},
+        )
+
+
+def _any_hour_source(ctx: Context, node_id: str) -> str | None:
+    """The first event entry or windowless duration wait found walking back from
+    ``node_id`` without crossing a send window; None when every way in has one."""
+    seen = {node_id}
+    todo = [node_id]
+    while todo:
+        for pred in ctx.graph.predecessors(todo.pop()):
+            if pred in seen or pred not in ctx.nodes:
+                continue
+            seen.add(pred)
+            node = ctx.nodes[pred]
+            config = getattr(node, "config", None)
+            if getattr(config, "window", None) is not None:
+                continue  # a wait's or an action's send window sets the time of day
+            kind = node.kind.value
+            if kind == "entry" and getattr(getattr(config, "trigger", None), "type", "") == "event":
+                return pred
+            if kind == "wait" and getattr(getattr(config, "until", None), "type", "") == "duration":
+                return pred
+            todo.append(pred)
+    return None
+
+
 #: The longest conversion window a goal may have: results look this far past an entry.
 MAX_GOAL_WINDOW_DAYS = 180
 
@@ -356,6 +419,7 @@ PASSES: tuple[Pass, ...] = (
     validate_segment_refs,
     validate_timezone,
     validate_goal,
+    validate_send_windows,
 )
 
 

@@ -26,6 +26,7 @@ from engine.effect_parts import NO_GUIDE_AVAILABLE, Effect, EffectContext, Effec
 from engine.ir_parts import DEFAULT_CONTACT_RULE, OMIT_DEFAULT, ContactRule, StepBase
 from engine.ir_parts import OnFailure as IrOnFailure
 from engine.kinds.spec import KindSpec, StepHead
+from engine.kinds.wait import TimeWindow, Window, build_window, check_window
 from engine.runtime import SEMANTICS_V2, SEMANTICS_V3
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ class AssignGuideTaskConfig(_Model):
     category: ContactCategory = ContactCategory.MARKETING
     when_capped: WhenCapped = WhenCapped.SKIP
     max_wait: Duration = Field(default_factory=default_max_wait)
+    #: send only inside this daily window (customer's or store's zone), like a wait's
+    window: TimeWindow | None = None
 
 
 class AssignGuideTaskNode(NodeBase):
@@ -98,6 +101,7 @@ class AssignTaskStep(StepBase):
     outcomes: tuple[str, ...] = ()
     on_failure: IrOnFailure = IrOnFailure.CONTINUE
     contact: ContactRule = field(default=DEFAULT_CONTACT_RULE, metadata=OMIT_DEFAULT)
+    window: Window | None = field(default=None, metadata=OMIT_DEFAULT)
 
 
 # --------------------------------------------------------------------------- effects
@@ -201,6 +205,8 @@ def ports(node: AssignGuideTaskNode) -> tuple[str, ...]:
 
 def validate(node: AssignGuideTaskNode, ctx: "Context", diags: Diagnostics) -> None:
     common.check_contact_rule(node, diags)
+    if node.config.window is not None:
+        check_window(node.id, common.label(node), node.config.window, diags)
     for field_name in ("title", "instructions"):
         common.check_template_text(ctx, node, field_name, getattr(node.config, field_name), diags)
     common.check_duration(node.id, common.label(node), "due_in", node.config.due_in, diags)
@@ -235,6 +241,7 @@ def build(node: AssignGuideTaskNode, head: StepHead) -> AssignTaskStep:
         expire_after_seconds=common.seconds(t.expire_after),
         outcomes=tuple(t.outcomes),
         on_failure=common.on_failure(t.on_failure),
+        window=build_window(node.config.window),
         contact=common.contact_rule(t),
     )
 
@@ -253,6 +260,7 @@ async def run(
         visit,
         channel=contact_policy.GUIDE_TASK,
         rule=step.contact,
+        window=step.window,
         skip_port=EXPIRED,
     )
     if not allowed.proceed:

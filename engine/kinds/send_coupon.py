@@ -30,6 +30,7 @@ from engine.effect_parts import (
 from engine.ir_parts import DEFAULT_CONTACT_RULE, OMIT_DEFAULT, ContactRule, StepBase
 from engine.ir_parts import OnFailure as IrOnFailure
 from engine.kinds.spec import KindSpec, StepHead
+from engine.kinds.wait import TimeWindow, Window, build_window, check_window
 
 if TYPE_CHECKING:
     from engine.compiler.passes import Context
@@ -50,6 +51,8 @@ class SendCouponConfig(_Model):
     category: ContactCategory = ContactCategory.MARKETING
     when_capped: WhenCapped = WhenCapped.SKIP
     max_wait: Duration = Field(default_factory=default_max_wait)
+    #: send only inside this daily window (customer's or store's zone), like a wait's
+    window: TimeWindow | None = None
 
 
 class SendCouponNode(NodeBase):
@@ -65,6 +68,7 @@ class SendCouponStep(StepBase):
     coupon_template_id: str = ""
     on_failure: IrOnFailure = IrOnFailure.CONTINUE
     contact: ContactRule = field(default=DEFAULT_CONTACT_RULE, metadata=OMIT_DEFAULT)
+    window: Window | None = field(default=None, metadata=OMIT_DEFAULT)
 
 
 # --------------------------------------------------------------------------- effect
@@ -134,6 +138,8 @@ def ports(node: SendCouponNode) -> tuple[str, ...]:
 
 def validate(node: SendCouponNode, ctx: "Context", diags: Diagnostics) -> None:
     common.check_contact_rule(node, diags)
+    if node.config.window is not None:
+        check_window(node.id, common.label(node), node.config.window, diags)
     known = ctx.coupon_templates
     tid = node.config.coupon_template_id
     if known is not None and tid not in known:
@@ -153,6 +159,7 @@ def build(node: SendCouponNode, head: StepHead) -> SendCouponStep:
         head.transitions,
         coupon_template_id=node.config.coupon_template_id,
         on_failure=common.on_failure(node.config.on_failure),
+        window=build_window(node.config.window),
         contact=common.contact_rule(node.config),
     )
 
@@ -164,7 +171,13 @@ async def run(
     step: SendCouponStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
     allowed = await contact_policy.gate(
-        it, entry, step.node_id, visit, channel=contact_policy.COUPON, rule=step.contact
+        it,
+        entry,
+        step.node_id,
+        visit,
+        channel=contact_policy.COUPON,
+        rule=step.contact,
+        window=step.window,
     )
     if not allowed.proceed:
         return allowed.port

@@ -24,6 +24,7 @@ from engine.effect_parts import CUSTOMER_OPTED_OUT, Effect, EffectContext, Effec
 from engine.ir_parts import DEFAULT_CONTACT_RULE, OMIT_DEFAULT, ContactRule, StepBase
 from engine.ir_parts import OnFailure as IrOnFailure
 from engine.kinds.spec import KindSpec, StepHead
+from engine.kinds.wait import TimeWindow, Window, build_window, check_window
 
 if TYPE_CHECKING:
     from engine.compiler.passes import Context
@@ -55,6 +56,8 @@ class SendMessageConfig(_Model):
     category: ContactCategory = ContactCategory.MARKETING
     when_capped: WhenCapped = WhenCapped.SKIP
     max_wait: Duration = Field(default_factory=default_max_wait)
+    #: send only inside this daily window (customer's or store's zone), like a wait's
+    window: TimeWindow | None = None
 
 
 class SendMessageNode(NodeBase):
@@ -73,6 +76,7 @@ class SendMessageStep(StepBase):
     webhook_url: str | None = None
     on_failure: IrOnFailure = IrOnFailure.CONTINUE
     contact: ContactRule = field(default=DEFAULT_CONTACT_RULE, metadata=OMIT_DEFAULT)
+    window: Window | None = field(default=None, metadata=OMIT_DEFAULT)
 
 
 # --------------------------------------------------------------------------- effect
@@ -126,6 +130,8 @@ def ports(node: SendMessageNode) -> tuple[str, ...]:
 
 def validate(node: SendMessageNode, ctx: "Context", diags: Diagnostics) -> None:
     common.check_contact_rule(node, diags)
+    if node.config.window is not None:
+        check_window(node.id, common.label(node), node.config.window, diags)
     for field_name in ("content", "subject"):
         common.check_template_text(ctx, node, field_name, getattr(node.config, field_name), diags)
     if node.config.channel is Channel.WEBHOOK and not node.config.webhook_url:
@@ -152,6 +158,7 @@ def build(node: SendMessageNode, head: StepHead) -> SendMessageStep:
         content=msg.content,
         webhook_url=msg.webhook_url,
         on_failure=common.on_failure(msg.on_failure),
+        window=build_window(node.config.window),
         contact=common.contact_rule(msg),
     )
 
@@ -163,7 +170,7 @@ async def run(
     step: SendMessageStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
     allowed = await contact_policy.gate(
-        it, entry, step.node_id, visit, channel=step.channel, rule=step.contact
+        it, entry, step.node_id, visit, channel=step.channel, rule=step.contact, window=step.window
     )
     if not allowed.proceed:
         return allowed.port

@@ -139,10 +139,12 @@ def validate(node: WaitNode, ctx: "Context", diags: Diagnostics) -> None:
             node.id, common.label(node), "the offset", until.offset, diags, allow_zero=True
         )
     if node.config.window is not None:
-        _check_window(node.id, common.label(node), node.config.window, diags)
+        check_window(node.id, common.label(node), node.config.window, diags)
 
 
-def _check_window(node_id: str, label: str, window: TimeWindow, diags: Diagnostics) -> None:
+def check_window(node_id: str, label: str, window: TimeWindow, diags: Diagnostics) -> None:
+    """A send window's times are times of day, and it is not empty (also the action kinds'
+    ``window``)."""
     for name, value in (("start", window.start), ("end", window.end)):
         hh, mm = (int(p) for p in value.split(":"))
         if hh > 23 or mm > 59:
@@ -185,9 +187,18 @@ def build(node: WaitNode, head: StepHead) -> WaitStep:
         until = UntilCustomerDate(u.field, _signed(common.seconds(u.offset), u.direction))
     else:
         until = UntilAbsolute(u.at.isoformat())
-    w = node.config.window
-    window = Window(_minutes(w.start), _minutes(w.end), w.timezone) if w else None
-    return WaitStep(head.node_id, head.label, head.transitions, until=until, window=window)
+    return WaitStep(
+        head.node_id,
+        head.label,
+        head.transitions,
+        until=until,
+        window=build_window(node.config.window),
+    )
+
+
+def build_window(w: TimeWindow | None) -> Window | None:
+    """A document send window as the IR's (also the action kinds' ``window``)."""
+    return Window(_minutes(w.start), _minutes(w.end), w.timezone) if w else None
 
 
 # --------------------------------------------------------------------------- run

@@ -110,7 +110,24 @@ def test_a_too_long_cap_wait_is_named_in_the_users_words(client: TestClient) -> 
     doc = linear_document()
     doc["nodes"][2]["config"] |= {"when_capped": "wait", "max_wait": {"amount": 31, "unit": "days"}}
     jid = create_journey(client, doc)
-    [problem] = client.post(f"/api/journeys/{jid}/validate").json()["diagnostics"]
+    diagnostics = client.post(f"/api/journeys/{jid}/validate").json()["diagnostics"]
+    [problem] = [d for d in diagnostics if d["code"] == "INVALID_WAIT"]
     assert "“Wait at most” is longer than 30 days" in problem["message"]
     zh = client.post(f"/api/journeys/{jid}/validate", headers={"Accept-Language": "zh-CN"})
-    assert "“最多等待”超过了 30 天" in zh.json()["diagnostics"][0]["message"]
+    [problem] = [d for d in zh.json()["diagnostics"] if d["code"] == "INVALID_WAIT"]
+    assert "“最多等待”超过了 30 天" in problem["message"]
+
+
+def test_an_action_at_any_hour_is_a_warning_until_quiet_hours_are_set(client: TestClient) -> None:
+    doc = linear_document()  # entry → wait 3 days (no window) → message → exit
+    doc["nodes"][2] |= {"kind": "send_message", "config": {"content": "新品到店"}}
+    jid = create_journey(client, doc)
+    diagnostics = client.post(f"/api/journeys/{jid}/validate").json()["diagnostics"]
+    [warning] = [d for d in diagnostics if d["code"] == "ACTION_WITHOUT_WINDOW"]
+    assert warning["severity"] == "warning" and warning["node_ids"] == ["coupon"]
+    assert "at any hour (even at 03:00)" in warning["message"]
+    assert "Contact policy page" in warning["hint"]
+    policy = {"quiet_hours": {"start": "21:00", "end": "08:00"}}
+    assert client.put("/api/policy", json=policy).status_code == 200
+    again = client.post(f"/api/journeys/{jid}/validate").json()["diagnostics"]
+    assert not [d for d in again if d["code"] == "ACTION_WITHOUT_WINDOW"]

@@ -103,3 +103,125 @@ def test_a_task_outcome_may_not_be_called_capped() -> None:
     config = {**TASK["config"], "outcomes": ["capped", "ok"], "when_capped": "port"}
     result = _compile(_doc({**TASK, "config": config}, ("capped", "ok", "expired")))
     assert Code.DUPLICATE_PORT_ID in {d.code for d in result.diagnostics}
+
+
+# --------------------------------------------------------------------------- send windows
+
+
+def _utc(iso: str) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(iso).astimezone(UTC).isoformat()[:16]
+
+
+def _run(config: dict[str, Any], policy: Any = None) -> Any:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from engine.effects import CustomerFacts
+    from engine.simulation import SandboxWorld, simulate
+
+    journey = _compile(_doc({**MESSAGE, "config": {**MESSAGE["config"], **config}})).journey
+    assert journey is not None
+    world = SandboxWorld(facts=CustomerFacts("C1", timezone="Asia/Shanghai"), policy=policy)
+    start = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)  # 01:00 in Shanghai
+    state = asyncio.run(simulate(journey, world, start=start))
+    return next(t for t in state.trace if t.node_id == "a"), world
+
+
+def test_an_action_waits_for_its_own_send_window() -> None:
+    step, world = _run({"window": {"start": "10:00", "end": "20:00"}})
+    [note] = step.inputs["policy"]
+    assert (note["decision"], note["rule"]) == ("deferred", "send_window")
+    assert note["detail"] == "10:00–20:00 Asia/Shanghai"
+    assert _utc(step.finished_at) == "2026-03-02T02:00"  # 10:00 Shanghai
+    assert len(world.messages) == 1
+
+
+def test_a_send_window_and_quiet_hours_both_hold() -> None:
+    from engine.contact_policy import ContactPolicy, QuietHours
+
+    policy = ContactPolicy(quiet_hours=QuietHours("21:00", "08:00"))
+    step, _ = _run({"window": {"start": "07:00", "end": "09:00"}}, policy)
+    rules = [(n["rule"], n["until"][:16]) for n in step.inputs["policy"]]
+    assert rules == [("send_window", "2026-03-01T23:00"), ("quiet_hours", "2026-03-02T00:00")]
+    assert _utc(step.finished_at) == "2026-03-02T00:00"  # 08:00 Shanghai
+
+
+def test_an_empty_send_window_on_an_action_is_refused() -> None:
+    config = {**MESSAGE["config"], "window": {"start": "09:00", "end": "09:00"}}
+    result = _compile(_doc({**MESSAGE, "config": config}))
+    assert [d.code for d in result.errors] == [Code.INVALID_WINDOW]
+
+
+def _chain(entry: dict[str, Any], *middle: dict[str, Any], action: dict[str, Any]) -> Any:
+    nodes = [{"id": "entry", "kind": "entry", "config": entry}, *middle, {"id": "a", **action}]
+    nodes.append({"id": "done", "kind": "exit"})
+    ids = [n["id"] for n in nodes]
+    edges = list(zip(ids, ["next"] * len(ids), ids[1:], strict=False))
+    return {
+        "name": "t",
+        "nodes": nodes,
+        "edges": [
+            {"id": f"e{i}", "source": s, "source_port": p, "target": t}
+            for i, (s, p, t) in enumerate(edges)
+        ],
+    }
+
+
+EVENT = {"trigger": {"type": "event", "event_type": "signup"}}
+MANUAL = {"trigger": {"type": "manual"}}
+THREE_DAYS = {"until": {"type": "duration", "duration": {"amount": 3, "unit": "days"}}}
+WINDOW = {"start": "10:00", "end": "20:00"}
+
+
+@pytest.mark.parametrize(
+    ("doc", "warned"),
+    [
+        (_chain(EVENT, action=MESSAGE), True),
+        (_chain(MANUAL, {"id": "w", "kind": "wait", "config": THREE_DAYS}, action=MESSAGE), True),
+        (_chain(EVENT, action=COUPON), False),  # lands in the wallet: not a 03:00 message
+        (_chain(MANUAL, action=MESSAGE), False),  # enrolled by hand, when HQ chooses
+        (
+            _chain(
+                EVENT,
+                {"id": "w", "kind": "wait", "config": THREE_DAYS | {"window": WINDOW}},
+                action=MESSAGE,
+            ),
+            False,
+        ),
+        (_chain(EVENT, action={**MESSAGE, "config": {"content": "hi", "window": WINDOW}}), False),
+        (
+            _chain(EVENT, action={**MESSAGE, "config": {"content": "hi", "category": "service"}}),
+            False,
+        ),
+        (
+            _chain(
+                EVENT,
+                {"id": "m0", "kind": "send_message", "config": {"content": "hi", "window": WINDOW}},
+                action=TASK,
+            ),
+            False,
+        ),
+    ],
+)
+def test_an_action_reachable_at_any_hour_is_a_warning_without_quiet_hours(
+    doc: dict[str, Any], warned: bool
+) -> None:
+    if doc["nodes"][-2]["kind"] == "assign_guide_task":  # a task's ports
+        doc["nodes"].append({"id": "late", "kind": "exit"})
+        doc["edges"][-1]["source_port"] = "completed"
+        doc["edges"].append({"id": "ex", "source": "a", "source_port": "expired", "target": "late"})
+    result = compile_document(
+        doc, journey_id="j", version=1, coupon_templates={"NEW20"}, quiet_hours=False
+    )
+    assert result.journey is not None, [d.message for d in result.errors]
+    found = [d for d in result.diagnostics if d.code is Code.ACTION_WITHOUT_WINDOW]
+    assert bool(found) is warned
+    if warned:
+        assert found[0].severity.value == "warning" and list(found[0].node_ids) == ["a"]
+    for known in (True, None):  # quiet hours configured, or unknown: nothing to say
+        again = compile_document(
+            doc, journey_id="j", version=1, coupon_templates={"NEW20"}, quiet_hours=known
+        )
+        assert not [d for d in again.diagnostics if d.code is Code.ACTION_WITHOUT_WINDOW]
