@@ -6,12 +6,21 @@ on, and SQLAlchemy emitting BEGIN itself so transactions really are transactions
 sqlite3 driver's legacy mode skips BEGIN before SELECTs). A write that reads first (the
 coupon ledger) asks for ``BEGIN IMMEDIATE`` through :func:`begin_write`, so it takes the
 write lock up front and waits for it rather than failing halfway.
+
+The threads of one process that want SQLite's write lock queue for it in arrival order
+(:class:`WriterQueue`) before asking SQLite: SQLite's own busy handler is a sleep-and-retry
+loop, so under many writers a late arrival often wins while an early one sleeps, and a few
+unlucky writers waited 10-20 s (bench.web_load: p99 of the web app's ``BEGIN IMMEDIATE``
+12-19 s with holds of a few ms). Queued, at most one thread per process retries in SQLite.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,6 +35,10 @@ from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "journeys_sqlite_immediate"
+#: in a pooled connection's ``info``: the writer queue this connection's transaction holds
+_QUEUED = "journeys_writer_queue"
+
+log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], Session]
 
@@ -64,7 +77,80 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
+class WriterQueue:
+    """First come, first served among the threads of this process that want one SQLite
+    database's write lock.
+
+    :meth:`acquire` returns at once when nobody holds it, else waits its turn; ``release``
+    (any thread: a transaction may end in another thread than it began) hands it straight
+    to the longest waiter. A thread that holds it already is not queued again (a second
+    writer of its own would wait on itself): it goes to SQLite's busy handler as before.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._owner: int | None = None
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait for the turn of this thread (at most ``timeout`` s); False: not queued (held
+        by this thread already, or the wait timed out — then SQLite's busy timeout rules)."""
+        me = threading.get_ident()
+        with self._mutex:
+            if self._held and self._owner == me:
+                return False
+            if not self._held:
+                self._held, self._owner = True, me
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if not turn.acquire(timeout=timeout):
+            with self._mutex:
+                if turn in self._waiters:
+                    self._waiters.remove(turn)
+                    log.warning("no turn for the SQLite write lock after %.0f s", timeout)
+                    return False
+            # handed over between the timeout and the mutex: it is ours
+        with self._mutex:
+            self._owner = me
+        return True
+
+    def release(self) -> None:
+        with self._mutex:
+            self._owner = None
+            if self._waiters:
+                self._waiters.popleft().release()  # still held: handed over
+            else:
+                self._held = False
+
+
+_WRITER_QUEUES: dict[str, WriterQueue] = {}
+_WRITER_QUEUES_LOCK = threading.Lock()
+
+
+def writer_queue(url: str) -> WriterQueue:
+    """The process's one queue for the database at ``url`` (every engine on it shares it)."""
+    database = make_url(url).database or ""
+    key = str(Path(database).expanduser().resolve()) if _is_file(database) else url
+    with _WRITER_QUEUES_LOCK:
+        return _WRITER_QUEUES.setdefault(key, WriterQueue())
+
+
+def _is_file(database: str) -> bool:
+    return bool(database) and database != ":memory:" and not database.startswith("file:")
+
+
+def _leave_queue(info: dict[Any, Any]) -> None:
+    queue = info.pop(_QUEUED, None)
+    if queue is not None:
+        queue.release()
+
+
 def _tune_sqlite(engine: Engine) -> None:
+    queue = writer_queue(str(engine.url))
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the driver (see the module docstring).
@@ -78,8 +164,24 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not conn.get_execution_options().get(_IMMEDIATE, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        # conn.info lives with the pooled DBAPI connection: the pool's checkin sees it too
+        if queue.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            conn.info[_QUEUED] = queue
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _leave_queue(conn.info)
+            raise
+
+    # the write lock is SQLite's until the transaction ends; then the next in line goes
+    event.listen(engine, "commit", lambda conn: _leave_queue(conn.info))
+    event.listen(engine, "rollback", lambda conn: _leave_queue(conn.info))
+    # a connection that goes back to the pool (or away) without either: never strand the queue
+    event.listen(engine, "checkin", lambda _dbapi, record: _leave_queue(record.info))
+    event.listen(engine, "invalidate", lambda _dbapi, record, _exc: _leave_queue(record.info))
 
 
 def begin_write(session: Session) -> None:
