@@ -214,6 +214,12 @@ def _metrics_row(session: Session, customer_id: str) -> CustomerMetrics:
     return row
 
 
+def moves_metrics(event_type: str) -> bool:
+    """Whether an event of ``event_type`` moves any metric (:func:`on_event` ignores the
+    rest)."""
+    return event_type == "purchase" or event_type in LAST_AT
+
+
 def on_event(
     *,
     session: Session,
@@ -230,7 +236,7 @@ def on_event(
     and the next full :func:`recompute` catches the metrics up).
     """
     now = now or utcnow()
-    if event_type != "purchase" and event_type not in LAST_AT:
+    if not moves_metrics(event_type):
         return None
     try:
         begin_write(session)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import Session, col
 
 from audiences import metrics
@@ -225,3 +225,59 @@ def test_a_stage_change_is_stored_as_an_event_with_its_pending_delivery(
     assert scored.get(EventDelivery, derived[0]) is not None  # delivered like any event
     # announcing the same change again stores nothing new
     assert announce(session=scored, changes=[]) == []
+
+
+def test_an_event_its_metrics_and_its_stage_change_commit_together(
+    scored: Session,  # noqa: F811
+) -> None:
+    metrics.recompute(session=scored, now=NOW)
+    scored.commit()
+    commits: list[object] = []
+    engine = scored.get_bind()
+
+    def listen(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(engine, "commit", listen)
+    try:
+        purchase = EventIn(
+            event_id="pos-2",
+            customer_id="B",
+            type="purchase",
+            properties={"amount": 99},
+            occurred_at=datetime.now(UTC),
+        )
+        result, mine = store_events(session=scored, events=[purchase])
+    finally:
+        event.remove(engine, "commit", listen)
+    assert result.accepted == 1 and len(mine) == 2  # the purchase and its stage change
+    assert len(commits) == 1  # one write transaction: the write lock taken once
+    assert scored.get(CustomerMetrics, "B").purchases_count == 2  # type: ignore[union-attr]
+
+
+def test_metrics_that_fail_leave_the_event_stored_and_pending(
+    scored: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    metrics.recompute(session=scored, now=NOW)
+    before = scored.get(CustomerMetrics, "B").purchases_count  # type: ignore[union-attr]
+
+    def broken(**_kw: object) -> None:
+        raise RuntimeError("metrics broke")
+
+    monkeypatch.setattr(metrics, "refresh_purchases", broken)
+    purchase = EventIn(
+        event_id="pos-3",
+        customer_id="B",
+        type="purchase",
+        properties={"amount": 99},
+        occurred_at=datetime.now(UTC),
+    )
+    result, mine = store_events(session=scored, events=[purchase])
+    assert result.accepted == 1 and mine == ["pos-3"]
+    assert crud.get_event(session=scored, event_id="pos-3") is not None
+    assert scored.get(EventDelivery, "pos-3") is not None
+    # the failed update undid itself only: the order stays (the source of truth the next
+    # full recompute reads), the metrics are as they were
+    assert scored.get(CustomerMetrics, "B").purchases_count == before  # type: ignore[union-attr]
+    assert len(crud.list_orders(session=scored, customer_id="B")) == before + 1
