@@ -23,6 +23,7 @@ from canvas_ui.i18n import gettext
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
+from db.session import end_transaction, read_session
 from services import chase as chasing
 from services import task_reports, tasks
 from services.accounts import Principal
@@ -193,10 +194,14 @@ def chase(
             scope_id=scope_id,
             include_not_due=include_not_due,
         )
-    board = _board(session, actor, days, journey_id, store_id)
-    ctx = _page_ctx(session, actor, board, store_id or None)
-    ctx["flash"] = chase_message(done)
-    return render(request, "tasks.html", ctx, block="board", force_block=True)
+    # the chase is committed; the board is read and rendered outside the write transaction
+    # (a POST's session would hold SQLite's write lock for it: bench.web_load)
+    end_transaction(session)
+    with read_session(session) as reading:
+        board = _board(reading, actor, days, journey_id, store_id)
+        ctx = _page_ctx(reading, actor, board, store_id or None)
+        ctx["flash"] = chase_message(done)
+        return render(request, "tasks.html", ctx, block="board", force_block=True)
 
 
 @router.post("/tasks/{task_id}/reassign")

@@ -23,7 +23,7 @@ from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
-from db.session import in_thread
+from db.session import in_thread, read_session
 from services import tasks
 from services.accounts import Principal
 
@@ -225,7 +225,15 @@ async def contact(
             result=result,
             note=note.strip(),
         )
-        return await in_thread(_item_response, request, session, actor, task_id, counts=True)
+        return await in_thread(_card_after, request, session, actor, task_id)
+
+
+def _card_after(request: Request, session: Session, actor: Principal, task_id: str) -> Response:
+    """The card after an outcome, read and rendered outside any write transaction (the
+    outcome is committed): a POST's session would take SQLite's write lock for it, and hold
+    it while the template renders (bench.web_load: every writer queued behind that)."""
+    with read_session(session) as reading:
+        return _item_response(request, reading, actor, task_id, counts=True)
 
 
 @router.get("/workbench/tasks/{task_id}/progress")
