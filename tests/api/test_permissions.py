@@ -182,6 +182,7 @@ def test_the_nav_offers_only_pages_the_user_may_open(app: Any) -> None:
         "/reports/attribution",
         "/customers",
         "/runs",
+        "/policy",  # the contact policy (issue 15): admin and HQ
     ]
     assert all(hq.get(link).status_code == 200 for link in links)
     manager = signed_in(app, "manager")
