@@ -54,6 +54,7 @@ from db.errors import NotFoundError
 from db.session import make_engine
 from services.preflight import check_safe_to_start
 from services.reconcile import Reconciler
+from services.results_store import ClaimRule
 from services.temporal import TemporalGateway, TemporalUnavailableError
 from settings import Settings, get_settings
 
@@ -118,6 +119,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             gateway=gateway,
             interval=settings.reconcile_interval_seconds,
             timezone=settings.timezone,
+            claim_rule=ClaimRule.of(settings),
         )
         task = asyncio.create_task(reconciler.run(), name="reconciler")
     try:

@@ -32,11 +32,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from db import crud
 from db.crud import attribution as sql
+from db.crud import results as store_sql
 from db.crud.attribution import OrderGroup, OrderScope
+from db.models import OrderClaim
+from services import results_store
 from services.accounts import Principal
 from settings import Settings
 
@@ -218,8 +222,21 @@ def report(
     rows: list[JourneyRow] = []
     recorded = False
     if journeys:
+        _count_claims(session, settings)
         rows, recorded = _journeys(session, rule, p, scope)
     return Report(p, rule, scope_name, total, regions, unattributed, rows, recorded)
+
+
+def _count_claims(session: Session, settings: Settings) -> None:
+    """Bring the results store's order claims up to what is committed, and read on from a
+    snapshot that holds them."""
+    engine = session.get_bind()
+    if isinstance(engine, Engine):  # (a session bound to a connection reads what it has)
+        results_store.catch_up(
+            engine=engine, timezone=settings.timezone, rule=results_store.ClaimRule.of(settings)
+        )
+        if session.in_transaction():
+            session.commit()
 
 
 def _groups(session: Session, rule: Rule, p: Period, scope: OrderScope) -> list[OrderGroup]:
@@ -315,49 +332,17 @@ def _org_tree(
     return total, regions, unattributed
 
 
-def goal_window_days(goal: dict[str, Any]) -> float | None:
-    """The conversion window of a compiled goal, in days (``None``: the goal sets none).
-
-    Read leniently, as the compiled form stores it: seconds (``window_seconds`` or a number
-    ``window``) or a duration (``{"amount": 14, "unit": "days"}``).
-    """
-    raw = next((goal[k] for k in ("window_seconds", "window") if goal.get(k) is not None), None)
-    if isinstance(raw, bool) or raw is None:
-        return None
-    if isinstance(raw, int | float):
-        return raw / 86400 if raw > 0 else None
-    if isinstance(raw, dict):
-        if "seconds" in raw and isinstance(raw["seconds"], int | float):
-            return float(raw["seconds"]) / 86400 or None
-        amount, unit = raw.get("amount"), str(raw.get("unit", "days"))
-        per = {"minutes": 1 / 1440, "hours": 1 / 24, "days": 1.0, "weeks": 7.0}.get(unit)
-        if isinstance(amount, int | float) and per and amount > 0:
-            return float(amount) * per
-    return None
-
-
 def windows(session: Session) -> dict[tuple[str, int], float]:
     """Versions whose goal sets a window → its days (the others take the rule's default)."""
-    found = {}
-    for journey_id, version, goal in sql.version_goals(session=session):
-        days = goal_window_days(goal)
-        if days is not None:
-            found[(journey_id, version)] = days
-    return found
+    return results_store.claim_windows(session)
 
 
 def _journeys(
     session: Session, rule: Rule, p: Period, scope: OrderScope
 ) -> tuple[list[JourneyRow], bool]:
-    claims = sql.journey_claims(
-        session=session,
-        since=p.since,
-        until=p.until,
-        windows=windows(session),
-        default_days=rule.window_days,
-        last_touch=rule.touch != "first",
-        scope=scope,
-        with_runs=True,
+    # the claims the results store keeps (the report called catch_up first)
+    claims = store_sql.claimed(
+        session=session, since=p.since, until=p.until, where=scope.where(OrderClaim)
     )
     names = {j.id: j.name for j in crud.all_journeys(session=session)}
     variants = sql.run_variants(session=session, run_ids=[c[2] for c in claims if c[2] is not None])

@@ -76,3 +76,24 @@ def value_of(props: Mapping[str, Any], field: str | None) -> float:
         return float(found)
     except ValueError:
         return 0.0
+
+
+def goal_window_days(goal: dict[str, Any]) -> float | None:
+    """The conversion window of a compiled goal, in days (``None``: the goal sets none).
+
+    Read leniently, as the compiled form stores it: seconds (``window_seconds`` or a number
+    ``window``) or a duration (``{"amount": 14, "unit": "days"}``).
+    """
+    raw = next((goal[k] for k in ("window_seconds", "window") if goal.get(k) is not None), None)
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, int | float):
+        return raw / 86400 if raw > 0 else None
+    if isinstance(raw, dict):
+        if "seconds" in raw and isinstance(raw["seconds"], int | float):
+            return float(raw["seconds"]) / 86400 or None
+        amount, unit = raw.get("amount"), str(raw.get("unit", "days"))
+        per = {"minutes": 1 / 1440, "hours": 1 / 24, "days": 1.0, "weeks": 7.0}.get(unit)
+        if isinstance(amount, int | float) and per and amount > 0:
+            return float(amount) * per
+    return None

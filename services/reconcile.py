@@ -229,12 +229,15 @@ class Reconciler:
         gateway: TemporalGateway,
         interval: float,
         timezone: str | None = None,
+        claim_rule: results_store.ClaimRule | None = None,
     ) -> None:
         self.engine = engine
         self.gateway = gateway
         self.interval = interval
         #: with a time zone, each round also brings the journey results store up to date
+        #: (its order claims by ``claim_rule``, the chain's attribution rule)
         self.timezone = timezone
+        self.claim_rule = claim_rule or results_store.ClaimRule()
         #: closed runs are looked at from here on (a day back at start-up)
         self.closed_since = utcnow() - timedelta(days=1)
         #: lifecycle declines are swept at start-up and then every SWEEP_EVERY
@@ -249,6 +252,7 @@ class Reconciler:
                         results_store.catch_up,
                         engine=self.engine,
                         timezone=self.timezone,
+                        rule=self.claim_rule,
                         step_rows=RESULTS_STEP_ROWS,
                     )
                 except Exception:  # noqa: BLE001 - the loop must outlive one bad round

@@ -45,8 +45,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from db.crud import results as sql
+from db.crud.attribution import version_goals
 from db.models import (
     CustomerEvent,
+    GuideTask,
     JourneyDayNode,
     JourneyDayStat,
     JourneyDayVariant,
@@ -56,11 +58,14 @@ from db.models import (
     utcnow,
 )
 from db.session import writer
-from services.goals import ANY_ORDER, Goal, goal_of
+from services.goals import ANY_ORDER, Goal, goal_of, goal_window_days
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
 _NEVER = datetime.min.replace(tzinfo=UTC)  # entered_at of facts read back (not needed again)
+#: Guide tasks completed this long before the last one seen are looked at again.
+TASK_MARGIN = timedelta(minutes=10)
 #: Source rows read per table in one refresh step, and customers recomputed per query.
 STEP_ROWS = 20_000
 CUSTOMER_CHUNK = 400
@@ -221,6 +226,67 @@ def exposures(
     return out
 
 
+#: an attribution touch: (when, journey, version, run id — None for a guide task)
+Touch = tuple[datetime, str, int, int | None]
+
+
+@dataclass(frozen=True)
+class ClaimRule:
+    """The chain's rule for crediting orders to journeys (``Settings.attribution_*``): a
+    touch claims its customer's orders from its moment for its version's goal window, else
+    ``window_days``; the latest touch wins (``last_touch=False``: the earliest)."""
+
+    window_days: float = 14
+    last_touch: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.window_days:g}d/{'last' if self.last_touch else 'first'}"
+
+    @classmethod
+    def of(cls, settings: Settings) -> ClaimRule:
+        return cls(settings.attribution_window_days, settings.attribution_touch != "first")
+
+
+def claim_windows(session: Session) -> dict[tuple[str, int], float]:
+    """Versions whose goal sets a window → its days (the others take the rule's)."""
+    found = {}
+    for journey_id, version, goal in version_goals(session=session):
+        days = goal_window_days(goal)
+        if days is not None:
+            found[(journey_id, version)] = days
+    return found
+
+
+def claims(
+    orders: Iterable[tuple[int, datetime]],
+    touches: Sequence[Touch],
+    windows: Mapping[tuple[str, int], float],
+    rule: ClaimRule,
+) -> dict[int, Touch]:
+    """One customer's orders ``(id, at)`` → the touch that claims each (absent: none).
+    Ties on the moment go to the smaller journey id, then to the run over a task."""
+    ranked = sorted(
+        touches,
+        key=lambda t: (
+            -t[0].timestamp() if rule.last_touch else t[0].timestamp(),
+            t[1],
+            t[3] is None,
+            t[3] or 0,
+        ),
+    )
+    spans = [
+        (t, t[0] + timedelta(days=windows.get((t[1], t[2]), rule.window_days))) for t in ranked
+    ]
+    out: dict[int, Touch] = {}
+    for order_id, at in orders:
+        for touch, end in spans:
+            if touch[0] <= at < end:
+                out[order_id] = touch
+                break
+    return out
+
+
 # ------------------------------------------------------------------ refreshing
 
 
@@ -229,12 +295,17 @@ def _utc(at: datetime) -> datetime:
 
 
 def refresh_step(
-    *, session: Session, timezone: str, limits: Mapping[str, int], step_rows: int = STEP_ROWS
+    *,
+    session: Session,
+    timezone: str,
+    limits: Mapping[str, int],
+    rule: ClaimRule = ClaimRule(),
+    step_rows: int = STEP_ROWS,
 ) -> RefreshResult:
     """Count the source rows after the watermarks up to ``limits`` (at most ``step_rows``
     of each table) in ``session``'s transaction, and commit."""
     tz = ZoneInfo(timezone)
-    st = sql.state(session=session, timezone=timezone)
+    st = sql.state(session=session, timezone=timezone, claim_rule=rule.key)
     upto = {k: min(limits[k], getattr(st, k) + step_rows) for k in sql.SOURCES}
     rules = goals(session)
     deltas = _Deltas()
@@ -310,12 +381,23 @@ def refresh_step(
             upto=upto["event_id"],
             where=col(CustomerEvent.type).in_(types),
         )
-    if any(g.event_type is None for g in rules.values()):
-        dirty |= sql.customers_of(
-            session=session, table=Order, after=st.order_id, upto=upto["order_id"]
-        )
+    dirty |= sql.customers_of(
+        session=session, table=Order, after=st.order_id, upto=upto["order_id"]
+    )
+    # completed tasks have no id order: look again at a margin before the last one seen
+    # (a completion committed late); recomputing a customer twice changes nothing
+    since_tasks = st.tasks_seen - TASK_MARGIN if st.tasks_seen is not None else None
+    by_tasks, latest_task = sql.customers_of_tasks(session=session, since=since_tasks)
+    dirty |= by_tasks
+    if latest_task is not None:
+        st.tasks_seen = max(_utc(latest_task), st.tasks_seen or _NEVER)
+    windows = claim_windows(session)
+    claims_in: list[dict[str, Any]] = []
+    claims_up: list[dict[str, Any]] = []
+    claims_out: list[int] = []
 
-    # 4. every touched customer: all their runs' conversions and exposures, from scratch
+    # 4. every touched customer: their runs' conversions and exposures and their orders'
+    # claims, from scratch
     customers = sorted(dirty)
     for i in range(0, len(customers), CUSTOMER_CHUNK):
         chunk = customers[i : i + CUSTOMER_CHUNK]
@@ -329,27 +411,35 @@ def refresh_step(
             if rid not in current:  # counted by no step yet (beyond the watermark)
                 continue
             per_customer[customer_id].append((rid, journey_id, version, _utc(entered_at)))
-        if not per_customer:
+        tasks: dict[str, list[Touch]] = defaultdict(list)
+        for c, journey_id, version, at in sql.tasks_of(session=session, customer_ids=chunk):
+            tasks[c].append((_utc(at), journey_id, version, None))
+        touched = [r[3] for rs in per_customer.values() for r in rs]
+        touched += [t[0] for ts in tasks.values() for t in ts]
+        if not touched:
             continue
-        since = min(r[3] for rs in per_customer.values() for r in rs)
+        since = min(touched)
         ev: dict[str, list[tuple[str, datetime, Mapping[str, Any]]]] = defaultdict(list)
         for c, etype, at, props in sql.events_of(
             session=session, customer_ids=chunk, types=types, since=since, upto=upto["event_id"]
         ):
             ev[c].append((etype, _utc(at), props))
-        od: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-        if any(g.event_type is None for g in rules.values()):
-            for c, at, amount in sql.orders_of(
-                session=session, customer_ids=chunk, since=since, upto=upto["order_id"]
-            ):
-                od[c].append((_utc(at), amount))
+        od: dict[str, list[tuple[int, datetime, float, str, str | None, str | None]]]
+        od = defaultdict(list)
+        for oid, c, at, amount, channel, store, guide in sql.orders_of(
+            session=session, customer_ids=chunk, since=since, upto=upto["order_id"]
+        ):
+            od[c].append((oid, _utc(at), amount, channel, store, guide))
         sides = sql.variants_of(
             session=session,
             run_ids=[r[0] for rs in per_customer.values() for r in rs],
             upto=upto["variant_id"],
         )
-        for c, rs in per_customer.items():
-            conv = conversions(rs, ev.get(c, ()), od.get(c, ()), rules)
+        stored = sql.claims_of(session=session, customer_ids=chunk)
+        for c in chunk:
+            rs = per_customer.get(c, [])
+            orders = od.get(c, [])
+            conv = conversions(rs, ev.get(c, ()), [(o[1], o[2]) for o in orders], rules)
             mine = {r[0] for r in rs}
             exp = exposures(rs, [s for s in sides if s[0] in mine])
             for rid, *_ in rs:
@@ -357,6 +447,32 @@ def refresh_step(
                 f.converted, f.revenue = conv[rid]
                 f.revenue = round(f.revenue, 2)
                 f.exposures = exp.get(rid, [])
+            touches: list[Touch] = [(at, j, v, rid) for rid, j, v, at in rs] + tasks.get(c, [])
+            won = claims([(o[0], o[1]) for o in orders], touches, windows, rule)
+            for oid, at, amount, channel, store, guide in orders:
+                new = won.get(oid)
+                old = stored.pop(oid, None)
+                if new is None:
+                    if old is not None:
+                        claims_out.append(oid)
+                    continue
+                if old is not None and (_utc(old[3]), old[0], old[1], old[2]) == new:
+                    continue
+                claim_row = {
+                    "order_id": oid,
+                    "customer_id": c,
+                    "created_at": at,
+                    "amount": amount,
+                    "channel": channel,
+                    "store_id": store,
+                    "bound_guide_id": guide,
+                    "journey_id": new[1],
+                    "journey_version": new[2],
+                    "run_id": new[3],
+                    "touch_at": new[0],
+                }
+                (claims_up if old is not None else claims_in).append(claim_row)
+        # claims of orders no longer read (none: orders are not deleted) stay as they are
 
     # 5. write the facts and the difference they make
     new_rows: list[dict[str, Any]] = []
@@ -370,6 +486,9 @@ def refresh_step(
         (changed_rows if before is not None else new_rows).append(f.row(rid))
     sql.save_facts(session=session, rows=new_rows, new=True)
     sql.save_facts(session=session, rows=changed_rows, new=False)
+    sql.save_claims(
+        session=session, insert_rows=claims_in, update_rows=claims_up, delete_ids=claims_out
+    )
     deltas.write(session)
     st.run_id, st.visit_id = upto["run_id"], visit_upto
     st.variant_id, st.event_id, st.order_id = upto["variant_id"], upto["event_id"], upto["order_id"]
@@ -412,10 +531,10 @@ def store_days(*, session: Session, start: datetime, end: datetime) -> tuple[dat
     ).date()
 
 
-def pending(*, session: Session, timezone: str) -> bool:
-    """Are there committed source rows the aggregates have not counted? (A cheap read.)"""
+def pending(*, session: Session, timezone: str, rule: ClaimRule = ClaimRule()) -> bool:
+    """Are there committed rows the store has not counted? (A few indexed reads.)"""
     row = session.get(ResultsState, 1)
-    if row is None or row.timezone != timezone:
+    if row is None or row.timezone != timezone or row.claim_rule != rule.key:
         return True
     for name, table in sql.SOURCES.items():
         newer = session.scalar(
@@ -423,15 +542,26 @@ def pending(*, session: Session, timezone: str) -> bool:
         )
         if newer is not None:
             return True
-    return False
+    done = sa_select(col(GuideTask.id)).where(
+        col(GuideTask.status) == "completed", col(GuideTask.journey_id).is_not(None)
+    )
+    if row.tasks_seen is not None:
+        done = done.where(col(GuideTask.completed_at) > row.tasks_seen)
+    return session.scalar(done.limit(1)) is not None
 
 
-def catch_up(*, engine: Engine, timezone: str, step_rows: int = STEP_ROWS) -> int:
+def catch_up(
+    *,
+    engine: Engine,
+    timezone: str,
+    rule: ClaimRule = ClaimRule(),
+    step_rows: int = STEP_ROWS,
+) -> int:
     """Refresh until every row committed before the call is counted. → steps taken.
 
     Cheap when nothing is new (a few indexed reads, no write lock)."""
     with Session(engine) as session:
-        if not pending(session=session, timezone=timezone):
+        if not pending(session=session, timezone=timezone, rule=rule):
             return 0
     with Session(engine) as session:
         limits = sql.maxima(session=session)
@@ -440,7 +570,7 @@ def catch_up(*, engine: Engine, timezone: str, step_rows: int = STEP_ROWS) -> in
     while True:
         with Session(writer(engine), expire_on_commit=False) as session:
             res = refresh_step(
-                session=session, timezone=timezone, limits=limits, step_rows=step_rows
+                session=session, timezone=timezone, limits=limits, rule=rule, step_rows=step_rows
             )
         steps += 1
         if not res.more:
@@ -450,7 +580,10 @@ def catch_up(*, engine: Engine, timezone: str, step_rows: int = STEP_ROWS) -> in
 __all__ = [
     "Facts",
     "RefreshResult",
+    "ClaimRule",
     "catch_up",
+    "claim_windows",
+    "claims",
     "conversions",
     "exposures",
     "goals",

@@ -28,6 +28,7 @@ from db import crud
 from services import results, results_store
 from services.periods import PeriodError, period
 from services.results import JourneyResults
+from settings import Settings
 
 router = APIRouter(prefix="/api", tags=["results"], route_class=UnitOfWorkRoute)
 
@@ -120,7 +121,7 @@ def checked_period(
     version: int | None,
     start: date | None,
     end: date | None,
-    timezone: str,
+    settings: Settings,
 ) -> tuple[datetime, datetime]:
     """The instants of a report request's period: 404 for an unknown journey or version,
     422 naming ``from`` or ``to`` for a bad period (the results and variant reports)."""
@@ -137,23 +138,25 @@ def checked_period(
             gettext("Journey %(id)s has no version %(version)d.")
             % {"id": journey_id, "version": version},
         )
-    tz = ZoneInfo(timezone)
+    tz = ZoneInfo(settings.timezone)
     try:
         _, _, lo, hi = period(start, end, today=datetime.now(tz).date(), tz=tz)
     except PeriodError as exc:
         raise RequestValidationError(
             [{"loc": ("query", exc.field), "msg": exc.message, "type": "value_error"}]
         ) from exc
-    fresh(session, timezone)
+    fresh(session, settings)
     return lo, hi
 
 
-def fresh(session: Session, timezone: str) -> None:
+def fresh(session: Session, settings: Settings) -> None:
     """Count every row committed so far into the results store, then let ``session`` read
     from a snapshot that includes it (its read transaction, if open, began before)."""
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    results_store.catch_up(engine=engine, timezone=timezone)
+    results_store.catch_up(
+        engine=engine, timezone=settings.timezone, rule=results_store.ClaimRule.of(settings)
+    )
     if session.in_transaction():
         session.commit()
 
@@ -164,11 +167,11 @@ def build_results(
     version: int | None,
     start: date | None,
     end: date | None,
-    timezone: str,
+    settings: Settings,
 ) -> JourneyResults:
     """The results of a request (shared by the API and the canvas), checked as
     :func:`checked_period` says."""
-    lo, hi = checked_period(session, journey_id, version, start, end, timezone)
+    lo, hi = checked_period(session, journey_id, version, start, end, settings)
     return results.journey_results(
         session=session, journey_id=journey_id, version=version, start=lo, end=hi
     )
@@ -198,7 +201,7 @@ def journey_results(
     output port the count and % of the node's entrants, ended there and converted; the
     goal's conversions (a matching event within its window after entry, also after the run
     ended) and revenue (its ``value_property``)."""
-    res = build_results(session, journey_id, version, from_, to, settings.timezone)
+    res = build_results(session, journey_id, version, from_, to, settings)
     return results_out(res)
 
 
@@ -219,7 +222,7 @@ def journey_results_csv(
     to: date | None = _TO,
 ) -> Response:
     """The same results as CSV: the totals, then a row per node and port."""
-    res = build_results(session, journey_id, version, from_, to, settings.timezone)
+    res = build_results(session, journey_id, version, from_, to, settings)
     tz = ZoneInfo(settings.timezone)
     first = res.start.astimezone(tz).date()
     last = (res.end - timedelta(seconds=1)).astimezone(tz).date()

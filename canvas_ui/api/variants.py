@@ -20,6 +20,7 @@ from canvas_ui.deps import ReadSessionDep, SettingsDep
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from services import lift
 from services.lift import VariantReport
+from settings import Settings
 
 router = APIRouter(prefix="/api", tags=["results"], route_class=UnitOfWorkRoute)
 
@@ -142,11 +143,11 @@ def build_report(
     version: int | None,
     start: date | None,
     end: date | None,
-    timezone: str,
+    settings: Settings,
 ) -> VariantReport:
     """The report of a request (shared by the API and the results page), checked as
     :func:`canvas_ui.api.results.checked_period` says."""
-    lo, hi = checked_period(session, journey_id, version, start, end, timezone)
+    lo, hi = checked_period(session, journey_id, version, start, end, settings)
     return lift.variant_report(
         session=session,
         journey_id=journey_id,
@@ -175,5 +176,5 @@ def journey_variants(
     customer, and its lift against the holdout (or the first variant) with a 95 %
     confidence interval and p-value; ``not_enough_data`` below the minimum sample. Plus
     entries, conversions and revenue per day of entry."""
-    report = build_report(session, journey_id, version, from_, to, settings.timezone)
+    report = build_report(session, journey_id, version, from_, to, settings)
     return report_out(report)

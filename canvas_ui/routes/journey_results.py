@@ -58,11 +58,11 @@ def results_page(
     start, end = _day(from_, "from", errors), _day(to, "to", errors)
     code = status.HTTP_200_OK
     try:
-        report = build_report(session, journey_id, chosen, start, end, settings.timezone)
+        report = build_report(session, journey_id, chosen, start, end, settings)
     except RequestValidationError as exc:
         for e in exc.errors():
             errors[str(e["loc"][-1])] = _period_message(str(e["loc"][-1]), str(e["msg"]))
-        report = build_report(session, journey_id, chosen, None, None, settings.timezone)
+        report = build_report(session, journey_id, chosen, None, None, settings)
     if errors:
         code = status.HTTP_422_UNPROCESSABLE_CONTENT
     out = report_out(report)

@@ -1,9 +1,11 @@
-"""The SQL of attribution reports: orders of a period grouped, journey touches claiming them.
+"""The SQL of attribution reports: orders of a period grouped, guide tasks' results.
 
 Everything here is one indexed range over ``orders.created_at`` (the covering index
 ``ix_orders_created_attribution``) and ``GROUP BY`` in the database: a month of a big chain
-is a few hundred thousand orders, never loaded row by row. The attribution *rule* lives in
-``services.attribution``; these functions return the groups it is applied to.
+is a few hundred thousand orders, never loaded row by row. Which journey claims an order is
+kept by the results store (``order_claim``, :mod:`services.results_store`). The
+attribution *rule* lives in ``services.attribution``; these functions return the groups it
+is applied to.
 """
 
 from __future__ import annotations
@@ -21,14 +23,12 @@ from sqlalchemy import (
     func,
     literal,
     not_,
-    null,
     or_,
     select,
-    union_all,
 )
 from sqlmodel import Session, SQLModel, col
 
-from db.models import GuideTask, JourneyRun, JourneyVersion, Order
+from db.models import GuideTask, JourneyVersion, Order
 
 
 @dataclass(frozen=True)
@@ -47,21 +47,23 @@ class OrderScope:
     in_store_to_guide: bool = False
     online_to_guide: bool = True
 
-    def where(self) -> ColumnElement[bool] | None:
+    def where(self, table: Any = Order) -> ColumnElement[bool] | None:
+        """The condition on ``table``'s order columns (``orders``, or ``order_claim``
+        which carries them)."""
         if self.store_ids is None and self.guide_ids is None:
             return None
-        in_store = col(Order.channel).in_(self.in_store)
-        online = col(Order.channel).not_in(self.in_store)
-        bound = col(Order.bound_guide_id).is_not(None)
+        in_store = col(table.channel).in_(self.in_store)
+        online = col(table.channel).not_in(self.in_store)
+        bound = col(table.bound_guide_id).is_not(None)
         to_guide = or_(
             and_(in_store, bound) if self.in_store_to_guide else false(),
             and_(online, bound) if self.online_to_guide else false(),
         )
         parts: list[ColumnElement[bool]] = []
         if self.store_ids:
-            parts.append(and_(col(Order.store_id).in_(self.store_ids), not_(to_guide)))
+            parts.append(and_(col(table.store_id).in_(self.store_ids), not_(to_guide)))
         if self.guide_ids:
-            parts.append(and_(col(Order.bound_guide_id).in_(self.guide_ids), to_guide))
+            parts.append(and_(col(table.bound_guide_id).in_(self.guide_ids), to_guide))
         return or_(*parts) if parts else false()
 
 
@@ -136,116 +138,6 @@ def version_goals(*, session: Session) -> list[tuple[str, int, dict[str, Any]]]:
             (journey_id, version, {**drawn, **{k: v for k, v in goal.items() if v is not None}})
         )
     return found
-
-
-def journey_claims(
-    *,
-    session: Session,
-    since: datetime,
-    until: datetime,
-    windows: dict[tuple[str, int], float],
-    default_days: float,
-    last_touch: bool = True,
-    scope: OrderScope = OrderScope(),
-    with_runs: bool = False,
-) -> list[tuple[Any, ...]]:
-    """Orders of the period claimed by journeys, one winner per order.
-
-    A journey run claims an order of its customer made from its entry
-    (``journey_run.entered_at``) until the version's conversion window has passed
-    (``windows`` in days, ``default_days`` for versions not listed); a completed guide task
-    of a journey claims its customer's orders from the task's completion for as long. The
-    latest touch before the order wins (``last_touch=False``: the earliest).
-
-    → ``(journey_id, journey_version, orders, revenue)`` per version, or with ``with_runs``
-    ``(journey_id, journey_version, run_id, orders, revenue)`` (``run_id`` None for a task's
-    touch), so the caller can break a version down by the runs' split variants.
-    """
-    dialect = session.get_bind().dialect.name
-    longest = max([default_days, *windows.values()])
-    order_where = [col(Order.created_at) >= since, col(Order.created_at) < until]
-    where = scope.where()
-    if where is not None:
-        order_where.append(where)
-    orders = (
-        select(
-            col(Order.id).label("order_id"),
-            col(Order.customer_id).label("customer_id"),
-            col(Order.created_at).label("at"),
-            col(Order.amount).label("amount"),
-        )
-        .where(*order_where)
-        .subquery("o")
-    )
-
-    def claims(touch_at: Any, journey: Any, version: Any) -> list[ColumnElement[bool]]:
-        days = _window_days(journey, version, windows, default_days)
-        # no touch older than the longest window, or after the period, can claim anything:
-        # an index range on the touches
-        starts = touch_at >= since - timedelta(days=longest)
-        return [
-            touch_at <= orders.c.at,
-            _before_end(dialect, orders.c.at, touch_at, days),
-            starts,
-            touch_at < until,
-        ]
-
-    runs = select(
-        orders.c.order_id,
-        orders.c.amount,
-        col(JourneyRun.journey_id).label("journey_id"),
-        col(JourneyRun.journey_version).label("journey_version"),
-        col(JourneyRun.id).label("run_id"),
-        col(JourneyRun.entered_at).label("touch_at"),
-    ).join(
-        JourneyRun,
-        and_(
-            col(JourneyRun.customer_id) == orders.c.customer_id,
-            *claims(
-                col(JourneyRun.entered_at),
-                col(JourneyRun.journey_id),
-                col(JourneyRun.journey_version),
-            ),
-        ),
-    )
-    tasks = select(
-        orders.c.order_id,
-        orders.c.amount,
-        col(GuideTask.journey_id).label("journey_id"),
-        col(GuideTask.journey_version).label("journey_version"),
-        null().label("run_id"),
-        col(GuideTask.completed_at).label("touch_at"),
-    ).join(
-        GuideTask,
-        and_(
-            col(GuideTask.customer_id) == orders.c.customer_id,
-            col(GuideTask.status) == "completed",
-            col(GuideTask.journey_id).is_not(None),
-            col(GuideTask.journey_version).is_not(None),
-            *claims(
-                col(GuideTask.completed_at),
-                col(GuideTask.journey_id),
-                col(GuideTask.journey_version),
-            ),
-        ),
-    )
-    touches = union_all(runs, tasks).subquery("t")
-    order_by = touches.c.touch_at.desc() if last_touch else touches.c.touch_at.asc()
-    ranked = select(
-        touches,
-        func.row_number()
-        .over(partition_by=touches.c.order_id, order_by=(order_by, touches.c.journey_id))
-        .label("rank"),
-    ).subquery("r")
-    keys: list[Any] = [ranked.c.journey_id, ranked.c.journey_version]
-    if with_runs:
-        keys.append(ranked.c.run_id)
-    stmt = (
-        select(*keys, func.count(), func.coalesce(func.sum(ranked.c.amount), 0.0))
-        .where(ranked.c.rank == 1)
-        .group_by(*keys)
-    )
-    return [tuple(r) for r in session.execute(stmt).all()]
 
 
 def _window_days(

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from db.models import (
     CustomerEvent,
+    GuideTask,
     JourneyDayNode,
     JourneyDayStat,
     JourneyDayVariant,
@@ -23,6 +24,7 @@ from db.models import (
     JourneyRunVariant,
     NodeVisit,
     Order,
+    OrderClaim,
     ResultsState,
 )
 
@@ -50,9 +52,10 @@ _SUMS = {
 }
 
 
-def state(*, session: Session, timezone: str) -> ResultsState:
+def state(*, session: Session, timezone: str, claim_rule: str) -> ResultsState:
     """The refresher's row, created at zero; locked for the transaction on PostgreSQL so
-    two refreshers take turns. A changed time zone starts the aggregates over."""
+    two refreshers take turns. A changed time zone or attribution rule starts the
+    aggregates over."""
     stmt = sa_select(ResultsState).where(col(ResultsState.id) == 1)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
@@ -65,12 +68,12 @@ def state(*, session: Session, timezone: str) -> ResultsState:
         stmt = stmt.with_for_update()
     row = session.scalars(stmt).first()
     if row is None:
-        row = ResultsState(id=1, timezone=timezone)
+        row = ResultsState(id=1, timezone=timezone, claim_rule=claim_rule)
         session.add(row)
         session.flush()
-    if row.timezone != timezone:
+    if row.timezone != timezone or row.claim_rule != claim_rule:
         clear(session=session)
-        row.timezone = timezone
+        row.timezone, row.claim_rule, row.tasks_seen = timezone, claim_rule, None
         for name in SOURCES:
             setattr(row, name, 0)
     return row
@@ -78,7 +81,7 @@ def state(*, session: Session, timezone: str) -> ResultsState:
 
 def clear(*, session: Session) -> None:
     """Forget every maintained number (a rebuild follows)."""
-    for table in (*DAY_TABLES, JourneyRunResult):
+    for table in (*DAY_TABLES, JourneyRunResult, OrderClaim):
         session.execute(delete(table))
 
 
@@ -252,14 +255,99 @@ def events_of(
 
 def orders_of(
     *, session: Session, customer_ids: Sequence[str], since: datetime, upto: int
-) -> list[tuple[str, datetime, float]]:
-    """``(customer, created_at, amount)`` of the customers' orders from ``since``."""
-    stmt = sa_select(col(Order.customer_id), col(Order.created_at), col(Order.amount)).where(
+) -> list[tuple[int, str, datetime, float, str, str | None, str | None]]:
+    """``(id, customer, created_at, amount, channel, store, bound guide)`` of the
+    customers' orders from ``since``, rows up to id ``upto``."""
+    stmt = sa_select(
+        col(Order.id),
+        col(Order.customer_id),
+        col(Order.created_at),
+        col(Order.amount),
+        col(Order.channel),
+        col(Order.store_id),
+        col(Order.bound_guide_id),
+    ).where(
         col(Order.customer_id).in_(list(customer_ids)),
         col(Order.created_at) >= since,
         col(Order.id) <= upto,
     )
-    return [(str(c), at, float(a)) for c, at, a in session.execute(stmt)]
+    return [
+        (int(i), str(c), at, float(a), str(ch), s, g)
+        for i, c, at, a, ch, s, g in session.execute(stmt)
+    ]
+
+
+def tasks_of(
+    *, session: Session, customer_ids: Sequence[str]
+) -> list[tuple[str, str, int, datetime]]:
+    """``(customer, journey, version, completed_at)`` of the customers' completed guide
+    tasks that a journey assigned (attribution touches)."""
+    stmt = sa_select(
+        col(GuideTask.customer_id),
+        col(GuideTask.journey_id),
+        col(GuideTask.journey_version),
+        col(GuideTask.completed_at),
+    ).where(
+        col(GuideTask.customer_id).in_(list(customer_ids)),
+        col(GuideTask.status) == "completed",
+        col(GuideTask.journey_id).is_not(None),
+        col(GuideTask.journey_version).is_not(None),
+        col(GuideTask.completed_at).is_not(None),
+    )
+    return [(str(c), str(j), int(v), at) for c, j, v, at in session.execute(stmt)]
+
+
+def customers_of_tasks(
+    *, session: Session, since: datetime | None
+) -> tuple[set[str], datetime | None]:
+    """Customers of journey tasks completed from ``since`` (all without), and the latest
+    completion seen."""
+    stmt = sa_select(col(GuideTask.customer_id), func.max(col(GuideTask.completed_at))).where(
+        col(GuideTask.status) == "completed", col(GuideTask.journey_id).is_not(None)
+    )
+    if since is not None:
+        stmt = stmt.where(col(GuideTask.completed_at) >= since)
+    found, latest = set(), None
+    for c, at in session.execute(stmt.group_by(col(GuideTask.customer_id))):
+        found.add(str(c))
+        if at is not None and (latest is None or at > latest):
+            latest = at
+    return found, latest
+
+
+def claims_of(*, session: Session, customer_ids: Sequence[str]) -> dict[int, tuple[Any, ...]]:
+    """order id → the stored claim ``(journey, version, run, touch_at)`` of the customers'
+    orders."""
+    t = OrderClaim
+    stmt = sa_select(
+        col(t.order_id), col(t.journey_id), col(t.journey_version), col(t.run_id), col(t.touch_at)
+    ).where(col(t.customer_id).in_(list(customer_ids)))
+    return {int(o): (j, int(v), r, at) for o, j, v, r, at in session.execute(stmt)}
+
+
+def save_claims(
+    *,
+    session: Session,
+    insert_rows: Sequence[Mapping[str, Any]],
+    update_rows: Sequence[Mapping[str, Any]],
+    delete_ids: Sequence[int],
+) -> None:
+    """Write the claims that changed."""
+    table: Any = OrderClaim.__table__  # type: ignore[attr-defined]
+    if delete_ids:
+        ids = list(delete_ids)
+        for i in range(0, len(ids), _CHUNK):
+            session.execute(delete(table).where(table.c.order_id.in_(ids[i : i + _CHUNK])))
+    if insert_rows:
+        session.execute(insert(table), list(insert_rows))
+    if update_rows:
+        session.execute(
+            update(table).where(table.c.order_id == bindparam("key")),
+            [
+                {**{k: v for k, v in r.items() if k != "order_id"}, "key": r["order_id"]}
+                for r in update_rows
+            ],
+        )
 
 
 def save_facts(*, session: Session, rows: Sequence[Mapping[str, Any]], new: bool) -> None:
@@ -397,3 +485,22 @@ def waiting(
     if version is not None:
         stmt = stmt.where(col(JourneyRun.journey_version) == version)
     return {str(n): int(c) for n, c in session.execute(stmt)}
+
+
+def claimed(
+    *, session: Session, since: datetime, until: datetime, where: Any = None
+) -> list[tuple[str, int, int | None, int, float]]:
+    """``(journey, version, run or None, orders, revenue)`` of the orders made in
+    ``[since, until)`` that a journey claimed (``where``: the report's scope, on
+    ``order_claim``'s order columns)."""
+    t = OrderClaim
+    keys = (col(t.journey_id), col(t.journey_version), col(t.run_id))
+    stmt = sa_select(*keys, func.count(), func.coalesce(func.sum(col(t.amount)), 0.0)).where(
+        col(t.created_at) >= since, col(t.created_at) < until
+    )
+    if where is not None:
+        stmt = stmt.where(where)
+    return [
+        (str(j), int(v), None if r is None else int(r), int(n), float(a))
+        for j, v, r, n, a in session.execute(stmt.group_by(*keys))
+    ]

@@ -185,6 +185,7 @@ from db.models.results import (  # noqa: E402
     JourneyDayStat,
     JourneyDayVariant,
     JourneyRunResult,
+    OrderClaim,
     ResultsState,
 )
 
@@ -193,6 +194,7 @@ __all__ += [
     "JourneyDayStat",
     "JourneyDayVariant",
     "JourneyRunResult",
+    "OrderClaim",
     "ResultsState",
 ]
 

@@ -33,6 +33,10 @@ class ResultsState(SQLModel, table=True):
     event_id: int = 0
     order_id: int = 0
     refreshed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: the attribution rule the order claims follow (``ClaimRule.key``); another rebuilds
+    claim_rule: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    #: guide tasks completed up to here have been looked at (with a margin: see the store)
+    tasks_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class JourneyRunResult(SQLModel, table=True):
@@ -104,3 +108,39 @@ class JourneyDayVariant(SQLModel, table=True):
     customers: int = 0
     conversions: int = 0
     revenue: float = 0.0
+
+
+class OrderClaim(SQLModel, table=True):
+    """The journey touch an order is credited to (attribution): the customer's run or
+    completed guide task whose window holds the order, the latest (or earliest, by the
+    chain's rule) winning. Orders no journey claims have no row. The order's own columns
+    ride along so a report reads a period's claims from one index."""
+
+    __tablename__ = "order_claim"
+    __table_args__ = (
+        Index(
+            "ix_order_claim_created",
+            "created_at",
+            "journey_id",
+            "journey_version",
+            "run_id",
+            "amount",
+            "channel",
+            "store_id",
+            "bound_guide_id",
+        ),
+        Index("ix_order_claim_customer", "customer_id"),
+    )
+
+    order_id: int = Field(primary_key=True)
+    customer_id: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    amount: float
+    channel: str = Field(max_length=16)
+    store_id: str | None = Field(default=None, max_length=32)
+    bound_guide_id: str | None = Field(default=None, max_length=32)
+    journey_id: str = Field(max_length=64)
+    journey_version: int
+    #: the claiming run; None when a guide task of the journey claimed it
+    run_id: int | None = None
+    touch_at: datetime = Field(sa_type=UTCDateTime)

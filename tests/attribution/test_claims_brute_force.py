@@ -1,5 +1,7 @@
-"""The journey claims SQL against a brute-force computation on random data (windows per
-version, runs and guide tasks as touches, last and first touch), SQLite and PostgreSQL."""
+"""The journey claims the results store keeps (services.results_store, read by the
+attribution report) against a brute-force computation on random data (windows per version,
+runs and guide tasks as touches, last and first touch; the rows arrive in two halves with
+a count between, so the claims are kept incrementally), SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,12 +12,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from db.crud import attribution as sql
+from db import crud
+from db.crud import results as store_sql
 from db.models import Customer, Guide, GuideTask, Journey, JourneyRun, Order, Region, Store
+from services.results_store import ClaimRule
+from tests.results.fixtures import count_results
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 SINCE, UNTIL = T0 + timedelta(days=20), T0 + timedelta(days=50)
 WINDOWS = {("J0", 1): 3.0, ("J1", 2): 0.5}
+#: the goal windows of those versions, as their documents say them
+GOAL_WINDOWS = {
+    ("J0", 1): {"amount": 3, "unit": "days"},
+    ("J1", 2): {"amount": 12, "unit": "hours"},
+}
 DEFAULT = 7.0
 
 
@@ -33,6 +43,19 @@ def test_claims_match_brute_force(session: Session, seed: int) -> None:
     session.add(Guide(id="G", store_id="S", name="G"))
     for n in range(3):
         session.add(Journey(id=f"J{n}", name=f"J{n}"))
+        session.flush()
+        for v in (1, 2):
+            window = GOAL_WINDOWS.get((f"J{n}", v))
+            goal = {"event_type": "purchase", **({"window": window} if window else {})}
+            doc = {"name": f"J{n}", "settings": {"goal": goal}, "nodes": [], "edges": []}
+            crud.publish_version(
+                session=session,
+                journey_id=f"J{n}",
+                document=doc,
+                compiled={},
+                content_hash=f"J{n}{v}",
+                by="t",
+            )
     customers = [f"C{i}" for i in range(25)]
     for cid in customers:
         session.add(Customer(id=cid, name=cid, created_at=T0 - timedelta(days=1)))
@@ -77,6 +100,8 @@ def test_claims_match_brute_force(session: Session, seed: int) -> None:
         cid, at, amount = rng.choice(customers), _moment(rng), float(rng.randrange(1, 500))
         session.add(Order(id=i + 1, customer_id=cid, amount=amount, created_at=at))
         orders.append((i + 1, cid, at, amount))
+        if i == 150:  # half the orders counted first, then the rest
+            count_results(session, "UTC", ClaimRule(DEFAULT, True))
     session.commit()
     tasks = [
         (t.customer_id, t.completed_at, t.journey_id or "", t.journey_version or 0, None)
@@ -105,14 +130,11 @@ def test_claims_match_brute_force(session: Session, seed: int) -> None:
             expected[(j, v)][0] += 1
             expected[(j, v)][1] += amount
         assert len(expected) >= 3  # the random chain does exercise the claims
-        got = sql.journey_claims(
-            session=session,
-            since=SINCE,
-            until=UNTIL,
-            windows=WINDOWS,
-            default_days=DEFAULT,
-            last_touch=last,
-        )
-        assert {(j, int(v)): (int(n), round(float(r), 2)) for j, v, n, r in got} == {
+        count_results(session, "UTC", ClaimRule(DEFAULT, last))
+        got: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0.0])
+        for j, v, _run, n, r in store_sql.claimed(session=session, since=SINCE, until=UNTIL):
+            got[(j, v)][0] += n
+            got[(j, v)][1] += r
+        assert {k: (int(n), round(r, 2)) for k, (n, r) in got.items()} == {
             k: (int(n), round(r, 2)) for k, (n, r) in expected.items()
         }

@@ -183,14 +183,14 @@ def seed_small_chain(session: Session) -> str:
     return j
 
 
-def count_results(session: Session, timezone: str = "Asia/Shanghai") -> None:
+def count_results(session: Session, timezone: str = "Asia/Shanghai", rule: Any = None) -> None:
     """Bring the results store up to date with what ``session``'s database holds (what the
     reconciler and every report do) and start ``session`` on a fresh snapshot."""
     from sqlalchemy import Engine
 
-    from services.results_store import catch_up
+    from services.results_store import ClaimRule, catch_up
 
     session.commit()
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    catch_up(engine=engine, timezone=timezone)
+    catch_up(engine=engine, timezone=timezone, rule=rule or ClaimRule())

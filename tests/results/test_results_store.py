@@ -12,8 +12,8 @@ over every row says, for several periods and versions, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
