@@ -18,7 +18,8 @@ measured journey (新客二回: entry → A/B split with a holdout → wait for 
   days (median of 3; ``results_runs_ms`` lists them);
 * ``results_year_ms``: the same for the longest period a report allows (a year);
 * ``attribution_ms``: the attribution report of a month for HQ (store / guide credit by
-  region, store and guide, and every journey's claimed orders; best of 3).
+  region, store and guide, and every journey's claimed orders — kept by the results store
+  as ``order_claim``; best of 3, after the store caught up).
 
 Last lines ``key=value``; targets: ``results_ms`` < 500, ``attribution_ms`` < 1000.
 """
@@ -266,6 +267,7 @@ def main() -> None:
         url = f"sqlite:///{path}"
         started = time.perf_counter()
         if path.exists():
+            upgrade(url)  # a database kept by an older release
             sizes = _sizes(path)
             print(f"reusing {path}: {sizes}", flush=True)
         else:
