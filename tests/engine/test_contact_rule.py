@@ -28,9 +28,9 @@ def _doc(action: dict[str, Any], ports: tuple[str, ...] = ("next",)) -> dict[str
     }
 
 
-MESSAGE = {"kind": "send_message", "config": {"content": "hi"}}
-COUPON = {"kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}}
-TASK = {"kind": "assign_guide_task", "config": {"instructions": "call"}}
+MESSAGE: dict[str, Any] = {"kind": "send_message", "config": {"content": "hi"}}
+COUPON: dict[str, Any] = {"kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}}
+TASK: dict[str, Any] = {"kind": "assign_guide_task", "config": {"instructions": "call"}}
 TASK_PORTS = ("completed", "expired")
 
 

@@ -15,6 +15,7 @@ import asyncio
 import copy
 import json
 import uuid
+from functools import partial
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -42,7 +43,7 @@ async def record(names: list[str] | None = None) -> list[Path]:
         for scenario in SCENARIOS:
             if names and scenario.name not in names:
                 continue
-            acts = SandboxActivities(lambda cid, sc=scenario: _world(sc, cid))
+            acts = SandboxActivities(partial(_world, scenario))
             queue = f"record-{uuid.uuid4()}"
             journey = compile_ok(scenario.document, journey_id=f"replay-{scenario.name}")
             async with Worker(
