@@ -24,7 +24,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -373,6 +373,20 @@ def parse_contacts(text: str) -> list[tuple[float, str]]:
             )
         out.append((days, channel))
     return out
+
+
+def customer_contacts(*, session: Any, customer_id: str) -> list[tuple[float, str]]:
+    """A real customer's contacts of the last year as the caps count them, (days ago,
+    channel): a test run that copies the customer starts from their real ledger."""
+    if not customer_id:
+        return []
+    now = datetime.now(UTC)
+    return [
+        ((now - c.at).total_seconds() / 86400, c.channel)
+        for c in policy_crud.contacts_of(
+            session=session, customer_id=customer_id, since=now - timedelta(days=365)
+        )
+    ]
 
 
 def live_policy(*, session: Any) -> ContactPolicy:

@@ -370,6 +370,7 @@ def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONR
             **body.model_dump(exclude={"script", "earlier_contacts"}),
         )
         contacts = test_runs.parse_contacts(body.earlier_contacts)
+        contacts += test_runs.customer_contacts(session=session, customer_id=body.customer_id)
         past = [
             (float(d), "purchase")
             for d in body.purchases_days_ago.replace("，", ",").split(",")

@@ -59,6 +59,40 @@ def test_a_test_run_defers_marketing_in_quiet_hours(client: TestClient) -> None:
     )
 
 
+def test_a_test_run_of_a_real_customer_counts_their_real_contacts(
+    client: TestClient, canvas_app: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session, select
+
+    from db.crud import contact_policy as policy_crud
+    from db.models import Customer
+
+    policy = {"caps": [{"id": "coupon7", "channel": "coupon", "max_contacts": 1, "window_days": 7}]}
+    assert client.put("/api/policy", json=policy).status_code == 200
+    with Session(canvas_app.state.engine) as s:
+        customer = s.exec(select(Customer)).first()
+        if customer is None:
+            customer = Customer(id="CREAL", name="王女士")
+            s.add(customer)
+            s.commit()
+        customer_id = customer.id
+    with Session(canvas_app.state.engine) as s:  # another journey gave them a coupon
+        policy_crud.check_contact(
+            session=s,
+            decision_key="elsewhere@1",
+            customer_id=customer_id,
+            channel="coupon",
+            category="marketing",
+            at=datetime.now(UTC) - timedelta(days=1),
+            default_zone="Asia/Shanghai",
+        )
+    jid = create_journey(client)
+    body = client.post(f"/journeys/{jid}/test-run", json={"customer_id": customer_id}).json()
+    assert _steps(body)["coupon"]["inputs"]["policy"][0]["rule"] == "coupon7"
+
+
 def test_unreadable_earlier_contacts_are_a_422(client: TestClient) -> None:
     jid = create_journey(client)
     refused = client.post(f"/journeys/{jid}/test-run", json={"earlier_contacts": "fax 2"})
