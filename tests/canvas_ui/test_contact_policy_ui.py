@@ -165,3 +165,18 @@ def test_an_action_at_any_hour_is_a_warning_until_quiet_hours_are_set(client: Te
     assert client.put("/api/policy", json=policy).status_code == 200
     again = client.post(f"/api/journeys/{jid}/validate").json()["diagnostics"]
     assert not [d for d in again if d["code"] == "ACTION_WITHOUT_WINDOW"]
+
+
+def test_the_canvas_draws_the_capped_port_when_chosen() -> None:
+    from canvas_ui.summaries import SummaryContext, node_meta
+
+    raw = {
+        "id": "m",
+        "kind": "send_message",
+        "config": {"content": "hi", "when_capped": "port", "on_failure": "port"},
+    }
+    meta = node_meta(raw, SummaryContext())
+    assert meta["ports"] == ["next", "capped", "failed"]
+    assert meta["port_labels"]["capped"] == "已达上限"  # outside a request: zh-CN
+    raw["config"]["when_capped"] = "skip"
+    assert node_meta(raw, SummaryContext())["ports"] == ["next", "failed"]
