@@ -8,17 +8,22 @@ coupon ledger) asks for ``BEGIN IMMEDIATE`` through :func:`begin_write`, so it t
 write lock up front and waits for it rather than failing halfway.
 
 The threads of one process that want SQLite's write lock queue for it in arrival order
-(:class:`WriterQueue`) before asking SQLite: SQLite's own busy handler is a sleep-and-retry
-loop, so under many writers a late arrival often wins while an early one sleeps, and a few
-unlucky writers waited 10-20 s (bench.web_load: p99 of the web app's ``BEGIN IMMEDIATE``
-12-19 s with holds of a few ms). Queued, at most one thread per process retries in SQLite.
+(:class:`WriterQueue`), and the head of each process's queue then waits on a lock file
+beside the database (``flock``: the kernel wakes a blocked waiter, nobody sleeps and
+retries) before asking SQLite. SQLite's own busy handler is a sleep-and-retry loop, so
+under many writers a late arrival often wins while an early one sleeps: a few unlucky
+writers waited 10-20 s (bench.web_load: p99 of the web app's ``BEGIN IMMEDIATE`` 12-19 s
+with holds of a few ms), and a process whose writers queue back to back (the web app)
+starved another's (the worker's activities) whose one waiter slept between its retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -79,7 +84,8 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 class WriterQueue:
     """First come, first served among the threads of this process that want one SQLite
-    database's write lock.
+    database's write lock; with ``lock_file``, the turn also takes an exclusive ``flock``
+    on it, so the processes on that database take turns too.
 
     :meth:`acquire` returns at once when nobody holds it, else waits its turn; ``release``
     (any thread: a transaction may end in another thread than it began) hands it straight
@@ -87,22 +93,25 @@ class WriterQueue:
     writer of its own would wait on itself): it goes to SQLite's busy handler as before.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lock_file: Path | None = None) -> None:
         self._mutex = threading.Lock()
         self._held = False
         self._owner: int | None = None
         self._waiters: deque[threading.Lock] = deque()
+        self._lock_file = lock_file
+        self._fd: int | None = None
 
     def acquire(self, timeout: float) -> bool:
-        """Wait for the turn of this thread (at most ``timeout`` s); False: not queued (held
-        by this thread already, or the wait timed out — then SQLite's busy timeout rules)."""
+        """Wait for the turn of this thread (at most ``timeout`` s in this process); False:
+        not queued (held by this thread already, or the wait timed out — then SQLite's busy
+        timeout rules)."""
         me = threading.get_ident()
         with self._mutex:
             if self._held and self._owner == me:
                 return False
             if not self._held:
                 self._held, self._owner = True, me
-                return True
+                return self._between_processes()
             turn = threading.Lock()
             turn.acquire()
             self._waiters.append(turn)
@@ -115,11 +124,27 @@ class WriterQueue:
             # handed over between the timeout and the mutex: it is ours
         with self._mutex:
             self._owner = me
+        return self._between_processes()
+
+    def _between_processes(self) -> bool:
+        """This thread has the process's turn: now the other processes' (the lock file).
+        Without a usable lock file, the turn is this process's alone."""
+        if self._lock_file is None:
+            return True
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            log.warning("no lock file %s for SQLite's writers: %s", self._lock_file, exc)
+            self._lock_file = None
         return True
 
     def release(self) -> None:
         with self._mutex:
             self._owner = None
+            if self._fd is not None and self._lock_file is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
             if self._waiters:
                 self._waiters.popleft().release()  # still held: handed over
             else:
@@ -133,9 +158,13 @@ _WRITER_QUEUES_LOCK = threading.Lock()
 def writer_queue(url: str) -> WriterQueue:
     """The process's one queue for the database at ``url`` (every engine on it shares it)."""
     database = make_url(url).database or ""
-    key = str(Path(database).expanduser().resolve()) if _is_file(database) else url
+    path = Path(database).expanduser().resolve() if _is_file(database) else None
+    key = str(path) if path is not None else url
     with _WRITER_QUEUES_LOCK:
-        return _WRITER_QUEUES.setdefault(key, WriterQueue())
+        if key not in _WRITER_QUEUES:
+            lock_file = path.with_name(path.name + "-writers") if path is not None else None
+            _WRITER_QUEUES[key] = WriterQueue(lock_file)
+        return _WRITER_QUEUES[key]
 
 
 def _is_file(database: str) -> bool:

@@ -114,3 +114,20 @@ def test_every_way_a_write_transaction_ends_frees_the_writer_queue(tmp_path: Pat
             assert free()
     finally:
         engine.dispose()
+
+
+def test_processes_on_one_database_take_turns_through_its_lock_file(tmp_path: Path) -> None:
+    # two queues on one lock file stand for two processes (flock: one open file each)
+    web, worker = WriterQueue(tmp_path / "j.db-writers"), WriterQueue(tmp_path / "j.db-writers")
+    assert web.acquire(timeout=1)
+    got: list[str] = []
+    thread = threading.Thread(target=lambda: got.append("worker") if worker.acquire(10) else None)
+    thread.start()
+    time.sleep(0.2)
+    assert got == []  # the other process waits for the lock file
+    web.release()
+    thread.join(timeout=10)
+    assert got == ["worker"]
+    worker.release()
+    assert web.acquire(timeout=1)
+    web.release()
