@@ -36,6 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities._time import parse_instant
 from audiences import compile_segment, count, page_ids, parse_definition
 from db import crud
+from db.crud import priority_groups as groups
 from db.models import Customer, JourneyRun, JourneyVersion
 from db.session import session_factory, write_session_factory
 from engine.effects import CustomerFacts
@@ -52,7 +53,12 @@ from workflows.contract import (
     PrepareResult,
     workflow_id_for,
 )
-from workflows.starter import compiled_journey, journey_input, start_journey_run
+from workflows.starter import (
+    compiled_journey,
+    journey_input,
+    start_journey_run,
+    stop_journey_run,
+)
 
 __all__ = ["MEMO_RUN_ROW", "EnrollmentActivities", "enrollment_key", "reentry_block"]
 
@@ -191,11 +197,12 @@ class EnrollmentActivities:
         version, plan, ids_len = await asyncio.to_thread(self._plan, req)
         journey = self._compiled(version)
         now = parse_instant(req.now)
-        claimed = await asyncio.to_thread(self._claim, req, plan)
+        claimed, preempted = await asyncio.to_thread(self._claim, req, plan)
         to_start, entered = await self._verify(plan.verify)
         to_start += claimed
         started, failed, errors = await self._start_all(req, version, journey, to_start, now)
         await asyncio.to_thread(self._record, started, failed)
+        await self._stop_preempted([p for row_id, p in preempted.items() if row_id in started])
         if errors:  # transient (Temporal unavailable…): the retry resumes with the claims
             raise errors[0]
         entered += plan.already + len(started)
@@ -279,11 +286,57 @@ class EnrollmentActivities:
             budget -= 1
         return version, plan, len(ids)
 
-    def _claim(self, req: PageRequest, plan: _Plan) -> list[JourneyRun]:
+    def _claim(
+        self, req: PageRequest, plan: _Plan
+    ) -> tuple[list[JourneyRun], dict[int, groups.Preempted]]:
+        """Insert the page's run rows; → them, and the lower-priority runs (by the new
+        row's id) they took their group seat from."""
+        key = enrollment_key(req.enrollment_id)
         with self._writes() as session:
-            return crud.claim_runs(
-                session=session, rows=plan.claim, enrollment_key=enrollment_key(req.enrollment_id)
-            )
+            journey_id = req.journey_id
+            if (
+                not plan.claim
+                or groups.get_membership(session=session, journey_id=journey_id) is None
+            ):
+                return crud.claim_runs(session=session, rows=plan.claim, enrollment_key=key), {}
+            session.rollback()
+            # a journey in a priority group: each customer's seat and run row commit together,
+            # as on the event path (services.enrollment), so entries from anywhere serialise
+            claimed: list[JourneyRun] = []
+            preempted: dict[int, groups.Preempted] = {}
+            for row in plan.claim:
+                admission = groups.admit(
+                    session=session,
+                    journey_id=journey_id,
+                    customer_id=row["customer_id"],
+                    workflow_id=row["workflow_id"],
+                )
+                if not admission.ok:
+                    session.rollback()
+                    continue
+                runs = crud.claim_runs(session=session, rows=[row], enrollment_key=key)
+                claimed += runs
+                if runs and runs[0].id is not None and admission.preempted is not None:
+                    preempted[runs[0].id] = admission.preempted
+            return claimed, preempted
+
+    async def _stop_preempted(self, preempted: list[groups.Preempted]) -> None:
+        """Stop the lower-priority runs whose seats new runs took (after those started)."""
+        for p in preempted:
+            if not await stop_journey_run(
+                client=self._client, workflow_id=p.workflow_id, reason=p.reason
+            ):
+                await asyncio.to_thread(self._mark_stopped, p)
+
+    def _mark_stopped(self, p: groups.Preempted) -> None:
+        with self._writes() as session:
+            if crud.get_running_run(session=session, workflow_id=p.workflow_id):
+                crud.mark_run(
+                    session=session,
+                    workflow_id=p.workflow_id,
+                    status="stopped",
+                    exit_reason=f"{p.reason} (its workflow had already ended)",
+                )
 
     async def _verify(self, rows: list[JourneyRun]) -> tuple[list[JourneyRun], int]:
         """Of claimed rows without a run id: which still need a start; how many had one."""

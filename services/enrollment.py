@@ -21,6 +21,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.enrollment import reentry_block
 from activities.facts import load_facts
 from db import crud
+from db.crud import priority_groups as groups
 from db.errors import RunAlreadyRunningError
 from db.models import JourneyRun, JourneyVersion
 from db.session import begin_write, end_transaction, in_thread
@@ -28,7 +29,13 @@ from engine.effects import FactsRequest
 from engine.ir import CompiledJourney
 from engine.runtime import CustomerEventIn
 from workflows.contract import JourneyInput, workflow_id_for
-from workflows.starter import RPC_TIMEOUT, compiled_journey, journey_input, start_journey_run
+from workflows.starter import (
+    RPC_TIMEOUT,
+    compiled_journey,
+    journey_input,
+    start_journey_run,
+    stop_journey_run,
+)
 
 __all__ = [
     "RPC_TIMEOUT",
@@ -75,6 +82,8 @@ class _Claim:
 
     row_id: int
     inp: JourneyInput
+    #: the lower-priority run of the journey's group this entry took the seat from
+    preempted: groups.Preempted | None = None
 
 
 def _claim_entry(
@@ -124,7 +133,19 @@ def _claim_entry(
             ),
         )
     begin_write(session)
+    admission = groups.ADMITTED
     try:
+        # the group seat and the run row commit together (create_run commits): two entries
+        # into two journeys of one group serialise on the seat (db.crud.priority_groups)
+        admission = groups.admit(
+            session=session,
+            journey_id=journey.journey_id,
+            customer_id=customer_id,
+            workflow_id=workflow_id,
+        )
+        if not admission.ok:
+            session.rollback()
+            return admission.reason
         run = crud.create_run(
             session=session,
             workflow_id=workflow_id,
@@ -135,6 +156,8 @@ def _claim_entry(
             entered_at=now,
         )
     except RunAlreadyRunningError:
+        admission = groups.ADMITTED
+        session.rollback()  # nor the seat: the running row keeps what it had
         unconfirmed = _unconfirmed_claim(session, workflow_id) if entry_event else None
         if unconfirmed is None:
             return "already in the journey"
@@ -149,7 +172,7 @@ def _claim_entry(
         facts=facts,
         entry_event=entry_event,
     )
-    return _Claim(run.id, inp)
+    return _Claim(run.id, inp, admission.preempted)
 
 
 def _unconfirmed_claim(session: Session, workflow_id: str) -> JourneyRun | None:
@@ -162,9 +185,43 @@ def _unconfirmed_claim(session: Session, workflow_id: str) -> JourneyRun | None:
 
 
 def _forget_run(session: Session, row_id: int) -> None:
-    """A claimed run whose workflow never started is no entry (re-entry rules ignore it)."""
+    """A claimed run whose workflow never started is no entry (re-entry rules ignore it);
+    a run it preempted (not stopped yet: the stop follows the start) gets its seat back."""
     begin_write(session)
+    run = session.get(JourneyRun, row_id)
+    if run is not None:
+        groups.give_back_seat(
+            session=session,
+            journey_id=run.journey_id,
+            customer_id=run.customer_id,
+            workflow_id=run.workflow_id,
+        )
     crud.delete_run(session=session, row_id=row_id)
+
+
+async def stop_preempted(*, session: Session, client: Client, preempted: groups.Preempted) -> None:
+    """Stop the lower-priority run a newcomer took the seat from, after the newcomer
+    started: through its ``stop`` signal (the workflow records ``stopped`` with the reason);
+    a workflow Temporal no longer has gets its row marked here."""
+    if await stop_journey_run(
+        client=client, workflow_id=preempted.workflow_id, reason=preempted.reason
+    ):
+        return
+
+    def mark() -> None:
+        begin_write(session)
+        try:
+            if crud.get_running_run(session=session, workflow_id=preempted.workflow_id):
+                crud.mark_run(
+                    session=session,
+                    workflow_id=preempted.workflow_id,
+                    status="stopped",
+                    exit_reason=f"{preempted.reason} (its workflow had already ended)",
+                )
+        finally:
+            end_transaction(session)
+
+    await in_thread(mark)
 
 
 async def enter(
@@ -206,6 +263,8 @@ async def enter(
         await asyncio.shield(in_thread(_forget_run, session, claim.row_id))
         raise
     await in_thread(crud.set_run_ids, session=session, run_ids={claim.row_id: run_id})
+    if claim.preempted is not None:
+        await stop_preempted(session=session, client=client, preempted=claim.preempted)
     return EntryOutcome(customer_id, True, workflow_id)
 
 

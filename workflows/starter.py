@@ -27,6 +27,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from engine.effects import CustomerFacts
 from engine.ir import CompiledJourney, ReentryPolicy
@@ -122,3 +123,22 @@ async def start_journey_run(
             rpc_timeout=rpc_timeout,
         )
     return handle.result_run_id or handle.run_id or ""
+
+
+async def stop_journey_run(
+    *, client: Client, workflow_id: str, reason: str, rpc_timeout: timedelta = RPC_TIMEOUT
+) -> bool:
+    """Ask a running journey to stop with ``reason`` (its ``stop`` signal, the path pause,
+    archive and a stop from the run view take): the workflow ends the run and records it
+    ``stopped`` with that exit reason, so the run row and Temporal agree. → ``False`` when
+    Temporal has no running workflow of that id (the caller marks its row itself);
+    ``RPCError`` on other failures."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(
+            "stop", reason, rpc_timeout=rpc_timeout
+        )
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from canvas_ui.deps import CurrentPrincipal, SessionDep
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from services import contact_policy as policy
+from services import priority_groups as groups
 
 router = APIRouter(prefix="/api", tags=["policy"], route_class=UnitOfWorkRoute)
 
@@ -78,3 +79,110 @@ def put_policy(body: PolicyBody, session: SessionDep, actor: CurrentPrincipal) -
     except policy.PolicyInputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return _json(session)
+
+
+# ---------------------------------------------------------------------- priority groups
+
+
+class GroupBody(BaseModel):
+    name: str = Field(max_length=200)
+    policy: str = Field(default="block", max_length=16)
+
+
+class JourneyGroupBody(BaseModel):
+    """``group_id`` null takes the journey out of its group."""
+
+    group_id: int | None = Field(default=None, ge=1, le=2**31)
+    priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+
+
+def _group_json(row: groups.GroupRow) -> dict[str, Any]:
+    g = row.group
+    return {
+        "id": g.id,
+        "name": g.name,
+        "policy": g.policy,
+        "journeys": [
+            {"journey_id": m.journey_id, "name": name, "priority": m.priority}
+            for m, name in row.members
+        ],
+    }
+
+
+def _one(session: Any, group_id: int | None) -> dict[str, Any]:
+    return next(_group_json(r) for r in groups.overview(session=session) if r.group.id == group_id)
+
+
+def _unprocessable(exc: groups.GroupInputError) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+@router.get("/policy/groups")
+def list_groups(session: SessionDep) -> list[dict[str, Any]]:
+    """Priority groups with their journeys by priority (1 is the highest)."""
+    return [_group_json(r) for r in groups.overview(session=session)]
+
+
+@router.post("/policy/groups", status_code=status.HTTP_201_CREATED)
+def create_group(body: GroupBody, session: SessionDep, actor: CurrentPrincipal) -> dict[str, Any]:
+    try:
+        group = groups.create_group(
+            session=session, name=body.name, policy=body.policy, by=actor.username
+        )
+    except groups.GroupInputError as exc:
+        raise _unprocessable(exc) from exc
+    return _one(session, group.id)
+
+
+@router.put("/policy/groups/{group_id}")
+def update_group(
+    group_id: int, body: GroupBody, session: SessionDep, actor: CurrentPrincipal
+) -> dict[str, Any]:
+    """Rename a group or change its policy (``block`` or ``preempt``)."""
+    try:
+        groups.update_group(
+            session=session,
+            group_id=group_id,
+            name=body.name,
+            policy=body.policy,
+            by=actor.username,
+        )
+    except groups.GroupNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except groups.GroupInputError as exc:
+        raise _unprocessable(exc) from exc
+    return _one(session, group_id)
+
+
+@router.delete("/policy/groups/{group_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_group(group_id: int, session: SessionDep, actor: CurrentPrincipal) -> None:
+    """Delete a group; a live or paused journey in it → 409 naming them."""
+    try:
+        groups.delete_group(session=session, group_id=group_id, by=actor.username)
+    except groups.GroupNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except groups.GroupInUseError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+@router.put("/journeys/{journey_id}/group")
+def set_journey_group(
+    journey_id: str, body: JourneyGroupBody, session: SessionDep, actor: CurrentPrincipal
+) -> dict[str, Any]:
+    """Put a journey in a priority group with a priority, or take it out (``group_id``
+    null). A priority another journey of the group has → 422 naming ``priority``."""
+    try:
+        row = groups.set_journey_group(
+            session=session,
+            journey_id=journey_id,
+            group_id=body.group_id,
+            priority=body.priority,
+            by=actor.username,
+        )
+    except groups.GroupNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except groups.GroupInputError as exc:
+        raise _unprocessable(exc) from exc
+    if row is None:
+        return {"journey_id": journey_id, "group_id": None, "priority": None}
+    return {"journey_id": journey_id, "group_id": row.group_id, "priority": row.priority}

@@ -23,6 +23,7 @@ from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.crud import points as points_crud
 from db.models import Journey, JourneyCreate, JourneyVersion, utcnow
+from services import priority_groups
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -86,6 +87,7 @@ def journeys_page(
         "journeys.html",
         {
             "journeys": journeys,
+            "group_places": priority_groups.journey_places(session=session),
             "q": q,
             "status": filter_status,
             "statuses": list(STATUS_LABELS),
@@ -269,6 +271,9 @@ def editor_response(
             "choices": panel.choices if panel is not None else None,
             "status_labels": _translated(STATUS_LABELS),
             "entry_status": queries.segment_entry_status(session=session, journey=journey),
+            "journey_group": priority_groups.editor_settings(
+                session=session, journey_id=journey.id
+            ),
         },
     )
 

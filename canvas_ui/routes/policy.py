@@ -7,15 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Form, Path, Request, status
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from canvas_ui.deps import CurrentPrincipal, SessionDep
 from canvas_ui.i18n import gettext, lazy
-from canvas_ui.templating import render
+from canvas_ui.templating import is_htmx, render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
+from db.models import Journey
 from db.models.contact_policy import PolicyChange
 from engine.contact_policy import CAP_CATEGORIES, CAP_CHANNELS
 from services import contact_policy as policy
+from services import priority_groups as groups
 
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -44,6 +46,12 @@ FIELD_ERRORS = {
     "window_days": lazy("Between 1 and 365 days."),
     "caps": lazy("At most 20 caps."),
     "capacity": lazy("Between 0 (no limit) and 500."),
+    "name": lazy("Give the group a name (at most 80 characters) no other group has."),
+    "policy": lazy("Pick what the group does when a higher priority journey wants a customer."),
+}
+GROUP_POLICY_LABELS = {
+    "block": lazy("Block the newcomer"),
+    "preempt": lazy("Stop the lower priority journey"),
 }
 
 
@@ -72,6 +80,8 @@ def change_words(change: PolicyChange, guide_names: dict[str, str]) -> tuple[str
             )
         return raw
 
+    if subject in ("group", "journey_group"):
+        return _group_change_words(subject, key, change)
     if subject == "quiet_hours":
         what = gettext("Quiet hours")
     elif subject == "fallback_timezone":
@@ -80,6 +90,24 @@ def change_words(change: PolicyChange, guide_names: dict[str, str]) -> tuple[str
         what = gettext("Frequency cap %(name)s") % {"name": key}
     else:
         what = gettext("Daily capacity of %(guide)s") % {"guide": guide_names.get(key, key)}
+    return what, value(change.old), value(change.new)
+
+
+def _group_change_words(subject: str, key: str, change: PolicyChange) -> tuple[str, str, str]:
+    def value(raw: str) -> str:
+        if not raw:
+            return gettext("none")
+        if raw in GROUP_POLICY_LABELS:
+            return gettext(GROUP_POLICY_LABELS[raw])
+        name, sep, priority = raw.rpartition("#")
+        if sep and priority.isdigit():  # a journey's place: "group#priority"
+            return gettext("%(group)s, priority %(n)s") % {"group": name, "n": priority}
+        return raw
+
+    if subject == "group":
+        what = gettext("Priority group %(name)s") % {"name": key}
+    else:
+        what = gettext("Priority group of journey %(name)s") % {"name": key}
     return what, value(change.old), value(change.new)
 
 
@@ -104,6 +132,8 @@ def _page(
             ],
             "channels": {c: gettext(CHANNEL_LABELS[c]) for c in CAP_CHANNELS},
             "categories": {c: gettext(CATEGORY_LABELS[c]) for c in CAP_CATEGORIES},
+            "groups": groups.overview(session=session),
+            "group_policies": {k: gettext(v) for k, v in GROUP_POLICY_LABELS.items()},
             "errors": errors or {},
             "form": form or {},
             "notice": notice,
@@ -227,3 +257,144 @@ def set_capacity(
     return _page(
         request, session, notice=gettext("Saved.") if change else gettext("Nothing changed.")
     )
+
+
+# ---------------------------------------------------------------------- priority groups
+
+
+def _group_refused(
+    request: Request, session: Any, exc: groups.GroupInputError, prefix: str, form: dict[str, str]
+) -> Response:
+    return _page(
+        request,
+        session,
+        errors={f"{prefix}.{exc.field}": _error_text(exc.field)},
+        form=form,
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+@router.post("/policy/groups")
+def add_group(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    group_name: str = Form(default="", max_length=200),
+    group_policy: str = Form(default="block", max_length=16),
+) -> Response:
+    try:
+        groups.create_group(
+            session=session, name=group_name, policy=group_policy, by=actor.username
+        )
+    except groups.GroupInputError as exc:
+        form = {"group_name": group_name, "group_policy": group_policy}
+        return _group_refused(request, session, exc, "group", form)
+    return _page(request, session, notice=gettext("Saved."))
+
+
+@router.post("/policy/groups/{group_id}")
+def edit_group(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    group_id: int = Path(ge=1, le=2**31),
+    name: str = Form(default="", max_length=200),
+    group_policy: str = Form(default="block", max_length=16),
+) -> Response:
+    """Rename a group or change its policy (applies to entries from now on)."""
+    try:
+        groups.update_group(
+            session=session, group_id=group_id, name=name, policy=group_policy, by=actor.username
+        )
+    except groups.GroupNotFoundError:
+        return _page(request, session, status_code=status.HTTP_404_NOT_FOUND)
+    except groups.GroupInputError as exc:
+        return _group_refused(request, session, exc, f"group-{group_id}", {})
+    return _page(request, session, notice=gettext("Saved."))
+
+
+@router.post("/policy/groups/{group_id}/delete")
+def remove_group(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    group_id: int = Path(ge=1, le=2**31),
+) -> Response:
+    """Delete a group; one a live or paused journey is in → 409 naming them (a toast)."""
+    try:
+        groups.delete_group(session=session, group_id=group_id, by=actor.username)
+    except groups.GroupNotFoundError:
+        return _page(request, session, status_code=status.HTTP_404_NOT_FOUND)
+    except groups.GroupInUseError as exc:
+        detail = gettext(
+            "The group %(group)s is used by %(journeys)s: take them out of the group in their "
+            "journey settings, or archive them, first."
+        ) % {"group": exc.group.name, "journeys": ", ".join(j.name for j in exc.journeys)}
+        return JSONResponse({"detail": detail}, status_code=status.HTTP_409_CONFLICT)
+    return _page(request, session, notice=gettext("Saved."))
+
+
+@router.post("/journeys/{journey_id}/group")
+def set_journey_group(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    journey_id: str = Path(max_length=64),
+    group_id: str = Form(default="", max_length=12),
+    priority: str = Form(default="", max_length=12),
+) -> Response:
+    """The editor's journey settings: the journey's priority group and priority (the
+    editor's ``journey_group`` block); a taken or missing priority → 422 on the field."""
+    journey = session.get(Journey, journey_id)
+    if journey is None:
+        return JSONResponse(
+            {"detail": gettext("No such journey.")}, status_code=status.HTTP_404_NOT_FOUND
+        )
+    errors: dict[str, str] = {}
+    notice = ""
+    code = status.HTTP_200_OK
+    try:
+        groups.set_journey_group(
+            session=session,
+            journey_id=journey_id,
+            group_id=int(group_id) if group_id.strip() else None,
+            priority=int(priority) if priority.strip() else None,
+            by=actor.username,
+        )
+        notice = gettext("Saved.")
+    except ValueError as exc:  # GroupInputError, or not a number
+        field = (
+            exc.field
+            if isinstance(exc, groups.GroupInputError)
+            else ("group_id" if group_id.strip() and not group_id.strip().isdigit() else "priority")
+        )
+        errors[field] = _journey_group_error(exc, field)
+        code = status.HTTP_422_UNPROCESSABLE_CONTENT
+        session.rollback()
+    if not errors and not is_htmx(request):  # a plain form post: back to the editor
+        return RedirectResponse(f"/journeys/{journey_id}/edit", status_code=303)
+    return render(
+        request,
+        "editor.html",
+        {
+            "journey": journey,
+            "readonly": False,
+            "journey_group": groups.editor_settings(session=session, journey_id=journey_id),
+            "group_errors": errors,
+            "group_form": {"priority": priority} if errors else None,
+            "group_notice": notice,
+        },
+        block="journey_group",
+        status_code=code,
+        force_block=True,
+    )
+
+
+def _journey_group_error(exc: ValueError, field: str) -> str:
+    if isinstance(exc, groups.GroupInputError) and exc.taken_by:
+        return gettext("%(journey)s already has this priority in the group; choose another.") % {
+            "journey": exc.taken_by
+        }
+    if field == "group_id":
+        return gettext("Pick one of the listed groups.")
+    return gettext("Give a priority from 1 (the highest) to 999.")

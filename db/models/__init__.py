@@ -206,3 +206,13 @@ from db.models.contact_policy import (  # noqa: E402
 )
 
 __all__ += ["ContactLedgerEntry", "ContactPolicyRow", "PolicyChange"]
+
+# priority groups (issue 15 item 3)
+from db.models.priority_groups import (  # noqa: E402
+    GROUP_POLICIES,
+    JourneyGroup,
+    JourneyGroupMember,
+    JourneyGroupSeat,
+)
+
+__all__ += ["GROUP_POLICIES", "JourneyGroup", "JourneyGroupMember", "JourneyGroupSeat"]
