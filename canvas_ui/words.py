@@ -7,6 +7,8 @@ summaries, run notes and the run view name them through these functions.
 
 from __future__ import annotations
 
+import re
+
 from canvas_ui.i18n import gettext, lazy
 
 #: The event types the chain sends (services.events, the demo and the templates).
@@ -72,8 +74,25 @@ def message_status(status: str) -> str:
     return _word(MESSAGE_STATUS_LABELS, status)
 
 
+#: A run stopped for a higher-priority journey of its group (db.crud.priority_groups).
+_PREEMPTED = re.compile(
+    r"^preempted by journey '(?P<journey>.*)' \(priority group (?P<group>.*): "
+    r"priority (?P<high>\d+) over (?P<low>\d+)\)(?P<gone> \(its workflow had already ended\))?$"
+)
+
+
 def exit_reason(reason: str) -> str:
-    """``no_path`` → "no way on from a step" / "某个步骤之后无路可走"."""
+    """``no_path`` → "no way on from a step" / "某个步骤之后无路可走"; a preemption by a
+    higher-priority journey in the reader's words."""
+    preempted = _PREEMPTED.match(reason)
+    if preempted:
+        return (
+            gettext(
+                "stopped for the higher priority journey %(journey)s "
+                "(priority group %(group)s: priority %(high)s over %(low)s)"
+            )
+            % preempted.groupdict()
+        )
     return _word(EXIT_REASONS, reason)
 
 

@@ -189,6 +189,7 @@ def runs_page(
             "hits": hits,
             "step_names": queries.current_step_names(session=session, runs=[h.run for h in hits]),
             "run_labels": _translated(RUN_LABELS),
+            "exit_words": words.exit_reason,  # why an ended run ended (e.g. preempted)
             "journeys": crud.list_journeys(session=session),
             # the step select follows the chosen journey: swapped out of band with the results
             "steps_oob": is_htmx(request),

@@ -57,7 +57,7 @@ def test_create_rename_policy_join_and_list(app: Any, people: Any) -> None:
         ("流失挽回", 2),
     ]
     listed = hq.get("/journeys").text
-    assert "VIP" in listed and "priority 2" in listed
+    assert "VIP" in listed and "优先级 2" in listed  # zh-CN by default
     page = hq.get("/policy").text
     assert 'data-group="VIP"' in page and 'data-priority="1"' in page
     changes = hq.get("/api/policy").json()["changes"]
