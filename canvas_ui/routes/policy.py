@@ -381,7 +381,8 @@ def set_journey_group(
             "readonly": False,
             "journey_group": groups.editor_settings(session=session, journey_id=journey_id),
             "group_errors": errors,
-            "group_form": {"priority": priority} if errors else None,
+            # a refused form keeps what was chosen and typed
+            "group_form": {"group_id": group_id.strip(), "priority": priority} if errors else None,
             "group_notice": notice,
         },
         block="journey_group",
