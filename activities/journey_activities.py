@@ -123,9 +123,11 @@ class JourneyActivities:
 
     def _check_contact_policy(self, request: PolicyCheckRequest) -> PolicyDecision:
         ctx = request.ctx
-        with self._sessions() as session:
+        # what needs no lock is read in a plain read session, outside the write lock
+        with self._reads() as reads, self._sessions() as session:
             return policy_crud.check_contact(
                 session=session,
+                reads=reads,
                 decision_key=request.key,
                 customer_id=ctx.customer_id,
                 channel=request.channel,

@@ -31,6 +31,7 @@ from db.session import begin_write
 from engine.contact_policy import (
     ALLOW,
     CAPPED_OUTCOME,
+    DEFER,
     Contact,
     ContactPolicy,
     FrequencyCap,
@@ -206,20 +207,47 @@ def check_contact(
     journey_id: str | None = None,
     node_id: str | None = None,
     workflow_id: str | None = None,
+    reads: Session | None = None,
 ) -> PolicyDecision:
     """Decide one action under the current policy and record it, atomically per customer
     (see the module docstring); the same ``decision_key`` gets the same decision. A
     deferral by quiet hours is not recorded (it depends on the clock and policy alone, and
-    the check after it is a new decision). Ends its transaction on every path."""
+    the check after it is a new decision). Ends its transactions on every path.
+
+    What needs no lock is read first, in ``reads`` (a plain read session; else ``session``,
+    whose read transaction is ended before the write one): a decision already stored (a
+    retry), the policy, the customer's zone, and a deferral by quiet hours, which needs no
+    ledger and is never stored, so it never waits for the write lock. Only the counted
+    contacts, the decision and its record run under the lock (bench.contact_policy: on
+    SQLite every writer queues for one lock, and the check's hold time is everyone's wait).
+    """
+    pre = reads if reads is not None else session
+    try:
+        existing = find_by(pre, ContactLedgerEntry, ContactLedgerEntry.decision_key, decision_key)
+        if existing is not None:
+            return _decision_of(existing)
+        row = get_policy_row(session=pre)
+        policy = as_policy(row)
+        zone = customer_zone(
+            session=pre, customer_id=customer_id, default=row.fallback_timezone or default_zone
+        )
+        if policy.quiet_hours is not None:
+            early = decide(
+                policy, zone=zone, contacts=[], channel=channel, category=category, at=at
+            )
+            if early.outcome == DEFER:  # quiet hours do not look at the ledger
+                return early
+    finally:
+        if pre.in_transaction():
+            pre.rollback()
     begin_write(session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": customer_id})
+    # again under the lock: a retry of this key may have recorded it meanwhile
     existing = find_by(session, ContactLedgerEntry, ContactLedgerEntry.decision_key, decision_key)
     if existing is not None:
         session.commit()
         return _decision_of(existing)
-    row = get_policy_row(session=session)
-    policy = as_policy(row)
     widest = max((c.window_days for c in policy.caps), default=0)
     contacts: list[Contact] = []
     if widest:
@@ -232,9 +260,6 @@ def check_contact(
         contacts = [
             Contact(aware(r.at) or at, r.channel, r.category) for r in session.exec(stmt).all()
         ]
-    zone = customer_zone(
-        session=session, customer_id=customer_id, default=row.fallback_timezone or default_zone
-    )
     decision = decide(
         policy, zone=zone, contacts=contacts, channel=channel, category=category, at=at
     )
