@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import facts, messaging, tasks
 from activities._time import effect_time, iso, parse_instant
+from activities.contact_batch import ContactChecks
 from activities.errors import INVALID_REQUEST, business_failure
 from activities.providers import (
     MessageProvider,
@@ -96,6 +97,10 @@ class JourneyActivities:
             else default_providers(self._http, settings.webhook_secret)
         )
         self._now = clock
+        # checks waiting at once share one write transaction (activities.contact_batch)
+        self._contact_checks = ContactChecks(
+            reads=self._reads, writes=self._sessions, default_zone=settings.timezone
+        )
 
     @classmethod
     def from_engine(cls, engine: Engine, settings: Settings, **kwargs: Any) -> JourneyActivities:
@@ -119,25 +124,19 @@ class JourneyActivities:
         """May this action contact the customer now (quiet hours, frequency caps)? Decided
         and recorded in the contact ledger atomically per customer, once per decision key
         (a *local* activity; see db.crud.contact_policy)."""
-        return await asyncio.to_thread(self._check_contact_policy, request)
-
-    def _check_contact_policy(self, request: PolicyCheckRequest) -> PolicyDecision:
         ctx = request.ctx
-        # what needs no lock is read in a plain read session, outside the write lock
-        with self._reads() as reads, self._sessions() as session:
-            return policy_crud.check_contact(
-                session=session,
-                reads=reads,
+        return await self._contact_checks.decide(
+            policy_crud.ContactCheck(
                 decision_key=request.key,
                 customer_id=ctx.customer_id,
                 channel=request.channel,
                 category=request.category,
                 at=effect_time(ctx, self._now),
-                default_zone=self._settings.timezone,
                 journey_id=ctx.journey_id,
                 node_id=ctx.node_id,
                 workflow_id=ctx.workflow_id,
             )
+        )
 
     # ------------------------------------------------------------------ side effects
 
