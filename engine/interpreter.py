@@ -285,6 +285,21 @@ class Interpreter:
     async def _finish_interrupted(self) -> None:
         st = self.state
         node = st.current or self.journey.entry_node_id
+        if self._open_visit is None and st.current is not None and self.rt.patched(NODE_VISITS):
+            # interrupted between steps (after a port, or while paused before the next
+            # step): the run ends at the step it was heading to, which it enters without
+            # running — so the funnel counts the run ended there, as every other end
+            visit = st.visits.get(node, 0) + 1
+            st.visits[node] = visit
+            entry = TraceEntry(
+                node_id=node,
+                kind=ir.STEP_KIND[type(self.journey.step(node))],
+                visit=visit,
+                at=self.now_iso(),
+                summary="ended here before its step ran",
+            )
+            self._append_trace(entry)
+            self._open_visit = NodeVisit(node, visit, None, entry.at)
         if st.goal_event_id is not None:
             self._append_trace(
                 TraceEntry(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -123,3 +123,21 @@ def test_every_visit_is_recorded_once_with_its_port(
     for node in {n for n, _v, _p in visits}:
         passes = sum(1 for n, _v, p in visits if n == node and p is not None)
         assert passes == sum(c for (n, _p), c in per_port.items() if n == node)
+
+
+def test_a_run_interrupted_between_steps_ends_at_the_step_it_was_heading_to() -> None:
+    # paused while waiting; the wait ends (port next, towards the coupon) but the paused
+    # run stays before the coupon step; the goal event then ends it: one visit of the
+    # coupon step without a port, so the funnel counts the run as ended there
+    doc = {**_coupon_then_exit(), "settings": {"goal": {"event_type": "purchase"}}}
+    journey = compile_document(doc, journey_id="j", version=1, coupon_templates={"NEW20"}).journey
+    assert journey is not None
+    world = SandboxWorld(facts=CustomerFacts("C1"), coupon_templates={"NEW20": COUPONS["NEW20"]})
+    script = [
+        ScriptItem(at=START + timedelta(hours=1), signal="pause"),
+        ScriptItem(at=START + timedelta(days=2), event_type="purchase"),
+    ]
+    interp, ended = asyncio.run(_run(journey, world, script))
+    assert ended and interp.state.exit_reason == "goal"
+    assert recorded_visits(world) == [("in", 1, "next"), ("w", 1, "next"), ("c", 1, None)]
+    assert world.coupons == []  # the coupon step never ran
