@@ -287,19 +287,11 @@ class Interpreter:
         node = st.current or self.journey.entry_node_id
         if self._open_visit is None and st.current is not None and self.rt.patched(NODE_VISITS):
             # interrupted between steps (after a port, or while paused before the next
-            # step): the run ends at the step it was heading to, which it enters without
-            # running — so the funnel counts the run ended there, as every other end
+            # step): the run ends at the step it was heading to without running it. The
+            # trace (the path a user reads) stays as it is; the funnel still counts the
+            # run as ended at that step, as every other end
             visit = st.visits.get(node, 0) + 1
-            st.visits[node] = visit
-            entry = TraceEntry(
-                node_id=node,
-                kind=ir.STEP_KIND[type(self.journey.step(node))],
-                visit=visit,
-                at=self.now_iso(),
-                summary="ended here before its step ran",
-            )
-            self._append_trace(entry)
-            self._open_visit = NodeVisit(node, visit, None, entry.at)
+            self._open_visit = NodeVisit(node, visit, None, self.now_iso())
         if st.goal_event_id is not None:
             self._append_trace(
                 TraceEntry(

@@ -109,7 +109,11 @@ def test_every_visit_is_recorded_once_with_its_port(
     trace = [(t.node_id, t.visit, t.port) for t in state.trace if t.kind != "goal"]
     if ended:
         assert state.pending_visits == []
-        assert sorted(visits, key=str) == sorted(trace, key=str)
+        # a run interrupted between steps ends at the step it was heading to: a visit the
+        # trace (the path a user reads) does not show, without a port
+        unseen = [v for v in visits if v not in trace]
+        assert len(unseen) <= 1 and all(p is None for _n, _v, p in unseen)
+        assert sorted([v for v in visits if v in trace], key=str) == sorted(trace, key=str)
         # exactly one visit ends the run (no port), at the node the run ended at
         assert sum(1 for _n, _v, p in visits if p is None) == 1
     else:  # still waiting: every finished visit recorded or pending, none in progress
