@@ -32,7 +32,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from db import crud
@@ -222,21 +221,9 @@ def report(
     rows: list[JourneyRow] = []
     recorded = False
     if journeys:
-        _count_claims(session, settings)
+        results_store.fresh(session=session, settings=settings)
         rows, recorded = _journeys(session, rule, p, scope)
     return Report(p, rule, scope_name, total, regions, unattributed, rows, recorded)
-
-
-def _count_claims(session: Session, settings: Settings) -> None:
-    """Bring the results store's order claims up to what is committed, and read on from a
-    snapshot that holds them."""
-    engine = session.get_bind()
-    if isinstance(engine, Engine):  # (a session bound to a connection reads what it has)
-        results_store.catch_up(
-            engine=engine, timezone=settings.timezone, rule=results_store.ClaimRule.of(settings)
-        )
-        if session.in_transaction():
-            session.commit()
 
 
 def _groups(session: Session, rule: Rule, p: Period, scope: OrderScope) -> list[OrderGroup]:

@@ -577,6 +577,19 @@ def catch_up(
             return steps
 
 
+def fresh(*, session: Session, settings: Settings) -> None:
+    """What a report calls before it reads: count every row committed so far (by the
+    app's time zone and attribution rule), then let ``session`` read from a snapshot that
+    includes it (its read transaction, if open, began before). A session bound to a
+    connection reads what it has."""
+    engine = session.get_bind()
+    if not isinstance(engine, Engine):
+        return
+    catch_up(engine=engine, timezone=settings.timezone, rule=ClaimRule.of(settings))
+    if session.in_transaction():
+        session.commit()
+
+
 __all__ = [
     "Facts",
     "RefreshResult",
@@ -586,6 +599,7 @@ __all__ = [
     "claims",
     "conversions",
     "exposures",
+    "fresh",
     "goals",
     "pending",
     "store_days",

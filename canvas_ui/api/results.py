@@ -17,7 +17,6 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from canvas_ui.api.params import MAX_ID
@@ -145,20 +144,8 @@ def checked_period(
         raise RequestValidationError(
             [{"loc": ("query", exc.field), "msg": exc.message, "type": "value_error"}]
         ) from exc
-    fresh(session, settings)
+    results_store.fresh(session=session, settings=settings)
     return lo, hi
-
-
-def fresh(session: Session, settings: Settings) -> None:
-    """Count every row committed so far into the results store, then let ``session`` read
-    from a snapshot that includes it (its read transaction, if open, began before)."""
-    engine = session.get_bind()
-    assert isinstance(engine, Engine)
-    results_store.catch_up(
-        engine=engine, timezone=settings.timezone, rule=results_store.ClaimRule.of(settings)
-    )
-    if session.in_transaction():
-        session.commit()
 
 
 def build_results(
