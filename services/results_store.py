@@ -351,7 +351,7 @@ def refresh_step(
         current[rid] = facts_of(row)
     visit_upto = upto["visit_id"]
     counted = 0
-    for vid, _rid, _wid, customer_id, _at, node_id, port in visits:
+    for vid, _rid, _wid, _customer, _at, node_id, port in visits:
         rid = owners.get(vid)
         if rid is not None and rid not in current:
             # its run is beyond this step's runs (or gone): count it in a later step
@@ -364,8 +364,7 @@ def refresh_step(
         f = current[rid]
         deltas.visit(f, node_id, port)
         if port is None:
-            f.ended_node = node_id
-        dirty.add(customer_id)
+            f.ended_node = node_id  # the diff of the facts moves its conversion there
         counted += 1
 
     # 3. sides, goal events and orders: their customers' facts are recomputed
