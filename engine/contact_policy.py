@@ -277,6 +277,7 @@ async def gate(
     notes: list[dict[str, Any]] = []
     deadline = it.rt.now() + timedelta(seconds=rule.max_wait_seconds)
     attempt = 0
+    clashes = 0  # quiet-hours deferrals of a step with a send window
     while True:
         if window is not None:
             tz_name = await it.timezone(window.timezone_source)
@@ -317,6 +318,14 @@ async def gate(
         }
         notes.append(note)
         entry.inputs["policy"] = notes
+        if decision.outcome == DEFER and window is not None:
+            clashes += 1
+            if clashes > 1:
+                # quiet hours pushed it out of its send window twice in a row: the window
+                # lies inside quiet hours and the step would wait for ever — skip it
+                note["decision"] = "skipped"
+                entry.summary = f"skipped: its send window lies inside {decision.rule}"
+                return Gate(False, skip_port)
         if decision.outcome == DEFER or (rule.when_capped == WAIT and until <= deadline):
             if decision.outcome == CAPPED_OUTCOME:
                 note["decision"] = "waited"

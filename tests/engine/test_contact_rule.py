@@ -225,3 +225,15 @@ def test_an_action_reachable_at_any_hour_is_a_warning_without_quiet_hours(
             doc, journey_id="j", version=1, coupon_templates={"NEW20"}, quiet_hours=known
         )
         assert not [d for d in again.diagnostics if d.code is Code.ACTION_WITHOUT_WINDOW]
+
+
+def test_a_send_window_inside_quiet_hours_is_skipped_not_waited_for_ever() -> None:
+    from engine.contact_policy import ContactPolicy, QuietHours
+
+    policy = ContactPolicy(quiet_hours=QuietHours("21:00", "08:00"))
+    step, world = _run({"window": {"start": "22:00", "end": "23:00"}}, policy)
+    decisions = [(n["decision"], n["rule"]) for n in step.inputs["policy"]]
+    # window → quiet hours → window → quiet hours again: the window never opens outside them
+    assert decisions[-1] == ("skipped", "quiet_hours")
+    assert decisions.count(("deferred", "quiet_hours")) == 1
+    assert step.port == "next" and world.messages == []
