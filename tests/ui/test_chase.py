@@ -95,6 +95,17 @@ def _no_native_dialogs(page: Page) -> list[str]:
     return seen
 
 
+def _open_chase(page: Page, scope: str) -> None:
+    """Click a Chase button and wait for the app's answer (a slow CI machine gets 15 s, and a
+    failed answer names its status instead of a missing dialog)."""
+    with page.expect_response(
+        lambda r: "/tasks/chase/confirm" in r.url and r.request.method == "GET", timeout=15_000
+    ) as answer:
+        page.locator(f'[data-chase="{scope}"]').click()
+    assert answer.value.status == 200, answer.value.status
+    expect(page.locator("dialog#chase-dialog")).to_be_visible(timeout=15_000)
+
+
 def test_store_manager_confirms_a_chase_and_the_hour_cool_down(
     browser: Any, live_server: LiveServer, canvas_app: FastAPI, chain: None, artifacts: Path
 ) -> None:
@@ -117,8 +128,7 @@ def test_store_manager_confirms_a_chase_and_the_hour_cool_down(
             expect(page.locator(f'tr[data-task-id="{tid}"] td[data-customer]')).to_have_text(name)
 
         dialog = page.locator("dialog#chase-dialog")
-        page.locator('[data-chase="store-S1"]').click()
-        expect(dialog).to_be_visible()
+        _open_chase(page, "store-S1")
         expect(dialog).to_contain_text("催办“南京西路店”？")
         expect(dialog.locator(".chase-count")).to_have_text(
             "将催办 2 个未完成任务：导购会立即收到提醒。"
@@ -143,8 +153,7 @@ def test_store_manager_confirms_a_chase_and_the_hour_cool_down(
         expect(page.locator(".chase-log li").first).to_contain_text("gm → 南京西路店 · 2")
 
         # again within the hour: nothing to chase, and the dialog says why
-        page.locator('[data-chase="store-S1"]').click()
-        expect(dialog).to_be_visible()
+        _open_chase(page, "store-S1")
         expect(dialog.locator(".chase-count")).to_have_text("现在没有需要催办的任务。")
         expect(dialog.locator("[data-skipped]")).to_have_text(
             "2 个任务在过去一小时内已催办过，本次跳过。"
@@ -164,7 +173,7 @@ def test_store_manager_confirms_a_chase_and_the_hour_cool_down(
 def test_hq_chases_a_whole_region(page: Page, canvas_app: FastAPI, chain: None) -> None:
     native = _no_native_dialogs(page)
     page.goto("/tasks")
-    page.locator('[data-chase="region-R1"]').click()
+    _open_chase(page, "region-R1")
     dialog = page.locator("dialog#chase-dialog")
     expect(dialog).to_contain_text("催办“华东”？")
     expect(dialog.locator(".chase-count")).to_have_text(
