@@ -216,3 +216,8 @@ from db.models.priority_groups import (  # noqa: E402
 )
 
 __all__ += ["GROUP_POLICIES", "JourneyGroup", "JourneyGroupMember", "JourneyGroupSeat"]
+
+# per-channel opt-outs (issue 16)
+from db.models.opt_outs import OPT_OUT_SOURCES, CustomerChannelOptOut  # noqa: E402
+
+__all__ += ["OPT_OUT_SOURCES", "CustomerChannelOptOut"]

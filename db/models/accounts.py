@@ -30,6 +30,11 @@ class UserAccount(UserAccountBase, table=True):
     __tablename__ = "user_account"
 
     id: int | None = Field(default=None, primary_key=True)
+    #: Where the message panel's "send a test to me" goes (issue 16), per channel; empty:
+    #: the linked guide's phone, else the test send says what to fill in.
+    phone: str = Field(default="", max_length=32)
+    wecom_userid: str = Field(default="", max_length=64)
+    email: str = Field(default="", max_length=254)
     password_hash: str = Field(max_length=255)  # argon2id, see services.accounts
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

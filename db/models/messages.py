@@ -27,3 +27,6 @@ class OutboxMessage(SQLModel, table=True):
     workflow_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: A test send from the message panel (to the sender's own phone / WeCom account): kept
+    #: for the record, never counted in results, caps or reports, never part of a run.
+    is_test: bool = False
