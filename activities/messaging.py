@@ -1,9 +1,14 @@
 """Send one message exactly once (the ``send_message`` activity's work).
 
 The outbox row is written *before* delivery, keyed by the idempotency key. A retry finds
-it: if it was delivered (``sent``) or only needs recording (outbox provider), the same row
-is returned and nothing is sent again; if a webhook attempt failed transiently, delivery is
-tried again with the same message id and key, so the receiver can de-duplicate.
+it: if it was delivered (``sent``/``delivered``) or only needs recording (outbox provider),
+the same row is returned and nothing is sent again; if an attempt failed transiently,
+delivery is tried again with the same message id and key, so the receiver can de-duplicate.
+The row names its provider before the call; a retry that finds it named asks a provider
+that can tell (:class:`activities.providers.FindsSent`: the SMS providers, by the message
+id they were given as their correlation id) whether the earlier attempt got through after
+all, so a timeout that hid a success does not send twice. The provider's message id is
+stored with its answer: delivery receipts find the row by it (``crud.record_receipt``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from activities._time import effect_time
 from activities.errors import business_failure
 from activities.providers import (
     Delivery,
+    FindsSent,
     MessageProvider,
     MessageRejectedError,
     OutboundMessage,
@@ -45,7 +51,7 @@ def send_message(
     """Record, deliver and mark one message; see the module docstring."""
     with sessions() as session:
         row, checked = _record(session, request, effect_time(request.ctx, now))
-        if row.status == "sent":
+        if row.status in ("sent", "delivered"):
             return _result(row)
         if row.status == "failed":
             raise business_failure(MESSAGE_REJECTED, row.provider_response or "rejected")
@@ -54,14 +60,24 @@ def send_message(
             # row recorded just now was checked in its own transaction: asking again would
             # take the write lock once more for nothing.)
             _check_customer(session, request)
+        customer = crud.get_customer(session=session, customer_id=row.customer_id)
+    outbound = _outbound(row, request, customer)
 
+    if row.provider == provider.name and isinstance(provider, FindsSent):
+        # an earlier attempt handed it over and heard nothing back (a timeout): the provider
+        # may have taken it, so ask before sending it twice
+        found = provider.find_sent(outbound)
+        if found is not None:
+            return _result(_finish(sessions, row.id, found, now))
+    if provider.name != "outbox" and row.provider != provider.name:
+        with sessions() as session:
+            crud.mark_handed_to(session=session, message_id=row.id, provider=provider.name)
     try:
-        delivery = provider.deliver(_outbound(row, request))
+        delivery = provider.deliver(outbound)
     except MessageRejectedError as exc:
-        _finish(sessions, row.id, "failed", exc.reason, None)
+        _finish(sessions, row.id, Delivery(status="failed", response=exc.reason), now)
         raise business_failure(MESSAGE_REJECTED, exc.reason) from exc
-    row = _finish(sessions, row.id, delivery.status, delivery.response, _sent_at(delivery, now))
-    return _result(row)
+    return _result(_finish(sessions, row.id, delivery, now))
 
 
 def _record(
@@ -121,7 +137,10 @@ def _check_customer(session: Session, request: SendMessageRequest) -> Customer:
     return customer
 
 
-def _outbound(row: OutboxMessage, request: SendMessageRequest) -> OutboundMessage:
+def _outbound(
+    row: OutboxMessage, request: SendMessageRequest, customer: Customer | None
+) -> OutboundMessage:
+    email = customer.attributes.get("email", "") if customer is not None else ""
     return OutboundMessage(
         message_id=row.id,
         idempotency_key=row.idempotency_key,
@@ -132,30 +151,29 @@ def _outbound(row: OutboxMessage, request: SendMessageRequest) -> OutboundMessag
         journey_id=row.journey_id,
         node_id=row.node_id,
         webhook_url=request.webhook_url,
+        phone=customer.phone if customer is not None else "",
+        email=email if isinstance(email, str) else "",
     )
-
-
-def _sent_at(delivery: Delivery, now: Callable[[], datetime]) -> datetime | None:
-    return now() if delivery.status == "sent" else None
 
 
 def _finish(
     sessions: sessionmaker[Session],
     message_id: str,
-    status: str,
-    response: str,
-    sent_at: datetime | None,
+    delivery: Delivery,
+    now: Callable[[], datetime],
 ) -> OutboxMessage:
     with sessions() as session:
-        row = session.get(OutboxMessage, message_id)
-        if row is None:  # deleted under us: nothing to mark
-            raise RuntimeError(f"outbox row {message_id} vanished during delivery")
-        row.status = status
-        row.provider_response = response
-        row.sent_at = sent_at
-        session.add(row)
-        session.commit()
-        return row
+        row = crud.store_provider_answer(
+            session=session,
+            message_id=message_id,
+            status=delivery.status,
+            response=delivery.response,
+            at=now(),
+            provider_message_id=delivery.provider_message_id,
+        )
+    if row is None:  # deleted under us: nothing to mark
+        raise RuntimeError(f"outbox row {message_id} vanished during delivery")
+    return row
 
 
 def _result(row: OutboxMessage) -> MessageSent:

@@ -18,7 +18,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -41,12 +41,21 @@ class OutboundMessage:
     journey_id: str | None
     node_id: str | None
     webhook_url: str | None = None
+    #: The customer's phone as stored (SMS providers normalise it to E.164 or refuse it).
+    phone: str = ""
+    #: The customer's e-mail address (``attributes.email``), for the SMTP provider.
+    email: str = ""
 
 
 @dataclass(frozen=True)
 class Delivery:
+    """A provider's answer: ``status`` is ``recorded`` (kept in the outbox) or ``sent``
+    (accepted; a receipt may later say ``delivered`` or ``failed``)."""
+
     status: str  # "recorded" | "sent"
     response: str = ""
+    #: The provider's id of the message, which its receipts name (Aliyun BizId, …).
+    provider_message_id: str | None = None
 
 
 class MessageRejectedError(Exception):
@@ -61,8 +70,30 @@ class TransientDeliveryError(Exception):
     """The provider could not take the message now (5xx, timeout); retry later."""
 
 
+class ThrottledError(TransientDeliveryError):
+    """The provider refused the message for its rate (Aliyun
+    ``isv.BUSINESS_LIMIT_CONTROL``, Tencent ``LimitExceeded.*``): retry later, and every
+    worker should slow down (``activities.channels.ratelimit`` backs the bucket off)."""
+
+    def __init__(self, reason: str, retry_after: float = 1.0) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 class MessageProvider(Protocol):
+    #: Stored on the outbox row (``provider``); receipts are matched by it and the
+    #: provider's message id.
+    name: str
+
     def deliver(self, message: OutboundMessage) -> Delivery: ...
+
+
+@runtime_checkable
+class FindsSent(Protocol):
+    """A provider that can tell whether it already took a message (by the outbox message id
+    it was given as its own dedupe/correlation id): a retry after a timeout asks first."""
+
+    def find_sent(self, message: OutboundMessage) -> Delivery | None: ...
 
 
 ProviderRegistry = Mapping[str, MessageProvider]
@@ -70,6 +101,8 @@ ProviderRegistry = Mapping[str, MessageProvider]
 
 class OutboxProvider:
     """Leaves the message in the outbox table: nothing to send."""
+
+    name = "outbox"
 
     def deliver(self, message: OutboundMessage) -> Delivery:
         return Delivery(status="recorded", response="outbox")
@@ -83,6 +116,8 @@ def sign(body: bytes, secret: str) -> str:
 
 class WebhookProvider:
     """POSTs the message to its ``webhook_url`` with an HMAC signature."""
+
+    name = "webhook"
 
     def __init__(self, client: httpx.Client, secret: str) -> None:
         self._client = client

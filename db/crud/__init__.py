@@ -63,7 +63,15 @@ from db.crud.org import (
     list_regions,
     list_stores,
 )
-from db.crud.outbox import get_message, get_message_by_key, insert_message, list_messages
+from db.crud.outbox import (
+    get_message,
+    get_message_by_key,
+    insert_message,
+    list_messages,
+    mark_handed_to,
+    record_receipt,
+    store_provider_answer,
+)
 from db.crud.runs import (
     RunCounts,
     RunReport,
@@ -175,6 +183,9 @@ __all__ = [
     "list_issued_coupons",
     "list_journeys",
     "list_messages",
+    "mark_handed_to",
+    "record_receipt",
+    "store_provider_answer",
     "list_notices",
     "list_orders",
     "list_regions",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session, col, select
 
 from db.crud._util import insert_once
-from db.models import OutboxMessage
+from db.models import FINAL_STATUSES, OutboxMessage
+from db.session import begin_write
 
 
 def get_message(*, session: Session, message_id: str) -> OutboxMessage | None:
@@ -45,3 +48,95 @@ def list_messages(
         stmt = stmt.where(OutboxMessage.status == status)
     stmt = stmt.order_by(col(OutboxMessage.created_at).desc()).offset(offset).limit(limit)
     return list(session.exec(stmt))
+
+
+def record_receipt(
+    *,
+    session: Session,
+    provider: str,
+    provider_message_id: str,
+    status: str,
+    at: datetime,
+    detail: str = "",
+) -> OutboxMessage | None:
+    """Apply a provider's delivery receipt (``status``: ``delivered`` or ``failed``) to the
+    message it names; commit. ``None`` when no message of ``provider`` has that id (callers
+    answer 404).
+
+    Receipts come late, twice and out of order, so the transitions are monotone: a receipt
+    never moves a message back to ``sent``; a repeat changes nothing; ``delivered`` is the
+    last word (a carrier may report a failed attempt before a retry of its own gets
+    through, so a later ``delivered`` replaces ``failed``, never the other way round). The
+    row keeps both times it was told.
+    """
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"receipt status must be one of {FINAL_STATUSES}, not {status!r}")
+    begin_write(session)
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.provider == provider,
+        OutboxMessage.provider_message_id == provider_message_id,
+    )
+    row = session.exec(stmt).first()
+    if row is None:
+        session.commit()
+        return None
+    changed = False
+    if status == "delivered":
+        if row.status != "delivered":
+            row.status = "delivered"
+            row.delivered_at = at
+            row.status_detail = detail[:500]
+            changed = True
+    elif row.failed_at is None:  # the first "failed" is kept, even after "delivered"
+        row.failed_at = at
+        if row.status != "delivered":
+            row.status = "failed"
+            row.status_detail = detail[:500]
+        changed = True
+    if changed:
+        session.add(row)
+    session.commit()
+    return row
+
+
+def mark_handed_to(*, session: Session, message_id: str, provider: str) -> OutboxMessage | None:
+    """Note that ``message_id`` is about to be handed to ``provider`` (before the call: a
+    retry then knows an earlier attempt may have reached it); commit."""
+    begin_write(session)
+    row = session.get(OutboxMessage, message_id)
+    if row is not None and row.provider != provider:
+        row.provider = provider
+        session.add(row)
+    session.commit()
+    return row
+
+
+def store_provider_answer(
+    *,
+    session: Session,
+    message_id: str,
+    status: str,
+    response: str,
+    at: datetime,
+    provider_message_id: str | None = None,
+) -> OutboxMessage | None:
+    """Store a provider's answer (``recorded``, ``sent`` or ``failed``) on the message;
+    commit. A receipt that got here first (a fast provider) is not undone."""
+    begin_write(session)
+    row = session.get(OutboxMessage, message_id)
+    if row is None:
+        session.commit()
+        return None
+    row.provider_response = response
+    if provider_message_id is not None:
+        row.provider_message_id = provider_message_id
+    if row.status not in FINAL_STATUSES:
+        row.status = status
+        if status == "sent":
+            row.sent_at = at
+        elif status == "failed":
+            row.failed_at = at
+            row.status_detail = response[:500]
+    session.add(row)
+    session.commit()
+    return row

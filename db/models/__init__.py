@@ -43,7 +43,12 @@ from db.models.journeys import (
     JourneyVersion,
     NodeVisit,
 )
-from db.models.messages import MESSAGE_STATUSES, OutboxMessage
+from db.models.messages import (
+    FINAL_STATUSES,
+    MESSAGE_STATUSES,
+    OutboxMessage,
+    ProviderRateBucket,
+)
 from db.models.org import (
     GUIDE_ROLES,
     OVERFLOW_POLICIES,
@@ -86,6 +91,7 @@ __all__ = [
     "GUIDE_ROLES",
     "JOURNEY_STATUSES",
     "MEMBER_LEVELS",
+    "FINAL_STATUSES",
     "MESSAGE_STATUSES",
     "NOTICE_KINDS",
     "OVERFLOW_POLICIES",
@@ -128,6 +134,7 @@ __all__ = [
     "OrderCreate",
     "OrderPublic",
     "OutboxMessage",
+    "ProviderRateBucket",
     "Region",
     "RfmBaseline",
     "Store",
