@@ -31,6 +31,7 @@ from activities.providers import (
 )
 from activities.rendering import TemplateRenderError, customer_variables, render
 from db import crud
+from db.crud import opt_outs
 from db.models import Customer, OutboxMessage
 from engine.effects import (
     CUSTOMER_NOT_FOUND,
@@ -130,9 +131,14 @@ def _check_customer(session: Session, request: SendMessageRequest) -> Customer:
     customer = crud.get_customer(session=session, customer_id=request.ctx.customer_id)
     if customer is None:
         raise business_failure(CUSTOMER_NOT_FOUND, f"customer {request.ctx.customer_id!r}")
-    if request.channel in customer.opted_out_channels:
+    # The profile's list is what every journey reads; the opt-out row (an SMS reply of
+    # "TD", a provider callback, HQ) says how and when, for the trace note.
+    left = opt_outs.get_opt_out(session=session, customer_id=customer.id, channel=request.channel)
+    if left is not None or request.channel in customer.opted_out_channels:
+        how = f" ({left.source}, {left.at:%Y-%m-%d %H:%M} UTC)" if left is not None else ""
         raise business_failure(
-            CUSTOMER_OPTED_OUT, f"customer {customer.id} opted out of {request.channel}"
+            CUSTOMER_OPTED_OUT,
+            f"not sent: customer {customer.id} opted out of {request.channel}{how}",
         )
     return customer
 

@@ -1,5 +1,6 @@
 """per-channel opt-outs and test sends (issue 16): customer_channel_opt_out (who left which
-channel, how, when); outbox_message.is_test (a preview's test send, never counted);
+channel, how, when); outbox_message.is_test (a preview's test send, never counted) and no
+foreign key on outbox_message.customer_id (a test send to a synthetic customer names none);
 user_account.phone / wecom_userid / email (where "send a test to me" goes)
 
 Revision ID: 0019
@@ -44,6 +45,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("is_test", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch_op.drop_constraint("fk_outbox_message_customer_id_customer", type_="foreignkey")
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.add_column(sa.Column("phone", sa.String(32), nullable=False, server_default=""))
         batch_op.add_column(
@@ -58,6 +60,9 @@ def downgrade() -> None:
         batch_op.drop_column("wecom_userid")
         batch_op.drop_column("phone")
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            "fk_outbox_message_customer_id_customer", "customer", ["customer_id"], ["id"]
+        )
         batch_op.drop_column("is_test")
     op.drop_index(
         op.f("ix_customer_channel_opt_out_customer_id"), table_name="customer_channel_opt_out"
