@@ -42,6 +42,7 @@ from engine.runtime import (
     Runtime,
     TaskOutcome,
     TraceEntry,
+    VersionMove,
     Waiting,
 )
 
@@ -66,6 +67,14 @@ Rs = TypeVar("Rs")
 StepRun = Callable[[Any, "Interpreter", TraceEntry, int], Awaitable[str | None]]
 #: Each step class's step function, from the kind registry.
 _RUN: dict[type, StepRun] = {s.step: s.run for s in kinds.KINDS.values()}
+
+
+@dataclass
+class PendingMove:
+    """A ``move_version`` signal waiting for the run's next safe point."""
+
+    journey: ir.CompiledJourney
+    move: VersionMove
 
 
 @dataclass
@@ -94,6 +103,11 @@ class Interpreter:
         self.recorded_exit: RunRecord | None = None
         #: the visit in progress (release NODE_VISITS): pending once its port is known
         self._open_visit: NodeVisit | None = None
+        #: a move to another version, applied at the next safe point (see on_move)
+        self.move: PendingMove | None = None
+        #: (node id, when the customer arrived there in the version they left): a wait the
+        #: customer moved to in place keeps counting from then (see arrived_at)
+        self._arrived: tuple[str, str] | None = None
         if state.current is None and state.status == "running" and not state.trace:
             state.current = journey.entry_node_id
 
@@ -128,8 +142,42 @@ class Interpreter:
     def on_pause(self, paused: bool) -> None:
         self.state.paused = paused
 
+    def on_move(self, journey: ir.CompiledJourney, move: VersionMove) -> None:
+        """Continue on ``journey`` (another version of this one) at the node ``move`` maps
+        the customer's current node to. Called from a signal handler: a wait in progress
+        wakes (``interrupted``) and the interpreter moves between steps, never inside one.
+        A node with no place in the new version, a run that has ended or already follows
+        that version: nothing happens (a note on the trace says why, where useful)."""
+        st = self.state
+        if st.status != "running" or self.journey.version == journey.version:
+            return  # ended, or a re-delivered / repeated move
+        if journey.journey_id != self.journey.journey_id:
+            self._note_move(move, f"not moved: v{move.to_version} is another journey's")
+            return
+        if st.current not in move.node_map:
+            self._note_move(
+                move, f"not moved: node {st.current} has no place in v{move.to_version}"
+            )
+            return
+        self.move = PendingMove(journey, move)
+
     def interrupted(self) -> bool:
+        return self._ending() or self._moving()
+
+    def _ending(self) -> bool:
         return self.state.goal_event_id is not None or self.state.stop_requested is not None
+
+    def _moving(self) -> bool:
+        """A move is pending for the node the customer is at (only after a move signal)."""
+        return self.move is not None and self.state.current in self.move.move.node_map
+
+    def arrived_at(self, node_id: str) -> datetime | None:
+        """When the customer first arrived at ``node_id`` if they were moved onto it in
+        place (same node id and kind) from the version they left; else None (a wait then
+        counts from now)."""
+        if self._arrived is None or self._arrived[0] != node_id:
+            return None
+        return semantics.parse_time(self._arrived[1])
 
     # ------------------------------------------------------------ main loop
 
@@ -141,10 +189,20 @@ class Interpreter:
                 st.waiting = Waiting(st.current, "paused")
                 await self.rt.wait(until=None, wake=lambda: not st.paused or self.interrupted())
                 st.waiting = None
-            if self.interrupted():
+            if self._ending():
                 await self._finish_interrupted()
                 break
-            if st.steps > 0 and not leaving and self.rt.should_continue_as_new():
+            if self.move is not None and not leaving:
+                # between steps: a safe point to continue on the new version
+                await self._apply_move()
+                continue
+            moved_in_place = self._arrived is not None  # keep its arrival (not in state)
+            if (
+                st.steps > 0
+                and not leaving
+                and not moved_in_place
+                and self.rt.should_continue_as_new()
+            ):
                 return RunOutcome(True, st)
             await self._visit(self.journey.step(st.current))
             st.steps += 1
@@ -169,6 +227,7 @@ class Interpreter:
             await self.exit(step.node_id, reason="visit_limit")
             return
         port = await _RUN[type(step)](step, self, entry, visit)
+        self._arrived = None
         entry.finished_at = self.now_iso()
         entry.port = port
         if port is not None and self._open_visit is not None:
@@ -178,8 +237,10 @@ class Interpreter:
         if st.status != "running":
             return
         if port is None:
-            if self.interrupted():
+            if self._ending():
                 await self._finish_interrupted()
+            elif self._moving():
+                await self._apply_move()  # left its wait for the new version, no port
             else:
                 await self.exit(step.node_id, reason="failure_exit")
             return
@@ -191,6 +252,76 @@ class Interpreter:
             await self.exit(step.node_id, reason="no_path")
             return
         st.current = target
+
+    # ------------------------------------------------------------ moving versions
+
+    async def _apply_move(self) -> None:
+        """Continue on the pending move's version at the node it maps the customer to.
+
+        The state carries over whole: context (a coupon issued stays issued and its expiry
+        readable), visit counts (a node visited again gets a new idempotency key), events,
+        outcomes, variants. The old version's books close first: the visit in progress ends
+        at its node without a port, recorded under the old version; then the run records
+        itself at the new node under the new version (the run row follows)."""
+        pending, self.move = self.move, None
+        st = self.state
+        if pending is None or st.current is None:
+            return
+        move, new = pending.move, pending.journey
+        src = st.current
+        target = move.node_map.get(src)
+        old = self.journey
+        if target is None or target not in {s.node_id for s in new.steps}:
+            self._note_move(move, f"not moved: node {src} has no place in v{new.version}")
+            return
+        same_place = (
+            target == src
+            and ir.STEP_KIND[type(new.step(target))] == ir.STEP_KIND[type(old.step(src))]
+        )
+        arrived = next((e.at for e in reversed(st.trace) if e.node_id == src), None)
+        if self._open_visit is not None:
+            st.pending_visits.append(self._open_visit)
+            self._open_visit = None
+        st.waiting = None
+        if st.pending_visits:
+            await self.rt.effect(RECORD_RUN, self._record("running", src))
+        self.journey = new
+        self.recorded_exit = None
+        self._arrived = (target, arrived) if same_place and arrived else None
+        st.current = target
+        self._append_trace(
+            TraceEntry(
+                node_id=target,
+                kind="move",
+                visit=0,
+                at=self.now_iso(),
+                summary=f"moved from v{old.version} node {src} to v{new.version} node {target}"
+                + (f" by {move.by}" if move.by else ""),
+                inputs={
+                    "move_id": move.move_id,
+                    "from_version": old.version,
+                    "from_node": src,
+                    "to_version": new.version,
+                    "to_node": target,
+                    "by": move.by,
+                },
+            )
+        )
+        await self.rt.effect(RECORD_RUN, self._record("running", target))
+
+    def _note_move(self, move: VersionMove, summary: str) -> None:
+        node = self.state.current or self.journey.entry_node_id
+        self._append_trace(
+            TraceEntry(
+                node_id=node,
+                kind="move",
+                visit=0,
+                at=self.now_iso(),
+                summary=summary,
+                inputs={"move_id": move.move_id, "to_version": move.to_version, "by": move.by},
+                error="NotMoved",
+            )
+        )
 
     # ------------------------------------------------------------ helpers
 

@@ -62,6 +62,12 @@ NODE_VISITS = "journey-node-visits"
 CONTACT_POLICY = "journey-contact-policy"
 #: Every patch id, in the order a runtime decides them (once, when a run starts).
 PATCHES = (SEMANTICS_V2, SEMANTICS_V3, SEMANTICS_V4, NODE_VISITS, CONTACT_POLICY)
+#: Moving a waiting customer to a newer version (issue 17): the ``move_version`` signal is
+#: acted on only under this marker, recorded when the signal arrives (not decided at run
+#: start: runs started long before the release are the ones that need moving). A history
+#: without the signal replays exactly as before; one whose signal an older release ignored
+#: replays without the marker, so the move stays ignored.
+MOVE_VERSION = "journey-move-version"
 
 # ------------------------------------------------------------------ signals
 
@@ -84,6 +90,19 @@ class TaskOutcome:
     outcome: str
     note: str = ""
     at: str = ""
+    by: str = ""
+
+
+@dataclass
+class VersionMove:
+    """Continue this run on another version of its journey (interpreter side of the
+    ``move_version`` signal): the customer at node ``k`` goes on at ``node_map[k]`` of the
+    new version; a node not in the map keeps the customer where they are."""
+
+    move_id: str
+    from_version: int
+    to_version: int
+    node_map: dict[str, str] = field(default_factory=dict)
     by: str = ""
 
 

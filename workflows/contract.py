@@ -104,6 +104,27 @@ class JourneyInput:
 
 
 @dataclass
+class MoveToVersion:
+    """The ``move_version`` signal: continue on another published version of the journey.
+
+    ``journey_ref`` names the version as a run's input does (top-level field: the worker's
+    codec loads the version before the workflow reads the signal). ``node_map`` maps the
+    current node in the run's version to a node of the new one; a node left out keeps its
+    customers on the version they follow.
+    """
+
+    journey_ref: JourneyRef
+    move_id: str
+    from_version: int
+    node_map: dict[str, str]
+    by: str = ""
+
+    def compiled(self) -> CompiledJourney:
+        """The version to continue on, from the worker's cache (as a run's input)."""
+        return journey_cache.require(self.journey_ref)
+
+
+@dataclass
 class JourneyResult:
     status: str
     exit_reason: str | None

@@ -24,8 +24,9 @@ with workflow.unsafe.imports_passed_through():
     # in the sandbox's modules too: CompiledJourney.from_dict resolves the IR's type hints
     # through sys.modules (an inline journey, below, is parsed in here)
     from engine.ir import CompiledJourney
-    from engine.runtime import CustomerEventIn, RunState, TaskOutcome
-    from workflows.contract import JourneyInput, JourneyResult
+    from engine.runtime import MOVE_VERSION, CustomerEventIn, RunState, TaskOutcome, VersionMove
+    from workflows.contract import JourneyInput, JourneyResult, MoveToVersion
+    from workflows.journey_cache import JourneyRef
     from workflows.runtime import TemporalRuntime
 
 
@@ -62,15 +63,21 @@ class JourneyWorkflow:
         if outcome.continue_as_new:
             await workflow.wait_condition(workflow.all_handlers_finished)
             st.steps = 0
+            now = self._interp.journey  # another version after a move
+            moved = now is not self._journey
             workflow.continue_as_new(
                 JourneyInput(
-                    journey=inp.journey,
+                    journey={} if moved else inp.journey,
                     customer_id=inp.customer_id,
                     enrollment_id=st.enrollment_id,
                     state=st,
                     history_limit=inp.history_limit,
                     semantics=runtime.decided(),
-                    journey_ref=inp.journey_ref,
+                    journey_ref=(
+                        JourneyRef(now.journey_id, now.version, now.content_hash)
+                        if moved
+                        else inp.journey_ref
+                    ),
                 )
             )
         last = st.trace[-1].node_id if st.trace else None
@@ -96,11 +103,23 @@ class JourneyWorkflow:
     def resume(self) -> None:
         self._interp.on_pause(False)
 
+    @workflow.signal
+    def move_version(self, move: MoveToVersion) -> None:
+        if not workflow.patched(MOVE_VERSION):
+            return  # recorded by a release that ignored this signal: it stays ignored
+        journey = move.compiled()
+        self._interp.on_move(
+            journey,
+            VersionMove(
+                move.move_id, move.from_version, journey.version, dict(move.node_map), move.by
+            ),
+        )
+
     @workflow.query
     def state(self) -> RunState:
         return self._interp.state
 
     @workflow.query
     def journey_ref(self) -> dict[str, Any]:
-        j = self._journey
+        j = self._interp.journey
         return {"journey_id": j.journey_id, "version": j.version, "content_hash": j.content_hash}

@@ -306,6 +306,10 @@ def _upsert(
             status="running",
             entered_at=now,
         )
+    elif run.journey_version != journey_version:
+        # the run was moved to another version (services.version_moves): from now on its
+        # row, and so its results, count under the version it follows
+        run.journey_version = journey_version
     _apply(run, status, current_node, exit_reason, goal_reached, now)
     session.add(run)
     return run

@@ -206,7 +206,9 @@ def build_window(w: TimeWindow | None) -> Window | None:
 
 async def run(step: WaitStep, it: "Interpreter", entry: "TraceEntry", visit: int) -> str | None:
     now = it.rt.now()
-    target, why = await _target(step, it, now)
+    # moved here in place from an older version: the duration counts from the arrival there
+    since = it.arrived_at(step.node_id) or now
+    target, why = await _target(step, it, since)
     entry.inputs = {"rule": why}
     if target is None:
         entry.summary = f"no wait: {why}"

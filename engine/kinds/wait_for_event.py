@@ -76,7 +76,8 @@ def build(node: WaitForEventNode, head: StepHead) -> WaitForEventStep:
 async def run(
     step: WaitForEventStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
-    since = it.rt.now()
+    # moved here in place from an older version: still waiting since the arrival there
+    since = it.arrived_at(step.node_id) or it.rt.now()
     deadline = since + timedelta(seconds=step.timeout_seconds)
     entry.inputs = {"event_type": step.event_type, "since": since.isoformat()}
     found: list[CustomerEventIn] = []
