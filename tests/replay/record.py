@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 
 from activities.sandbox import SandboxActivities
 from engine.simulation import SandboxWorld
-from tests.replay.scenarios import SCENARIOS, Scenario
+from tests.replay.scenarios import SCENARIOS, Scenario, later_version
 from tests.temporal_env import binary
 from tests.workflows.harness import compile_ok, default_world
 from workflows import JourneyInput, JourneyWorkflow
@@ -70,6 +70,11 @@ async def record(names: list[str] | None = None) -> list[Path]:
             kept = JOURNEYS / f"{scenario.name}.json"
             kept.write_text(json.dumps(journey.to_dict(), indent=1, ensure_ascii=False) + "\n")
             written.append(kept)
+            for n, document in enumerate(scenario.later_versions, start=2):
+                later = later_version(scenario.name, document, n).to_dict()
+                kept = JOURNEYS / f"{scenario.name}.v{n}.json"
+                kept.write_text(json.dumps(later, indent=1, ensure_ascii=False) + "\n")
+                written.append(kept)
     return written
 
 

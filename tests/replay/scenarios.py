@@ -17,10 +17,13 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from engine.compiler import compile_document
 from engine.contact_policy import ContactPolicy, FrequencyCap
+from engine.ir import CompiledJourney
 from engine.runtime import CustomerEventIn, TaskOutcome
-from tests.workflows.harness import ENTRY, EXIT, GOAL, doc, wait_at
-from workflows import JourneyWorkflow
+from tests.workflows.harness import COUPONS, ENTRY, EXIT, GOAL, doc, wait_at
+from workflows import JourneyRef, JourneyWorkflow, journey_cache
+from workflows.contract import MoveToVersion
 
 Action = Callable[[WorkflowEnvironment, WorkflowHandle[Any, Any], Any], Awaitable[None]]
 
@@ -34,6 +37,20 @@ class Scenario:
     facts: dict[str, Any] = field(default_factory=dict)  # over the harness's default world
     #: the brand's contact policy in the sandbox world (None: no limits)
     policy: ContactPolicy | None = None
+    #: later published versions of the journey (documents of v2, v3 …): the recorder keeps
+    #: them beside the run's own for the runs the action moves to them
+    later_versions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def later_version(name: str, document: dict[str, Any], version: int) -> CompiledJourney:
+    """Scenario ``name``'s journey at ``version`` (as the recorder publishes it), kept in
+    this process's journey cache."""
+    result = compile_document(
+        document, journey_id=f"replay-{name}", version=version, coupon_templates=set(COUPONS)
+    )
+    assert result.journey is not None, [d.message for d in result.diagnostics]
+    journey_cache.remember(result.journey.to_dict())
+    return result.journey
 
 
 async def _purchase(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], acts: Any) -> None:
@@ -62,6 +79,53 @@ async def _store_visit(
     now = await env.get_current_time()
     await handle.signal(
         JourneyWorkflow.customer_event, CustomerEventIn("ev-v", "store_visit", now.isoformat(), {})
+    )
+
+
+def _wait_coupon_message(days: int, message: str) -> dict[str, Any]:
+    return doc(
+        [
+            ENTRY,
+            {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
+            {
+                "id": "w",
+                "kind": "wait",
+                "config": {
+                    "until": {"type": "duration", "duration": {"amount": days, "unit": "days"}}
+                },
+            },
+            {"id": message, "kind": "send_message", "config": {"content": "券 {{ ctx.c.code }}"}},
+            EXIT,
+        ],
+        [
+            ("entry", "next", "c"),
+            ("c", "next", "w"),
+            ("w", "next", message),
+            (message, "next", "done"),
+        ],
+    )
+
+
+MOVED_V2 = _wait_coupon_message(5, "m2")
+
+
+async def _move_to_v2(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], acts: Any
+) -> None:
+    """Issue 17: the customer waiting at `w` of v1 moves to v2 (a longer wait, another
+    message) in place, by the journey-move-version marker; the coupon stays issued."""
+    v2 = later_version("moved_to_v2", MOVED_V2, 2)
+    await wait_at(handle, "w")
+    await env.sleep(timedelta(days=1))
+    await handle.signal(
+        JourneyWorkflow.move_version,
+        MoveToVersion(
+            JourneyRef(v2.journey_id, v2.version, v2.content_hash),
+            "move-1",
+            1,
+            {"w": "w", "c": "c"},
+            by="alice",
+        ),
     )
 
 
@@ -661,5 +725,12 @@ SCENARIOS = [
         policy=ContactPolicy(
             caps=[FrequencyCap("msg1d", "message", 1, 1), FrequencyCap("any2", "any", 2, 3)]
         ),
+    ),
+    # issue 17: a run moved from v1 to v2 while it waited (marker journey-move-version)
+    Scenario(
+        "moved_to_v2",
+        _wait_coupon_message(3, "m"),
+        action=_move_to_v2,
+        later_versions=[MOVED_V2],
     ),
 ]
