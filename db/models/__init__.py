@@ -228,3 +228,8 @@ __all__ += ["GROUP_POLICIES", "JourneyGroup", "JourneyGroupMember", "JourneyGrou
 from db.models.opt_outs import OPT_OUT_SOURCES, CustomerChannelOptOut  # noqa: E402
 
 __all__ += ["OPT_OUT_SOURCES", "CustomerChannelOptOut"]
+
+# what-if backtests (issue 17 item 1)
+from db.models.backtests import BACKTEST_STATUSES, JourneyBacktest  # noqa: E402
+
+__all__ += ["BACKTEST_STATUSES", "JourneyBacktest"]

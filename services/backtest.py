@@ -1,0 +1,620 @@
+"""What-if backtest: a draft (or any version) against the live version on recorded customers.
+
+"If I change the coupon to ¥30 and the wait to 5 days, how many coupons go out, how many
+calls land on each guide, how many customers convert?" — :func:`prepare` checks the request
+and stores a queued ``journey_backtest`` row; :func:`run_backtest` (in the background: a
+thread of the web process, or the CLI) reads the customers' history in bulk
+(:mod:`services.backtest_load`), runs each through both versions on the simulator in
+worker processes (:mod:`services.backtest_sim`: the real interpreter, nothing re-implemented)
+and stores the report: side by side and as a difference.
+
+What a backtest cannot know is said in its notes: behaviour is what customers really did
+under the live version, so conversions move only with the goal's definition; a run that
+waits past the end of history is counted as waiting there.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from db import crud
+from db.crud import backtests as backtest_crud
+from db.crud import contact_policy as policy_crud
+from db.models import Guide, Segment
+from db.models.backtests import JourneyBacktest
+from db.session import writer
+from engine import ir
+from engine.compiler.diagnostics import Diagnostic
+from services import backtest_load
+from services.backtest_load import Population
+from services.backtest_sim import (
+    ENDED,
+    CustomerCase,
+    Setup,
+    Tally,
+    VersionSpec,
+    init_process,
+    run_chunk,
+    run_inline,
+)
+from services.goals import goal_of
+from services.test_runs import sandbox_coupons
+
+#: the longest period a backtest reads
+MAX_DAYS = 365
+
+
+class BacktestSettings(BaseSettings):
+    """``JOURNEYS_BACKTEST_*``: worker processes (0: in the calling process) and chunk size."""
+
+    model_config = SettingsConfigDict(env_prefix="JOURNEYS_BACKTEST_")
+    workers: int = 2
+    chunk: int = 2000
+    start_method: str = "spawn"  # the web process has threads: never fork it
+
+
+class BacktestInputError(ValueError):
+    """A request the backtest cannot run; ``field`` names what to change."""
+
+    def __init__(self, field: str, message: str, *, status: int = 422) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
+
+
+class CandidateInvalidError(ValueError):
+    """The draft does not compile; ``diagnostics`` say where."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__("; ".join(d.message for d in diagnostics if d.severity == "error"))
+        self.diagnostics = diagnostics
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """``candidate``: "draft" or a version number; ``baseline``: a version (default the live
+    one); the period: ``start``/``end`` days (the chain's zone, ``end`` included) or the last
+    ``since_days``; ``source``: "entered" (who entered the baseline then) or "segment"
+    (``segment_id``'s members, or the journey's entry segment, entering at the start)."""
+
+    candidate: str | int = "draft"
+    baseline: int | None = None
+    since_days: int = 30
+    start: date | None = None
+    end: date | None = None
+    source: str = "entered"
+    segment_id: str | None = None
+
+
+# ---------------------------------------------------------------- prepare
+
+
+def prepare(
+    *, session: Session, journey_id: str, req: BacktestRequest, by: str, timezone: str
+) -> JourneyBacktest:
+    """Check ``req`` and store a queued backtest. Raises :class:`BacktestInputError` (the
+    field to change; 404 for an unknown journey) or :class:`CandidateInvalidError`."""
+    journey = crud.get_journey(session=session, journey_id=journey_id)
+    if journey is None:
+        raise BacktestInputError("journey_id", f"No journey with id {journey_id}.", status=404)
+    baseline = req.baseline if req.baseline is not None else journey.live_version
+    if baseline is None:
+        raise BacktestInputError(
+            "baseline",
+            "The journey has no live version to compare with: publish it first, or name a "
+            "baseline version.",
+            status=409,
+        )
+    if crud.get_version(session=session, journey_id=journey_id, version=baseline) is None:
+        raise BacktestInputError("baseline", f"Journey {journey_id} has no version {baseline}.")
+    document: dict[str, Any] = {}
+    cand_version: int | None = None
+    if req.candidate == "draft":
+        document = dict(journey.draft_document)
+        _compile_draft(session, journey_id, document)
+        label = "draft"
+    else:
+        try:
+            cand_version = int(req.candidate)
+        except ValueError as exc:
+            raise BacktestInputError(
+                "candidate", "Write 'draft' or a version number, e.g. 2."
+            ) from exc
+        if crud.get_version(session=session, journey_id=journey_id, version=cand_version) is None:
+            raise BacktestInputError(
+                "candidate", f"Journey {journey_id} has no version {cand_version}."
+            )
+        label = f"v{cand_version}"
+    start, end = _period(req, timezone)
+    pop = population(
+        session=session, journey_id=journey_id, baseline=baseline, req=req, start=start, end=end
+    )
+    total = backtest_load.count_entries(session=session, pop=pop)
+    if total == 0:
+        raise BacktestInputError(
+            "since_days" if req.start is None else "start",
+            _no_entries(session, journey_id, baseline, req, start, end, timezone),
+        )
+    return backtest_crud.create_backtest(
+        session=session,
+        journey_id=journey_id,
+        baseline_version=baseline,
+        candidate=label,
+        candidate_version=cand_version,
+        candidate_document=document,
+        source=req.source,
+        segment_id=pop_segment(session, journey_id, baseline, req),
+        period_start=start,
+        period_end=end,
+        total=total,
+        by=by,
+    )
+
+
+def _compile_draft(
+    session: Session, journey_id: str, document: dict[str, Any]
+) -> ir.CompiledJourney:
+    from services.journeys import validate_draft
+
+    result = validate_draft(session=session, document=document, journey_id=journey_id)
+    if result.journey is None:
+        raise CandidateInvalidError(list(result.diagnostics))
+    return result.journey
+
+
+def _period(req: BacktestRequest, timezone: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(timezone)
+    if req.start is not None or req.end is not None:
+        today = datetime.now(zone).date()
+        first, last = req.start or (today - timedelta(days=req.since_days - 1)), req.end or today
+        if last < first:
+            raise BacktestInputError("end", "The last day comes before the first.")
+        if (last - first).days + 1 > MAX_DAYS:
+            raise BacktestInputError("start", f"A backtest reads at most {MAX_DAYS} days.")
+        lo = datetime.combine(first, datetime.min.time(), zone)
+        hi = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
+        return lo.astimezone(UTC), hi.astimezone(UTC)
+    if not 1 <= req.since_days <= MAX_DAYS:
+        raise BacktestInputError("since_days", f"Choose 1 to {MAX_DAYS} days.")
+    now = datetime.now(UTC)
+    return now - timedelta(days=req.since_days), now
+
+
+def pop_segment(
+    session: Session, journey_id: str, baseline: int, req: BacktestRequest
+) -> str | None:
+    """The segment a "segment" backtest reads: the one named, else the entry's."""
+    if req.source != "segment":
+        return None
+    if req.segment_id:
+        return req.segment_id
+    row = crud.get_version(session=session, journey_id=journey_id, version=baseline)
+    if row is None:
+        return None
+    journey = _journey_of(row.compiled, row.document, journey_id, baseline, session)
+    trigger = getattr(journey.step(journey.entry_node_id), "trigger", None)
+    return getattr(trigger, "segment_id", None)
+
+
+def population(
+    *,
+    session: Session,
+    journey_id: str,
+    baseline: int,
+    req: BacktestRequest,
+    start: datetime,
+    end: datetime,
+) -> Population:
+    """Who the backtest runs (see :class:`BacktestRequest`)."""
+    if req.source == "entered":
+        return Population(journey_id, start, end, version=baseline)
+    if req.source != "segment":
+        raise BacktestInputError("source", "Choose 'entered' or 'segment'.")
+    segment_id = pop_segment(session, journey_id, baseline, req)
+    if not segment_id:
+        raise BacktestInputError(
+            "segment_id", "The journey's entry is not a segment: name a saved segment."
+        )
+    return Population(
+        journey_id, start, end, segment_select=segment_select(session, segment_id, start)
+    )
+
+
+def segment_select(session: Session, segment_id: str, as_of: datetime) -> Any:
+    """``SELECT customer.id`` of a saved segment's members as of ``as_of``."""
+    from audiences import audience_select, compile_segment, parse_definition
+    from db.models import Customer
+
+    row = session.get(Segment, segment_id)
+    if row is None:
+        raise BacktestInputError("segment_id", f"No segment with id {segment_id}.")
+    compiled = compile_segment(parse_definition(row.definition), now=as_of)
+    return audience_select(compiled, col(Customer.id))
+
+
+def _no_entries(
+    session: Session,
+    journey_id: str,
+    baseline: int,
+    req: BacktestRequest,
+    start: datetime,
+    end: datetime,
+    timezone: str,
+) -> str:
+    zone = ZoneInfo(timezone)
+    span = f"{start.astimezone(zone):%Y-%m-%d} – {end.astimezone(zone):%Y-%m-%d}"
+    if req.source == "segment":
+        return f"The segment has no members, so there is nobody to backtest ({span})."
+    first = backtest_load.first_entry(session=session, journey_id=journey_id, version=baseline)
+    if first is None:
+        return (
+            f"Nobody has entered v{baseline} yet, so there is no history to backtest on: "
+            "wait for customers to enter, or backtest a segment."
+        )
+    return (
+        f"Nobody entered v{baseline} between {span}; its first customer entered on "
+        f"{first.astimezone(zone):%Y-%m-%d}. Choose a period that includes it."
+    )
+
+
+# ---------------------------------------------------------------- run
+
+
+def _journey_of(
+    compiled: dict[str, Any],
+    document: dict[str, Any],
+    journey_id: str,
+    version: int,
+    session: Session,
+) -> ir.CompiledJourney:
+    """A version's IR: the one stored at publish (what really runs), else compiled again."""
+    if compiled:
+        journey = ir.from_dict(compiled)
+        if isinstance(journey, ir.CompiledJourney):
+            return journey
+    return _compile_draft(session, journey_id, document)
+
+
+def setup_for(*, session: Session, row: JourneyBacktest, timezone: str, horizon: datetime) -> Setup:
+    """The simulator's setup of ``row``: both versions, coupons, the contact policy."""
+    base = crud.get_version(
+        session=session, journey_id=row.journey_id, version=row.baseline_version
+    )
+    assert base is not None  # checked by prepare; versions are never deleted
+    baseline = _journey_of(base.compiled, base.document, row.journey_id, base.version, session)
+    if row.candidate_version is None:
+        cand_doc = row.candidate_document
+        candidate = _compile_draft(session, row.journey_id, cand_doc)
+    else:
+        cv = crud.get_version(
+            session=session, journey_id=row.journey_id, version=row.candidate_version
+        )
+        assert cv is not None
+        cand_doc = cv.document
+        candidate = _journey_of(cv.compiled, cv.document, row.journey_id, cv.version, session)
+    policy = policy_crud.as_policy(policy_crud.get_policy_row(session=session))
+    configured = policy.quiet_hours is not None or bool(policy.caps)
+    return Setup(
+        versions={
+            "baseline": VersionSpec(baseline.to_dict(), goal_of(base.document)),
+            "candidate": VersionSpec(candidate.to_dict(), goal_of(cand_doc)),
+        },
+        coupons=sandbox_coupons(session=session),
+        policy=policy if configured else None,
+        timezone=timezone,
+        horizon=horizon,
+    )
+
+
+def run_backtest(
+    *,
+    engine: Engine,
+    backtest_id: int,
+    timezone: str,
+    settings: BacktestSettings | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Run a queued backtest to its end and store its report (or its error); → the report.
+
+    History ends at ``now`` (default: the wall clock)."""
+    settings = settings or BacktestSettings()
+    horizon = now or datetime.now(UTC)
+    began = time.perf_counter()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            row = session.get(JourneyBacktest, backtest_id)
+            if row is None:
+                raise LookupError(f"no backtest {backtest_id}")
+            setup = setup_for(session=session, row=row, timezone=timezone, horizon=horizon)
+            req = BacktestRequest(source=row.source, segment_id=row.segment_id)
+            pop = population(
+                session=session,
+                journey_id=row.journey_id,
+                baseline=row.baseline_version,
+                req=req,
+                start=row.period_start,
+                end=row.period_end,
+            )
+            entry_type = _entry_event_type(setup)
+            caps = setup.policy.caps if setup.policy else []
+            since = timedelta(days=max(c.window_days for c in caps)) if caps else None
+            cases = backtest_load.load_cases(
+                session=session,
+                pop=pop,
+                horizon=horizon,
+                entry_event_type=entry_type,
+                contacts_since=since,
+            )
+            docs = _documents(session, row)
+            loaded = time.perf_counter() - began
+        _progress(engine, backtest_id, "running", 0)
+        tallies = simulate_all(
+            setup,
+            cases,
+            settings,
+            on_progress=lambda done: _progress(engine, backtest_id, "running", done),
+        )
+        elapsed = time.perf_counter() - began
+        with Session(engine) as session:
+            capacity = _capacities(session, tallies)
+        result = build_report(
+            tallies, docs=docs, capacity=capacity, horizon=horizon, timezone=timezone
+        )
+        runs = tallies["baseline"].runs + tallies["candidate"].runs
+        result["timing"] = {
+            "load_s": round(loaded, 3),
+            "total_s": round(elapsed, 3),
+            "journeys_per_s": round(runs / elapsed, 1) if elapsed else None,
+        }
+        with Session(writer(engine)) as session:
+            backtest_crud.finish_backtest(session=session, backtest_id=backtest_id, result=result)
+            session.commit()
+        return result
+    except Exception as exc:
+        with Session(writer(engine)) as session:
+            backtest_crud.finish_backtest(
+                session=session,
+                backtest_id=backtest_id,
+                result=None,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            session.commit()
+        raise
+
+
+def simulate_all(
+    setup: Setup,
+    cases: list[CustomerCase],
+    settings: BacktestSettings,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, Tally]:
+    """Every case through both versions, in chunks over ``settings.workers`` processes."""
+    total = {name: Tally() for name in setup.versions}
+    chunks = list(backtest_load.chunks(cases, max(1, settings.chunk)))
+    done = 0
+    if settings.workers <= 0 or len(chunks) <= 1:
+        for chunk in chunks:
+            for name, t in run_inline(setup, chunk).items():
+                total[name].add(t)
+            done += len(chunk)
+            if on_progress:
+                on_progress(done)
+        return total
+    ctx = multiprocessing.get_context(settings.start_method)
+    with ProcessPoolExecutor(
+        max_workers=settings.workers, mp_context=ctx, initializer=init_process, initargs=(setup,)
+    ) as pool:
+        futures = {pool.submit(run_chunk, chunk): len(chunk) for chunk in chunks}
+        for fut in as_completed(futures):
+            for name, t in fut.result().items():
+                total[name].add(t)
+            done += futures[fut]
+            if on_progress:
+                on_progress(done)
+    return total
+
+
+def start_in_background(
+    *, engine: Engine, backtest_id: int, timezone: str, settings: BacktestSettings | None = None
+) -> threading.Thread:
+    """Run the backtest on a thread of this process (its simulation in worker processes)."""
+
+    def work() -> None:
+        try:
+            run_backtest(
+                engine=engine, backtest_id=backtest_id, timezone=timezone, settings=settings
+            )
+        except Exception:  # stored on the row by run_backtest; nothing waits on this thread
+            pass
+
+    thread = threading.Thread(target=work, name=f"backtest-{backtest_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _progress(engine: Engine, backtest_id: int, status: str, done: int) -> None:
+    with Session(writer(engine)) as session:
+        backtest_crud.set_progress(
+            session=session, backtest_id=backtest_id, status=status, done=done
+        )
+        session.commit()
+
+
+def _entry_event_type(setup: Setup) -> str | None:
+    journey = ir.from_dict(setup.versions["baseline"].compiled)
+    trigger = getattr(journey.step(journey.entry_node_id), "trigger", None)
+    return getattr(trigger, "event_type", None)
+
+
+def _documents(session: Session, row: JourneyBacktest) -> dict[str, dict[str, Any]]:
+    base = crud.get_version(
+        session=session, journey_id=row.journey_id, version=row.baseline_version
+    )
+    if row.candidate_version is None:
+        cand = row.candidate_document
+    else:
+        cv = crud.get_version(
+            session=session, journey_id=row.journey_id, version=row.candidate_version
+        )
+        cand = cv.document if cv else {}
+    return {"baseline": base.document if base else {}, "candidate": cand}
+
+
+def _capacities(session: Session, tallies: dict[str, Tally]) -> dict[str, tuple[str, int]]:
+    guides = {k.split("|", 1)[0] for t in tallies.values() for k in t.tasks}
+    if not guides:
+        return {}
+    rows = session.exec(select(Guide).where(col(Guide.id).in_(sorted(guides)))).all()
+    return {g.id: (g.name, g.daily_capacity) for g in rows}
+
+
+# ---------------------------------------------------------------- report
+
+
+def build_report(
+    tallies: dict[str, Tally],
+    *,
+    docs: dict[str, dict[str, Any]],
+    capacity: dict[str, tuple[str, int]],
+    horizon: datetime,
+    timezone: str,
+) -> dict[str, Any]:
+    """Side by side (``baseline`` / ``candidate``) and as ``diff`` (candidate − baseline;
+    a counter lists only what differs, so a version against itself has an empty diff)."""
+    b, c = tallies["baseline"], tallies["candidate"]
+    nodes = _nodes(docs)
+    ports = sorted(
+        set(b.ports) | set(c.ports), key=lambda k: (nodes.get(k.split("|")[0], (99,))[0], k)
+    )
+    node_rows = []
+    for key in ports:
+        node_id, port = key.split("|", 1)
+        node_rows.append(
+            {
+                "node_id": node_id,
+                "label": nodes.get(node_id, (0, node_id, ""))[1],
+                "kind": nodes.get(node_id, (0, "", ""))[2],
+                "port": port,
+                "baseline": b.ports.get(key, 0),
+                "candidate": c.ports.get(key, 0),
+            }
+        )
+    for node_id in sorted(set(b.waiting) | set(c.waiting)):
+        node_rows.append(
+            {
+                "node_id": node_id,
+                "label": nodes.get(node_id, (0, node_id, ""))[1],
+                "kind": nodes.get(node_id, (0, "", ""))[2],
+                "port": "(waiting)",
+                "baseline": b.waiting.get(node_id, 0),
+                "candidate": c.waiting.get(node_id, 0),
+            }
+        )
+    messages = [
+        {
+            "channel": k.split("|")[0],
+            "day": k.split("|")[1],
+            "baseline": b.messages.get(k, 0),
+            "candidate": c.messages.get(k, 0),
+        }
+        for k in sorted(set(b.messages) | set(c.messages), key=lambda k: (k.split("|")[1], k))
+    ]
+    tasks: list[dict[str, Any]] = []
+    for k in sorted(set(b.tasks) | set(c.tasks), key=lambda k: (k.split("|")[1], k)):
+        guide, day = k.split("|")
+        name, cap = capacity.get(guide, (guide, 0))
+        tasks.append(
+            {
+                "guide_id": guide,
+                "guide": name,
+                "day": day,
+                "capacity": cap,
+                "baseline": b.tasks.get(k, 0),
+                "candidate": c.tasks.get(k, 0),
+            }
+        )
+    over = {
+        side: sum(1 for t in tasks if 0 < int(t["capacity"]) < int(t[side]))
+        for side in ("baseline", "candidate")
+    }
+    diff = {
+        "ports": _counter_diff(b.ports, c.ports),
+        "waiting": _counter_diff(b.waiting, c.waiting),
+        "messages": _counter_diff(b.messages, c.messages),
+        "tasks": _counter_diff(b.tasks, c.tasks),
+        "coupons": c.coupons - b.coupons,
+        "coupon_value": round(c.coupon_value - b.coupon_value, 2),
+        "conversions": c.conversions - b.conversions,
+        "revenue": round(c.revenue - b.revenue, 2),
+        "beyond_history": c.beyond_history - b.beyond_history,
+        "guide_days_over_capacity": over["candidate"] - over["baseline"],
+    }
+    notes = ["behaviour"]
+    if c.beyond_history or b.beyond_history:
+        notes.append("beyond_history")
+    return {
+        "customers": b.customers,
+        "runs": b.runs,
+        "horizon": horizon.isoformat(),
+        "timezone": timezone,
+        "baseline": b.to_dict(),
+        "candidate": c.to_dict(),
+        "nodes": node_rows,
+        "messages": messages,
+        "tasks": tasks,
+        "over_capacity": over,
+        "diff": diff,
+        "notes": notes,
+    }
+
+
+def is_zero(diff: dict[str, Any]) -> bool:
+    """No difference at all between the two sides."""
+    return all(not v for v in diff.values())
+
+
+def _counter_diff(b: Counter[str], c: Counter[str]) -> dict[str, int]:
+    return {
+        k: c.get(k, 0) - b.get(k, 0) for k in sorted(set(b) | set(c)) if c.get(k, 0) != b.get(k, 0)
+    }
+
+
+def _nodes(docs: dict[str, dict[str, Any]]) -> dict[str, tuple[int, str, str]]:
+    """node id → (order, label, kind) over both documents (the candidate's words first)."""
+    out: dict[str, tuple[int, str, str]] = {}
+    for side in ("candidate", "baseline"):
+        for i, n in enumerate(docs.get(side, {}).get("nodes") or []):
+            nid = str(n.get("id", ""))
+            if nid and nid not in out:
+                out[nid] = (i, str(n.get("label") or nid), str(n.get("kind", "")))
+    return out
+
+
+__all__ = [
+    "ENDED",
+    "BacktestInputError",
+    "BacktestRequest",
+    "BacktestSettings",
+    "CandidateInvalidError",
+    "build_report",
+    "is_zero",
+    "prepare",
+    "run_backtest",
+    "simulate_all",
+    "start_in_background",
+]

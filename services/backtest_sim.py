@@ -1,0 +1,274 @@
+"""The backtest's simulation: recorded customers through one compiled version.
+
+Pure CPU work, no database: :mod:`services.backtest_load` reads the history in bulk and
+:mod:`services.backtest` spreads chunks of :class:`CustomerCase` over processes. Each entry
+runs through the real interpreter (:mod:`engine.simulation`: virtual clock, sandbox effects,
+the contact policy in the sandbox's ledger); what the customer did after entry is their
+recorded events and guide task outcomes at their real moments. History ends at
+``horizon``: a run still waiting for a moment past it is cut there and counted
+(:attr:`Tally.beyond_history`) — the backtest cannot know what came after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from engine import ir
+from engine.contact_policy import Contact, ContactPolicy
+from engine.effects import CouponIssued, CustomerFacts, Effect, MessageSent, TaskCreated
+from engine.interpreter import Interpreter, new_state
+from engine.runtime import CustomerEventIn
+from engine.simulation import CouponTemplateSpec, SandboxWorld, ScriptItem, SimulatedRuntime
+from services.goals import ANY_ORDER, Goal
+from services.results_store import conversions
+
+Rq = TypeVar("Rq")
+Rs = TypeVar("Rs")
+
+#: the port key of a visit where the run ended (no port taken)
+ENDED = "(ended)"
+
+
+@dataclass(slots=True)
+class Entry:
+    """One recorded entry into the baseline version: when, and the event that brought the
+    customer in (type, properties), if the entry was an event."""
+
+    at: datetime
+    event: tuple[str, dict[str, Any]] | None = None
+
+
+@dataclass(slots=True)
+class CustomerCase:
+    """One customer's recorded history as the backtest needs it (picklable, compact)."""
+
+    facts: CustomerFacts
+    entries: list[Entry]
+    #: (at, type, properties) of every event from a while before the first entry on
+    past_events: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
+    orders: list[tuple[datetime, float]] = field(default_factory=list)
+    #: recorded guide task outcomes of this journey: (at, node id, outcome)
+    outcomes: list[tuple[datetime, str, str]] = field(default_factory=list)
+    #: earlier contacts the contact policy's caps count (before the first entry)
+    contacts: list[Contact] = field(default_factory=list)
+
+
+@dataclass
+class VersionSpec:
+    """What a worker process needs of one side of the comparison."""
+
+    compiled: dict[str, Any]  # engine.ir.to_dict form (picklable, decoded once per process)
+    goal: Goal | None
+
+
+@dataclass
+class Setup:
+    """Everything but the customers, sent once per process."""
+
+    versions: dict[str, VersionSpec]  # "baseline" / "candidate"
+    coupons: dict[str, CouponTemplateSpec]
+    policy: ContactPolicy | None
+    timezone: str
+    horizon: datetime
+
+
+@dataclass
+class Tally:
+    """One version's numbers over a set of customers (sums; merged across chunks)."""
+
+    runs: int = 0
+    customers: int = 0
+    #: "node|port" → runs that left the node by the port (``ENDED``: the run ended there)
+    ports: Counter[str] = field(default_factory=Counter)
+    #: node → runs still waiting there when history ended
+    waiting: Counter[str] = field(default_factory=Counter)
+    beyond_history: int = 0
+    coupons: int = 0
+    coupon_value: float = 0.0
+    #: "channel|YYYY-MM-DD" → messages
+    messages: Counter[str] = field(default_factory=Counter)
+    #: "guide|YYYY-MM-DD" → guide tasks created
+    tasks: Counter[str] = field(default_factory=Counter)
+    conversions: int = 0
+    revenue: float = 0.0
+    #: failure type / "error: …" → runs the simulation could not finish
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Tally) -> None:
+        """Add ``other``'s sums to this one."""
+        for f in dataclasses.fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, Counter):
+                mine.update(theirs)
+            else:
+                setattr(self, f.name, mine + theirs)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["revenue"] = round(self.revenue, 2)
+        out["coupon_value"] = round(self.coupon_value, 2)
+        return {k: dict(sorted(v.items())) if isinstance(v, Counter) else v for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Tally:
+        t = cls()
+        for f in dataclasses.fields(cls):
+            value = data.get(f.name)
+            if value is None:
+                continue
+            setattr(t, f.name, Counter(value) if isinstance(getattr(t, f.name), Counter) else value)
+        return t
+
+
+class HistoryEnds(Exception):
+    """The run waits for a moment past recorded history."""
+
+
+class BacktestRuntime(SimulatedRuntime):
+    """The simulation runtime, cut at history's end and noting when each action happened
+    (the sandbox keeps what was sent, not when)."""
+
+    def __init__(
+        self, world: SandboxWorld, start: datetime, script: list[ScriptItem], horizon: datetime
+    ) -> None:
+        super().__init__(world, start, script)
+        self.horizon = horizon
+        self.actions: list[tuple[str, str, datetime]] = []  # (kind, channel or guide, at)
+
+    async def wait(self, *, until: datetime | None, wake: Callable[[], bool]) -> bool:
+        if until is not None and until <= self.horizon:
+            return await super().wait(until=until, wake=wake)
+        if await super().wait(until=self.horizon, wake=wake):
+            return True
+        raise HistoryEnds
+
+    async def effect(self, effect: Effect[Rq, Rs], request: Rq) -> Rs:
+        result = await super().effect(effect, request)
+        if isinstance(result, MessageSent):
+            self.actions.append(("message", result.channel, self.clock))
+        elif isinstance(result, TaskCreated):
+            self.actions.append(("task", result.guide_id, self.clock))
+        elif isinstance(result, CouponIssued):
+            self.actions.append(("coupon", result.template_id, self.clock))
+        return result
+
+
+_PROCESS: dict[str, Any] = {}
+
+
+def init_process(setup: Setup) -> None:
+    """A worker process's initializer: decode the versions once."""
+    _PROCESS["setup"] = setup
+    _PROCESS["journeys"] = {k: ir.from_dict(v.compiled) for k, v in setup.versions.items()}
+
+
+def run_chunk(cases: list[CustomerCase]) -> dict[str, Tally]:
+    """Every case through every version of the process's setup → a tally per version."""
+    setup: Setup = _PROCESS["setup"]
+    journeys: dict[str, ir.CompiledJourney] = _PROCESS["journeys"]
+    return asyncio.run(_run_chunk(setup, journeys, cases))
+
+
+def run_inline(setup: Setup, cases: list[CustomerCase]) -> dict[str, Tally]:
+    """:func:`run_chunk` in this process (tests, small backtests)."""
+    init_process(setup)
+    return run_chunk(cases)
+
+
+async def _run_chunk(
+    setup: Setup, journeys: dict[str, ir.CompiledJourney], cases: list[CustomerCase]
+) -> dict[str, Tally]:
+    zone = ZoneInfo(setup.timezone)
+    out = {name: Tally() for name in journeys}
+    for name, journey in journeys.items():
+        tally = out[name]
+        goal = setup.versions[name].goal or ANY_ORDER
+        for case in cases:
+            tally.customers += 1
+            for entry in case.entries:
+                await _run_one(setup, journey, case, entry, tally, zone)
+            runs = [(i, "j", 1, e.at) for i, e in enumerate(case.entries)]
+            events = [(t, at, props) for at, t, props in case.past_events]
+            for conv, rev in conversions(runs, events, case.orders, {("j", 1): goal}).values():
+                tally.conversions += conv
+                tally.revenue += rev if conv else 0.0
+    return out
+
+
+async def _run_one(
+    setup: Setup,
+    journey: ir.CompiledJourney,
+    case: CustomerCase,
+    entry: Entry,
+    tally: Tally,
+    zone: ZoneInfo,
+) -> None:
+    start = entry.at
+    facts = dataclasses.replace(
+        case.facts, tags=list(case.facts.tags), attributes=dict(case.facts.attributes)
+    )
+    world = SandboxWorld(
+        facts=facts,
+        # stock is chain-wide, not one customer's: the backtest does not spend it
+        coupon_templates={
+            k: CouponTemplateSpec(v.id, v.face_value, v.min_spend, v.validity_days, None)
+            for k, v in setup.coupons.items()
+        },
+        past_events=[(at, t) for at, t, _p in case.past_events if at <= start],
+        policy=setup.policy,
+        contacts=[c for c in case.contacts if c.at < start],
+    )
+    script = [
+        ScriptItem(at=at, event_type=t, properties=dict(p))
+        for at, t, p in case.past_events
+        if start < at <= setup.horizon
+    ]
+    script += [
+        ScriptItem(at=at, task_outcome=outcome, task_node_id=node)
+        for at, node, outcome in case.outcomes
+        if start <= at <= setup.horizon
+    ]
+    runtime = BacktestRuntime(world, start, script, setup.horizon)
+    entry_event = None
+    if entry.event is not None:
+        entry_event = CustomerEventIn("bt-entry", entry.event[0], start.isoformat(), entry.event[1])
+    state = new_state(
+        customer_id=facts.customer_id,
+        enrollment_id="backtest",
+        entered_at=start,
+        entry_node_id=journey.entry_node_id,
+        entry_event=entry_event,
+    )
+    interp = Interpreter(journey, runtime, workflow_id=f"bt-{facts.customer_id}", state=state)
+    runtime.interpreter = interp
+    tally.runs += 1
+    cut = False
+    try:
+        await interp.run()
+    except HistoryEnds:
+        cut = True
+    except Exception as exc:  # one customer's failure is counted, never the whole backtest
+        tally.errors[f"{type(exc).__name__}: {exc}"[:200]] += 1
+    for rec in world.records:
+        for v in rec.visits:
+            tally.ports[f"{v.node_id}|{v.port or ENDED}"] += 1
+    for v in state.pending_visits:
+        tally.ports[f"{v.node_id}|{v.port or ENDED}"] += 1
+    if cut:
+        tally.beyond_history += 1
+        tally.waiting[state.current or "?"] += 1
+    for kind, who, at in runtime.actions:
+        day = at.astimezone(zone).date().isoformat()
+        if kind == "message":
+            tally.messages[f"{who}|{day}"] += 1
+        elif kind == "task":
+            tally.tasks[f"{who}|{day}"] += 1
+    tally.coupons += len(world.coupons)
+    tally.coupon_value += sum(c.face_value for c in world.coupons)

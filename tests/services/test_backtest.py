@@ -1,0 +1,150 @@
+"""What-if backtest (issue 17 item 1) on the hand-computed chain of
+:mod:`tests.services.backtest_chain`; a version against itself; bad input."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from db.models.backtests import JourneyBacktest
+from services import backtest
+from services.backtest import BacktestInputError, BacktestRequest, BacktestSettings
+from tests.services.backtest_chain import HORIZON, V1, seed
+
+INLINE = BacktestSettings(workers=0, chunk=2)
+PERIOD = BacktestRequest(start=date(2026, 3, 1), end=date(2026, 3, 31))
+
+
+def _run(engine: Engine, journey_id: str, req: BacktestRequest) -> dict:
+    with Session(engine) as session:
+        row = backtest.prepare(
+            session=session, journey_id=journey_id, req=req, by="hq", timezone="UTC"
+        )
+        session.commit()
+        assert row.id is not None
+        bid = row.id
+    return backtest.run_backtest(
+        engine=engine, backtest_id=bid, timezone="UTC", settings=INLINE, now=HORIZON
+    )
+
+
+def test_the_draft_against_the_live_version_by_hand(engine: Engine) -> None:
+    with Session(engine) as session:
+        jid = seed(session)
+    result = _run(engine, jid, PERIOD)
+    b, c = result["baseline"], result["candidate"]
+    assert (result["customers"], result["runs"]) == (3, 3)
+    assert b["ports"] == {
+        "entry|next": 3,
+        "wfe|matched": 1,
+        "wfe|timeout": 2,
+        "c|next": 1,
+        "m|next": 1,
+        "t|expired": 2,
+        "x|(ended)": 3,
+    }
+    assert c["ports"] == {
+        "entry|next": 3,
+        "wfe|matched": 2,
+        "wfe|timeout": 1,
+        "c|next": 2,
+        "m|next": 2,
+        "x|(ended)": 2,
+    }
+    assert (b["waiting"], c["waiting"]) == ({}, {"t": 1})
+    assert (b["beyond_history"], c["beyond_history"]) == (0, 1)
+    assert (b["coupons"], b["coupon_value"], c["coupons"], c["coupon_value"]) == (1, 20, 2, 60)
+    assert b["messages"] == {"sms|2026-03-04": 1}
+    assert c["messages"] == {"sms|2026-03-04": 1, "sms|2026-03-06": 1}
+    assert b["tasks"] == {"G1|2026-03-05": 1, "G1|2026-03-07": 1}
+    assert c["tasks"] == {"G1|2026-03-09": 1}
+    # no goal: any order within 14 days converts — A's ¥150, whatever the path
+    assert (b["conversions"], b["revenue"], c["conversions"], c["revenue"]) == (1, 150, 1, 150)
+    diff = result["diff"]
+    assert (diff["coupons"], diff["coupon_value"], diff["beyond_history"]) == (1, 40, 1)
+    assert diff["ports"] == {
+        "wfe|matched": 1,
+        "wfe|timeout": -1,
+        "c|next": 1,
+        "m|next": 1,
+        "t|expired": -2,
+        "x|(ended)": -1,
+    }
+    assert diff["messages"] == {"sms|2026-03-06": 1}
+    assert diff["tasks"] == {"G1|2026-03-05": -1, "G1|2026-03-07": -1, "G1|2026-03-09": 1}
+    task_rows = {(t["day"], t["baseline"], t["candidate"], t["capacity"]) for t in result["tasks"]}
+    assert ("2026-03-09", 0, 1, 1) in task_rows
+    assert result["over_capacity"] == {"baseline": 0, "candidate": 0}
+    assert "beyond_history" in result["notes"]
+    with Session(engine) as session:
+        rows = session.exec(select(JourneyBacktest)).all()
+        assert [(r.status, r.done, r.total) for r in rows] == [("done", 3, 3)]
+
+
+def test_a_version_against_itself_has_no_difference(engine: Engine) -> None:
+    with Session(engine) as session:
+        jid = seed(session, draft_document=V1)
+    for req in (
+        PERIOD,
+        BacktestRequest(candidate=1, start=date(2026, 3, 1), end=date(2026, 3, 31)),
+    ):
+        result = _run(engine, jid, req)
+        assert backtest.is_zero(result["diff"]), result["diff"]
+        assert result["baseline"] == result["candidate"]
+
+
+def test_processes_give_the_same_numbers(engine: Engine) -> None:
+    with Session(engine) as session:
+        jid = seed(session)
+    inline = _run(engine, jid, PERIOD)
+    with Session(engine) as session:
+        row = backtest.prepare(session=session, journey_id=jid, req=PERIOD, by="hq", timezone="UTC")
+        session.commit()
+        bid = row.id
+    assert bid is not None
+    pooled = backtest.run_backtest(
+        engine=engine,
+        backtest_id=bid,
+        timezone="UTC",
+        settings=BacktestSettings(workers=2, chunk=1),
+        now=HORIZON,
+    )
+    assert pooled["baseline"] == inline["baseline"]
+    assert pooled["candidate"] == inline["candidate"]
+
+
+@pytest.mark.parametrize(
+    ("req", "field"),
+    [
+        (BacktestRequest(start=date(2025, 1, 1), end=date(2025, 1, 31)), "start"),
+        (BacktestRequest(since_days=0), "since_days"),
+        (BacktestRequest(start=date(2026, 3, 9), end=date(2026, 3, 1)), "end"),
+        (BacktestRequest(candidate=7, start=date(2026, 3, 1)), "candidate"),
+        (BacktestRequest(baseline=5), "baseline"),
+        (BacktestRequest(source="everyone"), "source"),
+        (BacktestRequest(source="segment"), "segment_id"),
+    ],
+)
+def test_bad_requests_name_the_field(engine: Engine, req: BacktestRequest, field: str) -> None:
+    with Session(engine) as session:
+        jid = seed(session)
+        with pytest.raises(BacktestInputError) as info:
+            backtest.prepare(session=session, journey_id=jid, req=req, by="hq", timezone="UTC")
+    assert info.value.field == field
+
+
+def test_a_period_without_entries_is_explained(engine: Engine) -> None:
+    with Session(engine) as session:
+        jid = seed(session)
+        with pytest.raises(BacktestInputError) as info:
+            backtest.prepare(
+                session=session,
+                journey_id=jid,
+                req=BacktestRequest(start=date(2026, 4, 1), end=date(2026, 4, 30)),
+                by="hq",
+                timezone="UTC",
+            )
+    assert "first customer entered on 2026-03-02" in info.value.message
