@@ -233,3 +233,9 @@ __all__ += ["OPT_OUT_SOURCES", "CustomerChannelOptOut"]
 from db.models.backtests import BACKTEST_STATUSES, JourneyBacktest  # noqa: E402
 
 __all__ += ["BACKTEST_STATUSES", "JourneyBacktest"]
+
+# WeCom contact events (issue 16)
+from db.models.tasks import PUSH_STATUSES  # noqa: E402
+from db.models.wecom import CONTACT_CHANGE_TYPES, WeComContactEvent  # noqa: E402
+
+__all__ += ["CONTACT_CHANGE_TYPES", "PUSH_STATUSES", "WeComContactEvent"]

@@ -62,6 +62,11 @@ class Customer(CustomerBase, table=True):
     f_count: int = 0
     m_amount: float = 0.0
     l_days: int | None = None
+    #: The customer as a WeCom external contact (企业微信 ``external_userid``), set by the
+    #: contact events (``services.wx_callbacks``) or an import; WeCom messages need it.
+    wecom_external_userid: str | None = Field(default=None, index=True, max_length=64)
+    #: The customer's openid on the brand's WeChat official account (template messages).
+    wechat_openid: str | None = Field(default=None, index=True, max_length=64)
 
 
 class CustomerPublic(CustomerBase):

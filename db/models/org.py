@@ -52,6 +52,9 @@ class Guide(GuideBase, table=True):
     __tablename__ = "guide"
 
     id: str = Field(primary_key=True, max_length=32)
+    #: The guide's WeCom member id (``userid``): where their task notices are pushed, and the
+    #: sender of WeCom messages to their customers.
+    wecom_userid: str | None = Field(default=None, index=True, max_length=64)
 
 
 class GuidePublic(GuideBase):

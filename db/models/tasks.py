@@ -10,7 +10,12 @@ from sqlmodel import Field, SQLModel
 from db.models._base import JSONType, UTCDateTime, utcnow
 
 TASK_STATUSES = ("open", "completed", "expired", "cancelled")
-NOTICE_KINDS = ("reminder", "escalation", "expired", "chase", "cancelled")
+NOTICE_KINDS = ("created", "reminder", "escalation", "expired", "chase", "cancelled")
+#: Where a notice's push to the guide's phone stands (``activities.guide_notices``):
+#: ``pending`` (to push, from ``push_next_at``), ``sending`` (claimed until ``push_next_at``),
+#: ``sent`` (WeCom took it), ``recorded`` (no WeCom configured: kept, as before),
+#: ``failed`` (refused for good, ``push_detail`` says why).
+PUSH_STATUSES = ("pending", "sending", "sent", "recorded", "failed")
 #: Why a task went to its guide (see db.assignment).
 ASSIGN_REASONS = (
     "bound_guide",  # the customer's own guide
@@ -81,6 +86,7 @@ class GuideTaskPublic(GuideTaskBase):
 
 class TaskNotice(SQLModel, table=True):
     __tablename__ = "task_notice"
+    __table_args__ = (Index("ix_task_notice_push_due", "push_status", "push_next_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     task_id: str = Field(foreign_key="guide_task.id", index=True, max_length=40)
@@ -89,6 +95,12 @@ class TaskNotice(SQLModel, table=True):
     idempotency_key: str = Field(unique=True, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     by_user: str | None = Field(default=None, max_length=64)
+    push_status: str = Field(default="pending", max_length=16)  # one of PUSH_STATUSES
+    push_attempts: int = 0
+    push_next_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    pushed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    push_message_id: str | None = Field(default=None, max_length=128)
+    push_detail: str = Field(default="", max_length=500)
 
 
 class TaskContact(SQLModel, table=True):
