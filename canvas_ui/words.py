@@ -37,7 +37,9 @@ OUTCOME_LABELS: dict[str, str] = {
 
 #: What became of a message (the outbox, a provider, a test run's sandbox).
 MESSAGE_STATUS_LABELS: dict[str, str] = {
+    "recorded": lazy("recorded in the outbox"),
     "sent": lazy("sent"),
+    "delivered": lazy("delivered"),
     "queued": lazy("queued"),
     "failed": lazy("failed"),
     "sandbox": lazy("not sent (test run)"),

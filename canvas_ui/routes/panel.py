@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import httpx
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from activities.providers import MessageProvider, default_providers
 from canvas_ui import queries
-from canvas_ui.deps import SessionDep
+from canvas_ui.deps import CurrentPrincipal, SessionDep
 from canvas_ui.forms.render import ChoiceData
 from canvas_ui.i18n import gettext
 from canvas_ui.kinds import KindInfo, kind_info
 from canvas_ui.panel import PanelView, find_node, panel_view, submit_panel
+from canvas_ui.placeholders import upstream_ids
 from canvas_ui.routes.pages import editor_response, journey_or_404
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
+from canvas_ui.words import MESSAGE_STATUS_LABELS
+from db.models import UserAccount, utcnow
 from db.session import in_thread
+from services import message_preview
+from services.accounts import Principal
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -144,3 +151,109 @@ def _submit(
         status_code=code,
         headers=headers,
     )
+
+
+# --------------------------------------------------------------------------- preview, test send
+# The send_message panel's "Preview" and "Send a test to me" (issue 16 item 5): the text as
+# it stands in the panel (applied or not), rendered by the worker's renderer.
+
+
+def _test_provider(request: Request) -> MessageProvider:
+    """The provider journeys use for non-webhook channels (``settings.message_provider``),
+    built once per app; tests put their own in ``app.state.test_send_providers``."""
+    state = request.app.state
+    registry = getattr(state, "test_send_providers", None)
+    if registry is None:
+        registry = default_providers(httpx.Client(timeout=10.0), state.settings.webhook_secret)
+        state.test_send_providers = registry
+    name = state.settings.message_provider
+    provider = registry.get(name)
+    if provider is None:
+        raise message_preview.PreviewInputError("provider", f"no message provider {name!r}")
+    return cast(MessageProvider, provider)
+
+
+@router.post("/journeys/{journey_id}/nodes/{node_id}/preview")
+async def post_preview(
+    journey_id: str, node_id: str, request: Request, session: SessionDep, actor: CurrentPrincipal
+) -> Response:
+    """The message rendered for the chosen (or the synthetic) customer."""
+    form = await request.form()
+    fields = {key: str(form.get(key) or "") for key in form}
+    return await in_thread(_preview, request, session, journey_id, node_id, fields, None)
+
+
+@router.post("/journeys/{journey_id}/nodes/{node_id}/test-send")
+async def post_test_send(
+    journey_id: str, node_id: str, request: Request, session: SessionDep, actor: CurrentPrincipal
+) -> Response:
+    """Render as the preview does, then send it to the signed-in user's own phone / e-mail."""
+    form = await request.form()
+    fields = {key: str(form.get(key) or "") for key in form}
+    return await in_thread(_preview, request, session, journey_id, node_id, fields, actor)
+
+
+def _preview(
+    request: Request,
+    session: Session,
+    journey_id: str,
+    node_id: str,
+    fields: dict[str, str],
+    sender: Principal | None,
+) -> Response:
+    journey = journey_or_404(session, journey_id)
+    document = journey.draft_document
+    found = document.get("nodes")
+    nodes: list[Any] = found if isinstance(found, list) else []
+    kinds = {str(n.get("id")): str(n.get("kind")) for n in nodes if isinstance(n, dict)}
+    upstream = {n: kinds.get(n, "") for n in upstream_ids(document, node_id)}
+    now = utcnow()
+    context: dict[str, Any] = {"preview": None, "sent": None, "error": "", "field": ""}
+    try:
+        shown = message_preview.preview(
+            session,
+            channel=fields.get("config.channel", "sms") or "sms",
+            content=fields.get("config.content", ""),
+            subject=fields.get("config.subject", ""),
+            customer_query=fields.get("preview_customer", "")[:64],
+            upstream=upstream,
+            now=now,
+        )
+        context["preview"] = shown
+        if sender is not None:
+            account = session.get(UserAccount, sender.user_id)
+            if account is None:
+                raise message_preview.PreviewInputError("account", "sign in again")
+            if fields.get("my_address", "").strip():  # typed in after "your profile has none"
+                message_preview.set_test_address(
+                    session, account=account, channel=shown.channel, value=fields["my_address"]
+                )
+            context["sent"] = message_preview.test_send(
+                session,
+                provider=_test_provider(request),
+                account=account,
+                message=shown,
+                journey_id=journey.id,
+                node_id=node_id,
+                now=now,
+            )
+    except message_preview.PreviewInputError as exc:
+        context.update(error=_preview_error(exc), field=exc.field)
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT if context["error"] else status.HTTP_200_OK
+    context["status_words"] = {k: gettext(v) for k, v in MESSAGE_STATUS_LABELS.items()}
+    return render(request, "_message_preview.html", context, status_code=code)
+
+
+def _preview_error(exc: message_preview.PreviewInputError) -> str:
+    """The preview's refusal in the user's language (the service's words as the detail)."""
+    worded = {
+        "content": gettext("The message text does not render: %(detail)s"),
+        "subject": gettext("The subject does not render: %(detail)s"),
+        "customer": gettext("No customer matches that id or name (%(detail)s)."),
+        "channel": gettext("This channel cannot be tested here: %(detail)s"),
+        "phone": gettext("Which phone number should test messages go to? Type it below."),
+        "email": gettext("Which e-mail address should test messages go to? Type it below."),
+        "my_address": gettext("That does not look right: %(detail)s"),
+        "provider": gettext("The provider did not take the test: %(detail)s"),
+    }.get(exc.field, "%(detail)s")
+    return worded % {"detail": exc.message} if "%(detail)s" in worded else worded

@@ -1,0 +1,169 @@
+"""The send_message panel's preview and test send (issue 16 item 5): the engine's renderer
+for a real or synthetic customer with sample values of upstream steps; a test goes to the
+signed-in user's own phone through the configured provider and is recorded as a test; bad
+input is a 422 naming what is wrong, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from activities.providers import Delivery, MessageRejectedError, OutboundMessage
+from db.models import Customer, OutboxMessage, UserAccount
+from tests.canvas_ui.harness import create_journey, linear_document
+
+HX = {"HX-Request": "true"}
+
+
+class FakeSms:
+    """Takes every message (or refuses one with ``refuse``) and keeps what it got."""
+
+    name = "outbox"
+
+    def __init__(self, refuse: str = "") -> None:
+        self.got: list[OutboundMessage] = []
+        self.refuse = refuse
+
+    def deliver(self, message: OutboundMessage) -> Delivery:
+        if self.refuse:
+            raise MessageRejectedError(self.refuse)
+        self.got.append(message)
+        return Delivery(status="sent", response="OK", provider_message_id="biz-1")
+
+
+def _journey(client: TestClient) -> str:
+    doc = linear_document()
+    doc["nodes"].insert(
+        3,
+        {
+            "id": "msg",
+            "kind": "send_message",
+            "label": "提醒",
+            "position": {"x": 750, "y": 0},
+            "config": {"channel": "sms", "content": "x"},
+        },
+    )
+    doc["edges"][2] = {"id": "e3", "source": "coupon", "source_port": "next", "target": "msg"}
+    doc["edges"].append({"id": "e4", "source": "msg", "source_port": "next", "target": "exit"})
+    return create_journey(client, doc)
+
+
+def _form(content: str, customer: str = "", channel: str = "sms") -> dict[str, Any]:
+    return {
+        "config.channel": channel,
+        "config.content": content,
+        "config.subject": "",
+        "preview_customer": customer,
+    }
+
+
+def _seed(app: FastAPI, phone: str = "13912345678") -> None:
+    with Session(app.state.engine) as s:
+        s.add(Customer(id="C9", name="林小雨", phone="13800009999"))
+        account = s.exec(select(UserAccount).where(UserAccount.username == "hq")).one()
+        account.phone = phone
+        s.add(account)
+        s.commit()
+
+
+def test_preview_renders_for_a_real_and_a_synthetic_customer(
+    client: TestClient, canvas_app: FastAPI
+) -> None:
+    _seed(canvas_app)
+    jid = _journey(client)
+    text = "{{ customer.name }}您好，券码{{ ctx.coupon.code }}"
+    real = client.post(f"/journeys/{jid}/nodes/msg/preview", data=_form(text, "林小"), headers=HX)
+    assert real.status_code == 200, real.text
+    assert "林小雨您好，券码CPN8F3K2Q" in real.text
+    assert "C9" in real.text
+    synthetic = client.post(f"/journeys/{jid}/nodes/msg/preview", data=_form(text), headers=HX)
+    assert synthetic.status_code == 200
+    assert "测试客户您好，券码CPN8F3K2Q" in synthetic.text
+    with Session(canvas_app.state.engine) as s:
+        assert list(s.exec(select(OutboxMessage))) == []  # a preview sends nothing
+
+
+def test_test_send_goes_to_my_phone_and_is_marked_as_a_test(
+    client: TestClient, canvas_app: FastAPI
+) -> None:
+    _seed(canvas_app)
+    fake = FakeSms()
+    canvas_app.state.test_send_providers = {"outbox": fake}
+    jid = _journey(client)
+    response = client.post(
+        f"/journeys/{jid}/nodes/msg/test-send", data=_form("{{ customer.name }}您好"), headers=HX
+    )
+    assert response.status_code == 200, response.text
+    assert "5678" in response.text and "13912345678" not in response.text
+    (got,) = fake.got
+    assert (got.phone, got.body, got.channel) == ("13912345678", "测试客户您好", "sms")
+    with Session(canvas_app.state.engine) as s:
+        (row,) = s.exec(select(OutboxMessage))
+    assert (row.is_test, row.status, row.customer_id, row.workflow_id) == (True, "sent", "", None)
+    assert (row.journey_id, row.node_id, row.provider_message_id) == (jid, "msg", "biz-1")
+
+
+def test_bad_input_is_a_422_naming_it(client: TestClient, canvas_app: FastAPI) -> None:
+    _seed(canvas_app, phone="")
+    canvas_app.state.test_send_providers = {"outbox": FakeSms()}
+    jid = _journey(client)
+    url = f"/journeys/{jid}/nodes/msg"
+    cases = [
+        ("preview", _form("{{ customer.name", ""), "content"),
+        ("preview", _form("   "), "content"),
+        ("preview", _form("hi", "nobody-here"), "customer"),
+        ("preview", _form("hi", channel="fax"), "channel"),
+        ("test-send", _form("hi"), "phone"),  # no phone on the profile
+        ("test-send", _form("hi", channel="wechat_template"), "channel"),
+    ]
+    for action, data, field in cases:
+        response = client.post(f"{url}/{action}", data=data, headers=HX)
+        assert response.status_code == 422, (action, data, response.text)
+        assert f'data-field="{field}"' in response.text, (action, field, response.text)
+    missing = client.post("/journeys/nope/nodes/msg/preview", data=_form("hi"), headers=HX)
+    assert missing.status_code == 404
+
+
+def test_a_provider_refusal_is_recorded_and_said(client: TestClient, canvas_app: FastAPI) -> None:
+    _seed(canvas_app)
+    canvas_app.state.test_send_providers = {"outbox": FakeSms(refuse="isv.MOBILE_NUMBER_ILLEGAL")}
+    jid = _journey(client)
+    response = client.post(f"/journeys/{jid}/nodes/msg/test-send", data=_form("hi"), headers=HX)
+    assert response.status_code == 422
+    assert "isv.MOBILE_NUMBER_ILLEGAL" in response.text
+    with Session(canvas_app.state.engine) as s:
+        (row,) = s.exec(select(OutboxMessage))
+    assert (row.is_test, row.status) == (True, "failed")
+
+
+def test_the_panel_offers_preview_and_test(client: TestClient) -> None:
+    jid = _journey(client)
+    panel = client.get(f"/journeys/{jid}/nodes/msg/panel", headers=HX)
+    assert panel.status_code == 200
+    assert 'id="message-preview"' in panel.text and "data-test-send" in panel.text
+    coupon = client.get(f"/journeys/{jid}/nodes/coupon/panel", headers=HX)
+    assert 'id="message-preview"' not in coupon.text
+
+
+def test_a_missing_phone_is_asked_for_saved_and_used(
+    client: TestClient, canvas_app: FastAPI
+) -> None:
+    _seed(canvas_app, phone="")
+    fake = FakeSms()
+    canvas_app.state.test_send_providers = {"outbox": fake}
+    jid = _journey(client)
+    url = f"/journeys/{jid}/nodes/msg/test-send"
+    asked = client.post(url, data=_form("hi"), headers=HX)
+    assert asked.status_code == 422 and 'name="my_address"' in asked.text
+    bad = client.post(url, data={**_form("hi"), "my_address": "12345"}, headers=HX)
+    assert bad.status_code == 422 and 'data-field="my_address"' in bad.text
+    assert 'name="my_address"' in bad.text
+    ok = client.post(url, data={**_form("hi"), "my_address": "+86 139-1234-5678"}, headers=HX)
+    assert ok.status_code == 200, ok.text
+    assert [m.phone for m in fake.got] == ["+8613912345678"]
+    with Session(canvas_app.state.engine) as s:
+        account = s.exec(select(UserAccount).where(UserAccount.username == "hq")).one()
+    assert account.phone == "+8613912345678"
