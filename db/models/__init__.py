@@ -239,3 +239,8 @@ from db.models.tasks import PUSH_STATUSES  # noqa: E402
 from db.models.wecom import CONTACT_CHANGE_TYPES, WeComContactEvent  # noqa: E402
 
 __all__ += ["CONTACT_CHANGE_TYPES", "PUSH_STATUSES", "WeComContactEvent"]
+
+# moving waiting customers to a newer version (issue 17 item 3)
+from db.models.version_moves import MOVE_STATUSES, JourneyVersionMove  # noqa: E402
+
+__all__ += ["MOVE_STATUSES", "JourneyVersionMove"]
