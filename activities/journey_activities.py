@@ -30,12 +30,14 @@ from temporalio.exceptions import ApplicationError
 
 from activities import facts, messaging, tasks
 from activities._time import effect_time, iso, parse_instant
+from activities.channels import ChannelSettings, build_providers
 from activities.contact_batch import ContactChecks
 from activities.errors import INVALID_REQUEST, business_failure
 from activities.providers import (
     MessageProvider,
+    OutboxProvider,
     ProviderRegistry,
-    default_providers,
+    ThrottledError,
 )
 from activities.run_recorder import RunRecorder
 from db import crud
@@ -50,7 +52,6 @@ from engine.contact_policy import PolicyCheckRequest, PolicyDecision
 from engine.effects import (
     COUPON_STOCK_EXHAUSTED,
     CUSTOMER_NOT_FOUND,
-    MESSAGE_REJECTED,
     UNKNOWN_COUPON_TEMPLATE,
     CouponIssued,
     CreateTaskRequest,
@@ -82,6 +83,7 @@ class JourneyActivities:
         settings: Settings,
         http_client: httpx.Client | None = None,
         providers: ProviderRegistry | None = None,
+        channels: ChannelSettings | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._reads = sessions
@@ -91,10 +93,17 @@ class JourneyActivities:
         self._runs = RunRecorder(self._sessions)
         self._settings = settings
         self._http = http_client or httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS)
+        # channel -> provider (activities.channels.build_providers reads the environment
+        # unless ``channels`` is given; a bad configuration raises ProviderConfigError)
         self._providers = (
             providers
             if providers is not None
-            else default_providers(self._http, settings.webhook_secret)
+            else build_providers(
+                webhook_secret=settings.webhook_secret,
+                http=self._http,
+                sessions=self._sessions,
+                channels=channels,
+            )
         )
         self._now = clock
         # checks waiting at once share one write transaction (activities.contact_batch)
@@ -245,20 +254,26 @@ class JourneyActivities:
     async def send_message(self, request: SendMessageRequest) -> MessageSent:
         """Render and send one message through the channel's provider, exactly once."""
         provider = self._provider_for(request.channel)
-        sent = await asyncio.to_thread(
-            messaging.send_message, self._sessions, provider, request, self._now
-        )
+        try:
+            sent = await asyncio.to_thread(
+                messaging.send_message, self._sessions, provider, request, self._now
+            )
+        except ThrottledError as exc:
+            # the provider said "too fast": come back after its pause, not the next backoff
+            raise ApplicationError(
+                str(exc),
+                type="ProviderThrottled",
+                next_retry_delay=timedelta(seconds=max(exc.retry_after, 1.0)),
+            ) from exc
         await self._then_record(request.then_record)
         return sent
 
     def _provider_for(self, channel: str) -> MessageProvider:
-        name = "webhook" if channel == "webhook" else self._settings.message_provider
-        provider = self._providers.get(name)
+        """The channel's provider (activities.channels.build_providers); a channel it does
+        not know stays in the outbox."""
+        provider = self._providers.get(channel)
         if provider is None:
-            raise business_failure(
-                MESSAGE_REJECTED,
-                f"no message provider {name!r} (known: {', '.join(sorted(self._providers))})",
-            )
+            return self._providers.get("outbox") or OutboxProvider()
         return provider
 
     @activity.defn

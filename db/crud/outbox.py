@@ -58,6 +58,7 @@ def record_receipt(
     status: str,
     at: datetime,
     detail: str = "",
+    message_id: str | None = None,
 ) -> OutboxMessage | None:
     """Apply a provider's delivery receipt (``status``: ``delivered`` or ``failed``) to the
     message it names; commit. ``None`` when no message of ``provider`` has that id (callers
@@ -68,6 +69,9 @@ def record_receipt(
     last word (a carrier may report a failed attempt before a retry of its own gets
     through, so a later ``delivered`` replaces ``failed``, never the other way round). The
     row keeps both times it was told.
+
+    ``message_id``: the outbox id, when the provider echoes it (Aliyun's ``out_id``): found
+    by it when the provider's id is not stored (a send whose answer was lost).
     """
     if status not in FINAL_STATUSES:
         raise ValueError(f"receipt status must be one of {FINAL_STATUSES}, not {status!r}")
@@ -77,6 +81,13 @@ def record_receipt(
         OutboxMessage.provider_message_id == provider_message_id,
     )
     row = session.exec(stmt).first()
+    if row is None and message_id:
+        row = session.get(OutboxMessage, message_id)
+        if row is not None and row.provider != provider:
+            row = None
+        if row is not None and row.provider_message_id is None:
+            row.provider_message_id = provider_message_id
+            session.add(row)
     if row is None:
         session.commit()
         return None

@@ -1,0 +1,130 @@
+"""Every real provider sends through a rate limiter shared by all workers.
+
+:class:`SendRateLimiter` takes a slot of the provider's bucket in the database
+(:mod:`db.crud.rate_limits`: slots ``1 / rate`` apart for the whole install) and sleeps
+until it; :func:`rate_limited` wraps a provider with one. When the provider still answers
+"too fast" (:class:`~activities.providers.ThrottledError`), the bucket is held back for
+every worker before the error goes on to Temporal's retry. A send never waits longer than
+``horizon`` seconds for its slot (activities have 30 s): past that it is a transient
+failure, retried later, and takes no slot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from activities.providers import (
+    Delivery,
+    FindsSent,
+    MessageProvider,
+    OutboundMessage,
+    ThrottledError,
+    TransientDeliveryError,
+)
+from db.crud import rate_limits
+
+#: Seconds ahead a send may reserve its slot.
+DEFAULT_HORIZON_S = 5.0
+
+
+class RateLimitedError(TransientDeliveryError):
+    """The provider's bucket is booked further ahead than a send may wait: retry later."""
+
+
+class SendRateLimiter:
+    """One provider's shared bucket: ``acquire`` returns once this send may go."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        provider: str,
+        rate_per_second: float,
+        *,
+        horizon: float = DEFAULT_HORIZON_S,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate_per_second <= 0:
+            raise ValueError(f"rate of {provider} must be positive, not {rate_per_second}")
+        self.provider = provider
+        self.rate = rate_per_second
+        self._interval = 1.0 / rate_per_second
+        self._sessions = sessions
+        self._horizon = horizon
+        self._clock = clock
+        self._sleep = sleep
+        self._ready = False
+
+    def acquire(self) -> float:
+        """Take the next slot and wait for it; → the slot (epoch seconds)."""
+        with self._sessions() as session:
+            if not self._ready:
+                rate_limits.ensure_bucket(session=session, provider=self.provider)
+                self._ready = True
+            now = self._clock()
+            slot = rate_limits.take_send_slot(
+                session=session,
+                provider=self.provider,
+                interval=self._interval,
+                now=now,
+                horizon=self._horizon,
+            )
+        if slot is None:
+            raise RateLimitedError(
+                f"{self.provider}: its send rate ({self.rate:g}/s) is booked more than "
+                f"{self._horizon:g} s ahead; retrying later"
+            )
+        wait = slot - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+        return slot
+
+    def hold_back(self, seconds: float) -> None:
+        """No send of this provider, from any worker, for ``seconds``."""
+        with self._sessions() as session:
+            rate_limits.hold_back(
+                session=session, provider=self.provider, until=self._clock() + seconds
+            )
+
+
+class RateLimitedProvider:
+    """``provider`` behind ``limiter`` (the same ``name``; ``find_sent`` passes through,
+    unthrottled: it sends nothing)."""
+
+    def __init__(
+        self, provider: MessageProvider, limiter: SendRateLimiter, backoff_seconds: float = 1.0
+    ) -> None:
+        self.inner = provider
+        self.limiter = limiter
+        self.name = provider.name
+        self._backoff = backoff_seconds
+
+    def deliver(self, message: OutboundMessage) -> Delivery:
+        self.limiter.acquire()
+        try:
+            return self.inner.deliver(message)
+        except ThrottledError as exc:
+            self.limiter.hold_back(max(exc.retry_after, self._backoff))
+            raise
+
+    def find_sent(self, message: OutboundMessage) -> Delivery | None:
+        if isinstance(self.inner, FindsSent):
+            return self.inner.find_sent(message)
+        return None
+
+
+def rate_limited(
+    provider: MessageProvider,
+    sessions: sessionmaker[Session],
+    rate_per_second: float,
+    *,
+    backoff_seconds: float = 1.0,
+) -> RateLimitedProvider:
+    """``provider`` sending at most ``rate_per_second`` across every worker (16b wraps its
+    WeCom / WeChat providers with this too)."""
+    limiter = SendRateLimiter(sessions, provider.name, rate_per_second)
+    return RateLimitedProvider(provider, limiter, backoff_seconds)
