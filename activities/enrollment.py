@@ -27,18 +27,24 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities._time import parse_instant
+from activities._time import iso, parse_instant
+from activities.facts import member_since
 from audiences import compile_segment, count, page_ids, parse_definition
 from db import crud
 from db.crud import priority_groups as groups
+from db.crud.contact_policy import contact_recencies
+from db.crud.journeys import entry_window_closed
+from db.crud.points import points_balances
 from db.models import Customer, JourneyRun, JourneyVersion
+from db.models.segments import CustomerMetrics
 from db.session import session_factory, write_session_factory
+from engine.contact_policy import ContactRecency
 from engine.effects import CustomerFacts
 from engine.ir import CompiledJourney, ReentryPolicy, SegmentEntry
 from workflows.contract import (
@@ -147,6 +153,9 @@ class EnrollmentActivities:
             version_no = req.version or journey.live_version
             if version_no != journey.live_version:
                 return PrepareResult(False, f"v{version_no} is no longer the live version")
+            closed = entry_window_closed(journey, now)
+            if closed:
+                return PrepareResult(False, closed)
             version = crud.get_version(
                 session=session, journey_id=req.journey_id, version=version_no
             )
@@ -232,6 +241,9 @@ class EnrollmentActivities:
                 return "paused"
             if journey.live_version != req.version:
                 return "replaced"
+            # a pass still running when the campaign closes stops at its next page
+            if entry_window_closed(journey, parse_instant(req.now)):
+                return "campaign ended"
             return ""
 
     def _plan(self, req: PageRequest) -> tuple[JourneyVersion, _Plan, int]:
@@ -400,31 +412,62 @@ class EnrollmentActivities:
         return started, failed, errors
 
     def _facts(self, customer_ids: list[str], now: datetime) -> dict[str, CustomerFacts]:
-        """Profile snapshots for the new runs (one query), as ``load_facts`` builds them."""
+        """Profile snapshots for the new runs, as ``load_facts`` builds them (a branch right
+        after entry reads them: metrics, points and contact recency included), in a few
+        set-based queries for the whole page."""
         with self._reads() as session:
             customers: list[Customer] = crud.get_customers(
                 session=session, customer_ids=customer_ids
             )
             zones = {s.id: s.timezone for s in crud.list_stores(session=session)}
-        return {
-            c.id: CustomerFacts(
-                customer_id=c.id,
-                found=True,
-                name=c.name,
-                member_level=c.member_level,
-                store_id=c.store_id,
-                guide_id=c.guide_id,
-                tags=list(c.tags),
-                attributes=dict(c.attributes),
-                rfm_class=c.rfm_class,
-                birthday=c.birthday.isoformat() if c.birthday else None,
-                timezone=c.timezone,
-                store_timezone=zones.get(c.store_id or "", c.timezone),
-                opted_out_channels=list(c.opted_out_channels),
-                as_of=now.isoformat(),
-            )
-            for c in customers
-        }
+            metrics = {
+                m.customer_id: m
+                for m in session.exec(
+                    select(CustomerMetrics).where(
+                        col(CustomerMetrics.customer_id).in_(customer_ids)
+                    )
+                )
+            }
+            points = points_balances(session=session, customer_ids=customer_ids, as_of=now)
+            seen = contact_recencies(session=session, customer_ids=customer_ids, as_of=now)
+        return {c.id: self._snapshot(c, zones, metrics, points, seen, now) for c in customers}
+
+    @staticmethod
+    def _snapshot(
+        c: Customer,
+        zones: dict[str, str],
+        metrics: dict[str, CustomerMetrics],
+        points: dict[str, int],
+        seen: dict[str, ContactRecency],
+        now: datetime,
+    ) -> CustomerFacts:
+        m = metrics.get(c.id)
+        r = seen.get(c.id) or ContactRecency()
+        return CustomerFacts(
+            customer_id=c.id,
+            found=True,
+            name=c.name,
+            member_level=c.member_level,
+            store_id=c.store_id,
+            guide_id=c.guide_id,
+            tags=list(c.tags),
+            attributes=dict(c.attributes),
+            rfm_class=c.rfm_class,
+            birthday=c.birthday.isoformat() if c.birthday else None,
+            timezone=c.timezone,
+            store_timezone=zones.get(c.store_id or "", c.timezone),
+            opted_out_channels=list(c.opted_out_channels),
+            as_of=now.isoformat(),
+            member_since=member_since(c),
+            last_purchase_at=iso(c.last_purchase_at) if c.last_purchase_at else None,
+            purchase_interval_median_days=m.purchase_interval_median_days if m else None,
+            lifecycle_stage=m.lifecycle_stage if m else None,
+            points_balance=points.get(c.id, 0),
+            last_contacted_at=iso(r.last_at) if r.last_at else None,
+            last_contacted_channel=r.last_channel,
+            contacts_7d=r.contacts_7d,
+            contacts_30d=r.contacts_30d,
+        )
 
     def _record(self, started: dict[int, str], failed: list[int]) -> None:
         with self._writes() as session:

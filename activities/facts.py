@@ -10,7 +10,9 @@ from sqlmodel import Session
 from activities._time import iso, parse_instant
 from audiences import matches, parse_definition
 from db import crud
+from db.crud.contact_policy import contact_recency
 from db.crud.points import points_balance
+from db.models import Customer
 from db.models.segments import CustomerMetrics
 from engine.effects import CouponState, CustomerFacts, FactsRequest
 
@@ -47,10 +49,14 @@ def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
         if c.customer_id == customer.id
     }
     metrics = session.get(CustomerMetrics, customer.id)
-    zone = _zone(customer.timezone)
+    seen = contact_recency(session=session, customer_id=customer.id, as_of=as_of)
     return CustomerFacts(
+        last_contacted_at=iso(seen.last_at) if seen.last_at else None,
+        last_contacted_channel=seen.last_channel,
+        contacts_7d=seen.contacts_7d,
+        contacts_30d=seen.contacts_30d,
         segments=_memberships(session, customer.id, request.segment_ids, as_of),
-        member_since=parse_instant(iso(customer.created_at)).astimezone(zone).date().isoformat(),
+        member_since=member_since(customer),
         last_purchase_at=iso(customer.last_purchase_at) if customer.last_purchase_at else None,
         purchase_interval_median_days=metrics.purchase_interval_median_days if metrics else None,
         lifecycle_stage=metrics.lifecycle_stage if metrics else None,
@@ -72,6 +78,12 @@ def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
         coupons=coupons,
         as_of=request.as_of,
     )
+
+
+def member_since(customer: Customer) -> str:
+    """The day the customer joined (YYYY-MM-DD in their zone)."""
+    zone = _zone(customer.timezone)
+    return parse_instant(iso(customer.created_at)).astimezone(zone).date().isoformat()
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -26,7 +26,8 @@ from sqlalchemy import and_, case, exists, extract, false, func, not_, or_, sele
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from audiences.fields import ATTRIBUTE_PREFIX, METRIC_FIELDS, Kind
+from audiences import contacts
+from audiences.fields import ATTRIBUTE_PREFIX, CONTACT_FIELDS, METRIC_FIELDS, Kind
 from audiences.rules import (
     CouponRule,
     EventRule,
@@ -131,6 +132,8 @@ def _field(rule: FieldRule, ctx: _Context) -> Where:
     if rule.field.startswith(ATTRIBUTE_PREFIX):
         key = rule.field[len(ATTRIBUTE_PREFIX) :]
         return _compare(col(Customer.attributes)[key].as_string(), rule.op, rule.value)
+    if rule.field in CONTACT_FIELDS:
+        return _contact(rule, ctx.now)
     if spec.kind is Kind.DAYS:
         return _days_since(_MOMENTS[rule.field], rule.op, rule.value, ctx.now)
     if spec.kind is Kind.MONTH:
@@ -182,6 +185,19 @@ def _points_balance(now: datetime) -> Any:
         .scalar_subquery()
     )
     return case((total < 0, 0), else_=total)
+
+
+def _contact(rule: FieldRule, now: datetime) -> Where:
+    """The 智能回访 fields, from the contact ledger and completed guide tasks at ``now``."""
+    if rule.field == "contact_days":
+        return _days_since(contacts.last_contact_at(now), rule.op, rule.value, now)
+    if rule.field == "last_contact_channel":
+        column = contacts.last_contact_channel(now)
+        if rule.op in (Op.EXISTS, Op.NOT_EXISTS):
+            return _compare(column, rule.op, None)
+        return _compare(column, rule.op, rule.value)
+    days = 7 if rule.field == "contacts_7d" else 30
+    return _compare(contacts.contacts_in(now, days), rule.op, rule.value)
 
 
 def _region(rule: FieldRule) -> Where:

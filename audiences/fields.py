@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from audiences.lifecycle import STAGES
 from audiences.rules import Op
+from engine.document_parts import CONTACT_CHANNELS
 from engine.rfm import RFM_CLASS_NAMES
 
 MEMBER_LEVELS = ("regular", "silver", "gold", "diamond")
@@ -100,8 +101,19 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("purchases_count", "Purchases (all time)", Kind.COUNT, "behaviour"),
         FieldSpec("store_visit_days", "Days since last store visit", Kind.DAYS, "behaviour"),
         FieldSpec("browse_days", "Days since last browse", Kind.DAYS, "behaviour"),
+        # 智能回访 (audiences.contacts): messages sent and guide contacts completed, across
+        # every journey
+        FieldSpec("contact_days", "Days since last contact", Kind.DAYS, "contact"),
+        FieldSpec(
+            "last_contact_channel", "Last contacted by", Kind.CHOICE, "contact", CONTACT_CHANNELS
+        ),
+        FieldSpec("contacts_7d", "Contacts in the last 7 days", Kind.COUNT, "contact"),
+        FieldSpec("contacts_30d", "Contacts in the last 30 days", Kind.COUNT, "contact"),
     )
 }
+
+#: Fields computed from the contact ledger and guide tasks (audiences.contacts).
+CONTACT_FIELDS = frozenset({"contact_days", "last_contact_channel", "contacts_7d", "contacts_30d"})
 
 #: Fields read from the ``customer_metrics`` table (the compiler joins it only when needed).
 METRIC_FIELDS = frozenset(

@@ -25,6 +25,8 @@ from engine.effect_parts import Effect, EffectContext
 from engine.ir_parts import ContactRule
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from engine.interpreter import Interpreter
     from engine.kinds.wait import Window
     from engine.runtime import TraceEntry
@@ -93,6 +95,40 @@ class Contact:
     at: datetime
     channel: str
     category: str
+
+
+#: What 智能回访 counts as a contact: a message sent (any channel) or a guide's completed
+#: task (``guide_task``); coupons are not contacts there (they still count against caps).
+RECENCY_CHANNELS = (*MESSAGE_CHANNELS, GUIDE_TASK)
+
+
+@dataclass(frozen=True)
+class ContactRecency:
+    """智能回访: when and how the customer was last contacted, and how often lately."""
+
+    last_at: datetime | None = None
+    last_channel: str | None = None
+    contacts_7d: int = 0
+    contacts_30d: int = 0
+
+
+def recency(contacts: "Iterable[Contact]", as_of: datetime) -> ContactRecency:
+    """The recency of ``contacts`` (those of :data:`RECENCY_CHANNELS` up to ``as_of``): the
+    latest one, and how many fall in the 7 / 30 days before ``as_of``. The database
+    (``db.crud.contact_policy.contact_recency``) and the sandbox both answer with this."""
+    counted = sorted(
+        (c for c in contacts if c.channel in RECENCY_CHANNELS and c.at <= as_of),
+        key=lambda c: c.at,
+    )
+    if not counted:
+        return ContactRecency()
+    last = counted[-1]
+    return ContactRecency(
+        last_at=last.at,
+        last_channel=last.channel,
+        contacts_7d=sum(1 for c in counted if c.at > as_of - timedelta(days=7)),
+        contacts_30d=sum(1 for c in counted if c.at > as_of - timedelta(days=30)),
+    )
 
 
 # --------------------------------------------------------------------------- effect

@@ -133,12 +133,31 @@ LIFECYCLE_STAGES: tuple[str, ...] = ("identify", "develop", "stable", "decline")
 STAGE_CHANGED_EVENT = "lifecycle_stage_changed"
 
 
+#: The computed metrics a branch may compare: the customer's own purchase cycle, and the
+#: 智能回访 numbers kept from the contact ledger (engine.contact_policy.recency): whole days
+#: since the last contact, contacts in the last 7 and 30 days (messages sent and guide
+#: contacts completed, across every journey).
+METRIC_FIELDS = (
+    "purchase_interval_median_days",
+    "days_since_last_contact",
+    "contacts_7d",
+    "contacts_30d",
+)
+#: What a contact can have been made by (``last_contact_channel`` conditions): the message
+#: channels and a guide's completed task.
+CONTACT_CHANNELS = ("sms", "wecom", "wechat_template", "email", "webhook", "guide_task")
+
+
 class MetricCondition(_Model):
-    """A computed customer metric: "own purchase cycle at most 30 days". A customer without
-    the metric (fewer than two purchases: no cycle) matches only ``not_exists`` (and ``ne``)."""
+    """A computed customer metric: "own purchase cycle at most 30 days", "last contact 14
+    or more days ago", "at most 1 contact in 7 days". A customer without the metric (fewer
+    than two purchases: no cycle; never contacted: no days since) matches only
+    ``not_exists`` (and ``ne``)."""
 
     type: Literal["metric"] = "metric"
-    field: Literal["purchase_interval_median_days"] = "purchase_interval_median_days"
+    field: Literal[
+        "purchase_interval_median_days", "days_since_last_contact", "contacts_7d", "contacts_30d"
+    ] = "purchase_interval_median_days"
     op: Literal["lte", "lt", "gte", "gt", "eq", "ne", "exists", "not_exists"] = "lte"
     value: float | None = Field(default=None, ge=0, le=100000)
 
@@ -151,6 +170,16 @@ class LifecycleStageCondition(_Model):
     stages: list[str] = Field(min_length=1, max_length=len(LIFECYCLE_STAGES))
 
 
+class LastContactChannelCondition(_Model):
+    """The customer's last contact (any journey, or a guide's completed task) was made by
+    one of ``channels``; a customer never contacted matches none."""
+
+    type: Literal["last_contact_channel"] = "last_contact_channel"
+    channels: list[Literal["sms", "wecom", "wechat_template", "email", "webhook", "guide_task"]] = (
+        Field(min_length=1, max_length=len(CONTACT_CHANNELS))
+    )
+
+
 Condition = Annotated[
     AttributeCondition
     | TagCondition
@@ -159,7 +188,8 @@ Condition = Annotated[
     | ContextCondition
     | SegmentCondition
     | MetricCondition
-    | LifecycleStageCondition,
+    | LifecycleStageCondition
+    | LastContactChannelCondition,
     Field(discriminator="type"),
 ]
 

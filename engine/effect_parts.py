@@ -159,6 +159,13 @@ class CustomerFacts:
     lifecycle_stage: str | None = None
     #: Points balance as of ``as_of`` (db.crud.points).
     points_balance: int = 0
+    #: 智能回访 (engine.contact_policy.recency) as of ``as_of``: the last contact (ISO
+    #: instant, channel; ``None``: never contacted) and the contacts in the last 7 / 30
+    #: days — messages sent and guide contacts completed, across every journey.
+    last_contacted_at: str | None = None
+    last_contacted_channel: str | None = None
+    contacts_7d: int = 0
+    contacts_30d: int = 0
 
 
 # ------------------------------------------------------------------ side effects

@@ -109,6 +109,11 @@ class LifecycleStageCond:
     stages: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class LastContactChannelCond:
+    channels: tuple[str, ...]
+
+
 Cond = Union[  # noqa: UP007
     AttributeCond,
     TagCond,
@@ -118,6 +123,7 @@ Cond = Union[  # noqa: UP007
     SegmentCond,
     MetricCond,
     LifecycleStageCond,
+    LastContactChannelCond,
 ]
 
 
@@ -153,6 +159,7 @@ SHARED_CLASSES: tuple[type, ...] = (
     SegmentCond,
     MetricCond,
     LifecycleStageCond,
+    LastContactChannelCond,
 )
 
 

@@ -156,8 +156,15 @@ def condition_value(
     if isinstance(c, ir.SegmentCond):
         return f"segment:{c.segment_id}", facts.segments.get(c.segment_id, False)
     if isinstance(c, ir.MetricCond):
-        metrics = {"purchase_interval_median_days": facts.purchase_interval_median_days}
+        metrics = {
+            "purchase_interval_median_days": facts.purchase_interval_median_days,
+            "days_since_last_contact": days_since(facts.last_contacted_at, facts.as_of),
+            "contacts_7d": facts.contacts_7d,
+            "contacts_30d": facts.contacts_30d,
+        }
         return c.field, metrics.get(c.field)
+    if isinstance(c, ir.LastContactChannelCond):
+        return "last_contact_channel", facts.last_contacted_channel
     if isinstance(c, ir.LifecycleStageCond):
         return "lifecycle_stage", facts.lifecycle_stage
     entry = context.get(c.node_id, {})
@@ -180,6 +187,8 @@ def condition_holds(c: ir.Cond, value: Any) -> bool:
         return compare(c.op, value, c.value)
     if isinstance(c, ir.LifecycleStageCond):
         return value in c.stages
+    if isinstance(c, ir.LastContactChannelCond):
+        return value in c.channels
     return False  # pragma: no cover
 
 
@@ -228,6 +237,13 @@ def choose_variant(step: SplitStep, seed: str) -> tuple[Variant, int]:
 
 
 # ------------------------------------------------------------------ time
+
+
+def days_since(moment: str | None, as_of: str) -> int | None:
+    """Whole days from ``moment`` to ``as_of`` (ISO instants); ``None`` without a moment."""
+    if not moment or not as_of:
+        return None
+    return max(0, (parse_time(as_of) - parse_time(moment)) // timedelta(days=1))
 
 
 def parse_time(value: str) -> datetime:

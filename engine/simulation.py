@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from engine import ir
 from engine.compiler.templates import TemplateRenderError, render
-from engine.contact_policy import Contact, ContactPolicy
+from engine.contact_policy import Contact, ContactPolicy, recency
 from engine.effects import (
     LOAD_FACTS,
     RECORD_RUN,
@@ -193,9 +193,14 @@ class SimulatedRuntime:
             if c.coupon_id in req.coupon_ids
         }
         segments = {sid: base.segments.get(sid, False) for sid in req.segment_ids}
+        seen = recency(self.world.contacts, as_of)
         return CustomerFacts(
             **{
                 **base.__dict__,
+                "last_contacted_at": seen.last_at.isoformat() if seen.last_at else None,
+                "last_contacted_channel": seen.last_channel,
+                "contacts_7d": seen.contacts_7d,
+                "contacts_30d": seen.contacts_30d,
                 "event_counts": counts,
                 "coupons": coupons,
                 "segments": segments,

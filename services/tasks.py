@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from db import crud
 from db.assignment import DEFAULT_TIMEZONE, store_day
+from db.crud.contact_policy import contact_recencies
 from db.errors import InvalidStatusError, NotFoundError
 from db.models import (
     CONTACT_CHANNELS,
@@ -30,6 +31,7 @@ from db.models import (
     TaskContact,
 )
 from db.session import end_transaction, in_thread
+from engine.contact_policy import ContactRecency
 from engine.runtime import TaskOutcome
 from services.accounts import Principal
 from services.temporal import TemporalGateway, TemporalUnavailableError
@@ -338,6 +340,9 @@ class WorkItem:
     overdue: bool
     results: list[str] = field(default_factory=list)
     message_sent: bool = False
+    #: 智能回访: the customer's last contact and contacts of the last 7 / 30 days, across
+    #: every journey and guide (so a guide sees "contacted 2 days ago by SMS" before calling)
+    contact: ContactRecency = field(default_factory=ContactRecency)
 
 
 @dataclass
@@ -436,6 +441,7 @@ def _work_items(
     customers = {c.id: c for c in crud.get_customers(session=session, customer_ids=customer_ids)}
     coupons = _live_coupons(session, customer_ids, now)
     sent = _sent_message_keys(session, [prepared_message_key(t.id) for t in tasks])
+    seen = contact_recencies(session=session, customer_ids=customer_ids, as_of=now)
     whys: dict[tuple[str | None, int | None, str | None], tuple[str, str]] = {}
     items = []
     for task in tasks:
@@ -454,6 +460,7 @@ def _work_items(
                 overdue=_aware(task.due_at) < now,
                 results=contact_results(task),
                 message_sent=prepared_message_key(task.id) in sent,
+                contact=seen.get(task.customer_id, ContactRecency()),
             )
         )
     return items

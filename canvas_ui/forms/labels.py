@@ -84,8 +84,15 @@ FIELDS: dict[str, tuple[str, str]] = {
     "EventCountCondition.value": (lazy("Count"), ""),
     "MetricCondition.field": (lazy("Metric"), ""),
     "MetricCondition.value": (
-        lazy("Days"),
-        lazy("Customers with fewer than two purchases have no cycle: test “does not exist”."),
+        lazy("Number"),
+        lazy(
+            "Days of the purchase cycle or since the last contact, or a number of contacts. "
+            "No cycle (fewer than two purchases) or never contacted: test “does not exist”."
+        ),
+    ),
+    "channels": (
+        lazy("Channels"),
+        lazy("The last contact of any journey, or a guide's completed task, was one of these."),
     ),
     "stages": (lazy("Stages"), lazy("The customer is in one of these lifecycle stages.")),
     "ContextCondition.node_id": (lazy("Step"), lazy("An earlier step of this journey.")),
@@ -209,6 +216,10 @@ CHOICES: dict[str, str] = {
     "bound_guide": lazy("The customer's own guide (else the store manager)"),
     "store_manager": lazy("The store manager"),
     "purchase_interval_median_days": lazy("Own purchase cycle (median days between purchases)"),
+    "days_since_last_contact": lazy("Days since the last contact"),
+    "contacts_7d": lazy("Contacts in the last 7 days"),
+    "contacts_30d": lazy("Contacts in the last 30 days"),
+    "guide_task": lazy("A guide's completed task"),
     **STAGE_LABELS,
     "member_since": lazy("Joining day (member since)"),
     "attribute": lazy("A date attribute"),
@@ -231,7 +242,8 @@ VARIANTS: dict[str, str] = {
     "EventCountCondition": lazy("Event count"),
     "ContextCondition": lazy("Earlier step"),
     "SegmentCondition": lazy("Segment membership"),
-    "MetricCondition": lazy("Purchase cycle"),
+    "MetricCondition": lazy("Purchase cycle or contacts"),
+    "LastContactChannelCondition": lazy("Last contacted by"),
     "LifecycleStageCondition": lazy("Lifecycle stage"),
 }
 

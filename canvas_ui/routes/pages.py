@@ -7,11 +7,12 @@ block it swaps (see :func:`canvas_ui.templating.render`).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from canvas_ui import i18n, queries
+from canvas_ui import delivery, i18n, queries
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentUser, SessionDep
 from canvas_ui.drafts import starter_document
@@ -22,8 +23,9 @@ from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.crud import points as points_crud
+from db.errors import NotFoundError
 from db.models import Journey, JourneyCreate, JourneyVersion, utcnow
-from services import priority_groups
+from services import opt_outs, priority_groups
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -359,12 +361,33 @@ def customers_page(
         for gid in {c.guide_id for c in customers if c.guide_id}
         if (guide := crud.get_guide(session=session, guide_id=gid)) is not None
     }
+    # the channels each one left (how, when) and their last messages with delivery status;
+    # test sends from the message panel went to the sender, not to the customer
+    opt_outs_by_customer = {c.id: opt_outs.list_opt_outs(session, customer=c) for c in customers}
+    messages_by_customer = {
+        c.id: [
+            (m, delivery.delivery(m))
+            for m in crud.list_messages(session=session, customer_id=c.id, limit=10)
+            if not m.is_test
+        ][:5]
+        for c in customers
+    }
+    names.update(
+        (jid, j.name)
+        for jid in {m.journey_id for ms in messages_by_customer.values() for m, _ in ms}
+        if jid and jid not in names
+        if (j := crud.get_journey(session=session, journey_id=jid)) is not None
+    )
     return render(
         request,
         "customers.html",
         {
             "q": query,
             "customers": customers,
+            "opt_outs_by_customer": opt_outs_by_customer,
+            "messages_by_customer": messages_by_customer,
+            "channel_name": delivery.channel_name,
+            "source_name": delivery.source_name,
             "store_names": store_names,
             "guide_names": guide_names,
             "runs_by_customer": runs_by_customer,
@@ -378,3 +401,24 @@ def customers_page(
         },
         block="results",
     )
+
+
+@router.post("/customers/{customer_id}/opt-in")
+def customer_opt_in(
+    customer_id: str,
+    request: Request,
+    session: SessionDep,
+    channel: str = Form(max_length=32),
+    q: str = Form(default="", max_length=64),
+) -> Response:
+    """HQ takes a customer back into a channel they had left (the customer card's action);
+    answers the card again (the search it was on)."""
+    try:
+        opt_outs.opt_in(session, customer_id=customer_id, channel=channel)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except opt_outs.OptOutInputError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    if request.headers.get("hx-request") != "true":
+        return RedirectResponse(f"/customers?q={quote(q or customer_id)}", status_code=303)
+    return customers_page(request, session, q=q or customer_id)

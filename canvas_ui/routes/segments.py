@@ -54,6 +54,10 @@ FIELD_LABELS = (
     lazy("Purchases (all time)"),
     lazy("Days since last store visit"),
     lazy("Days since last browse"),
+    lazy("Days since last contact"),
+    lazy("Last contacted by"),
+    lazy("Contacts in the last 7 days"),
+    lazy("Contacts in the last 30 days"),
 )
 
 
@@ -76,6 +80,14 @@ CHOICE_LABELS = {
     "member_level": LEVEL_LABELS,
     "gender": {"F": lazy("Female"), "M": lazy("Male")},
     "lifecycle_stage": STAGE_LABELS,
+    "last_contact_channel": {
+        "sms": lazy("SMS"),
+        "wecom": lazy("WeCom"),
+        "wechat_template": lazy("WeChat template"),
+        "email": lazy("Email"),
+        "webhook": lazy("Webhook"),
+        "guide_task": lazy("A guide's completed task"),
+    },
 }
 
 

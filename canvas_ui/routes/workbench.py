@@ -23,6 +23,7 @@ from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
+from db.crud.contact_policy import contact_recency
 from db.session import in_thread, read_session
 from services import tasks
 from services.accounts import Principal
@@ -55,6 +56,15 @@ TYPE_LABELS = {
     "wecom_chat": lazy("WeCom chat"),
     "store_invite": lazy("Invite to store"),
 }
+#: How a customer was last contacted (智能回访 on the card).
+CONTACT_CHANNEL_LABELS = {
+    "sms": lazy("SMS"),
+    "wecom": lazy("WeCom"),
+    "wechat_template": lazy("WeChat template"),
+    "email": lazy("Email"),
+    "webhook": lazy("Webhook"),
+    "guide_task": lazy("a guide's task"),
+}
 MAX_POLLS = 20
 #: outcomes that move the customer forward: the card's primary buttons (a "Declined" or
 #: "No answer" is an answer to log, not the action the card suggests)
@@ -70,6 +80,7 @@ def labels() -> dict[str, dict[str, str]]:
         "levels": {k: gettext(v) for k, v in LEVEL_LABELS.items()},
         "types": {k: gettext(v) for k, v in TYPE_LABELS.items()},
         "statuses": {k: gettext(v) for k, v in TASK_STATUS_LABELS.items()},
+        "channels": {k: gettext(v) for k, v in CONTACT_CHANNEL_LABELS.items()},
     }
 
 
@@ -139,10 +150,13 @@ def customer_page(
         if actor.can_see_task(t)
     ]
     coupons = crud.list_issued_coupons(session=session, customer_id=customer.id, limit=10)
+    contact = contact_recency(session=session, customer_id=customer.id, as_of=datetime.now(UTC))
     return render(
         request,
         "workbench_customer.html",
-        _ctx(session, actor, customer=customer, tasks=their_tasks, coupons=coupons),
+        _ctx(
+            session, actor, customer=customer, tasks=their_tasks, coupons=coupons, contact=contact
+        ),
     )
 
 

@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from db.crud._util import aware, find_by
-from db.models import Customer, Store, utcnow
+from db.crud.audit import add_policy_changes
+from db.models import Customer, GuideTask, Store, utcnow
 from db.models.contact_policy import (
     POLICY_ROW_ID,
     ContactLedgerEntry,
@@ -33,12 +34,17 @@ from engine.contact_policy import (
     ALLOW,
     CAPPED_OUTCOME,
     DEFER,
+    GUIDE_TASK,
+    MESSAGE_CHANNELS,
+    SERVICE,
     Contact,
     ContactPolicy,
+    ContactRecency,
     FrequencyCap,
     PolicyDecision,
     QuietHours,
     decide,
+    recency,
 )
 
 #: How many changes the policy page lists.
@@ -122,6 +128,7 @@ def save_policy(
     row.caps = [dict(c) for c in caps]
     row.updated_at, row.updated_by = at, by
     session.add_all(changes)
+    add_policy_changes(session, changes)
     session.commit()
     return changes
 
@@ -150,6 +157,7 @@ def set_guide_capacity(
     )
     guide.daily_capacity = capacity
     session.add_all([guide, change])
+    add_policy_changes(session, [change])
     session.commit()
     return change
 
@@ -302,6 +310,130 @@ def contacts_of(*, session: Session, customer_id: str, since: datetime) -> list[
         col(ContactLedgerEntry.at) > since,
     )
     return [Contact(aware(r.at) or since, r.channel, r.category) for r in session.exec(stmt).all()]
+
+
+def contact_recency(*, session: Session, customer_id: str, as_of: datetime) -> ContactRecency:
+    """智能回访 as of ``as_of``: the customer's messages sent (the ledger) and guide contacts
+    completed (their tasks' completion), by :func:`engine.contact_policy.recency`. Reads
+    the last 30 days and the latest of each kind before them: four indexed queries."""
+    since = as_of - timedelta(days=30)
+    contacts = [
+        Contact(aware(r.at) or as_of, r.channel, r.category)
+        for r in session.exec(
+            select(ContactLedgerEntry).where(
+                col(ContactLedgerEntry.customer_id) == customer_id,
+                col(ContactLedgerEntry.outcome) == "sent",
+                col(ContactLedgerEntry.channel).in_(MESSAGE_CHANNELS),
+                col(ContactLedgerEntry.at) > since,
+                col(ContactLedgerEntry.at) <= as_of,
+            )
+        )
+    ]
+    contacts += [
+        Contact(aware(at) or as_of, GUIDE_TASK, SERVICE)
+        for at in session.exec(
+            select(col(GuideTask.completed_at)).where(
+                col(GuideTask.customer_id) == customer_id,
+                col(GuideTask.status) == "completed",
+                col(GuideTask.completed_at) > since,
+                col(GuideTask.completed_at) <= as_of,
+            )
+        )
+    ]
+    if not contacts:  # nothing lately: the latest contact before the 30 days, if any
+        older = session.exec(
+            select(ContactLedgerEntry)
+            .where(
+                col(ContactLedgerEntry.customer_id) == customer_id,
+                col(ContactLedgerEntry.outcome) == "sent",
+                col(ContactLedgerEntry.channel).in_(MESSAGE_CHANNELS),
+                col(ContactLedgerEntry.at) <= since,
+            )
+            .order_by(col(ContactLedgerEntry.at).desc())
+            .limit(1)
+        ).first()
+        if older is not None:
+            contacts.append(Contact(aware(older.at) or since, older.channel, older.category))
+        task_at = session.exec(
+            select(func.max(col(GuideTask.completed_at))).where(
+                col(GuideTask.customer_id) == customer_id,
+                col(GuideTask.status) == "completed",
+                col(GuideTask.completed_at) <= since,
+            )
+        ).first()
+        if task_at is not None:
+            contacts.append(Contact(aware(task_at) or since, GUIDE_TASK, SERVICE))
+    return recency(contacts, as_of)
+
+
+def contact_recencies(
+    *, session: Session, customer_ids: list[str], as_of: datetime
+) -> dict[str, ContactRecency]:
+    """:func:`contact_recency` of many customers in four set-based queries (a segment
+    enrollment's snapshots): each one's contacts of the last 30 days, and the latest of
+    each kind at or before ``as_of``."""
+    if not customer_ids:
+        return {}
+    since = as_of - timedelta(days=30)
+    found: dict[str, list[Contact]] = {cid: [] for cid in customer_ids}
+    ledger = (
+        col(ContactLedgerEntry.customer_id).in_(customer_ids),
+        col(ContactLedgerEntry.outcome) == "sent",
+        col(ContactLedgerEntry.channel).in_(MESSAGE_CHANNELS),
+        col(ContactLedgerEntry.at) <= as_of,
+    )
+    tasks = (
+        col(GuideTask.customer_id).in_(customer_ids),
+        col(GuideTask.status) == "completed",
+        col(GuideTask.completed_at) <= as_of,
+    )
+    for cid, at, channel, category in session.execute(
+        select(
+            col(ContactLedgerEntry.customer_id),
+            col(ContactLedgerEntry.at),
+            col(ContactLedgerEntry.channel),
+            col(ContactLedgerEntry.category),
+        ).where(*ledger, col(ContactLedgerEntry.at) > since)
+    ):
+        found[cid].append(Contact(aware(at) or as_of, channel, category))
+    for cid, at in session.execute(
+        select(col(GuideTask.customer_id), col(GuideTask.completed_at)).where(
+            *tasks, col(GuideTask.completed_at) > since
+        )
+    ):
+        found[cid].append(Contact(aware(at) or as_of, GUIDE_TASK, SERVICE))
+    quiet = [cid for cid, contacts in found.items() if not contacts]
+    if quiet:
+        latest = (
+            select(
+                col(ContactLedgerEntry.customer_id),
+                func.max(col(ContactLedgerEntry.at)).label("at"),
+            )
+            .where(*ledger, col(ContactLedgerEntry.customer_id).in_(quiet))
+            .group_by(col(ContactLedgerEntry.customer_id))
+            .subquery()
+        )
+        for cid, at, channel, category in session.execute(
+            select(
+                col(ContactLedgerEntry.customer_id),
+                col(ContactLedgerEntry.at),
+                col(ContactLedgerEntry.channel),
+                col(ContactLedgerEntry.category),
+            ).join(
+                latest,
+                (col(ContactLedgerEntry.customer_id) == latest.c.customer_id)
+                & (col(ContactLedgerEntry.at) == latest.c.at),
+            )
+        ):
+            found[cid].append(Contact(aware(at) or as_of, channel, category))
+        for cid, at in session.execute(
+            select(col(GuideTask.customer_id), func.max(col(GuideTask.completed_at)))
+            .where(*tasks, col(GuideTask.customer_id).in_(quiet))
+            .group_by(col(GuideTask.customer_id))
+        ):
+            if at is not None:
+                found[cid].append(Contact(aware(at) or as_of, GUIDE_TASK, SERVICE))
+    return {cid: recency(contacts, as_of) for cid, contacts in found.items()}
 
 
 @dataclass(frozen=True)

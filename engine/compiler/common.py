@@ -23,6 +23,7 @@ from engine.document_parts import (
     ContextCondition,
     Duration,
     EventCountCondition,
+    LastContactChannelCondition,
     LifecycleStageCondition,
     MetricCondition,
     NodeBase,
@@ -210,6 +211,8 @@ def cond(c: Condition) -> ir.Cond:
         return ir.MetricCond(c.field, ir.Op(c.op), c.value)
     if isinstance(c, LifecycleStageCondition):
         return ir.LifecycleStageCond(tuple(c.stages))
+    if isinstance(c, LastContactChannelCondition):
+        return ir.LastContactChannelCond(tuple(c.channels))
     raise TypeError(f"unknown condition {type(c).__name__}")  # pragma: no cover
 
 

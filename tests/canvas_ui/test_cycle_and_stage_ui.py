@@ -60,9 +60,11 @@ def test_metric_condition_picks_the_cycle_and_takes_days(client: TestClient) -> 
         "op": "lte",
         "value": 30.0,
     }
-    # the one metric so far is fixed by the condition type ("Purchase cycle"); days in a number
+    # the metric is picked from the purchase cycle and the 智能回访 numbers; a number
     html = response.text
-    assert '<option value="metric" selected>Purchase cycle</option>' in html
+    assert '<option value="metric" selected>Purchase cycle or contacts</option>' in html
+    for label in ("Days since the last contact", "Contacts in the last 7 days"):
+        assert f">{label}</option>" in html
     assert 'type="number" id="f-config.rules.0.conditions.0.value"' in html
     bad = _post(client, jid, {**cond, "value": "-3"}, HX_EN)
     assert bad.status_code == 422
