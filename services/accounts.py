@@ -28,8 +28,10 @@ from sqlalchemy import Engine, exists
 from sqlmodel import Session, col, select
 
 from db import crud
+from db.errors import NotFoundError
 from db.models import ACCOUNT_ROLES, Customer, GuideTask, UserAccount, utcnow
 from db.session import end_transaction
+from services import audit
 from services.login_throttle import LoginLimits, attempt_succeeded, begin_attempt
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "journeys_session"
 SESSION_LIFETIME = timedelta(days=14)  # guides stay signed in on their phones
 WIDE_ROLES = frozenset({"admin", "hq"})
+#: Permissions an admin may grant on top of a role → the roles that may hold them. An
+#: admin has every permission; ``approve_journeys`` (sign off a launch, issue 17) is
+#: granted to HQ leads, so HQ marketers without it submit and cannot approve.
+PERMISSIONS: dict[str, frozenset[str]] = {"approve_journeys": frozenset({"admin", "hq"})}
 DEMO_PASSWORD = "journeys-demo"
 #: The logins :func:`seed_demo_users` creates (all with :data:`DEMO_PASSWORD`).
 DEMO_USERNAMES = ("admin", "hq", "manager", "guide", "guide2")
@@ -63,6 +69,17 @@ class Principal:
     role: str
     guide_id: str | None = None
     store_id: str | None = None
+    #: permissions granted on top of the role (see :data:`PERMISSIONS`)
+    permissions: frozenset[str] = frozenset()
+
+    def can(self, permission: str) -> bool:
+        """Whether this user holds ``permission``: admins hold all of them, others when
+        granted and their role may hold it."""
+        if self.role == "admin":
+            return True
+        return permission in self.permissions and self.role in PERMISSIONS.get(
+            permission, frozenset()
+        )
 
     @property
     def sees_everything(self) -> bool:
@@ -123,7 +140,13 @@ def principal_of(account: UserAccount) -> Principal:
         role=account.role,
         guide_id=account.guide_id,
         store_id=account.store_id,
+        permissions=granted(account),
     )
+
+
+def granted(account: UserAccount) -> frozenset[str]:
+    """The permissions stored on ``account``."""
+    return frozenset(p for p in account.permissions.split() if p in PERMISSIONS)
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:
@@ -273,6 +296,7 @@ def add_account(
     role: str,
     display_name: str = "",
     guide_id: str | None = None,
+    by: str = "",
 ) -> UserAccount:
     """Create an account after checking every field (:class:`AccountInputError` names the
     first one wrong; :class:`AccountExistsError` for a taken username). A guide or store
@@ -298,6 +322,15 @@ def add_account(
         raise AccountInputError("guide_id", f"an {role} account is not linked to a guide")
     if crud.get_account_by_username(session=session, username=username) is not None:
         raise AccountExistsError(username)
+    audit.record(
+        session,
+        actor=by or "cli",
+        action="create",
+        object_type="account",
+        object_id=username,
+        after={"role": role, "display_name": display_name.strip()[:64], "guide_id": guide_id},
+        summary=f"{username} ({role})",
+    )
     return create_user(
         session=session,
         username=username,
@@ -308,9 +341,19 @@ def add_account(
     )
 
 
-def change_password(*, session: Session, user_id: int, password: str) -> UserAccount:
+def change_password(*, session: Session, user_id: int, password: str, by: str = "") -> UserAccount:
     """Set a new password; every open session of the account ends (sign in again)."""
     _check_password(password)
+    account = crud.get_account(session=session, user_id=user_id)
+    if account is not None:  # never the password itself, not even hashed
+        audit.record(
+            session,
+            actor=by or "cli",
+            action="password",
+            object_type="account",
+            object_id=account.username,
+            summary=f"new password for {account.username}",
+        )
     account = crud.set_password_hash(
         session=session, user_id=user_id, password_hash=hash_password(password)
     )
@@ -323,9 +366,56 @@ def set_active(*, session: Session, actor: Principal, user_id: int, active: bool
     switch themselves off (someone must be left to switch them back on)."""
     if not active and user_id == actor.user_id:
         raise AccountInputError("active", "you cannot deactivate your own account")
+    current = crud.get_account(session=session, user_id=user_id)
+    if current is not None and current.active != active:
+        audit.record(
+            session,
+            actor=actor.username,
+            action="activate" if active else "deactivate",
+            object_type="account",
+            object_id=current.username,
+            before={"active": current.active},
+            after={"active": active},
+            summary=current.username,
+        )
     account = crud.set_account_active(session=session, user_id=user_id, active=active)
     if not active:
         crud.delete_sessions_of(session=session, user_id=user_id)
+    return account
+
+
+def set_permissions(
+    *, session: Session, actor: Principal, user_id: int, permissions: set[str]
+) -> UserAccount:
+    """Grant exactly ``permissions`` to the account (:class:`AccountInputError` on
+    ``permissions`` for an unknown one or one its role cannot hold)."""
+    account = crud.get_account(session=session, user_id=user_id)
+    if account is None:
+        raise NotFoundError("account", str(user_id))
+    for permission in sorted(permissions):
+        roles = PERMISSIONS.get(permission)
+        if roles is None:
+            raise AccountInputError("permissions", f"unknown permission {permission!r}")
+        if account.role not in roles:
+            raise AccountInputError(
+                "permissions", f"a {account.role} account cannot hold {permission!r}"
+            )
+    before = sorted(granted(account))
+    after = sorted(permissions)
+    if before != after:
+        audit.record(
+            session,
+            actor=actor.username,
+            action="update",
+            object_type="account",
+            object_id=account.username,
+            before={"permissions": before},
+            after={"permissions": after},
+            summary=f"permissions of {account.username}",
+        )
+    account.permissions = " ".join(after)
+    session.add(account)
+    session.commit()
     return account
 
 

@@ -22,6 +22,7 @@ from activities.enrollment import reentry_block
 from activities.facts import load_facts
 from db import crud
 from db.crud import priority_groups as groups
+from db.crud.journeys import entry_window_closed
 from db.errors import RunAlreadyRunningError
 from db.models import JourneyRun, JourneyVersion
 from db.session import begin_write, end_transaction, in_thread
@@ -98,6 +99,10 @@ def _claim_entry(
     journey = compiled_of(version)
     workflow_id = workflow_id_for(journey.journey_id, customer_id)
     try:
+        row = crud.get_journey(session=session, journey_id=journey.journey_id)
+        closed = entry_window_closed(row, now) if row is not None else None
+        if closed:
+            return closed
         latest = crud.get_latest_run(session=session, workflow_id=workflow_id)
         unconfirmed = (
             latest

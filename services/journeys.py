@@ -93,16 +93,41 @@ def validate_draft(
     )
 
 
-def publish(*, session: Session, journey_id: str, by: str) -> PublishOutcome:
-    """Compile the draft and store it as the next immutable version, made live."""
+class ApprovalRequiredError(Exception):
+    """The chain's setting: a version goes live only once an approver signs it off."""
+
+    def __init__(self, journey_id: str) -> None:
+        super().__init__(
+            f"Publishing journey '{journey_id}' requires approval: submit it for approval "
+            "instead (an HQ lead or an admin other than you approves it)."
+        )
+        self.journey_id = journey_id
+
+
+def publish(
+    *,
+    session: Session,
+    journey_id: str,
+    by: str,
+    document: Any = None,
+    approved: bool = False,
+) -> PublishOutcome:
+    """Compile the draft (or ``document``: an approved submission as it was submitted) and
+    store it as the next immutable version, made live.
+
+    When the chain's policy says publishing requires approval, only an approval
+    (``approved``, from :mod:`services.approvals`) publishes; anything else raises
+    :class:`ApprovalRequiredError`."""
     journey = _require(session, journey_id)
     if journey.status == "archived":
         raise JourneyStateError(journey_id, journey.status, "publish")
+    if not approved and policy_crud.get_policy_row(session=session).publish_requires_approval:
+        raise ApprovalRequiredError(journey_id)
     versions = crud.list_versions(session=session, journey_id=journey_id)
     next_version = (versions[0].version if versions else 0) + 1
     result = validate_draft(
         session=session,
-        document=journey.draft_document,
+        document=journey.draft_document if document is None else document,
         journey_id=journey_id,
         version=next_version,
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from db.crud import priority_groups as crud
+from db.crud.audit import add_policy_changes
 from db.models import GROUP_POLICIES, Journey, JourneyGroup, JourneyGroupMember
 from db.models.contact_policy import PolicyChange
 
@@ -89,7 +90,9 @@ def _checked_policy(policy: str) -> str:
 
 def _record(session: Session, *, by: str, subject: str, old: str, new: str) -> None:
     if old != new:
-        session.add(PolicyChange(by=by, subject=subject[:100], old=old[:500], new=new[:500]))
+        change = PolicyChange(by=by, subject=subject[:100], old=old[:500], new=new[:500])
+        session.add(change)
+        add_policy_changes(session, [change])
 
 
 def create_group(*, session: Session, name: str, policy: str, by: str) -> JourneyGroup:

@@ -10,6 +10,8 @@ at publish (see :mod:`services.segments`).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio.client import (
     Client,
     Schedule,
@@ -42,8 +44,14 @@ def enrollment_workflow_id(journey_id: str) -> str:
     return f"segment-entry-{journey_id}"
 
 
-def schedule_spec(trigger: SegmentEntry, timezone: str) -> ScheduleSpec:
-    """Calendar of a daily / weekly segment entry at ``at_time`` in the journey's zone.
+def schedule_spec(
+    trigger: SegmentEntry,
+    timezone: str,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+) -> ScheduleSpec:
+    """Calendar of a daily / weekly segment entry at ``at_time`` in the journey's zone,
+    ticking only within the campaign's window (``start_at`` / ``end_at``, when set).
 
     ``weekday`` counts like Python (0 = Monday); Temporal counts 0 = Sunday.
     """
@@ -63,7 +71,9 @@ def schedule_spec(trigger: SegmentEntry, timezone: str) -> ScheduleSpec:
             day_of_week=[ScheduleRange((weekday + 1) % 7)],
             comment=calendar.comment,
         )
-    return ScheduleSpec(calendars=[calendar], time_zone_name=timezone)
+    return ScheduleSpec(
+        calendars=[calendar], time_zone_name=timezone, start_at=start_at, end_at=end_at
+    )
 
 
 def build_schedule(
@@ -73,8 +83,11 @@ def build_schedule(
     timezone: str,
     task_queue: str,
     paused: bool,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
 ) -> Schedule:
-    """The schedule of ``journey_id``: enroll the segment's audience into the live version."""
+    """The schedule of ``journey_id``: enroll the segment's audience into the live version
+    (within the campaign's window)."""
     return Schedule(
         action=ScheduleActionStartWorkflow(
             SegmentEnrollmentWorkflow.run,
@@ -82,7 +95,7 @@ def build_schedule(
             id=enrollment_workflow_id(journey_id),
             task_queue=task_queue,
         ),
-        spec=schedule_spec(trigger, timezone),
+        spec=schedule_spec(trigger, timezone, start_at, end_at),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         state=ScheduleState(
             paused=paused,
@@ -99,6 +112,8 @@ async def upsert_schedule(
     timezone: str,
     task_queue: str,
     paused: bool = False,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
 ) -> str:
     """Create the journey's schedule, or replace its spec and action; → the schedule id."""
     schedule = build_schedule(
@@ -107,8 +122,13 @@ async def upsert_schedule(
         timezone=timezone,
         task_queue=task_queue,
         paused=paused,
+        start_at=start_at,
+        end_at=end_at,
     )
-    schedule_id = schedule_id_for(journey_id)
+    return await _create_or_replace(client, schedule_id_for(journey_id), schedule)
+
+
+async def _create_or_replace(client: Client, schedule_id: str, schedule: Schedule) -> str:
     try:
         await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
@@ -118,6 +138,60 @@ async def upsert_schedule(
 
         await client.get_schedule_handle(schedule_id).update(replace)
     return schedule_id
+
+
+def campaign_open_id(journey_id: str) -> str:
+    """The one-shot schedule that opens a campaign's once-only segment entry."""
+    return f"campaign-open-{journey_id}"
+
+
+def build_campaign_open(*, journey_id: str, starts_at: datetime, task_queue: str) -> Schedule:
+    """One enrollment pass of the journey's segment at ``starts_at`` (the campaign opens):
+    a single action, then the schedule is spent."""
+    when = starts_at.astimezone(UTC)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SegmentEnrollmentWorkflow.run,
+            EnrollmentInput(journey_id=journey_id, version=None, trigger="schedule"),
+            id=f"{enrollment_workflow_id(journey_id)}-campaign",
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    year=[ScheduleRange(when.year)],
+                    month=[ScheduleRange(when.month)],
+                    day_of_month=[ScheduleRange(when.day)],
+                    hour=[ScheduleRange(when.hour)],
+                    minute=[ScheduleRange(when.minute)],
+                    second=[ScheduleRange(when.second)],
+                    comment=f"campaign of journey {journey_id} opens",
+                )
+            ],
+            time_zone_name="UTC",
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        state=ScheduleState(
+            limited_actions=True,
+            remaining_actions=1,
+            note=f"campaign of journey {journey_id} opens at {when.isoformat()}",
+        ),
+    )
+
+
+async def upsert_campaign_open(
+    client: Client, *, journey_id: str, starts_at: datetime, task_queue: str
+) -> str:
+    """Create or move the campaign's opening pass; → the schedule id."""
+    schedule = build_campaign_open(
+        journey_id=journey_id, starts_at=starts_at, task_queue=task_queue
+    )
+    return await _create_or_replace(client, campaign_open_id(journey_id), schedule)
+
+
+async def delete_campaign_open(client: Client, *, journey_id: str) -> bool:
+    """Remove the campaign's opening pass; False when it had none."""
+    return await _delete(client, campaign_open_id(journey_id))
 
 
 async def pause_schedule(client: Client, *, journey_id: str, paused: bool) -> bool:
@@ -137,8 +211,12 @@ async def pause_schedule(client: Client, *, journey_id: str, paused: bool) -> bo
 
 async def delete_schedule(client: Client, *, journey_id: str) -> bool:
     """Remove the journey's schedule; False when it had none."""
+    return await _delete(client, schedule_id_for(journey_id))
+
+
+async def _delete(client: Client, schedule_id: str) -> bool:
     try:
-        await client.get_schedule_handle(schedule_id_for(journey_id)).delete()
+        await client.get_schedule_handle(schedule_id).delete()
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             return False

@@ -32,7 +32,7 @@ from db.session import end_transaction, in_thread
 from engine.compiler import Code, Diagnostic
 from engine.compiler.diagnostics import Severity
 from engine.ir import CompiledJourney, SegmentEntry
-from services import schedules
+from services import audit, schedules
 from services.enrollment import compiled_of
 from services.temporal import TemporalGateway
 from workflows.enrollment import EnrollmentInput, SegmentEnrollmentWorkflow
@@ -77,6 +77,17 @@ def save_segment(
     create the segment, or update it when ``create`` is False."""
     parsed = parse_definition(definition)
     stored = parsed.model_dump(mode="json", exclude_none=True)
+    before = None if create else crud.get_segment(session=session, segment_id=segment_id)
+    audit.record(
+        session,
+        actor=by,
+        action="create" if create else "update",
+        object_type="segment",
+        object_id=segment_id,
+        before=_segment_values(before) if before is not None else None,
+        after={"name": name, "description": description, "definition": stored},
+        summary=name,
+    )
     if create:
         return crud.create_segment(
             session=session,
@@ -214,12 +225,30 @@ def where_used(*, session: Session, segment_id: str) -> list[Usage]:
     return usage_by_segment(session=session).get(segment_id, [])
 
 
-def delete_segment(*, session: Session, segment_id: str) -> None:
+def delete_segment(*, session: Session, segment_id: str, by: str = "") -> None:
     """Delete an unused segment (:class:`SegmentInUseError` otherwise)."""
     used = where_used(session=session, segment_id=segment_id)
     if used:
         raise SegmentInUseError(segment_id, [u.journey_id for u in used])
+    before = crud.get_segment(session=session, segment_id=segment_id)
+    audit.record(
+        session,
+        actor=by,
+        action="delete",
+        object_type="segment",
+        object_id=segment_id,
+        before=_segment_values(before) if before is not None else None,
+        summary=before.name if before is not None else segment_id,
+    )
     crud.delete_segment(session=session, segment_id=segment_id)
+
+
+def _segment_values(segment: Segment) -> dict[str, Any]:
+    return {
+        "name": segment.name,
+        "description": segment.description,
+        "definition": segment.definition,
+    }
 
 
 # --------------------------------------------------------------------------- segment entry
@@ -270,29 +299,77 @@ async def after_publish(
         if isinstance(trigger, SegmentEntry):
             warnings.append(_not_started("Temporal is not configured"))
         return warnings
+    window = await in_thread(_window, session, journey.journey_id)
     try:
-        client = await temporal.client()
-        if isinstance(trigger, SegmentEntry) and trigger.schedule != "once":
-            await schedules.upsert_schedule(
-                client,
-                journey_id=journey.journey_id,
-                trigger=trigger,
-                timezone=journey.timezone,
-                task_queue=temporal.enrollment_queue,
-            )
-            return warnings
-        await schedules.delete_schedule(client, journey_id=journey.journey_id)
-        if isinstance(trigger, SegmentEntry):
-            await start_enrollment(
-                client=client,
-                task_queue=temporal.enrollment_queue,
-                journey_id=journey.journey_id,
-                version=version.version,
-                trigger="publish",
-            )
+        await schedule_entry(
+            await temporal.client(),
+            journey=journey,
+            version=version.version,
+            window=window,
+            task_queue=temporal.enrollment_queue,
+            start_once=True,
+        )
     except Exception as exc:  # noqa: BLE001 - the version is live; say why nobody entered yet
         warnings.append(_not_started(str(exc)))
     return warnings
+
+
+def _window(session: Session, journey_id: str) -> tuple[datetime | None, datetime | None]:
+    row = crud.get_journey(session=session, journey_id=journey_id)
+    end_transaction(session)
+    return (row.starts_at, row.ends_at) if row is not None else (None, None)
+
+
+async def schedule_entry(
+    client: Client,
+    *,
+    journey: CompiledJourney,
+    version: int,
+    window: tuple[datetime | None, datetime | None],
+    task_queue: str,
+    start_once: bool,
+) -> list[str]:
+    """The Temporal schedules of the live version's segment entry within the campaign's
+    window (issue 17): a daily / weekly entry ticks from its start to its end (Temporal's
+    spec bounds); a once-only entry whose campaign starts later gets a one-shot
+    ``campaign-open-…`` schedule at the start, else it starts now (``start_once``: at
+    publish) unless the campaign has ended. Schedules the entry no longer needs are
+    removed. → the schedule ids in place."""
+    starts_at, ends_at = window
+    journey_id = journey.journey_id
+    trigger = journey.entry.trigger
+    if isinstance(trigger, SegmentEntry) and trigger.schedule != "once":
+        await schedules.delete_campaign_open(client, journey_id=journey_id)
+        return [
+            await schedules.upsert_schedule(
+                client,
+                journey_id=journey_id,
+                trigger=trigger,
+                timezone=journey.timezone,
+                task_queue=task_queue,
+                start_at=starts_at,
+                end_at=ends_at,
+            )
+        ]
+    await schedules.delete_schedule(client, journey_id=journey_id)
+    now = utcnow()
+    if isinstance(trigger, SegmentEntry) and starts_at is not None and starts_at > now:
+        return [
+            await schedules.upsert_campaign_open(
+                client, journey_id=journey_id, starts_at=starts_at, task_queue=task_queue
+            )
+        ]
+    await schedules.delete_campaign_open(client, journey_id=journey_id)
+    ended = ends_at is not None and ends_at <= now
+    if isinstance(trigger, SegmentEntry) and start_once and not ended:
+        await start_enrollment(
+            client=client,
+            task_queue=task_queue,
+            journey_id=journey_id,
+            version=version,
+            trigger="publish",
+        )
+    return []
 
 
 def _audience_warnings(session: Session, trigger: object) -> list[Diagnostic]:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
 from canvas_ui.api.params import MAX_ID
-from canvas_ui.deps import CurrentPrincipal, SessionDep
+from canvas_ui.deps import CurrentPrincipal, CurrentUser, SessionDep
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.errors import NotFoundError
@@ -48,6 +48,7 @@ def account_json(account: UserAccount) -> dict[str, Any]:
         "guide_id": account.guide_id,
         "store_id": account.store_id,
         "active": account.active,
+        "permissions": sorted(account.permissions.split()),
         "created_at": account.created_at.isoformat(),
         "last_login_at": account.last_login_at.isoformat() if account.last_login_at else None,
     }
@@ -73,20 +74,22 @@ def list_accounts(session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED)
-def create_account(body: AccountIn, session: SessionDep) -> dict[str, Any]:
+def create_account(body: AccountIn, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Create an account (guide and store manager accounts name their guide id)."""
     with account_errors():
-        account = accounts.add_account(session=session, **body.model_dump())
+        account = accounts.add_account(session=session, **body.model_dump(), by=user)
     return account_json(account)
 
 
 @router.post("/accounts/{user_id}/password")
 def set_password(
-    body: PasswordIn, session: SessionDep, user_id: int = Path(ge=1, le=MAX_ID)
+    body: PasswordIn, session: SessionDep, user: CurrentUser, user_id: int = Path(ge=1, le=MAX_ID)
 ) -> dict[str, Any]:
     """Set a new password; the account's open sessions end."""
     with account_errors():
-        account = accounts.change_password(session=session, user_id=user_id, password=body.password)
+        account = accounts.change_password(
+            session=session, user_id=user_id, password=body.password, by=user
+        )
     return account_json(account)
 
 
@@ -101,5 +104,27 @@ def set_active(
     with account_errors():
         account = accounts.set_active(
             session=session, actor=actor, user_id=user_id, active=body.active
+        )
+    return account_json(account)
+
+
+class PermissionsIn(BaseModel):
+    """Body of ``PUT /api/accounts/{id}/permissions``: the permissions granted."""
+
+    permissions: list[str] = Field(default_factory=list, max_length=10)
+
+
+@router.put("/accounts/{user_id}/permissions")
+def set_permissions(
+    body: PermissionsIn,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    user_id: int = Path(ge=1, le=MAX_ID),
+) -> dict[str, Any]:
+    """Grant exactly these permissions (``approve_journeys``: an HQ lead who signs off
+    launches); 422 naming ``permissions`` for one the account's role cannot hold."""
+    with account_errors():
+        account = accounts.set_permissions(
+            session=session, actor=actor, user_id=user_id, permissions=set(body.permissions)
         )
     return account_json(account)

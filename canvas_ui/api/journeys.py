@@ -30,7 +30,7 @@ from db.session import end_transaction, in_thread
 from engine.compiler import MAX_DOCUMENT_BYTES, document_size
 from engine.document import journey_json_schema
 from services import journeys as service
-from services.journeys import JourneyNotLiveError, JourneyStateError
+from services.journeys import ApprovalRequiredError, JourneyNotLiveError, JourneyStateError
 
 router = APIRouter(prefix="/api", tags=["journeys"], route_class=UnitOfWorkRoute)
 
@@ -310,6 +310,14 @@ async def publish(
         )
     except JourneyStateError as exc:
         raise state_conflict(exc) from exc
+    except ApprovalRequiredError as exc:  # the chain's setting (issue 17): submit instead
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            gettext(
+                "Publishing requires approval: submit this draft for approval; an approver "
+                "other than you publishes it."
+            ),
+        ) from exc
     diagnostics = [localize(d.to_dict(), labels, document=draft) for d in outcome.diagnostics]
     if outcome.version is None:
         return JSONResponse(

@@ -204,11 +204,11 @@ def count_segment(
 
 
 @router.delete("/segments/{segment_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_segment(segment_id: str, session: SessionDep) -> None:
+def delete_segment(segment_id: str, session: SessionDep, user: CurrentUser) -> None:
     """Delete an unused segment; 409 while journeys enter by it or branch on it."""
     service.require_segment(session, segment_id)
     try:
-        service.delete_segment(session=session, segment_id=segment_id)
+        service.delete_segment(session=session, segment_id=segment_id, by=user)
     except service.SegmentInUseError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 

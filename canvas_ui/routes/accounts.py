@@ -72,6 +72,7 @@ def accounts_page(request: Request, session: SessionDep) -> Response:
 def add_account(
     request: Request,
     session: SessionDep,
+    actor: CurrentPrincipal,
     username: str = Form(default="", max_length=64),
     display_name: str = Form(default="", max_length=64),
     role: str = Form(default="", max_length=16),
@@ -87,6 +88,7 @@ def add_account(
             role=role,
             display_name=display_name,
             guide_id=guide_id,
+            by=actor.username,
         )
     except accounts.AccountInputError as exc:
         errors = {exc.field: gettext(FIELD_ERRORS[exc.field])}
@@ -102,11 +104,14 @@ def add_account(
 def set_password(
     request: Request,
     session: SessionDep,
+    actor: CurrentPrincipal,
     user_id: int = Path(ge=1, le=MAX_ID),
     password: str = Form(default="", max_length=256),
 ) -> Response:
     try:
-        account = accounts.change_password(session=session, user_id=user_id, password=password)
+        account = accounts.change_password(
+            session=session, user_id=user_id, password=password, by=actor.username
+        )
     except accounts.AccountInputError as exc:
         errors = {f"password-{user_id}": gettext(FIELD_ERRORS[exc.field])}
         return _page(request, session, errors=errors, status_code=422)

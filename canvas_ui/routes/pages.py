@@ -18,6 +18,7 @@ from canvas_ui.deps import CurrentUser, SessionDep
 from canvas_ui.drafts import starter_document
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.kinds import KINDS, palette
+from canvas_ui.routes.approvals import launch_context
 from canvas_ui.summaries import document_meta, node_meta
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
@@ -276,6 +277,7 @@ def editor_response(
             "journey_group": priority_groups.editor_settings(
                 session=session, journey_id=journey.id
             ),
+            "launch": launch_context(session, journey),
         },
     )
 

@@ -16,6 +16,7 @@ from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db.models import Journey
 from db.models.contact_policy import PolicyChange
 from engine.contact_policy import CAP_CATEGORIES, CAP_CHANNELS
+from services import approvals
 from services import contact_policy as policy
 from services import priority_groups as groups
 
@@ -82,6 +83,13 @@ def change_words(change: PolicyChange, guide_names: dict[str, str]) -> tuple[str
 
     if subject in ("group", "journey_group"):
         return _group_change_words(subject, key, change)
+    if subject == "publish_requires_approval":
+        words = {"on": gettext("Required"), "off": gettext("Not required")}
+        return (
+            gettext("Publishing requires approval"),
+            words.get(change.old, change.old),
+            words.get(change.new, change.new),
+        )
     if subject == "quiet_hours":
         what = gettext("Quiet hours")
     elif subject == "fallback_timezone":
@@ -169,6 +177,22 @@ def _form_field(field: str) -> str:
 @router.get("/policy")
 def policy_page(request: Request, session: SessionDep) -> Response:
     return _page(request, session)
+
+
+@router.post("/policy/approval")
+def set_approval_rule(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    required: str = Form(default="", max_length=8),
+) -> Response:
+    """The chain's launch rule: publishing requires an approver (issue 17)."""
+    was = approvals.requires_approval(session=session)
+    now = approvals.set_requires_approval(
+        session=session, required=bool(required), by=actor.username
+    )
+    notice = gettext("Saved.") if was != now else gettext("Nothing changed.")
+    return _page(request, session, notice=notice)
 
 
 @router.post("/policy/quiet-hours")

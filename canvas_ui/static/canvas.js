@@ -857,6 +857,20 @@
     document.body.dispatchEvent(new CustomEvent("journey-published")); // the segment-entry chip
   }
 
+  /** Submit for approval (issue 17): the draft is saved first, so the approver sees what
+   *  is on the canvas; the launch section's form posts it and shows the new state. */
+  async function submitForApproval() {
+    await save();
+    const form = document.getElementById("approval-form");
+    if (form) form.requestSubmit();
+  }
+  // delegated: the launch section is swapped after each submission
+  document.addEventListener("click", (e) => {
+    if (!e.target.closest("[data-submit-approval]")) return;
+    e.preventDefault();
+    submitForApproval().catch((err) => JC.toast(S.requestFailed.replace("%s", err.message), "err"));
+  });
+
   async function setPaused(paused) {
     const { data } = await JC.api("POST", apiBase + (paused ? "/pause" : "/resume"));
     setStatus(data.journey.status);

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from db.crud._util import aware
+from db.crud.audit import add_entry
 from db.crud.runs import run_counts
 from db.errors import InvalidStatusError, NotFoundError
 from db.models import (
@@ -22,6 +24,7 @@ from db.models import (
     JourneyVersion,
     utcnow,
 )
+from engine.document_diff import diff_documents, diff_summary
 
 
 def new_journey_id(name: str) -> str:
@@ -50,6 +53,20 @@ def create_journey(
         source_version=journey_create.source_version,
     )
     session.add(journey)
+    add_entry(
+        session,
+        actor=by,
+        action="create",
+        object_type="journey",
+        object_id=journey.id,
+        after={
+            "name": journey.name,
+            "source_template_id": journey.source_template_id,
+            "source_journey_id": journey.source_journey_id,
+        },
+        summary=journey.name,
+        at=now,
+    )
     session.commit()
     session.refresh(journey)
     return journey
@@ -127,6 +144,15 @@ def update_draft(
     The journey's name/description follow the document's, when it has them.
     """
     journey = _require(session, journey_id)
+    # every save is in the log with what it changed in steps (not the whole document)
+    add_entry(
+        session,
+        actor=by,
+        action="save",
+        object_type="journey",
+        object_id=journey_id,
+        summary=diff_summary(diff_documents(journey.draft_document, document)),
+    )
     journey.draft_document = document
     if document.get("name"):
         journey.name = str(document["name"])
@@ -140,8 +166,30 @@ def set_status(*, session: Session, journey_id: str, status: str, by: str) -> Jo
     if status not in JOURNEY_STATUSES:
         raise InvalidStatusError("journey status", status, JOURNEY_STATUSES)
     journey = _require(session, journey_id)
+    if journey.status != status:
+        add_entry(
+            session,
+            actor=by,
+            action=_STATUS_ACTIONS.get((journey.status, status), "update"),
+            object_type="journey",
+            object_id=journey_id,
+            before={"status": journey.status},
+            after={"status": status},
+            summary=f"{journey.name}: {journey.status} → {status}",
+        )
     journey.status = status
     return _touch_and_save(session, journey, by)
+
+
+#: (from, to) status → the audit log's action.
+_STATUS_ACTIONS = {
+    ("live", "paused"): "pause",
+    ("paused", "live"): "resume",
+    ("draft", "archived"): "archive",
+    ("paused", "archived"): "archive",
+    ("archived", "draft"): "restore",
+    ("archived", "paused"): "restore",
+}
 
 
 def publish_version(
@@ -175,6 +223,7 @@ def publish_version(
         published_at=now,
         published_by=by,
     )
+    status_before = journey.status
     journey.live_version = version.version
     if make_live:
         journey.status = "live"
@@ -182,6 +231,17 @@ def publish_version(
     journey.updated_by = by
     session.add(version)
     session.add(journey)
+    add_entry(
+        session,
+        actor=by,
+        action="publish",
+        object_type="journey",
+        object_id=journey_id,
+        before={"live_version": current, "status": status_before},
+        after={"live_version": version.version, "status": journey.status},
+        summary=f"{journey.name}: version {version.version} live",
+        at=now,
+    )
     session.commit()
     session.refresh(version)
     return version
@@ -219,3 +279,51 @@ def _touch_and_save(session: Session, journey: Journey, by: str) -> Journey:
     session.commit()
     session.refresh(journey)
     return journey
+
+
+def entry_window_closed(journey: Journey, now: datetime) -> str | None:
+    """Why the journey's campaign window keeps customers out at ``now`` (``None``: open).
+    Checked by every entry path (events, the enroll API, segment passes), so a late or
+    missed schedule tick never lets anyone in outside the window."""
+    starts_at, ends_at = aware(journey.starts_at), aware(journey.ends_at)
+    if starts_at is not None and now < starts_at:
+        return f"campaign starts at {starts_at.isoformat()}"
+    if ends_at is not None and now >= ends_at:
+        return f"campaign ended at {ends_at.isoformat()}"
+    return None
+
+
+def set_campaign_dates(
+    *,
+    session: Session,
+    journey_id: str,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    by: str,
+) -> Journey:
+    """Store the campaign's entry window (validated by ``services.campaign``), recorded in
+    the audit log with the dates before and after."""
+    journey = _require(session, journey_id)
+    before = _dates(journey.starts_at, journey.ends_at)
+    after = _dates(starts_at, ends_at)
+    if before != after:
+        add_entry(
+            session,
+            actor=by,
+            action="campaign",
+            object_type="journey",
+            object_id=journey_id,
+            before=before,
+            after=after,
+            summary=f"{journey.name}: entry window",
+        )
+    journey.starts_at, journey.ends_at = starts_at, ends_at
+    return _touch_and_save(session, journey, by)
+
+
+def _dates(starts_at: datetime | None, ends_at: datetime | None) -> dict[str, str | None]:
+    start, end = aware(starts_at), aware(ends_at)
+    return {
+        "starts_at": start.isoformat() if start else None,
+        "ends_at": end.isoformat() if end else None,
+    }

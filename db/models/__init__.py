@@ -229,6 +229,23 @@ from db.models.opt_outs import OPT_OUT_SOURCES, CustomerChannelOptOut  # noqa: E
 
 __all__ += ["OPT_OUT_SOURCES", "CustomerChannelOptOut"]
 
+# audit log and launch approval (issue 17)
+from db.models.audit import (  # noqa: E402
+    APPROVAL_STATUSES,
+    AUDIT_ACTIONS,
+    AUDIT_OBJECT_TYPES,
+    AuditEntry,
+    JourneyApproval,
+)
+
+__all__ += [
+    "APPROVAL_STATUSES",
+    "AUDIT_ACTIONS",
+    "AUDIT_OBJECT_TYPES",
+    "AuditEntry",
+    "JourneyApproval",
+]
+
 # what-if backtests (issue 17 item 1)
 from db.models.backtests import BACKTEST_STATUSES, JourneyBacktest  # noqa: E402
 

@@ -38,6 +38,9 @@ class UserAccount(UserAccountBase, table=True):
     password_hash: str = Field(max_length=255)  # argon2id, see services.accounts
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: Extra permissions granted on top of the role, space-separated (``approve_journeys``:
+    #: an HQ lead who signs off launches; see services.accounts.PERMISSIONS).
+    permissions: str = Field(default="", max_length=200)
 
 
 class UserAccountPublic(UserAccountBase):

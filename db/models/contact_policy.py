@@ -32,6 +32,9 @@ class ContactPolicyRow(SQLModel, table=True):
     caps: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_by: str = Field(default="", max_length=64)
+    #: The chain's launch rule (issue 17): a version goes live only once an approver other
+    #: than its submitter signs it off (services.approvals).
+    publish_requires_approval: bool = False
 
 
 class PolicyChange(SQLModel, table=True):

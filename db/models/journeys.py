@@ -48,6 +48,10 @@ class Journey(JourneyBase, table=True):
     source_template_id: str | None = Field(default=None, max_length=64)
     source_journey_id: str | None = Field(default=None, max_length=64)
     source_version: int | None = None
+    #: The campaign's entry window (issue 17): customers enter from ``starts_at`` and no
+    #: longer after ``ends_at`` (either open-ended when None); see services.campaign.
+    starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class JourneyPublic(JourneyBase):
