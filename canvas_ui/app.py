@@ -21,7 +21,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from canvas_ui import access
 from canvas_ui.api import accounts as accounts_api
-from canvas_ui.api import backtests as backtests_api
 from canvas_ui.api import approvals as approvals_api
 from canvas_ui.api import audit as audit_api
 from canvas_ui.api import events as events_api
@@ -35,7 +34,6 @@ from canvas_ui.api import sms_callbacks
 from canvas_ui.api import tasks as tasks_api
 from canvas_ui.api import templates as templates_api
 from canvas_ui.api import variants as variants_api
-from canvas_ui.api import version_moves as version_moves_api
 from canvas_ui.deps import require_access
 from canvas_ui.i18n import gettext
 from canvas_ui.limits import BodyLimitMiddleware
@@ -45,7 +43,6 @@ from canvas_ui.routes import (
     approvals,
     audit,
     auth,
-    backtests,
     gallery,
     journey_results,
     pages,
@@ -55,9 +52,7 @@ from canvas_ui.routes import (
     runs,
     segments,
     tasks_dashboard,
-    version_moves,
     workbench,
-    wx_callbacks,
 )
 from canvas_ui.templating import STATIC_DIR, make_templates, render
 from db.errors import NotFoundError
@@ -80,7 +75,7 @@ VENDOR_DIRS = {
     "/vendor/echarts": NODE_MODULES / "echarts" / "dist",
 }
 #: Requests that carry their own authentication (signed webhooks), not a browser cookie.
-CSRF_EXEMPT = ("/api/events", wx_callbacks.PREFIX)
+CSRF_EXEMPT = ("/api/events",)
 #: Every router, imported directly: an import error fails start-up instead of quietly
 #: removing pages or /api/events.
 ROUTERS = (
@@ -107,15 +102,10 @@ ROUTERS = (
     journey_results.router,
     policy_api.router,
     policy.router,
-    version_moves_api.router,
-    version_moves.router,
-    backtests_api.router,
-    backtests.router,
     approvals_api.router,
     approvals.router,
     audit_api.router,
     audit.router,
-    wx_callbacks.router,
     sms_callbacks.router,
 )
 
