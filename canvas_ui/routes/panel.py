@@ -17,7 +17,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from activities.providers import MessageProvider, default_providers
+from activities.channels import ProviderConfigError, build_providers
+from activities.providers import MessageProvider
 from canvas_ui import queries
 from canvas_ui.deps import CurrentPrincipal, SessionDep
 from canvas_ui.forms.render import ChoiceData
@@ -30,7 +31,7 @@ from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from canvas_ui.words import MESSAGE_STATUS_LABELS
 from db.models import UserAccount, utcnow
-from db.session import in_thread
+from db.session import in_thread, write_session_factory
 from services import message_preview
 from services.accounts import Principal
 
@@ -158,18 +159,25 @@ def _submit(
 # it stands in the panel (applied or not), rendered by the worker's renderer.
 
 
-def _test_provider(request: Request) -> MessageProvider:
-    """The provider journeys use for non-webhook channels (``settings.message_provider``),
-    built once per app; tests put their own in ``app.state.test_send_providers``."""
+def _test_provider(request: Request, channel: str) -> MessageProvider:
+    """The provider journeys use for ``channel`` (``activities.channels.build_providers``,
+    from the same ``JOURNEYS_*`` variables as the worker), built once per app; tests put
+    their own registry in ``app.state.test_send_providers``."""
     state = request.app.state
     registry = getattr(state, "test_send_providers", None)
     if registry is None:
-        registry = default_providers(httpx.Client(timeout=10.0), state.settings.webhook_secret)
+        try:
+            registry = build_providers(
+                webhook_secret=state.settings.webhook_secret,
+                http=httpx.Client(timeout=10.0),
+                sessions=write_session_factory(state.engine),
+            )
+        except ProviderConfigError as exc:
+            raise message_preview.PreviewInputError("provider", str(exc)) from exc
         state.test_send_providers = registry
-    name = state.settings.message_provider
-    provider = registry.get(name)
+    provider = registry.get(channel)
     if provider is None:
-        raise message_preview.PreviewInputError("provider", f"no message provider {name!r}")
+        raise message_preview.PreviewInputError("provider", f"no provider for {channel!r}")
     return cast(MessageProvider, provider)
 
 
@@ -228,9 +236,11 @@ def _preview(
                 message_preview.set_test_address(
                     session, account=account, channel=shown.channel, value=fields["my_address"]
                 )
+            # where it goes first: a channel that cannot be tested needs no provider
+            message_preview.test_address(session, account=account, channel=shown.channel)
             context["sent"] = message_preview.test_send(
                 session,
-                provider=_test_provider(request),
+                provider=_test_provider(request, shown.channel),
                 account=account,
                 message=shown,
                 journey_id=journey.id,

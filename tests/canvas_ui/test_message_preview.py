@@ -91,7 +91,7 @@ def test_test_send_goes_to_my_phone_and_is_marked_as_a_test(
 ) -> None:
     _seed(canvas_app)
     fake = FakeSms()
-    canvas_app.state.test_send_providers = {"outbox": fake}
+    canvas_app.state.test_send_providers = {"sms": fake}
     jid = _journey(client)
     response = client.post(
         f"/journeys/{jid}/nodes/msg/test-send", data=_form("{{ customer.name }}您好"), headers=HX
@@ -108,7 +108,7 @@ def test_test_send_goes_to_my_phone_and_is_marked_as_a_test(
 
 def test_bad_input_is_a_422_naming_it(client: TestClient, canvas_app: FastAPI) -> None:
     _seed(canvas_app, phone="")
-    canvas_app.state.test_send_providers = {"outbox": FakeSms()}
+    canvas_app.state.test_send_providers = {"sms": FakeSms()}
     jid = _journey(client)
     url = f"/journeys/{jid}/nodes/msg"
     cases = [
@@ -129,7 +129,7 @@ def test_bad_input_is_a_422_naming_it(client: TestClient, canvas_app: FastAPI) -
 
 def test_a_provider_refusal_is_recorded_and_said(client: TestClient, canvas_app: FastAPI) -> None:
     _seed(canvas_app)
-    canvas_app.state.test_send_providers = {"outbox": FakeSms(refuse="isv.MOBILE_NUMBER_ILLEGAL")}
+    canvas_app.state.test_send_providers = {"sms": FakeSms(refuse="isv.MOBILE_NUMBER_ILLEGAL")}
     jid = _journey(client)
     response = client.post(f"/journeys/{jid}/nodes/msg/test-send", data=_form("hi"), headers=HX)
     assert response.status_code == 422
@@ -153,7 +153,7 @@ def test_a_missing_phone_is_asked_for_saved_and_used(
 ) -> None:
     _seed(canvas_app, phone="")
     fake = FakeSms()
-    canvas_app.state.test_send_providers = {"outbox": fake}
+    canvas_app.state.test_send_providers = {"sms": fake}
     jid = _journey(client)
     url = f"/journeys/{jid}/nodes/msg/test-send"
     asked = client.post(url, data=_form("hi"), headers=HX)
