@@ -7,6 +7,17 @@ type starts for the customer with signal-with-start, so the triggering event is 
 in a race. A delivery that fails (Temporal away, the process killed) stays pending and is
 retried by :mod:`services.reconcile` and by the producer's retry of the same ``event_id``;
 a repeated ``event_id`` whose delivery is done is accepted and does nothing.
+
+**An event that ends a run by its goal may start the journey's next run** (the VIP cycle:
+a repeat purchase ends this 45-day cycle and starts the next). The order, for a customer
+running in a journey whose entry the event also matches: (1) the event reaches the running
+run as a signal and ends it by goal; (2) the delivery waits (at most
+:data:`SUCCESSOR_WAIT`) until that run has closed; (3) the entry is asked as for any
+customer not in the journey, so the re-entry policy decides (``after_exit`` and ``always``
+start the next run with this event as its trigger; ``never`` and a cooldown that has not
+passed do not). Without the goal (the event does not match it, or came before the run's
+entry) the running run just gets the signal, as before. A run that does not close in time
+leaves the delivery pending: its retry finds the run closed and enters then.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -28,7 +39,7 @@ from audiences.lifecycle import STAGE_CHANGED_EVENT
 from audiences.metrics import StageChange
 from db import crud
 from db.crud._util import aware
-from db.models import CustomerEventCreate, Journey, JourneyVersion
+from db.models import CustomerEventCreate, Journey, JourneyRun, JourneyVersion
 from db.session import begin_write, end_transaction, in_thread, read_session
 from engine import ir, semantics
 from engine.runtime import CustomerEventIn
@@ -299,12 +310,21 @@ def _store_new(
     return result, mine, new
 
 
+#: How long a delivery waits for a run its event ended by goal to close before starting
+#: the journey's next run (see the module docstring); the retry of a pending delivery
+#: picks it up when the worker is slower than that.
+SUCCESSOR_WAIT = timedelta(seconds=30)
+
+
 @dataclass
 class _Plan:
     event: CustomerEventIn
     customer_id: str
     signal: list[str]
     entries: list[JourneyVersion]
+    #: entries that follow a running run this event ends by goal: (the live version, the
+    #: workflow id and run id of the run to wait for)
+    successors: list[tuple[JourneyVersion, str, str | None]] = field(default_factory=list)
 
 
 def _plan_delivery(session: Session, event_id: str) -> _Plan | None:
@@ -328,19 +348,56 @@ def _plan(session: Session, event_id: str) -> _Plan | None:
         event = CustomerEventIn(row.event_id, row.type, occurred.isoformat(), dict(row.properties))
         running = crud.get_running_runs_for_customer(session=session, customer_id=row.customer_id)
         entries = []
-        confirmed_in = {r.journey_id for r in running if r.run_id is not None}
+        successors: list[tuple[JourneyVersion, str, str | None]] = []
+        confirmed_in = {r.journey_id: r for r in running if r.run_id is not None}
         for version in _live_event_entries(session, row.type):
-            if version.journey_id in confirmed_in:
-                continue  # already in it: the running run gets the event as a signal
-            trigger = compiled_of(version).entry.trigger
+            compiled = compiled_of(version)
+            trigger = compiled.entry.trigger
             assert isinstance(trigger, ir.EventEntry)
-            if semantics.match_filters(trigger.filters, event.properties):
+            if not semantics.match_filters(trigger.filters, event.properties):
+                continue
+            run = confirmed_in.get(version.journey_id)
+            if run is None:
                 entries.append(version)
+            elif compiled.entry.reentry is not ir.ReentryPolicy.NEVER and _ends_by_goal(
+                session, run, event
+            ):
+                # the running run gets the signal (below) and ends by goal; then the next
+                # run may start (module docstring)
+                successors.append((version, run.workflow_id, run.run_id))
+            # else: already in it; the running run gets the event as a signal
         entering = {v.journey_id for v in entries}
         signal = [r.workflow_id for r in running if r.journey_id not in entering]
-        return _Plan(event, row.customer_id, signal, entries)
+        return _Plan(event, row.customer_id, signal, entries, successors)
     finally:
         end_transaction(session)
+
+
+def _ends_by_goal(session: Session, run: JourneyRun, event: CustomerEventIn) -> bool:
+    """Does ``event`` reach the goal of ``run``'s version (as the interpreter decides it:
+    engine.interpreter.Interpreter.on_event), so the run ends by goal on its signal?"""
+    version = crud.get_version(
+        session=session, journey_id=run.journey_id, version=run.journey_version
+    )
+    goal = compiled_of(version).goal if version is not None else None
+    entered = aware(run.entered_at)
+    return (
+        goal is not None
+        and entered is not None
+        and semantics.event_matches(goal.event_type, goal.filters, event.type, event.properties)
+        and semantics.parse_time(event.occurred_at) >= entered
+    )
+
+
+async def _await_close(client: Client, workflow_id: str, run_id: str | None) -> None:
+    """Wait until the run has closed (any way: by goal, failed, terminated)."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    try:
+        await asyncio.wait_for(handle.result(), SUCCESSOR_WAIT.total_seconds())
+    except (TimeoutError, RPCError):
+        raise
+    except Exception:  # noqa: BLE001 - it closed, just not by completing: closed all the same
+        return
 
 
 async def deliver_event(
@@ -359,7 +416,9 @@ async def deliver_event(
         return done
     try:
         done.signalled = await _signal_all(client, plan.signal, plan.event)
-        for version in plan.entries:
+        for _version, workflow_id, run_id in plan.successors:
+            await _await_close(client, workflow_id, run_id)
+        for version in [*plan.entries, *(s[0] for s in plan.successors)]:
             outcome = await enter(
                 session=session,
                 client=client,
