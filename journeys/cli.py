@@ -12,6 +12,7 @@
     journeys recompute-metrics           # RFM(L) for everyone + customer metrics
     journeys create-user NAME --role admin   # a sign-in account (asks for the password)
     journeys disable-demo-logins         # switch off the demo logins before going live
+    journeys check-providers   # SMS / e-mail provider settings and credentials (sends nothing)
 
 Settings come from env vars (see settings/__init__.py), e.g. ``DATABASE_URL``,
 ``JOURNEYS_TEMPORAL_ADDRESS``, ``JOURNEYS_TEMPORAL_NAMESPACE``, ``JOURNEYS_TEMPORAL_TLS``.
@@ -65,6 +66,20 @@ def _refuse_unsafe(settings: Settings, *, accounts: bool = True) -> None:
     finally:
         if engine is not None:
             engine.dispose()
+
+
+def _refuse_bad_providers() -> None:
+    """Exit (code 2) naming the variables when the message providers cannot be used as
+    configured (an unknown provider name, missing credentials): at start-up, not message by
+    message (activities.channels.ChannelSettings)."""
+    from activities.channels import ChannelSettings
+
+    problems = ChannelSettings().problems()
+    if problems:
+        console.print("Message providers are not configured correctly:", style="red")
+        for problem in problems:
+            console.print(f"  {problem}", style="red", markup=False, highlight=False)
+        raise typer.Exit(2)
 
 
 def _migrate_and_seed(settings: Settings, seed: bool) -> None:
@@ -164,6 +179,7 @@ def worker() -> None:
     """Run the journey worker against the configured Temporal cluster (stops on SIGINT or
     SIGTERM)."""
     settings = get_settings()
+    _refuse_bad_providers()
     _refuse_unsafe(settings)
     console.print(f"Worker on {settings.temporal_address} queue '{settings.task_queue}'")
     asyncio.run(_run_worker(settings))
@@ -279,6 +295,7 @@ def _up(settings: Settings, seed: bool, env: dict[str, str], children: processes
     dies."""
     if not settings.demo:
         _refuse_unsafe(settings, accounts=False)  # before starting anything
+    _refuse_bad_providers()
     server = _start(lambda: processes.start_dev_server(settings))
     if server is None:
         console.print(f"Temporal already listening on {settings.temporal_address}")
@@ -671,6 +688,51 @@ def export_history(
         return n
 
     console.print(f"exported={asyncio.run(go())}")
+
+
+@app.command("check-providers")
+def check_providers(
+    timeout: float = typer.Option(10.0, min=0.1, help="Seconds to wait for each provider."),
+) -> None:
+    """Check the message providers: the configuration (JOURNEYS_SMS_PROVIDER,
+    JOURNEYS_EMAIL_PROVIDER and each chosen provider's variables), then the credentials with
+    one signed read call per real provider. Nothing is sent. Exit 2 naming the variable to
+    fix when something is wrong."""
+    import httpx
+
+    from activities.channels import (
+        CHANNELS,
+        ChannelSettings,
+        ProviderCheckError,
+        ProviderConfigError,
+        configured_providers,
+    )
+
+    channels = ChannelSettings()
+    failed = False
+    with httpx.Client(timeout=timeout) as http:
+        try:
+            providers = configured_providers(channels, http)
+        except ProviderConfigError as exc:
+            console.print("Message providers are not configured correctly:", style="red")
+            for problem in exc.problems:
+                console.print(f"  {problem}", style="red", markup=False, highlight=False)
+            raise typer.Exit(2) from exc
+        for channel in CHANNELS:
+            provider = providers.get(channel)
+            if provider is None:
+                kept = "signed webhook" if channel == "webhook" else "outbox (nothing sent)"
+                console.print(f"{channel}: {kept}", markup=False, highlight=False)
+                continue
+            try:
+                said = provider.check()
+            except ProviderCheckError as exc:
+                console.print(f"{channel}: {exc}", style="red", markup=False, highlight=False)
+                failed = True
+            else:
+                console.print(f"{channel}: ok — {said}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(2)
 
 
 def main() -> None:
