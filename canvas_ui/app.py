@@ -34,6 +34,7 @@ from canvas_ui.api import sms_callbacks
 from canvas_ui.api import tasks as tasks_api
 from canvas_ui.api import templates as templates_api
 from canvas_ui.api import variants as variants_api
+from canvas_ui.api import version_moves as version_moves_api
 from canvas_ui.deps import require_access
 from canvas_ui.i18n import gettext
 from canvas_ui.limits import BodyLimitMiddleware
@@ -52,6 +53,7 @@ from canvas_ui.routes import (
     runs,
     segments,
     tasks_dashboard,
+    version_moves,
     workbench,
 )
 from canvas_ui.templating import STATIC_DIR, make_templates, render
@@ -102,6 +104,8 @@ ROUTERS = (
     journey_results.router,
     policy_api.router,
     policy.router,
+    version_moves_api.router,
+    version_moves.router,
     approvals_api.router,
     approvals.router,
     audit_api.router,

@@ -15,12 +15,14 @@ from canvas_ui.texts import when
 from canvas_ui.words import exit_reason
 from services.run_explain import RunExplanation, StepView
 
-__all__ = ["boot_steps", "current_note", "policy_notes", "step_note", "when"]
+__all__ = ["boot_steps", "current_note", "move_note", "policy_notes", "step_note", "when"]
 
 
 def step_note(step: StepView, tz: str) -> str:
     """The annotation shown on the node and in the timeline: its kind's note
     (:mod:`canvas_ui.kinds`), or what failed."""
+    if step.kind == "move":  # moved to another version (issue 17), not a node kind
+        return move_note(step)
     if step.error:
         return _("Failed: %(error)s") % {"error": step.error}
     if step.kind == "goal":  # the journey goal, reached anywhere (not a node kind)
@@ -31,6 +33,23 @@ def step_note(step: StepView, tz: str) -> str:
     info = kind_info(step.kind)
     note = info.run_note(step, tz) if info is not None else step.summary
     return " · ".join([*policy, note])
+
+
+def move_note(step: StepView) -> str:
+    """A run moved to another version ("moved from v1 node w to v2 node w by li"), or a
+    move that did not apply to it."""
+    i = step.inputs
+    if step.error:
+        return _("Not moved to v%(new)s: this step has no place there") % {
+            "new": i.get("to_version", "")
+        }
+    return _("Moved from v%(old)s step %(src)s to v%(new)s step %(dst)s by %(by)s") % {
+        "old": i.get("from_version", ""),
+        "src": i.get("from_node", ""),
+        "new": i.get("to_version", ""),
+        "dst": i.get("to_node", ""),
+        "by": i.get("by") or "—",
+    }
 
 
 def policy_notes(step: StepView, tz: str) -> list[str]:

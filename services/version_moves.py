@@ -277,18 +277,17 @@ def _reaching(journey: ir.CompiledJourney) -> dict[str, set[str]]:
 # ------------------------------------------------------------------ apply
 
 
-def start_move(
+def check_move(
     *,
     session: Session,
     journey_id: str,
     from_version: int,
     to_version: int | None = None,
     mapping: dict[str, str] | None = None,
-    by: str,
-) -> JourneyVersionMove:
-    """Check the plan and store the pass (committed by the caller's unit of work); start
-    it with :func:`run_move`. Raises :class:`MoveRefusedError` when a mapped node is
-    invalid or nobody waits at a mapped node, :class:`MoveInputError` on bad input."""
+) -> MovePlan:
+    """The plan, when it may be applied. Raises :class:`MoveRefusedError` when a mapped
+    node is invalid or nobody waits at a mapped node, :class:`MoveInputError` on bad
+    input."""
     plan = plan_move(
         session=session,
         journey_id=journey_id,
@@ -304,7 +303,28 @@ def start_move(
         raise MoveRefusedError(plan, f"invalid targets in v{plan.to_version}: {bad}")
     if not plan.moving:
         raise MoveRefusedError(plan, "nobody waits at a node that moves")
-    row = moves_crud.create_move(
+    return plan
+
+
+def start_move(
+    *,
+    session: Session,
+    journey_id: str,
+    from_version: int,
+    to_version: int | None = None,
+    mapping: dict[str, str] | None = None,
+    by: str,
+) -> JourneyVersionMove:
+    """Check the plan (:func:`check_move`) and store the pass (committed by the caller's
+    unit of work); start it with :func:`run_move` or :func:`start_in_background`."""
+    plan = check_move(
+        session=session,
+        journey_id=journey_id,
+        from_version=from_version,
+        to_version=to_version,
+        mapping=mapping,
+    )
+    return moves_crud.create_move(
         session=session,
         journey_id=journey_id,
         from_version=plan.from_version,
@@ -313,7 +333,6 @@ def start_move(
         total=plan.moving,
         by=by,
     )
-    return row
 
 
 #: Passes running in this process (a pass whose row says running but is not here was cut
