@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from canvas_ui import access
 from canvas_ui.api import accounts as accounts_api
+from canvas_ui.api import backtests as backtests_api
 from canvas_ui.api import approvals as approvals_api
 from canvas_ui.api import audit as audit_api
 from canvas_ui.api import events as events_api
@@ -44,6 +45,7 @@ from canvas_ui.routes import (
     approvals,
     audit,
     auth,
+    backtests,
     gallery,
     journey_results,
     pages,
@@ -104,6 +106,8 @@ ROUTERS = (
     journey_results.router,
     policy_api.router,
     policy.router,
+    backtests_api.router,
+    backtests.router,
     version_moves_api.router,
     version_moves.router,
     approvals_api.router,

@@ -8,7 +8,9 @@
  *   funnel — the journey's steps in path order, one horizontal bar per step (customers who
  *            reached it), the conversions last (the journey report);
  *   attribution — the top stores / guides / regions by sales, store- and guide-attributed
- *            stacked (the attribution report).
+ *            stacked (the attribution report);
+ *   compare — two versions side by side, one pair of horizontal bars per row (the backtest's
+ *            customers per step and port).
  * Bars' and tooltips' words come written by the server; a holder's height may be set by it
  * too (one row per step or name).
  * Charts are drawn on load and in whatever htmx swaps in, and follow the window's size. */
@@ -172,7 +174,25 @@
     };
   }
 
-  const KINDS = { daily, lift, tasks, funnel, attribution };
+  function compare(spec) {
+    return {
+      color: [GREY, css("--primary", "#2f6fed")],
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0 },
+      grid: { left: 8, right: 48, top: 32, bottom: 8, containLabel: true },
+      xAxis: { type: "value", minInterval: 1, ...AXIS },
+      yAxis: rows(spec.rows),
+      series: spec.series.map((s) => ({
+        name: s.name,
+        type: "bar",
+        barMaxWidth: 12,
+        data: s.data,
+        label: { show: true, position: "right", color: "#344054", fontSize: 11 },
+      })),
+    };
+  }
+
+  const KINDS = { daily, lift, tasks, funnel, attribution, compare };
   const drawn = new Set();
 
   function draw(root) {

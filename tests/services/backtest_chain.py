@@ -1,8 +1,8 @@
 """A small recorded chain for the backtest (issue 17 item 1), numbers worked out by hand.
 
-v1 (live): entry → wait for a store visit (3 days) → matched: coupon NEW20 → SMS → exit;
+v1 (live): entry → wait for a store visit (3 days) → matched: coupon BT20 → SMS → exit;
 timeout: a call task for the bound guide (outcome "reached", expires 48 h after) → exit.
-The draft: the wait is 5 days and the coupon NEW30. History ends at T0 + 8 days.
+The draft: the wait is 5 days and the coupon BT30. History ends at T0 + 8 days.
 
 =====  ==========  ====================  ======================  =====================
 who    entered     did                   v1                      draft
@@ -57,7 +57,7 @@ V1: dict[str, Any] = {
             "id": "c",
             "kind": "send_coupon",
             "label": "发券",
-            "config": {"coupon_template_id": "NEW20"},
+            "config": {"coupon_template_id": "BT20"},
         },
         {"id": "m", "kind": "send_message", "label": "短信", "config": {"content": "券已到账"}},
         {
@@ -84,22 +84,22 @@ def draft() -> dict[str, Any]:
     """v1 with a 5-day wait and the ¥30 coupon."""
     doc = copy.deepcopy(V1)
     doc["nodes"][1]["config"]["timeout"]["amount"] = 5
-    doc["nodes"][2]["config"]["coupon_template_id"] = "NEW30"
+    doc["nodes"][2]["config"]["coupon_template_id"] = "BT30"
     return doc
 
 
 def seed(session: Session, *, draft_document: dict[str, Any] | None = None) -> str:
     """The chain, the journey (v1 live; the draft as given) and the recorded history."""
-    session.add(Region(id="R1", name="华东"))
+    session.merge(Region(id="R1", name="华东"))
     session.flush()
-    session.add(Store(id="S1", region_id="R1", name="一店", city="上海"))
+    session.merge(Store(id="S1", region_id="R1", name="一店", city="上海"))
     session.flush()
-    session.add(Guide(id="G1", store_id="S1", name="王导购", daily_capacity=1))
+    session.merge(Guide(id="G1", store_id="S1", name="王导购", daily_capacity=1))
     session.flush()
-    session.add(CouponTemplate(id="NEW20", name="二十", face_value=20))
-    session.add(CouponTemplate(id="NEW30", name="三十", face_value=30))
+    session.merge(CouponTemplate(id="BT20", name="二十", face_value=20))
+    session.merge(CouponTemplate(id="BT30", name="三十", face_value=30))
     for cid in ("A", "B", "C"):
-        session.add(Customer(id=cid, name=f"客户{cid}", store_id="S1", guide_id="G1"))
+        session.merge(Customer(id=cid, name=f"客户{cid}", store_id="S1", guide_id="G1"))
     session.flush()
     journey = crud.create_journey(
         session=session, journey_create=JourneyCreate(name="到店礼", draft_document=V1), by="hq"
