@@ -59,6 +59,18 @@ class ContactChecks:
         return await future
 
     def _drain(self) -> None:
+        try:
+            self._drain_batches()
+        finally:
+            # whatever ended the loop (even an error delivering answers), the next check
+            # must start a drainer again: checks left pending would wait for ever
+            with self._lock:
+                restart = bool(self._pending)
+                self._draining = restart
+            if restart:
+                threading.Thread(target=self._drain, name="contact-checks", daemon=True).start()
+
+    def _drain_batches(self) -> None:
         while True:
             with self._lock:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]

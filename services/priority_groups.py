@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from db.crud import priority_groups as crud
@@ -167,9 +168,18 @@ def set_journey_group(
             "choose another",
             taken_by=name,
         )
-    row = crud.set_membership(
-        session=session, journey_id=journey_id, group_id=group_id, priority=priority
-    )
+    try:
+        row = crud.set_membership(
+            session=session, journey_id=journey_id, group_id=group_id, priority=priority
+        )
+    except IntegrityError as exc:
+        # another journey took the priority between the check above and this commit
+        session.rollback()
+        raise GroupInputError(
+            "priority",
+            f"another journey took priority {priority} in group {group.name!r} just now; "
+            "choose another",
+        ) from exc
     _record(
         session, by=by, subject=f"journey_group:{journey.name}", old=old, new=_place(session, row)
     )

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, delete, select
 from db.crud.runs import get_running_run
 from db.models import Journey, JourneyRun, utcnow
 from db.models.priority_groups import JourneyGroup, JourneyGroupMember, JourneyGroupSeat
+from db.session import begin_write
 
 #: Journey statuses that hold customers: a group one of them is in cannot be deleted.
 HOLDING_STATUSES = ("live", "paused")
@@ -82,7 +83,9 @@ def update_group(*, session: Session, group: JourneyGroup, name: str, policy: st
 
 
 def delete_group(*, session: Session, group_id: int) -> None:
-    """Remove a group, its journeys' places in it and its seats (committed)."""
+    """Remove a group, its journeys' places in it and its seats (committed; one write
+    transaction from the start: SQLite's lock taken up front, not upgraded midway)."""
+    begin_write(session)
     session.execute(delete(JourneyGroupSeat).where(col(JourneyGroupSeat.group_id) == group_id))
     session.execute(delete(JourneyGroupMember).where(col(JourneyGroupMember.group_id) == group_id))
     session.execute(delete(JourneyGroup).where(col(JourneyGroup.id) == group_id))

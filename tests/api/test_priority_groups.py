@@ -123,6 +123,25 @@ def test_a_priority_collision_is_a_422_naming_priority(app: Any, people: Any) ->
     )
 
 
+def test_a_priority_taken_in_a_race_is_a_422_not_a_500(
+    app: Any, people: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two marketers give two journeys the same priority at the same moment: both pass the
+    check, the unique index refuses the second commit — a 422 naming ``priority``."""
+    from db.crud import priority_groups as groups_crud
+
+    hq = signed_in(app, "hq")
+    gid = hq.post("/api/policy/groups", json={"name": "G"}).json()["id"]
+    a, b = _journey(hq, "甲"), _journey(hq, "乙")
+    assert hq.put(f"/api/journeys/{a}/group", json={"group_id": gid, "priority": 3}).is_success
+    monkeypatch.setattr(groups_crud, "member_at", lambda **_kw: None)  # the check missed it
+    clash = hq.put(f"/api/journeys/{b}/group", json={"group_id": gid, "priority": 3})
+    assert clash.status_code == 422, clash.text
+    assert clash.json()["detail"].startswith("priority:")
+    monkeypatch.undo()
+    assert hq.put(f"/api/journeys/{b}/group", json={"group_id": gid, "priority": 4}).is_success
+
+
 def test_deleting_a_group_a_live_journey_is_in_is_a_409(
     app: Any, people: Any, shop: sessionmaker[Session]
 ) -> None:
