@@ -13,13 +13,13 @@ Every step is in the audit log.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from db import crud
+from db.crud import backtests
 from db.crud import contact_policy as policy_crud
 from db.crud.audit import add_policy_changes
 from db.errors import NotFoundError
@@ -97,25 +97,35 @@ def set_requires_approval(*, session: Session, required: bool, by: str) -> bool:
 
 
 def latest_backtest(session: Session, journey_id: str) -> dict[str, Any]:
-    """What the submission shows of the journey's latest backtest: always the backtest
-    page's address, plus the newest run's status, period and report summary when the
-    backtest store (``db.crud.backtests``, issue 17 item 1) is installed."""
+    """What the submission keeps of the journey's latest backtest (issue 17 item 1): its
+    page, status, period and, when done, the candidate's difference from the live version
+    in the headline numbers. Without any backtest: the backtest page's address only."""
     found: dict[str, Any] = {"url": f"/journeys/{journey_id}/backtest"}
-    try:  # the backtest is built alongside; the approval works without it
-        backtests = importlib.import_module("db.crud.backtests")
-    except ImportError:
-        return found
     row = backtests.latest_backtest(session=session, journey_id=journey_id)
     if row is None:
         return found
     result = row.result if isinstance(row.result, dict) else {}
+    found_diff = result.get("diff")
+    diff: dict[str, Any] = found_diff if isinstance(found_diff, dict) else {}
     found.update(
         id=row.id,
+        url=f"/journeys/{journey_id}/backtest/{row.id}",
         status=row.status,
         candidate=row.candidate,
         period_start=row.period_start.isoformat(),
         period_end=row.period_end.isoformat(),
-        summary=result.get("summary") or result.get("totals") or {},
+        summary={
+            key: value
+            for key, value in (
+                ("customers", result.get("customers")),
+                ("coupons", diff.get("coupons")),
+                ("coupon_value", diff.get("coupon_value")),
+                ("conversions", diff.get("conversions")),
+                ("revenue", diff.get("revenue")),
+                ("guide_days_over_capacity", diff.get("guide_days_over_capacity")),
+            )
+            if value is not None
+        },
     )
     return found
 
@@ -138,9 +148,7 @@ def submit(*, session: Session, journey_id: str, by: str, note: str = "") -> Jou
     # versions store the compiler's normalised document (defaults filled in): the diff
     # compares like with like
     assert result.document is not None
-    diff = diff_documents(
-        live.document if live else None, result.document.model_dump(mode="json")
-    )
+    diff = diff_documents(live.document if live else None, result.document.model_dump(mode="json"))
     begin_write(session)
     for pending in _pending_of(session, journey_id):
         pending.status = "withdrawn"

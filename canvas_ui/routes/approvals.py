@@ -40,6 +40,17 @@ APPROVAL_LABELS = {
 }
 
 
+#: The backtest's headline numbers a submission keeps (the candidate minus the live version).
+BACKTEST_LABELS = {
+    "customers": lazy("Customers replayed"),
+    "coupons": lazy("Coupons issued (difference)"),
+    "coupon_value": lazy("Coupon face value (difference)"),
+    "conversions": lazy("Conversions (difference)"),
+    "revenue": lazy("Revenue (difference)"),
+    "guide_days_over_capacity": lazy("Guide-days over capacity (difference)"),
+}
+
+
 def _labels() -> dict[str, str]:
     return {k: gettext(v) for k, v in APPROVAL_LABELS.items()}
 
@@ -258,6 +269,7 @@ def _detail(
             "journey": journey,
             "changes": _changes(session, approval),
             "labels": _labels(),
+            "bt_labels": {k: gettext(v) for k, v in BACKTEST_LABELS.items()},
             "can_decide": actor.can(approvals.PERMISSION)
             and actor.username != approval.submitted_by
             and approval.status == "pending",

@@ -5,52 +5,11 @@ campaign dates (422 naming ``ends_at``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
-from services import accounts
-from tests.canvas_ui.harness import *  # noqa: F403 - fixtures
-from tests.canvas_ui.harness import CSRF_COOKIE, create_journey, linear_document
-
-
-def login_as(app: FastAPI, username: str, role: str, permissions: str = "") -> TestClient:
-    """A CSRF-aware client signed in as a new account."""
-    with Session(app.state.engine) as session:
-        account = accounts.create_user(
-            session=session, username=username, password="test-pass", role=role
-        )
-        account.permissions = permissions
-        session.add(account)
-        session.commit()
-        _principal, cookie = accounts.login(
-            session=session,
-            username=username,
-            password="test-pass",
-            secret=app.state.settings.secret_key,
-        )
-    c = TestClient(app)
-    c.cookies.set(accounts.SESSION_COOKIE, cookie)
-    c.get("/api/schema/journey.json")
-    c.headers["X-CSRF-Token"] = c.cookies[CSRF_COOKIE]
-    c.headers["Accept-Language"] = "en"
-    return c
-
-
-@pytest.fixture
-def team(canvas_app: FastAPI, client: TestClient) -> Iterator[dict[str, TestClient]]:
-    """hq (the marketer, the harness's client), lead (HQ with approve_journeys), admin,
-    hq2 (another marketer without it)."""
-    yield {
-        "hq": client,
-        "lead": login_as(canvas_app, "lead", "hq", "approve_journeys"),
-        "admin": login_as(canvas_app, "boss", "admin"),
-        "hq2": login_as(canvas_app, "hq2", "hq"),
-    }
+from tests.audit.conftest import login_as
+from tests.canvas_ui.harness import create_journey, linear_document
 
 
 def _require_approval(client: TestClient) -> None:
@@ -159,9 +118,10 @@ def test_only_admin_grants_the_permission_and_only_to_hq(
         f"/api/accounts/{gid}/permissions", json={"permissions": ["approve_journeys"]}
     )
     assert refused.status_code == 422 and "permissions" in refused.json()["detail"]
-    assert team["hq"].put(
-        f"/api/accounts/{gid}/permissions", json={"permissions": []}
-    ).status_code == 403
+    assert (
+        team["hq"].put(f"/api/accounts/{gid}/permissions", json={"permissions": []}).status_code
+        == 403
+    )
 
 
 def test_campaign_dates(team: dict[str, TestClient]) -> None:
@@ -184,7 +144,3 @@ def test_campaign_dates(team: dict[str, TestClient]) -> None:
     assert ok.json()["schedules"] == []  # a draft: nothing scheduled until it is published
     unknown = hq.put("/api/journeys/nope/campaign", json={})
     assert unknown.status_code == 404
-
-
-def _unused(x: Any) -> None:  # pragma: no cover - keeps Any imported for the fixtures' types
-    del x
