@@ -9,6 +9,7 @@
     journeys seed        # the demo retail chain (idempotent)
     journeys enroll JOURNEY_ID C000001 C000002 …
     journeys enroll-segment JOURNEY_ID   # the journey's segment audience, with a progress bar
+    journeys move-waiting JOURNEY_ID --from 1 [--map w2=m] [--apply]   # to a newer version
     journeys recompute-metrics           # RFM(L) for everyone + customer metrics
     journeys create-user NAME --role admin   # a sign-in account (asks for the password)
     journeys disable-demo-logins         # switch off the demo logins before going live
@@ -29,7 +30,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -733,6 +734,131 @@ def check_providers(
                 console.print(f"{channel}: ok — {said}", markup=False, highlight=False)
     if failed:
         raise typer.Exit(2)
+
+
+# ------------------------------------------------------------------ move waiting customers
+
+
+def _parse_map(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old:
+            console.print(f"[red]--map {pair!r}: write OLD_NODE=NEW_NODE (or OLD_NODE=stay)[/red]")
+            raise typer.Exit(2)
+        mapping[old] = "" if new in ("", "stay") else new
+    return mapping
+
+
+@app.command("move-waiting")
+def move_waiting(
+    journey_id: str,
+    from_version: int = typer.Option(..., "--from", min=1, help="The version they wait in."),
+    to_version: int | None = typer.Option(None, "--to", min=1, help="Default: the next one."),
+    map_: list[str] = typer.Option(
+        [], "--map", help="OLD_NODE=NEW_NODE, or OLD_NODE=stay (repeatable)."
+    ),
+    apply: bool = typer.Option(False, "--apply", help="Move them (default: the dry run)."),
+    resume: int | None = typer.Option(None, "--resume", help="Go on with pass ID."),
+) -> None:
+    """Move the customers waiting in a version to a newer one: the dry run, or --apply it
+    (a pass with a progress bar; --resume ID goes on with one that was cut off)."""
+    from sqlmodel import Session
+
+    from db import make_engine
+    from db.session import writer
+    from services import version_moves as moves
+    from services.temporal import connect
+
+    settings = get_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(writer(engine)) as session:
+            if resume is not None:
+                row = moves.resume_move(session=session, move_id=resume)
+            else:
+                plan = moves.plan_move(
+                    session=session,
+                    journey_id=journey_id,
+                    from_version=from_version,
+                    to_version=to_version,
+                    mapping=_parse_map(map_),
+                )
+                _print_plan(plan)
+                if not apply:
+                    return
+                row = moves.start_move(
+                    session=session,
+                    journey_id=journey_id,
+                    from_version=from_version,
+                    to_version=to_version,
+                    mapping=_parse_map(map_),
+                    by="cli",
+                )
+            session.commit()
+            move_id = row.id or 0
+    except moves.MoveInputError as exc:
+        console.print(f"[red]{exc.field}: {exc.message}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    except moves.MoveRefusedError as exc:
+        console.print(f"[red]Refused: {exc.message}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+
+    async def go() -> None:
+        client = await connect(settings)
+        await _follow_move(
+            engine, move_id, moves.run_move(engine=engine, client=client, move_id=move_id)
+        )
+
+    asyncio.run(go())
+
+
+def _print_plan(plan: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"v{plan.from_version} → v{plan.to_version}")
+    for col in ("waiting at", "customers", "lands at", "not done again", "done again", "problem"):
+        table.add_column(col)
+    for r in plan.rows:
+        table.add_row(
+            f"{r.node.label} ({r.node.node_id})",
+            str(r.waiting),
+            f"{r.target.node_id}" + (" (same place)" if r.same_place else "")
+            if r.target
+            else f"stays on v{plan.from_version}",
+            ", ".join(k.node_id for k in r.kept),
+            ", ".join(a.node_id for a in r.again),
+            r.problem or "",
+        )
+    console.print(table)
+    console.print(f"{plan.moving} move, {plan.staying} stay" + ("" if plan.ok else " — refused"))
+
+
+async def _follow_move(engine: Any, move_id: int, work: Any) -> None:
+    """Run the pass with a progress bar over its row."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+    from sqlmodel import Session
+
+    from db.crud import version_moves as moves_crud
+
+    task = asyncio.create_task(work)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+    ) as progress:
+        bar = progress.add_task("Moving", total=None)
+        while True:
+            with Session(engine) as session:
+                row = moves_crud.get_move(session=session, move_id=move_id)
+            if row is not None:
+                progress.update(bar, total=row.total, completed=row.moved + row.skipped)
+            if task.done():
+                break
+            await asyncio.sleep(0.5)
+    row = await task
+    console.print(f"Move {move_id} {row.status}: {row.moved} moved, {row.skipped} had ended")
 
 
 def main() -> None:

@@ -221,7 +221,9 @@ def _landing(
         problem = "entry"
     elif chosen not in reach_new:
         problem = "unreachable"
-    after = _reachable(new, chosen) - {chosen}
+    # what runs from the target on: the target itself too, unless the customer is already
+    # there (a step they are waiting in has not done its effect yet)
+    after = _reachable(new, chosen) - ({chosen} if chosen == step.node_id else set())
     again = tuple(
         _ref(new.step(n))
         for n in _in_order(new, after & (done_before | {step.node_id}))

@@ -7,10 +7,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
 from db.models import JourneyRun, JourneyVersionMove
+from journeys import cli
+from settings import get_settings
 from tests.canvas_ui.harness import *  # noqa: F403 - fixtures
 from tests.canvas_ui.harness import create_journey
 
@@ -107,7 +111,7 @@ def test_dry_run_counts_and_lands_customers(client: TestClient, canvas_app: Any)
         f"/api/journeys/{jid}/versions/1/move/dry-run", json={"mapping": {"w": "coupon"}}
     ).json()
     row = next(r for r in again["rows"] if r["node"]["node_id"] == "w")
-    assert row["again"] == [] and row["target"]["node_id"] == "coupon"
+    assert [a["node_id"] for a in row["again"]] == ["coupon"]
 
 
 def test_bad_fields_are_named(client: TestClient, canvas_app: Any) -> None:
@@ -169,3 +173,23 @@ def test_the_dialog_on_the_version_view(client: TestClient, canvas_app: Any) -> 
         headers={"HX-Request": "true", "Accept-Language": "zh-CN"},
     )
     assert "迁移" in zh.text and "留在 v1" in zh.text
+
+
+def test_the_cli_dry_run_and_refusal(
+    client: TestClient, canvas_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jid = _two_versions(client, canvas_app, {"w": 3, "w2": 2})
+    monkeypatch.setenv("DATABASE_URL", canvas_app.state.settings.database_url)
+    get_settings.cache_clear()
+    try:
+        dry = CliRunner().invoke(cli.app, ["move-waiting", jid, "--from", "1", "--map", "w2=m"])
+        refused = CliRunner().invoke(
+            cli.app, ["move-waiting", jid, "--from", "1", "--map", "w2=gone", "--apply"]
+        )
+        bad = CliRunner().invoke(cli.app, ["move-waiting", jid, "--from", "1", "--to", "1"])
+    finally:
+        get_settings.cache_clear()
+    assert dry.exit_code == 0, dry.output
+    assert "5 move, 0 stay" in dry.output
+    assert refused.exit_code == 1 and "missing" in refused.output
+    assert bad.exit_code == 2 and "to_version" in bad.output
