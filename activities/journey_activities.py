@@ -33,6 +33,7 @@ from activities._time import effect_time, iso, parse_instant
 from activities.channels import ChannelSettings, build_providers
 from activities.contact_batch import ContactChecks
 from activities.errors import INVALID_REQUEST, business_failure
+from activities.guide_notices import GuideNoticePusher, guide_notice_pusher
 from activities.providers import (
     MessageProvider,
     OutboxProvider,
@@ -85,6 +86,7 @@ class JourneyActivities:
         providers: ProviderRegistry | None = None,
         channels: ChannelSettings | None = None,
         clock: Callable[[], datetime] = utcnow,
+        notices: GuideNoticePusher | None = None,
     ) -> None:
         self._reads = sessions
         # every side effect reads (its idempotency key) before it writes: take the write
@@ -109,6 +111,10 @@ class JourneyActivities:
         # checks waiting at once share one write transaction (activities.contact_batch)
         self._contact_checks = ContactChecks(
             reads=self._reads, writes=self._sessions, default_zone=settings.timezone
+        )
+        # task notices pushed to the guide's WeCom after their commit (recorded without WeCom)
+        self._notices = notices or guide_notice_pusher(
+            sessions=self._sessions, reads=self._reads, http=self._http, clock=clock
         )
 
     @classmethod
@@ -280,12 +286,28 @@ class JourneyActivities:
     async def create_task(self, request: CreateTaskRequest) -> TaskCreated:
         """Create a guide task for the bound guide (fallback: store manager), once."""
         at = effect_time(request.ctx, self._now)
-        return await asyncio.to_thread(self._in_session, tasks.create_task, request, at)
+        created: TaskCreated = await asyncio.to_thread(
+            self._in_session, tasks.create_task, request, at
+        )
+        await self._push_notices(created.task_id)
+        return created
 
     @activity.defn
     async def task_notice(self, request: TaskNoticeRequest) -> TaskNoticeResult:
         """Remind, escalate or expire a task, once per key; nothing for closed tasks."""
-        return await asyncio.to_thread(self._in_session, tasks.task_notice, request, self._now())
+        done: TaskNoticeResult = await asyncio.to_thread(
+            self._in_session, tasks.task_notice, request, self._now()
+        )
+        await self._push_notices(request.task_id)
+        return done
+
+    async def _push_notices(self, task_id: str) -> None:
+        """Push the task's new notices now; what fails stays due for the worker's sweep
+        (activities.guide_notices), so the activity itself never fails over a push."""
+        try:
+            await asyncio.to_thread(self._notices.push_task, task_id)
+        except Exception:
+            activity.logger.warning("task %s: notices left to the sweep", task_id, exc_info=True)
 
     @activity.defn
     async def update_customer(self, request: UpdateCustomerRequest) -> CustomerUpdated:

@@ -41,6 +41,7 @@ def create_task(session: Session, request: CreateTaskRequest, now: datetime) -> 
     ctx = request.ctx
     existing = crud.get_task_by_key(session=session, idempotency_key=ctx.idempotency_key)
     if existing is not None:
+        _record_created_notice(session, existing, now)  # a crash may have come between
         return _created(session, existing)
     if request.assignee not in ("bound_guide", "store_manager"):
         raise business_failure(INVALID_REQUEST, f"unknown assignee rule {request.assignee!r}")
@@ -91,7 +92,21 @@ def create_task(session: Session, request: CreateTaskRequest, now: datetime) -> 
         original_guide_id=assignment.original_guide_id,
     )
     task, _created_now = crud.insert_task(session=session, task=task)
+    _record_created_notice(session, task, now)
     return _created(session, task)
+
+
+def _record_created_notice(session: Session, task: GuideTask, now: datetime) -> None:
+    """The ``created`` notice (pushed to the guide's phone after this commits, see
+    activities.guide_notices), once per task."""
+    crud.record_notice(
+        session=session,
+        task_id=task.id,
+        kind="created",
+        to_guide_id=task.guide_id,
+        idempotency_key=f"{task.idempotency_key}/created",
+        at=now,
+    )
 
 
 def task_notice(session: Session, request: TaskNoticeRequest, now: datetime) -> TaskNoticeResult:

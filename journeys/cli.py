@@ -168,11 +168,17 @@ async def _run_until_stopped(worker: Worker) -> None:
 
 
 async def _run_worker(settings: Settings) -> None:
-    from journeys.worker import build_worker
+    from journeys.worker import build_worker, notice_sweep
     from services.temporal import connect_patiently
 
     client = await connect_patiently(settings)
-    await _run_until_stopped(build_worker(client, settings))
+    worker = build_worker(client, settings)
+    # guide task notices still due (chases from the web app, retries) go out from here
+    sweep = asyncio.create_task(notice_sweep(settings).run(), name="guide-notice-sweep")
+    try:
+        await _run_until_stopped(worker)
+    finally:
+        sweep.cancel()
 
 
 @app.command()

@@ -18,7 +18,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import JourneyActivities, all_activities
 from activities.enrollment import EnrollmentActivities
+from activities.guide_notices import NoticeSweep, guide_notice_pusher
 from db import make_engine
+from db.session import session_factory, write_session_factory
 from services.temporal import journey_loader, with_journey_loader
 from settings import Settings
 from workflows import JourneyWorkflow
@@ -75,6 +77,15 @@ def build_worker(
         max_concurrent_workflow_tasks=64,
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
     )
+
+
+def notice_sweep(settings: Settings) -> NoticeSweep:
+    """The sweep that pushes guide task notices still due (activities.guide_notices)."""
+    engine = make_engine(settings.sqlalchemy_url)
+    pusher = guide_notice_pusher(
+        sessions=write_session_factory(engine), reads=session_factory(engine)
+    )
+    return NoticeSweep(pusher)
 
 
 def build_enrollment_worker(client: Client, settings: Settings) -> Worker:

@@ -2,7 +2,9 @@
 
 :func:`build_providers` is the one place a channel is mapped to its provider (``sms`` →
 Aliyun / Tencent / outbox, ``email`` → SMTP / outbox, ``webhook`` → the signed webhook;
-``wecom`` and ``wechat_template`` → outbox until their providers exist). Configuration comes
+``wecom`` → WeCom and ``wechat_template`` → the WeChat official account when their
+``JOURNEYS_WECOM_*`` / ``JOURNEYS_WECHAT_*`` variables are set, see
+:mod:`activities.channels.wx_providers`; outbox otherwise). Configuration comes
 from :class:`ChannelSettings` (environment variables); a bad one raises
 :class:`ProviderConfigError` naming the variables, which stops the worker at start-up.
 Every real provider sends through the shared rate limiter (:func:`rate_limited`).
@@ -35,6 +37,7 @@ from activities.channels.ratelimit import (
 )
 from activities.channels.smtp_email import SmtpEmail
 from activities.channels.tencent_sms import TencentSms
+from activities.channels.wx_providers import wx_problems, wx_providers, wx_rates
 from activities.providers import MessageProvider, OutboxProvider, WebhookProvider
 
 #: Every channel a journey can send on (engine.contact_policy.MESSAGE_CHANNELS).
@@ -49,11 +52,14 @@ class CheckableProvider(MessageProvider, Protocol):
 
 
 def configured_providers(
-    channels: ChannelSettings, http: httpx.Client
+    channels: ChannelSettings,
+    http: httpx.Client,
+    sessions: sessionmaker[Session] | None = None,
 ) -> dict[str, CheckableProvider]:
     """The real providers the configuration chooses, by channel, without rate limits
-    (``journeys check-providers`` checks these). Raises :class:`ProviderConfigError`."""
-    problems = channels.problems()
+    (``journeys check-providers`` checks these; ``sessions``: for the WeCom / WeChat
+    providers' recipient look-ups). Raises :class:`ProviderConfigError`."""
+    problems = channels.problems() + wx_problems()
     if problems:
         raise ProviderConfigError(problems)
     chosen: dict[str, CheckableProvider] = {}
@@ -63,6 +69,7 @@ def configured_providers(
         chosen["sms"] = TencentSms(channels, http)
     if channels.email_provider == "smtp":
         chosen["email"] = SmtpEmail(channels)
+    chosen.update(wx_providers(http=http, sessions=sessions))  # JOURNEYS_WECOM_/WECHAT_*
     return chosen
 
 
@@ -84,8 +91,9 @@ def build_providers(
         AliyunSms.name: channels.aliyun_sms_rate_per_second,
         TencentSms.name: channels.tencent_sms_rate_per_second,
         SmtpEmail.name: channels.smtp_rate_per_second,
+        **wx_rates(),
     }
-    for channel, provider in configured_providers(channels, http).items():
+    for channel, provider in configured_providers(channels, http, sessions).items():
         registry[channel] = rate_limited(
             provider,
             sessions,

@@ -78,3 +78,24 @@ def finish_push(
         .values(**values)
     )
     session.commit()
+
+
+def record_all_pending(*, session: Session, detail: str, limit: int = 1000) -> int:
+    """Mark up to ``limit`` pending notices ``recorded`` (no push channel); commit; → how
+    many."""
+    ids = list(
+        session.exec(
+            select(TaskNotice.id)
+            .where(TaskNotice.push_status == "pending")
+            .order_by(col(TaskNotice.id))
+            .limit(limit)
+        )
+    )
+    if ids:
+        session.execute(
+            update(TaskNotice)
+            .where(col(TaskNotice.id).in_(ids), col(TaskNotice.push_status) == "pending")
+            .values(push_status="recorded", push_detail=detail[:500])
+        )
+    session.commit()
+    return len(ids)

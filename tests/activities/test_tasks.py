@@ -86,7 +86,11 @@ async def test_notices_go_to_guide_then_manager_once(
     with shop() as s:
         notices = list(s.exec(select(TaskNotice)))
         stored = s.get(GuideTask, task.task_id)
-    assert [(n.kind, n.to_guide_id) for n in notices] == [("reminder", "G1"), ("escalation", "GM")]
+    assert [(n.kind, n.to_guide_id) for n in notices] == [
+        ("created", "G1"),  # pushed to the guide's WeCom (activities.guide_notices)
+        ("reminder", "G1"),
+        ("escalation", "GM"),
+    ]
     assert stored is not None and stored.reminded_at and stored.escalated_at
 
 
@@ -103,7 +107,7 @@ async def test_notice_about_a_completed_task_is_a_no_op(
     with shop() as s:
         stored = s.get(GuideTask, task.task_id)
         assert stored is not None and stored.status == "completed"
-        assert list(s.exec(select(TaskNotice))) == []
+        assert [n.kind for n in s.exec(select(TaskNotice))] == ["created"]
 
 
 async def test_expired_notice_closes_the_task(

@@ -137,7 +137,10 @@ def _task(engine: Engine, customer: str) -> GuideTask | None:
 def _notices(engine: Engine, task_id: str) -> list[tuple[str, str | None]]:
     with Session(engine) as s:
         rows = s.exec(
-            select(TaskNotice).where(TaskNotice.task_id == task_id).order_by(col(TaskNotice.id))
+            # the journey's notices (not the "created" one create_task writes for the push)
+            select(TaskNotice)
+            .where(TaskNotice.task_id == task_id, TaskNotice.kind != "created")
+            .order_by(col(TaskNotice.id))
         ).all()
     return [(n.kind, n.to_guide_id) for n in rows]
 

@@ -1,0 +1,305 @@
+"""WeCom (企业微信): messages to customers through their guide, app messages to guides.
+
+* **Customers** are WeCom *external contacts* of a guide. A journey's ``wecom`` message
+  becomes an enterprise group-message template (``externalcontact/add_msg_template``,
+  ``chat_type=single``) with the customer's ``external_userid`` and, as ``sender``, the
+  WeCom ``userid`` of the customer's bound guide: WeCom shows it to the guide, who confirms
+  it and WeCom sends it from the guide's account (the platform never lets a server message
+  a customer directly). ``sent`` here means "waiting for the guide"; the template's
+  ``msgid`` is the provider message id. A customer without a WeCom binding (no
+  ``external_userid``, no bound guide, a guide without a WeCom ``userid``) is a permanent
+  failure naming what is missing, so the node's ``on_failure`` applies.
+* **Guides** get app messages (``message/send``, ``agentid``, text) for their task notices
+  (:mod:`activities.guide_notices`), with WeCom's duplicate check on, so a notice pushed
+  twice after a crash reaches the phone once.
+
+Configured by ``JOURNEYS_WECOM_*`` (:class:`WeComSettings`); secrets are ``SecretStr`` and
+never logged. Token caching, the one refresh on an expired token, throttling backoff and
+5xx retries are :mod:`activities.channels.wx_api`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from activities.channels.config import ConfigProblem
+from activities.channels.errors import ProviderAuthError, ProviderCheckError
+from activities.channels.wx_api import (
+    AccessTokenCache,
+    RetryPolicy,
+    WxApi,
+    WxApiError,
+    errcode_of,
+    request_json,
+)
+from activities.providers import (
+    Delivery,
+    MessageRejectedError,
+    OutboundMessage,
+    TransientDeliveryError,
+)
+from db.models import Customer, Guide
+
+PROVIDER = "wecom"
+#: gettoken errcodes that mean the corp id or secret is wrong (or this IP is not allowed).
+_CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40056, 40091, 41002, 41004, 60020})
+
+
+class WeComSettings(BaseSettings):
+    """``JOURNEYS_WECOM_*``: the corp, its app (guide notices) and the callback keys."""
+
+    model_config = SettingsConfigDict(env_prefix="JOURNEYS_WECOM_", env_file=".env", extra="ignore")
+
+    corp_id: str = ""
+    #: the secret of the self-built app that sends guide notices (and, unless
+    #: ``contact_secret`` is set, calls the customer-contact API: the app must then be in
+    #: 客户联系 → 可调用应用)
+    secret: SecretStr = SecretStr("")
+    agent_id: int | None = None
+    #: the 客户联系 secret, when customer-contact calls use it instead of the app's
+    contact_secret: SecretStr = SecretStr("")
+    #: the callback's Token and EncodingAESKey (43 characters), from the app's 接收消息 page
+    callback_token: SecretStr = SecretStr("")
+    callback_aes_key: SecretStr = SecretStr("")
+    base_url: str = "https://qyapi.weixin.qq.com"
+    timeout_seconds: float = 10.0
+    #: WeCom drops an identical app message to the same member within this many seconds
+    duplicate_check_seconds: int = 1800
+    #: the tag a customer gets while they are a WeCom contact of a guide
+    contact_tag: str = "企微好友"
+    #: API calls per second for the whole install (the shared rate bucket)
+    rate_per_second: float = Field(default=10.0, gt=0)
+
+    @property
+    def configured(self) -> bool:
+        """Credentials for API calls are set (the outbox stays the default otherwise)."""
+        return bool(self.corp_id and self.secret.get_secret_value())
+
+    @property
+    def app_configured(self) -> bool:
+        """App messages to guides can be sent (credentials and the app's agent id)."""
+        return self.configured and self.agent_id is not None
+
+    @property
+    def callback_configured(self) -> bool:
+        return bool(
+            self.corp_id
+            and self.callback_token.get_secret_value()
+            and self.callback_aes_key.get_secret_value()
+        )
+
+    @property
+    def wanted(self) -> bool:
+        """Any WeCom variable is set: then the configuration must be complete."""
+        return bool(self.corp_id or self.secret.get_secret_value() or self.agent_id is not None)
+
+    def problems(self) -> list[ConfigProblem]:
+        """What is missing or malformed, each naming its variable (empty when WeCom is not
+        wanted at all: the outbox keeps its messages)."""
+        out = []
+        if self.wanted:
+            if not self.corp_id:
+                out.append(ConfigProblem("JOURNEYS_WECOM_CORP_ID", "missing; WeCom needs it"))
+            if not self.secret.get_secret_value():
+                out.append(ConfigProblem("JOURNEYS_WECOM_SECRET", "missing; WeCom needs it"))
+            if self.agent_id is None:
+                out.append(
+                    ConfigProblem("JOURNEYS_WECOM_AGENT_ID", "missing; guide notices need it")
+                )
+        key = self.callback_aes_key.get_secret_value()
+        if key and len(key) != 43:
+            out.append(ConfigProblem("JOURNEYS_WECOM_CALLBACK_AES_KEY", "must be 43 characters"))
+        return out
+
+
+class WeComClient:
+    """The corp's API: one cached token per secret (app, customer contact)."""
+
+    def __init__(
+        self,
+        settings: WeComSettings,
+        client: httpx.Client | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._http = client or httpx.Client(timeout=settings.timeout_seconds)
+        extra: dict[str, Any] = {"retry": retry}
+        if sleep is not None:
+            extra["sleep"] = sleep
+        app_secret = settings.secret
+        contact_secret = (
+            settings.contact_secret if settings.contact_secret.get_secret_value() else app_secret
+        )
+        self.app = WxApi(
+            name="WeCom",
+            client=self._http,
+            base_url=settings.base_url,
+            tokens=AccessTokenCache(lambda _forced: self._token(app_secret, "SECRET")),
+            **extra,
+        )
+        self.contact = (
+            self.app
+            if contact_secret is app_secret
+            else WxApi(
+                name="WeCom",
+                client=self._http,
+                base_url=settings.base_url,
+                tokens=AccessTokenCache(
+                    lambda _forced: self._token(contact_secret, "CONTACT_SECRET")
+                ),
+                **extra,
+            )
+        )
+
+    def _token(self, secret: SecretStr, variable: str) -> tuple[str, float]:
+        data = request_json(
+            self._http,
+            "GET",
+            f"{self.settings.base_url.rstrip('/')}/cgi-bin/gettoken",
+            params={"corpid": self.settings.corp_id, "corpsecret": secret.get_secret_value()},
+        )
+        errcode = errcode_of(data)
+        if errcode in _CREDENTIAL_ERRCODES:
+            raise ProviderAuthError(
+                "WeCom",
+                f"errcode {errcode}",
+                ("JOURNEYS_WECOM_CORP_ID", f"JOURNEYS_WECOM_{variable}"),
+            )
+        if errcode != 0 or not data.get("access_token"):
+            raise TransientDeliveryError(f"WeCom gave no access token (errcode {errcode})")
+        return str(data["access_token"]), float(data.get("expires_in") or 7200)
+
+    def check(self) -> str:
+        """Fetch the tokens (nothing is sent); :class:`ProviderCheckError` naming the
+        variables when refused."""
+        try:
+            self.app.tokens.get()
+            self.contact.tokens.get()
+        except (MessageRejectedError, TransientDeliveryError) as exc:
+            raise ProviderCheckError(str(exc)) from exc
+        return f"WeCom access token for corp {self.settings.corp_id}"
+
+    # ------------------------------------------------------------------ calls
+
+    def add_msg_template(self, *, sender: str, external_userid: str, content: str) -> str:
+        """A group-message template for one customer, to be confirmed by ``sender``;
+        → WeCom's msgid. :class:`MessageRejectedError` when WeCom cannot send it to them."""
+        payload = {
+            "chat_type": "single",
+            "external_userid": [external_userid],
+            "sender": sender,
+            "allow_select": False,
+            "text": {"content": content},
+        }
+        try:
+            data = self.contact.post("/cgi-bin/externalcontact/add_msg_template", payload)
+        except WxApiError as exc:
+            raise MessageRejectedError(
+                f"WeCom refused the message template for guide {sender} "
+                f"(errcode {exc.errcode} {exc.errmsg})"
+            ) from exc
+        if external_userid in (data.get("fail_list") or []):
+            raise MessageRejectedError(
+                f"WeCom cannot send to external contact {external_userid}: they are not a "
+                f"contact of guide {sender} (or reached this month's group-message limit)"
+            )
+        return str(data.get("msgid") or "")
+
+    def send_app_text(self, *, userid: str, content: str) -> str:
+        """An app text message to one member (a guide); → WeCom's msgid."""
+        if self.settings.agent_id is None:
+            raise MessageRejectedError("JOURNEYS_WECOM_AGENT_ID is not set")
+        payload = {
+            "touser": userid,
+            "msgtype": "text",
+            "agentid": self.settings.agent_id,
+            "text": {"content": content},
+            "safe": 0,
+            "enable_duplicate_check": 1,
+            "duplicate_check_interval": self.settings.duplicate_check_seconds,
+        }
+        try:
+            data = self.app.post("/cgi-bin/message/send", payload)
+        except WxApiError as exc:
+            raise MessageRejectedError(
+                f"WeCom refused the app message to {userid} (errcode {exc.errcode} {exc.errmsg})"
+            ) from exc
+        invalid = str(data.get("invaliduser") or "").split("|")
+        if userid in invalid:
+            raise MessageRejectedError(
+                f"WeCom member {userid} cannot receive the app's messages (not in the app's "
+                "visible range, or no such member)"
+            )
+        return str(data.get("msgid") or "")
+
+
+# ---------------------------------------------------------------------- customers
+
+
+@dataclass(frozen=True)
+class WeComRecipient:
+    external_userid: str
+    sender_userid: str
+    guide_id: str
+
+
+def wecom_recipient(session: Session, customer_id: str) -> WeComRecipient:
+    """Who a WeCom message to ``customer_id`` goes to and through which guide;
+    :class:`MessageRejectedError` naming what is missing."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise MessageRejectedError(f"customer {customer_id} does not exist")
+    if not customer.wecom_external_userid:
+        raise MessageRejectedError(
+            f"customer {customer_id} has no WeCom binding: they are not a WeCom contact of "
+            "any guide (no external_userid)"
+        )
+    if not customer.guide_id:
+        raise MessageRejectedError(
+            f"customer {customer_id} has no bound guide to send the WeCom message from"
+        )
+    guide = session.get(Guide, customer.guide_id)
+    if guide is None or not guide.wecom_userid:
+        raise MessageRejectedError(
+            f"guide {customer.guide_id} of customer {customer_id} has no WeCom userid"
+        )
+    return WeComRecipient(customer.wecom_external_userid, guide.wecom_userid, guide.id)
+
+
+class WeComCustomerProvider:
+    """The ``wecom`` channel: a template the customer's guide confirms (module docstring)."""
+
+    name = PROVIDER
+
+    def __init__(self, client: WeComClient, sessions: sessionmaker[Session] | None) -> None:
+        self._client = client
+        self._sessions = sessions
+        self.rate_per_second = client.settings.rate_per_second
+
+    def check(self) -> str:
+        return self._client.check()
+
+    def deliver(self, message: OutboundMessage) -> Delivery:
+        if self._sessions is None:  # built for check-providers only
+            raise TransientDeliveryError(f"{self.name}: built without a database")
+        with self._sessions() as session:
+            to = wecom_recipient(session, message.customer_id)
+        content = f"{message.subject}\n{message.body}" if message.subject else message.body
+        msgid = self._client.add_msg_template(
+            sender=to.sender_userid, external_userid=to.external_userid, content=content
+        )
+        return Delivery(
+            status="sent",
+            response=f"WeCom template {msgid}: waiting for guide {to.sender_userid} to confirm",
+            provider_message_id=msgid or None,
+        )
