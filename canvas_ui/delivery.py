@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import Session, col, select
+
 from canvas_ui.i18n import gettext, lazy
-from canvas_ui.texts import CHANNEL_LABELS
+from canvas_ui.texts import CHANNEL_LABELS, when
 from canvas_ui.words import message_status
 from db.models import OutboxMessage
 
@@ -73,3 +75,33 @@ def channel_name(channel: str) -> str:
 def source_name(source: str) -> str:
     """``sms_reply`` → "SMS reply (T / TD / 退订)"; another source as it is stored."""
     return gettext(OPT_OUT_SOURCE_LABELS[source]) if source in OPT_OUT_SOURCE_LABELS else source
+
+
+def delivery_line(view: DeliveryView, tz: str) -> str:
+    """ "Delivered 12-01 10:05", "Failed 12-01 10:05: UNDELIV" — the run view's words."""
+    at = when(view.at.isoformat(), tz) if view.at else ""
+    line = " ".join(part for part in (view.label, at) if part)
+    return f"{line}: {view.detail}" if view.detail and view.status == "failed" else line
+
+
+def annotate_steps(session: Session, steps: list[dict[str, Any]], tz: str) -> None:
+    """Add each message step's delivery status as it stands now (receipts arrive after the
+    run recorded the step) to its note and to its result (``delivery``), in place."""
+    ids = [
+        str(s["result"]["message_id"])
+        for s in steps
+        if isinstance(s.get("result"), dict) and s["result"].get("message_id")
+    ]
+    if not ids:
+        return
+    rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)))
+    found = {m.id: delivery(m) for m in rows}
+    for s in steps:
+        result = s.get("result")
+        view = found.get(str(result.get("message_id"))) if isinstance(result, dict) else None
+        if view is None or not isinstance(result, dict):
+            continue
+        line = delivery_line(view, tz)
+        s["result"] = {**result, "delivery": line}
+        s["delivery"] = view.as_json()
+        s["note"] = f"{s['note']} · {line}" if s.get("note") else line

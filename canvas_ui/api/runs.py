@@ -11,10 +11,12 @@ from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
 from canvas_ui.api.responses import TEMPORAL_UNAVAILABLE
+from canvas_ui.delivery import delivery
 from canvas_ui.deps import CurrentPrincipal, CurrentUser, SessionDep, TemporalDep
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
+from db.models import MESSAGE_STATUSES
 from db.session import end_transaction, in_thread
 from services.journeys import JourneyNotLiveError, enroll_customers, stop_run
 from services.tasks import complete_task
@@ -148,15 +150,25 @@ async def task_outcome(
 @router.get("/outbox")
 def outbox(
     session: SessionDep,
-    customer_id: str | None = None,
-    journey_id: str | None = None,
+    customer_id: str | None = Query(default=None, max_length=32),
+    journey_id: str | None = Query(default=None, max_length=64),
+    status: str | None = Query(default=None, max_length=16),
+    tests: bool = Query(default=False, description="include test sends from the panel"),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
-    """Messages the journeys sent (the default provider records them here)."""
+    """Messages the journeys sent (the outbox provider records them here), newest first,
+    each with its delivery status (``delivery``: sent → delivered / failed, when, the
+    provider's detail). Test sends from the message panel only with ``tests=true``."""
+    if status is not None and status not in MESSAGE_STATUSES:
+        raise HTTPException(
+            422, f"status: unknown message status {status!r}; one of {', '.join(MESSAGE_STATUSES)}"
+        )
     rows = crud.list_messages(
         session=session,
         customer_id=customer_id,
         journey_id=journey_id,
+        status=status,
+        is_test=None if tests else False,
         limit=limit,
     )
-    return [m.model_dump(mode="json") for m in rows]
+    return [{**m.model_dump(mode="json"), "delivery": delivery(m).as_json()} for m in rows]

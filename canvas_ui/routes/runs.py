@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from canvas_ui import queries, replay_jobs, words
+from canvas_ui import delivery, queries, replay_jobs, words
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import SessionDep, SettingsDep, TemporalDep
 from canvas_ui.diagnostics import problem_sentences
@@ -83,6 +83,7 @@ VALUE_KEYS = {
     "outcome": lazy("Outcome"),
     "status": lazy("Status"),
     "message_id": lazy("Message"),
+    "delivery": lazy("Delivery"),
     "channel": lazy("Channel"),
     "until": lazy("Until"),
     "occurred_at": lazy("Happened"),
@@ -228,6 +229,8 @@ async def run_page(
         labels = _labels(document)
         boot = _canvas_boot(session, journey, document)
         boot["run"] = _run_boot(view.explanation, labels)
+        # messages' delivery status as it is now (receipts come after the step was recorded)
+        delivery.annotate_steps(session, boot["run"]["steps"], boot["run"].get("timezone", ""))
         boot["runStrings"] = _run_strings()
         return render(
             request,

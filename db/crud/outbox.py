@@ -35,11 +35,15 @@ def list_messages(
     customer_id: str | None = None,
     journey_id: str | None = None,
     status: str | None = None,
+    is_test: bool | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[OutboxMessage]:
-    """Outbox rows, newest first, filtered by customer, journey and/or status."""
+    """Outbox rows, newest first, filtered by customer, journey, status and/or whether
+    they are test sends from the message panel (``None``: both)."""
     stmt = select(OutboxMessage)
+    if is_test is not None:
+        stmt = stmt.where(OutboxMessage.is_test == is_test)
     if customer_id is not None:
         stmt = stmt.where(OutboxMessage.customer_id == customer_id)
     if journey_id is not None:
