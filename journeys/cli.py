@@ -10,6 +10,7 @@
     journeys enroll JOURNEY_ID C000001 C000002 …
     journeys enroll-segment JOURNEY_ID   # the journey's segment audience, with a progress bar
     journeys move-waiting JOURNEY_ID --from 1 [--map w2=m] [--apply]   # to a newer version
+    journeys backtest JOURNEY_ID --draft --since 30d   # the draft vs the live version
     journeys recompute-metrics           # RFM(L) for everyone + customer metrics
     journeys create-user NAME --role admin   # a sign-in account (asks for the password)
     journeys disable-demo-logins         # switch off the demo logins before going live
@@ -865,6 +866,145 @@ async def _follow_move(engine: Any, move_id: int, work: Any) -> None:
             await asyncio.sleep(0.5)
     row = await task
     console.print(f"Move {move_id} {row.status}: {row.moved} moved, {row.skipped} had ended")
+
+
+# ------------------------------------------------------------------ backtest (services.backtest)
+
+
+def _days(text: str) -> int:
+    """``30d`` / ``30`` → 30."""
+    raw = text.strip().lower().removesuffix("d")
+    if not raw.isdigit():
+        raise typer.BadParameter(
+            f"{text!r}: write a number of days, e.g. 30d", param_hint="--since"
+        )
+    return int(raw)
+
+
+@app.command()
+def backtest(
+    journey_id: str,
+    draft: bool = typer.Option(True, "--draft/--no-draft", help="Backtest the draft."),
+    version: int = typer.Option(0, min=0, help="Backtest this version instead of the draft."),
+    since: str = typer.Option(
+        "30d", help="Customers who entered the live version since, e.g. 30d."
+    ),
+    baseline: int = typer.Option(
+        0, min=0, help="Compare with this version (default: the live one)."
+    ),
+    workers: int = typer.Option(2, min=0, max=64, help="Worker processes (0: this process)."),
+) -> None:
+    """What-if backtest: the draft (or --version) against the live version on the customers
+    who entered it, with a progress bar; prints the report side by side."""
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+    from rich.table import Table
+    from sqlmodel import Session
+
+    from db import make_engine
+    from db.crud import backtests as backtest_crud
+    from db.session import writer
+    from services import backtest as service
+
+    settings = get_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    req = service.BacktestRequest(
+        candidate=version if version or not draft else "draft",
+        baseline=baseline or None,
+        since_days=_days(since),
+    )
+    with Session(writer(engine)) as session:
+        try:
+            row = service.prepare(
+                session=session,
+                journey_id=journey_id,
+                req=req,
+                by="cli",
+                timezone=settings.timezone,
+            )
+        except service.BacktestInputError as exc:
+            console.print(f"[red]{exc.field}: {exc.message}[/red]")
+            raise typer.Exit(2) from exc
+        except service.CandidateInvalidError as exc:
+            console.print(f"[red]The draft has errors: {exc}[/red]")
+            raise typer.Exit(2) from exc
+        session.commit()
+        assert row.id is not None
+        backtest_id, total = row.id, row.total
+    results: dict[str, Any] = {}
+
+    def work() -> None:
+        with contextlib.suppress(Exception):  # stored on the row; read below
+            results.update(
+                service.run_backtest(
+                    engine=engine,
+                    backtest_id=backtest_id,
+                    timezone=settings.timezone,
+                    settings=service.BacktestSettings(workers=workers),
+                )
+            )
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+    ) as progress:
+        bar = progress.add_task("Backtesting", total=total)
+        while thread.is_alive():
+            with Session(engine) as session:
+                current = backtest_crud.get_backtest(
+                    session=session, journey_id=journey_id, backtest_id=backtest_id
+                )
+            if current is not None:
+                progress.update(bar, completed=current.done)
+            thread.join(0.5)
+    with Session(engine) as session:
+        done = backtest_crud.get_backtest(
+            session=session, journey_id=journey_id, backtest_id=backtest_id
+        )
+    if done is None or done.status != "done":
+        console.print(f"[red]Backtest failed: {done.error if done else '?'}[/red]")
+        raise typer.Exit(1)
+    r = done.result
+    b, c = r["baseline"], r["candidate"]
+    table = Table(title=f"Backtest {backtest_id}: {done.candidate} vs v{done.baseline_version}")
+    for col in ("", f"v{done.baseline_version}", done.candidate, "difference"):
+        table.add_column(col, justify="right")
+    rows = [
+        ("customers", r["customers"], r["customers"]),
+        ("coupons", b["coupons"], c["coupons"]),
+        ("coupon value", b["coupon_value"], c["coupon_value"]),
+        ("messages", sum(b["messages"].values()), sum(c["messages"].values())),
+        ("guide tasks", sum(b["tasks"].values()), sum(c["tasks"].values())),
+        (
+            "guide-days over capacity",
+            r["over_capacity"]["baseline"],
+            r["over_capacity"]["candidate"],
+        ),
+        ("conversions", b["conversions"], c["conversions"]),
+        ("revenue", b["revenue"], c["revenue"]),
+        ("waiting past history", b["beyond_history"], c["beyond_history"]),
+    ]
+    for name, bv, cv in rows:
+        table.add_row(name, f"{bv:,}", f"{cv:,}", f"{cv - bv:+,}")
+    console.print(table)
+    ports = Table(title="customers per step and port")
+    for col in ("step", "port", f"v{done.baseline_version}", done.candidate, "difference"):
+        ports.add_column(col)
+    for n in r["nodes"]:
+        ports.add_row(
+            n["label"],
+            n["port"],
+            str(n["baseline"]),
+            str(n["candidate"]),
+            f"{n['candidate'] - n['baseline']:+}",
+        )
+    console.print(ports)
+    console.print(f"Page: /journeys/{journey_id}/backtest/{backtest_id}")
 
 
 def main() -> None:

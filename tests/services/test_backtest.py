@@ -148,3 +148,28 @@ def test_a_period_without_entries_is_explained(engine: Engine) -> None:
                 timezone="UTC",
             )
     assert "first customer entered on 2026-03-02" in info.value.message
+
+
+def test_the_cli_prints_the_report(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from journeys.cli import app
+    from settings import get_settings
+
+    with Session(engine) as session:
+        jid = seed(session)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("JOURNEYS_TIMEZONE", "UTC")
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(
+            app, ["backtest", jid, "--draft", "--since", "365d", "--workers", "0"]
+        )
+        assert out.exit_code == 0, out.output
+        assert "coupons" in out.output and "+1" in out.output
+        bad = CliRunner().invoke(app, ["backtest", jid, "--since", "soon"])
+        assert bad.exit_code == 2
+    finally:
+        get_settings.cache_clear()
