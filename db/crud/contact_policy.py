@@ -204,6 +204,32 @@ def customer_zone(*, session: Session, customer_id: str, default: str) -> ZoneIn
     return ZoneInfo("UTC")
 
 
+def customer_zones(
+    *, session: Session, customer_ids: list[str], default: str
+) -> dict[str, ZoneInfo]:
+    """:func:`customer_zone` of many customers in one query."""
+    found = {
+        cid: _first_zone(own, store, default)
+        for cid, own, store in session.execute(
+            select(col(Customer.id), col(Customer.timezone), col(Store.timezone))
+            .outerjoin(Store, col(Store.id) == col(Customer.store_id))
+            .where(col(Customer.id).in_(customer_ids))
+        )
+    }
+    return {cid: found.get(cid) or _first_zone(None, None, default) for cid in customer_ids}
+
+
+def _first_zone(*names: str | None) -> ZoneInfo:
+    for name in names:
+        if not name:
+            continue
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue  # bad data in a profile: the next fallback, not a failed send
+    return ZoneInfo("UTC")
+
+
 def check_contact(
     *,
     session: Session,
@@ -475,10 +501,9 @@ def check_contacts(
         row = get_policy_row(session=reads)
         policy = as_policy(row)
         fallback = row.fallback_timezone or default_zone
-        zones = {
-            cid: customer_zone(session=reads, customer_id=cid, default=fallback)
-            for cid in {c.customer_id for c in checks}
-        }
+        zones = customer_zones(
+            session=reads, customer_ids=list({c.customer_id for c in checks}), default=fallback
+        )
         stored = {
             r.decision_key: r
             for r in reads.exec(
@@ -528,55 +553,68 @@ def _decide_batch(
     todo: list[tuple[int, ContactCheck]],
     answers: list[PolicyDecision | None],
 ) -> None:
+    """Decide ``todo`` under the lock with a fixed number of statements whatever the batch
+    size (decisions stored by a racing retry, every customer's counted contacts, one
+    insert): the lock is held for the decisions, not for a round trip per check."""
     begin_write(session)
     if session.get_bind().dialect.name == "postgresql":
         for cid in sorted({c.customer_id for _, c in todo}):
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": cid})
-    widest = max((cap.window_days for cap in policy.caps), default=0)
-    for i, c in todo:
-        existing = find_by(
-            session, ContactLedgerEntry, ContactLedgerEntry.decision_key, c.decision_key
+    stored = {
+        r.decision_key: r
+        for r in session.exec(
+            select(ContactLedgerEntry).where(
+                col(ContactLedgerEntry.decision_key).in_([c.decision_key for _, c in todo])
+            )
         )
+    }
+    widest = max((cap.window_days for cap in policy.caps), default=0)
+    counted: dict[str, list[Contact]] = {c.customer_id: [] for _, c in todo}
+    if widest:
+        first = min(c.at for _, c in todo) - timedelta(days=widest)
+        last = max(c.at for _, c in todo)
+        for r in session.exec(
+            select(ContactLedgerEntry).where(
+                col(ContactLedgerEntry.customer_id).in_(list(counted)),
+                col(ContactLedgerEntry.outcome) == "sent",
+                col(ContactLedgerEntry.at) > first,
+                col(ContactLedgerEntry.at) <= last,
+            )
+        ):
+            counted[r.customer_id].append(Contact(aware(r.at) or last, r.channel, r.category))
+    rows: list[ContactLedgerEntry] = []
+    for i, c in todo:
+        existing = stored.get(c.decision_key)
         if existing is not None:
             answers[i] = _decision_of(existing)
             continue
-        contacts: list[Contact] = []
-        if widest:
-            stmt = select(ContactLedgerEntry).where(
-                col(ContactLedgerEntry.customer_id) == c.customer_id,
-                col(ContactLedgerEntry.outcome) == "sent",
-                col(ContactLedgerEntry.at) > c.at - timedelta(days=widest),
-                col(ContactLedgerEntry.at) <= c.at,
-            )
-            contacts = [
-                Contact(aware(r.at) or c.at, r.channel, r.category)
-                for r in session.exec(stmt).all()
-            ]
         decision = decide(
             policy,
             zone=zones[c.customer_id],
-            contacts=contacts,
+            contacts=counted[c.customer_id],  # decide() keeps to each cap's window
             channel=c.channel,
             category=c.category,
             at=c.at,
         )
         if decision.outcome in (ALLOW, CAPPED_OUTCOME):
-            session.add(
-                ContactLedgerEntry(
-                    decision_key=c.decision_key,
-                    customer_id=c.customer_id,
-                    channel=c.channel,
-                    category=c.category,
-                    outcome="sent" if decision.outcome == ALLOW else "capped",
-                    rule=decision.rule,
-                    until=datetime.fromisoformat(decision.until) if decision.until else None,
-                    detail=decision.detail[:200],
-                    at=c.at,
-                    journey_id=c.journey_id,
-                    node_id=c.node_id,
-                    workflow_id=c.workflow_id,
-                )
+            row = ContactLedgerEntry(
+                decision_key=c.decision_key,
+                customer_id=c.customer_id,
+                channel=c.channel,
+                category=c.category,
+                outcome="sent" if decision.outcome == ALLOW else "capped",
+                rule=decision.rule,
+                until=datetime.fromisoformat(decision.until) if decision.until else None,
+                detail=decision.detail[:200],
+                at=c.at,
+                journey_id=c.journey_id,
+                node_id=c.node_id,
+                workflow_id=c.workflow_id,
             )
-            session.flush()  # the next check of this customer counts it
+            rows.append(row)
+            stored[c.decision_key] = row  # the same key twice in a batch: one decision
+            if decision.outcome == ALLOW:  # the next check of this customer counts it
+                counted[c.customer_id].append(Contact(c.at, c.channel, c.category))
         answers[i] = decision
+    session.add_all(rows)
     session.commit()

@@ -58,3 +58,70 @@ async def test_a_deferral_in_a_batch_is_not_recorded(sessions: sessionmaker[Sess
     assert {a.outcome for a in answers} == {DEFER}
     with sessions() as s:
         assert s.exec(select(ContactLedgerEntry)).all() == []
+
+
+def test_a_batch_decides_as_the_checks_one_by_one(sessions: sessionmaker[Session]) -> None:
+    """Random checks (three customers, channels, categories, times, a repeated key) decided
+    as one batch give the answers and ledger of the same checks decided one at a time."""
+    import random
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    caps = [
+        {"id": "msg", "channel": "message", "max_contacts": 2, "window_days": 7},
+        {"id": "sms", "channel": "sms", "max_contacts": 1, "window_days": 3},
+        {
+            "id": "cp",
+            "channel": "coupon",
+            "max_contacts": 1,
+            "window_days": 2,
+            "category": "marketing",
+        },
+    ]
+    _setup(sessions, caps, quiet=("22:00", "08:00"))
+    with sessions() as s:
+        from db.models import Customer
+
+        s.add(Customer(id="C3", name="c3", timezone="Europe/Berlin"))
+        s.commit()
+    rng = random.Random(7)
+    checks = []
+    for n in range(60):
+        key = f"k{n}" if n % 13 else "k1"  # a key seen before: its first decision again
+        checks.append(
+            crud.ContactCheck(
+                key,
+                rng.choice(("C1", "C2", "C3")),
+                rng.choice(("sms", "wecom", "email", "coupon", "guide_task")),
+                rng.choice(("marketing", "service")),
+                T0 + timedelta(hours=rng.randint(0, 24 * 9)),
+            )
+        )
+    checks.sort(key=lambda c: c.at)
+    write = write_session_factory(sessions.kw["bind"])
+
+    def ledger() -> list[tuple[str, str, str]]:
+        with sessions() as s:
+            return sorted(
+                (r.decision_key, r.outcome, r.rule) for r in s.exec(select(ContactLedgerEntry))
+            )
+
+    with sessions() as reads, write() as session:
+        together = crud.check_contacts(
+            session=session, reads=reads, checks=checks, default_zone="Asia/Shanghai"
+        )
+    batched = ledger()
+    with write() as session:
+        session.execute(delete(ContactLedgerEntry))
+        session.commit()
+    alone = []
+    for c in checks:
+        with sessions() as reads, write() as session:
+            (answer,) = crud.check_contacts(
+                session=session, reads=reads, checks=[c], default_zone="Asia/Shanghai"
+            )
+            alone.append(answer)
+    assert together == alone
+    assert batched == ledger()
+    assert {a.outcome for a in together} >= {ALLOW, CAPPED_OUTCOME, DEFER}
