@@ -194,6 +194,7 @@ async def move_apply(
     if move_id is not None:
         service.start_in_background(engine=request.app.state.engine, client=client, move_id=move_id)
         ctx["move"] = {**ctx["move"], "active": True}
+    ctx["applied"] = True  # the table is what was applied: no second button for it
     return render(request, "version_move.html", ctx, block="dialog", force_block=True)
 
 
