@@ -23,7 +23,16 @@ ALL_ROLES = frozenset({"admin", "hq", "store_manager", "guide"})
 WIDE = frozenset({"admin", "hq"})
 
 #: Paths anyone may open (the login page, static assets, the language switch).
-PUBLIC_PREFIXES = ("/login", "/logout", "/lang", "/static/", "/vendor/", "/favicon.ico")
+#: ``/callbacks/`` is for WeCom and WeChat: each request carries the platform's signature.
+PUBLIC_PREFIXES = (
+    "/login",
+    "/logout",
+    "/lang",
+    "/static/",
+    "/vendor/",
+    "/favicon.ico",
+    "/callbacks/",
+)
 #: Paths machines call with an API key.
 MACHINE_PREFIXES = ("/api/events",)
 API_KEY_HEADER = "x-api-key"

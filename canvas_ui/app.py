@@ -57,6 +57,7 @@ from canvas_ui.routes import (
     tasks_dashboard,
     version_moves,
     workbench,
+    wx_callbacks,
 )
 from canvas_ui.templating import STATIC_DIR, make_templates, render
 from db.errors import NotFoundError
@@ -79,7 +80,7 @@ VENDOR_DIRS = {
     "/vendor/echarts": NODE_MODULES / "echarts" / "dist",
 }
 #: Requests that carry their own authentication (signed webhooks), not a browser cookie.
-CSRF_EXEMPT = ("/api/events",)
+CSRF_EXEMPT = ("/api/events", wx_callbacks.PREFIX)
 #: Every router, imported directly: an import error fails start-up instead of quietly
 #: removing pages or /api/events.
 ROUTERS = (
@@ -115,6 +116,7 @@ ROUTERS = (
     audit_api.router,
     audit.router,
     sms_callbacks.router,
+    wx_callbacks.router,
 )
 
 

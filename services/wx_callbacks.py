@@ -1,0 +1,183 @@
+"""What WeCom and WeChat tell us: contact changes and template-message receipts.
+
+Routes (``canvas_ui/routes/wx_callbacks.py``) verify and decrypt; these use cases act on the
+plain callback fields, one write transaction each:
+
+* **WeCom ``change_external_contact``** — ``add_external_contact`` binds the customer to the
+  guide whose WeCom ``userid`` added them (``db.crud.bindings.bind_guide``, so the binding
+  history attributes later online orders to that guide) and tags them
+  (``WeComSettings.contact_tag``); ``del_external_contact`` (the guide removed the customer)
+  and ``del_follow_user`` (the customer removed the guide) unbind them from that guide and
+  swap the tag for ``lost_tag``. The customer is found by ``external_userid``; a first
+  contact is matched by the contact-way ``State`` carrying the customer id (``c:<id>`` or the
+  bare id), and their ``external_userid`` is stored. Each callback is stored once
+  (``wecom_contact_event``): WeCom's repeats change nothing, and an event older than one
+  already applied for the same contact is kept but not applied (``stale``).
+* **WeChat ``TEMPLATESENDJOBFINISH``** — the receipt of a template message:
+  ``db.crud.outbox.record_receipt`` (``success`` → delivered, anything else → failed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from db.crud import outbox
+from db.crud._util import aware
+from db.crud.bindings import bind_guide
+from db.models import CONTACT_CHANGE_TYPES, Customer, Guide, WeComContactEvent
+from db.session import begin_write
+
+log = logging.getLogger(__name__)
+
+WECHAT_PROVIDER = "wechat"
+#: the tag a customer gets when they removed their guide or were removed
+LOST_TAG = "企微已删除"
+
+
+@dataclass(frozen=True)
+class ContactOutcome:
+    outcome: str  # bound / unbound / duplicate / stale / unknown_customer / unknown_guide / …
+    customer_id: str | None = None
+
+
+def event_time(fields: dict[str, str]) -> datetime:
+    """The callback's ``CreateTime`` (seconds since the epoch) as UTC."""
+    try:
+        return datetime.fromtimestamp(int(fields.get("CreateTime", "0")), UTC)
+    except (ValueError, OverflowError, OSError):
+        return datetime.fromtimestamp(0, UTC)
+
+
+def wecom_contact_event(
+    *, session: Session, corp_id: str, fields: dict[str, str], contact_tag: str
+) -> ContactOutcome:
+    """Apply one decrypted ``change_external_contact`` callback (module docstring); commit."""
+    change = fields.get("ChangeType", "")
+    if fields.get("Event") != "change_external_contact" or change not in CONTACT_CHANGE_TYPES:
+        return ContactOutcome("ignored")
+    user_id = fields.get("UserID", "")
+    external = fields.get("ExternalUserID", "")
+    at = event_time(fields)
+    key = f"{corp_id}:{change}:{user_id}:{external}:{fields.get('CreateTime', '')}"
+    begin_write(session)
+    if session.exec(select(WeComContactEvent.id).where(WeComContactEvent.event_key == key)).first():
+        session.commit()
+        return ContactOutcome("duplicate")
+    row = WeComContactEvent(
+        event_key=key[:255],
+        change_type=change,
+        user_id=user_id[:64],
+        external_user_id=external[:64],
+        event_time=at,
+        state=fields.get("State", "")[:64],
+    )
+    guide = session.exec(select(Guide).where(Guide.wecom_userid == user_id)).first()
+    customer = _customer(
+        session, external, fields.get("State", ""), adding=change == "add_external_contact"
+    )
+    row.guide_id = guide.id if guide else None
+    row.customer_id = customer.id if customer else None
+    if guide is None:
+        row.outcome = "unknown_guide"
+    elif customer is None:
+        row.outcome = "unknown_customer"
+    elif _newer_applied(session, external, at):
+        row.outcome = "stale"
+    elif change == "add_external_contact":
+        customer.wecom_external_userid = external
+        bind_guide(session=session, customer=customer, guide_id=guide.id, at=at)
+        _retag(customer, add=contact_tag, remove=LOST_TAG)
+        row.outcome = "bound"
+    elif customer.guide_id == guide.id:
+        bind_guide(session=session, customer=customer, guide_id=None, at=at)
+        _retag(customer, add=LOST_TAG, remove=contact_tag)
+        row.outcome = "unbound"
+    else:  # the customer is bound to another guide now: that binding stands
+        row.outcome = "other_guide"
+    session.add(row)
+    if customer is not None:
+        session.add(customer)
+    try:
+        session.commit()
+    except IntegrityError:  # the same callback, handled by a parallel request
+        session.rollback()
+        return ContactOutcome("duplicate")
+    return ContactOutcome(row.outcome, row.customer_id)
+
+
+def _customer(session: Session, external: str, state: str, *, adding: bool) -> Customer | None:
+    found = session.exec(select(Customer).where(Customer.wecom_external_userid == external)).first()
+    if found is not None or not adding or not state:
+        return found
+    # a first contact: the contact-way QR code's state names the customer
+    customer_id = state[2:] if state.startswith("c:") else state
+    customer = session.get(Customer, customer_id[:32])
+    if customer is not None and customer.wecom_external_userid not in (None, "", external):
+        return None  # already another WeCom contact: do not steal the binding
+    return customer
+
+
+def _newer_applied(session: Session, external: str, at: datetime) -> bool:
+    latest = session.exec(
+        select(WeComContactEvent.event_time)
+        .where(
+            WeComContactEvent.external_user_id == external,
+            col(WeComContactEvent.outcome).in_(("bound", "unbound")),
+        )
+        .order_by(col(WeComContactEvent.event_time).desc())
+        .limit(1)
+    ).first()
+    latest_at = aware(latest)
+    return latest_at is not None and latest_at > at
+
+
+def _retag(customer: Customer, *, add: str, remove: str) -> None:
+    tags = [t for t in customer.tags if t != remove]
+    if add and add not in tags:
+        tags.append(add)
+    customer.tags = tags  # a new list: the JSON column sees the change
+
+
+# ---------------------------------------------------------------------- WeChat
+
+
+class UnknownMessageError(Exception):
+    """A receipt names a message this install never sent."""
+
+    def __init__(self, provider_message_id: str) -> None:
+        super().__init__(f"no WeChat message with msgid {provider_message_id}")
+        self.provider_message_id = provider_message_id
+
+
+_logged_unknown: OrderedDict[str, None] = OrderedDict()
+
+
+def wechat_event(*, session: Session, fields: dict[str, str]) -> str:
+    """Apply one WeChat event; → what was done. :class:`UnknownMessageError` for a receipt
+    of an unknown message (logged once per msgid)."""
+    if fields.get("Event") != "TEMPLATESENDJOBFINISH":
+        return "ignored"
+    msgid = fields.get("MsgID") or fields.get("MsgId") or ""
+    state = fields.get("Status", "")
+    row = outbox.record_receipt(
+        session=session,
+        provider=WECHAT_PROVIDER,
+        provider_message_id=msgid,
+        status="delivered" if state == "success" else "failed",
+        at=event_time(fields),
+        detail=state,
+    )
+    if row is None:
+        if msgid not in _logged_unknown:
+            log.warning("WeChat receipt for unknown msgid %s (%s)", msgid, state)
+            _logged_unknown[msgid] = None
+            while len(_logged_unknown) > 1000:
+                _logged_unknown.popitem(last=False)
+        raise UnknownMessageError(msgid)
+    return row.status
