@@ -91,6 +91,18 @@
 
   window.JC = { api, toast, csrfToken, confirm: confirmDialog };
 
+  // hx-post elements with data-app-confirm ask in the app's own dialog first (its words in
+  // data-ok-label / data-cancel-label), not in the browser's confirm().
+  document.addEventListener("htmx:confirm", (e) => {
+    const asker = e.detail.elt.closest && e.detail.elt.closest("[data-app-confirm]");
+    if (!asker) return;
+    e.preventDefault();
+    const d = asker.dataset;
+    confirmDialog(d.appConfirm, d.okLabel || "OK", d.cancelLabel || "Cancel").then((yes) => {
+      if (yes) e.detail.issueRequest(true);
+    });
+  });
+
   // A throttled sign-in answers 429 with the form and its message (how long to wait):
   // swap that form like a 422 instead of a toast that says only "Too Many Requests".
   document.addEventListener("htmx:beforeSwap", (e) => {
