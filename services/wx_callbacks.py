@@ -15,6 +15,8 @@ plain callback fields, one write transaction each:
   already applied for the same contact is kept but not applied (``stale``).
 * **WeChat ``TEMPLATESENDJOBFINISH``** — the receipt of a template message:
   ``db.crud.outbox.record_receipt`` (``success`` → delivered, anything else → failed).
+  ``unsubscribe`` (the customer unfollowed the official account) opts them out of
+  ``wechat_template`` (``services.opt_outs``, source ``provider_callback``).
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ from db.crud._util import aware
 from db.crud.bindings import bind_guide
 from db.models import CONTACT_CHANGE_TYPES, Customer, Guide, WeComContactEvent
 from db.session import begin_write
+from services.opt_outs import opt_out
 
 log = logging.getLogger(__name__)
 
 WECHAT_PROVIDER = "wechat"
+WECHAT_CHANNEL = "wechat_template"
 #: the tag a customer gets when they removed their guide or were removed
 LOST_TAG = "企微已删除"
 
@@ -161,6 +165,8 @@ _logged_unknown: OrderedDict[str, None] = OrderedDict()
 def wechat_event(*, session: Session, fields: dict[str, str]) -> str:
     """Apply one WeChat event; → what was done. :class:`UnknownMessageError` for a receipt
     of an unknown message (logged once per msgid)."""
+    if fields.get("Event") == "unsubscribe":
+        return _unsubscribed(session, fields)
     if fields.get("Event") != "TEMPLATESENDJOBFINISH":
         return "ignored"
     msgid = fields.get("MsgID") or fields.get("MsgId") or ""
@@ -181,3 +187,21 @@ def wechat_event(*, session: Session, fields: dict[str, str]) -> str:
                 _logged_unknown.popitem(last=False)
         raise UnknownMessageError(msgid)
     return row.status
+
+
+def _unsubscribed(session: Session, fields: dict[str, str]) -> str:
+    """A follower left the official account: they are out of ``wechat_template`` (stored
+    like any opt-out, honoured by every journey; a repeat changes nothing)."""
+    openid = fields.get("FromUserName", "")
+    customer = session.exec(select(Customer).where(Customer.wechat_openid == openid)).first()
+    if not openid or customer is None:
+        session.commit()
+        return "unknown_customer"
+    opt_out(
+        session,
+        customer_id=customer.id,
+        channel=WECHAT_CHANNEL,
+        source="provider_callback",
+        at=event_time(fields),
+    )
+    return "opted_out"

@@ -299,3 +299,17 @@ def test_an_encrypted_receipt_is_decrypted(
     }
     assert client.post("/callbacks/wechat", params=params, content=body).status_code == 200
     assert _status(sent_wechat)[0] == "delivered"
+
+
+def test_unfollowing_the_official_account_opts_out_of_template_messages(
+    client: TestClient, wx_shop: sessionmaker[Session]
+) -> None:
+    event = (
+        "<xml><ToUserName><![CDATA[gh_7f083739789a]]></ToUserName>"
+        "<FromUserName><![CDATA[oOPENID1]]></FromUserName><CreateTime>1709346000</CreateTime>"
+        "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[unsubscribe]]></Event></xml>"
+    )
+    for _ in range(2):
+        answer = client.post("/callbacks/wechat", params=_wechat_params(), content=event)
+        assert answer.status_code == 200
+    assert "wechat_template" in _customer(wx_shop, "C1").opted_out_channels
