@@ -32,6 +32,7 @@ from db.crud import version_moves as moves_crud
 from db.models import JourneyVersion, JourneyVersionMove
 from db.session import end_transaction, in_thread, writer
 from engine import ir, kinds
+from services import audit
 from workflows.contract import MoveToVersion
 from workflows.journey_cache import JourneyRef
 
@@ -326,7 +327,7 @@ def start_move(
         to_version=to_version,
         mapping=mapping,
     )
-    return moves_crud.create_move(
+    row = moves_crud.create_move(
         session=session,
         journey_id=journey_id,
         from_version=plan.from_version,
@@ -335,6 +336,19 @@ def start_move(
         total=plan.moving,
         by=by,
     )
+    # the log entry commits with the pass (the caller's transaction)
+    audit.record(
+        session,
+        actor=by,
+        action="migrate",
+        object_type="journey",
+        object_id=journey_id,
+        before={"version": plan.from_version, "waiting": plan.moving + plan.staying},
+        after={"version": plan.to_version, "node_map": plan.node_map(), "moving": plan.moving},
+        summary=f"move {plan.moving} waiting customers from v{plan.from_version} to "
+        f"v{plan.to_version} (pass {row.id})",
+    )
+    return row
 
 
 #: Passes running in this process (a pass whose row says running but is not here was cut

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from db.models import JourneyRun, JourneyVersionMove
+from db.models import AuditEntry, JourneyRun, JourneyVersionMove
 from journeys import cli
 from settings import get_settings
 from tests.canvas_ui.harness import *  # noqa: F403 - fixtures
@@ -146,10 +146,11 @@ def test_an_invalid_mapped_node_is_named_and_apply_refused(
         f"/api/journeys/{jid}/versions/1/move", json={"mapping": {"w": "", "w2": ""}}
     )
     assert stay.status_code == 409
-    # a valid plan with Temporal away: 503, and no pass stored
+    # a valid plan with Temporal away: 503, and no pass stored nor logged
     assert client.post(f"/api/journeys/{jid}/versions/1/move", json={}).status_code == 503
     with Session(canvas_app.state.engine) as s:
         assert s.exec(select(JourneyVersionMove)).all() == []
+        assert s.exec(select(AuditEntry).where(AuditEntry.action == "migrate")).all() == []
 
 
 def test_the_dialog_on_the_version_view(client: TestClient, canvas_app: Any) -> None:

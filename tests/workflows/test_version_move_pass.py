@@ -18,7 +18,14 @@ from temporalio.worker import Worker
 
 from activities import JourneyActivities, all_activities
 from db import crud
-from db.models import CouponTemplate, Customer, IssuedCoupon, JourneyCreate, JourneyVersion
+from db.models import (
+    AuditEntry,
+    CouponTemplate,
+    Customer,
+    IssuedCoupon,
+    JourneyCreate,
+    JourneyVersion,
+)
 from db.session import writer
 from engine.compiler import compile_document
 from services import version_moves as moves
@@ -209,4 +216,9 @@ async def test_waiting_customers_move_to_the_mapped_nodes(
     assert [t.node_id for t in state.trace if t.kind == "send_message"] == ["m2"]
     with Session(engine) as s:
         coupons = s.exec(select(func.count()).select_from(IssuedCoupon)).one()
+        logged = s.exec(select(AuditEntry).where(AuditEntry.action == "migrate")).all()
     assert coupons == 3  # one each, none issued again by the move
+    assert [(e.actor, e.object_id, e.before["version"], e.after["version"]) for e in logged] == [
+        ("li", journey_id, 1, 2)
+    ]
+    assert logged[0].after["node_map"] == {"w": "w"}
