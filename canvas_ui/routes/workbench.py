@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from canvas_ui import queries
+from canvas_ui import delivery, queries
 from canvas_ui.api.tasks import http_errors
 from canvas_ui.deps import CurrentPrincipal, SessionDep, TemporalDep
 from canvas_ui.i18n import gettext, lazy
@@ -25,7 +25,7 @@ from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.crud.contact_policy import contact_recency
 from db.session import in_thread, read_session
-from services import tasks
+from services import opt_outs, tasks
 from services.accounts import Principal
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
@@ -151,11 +151,21 @@ def customer_page(
     ]
     coupons = crud.list_issued_coupons(session=session, customer_id=customer.id, limit=10)
     contact = contact_recency(session=session, customer_id=customer.id, as_of=datetime.now(UTC))
+    # the channels they left: a guide must not reach them there either (read-only here)
+    left = opt_outs.list_opt_outs(session, customer=customer)
     return render(
         request,
         "workbench_customer.html",
         _ctx(
-            session, actor, customer=customer, tasks=their_tasks, coupons=coupons, contact=contact
+            session,
+            actor,
+            customer=customer,
+            tasks=their_tasks,
+            coupons=coupons,
+            contact=contact,
+            opt_outs=left,
+            channel_name=delivery.channel_name,
+            source_name=delivery.source_name,
         ),
     )
 

@@ -77,3 +77,30 @@ def test_opt_in_bad_input_is_4xx(client: TestClient, canvas_app: FastAPI) -> Non
     bad = client.post("/customers/C000889/opt-in", data={"channel": "fax"}, headers=HX)
     assert bad.status_code == 422 and "channel" in bad.text
     assert client.post("/customers/C000889/opt-in", data={}, headers=HX).status_code == 422
+
+
+def test_the_guide_card_shows_the_channels_left(client: TestClient, canvas_app: FastAPI) -> None:
+    from db.models import Guide, Region, Store
+    from services import accounts
+
+    with Session(canvas_app.state.engine) as s:
+        s.add(Region(id="R1", name="华东"))
+        s.commit()
+        s.add(Store(id="S1", region_id="R1", name="南京西路店", city="上海"))
+        s.commit()
+        s.add(Guide(id="G1", store_id="S1", name="王导购", role="guide", daily_capacity=20))
+        s.commit()
+        s.add(Customer(id="C1", name="李女士", phone="13800001234", store_id="S1", guide_id="G1"))
+        s.commit()
+        opt_outs.opt_out(s, customer_id="C1", channel="wecom", source="provider_callback", at=AT)
+        accounts.create_user(
+            session=s, username="g1", password="pw-g1", role="guide", guide_id="G1"
+        )
+        _principal, cookie = accounts.login(
+            session=s, username="g1", password="pw-g1", secret=canvas_app.state.settings.secret_key
+        )
+    client.cookies.set(accounts.SESSION_COOKIE, cookie)
+    page = client.get("/workbench/customers/C1")
+    assert page.status_code == 200, page.text
+    assert 'data-channel="wecom"' in page.text and "Opted out of WeCom" in page.text
+    assert "/opt-in" not in page.text  # opting back in is HQ's, on the HQ card
