@@ -246,16 +246,34 @@ def guide_notice_pusher(
 
 class NoticeSweep:
     """Runs :meth:`GuideNoticePusher.push_due` every ``interval`` seconds (in the worker
-    process), in a thread so the event loop never blocks."""
+    process), in a thread so the event loop never blocks; and ``receipts`` (asking WeCom
+    about its group messages, ``activities.channels.wecom_receipts``) every
+    ``receipts_every`` rounds."""
 
-    def __init__(self, pusher: GuideNoticePusher, *, interval: float = 3.0) -> None:
+    def __init__(
+        self,
+        pusher: GuideNoticePusher,
+        *,
+        interval: float = 3.0,
+        receipts: Callable[[], int] | None = None,
+        receipts_every: int = 20,
+    ) -> None:
         self._pusher = pusher
         self._interval = interval
+        self._receipts = receipts
+        self._receipts_every = receipts_every
 
     async def run(self) -> None:
+        rounds = 0
         while True:
-            try:
-                await asyncio.to_thread(self._pusher.push_due)
-            except Exception:  # a database hiccup must not end the sweep
-                log.exception("guide notice sweep failed; next round in %.0fs", self._interval)
+            await self._guarded(self._pusher.push_due)
+            if self._receipts is not None and rounds % self._receipts_every == 0:
+                await self._guarded(self._receipts)
+            rounds += 1
             await asyncio.sleep(self._interval)
+
+    async def _guarded(self, job: Callable[[], object]) -> None:
+        try:
+            await asyncio.to_thread(job)
+        except Exception:  # a database or network hiccup must not end the sweep
+            log.exception("guide notice sweep: %s failed; next round in %.0fs", job, self._interval)

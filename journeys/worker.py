@@ -11,12 +11,15 @@ would wait behind the backlog of the very journeys the pass has just started.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import JourneyActivities, all_activities
+from activities.channels.wecom import WeComClient, WeComSettings
+from activities.channels.wecom_receipts import poll_wecom_receipts
 from activities.enrollment import EnrollmentActivities
 from activities.guide_notices import NoticeSweep, guide_notice_pusher
 from db import make_engine
@@ -80,12 +83,18 @@ def build_worker(
 
 
 def notice_sweep(settings: Settings) -> NoticeSweep:
-    """The sweep that pushes guide task notices still due (activities.guide_notices)."""
+    """The sweep that pushes guide task notices still due (activities.guide_notices) and,
+    with WeCom configured, asks WeCom for its group messages' receipts."""
     engine = make_engine(settings.sqlalchemy_url)
-    pusher = guide_notice_pusher(
-        sessions=write_session_factory(engine), reads=session_factory(engine)
+    writes = write_session_factory(engine)
+    wecom = WeComSettings()
+    pusher = guide_notice_pusher(sessions=writes, reads=session_factory(engine), wecom=wecom)
+    receipts = (
+        partial(poll_wecom_receipts, client=WeComClient(wecom), sessions=writes)
+        if wecom.configured
+        else None
     )
-    return NoticeSweep(pusher)
+    return NoticeSweep(pusher, receipts=receipts)
 
 
 def build_enrollment_worker(client: Client, settings: Settings) -> Worker:

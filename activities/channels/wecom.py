@@ -215,6 +215,29 @@ class WeComClient:
             )
         return str(data.get("msgid") or "")
 
+    def group_message_results(self, *, msgid: str, sender: str) -> list[dict[str, Any]]:
+        """``externalcontact/get_groupmsg_send_result``: per customer of the template,
+        ``status`` 0 not sent yet, 1 sent, 2 not a contact, 3 already got another group
+        message (with ``send_time``); every page."""
+        results: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            payload: dict[str, Any] = {"msgid": msgid, "userid": sender, "limit": 1000}
+            if cursor:
+                payload["cursor"] = cursor
+            try:
+                data = self.contact.post(
+                    "/cgi-bin/externalcontact/get_groupmsg_send_result", payload
+                )
+            except WxApiError as exc:
+                raise MessageRejectedError(
+                    f"WeCom has no result for template {msgid} (errcode {exc.errcode})"
+                ) from exc
+            results += [r for r in data.get("send_list") or [] if isinstance(r, dict)]
+            cursor = str(data.get("next_cursor") or "")
+            if not cursor:
+                return results
+
     def send_app_text(self, *, userid: str, content: str) -> str:
         """An app text message to one member (a guide); → WeCom's msgid."""
         if self.settings.agent_id is None:

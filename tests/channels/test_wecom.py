@@ -22,12 +22,14 @@ from activities.channels import (
 )
 from activities.channels.errors import ProviderAuthError, ProviderCheckError
 from activities.channels.wecom import WeComClient, WeComCustomerProvider, WeComSettings
+from activities.channels.wecom_receipts import poll_wecom_receipts
 from activities.providers import (
     MessageRejectedError,
     OutboundMessage,
     ThrottledError,
     TransientDeliveryError,
 )
+from db.models import OutboxMessage
 from db.models.messages import ProviderRateBucket
 from tests.channels.wx_fake import CORP_ID, CORP_SECRET, FakeWx
 from tests.channels.wx_fixtures import (  # noqa: F401 - fixtures
@@ -245,3 +247,58 @@ def test_check_providers_checks_wecom_and_names_what_is_missing(
     monkeypatch.delenv("JOURNEYS_WECOM_SECRET")
     with pytest.raises(ProviderConfigError, match="JOURNEYS_WECOM_SECRET"):
         configured_providers(_channels(), http)
+
+
+RESULT = "/cgi-bin/externalcontact/get_groupmsg_send_result"
+
+
+def test_receipts_are_asked_of_wecom_once_the_guide_sent_it(
+    wecom: WeComClient, wx_shop: sessionmaker[Session], fake: FakeWx
+) -> None:
+    with wx_shop() as s:
+        for mid, msgid in (("m1", "msgA"), ("m2", "msgB")):
+            s.add(
+                OutboxMessage(
+                    id=mid,
+                    idempotency_key=f"k-{mid}",
+                    customer_id="C1",
+                    channel="wecom",
+                    body="券到期提醒",
+                    status="sent",
+                    provider="wecom",
+                    provider_message_id=msgid,
+                )
+            )
+        s.commit()
+    fake.script(
+        RESULT,
+        {
+            "errcode": 0,
+            "send_list": [{"external_userid": "wmEXT1", "userid": "wangfang", "status": 0}],
+        },
+        {
+            "errcode": 0,
+            "send_list": [
+                {
+                    "external_userid": "wmEXT1",
+                    "userid": "wangfang",
+                    "status": 1,
+                    "send_time": 1709346000,
+                }
+            ],
+        },
+    )
+    assert poll_wecom_receipts(client=wecom, sessions=wx_shop) == 1
+    with wx_shop() as s:
+        statuses = {m: s.get(OutboxMessage, m).status for m in ("m1", "m2")}  # type: ignore[union-attr]
+    assert statuses == {"m1": "sent", "m2": "delivered"}  # m1: the guide has not sent it yet
+    assert fake.to(RESULT)[0].body == {"msgid": "msgA", "userid": "wangfang", "limit": 1000}
+    fake.script(
+        RESULT,
+        {"errcode": 0, "send_list": [{"external_userid": "wmEXT1", "status": 2}]},
+    )
+    assert poll_wecom_receipts(client=wecom, sessions=wx_shop) == 1
+    with wx_shop() as s:
+        row = s.get(OutboxMessage, "m1")
+        assert row is not None
+        assert (row.status, row.status_detail) == ("failed", "not a contact of the guide")
