@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
+from temporalio.testing import ActivityEnvironment
 
-from activities import tasks
+from activities import JourneyActivities, tasks
 from activities.channels.wecom import WeComClient
 from activities.guide_notices import GuideNoticePusher
 from db import crud
 from db.crud import notice_push
 from db.models import GuideTask, TaskNotice
 from engine.effects import CreateTaskRequest, EffectContext, TaskNoticeRequest
+from settings import Settings
 from tests.channels.wx_fake import FakeWx
 from tests.channels.wx_fixtures import (  # noqa: F401 - fixtures
     fake,
@@ -41,6 +43,11 @@ class Clock:
 
 
 def _create(sessions: sessionmaker[Session], customer: str = "C1") -> str:
+    with sessions() as s:
+        return tasks.create_task(s, _task_request(customer), NOW).task_id
+
+
+def _task_request(customer: str) -> CreateTaskRequest:
     ctx = EffectContext(
         idempotency_key=f"journey-J1-{customer}/0/task1/1",
         workflow_id=f"journey-J1-{customer}",
@@ -62,8 +69,7 @@ def _create(sessions: sessionmaker[Session], customer: str = "C1") -> str:
         outcomes=["reached"],
         context={},
     )
-    with sessions() as s:
-        return tasks.create_task(s, request, NOW).task_id
+    return request
 
 
 def _notices(sessions: sessionmaker[Session]) -> list[tuple[str, str, str | None]]:
@@ -167,3 +173,28 @@ def test_without_wecom_notices_are_recorded(wx_shop: sessionmaker[Session]) -> N
     assert pusher.push_task(task_id).recorded == 0  # the activity adds no write
     assert pusher.push_due().recorded == 1
     assert [(k, st) for k, st, _ in _notices(wx_shop)] == [("created", "recorded")]
+
+
+async def test_the_activities_push_after_their_commit_and_never_fail_over_a_push(
+    wecom: WeComClient, wx_shop: sessionmaker[Session], fake: FakeWx
+) -> None:
+    acts = JourneyActivities(
+        sessions=wx_shop,
+        settings=Settings(webhook_secret="s"),
+        providers={},
+        clock=Clock(),
+        notices=GuideNoticePusher(sessions=wx_shop, messenger=wecom, clock=Clock()),
+    )
+    env = ActivityEnvironment()
+    request = _task_request("C1")
+    created = await env.run(acts.create_task, request)
+    again = await env.run(acts.create_task, request)  # Temporal retried it
+    assert again.task_id == created.task_id
+    fake.script(SEND, 500, 500, 500)  # WeCom away for the reminder: the activity still ends
+    done = await env.run(acts.task_notice, TaskNoticeRequest(created.task_id, "reminder", "k/r"))
+    assert done.notified == "G1"
+    assert [c.body["text"]["content"][:6] for c in fake.to(SEND)][:1] == ["【新任务】回"]
+    assert [(k, st) for k, st, _ in _notices(wx_shop)] == [
+        ("created", "sent"),
+        ("reminder", "pending"),  # left to the sweep, with its backoff
+    ]
