@@ -17,9 +17,9 @@ activity executor needs configuring. Permanent business failures are raised as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Engine
@@ -58,6 +58,7 @@ from engine.effects import (
     CreateTaskRequest,
     CustomerFacts,
     CustomerUpdated,
+    EffectContext,
     FactsRequest,
     IssueCouponRequest,
     MessageSent,
@@ -72,6 +73,7 @@ from engine.kinds.award_points import AwardPointsRequest, PointsAwarded, pack_fa
 from settings import Settings
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
+_T = TypeVar("_T")
 
 
 class JourneyActivities:
@@ -153,12 +155,29 @@ class JourneyActivities:
             )
         )
 
+    async def _uncounted_if_refused(self, ctx: EffectContext, work: Awaitable[_T]) -> _T:
+        """``work``; when it fails for good (a business failure: opted out, no such customer,
+        a refused number, no stock), the contact the policy counted for this visit is taken
+        back (``void``): a message that never went out uses up no cap and is no contact."""
+        try:
+            return await work
+        except ApplicationError as exc:
+            if exc.non_retryable:
+                await asyncio.to_thread(self._void_contacts, ctx.idempotency_key)
+            raise
+
+    def _void_contacts(self, idempotency_key: str) -> None:
+        with self._sessions() as session:
+            policy_crud.void_contacts(session=session, idempotency_key=idempotency_key)
+
     # ------------------------------------------------------------------ side effects
 
     @activity.defn
     async def issue_coupon(self, request: IssueCouponRequest) -> CouponIssued:
         """Issue one coupon, exactly once per idempotency key, never beyond stock."""
-        issued = await asyncio.to_thread(self._issue_coupon, request)
+        issued = await self._uncounted_if_refused(
+            request.ctx, asyncio.to_thread(self._issue_coupon, request)
+        )
         await self._then_record(request.then_record)
         return issued
 
@@ -261,8 +280,11 @@ class JourneyActivities:
         """Render and send one message through the channel's provider, exactly once."""
         provider = self._provider_for(request.channel)
         try:
-            sent = await asyncio.to_thread(
-                messaging.send_message, self._sessions, provider, request, self._now
+            sent = await self._uncounted_if_refused(
+                request.ctx,
+                asyncio.to_thread(
+                    messaging.send_message, self._sessions, provider, request, self._now
+                ),
             )
         except ThrottledError as exc:
             # the provider said "too fast": come back after its pause, not the next backoff
@@ -286,8 +308,8 @@ class JourneyActivities:
     async def create_task(self, request: CreateTaskRequest) -> TaskCreated:
         """Create a guide task for the bound guide (fallback: store manager), once."""
         at = effect_time(request.ctx, self._now)
-        created: TaskCreated = await asyncio.to_thread(
-            self._in_session, tasks.create_task, request, at
+        created: TaskCreated = await self._uncounted_if_refused(
+            request.ctx, asyncio.to_thread(self._in_session, tasks.create_task, request, at)
         )
         await self._push_notices(created.task_id)
         return created

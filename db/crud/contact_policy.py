@@ -320,12 +320,35 @@ def check_contact(
 
 
 def _decision_of(row: ContactLedgerEntry) -> PolicyDecision:
-    if row.outcome == "sent":
+    if row.outcome in ("sent", "void"):  # void: allowed, then the action failed for good
         return PolicyDecision(ALLOW)
     until = aware(row.until)
     return PolicyDecision(
         CAPPED_OUTCOME, row.rule, until.isoformat() if until else None, row.detail
     )
+
+
+def void_contacts(*, session: Session, idempotency_key: str) -> int:
+    """Take back the contacts counted for the visit whose action has the idempotency key
+    ``idempotency_key`` (its checks' decision keys are ``<key>@<attempt>``) after the
+    action failed for good: ``sent`` → ``void``, no longer counted by caps or 智能回访.
+    Committed; → how many."""
+    begin_write(session)
+    rows = list(
+        session.exec(
+            select(ContactLedgerEntry).where(
+                col(ContactLedgerEntry.decision_key).startswith(
+                    f"{idempotency_key}@", autoescape=True
+                ),
+                col(ContactLedgerEntry.outcome) == "sent",
+            )
+        )
+    )
+    for row in rows:
+        row.outcome = "void"
+        session.add(row)
+    session.commit()
+    return len(rows)
 
 
 def contacts_of(*, session: Session, customer_id: str, since: datetime) -> list[Contact]:

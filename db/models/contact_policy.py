@@ -14,7 +14,7 @@ from db.models._base import JSONType, UTCDateTime, utcnow
 #: The one policy row's id (a brand has one policy).
 POLICY_ROW_ID = 1
 #: What the ledger records per decision: the action went out, or a cap held it back.
-LEDGER_OUTCOMES = ("sent", "capped")
+LEDGER_OUTCOMES = ("sent", "capped", "void")
 
 
 class ContactPolicyRow(SQLModel, table=True):

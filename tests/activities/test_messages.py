@@ -145,3 +145,35 @@ def test_business_failures_are_benign_but_caller_bugs_are_not() -> None:
     assert opted_out.non_retryable and opted_out.category is ApplicationErrorCategory.BENIGN
     bug = business_failure(TASK_NOT_FOUND, "no task T1")
     assert bug.category is ApplicationErrorCategory.UNSPECIFIED
+
+
+async def test_a_send_refused_for_good_takes_its_contact_back(
+    acts: JourneyActivities, shop: sessionmaker[Session]
+) -> None:
+    """The policy counted the visit's contact at its check; the send then fails for good
+    (opted out of SMS): the ledger row turns ``void`` — no cap slot used, no contact for
+    智能回访 — while a send that went out stays counted."""
+    from datetime import UTC
+
+    from db.crud import contact_policy as policy
+    from db.models.contact_policy import ContactLedgerEntry
+    from engine.contact_policy import PolicyCheckRequest
+
+    env = ActivityEnvironment()
+    refused = SendMessageRequest(ctx=ctx("C4"), channel="sms", content="hi")
+    went = SendMessageRequest(ctx=ctx("C4", node_id="n2"), channel="wecom", content="hi")
+    for request in (refused, went):
+        check = PolicyCheckRequest(request.ctx, request.channel)
+        assert (await env.run(acts.check_contact_policy, check)).outcome == "allow"
+    with pytest.raises(ApplicationError):
+        await env.run(acts.send_message, refused)
+    await env.run(acts.send_message, went)
+    with shop() as s:
+        ledger = list(s.exec(select(ContactLedgerEntry)))
+        assert {r.node_id: r.outcome for r in ledger} == {"n1": "void", "n2": "sent"}
+        at = max(r.at for r in ledger).replace(tzinfo=UTC)  # the activities' clock
+        seen = policy.contact_recency(session=s, customer_id="C4", as_of=at)
+        assert (seen.contacts_7d, seen.last_channel) == (1, "wecom")
+    # the refused visit's check asked again (a retry) answers as it did: allowed
+    again = await env.run(acts.check_contact_policy, PolicyCheckRequest(refused.ctx, "sms"))
+    assert again.outcome == "allow"
