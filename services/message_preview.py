@@ -1,8 +1,9 @@
 """Preview and test send of a message step (issue 16 item 5): the message panel renders the
 step's text for a real customer or a synthetic one with the worker's own renderer
-(``activities.rendering``), and sends it to the signed-in user's own phone or e-mail through
-the same provider the journeys use, recorded in the outbox as a test (``is_test``: never
-part of a run, never counted in results, caps or reports; no contact-ledger entry).
+(``activities.rendering``), and sends it to the signed-in user's own phone, WeCom account
+or e-mail through the provider the journeys use (WeCom: an app message, see
+:class:`WeComAppTest`), recorded in the outbox as a test (``is_test``: never part of a
+run, never counted in results, caps or reports; no contact-ledger entry).
 
 Values of earlier steps (``ctx.<node>.*``) are samples: a preview runs no journey.
 Bad input raises :class:`PreviewInputError` naming the field (a 422).
@@ -19,7 +20,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from activities.channels.wecom import WeComClient
 from activities.providers import (
+    Delivery,
     MessageProvider,
     MessageRejectedError,
     OutboundMessage,
@@ -34,7 +37,7 @@ from engine.contact_policy import MESSAGE_CHANNELS
 SYNTHETIC_ID = "TEST"
 SYNTHETIC_NAME = "测试客户"
 #: Channels a test can go to, and the profile field of the account that says where.
-TEST_ADDRESSES = {"sms": "phone", "email": "email"}
+TEST_ADDRESSES = {"sms": "phone", "email": "email", "wecom": "wecom_userid"}
 
 
 class PreviewInputError(ValueError):
@@ -172,12 +175,13 @@ def test_address(session: Session, *, account: UserAccount, channel: str) -> str
     if field_name is None:
         raise PreviewInputError(
             "channel",
-            f"test sends go by SMS or e-mail; a {channel} message can be previewed only",
+            f"test sends go by SMS, WeCom or e-mail; a {channel} message can be previewed only",
         )
     address = str(getattr(account, field_name) or "").strip()
-    if not address and channel == "sms" and account.guide_id:
+    if not address and account.guide_id and field_name in ("phone", "wecom_userid"):
+        # a guide's or manager's account: their own guide row knows their phone / WeCom id
         guide = crud.get_guide(session=session, guide_id=account.guide_id)
-        address = guide.phone.strip() if guide is not None else ""
+        address = str(getattr(guide, field_name, "") or "").strip() if guide is not None else ""
     if not address:
         raise PreviewInputError(
             field_name, f"your profile has no {field_name}: add it on the accounts page first"
@@ -187,6 +191,27 @@ def test_address(session: Session, *, account: UserAccount, channel: str) -> str
 
 _PHONE = re.compile(r"^(?:\+?86)?1\d{10}$|^\+[1-9]\d{7,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: a WeCom member's userid (letters, digits, "_", "-", "@", "."; at most 64)
+_WECOM_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+class WeComAppTest:
+    """A test of a WeCom message goes to the sender's own WeCom account as an app message
+    (the customer channel needs a customer's external contact and their guide's
+    confirmation, so it cannot reach a colleague)."""
+
+    name = "wecom_app"
+
+    def __init__(self, client: WeComClient, userid: str) -> None:
+        self._client = client
+        self._userid = userid
+
+    def deliver(self, message: OutboundMessage) -> Delivery:
+        content = f"{message.subject}\n{message.body}" if message.subject else message.body
+        msgid = self._client.send_app_text(userid=self._userid, content=content)
+        return Delivery(
+            status="sent", response=f"WeCom app message {msgid}", provider_message_id=msgid or None
+        )
 
 
 def set_test_address(session: Session, *, account: UserAccount, channel: str, value: str) -> str:
@@ -196,10 +221,10 @@ def set_test_address(session: Session, *, account: UserAccount, channel: str, va
     if field_name is None:
         raise PreviewInputError(
             "channel",
-            f"test sends go by SMS or e-mail; a {channel} message can be previewed only",
+            f"test sends go by SMS, WeCom or e-mail; a {channel} message can be previewed only",
         )
     cleaned = re.sub(r"[\s-]", "", value) if field_name == "phone" else value.strip()
-    pattern = _PHONE if field_name == "phone" else _EMAIL
+    pattern = {"phone": _PHONE, "email": _EMAIL}.get(field_name, _WECOM_USERID)
     if len(cleaned) > 254 or not pattern.match(cleaned):
         raise PreviewInputError("my_address", f"{value.strip()!r} is not a valid {field_name}")
     setattr(account, field_name, cleaned)
@@ -277,6 +302,7 @@ __all__ = [
     "Preview",
     "PreviewInputError",
     "TestSent",
+    "WeComAppTest",
     "find_customer",
     "preview",
     "sample_context",

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from activities.channels import ProviderConfigError, build_providers
+from activities.channels.wecom import WeComClient, WeComSettings
 from activities.providers import MessageProvider
 from canvas_ui import queries
 from canvas_ui.deps import CurrentPrincipal, SessionDep
@@ -159,11 +160,18 @@ def _submit(
 # it stands in the panel (applied or not), rendered by the worker's renderer.
 
 
-def _test_provider(request: Request, channel: str) -> MessageProvider:
+def _test_provider(request: Request, channel: str, address: str) -> MessageProvider:
     """The provider journeys use for ``channel`` (``activities.channels.build_providers``,
     from the same ``JOURNEYS_*`` variables as the worker), built once per app; tests put
-    their own registry in ``app.state.test_send_providers``."""
+    their own registry in ``app.state.test_send_providers``. A WeCom test is an app message
+    to ``address`` (the sender's WeCom userid) when the WeCom app is configured, else it
+    stays in the outbox like the journeys' WeCom messages."""
     state = request.app.state
+    if channel == "wecom" and getattr(state, "test_send_providers", None) is None:
+        wecom = WeComSettings()
+        if wecom.app_configured:
+            client = WeComClient(wecom, httpx.Client(timeout=wecom.timeout_seconds))
+            return message_preview.WeComAppTest(client, address)
     registry = getattr(state, "test_send_providers", None)
     if registry is None:
         try:
@@ -237,10 +245,10 @@ def _preview(
                     session, account=account, channel=shown.channel, value=fields["my_address"]
                 )
             # where it goes first: a channel that cannot be tested needs no provider
-            message_preview.test_address(session, account=account, channel=shown.channel)
+            address = message_preview.test_address(session, account=account, channel=shown.channel)
             context["sent"] = message_preview.test_send(
                 session,
-                provider=_test_provider(request, shown.channel),
+                provider=_test_provider(request, shown.channel, address),
                 account=account,
                 message=shown,
                 journey_id=journey.id,
@@ -263,6 +271,9 @@ def _preview_error(exc: message_preview.PreviewInputError) -> str:
         "channel": gettext("This channel cannot be tested here: %(detail)s"),
         "phone": gettext("Which phone number should test messages go to? Type it below."),
         "email": gettext("Which e-mail address should test messages go to? Type it below."),
+        "wecom_userid": gettext(
+            "Which WeCom account (userid) should test messages go to? Type it below."
+        ),
         "my_address": gettext("That does not look right: %(detail)s"),
         "provider": gettext("The provider did not take the test: %(detail)s"),
     }.get(exc.field, "%(detail)s")

@@ -167,3 +167,34 @@ def test_a_missing_phone_is_asked_for_saved_and_used(
     with Session(canvas_app.state.engine) as s:
         account = s.exec(select(UserAccount).where(UserAccount.username == "hq")).one()
     assert account.phone == "+8613912345678"
+
+
+def test_a_wecom_test_goes_to_my_wecom_account(client: TestClient, canvas_app: FastAPI) -> None:
+    _seed(canvas_app)
+    fake = FakeSms()
+    canvas_app.state.test_send_providers = {"wecom": fake}
+    jid = _journey(client)
+    url = f"/journeys/{jid}/nodes/msg/test-send"
+    asked = client.post(url, data=_form("hi", channel="wecom"), headers=HX)
+    assert asked.status_code == 422 and 'data-field="wecom_userid"' in asked.text
+    ok = client.post(url, data={**_form("hi", channel="wecom"), "my_address": "li.hq"}, headers=HX)
+    assert ok.status_code == 200, ok.text
+    assert "li.hq" in ok.text and len(fake.got) == 1
+
+
+def test_the_wecom_app_test_provider_sends_an_app_message() -> None:
+    from services.message_preview import WeComAppTest
+
+    class Client:
+        sent: list[tuple[str, str]] = []
+
+        def send_app_text(self, *, userid: str, content: str) -> str:
+            self.sent.append((userid, content))
+            return "msg-1"
+
+    stub = Client()
+    provider = WeComAppTest(stub, "li.hq")  # type: ignore[arg-type]
+    message = OutboundMessage("m", "k", "", "wecom", "标题", "正文", None, None)
+    delivery = provider.deliver(message)
+    assert stub.sent == [("li.hq", "标题\n正文")]
+    assert (delivery.status, delivery.provider_message_id) == ("sent", "msg-1")
