@@ -42,6 +42,7 @@ from engine.contact_policy import (
 )
 from engine.effects import CustomerFacts, Effect, EffectFailed, SendMessageRequest
 from engine.interpreter import Interpreter, new_state
+from engine.ports import COMPLETED
 from engine.rendering import TemplateLimitError
 from engine.runtime import CustomerEventIn, RunState
 from engine.simulation import (
@@ -87,6 +88,16 @@ class ScriptError(ValueError):
         self.line = line
 
 
+class ScriptOutcomeError(ValueError):
+    """A scripted task outcome the run cannot take: the task does not define it, or no task
+    is open when it comes. Names the line, what is wrong and what to write instead."""
+
+    def __init__(self, line_no: int, line: str, problem: str) -> None:
+        super().__init__(f"line {line_no}: {line!r}: {problem}")
+        self.line_no = line_no
+        self.line = line
+
+
 class DraftInvalidError(ValueError):
     """The draft does not compile; ``diagnostics`` say where."""
 
@@ -105,6 +116,9 @@ class ScriptLine:
     properties: dict[str, Any] = field(default_factory=dict)
     task_outcome: str | None = None
     task_node_id: str | None = None
+    #: where it was written (1-based; a JSON script: the item's place) and as written
+    line_no: int = 0
+    text: str = ""
 
 
 @dataclass
@@ -129,7 +143,10 @@ def parse_script(text: str) -> list[ScriptLine]:
     if not text:
         return []
     if text.startswith("["):
-        return [_from_json(item) for item in json.loads(text)]
+        items = [_from_json(item) for item in json.loads(text)]
+        for no, item in enumerate(items, start=1):
+            item.line_no, item.text = no, f"item {no}"
+        return items
     lines = []
     for no, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -139,7 +156,7 @@ def parse_script(text: str) -> list[ScriptLine]:
         if m is None:
             raise ScriptError(no, line)
         g = m.groupdict()
-        item = ScriptLine(day=float(g["day"]), at_time=_time(g.get("time")))
+        item = ScriptLine(day=float(g["day"]), at_time=_time(g.get("time")), line_no=no, text=line)
         if g.get("outcome"):
             item.task_outcome = g["outcome"]
             item.task_node_id = g.get("node")
@@ -201,6 +218,37 @@ class _SteppingRuntime(SimulatedRuntime):
         self.snapshots: list[RunState] = []
         self.limit_errors: list[str] = []
         self._seen = -1
+        #: the script line each scripted item came from (by the item's identity)
+        self.lines: dict[int, ScriptLine] = {}
+
+    def _deliver(self, item: ScriptItem) -> None:
+        # A scripted outcome no open task can take was silently dropped: name its line.
+        if item.task_outcome and self.interpreter is not None:
+            line = self.lines.get(id(item)) or ScriptLine(day=0, text=item.task_outcome)
+            open_tasks = [
+                t
+                for t in self.world.tasks
+                if t["status"] == "open"
+                and (item.task_node_id is None or t["node_id"] == item.task_node_id)
+            ]
+            if not open_tasks:
+                raise ScriptOutcomeError(
+                    line.line_no,
+                    line.text,
+                    f"no guide task{_at_node(item.task_node_id)} is open on day {line.day:g} — "
+                    "it is created later (or has already ended): script the outcome on a day "
+                    "after the task is created",
+                )
+            node_id = open_tasks[-1]["node_id"]
+            defined = task_outcomes(self.interpreter.journey).get(node_id, ())
+            if item.task_outcome not in defined:
+                raise ScriptOutcomeError(
+                    line.line_no,
+                    line.text,
+                    f"the task open then ({node_id!r}) has no outcome {item.task_outcome!r}; "
+                    f"write one of: {', '.join(defined)}",
+                )
+        super()._deliver(item)
 
     async def effect(self, effect: Effect[Rq, Rs], request: Rq) -> Rs:
         try:
@@ -220,6 +268,56 @@ class _SteppingRuntime(SimulatedRuntime):
                 self._seen = count
                 self.snapshots.append(copy.deepcopy(interp.state))
         return super().now()
+
+
+def task_outcomes(journey: ir.CompiledJourney) -> dict[str, tuple[str, ...]]:
+    """Every guide task step of ``journey`` → the outcomes a guide may report."""
+    return {
+        step.node_id: step.outcomes or (COMPLETED,)
+        for step in journey.steps
+        if isinstance(step, ir.AssignTaskStep)
+    }
+
+
+def check_outcomes(journey: ir.CompiledJourney, lines: list[ScriptLine]) -> None:
+    """Refuse a scripted outcome no task of ``journey`` defines (or a task it does not
+    have), naming the line: :class:`ScriptOutcomeError`."""
+    tasks = task_outcomes(journey)
+    for line in lines:
+        outcome = line.task_outcome
+        if not outcome:
+            continue
+        if line.task_node_id is not None:
+            if line.task_node_id not in tasks:
+                raise ScriptOutcomeError(
+                    line.line_no,
+                    line.text,
+                    f"{line.task_node_id!r} is not a guide task step of this draft; its task "
+                    f"steps are: {', '.join(tasks) or 'none'}",
+                )
+            if outcome not in tasks[line.task_node_id]:
+                raise ScriptOutcomeError(
+                    line.line_no,
+                    line.text,
+                    f"the task {line.task_node_id!r} has no outcome {outcome!r}; write one of: "
+                    f"{', '.join(tasks[line.task_node_id])}",
+                )
+        elif not tasks:
+            raise ScriptOutcomeError(
+                line.line_no, line.text, "this draft gives no guide task, so nothing takes it"
+            )
+        elif not any(outcome in outs for outs in tasks.values()):
+            known = sorted({o for outs in tasks.values() for o in outs})
+            raise ScriptOutcomeError(
+                line.line_no,
+                line.text,
+                f"no guide task of this draft has the outcome {outcome!r}; write one of: "
+                f"{', '.join(known)}",
+            )
+
+
+def _at_node(node_id: str | None) -> str:
+    return f" at {node_id!r}" if node_id else ""
 
 
 def compile_draft(
@@ -271,7 +369,10 @@ async def run_test(
             for d, channel in (contacts or [])
         ],
     )
-    runtime = _SteppingRuntime(world, start, script_items(script, start))
+    check_outcomes(journey, script)
+    items = script_items(script, start)
+    runtime = _SteppingRuntime(world, start, items)
+    runtime.lines = {id(item): line for item, line in zip(items, script, strict=True)}
     entry_event = _entry_event(journey, start, entry_properties)
     if entry_event is not None:
         world.past_events.append((start, entry_event.type))

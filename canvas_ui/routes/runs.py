@@ -331,7 +331,8 @@ def test_run_page(journey_id: str, request: Request, session: SessionDep) -> Res
             "test_mode": True,
             "run_labels": _translated(RUN_LABELS),
             "current_note": "",
-            "default_script": "purchase ¥300 on day 5\ntask outcome interested on day 2",
+            # an outcome only for a task the draft has: the example form stays a comment
+            "default_script": "purchase ¥300 on day 5\n# task outcome interested on day 2",
             "level_labels": _translated(LEVEL_LABELS),
         },
     )
@@ -385,16 +386,19 @@ def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONR
         return JSONResponse({"detail": problems}, status_code=422)
     except ValueError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
-    result = test_runs.run_test_blocking(
-        compiled,
-        facts,
-        coupon_templates=coupons,
-        script=script,
-        past_events=past,
-        template_customer=test_runs.template_customer(session=session, facts=facts),
-        policy=test_runs.live_policy(session=session),
-        contacts=contacts,
-    )
+    try:
+        result = test_runs.run_test_blocking(
+            compiled,
+            facts,
+            coupon_templates=coupons,
+            script=script,
+            past_events=past,
+            template_customer=test_runs.template_customer(session=session, facts=facts),
+            policy=test_runs.live_policy(session=session),
+            contacts=contacts,
+        )
+    except test_runs.ScriptOutcomeError as exc:  # an outcome no open task can take
+        return JSONResponse({"detail": str(exc)}, status_code=422)
     if result.limit_errors:
         detail = "; ".join(result.limit_errors)
         return JSONResponse(

@@ -11,7 +11,13 @@ import pytest
 from db.seed_data import COUPON_TEMPLATES
 from engine.effects import CustomerFacts
 from engine.simulation import CouponTemplateSpec
-from services.test_runs import ScriptError, compile_draft, parse_script, run_test
+from services.test_runs import (
+    ScriptError,
+    ScriptOutcomeError,
+    compile_draft,
+    parse_script,
+    run_test,
+)
 from templates_lib import all_templates, instantiate
 
 COUPONS = {
@@ -87,7 +93,7 @@ CASES: dict[str, tuple[dict[str, Any], str, list[tuple[float, str]], list[str]]]
     ),
     "birthday_care": (
         {"rfm_class": "重要价值"},
-        "task outcome completed on day 18",
+        "task outcome completed on day 18.5",  # the wish task opens on the birthday
         [],
         [
             "entry",
@@ -233,3 +239,52 @@ async def test_segment_branch_follows_the_test_customers_segments() -> None:
         result = await run_test(journey, customer, coupon_templates=COUPONS, script=[], start=START)
         paths[segments] = result.explanation.path
     assert paths == {"dormant_90d, vip": ["entry", "b", "in"], "": ["entry", "b", "out"]}
+
+
+# --- issue 17 item 6: scripted task outcomes the run cannot take are refused by line
+
+
+def _second_purchase() -> Any:
+    return compile_draft(
+        instantiate("second_purchase"), journey_id="sp", coupon_templates=set(COUPONS)
+    )
+
+
+@pytest.mark.parametrize(
+    ("script", "line", "says"),
+    [
+        # the call's outcomes are will_visit / no_answer / not_interested
+        ("purchase ¥300 on day 40\ntask outcome interested on day 29", 2, "'interested'"),
+        ("task outcome will_visit at coupon on day 29", 1, "not a guide task step"),
+        ("task outcome nope at call on day 29", 1, "the task 'call' has no outcome 'nope'"),
+    ],
+)
+async def test_an_outcome_no_task_defines_is_refused_naming_the_line(
+    script: str, line: int, says: str
+) -> None:
+    with pytest.raises(ScriptOutcomeError) as info:
+        await run_test(
+            _second_purchase(),
+            facts(),
+            coupon_templates=COUPONS,
+            script=parse_script(script),
+            start=START,
+        )
+    assert info.value.line_no == line
+    assert f"line {line}:" in str(info.value) and says in str(info.value)
+
+
+async def test_an_outcome_before_the_task_exists_is_refused_naming_the_line() -> None:
+    # the call is created about 27 days in (3 days before the coupon expires)
+    script = "browse on day 1\ntask outcome will_visit on day 2"
+    with pytest.raises(ScriptOutcomeError) as info:
+        await run_test(
+            _second_purchase(),
+            facts(),
+            coupon_templates=COUPONS,
+            script=parse_script(script),
+            start=START,
+        )
+    assert info.value.line_no == 2
+    assert "no guide task is open on day 2" in str(info.value)
+    assert "after the task is created" in str(info.value)
