@@ -11,7 +11,7 @@ writes (words translated here).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -170,7 +170,14 @@ def backtest_page(
     if is_htmx(request) and row.status in ("done", "failed"):
         # the poll sees the end: the whole page, with the report, replaces the progress
         return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Refresh": "true"})
-    ctx = _form_context(session, journey, latest=None, bt=row, report=report_view(row))
+    ctx = _form_context(
+        session,
+        journey,
+        latest=None,
+        bt=row,
+        report=report_view(row),
+        last_day=row.period_end - timedelta(seconds=1),  # the period's end is exclusive
+    )
     return render(request, TEMPLATE, ctx, block="progress")
 
 
