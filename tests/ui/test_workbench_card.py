@@ -116,3 +116,43 @@ def test_card_actions_on_an_english_phone_in_chinese(
     finally:
         context.close()
     assert errors == []
+
+
+def test_the_card_says_when_and_how_the_customer_was_last_contacted(
+    browser: Any, live_server: LiveServer, canvas_app: FastAPI
+) -> None:
+    """智能回访 on the phone (issue 15, item 5): the last contact across journeys and how
+    many contacts in 7 / 30 days, before the guide calls."""
+    from db.models.contact_policy import ContactLedgerEntry
+
+    _one_task(canvas_app)
+    now = datetime.now(UTC)
+    with Session(canvas_app.state.engine) as s:
+        for key, days, channel in (("a", 3, "sms"), ("b", 12, "wecom"), ("c", 1, "coupon")):
+            s.add(
+                ContactLedgerEntry(
+                    decision_key=key,
+                    customer_id="C1",
+                    channel=channel,
+                    category="marketing",
+                    outcome="sent",
+                    at=now - timedelta(days=days, hours=1),
+                )
+            )
+        s.commit()
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto("/login?next=/workbench")
+        page.locator("#username").fill("g1")
+        page.locator("#password").fill("pw-g1-secret")
+        page.locator("#login-form button[type=submit]").click()
+        page.wait_for_url("**/workbench")
+        card = page.locator('[data-task-id="T1"]')
+        # a coupon is no contact: the SMS three days ago is the last one
+        expect(card.locator("[data-last-contact] dd")).to_have_text("3 天前 · 短信")
+        expect(card.locator("[data-contacts] dd")).to_have_text("1 / 2")
+        page.goto("/workbench/customers/C1")
+        expect(page.locator("[data-last-contact] dd")).to_have_text("3 天前 · 短信")
+    finally:
+        context.close()
