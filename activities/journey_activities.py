@@ -382,6 +382,7 @@ class JourneyActivities:
                 VisitReport(v.node_id, v.visit, v.port, parse_instant(v.at)) for v in record.visits
             ),
             variants=tuple(sorted(record.variants.items())),
+            moved_from=record.moved_from,
         )
         await asyncio.wrap_future(self._runs.submit(report))
 

@@ -207,6 +207,9 @@ class RunRecord:
     visits: list[NodeVisit] = field(default_factory=list)
     #: split node id -> variant taken so far in this run (empty before SEMANTICS_V4).
     variants: dict[str, str] = field(default_factory=dict)
+    #: the version the run just left (its first record after a move to ``journey_version``,
+    #: issue 17): the run's row follows it to the new version; None on every other record
+    moved_from: int | None = None
 
 
 #: Read the customer's profile, counts, coupons and segment membership (a local activity).

@@ -307,7 +307,9 @@ class Interpreter:
                 },
             )
         )
-        await self.rt.effect(RECORD_RUN, self._record("running", target))
+        moved = self._record("running", target)
+        moved.moved_from = old.version  # the run's row follows it to the new version
+        await self.rt.effect(RECORD_RUN, moved)
 
     def _note_move(self, move: VersionMove, summary: str) -> None:
         node = self.state.current or self.journey.entry_node_id

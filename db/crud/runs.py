@@ -237,6 +237,7 @@ def upsert_runs(*, session: Session, reports: Sequence[RunReport]) -> None:
             r.exit_reason,
             r.goal_reached,
             r.at or utcnow(),
+            r.moved_from,
         )
         if r.variants:
             record_variants(session=session, run=run, variants=r.variants)
@@ -280,6 +281,8 @@ class RunReport:
     visits: tuple[VisitReport, ...] = ()
     #: (split node id, variant) pairs the run took so far (``journey_run_variant``)
     variants: tuple[tuple[str, str], ...] = ()
+    #: the version the run was moved from (services.version_moves): its row follows it
+    moved_from: int | None = None
 
 
 def _upsert(
@@ -293,6 +296,7 @@ def _upsert(
     exit_reason: str | None,
     goal_reached: bool,
     now: datetime,
+    moved_from: int | None = None,
 ) -> JourneyRun:
     if status not in RUN_STATUSES:
         raise InvalidStatusError("run status", status, RUN_STATUSES)
@@ -306,7 +310,7 @@ def _upsert(
             status="running",
             entered_at=now,
         )
-    elif run.journey_version != journey_version:
+    elif moved_from is not None and run.journey_version == moved_from:
         # the run was moved to another version (services.version_moves): from now on its
         # row, and so its results, count under the version it follows
         run.journey_version = journey_version
