@@ -38,6 +38,10 @@ class CallbackRejectedError(Exception):
         self.reason = reason
 
 
+class MalformedCallbackError(CallbackRejectedError):
+    """The body is not the flat XML a callback is (answered 400, not 401)."""
+
+
 def sha1_signature(*parts: str) -> str:
     """SHA-1 hex of the sorted, concatenated ``parts`` (both platforms' signature)."""
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
@@ -141,14 +145,14 @@ class WXBizMsgCrypt:
 def xml_fields(body: bytes | str) -> dict[str, str]:
     """The child elements of a callback's flat ``<xml>`` document, as text.
 
-    :class:`CallbackRejectedError` for anything that is not such XML. ElementTree (expat)
+    :class:`MalformedCallbackError` for anything that is not such XML. ElementTree (expat)
     expands no external entities, and a DOCTYPE is refused outright.
     """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     if "<!DOCTYPE" in text.upper():
-        raise CallbackRejectedError("XML with a DOCTYPE is not accepted")
+        raise MalformedCallbackError("XML with a DOCTYPE is not accepted")
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise CallbackRejectedError(f"the body is not XML ({exc})") from exc
+        raise MalformedCallbackError(f"the body is not XML ({exc})") from exc
     return {child.tag: (child.text or "").strip() for child in root}

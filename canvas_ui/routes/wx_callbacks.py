@@ -11,6 +11,8 @@ is signed by the platform, and a bad signature is a 401 with nothing changed).
   /callbacks/wechat`` — an event, plain or, with ``encrypt_type=aes``, encrypted;
   ``TEMPLATESENDJOBFINISH`` is a template message's receipt; one for a message this install
   never sent is a 404.
+
+A body that is not a callback's XML is a 400.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from activities.channels.wechat import WeChatSettings
 from activities.channels.wecom import WeComSettings
 from activities.channels.wx_crypto import (
     CallbackRejectedError,
+    MalformedCallbackError,
     WXBizMsgCrypt,
     check_signature,
     xml_fields,
@@ -68,7 +71,8 @@ RawBody = Annotated[bytes, Depends(raw_body)]
 
 def _rejected(exc: CallbackRejectedError) -> HTTPException:
     log.warning("callback refused: %s", exc.reason)
-    return HTTPException(401, f"Callback refused: {exc.reason}.")
+    status = 400 if isinstance(exc, MalformedCallbackError) else 401
+    return HTTPException(status, f"Callback refused: {exc.reason}.")
 
 
 def _wecom_crypt(settings: WeComSettings) -> WXBizMsgCrypt:

@@ -313,3 +313,16 @@ def test_unfollowing_the_official_account_opts_out_of_template_messages(
         answer = client.post("/callbacks/wechat", params=_wechat_params(), content=event)
         assert answer.status_code == 200
     assert "wechat_template" in _customer(wx_shop, "C1").opted_out_channels
+
+
+def test_a_signed_body_that_is_not_xml_is_400(
+    client: TestClient, sent_wechat: sessionmaker[Session]
+) -> None:
+    answer = client.post("/callbacks/wechat", params=_wechat_params(), content=b"not xml <")
+    assert answer.status_code == 400 and "not XML" in answer.json()["detail"]
+    doctype = b'<!DOCTYPE x [<!ENTITY e "boom">]><xml><Event>&e;</Event></xml>'
+    assert (
+        client.post("/callbacks/wechat", params=_wechat_params(), content=doctype).status_code
+        == 400
+    )
+    assert _status(sent_wechat) == ("sent", "")
