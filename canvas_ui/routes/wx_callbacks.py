@@ -82,11 +82,14 @@ def _wecom_crypt(settings: WeComSettings) -> WXBizMsgCrypt:
             "WeCom callbacks are not configured: set JOURNEYS_WECOM_CORP_ID, "
             "JOURNEYS_WECOM_CALLBACK_TOKEN and JOURNEYS_WECOM_CALLBACK_AES_KEY.",
         )
-    return WXBizMsgCrypt(
-        token=settings.callback_token.get_secret_value(),
-        encoding_aes_key=settings.callback_aes_key.get_secret_value(),
-        receive_id=settings.corp_id,
-    )
+    try:
+        return WXBizMsgCrypt(
+            token=settings.callback_token.get_secret_value(),
+            encoding_aes_key=settings.callback_aes_key.get_secret_value(),
+            receive_id=settings.corp_id,
+        )
+    except ValueError as exc:  # the server's configuration, not the caller's request
+        raise HTTPException(503, f"JOURNEYS_WECOM_CALLBACK_AES_KEY: {exc}.") from exc
 
 
 @router.get("/wecom", response_class=PlainTextResponse)
@@ -161,11 +164,14 @@ def wechat_callback(
         if encrypt_type == "aes":
             if not settings.aes_key.get_secret_value():
                 raise CallbackRejectedError("encrypted event but JOURNEYS_WECHAT_AES_KEY unset")
-            crypt = WXBizMsgCrypt(
-                token=settings.token.get_secret_value(),
-                encoding_aes_key=settings.aes_key.get_secret_value(),
-                receive_id=settings.app_id,
-            )
+            try:
+                crypt = WXBizMsgCrypt(
+                    token=settings.token.get_secret_value(),
+                    encoding_aes_key=settings.aes_key.get_secret_value(),
+                    receive_id=settings.app_id,
+                )
+            except ValueError as exc:
+                raise HTTPException(503, f"JOURNEYS_WECHAT_AES_KEY: {exc}.") from exc
             body = crypt.decrypt_message(
                 msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, body=body
             ).encode()
