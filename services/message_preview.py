@@ -30,6 +30,7 @@ from activities.providers import (
 )
 from activities.rendering import TemplateRenderError, customer_variables, render
 from db import crud
+from db.crud import opt_outs
 from db.models import Customer, Guide, OutboxMessage, UserAccount
 from engine.contact_policy import MESSAGE_CHANNELS
 
@@ -58,6 +59,8 @@ class Preview:
     body: str
     customer_id: str  # SYNTHETIC_ID for the synthetic customer
     customer_name: str
+    #: the real customer left this channel: a journey would not send it to them
+    opted_out: bool = False
 
     @property
     def synthetic(self) -> bool:
@@ -149,7 +152,10 @@ def preview(
         rendered_subject = render(subject, variables) if subject else ""
     except TemplateRenderError as exc:
         raise PreviewInputError("subject", exc.reason) from exc
-    return Preview(channel, rendered_subject, body, customer.id, customer.name)
+    left = customer.id != SYNTHETIC_ID and opt_outs.is_opted_out(
+        session=session, customer_id=customer.id, channel=channel
+    )
+    return Preview(channel, rendered_subject, body, customer.id, customer.name, left)
 
 
 def _synthetic(session: Session) -> Customer:

@@ -82,8 +82,16 @@ def test_preview_renders_for_a_real_and_a_synthetic_customer(
     synthetic = client.post(f"/journeys/{jid}/nodes/msg/preview", data=_form(text), headers=HX)
     assert synthetic.status_code == 200
     assert "测试客户您好，券码CPN8F3K2Q" in synthetic.text
+    assert "data-opted-out" not in real.text
     with Session(canvas_app.state.engine) as s:
         assert list(s.exec(select(OutboxMessage))) == []  # a preview sends nothing
+        customer = s.get(Customer, "C9")
+        assert customer is not None
+        customer.opted_out_channels = ["sms"]
+        s.add(customer)
+        s.commit()
+    left = client.post(f"/journeys/{jid}/nodes/msg/preview", data=_form(text, "C9"), headers=HX)
+    assert left.status_code == 200 and "data-opted-out" in left.text
 
 
 def test_test_send_goes_to_my_phone_and_is_marked_as_a_test(
