@@ -159,6 +159,12 @@ def test_the_dialog_on_the_version_view(client: TestClient, canvas_app: Any) -> 
     assert 'id="move-waiting"' in page.text and 'id="move-dialog"' in page.text
     latest = client.get(f"/journeys/{jid}/versions/2")
     assert 'id="move-waiting"' not in latest.text  # nothing later to move to
+    # the draft editor's version list links v1's move (a page of its own without htmx)
+    editor = client.get(f"/journeys/{jid}/edit")
+    assert f'href="/journeys/{jid}/versions/1/move"' in editor.text
+    assert f'href="/journeys/{jid}/versions/2/move"' not in editor.text
+    full = client.get(f"/journeys/{jid}/versions/1/move")
+    assert full.status_code == 200 and "<html" in full.text and 'name="map.w"' in full.text
     dialog = client.get(f"/journeys/{jid}/versions/1/move", headers={"HX-Request": "true"})
     assert dialog.status_code == 200
     assert 'name="map.w"' in dialog.text and 'name="map.w2"' in dialog.text
