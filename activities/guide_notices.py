@@ -33,14 +33,17 @@ import httpx
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from activities.channels.ratelimit import SendRateLimiter
 from activities.channels.wecom import WeComClient, WeComSettings
-from activities.providers import MessageRejectedError
+from activities.providers import MessageRejectedError, ThrottledError
 from db.crud import notice_push
 from db.crud._util import aware
 from db.models import Customer, Guide, GuideTask, Store, TaskNotice, utcnow
 
 log = logging.getLogger(__name__)
 
+#: The rate bucket of app messages to guides (apart from the customer-message bucket).
+APP_PROVIDER = "wecom_app"
 #: Notice kinds that reach the guide's phone; the others are only recorded.
 PUSHED_KINDS = ("created", "reminder", "escalation", "chase")
 #: How long a claimed notice is held before another sender may take it.
@@ -229,6 +232,23 @@ def notice_text(session: Session, notice: TaskNotice, task: GuideTask) -> str:
     return "\n".join(lines)
 
 
+class RateLimitedMessenger:
+    """``messenger`` behind the shared rate bucket of ``limiter`` (every worker's pushes
+    count against one rate; a throttling answer holds them all back)."""
+
+    def __init__(self, messenger: AppMessenger, limiter: SendRateLimiter) -> None:
+        self._messenger = messenger
+        self._limiter = limiter
+
+    def send_app_text(self, *, userid: str, content: str) -> str:
+        self._limiter.acquire()
+        try:
+            return self._messenger.send_app_text(userid=userid, content=content)
+        except ThrottledError as exc:
+            self._limiter.hold_back(exc.retry_after)
+            raise
+
+
 def guide_notice_pusher(
     *,
     sessions: sessionmaker[Session],
@@ -240,7 +260,10 @@ def guide_notice_pusher(
     """The pusher the environment configures: WeCom app messages when
     ``JOURNEYS_WECOM_CORP_ID``, ``_SECRET`` and ``_AGENT_ID`` are set, else recording only."""
     wecom = wecom or WeComSettings()
-    messenger = WeComClient(wecom, http) if wecom.app_configured else None
+    messenger: AppMessenger | None = None
+    if wecom.app_configured:
+        limiter = SendRateLimiter(sessions, APP_PROVIDER, wecom.rate_per_second)
+        messenger = RateLimitedMessenger(WeComClient(wecom, http), limiter)
     return GuideNoticePusher(sessions=sessions, reads=reads, messenger=messenger, clock=clock)
 
 

@@ -13,11 +13,12 @@ from sqlmodel import Session, col, select
 from temporalio.testing import ActivityEnvironment
 
 from activities import JourneyActivities, tasks
-from activities.channels.wecom import WeComClient
-from activities.guide_notices import GuideNoticePusher
+from activities.channels.wecom import WeComClient, WeComSettings
+from activities.guide_notices import GuideNoticePusher, guide_notice_pusher
 from db import crud
 from db.crud import notice_push
 from db.models import GuideTask, TaskNotice
+from db.models.messages import ProviderRateBucket
 from engine.effects import CreateTaskRequest, EffectContext, TaskNoticeRequest
 from settings import Settings
 from tests.channels.wx_fake import FakeWx
@@ -198,3 +199,15 @@ async def test_the_activities_push_after_their_commit_and_never_fail_over_a_push
         ("created", "sent"),
         ("reminder", "pending"),  # left to the sweep, with its backoff
     ]
+
+
+def test_the_configured_pusher_sends_through_the_shared_rate_bucket(
+    wecom_settings: WeComSettings, wx_shop: sessionmaker[Session], fake: FakeWx
+) -> None:
+    pusher = guide_notice_pusher(sessions=wx_shop, wecom=wecom_settings, clock=Clock())
+    task_id = _create(wx_shop)
+    assert pusher.push_task(task_id).sent == 1
+    with wx_shop() as s:
+        assert s.get(ProviderRateBucket, "wecom_app") is not None
+    unconfigured = wecom_settings.model_copy(update={"agent_id": None})
+    assert guide_notice_pusher(sessions=wx_shop, wecom=unconfigured).push_due().recorded == 0
