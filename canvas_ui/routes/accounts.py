@@ -135,3 +135,25 @@ def set_active(
         errors = {f"active-{user_id}": gettext(FIELD_ERRORS[exc.field])}
         return _page(request, session, errors=errors, status_code=422)
     return _page(request, session)
+
+
+@router.post("/accounts/{user_id}/permissions")
+def set_permissions(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    user_id: int = Path(ge=1, le=MAX_ID),
+    approve_journeys: str = Form(default="", max_length=8),
+) -> Response:
+    """Grant or take back an HQ account's right to approve launches (issue 17)."""
+    wanted = {"approve_journeys"} if approve_journeys else set()
+    try:
+        accounts.set_permissions(session=session, actor=actor, user_id=user_id, permissions=wanted)
+    except accounts.AccountInputError:
+        return _page(
+            request,
+            session,
+            notice=gettext("Only an HQ account can approve launches."),
+            status_code=422,
+        )
+    return _page(request, session, notice=gettext("Permissions saved."))

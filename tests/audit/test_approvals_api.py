@@ -112,6 +112,13 @@ def test_only_admin_grants_the_permission_and_only_to_hq(
         f"/api/accounts/{hq2['id']}/permissions", json={"permissions": ["approve_journeys"]}
     )
     assert granted.status_code == 200 and granted.json()["permissions"] == ["approve_journeys"]
+    # the accounts page: take it back, then give it again
+    page = admin.post(f"/accounts/{hq2['id']}/permissions", data={"approve_journeys": ""})
+    assert page.status_code == 200 and "Allow to approve launches" in page.text
+    listed = {a["username"]: a["permissions"] for a in admin.get("/api/accounts").json()}
+    assert listed["hq2"] == []
+    page = admin.post(f"/accounts/{hq2['id']}/permissions", data={"approve_journeys": "1"})
+    assert "Stop approving launches" in page.text
     guide = login_as(canvas_app, "guide1", "guide")  # noqa: F841 - an account to refuse
     gid = next(a["id"] for a in admin.get("/api/accounts").json() if a["username"] == "guide1")
     refused = admin.put(
