@@ -12,7 +12,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities import JourneyActivities
 from activities.channels import (
     ChannelSettings,
     ProviderConfigError,
@@ -31,6 +34,8 @@ from activities.providers import (
 )
 from db.models import OutboxMessage
 from db.models.messages import ProviderRateBucket
+from engine.effects import MESSAGE_REJECTED, EffectContext, SendMessageRequest
+from settings import Settings
 from tests.channels.wx_fake import CORP_ID, CORP_SECRET, FakeWx
 from tests.channels.wx_fixtures import (  # noqa: F401 - fixtures
     fake,
@@ -302,3 +307,39 @@ def test_receipts_are_asked_of_wecom_once_the_guide_sent_it(
         row = s.get(OutboxMessage, "m1")
         assert row is not None
         assert (row.status, row.status_detail) == ("failed", "not a contact of the guide")
+
+
+async def test_send_message_fails_for_good_with_the_reason_when_there_is_no_binding(
+    wecom: WeComClient, wx_shop: sessionmaker[Session], fake: FakeWx
+) -> None:
+    acts = JourneyActivities(
+        sessions=wx_shop,
+        settings=Settings(webhook_secret="s"),
+        providers={"wecom": WeComCustomerProvider(wecom, wx_shop)},
+    )
+
+    def request(customer: str) -> SendMessageRequest:
+        ctx = EffectContext(
+            idempotency_key=f"journey-J1-{customer}/0/n1/1",
+            workflow_id=f"journey-J1-{customer}",
+            journey_id="J1",
+            journey_version=1,
+            node_id="n1",
+            visit=1,
+            customer_id=customer,
+        )
+        return SendMessageRequest(
+            ctx=ctx, channel="wecom", content="{{ customer.name }}，券快到期了"
+        )
+
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(acts.send_message, request("C2"))
+    assert (raised.value.type, raised.value.non_retryable) == (MESSAGE_REJECTED, True)
+    assert "customer C2 has no WeCom binding" in str(raised.value)
+    sent = await ActivityEnvironment().run(acts.send_message, request("C1"))
+    assert sent.status == "sent"
+    with wx_shop() as s:
+        row = s.get(OutboxMessage, sent.message_id)
+        assert row is not None
+        assert (row.provider, row.provider_message_id) == ("wecom", "msgGCAAAXtWyuj")
+    assert fake.to(TEMPLATE)[0].body["text"]["content"] == "李女士，券快到期了"
