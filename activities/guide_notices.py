@@ -99,7 +99,7 @@ class GuideNoticePusher:
         if self._messenger is None:
             # nothing to push: the sweep records them in one statement; an activity adds
             # no write of its own
-            if task_id is None:
+            if task_id is None and self._any_due():  # the write lock only when needed
                 with self._sessions() as session:
                     result.recorded = notice_push.record_all_pending(
                         session=session, detail="WeCom is not configured", limit=limit
@@ -112,6 +112,10 @@ class GuideNoticePusher:
         for notice_id in ids:
             self._push_one(notice_id, result)
         return result
+
+    def _any_due(self) -> bool:
+        with self._reads() as session:
+            return bool(notice_push.due_notice_ids(session=session, now=self._now(), limit=1))
 
     def _push_one(self, notice_id: int, result: PushResult) -> None:
         now = self._now()
