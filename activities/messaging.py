@@ -13,8 +13,11 @@ stored with its answer: delivery receipts find the row by it (``crud.record_rece
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import sessionmaker
@@ -27,12 +30,14 @@ from activities.providers import (
     FindsSent,
     MessageProvider,
     MessageRejectedError,
+    NotSentError,
     OutboundMessage,
 )
 from activities.rendering import TemplateRenderError, customer_variables, render
 from db import crud
 from db.crud import opt_outs
 from db.models import Customer, OutboxMessage
+from db.session import read_session
 from engine.effects import (
     CUSTOMER_NOT_FOUND,
     CUSTOMER_OPTED_OUT,
@@ -51,57 +56,69 @@ def send_message(
 ) -> MessageSent:
     """Record, deliver and mark one message; see the module docstring."""
     with sessions() as session:
-        row, checked = _record(session, request, effect_time(request.ctx, now))
+        at = effect_time(request.ctx, now)
+        row, customer = _record(session, request, at, provider.name)
+        checked = customer is not None
         if row.status in ("sent", "delivered"):
             return _result(row)
         if row.status == "failed":
             raise business_failure(MESSAGE_REJECTED, row.provider_response or "rejected")
-        if not checked:
+        if customer is None:
             # The customer may have opted out since a failed first attempt: ask again. (A
-            # row recorded just now was checked in its own transaction: asking again would
-            # take the write lock once more for nothing.)
-            _check_customer(session, request)
-        customer = crud.get_customer(session=session, customer_id=row.customer_id)
+            # row recorded just now was checked moments ago.)
+            with read_session(session) as reading:
+                customer = _contact(_check_customer(reading, request))
     outbound = _outbound(row, request, customer)
 
-    if row.provider == provider.name and isinstance(provider, FindsSent):
+    if not checked and row.provider == provider.name and isinstance(provider, FindsSent):
         # an earlier attempt handed it over and heard nothing back (a timeout): the provider
         # may have taken it, so ask before sending it twice
         found = provider.find_sent(outbound)
         if found is not None:
             return _result(_finish(sessions, row.id, found, now))
     if provider.name != "outbox" and row.provider != provider.name:
-        with sessions() as session:
-            crud.mark_handed_to(session=session, message_id=row.id, provider=provider.name)
+        _hand_to(sessions, row.id, provider.name)
     try:
         delivery = provider.deliver(outbound)
     except MessageRejectedError as exc:
         _finish(sessions, row.id, Delivery(status="failed", response=exc.reason), now)
         raise business_failure(MESSAGE_REJECTED, exc.reason) from exc
+    except NotSentError:
+        # certainly not taken (throttled, no rate slot): a retry need not ask the provider
+        _hand_to(sessions, row.id, "")
+        raise
     return _result(_finish(sessions, row.id, delivery, now))
 
 
 def _record(
-    session: Session, request: SendMessageRequest, at: datetime
-) -> tuple[OutboxMessage, bool]:
-    """The message's outbox row (recorded now unless a former attempt did); → the row and
-    whether this call checked the customer while recording it."""
-    existing = crud.get_message_by_key(session=session, idempotency_key=request.ctx.idempotency_key)
-    if existing is not None:
-        return existing, False
-    customer = _check_customer(session, request)
-    variables = {
-        "customer": customer_variables(
-            customer,
-            crud.get_store(session=session, store_id=customer.store_id)
-            if customer.store_id
-            else None,
-            crud.get_guide(session=session, guide_id=customer.guide_id)
-            if customer.guide_id
-            else None,
-        ),
-        "ctx": request.context,
-    }
+    session: Session, request: SendMessageRequest, at: datetime, provider: str
+) -> tuple[OutboxMessage, Contact | None]:
+    """The message's outbox row (recorded now unless a former attempt did, already naming
+    the ``provider`` it is about to be handed to); → the row and, when this call recorded
+    it, the customer's contact it checked (``None``: recorded before, not checked now)."""
+    # the reads and the rendering need no write lock: only the insert takes it (and checks
+    # the key again there, so a racing attempt still records one row)
+    with read_session(session) as reading:
+        existing = crud.get_message_by_key(
+            session=reading, idempotency_key=request.ctx.idempotency_key
+        )
+        if existing is not None:
+            reading.expunge(existing)  # keeps its loaded fields past the read's rollback
+            return existing, None
+        customer = _check_customer(reading, request)
+        variables = {
+            "customer": customer_variables(
+                customer,
+                crud.get_store(session=reading, store_id=customer.store_id)
+                if customer.store_id
+                else None,
+                crud.get_guide(session=reading, guide_id=customer.guide_id)
+                if customer.guide_id
+                else None,
+            ),
+            "ctx": request.context,
+        }
+        contact = _contact(customer)
     try:
         body = render(request.content, variables)
         subject = render(request.subject, variables) if request.subject else ""
@@ -113,7 +130,7 @@ def _record(
     row = OutboxMessage(
         id=uuid.uuid4().hex,
         idempotency_key=ctx.idempotency_key,
-        customer_id=customer.id,
+        customer_id=request.ctx.customer_id,
         channel=request.channel,
         subject=subject[:200],
         body=body,
@@ -122,9 +139,10 @@ def _record(
         node_id=ctx.node_id,
         workflow_id=ctx.workflow_id,
         created_at=at,
+        provider="" if provider == "outbox" else provider,
     )
     row, created = crud.insert_message(session=session, message=row)
-    return row, created
+    return row, contact if created else None
 
 
 def _check_customer(session: Session, request: SendMessageRequest) -> Customer:
@@ -143,10 +161,20 @@ def _check_customer(session: Session, request: SendMessageRequest) -> Customer:
     return customer
 
 
-def _outbound(
-    row: OutboxMessage, request: SendMessageRequest, customer: Customer | None
-) -> OutboundMessage:
-    email = customer.attributes.get("email", "") if customer is not None else ""
+@dataclass(frozen=True)
+class Contact:
+    """Where the customer is reached (read while checking them)."""
+
+    phone: str
+    email: str
+
+
+def _contact(customer: Customer) -> Contact:
+    email = (customer.attributes or {}).get("email", "")
+    return Contact(phone=customer.phone or "", email=email if isinstance(email, str) else "")
+
+
+def _outbound(row: OutboxMessage, request: SendMessageRequest, contact: Contact) -> OutboundMessage:
     return OutboundMessage(
         message_id=row.id,
         idempotency_key=row.idempotency_key,
@@ -157,9 +185,14 @@ def _outbound(
         journey_id=row.journey_id,
         node_id=row.node_id,
         webhook_url=request.webhook_url,
-        phone=customer.phone if customer is not None else "",
-        email=email if isinstance(email, str) else "",
+        phone=contact.phone,
+        email=contact.email,
     )
+
+
+def _hand_to(sessions: sessionmaker[Session], message_id: str, provider: str) -> None:
+    with sessions() as session:
+        crud.mark_handed_to(session=session, message_id=message_id, provider=provider)
 
 
 def _finish(
@@ -168,18 +201,76 @@ def _finish(
     delivery: Delivery,
     now: Callable[[], datetime],
 ) -> OutboxMessage:
-    with sessions() as session:
-        row = crud.store_provider_answer(
-            session=session,
-            message_id=message_id,
-            status=delivery.status,
-            response=delivery.response,
-            at=now(),
-            provider_message_id=delivery.provider_message_id,
-        )
+    answer = crud.ProviderAnswer(
+        message_id, delivery.status, delivery.response, now(), delivery.provider_message_id
+    )
+    row = _answers(sessions).store(answer)
     if row is None:  # deleted under us: nothing to mark
         raise RuntimeError(f"outbox row {message_id} vanished during delivery")
     return row
+
+
+class _AnswerWriter:
+    """The providers' answers of one process's concurrent sends, stored in one write
+    transaction (flat combining: whoever gets the turn stores everything queued), so a
+    busy worker takes the write lock once per batch, not once per message."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        # weakly: the writer must not keep its own key alive in _WRITERS
+        self._sessions = weakref.ref(sessions)
+        self._mutex = threading.Lock()
+        self._turn = threading.Lock()
+        self._queue: list[_Pending] = []
+
+    def store(self, answer: crud.ProviderAnswer) -> OutboxMessage | None:
+        mine = _Pending(answer)
+        with self._mutex:
+            self._queue.append(mine)
+        with self._turn:
+            if not mine.done:
+                with self._mutex:
+                    batch, self._queue = self._queue, []
+                try:
+                    sessions = self._sessions()
+                    if sessions is None:
+                        raise RuntimeError("the session factory is gone")
+                    with sessions() as session:
+                        rows = crud.store_provider_answers(
+                            session=session, answers=[p.answer for p in batch]
+                        )
+                except Exception as exc:  # every waiter hears it (Temporal retries them)
+                    for pending in batch:
+                        pending.error, pending.done = exc, True
+                else:
+                    for pending in batch:
+                        pending.row = rows.get(pending.answer.message_id)
+                        pending.done = True
+        if mine.error is not None:
+            raise mine.error
+        return mine.row
+
+
+@dataclass
+class _Pending:
+    answer: crud.ProviderAnswer
+    row: OutboxMessage | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
+#: One writer per session factory (a worker has one); gone with its factory.
+_WRITERS: weakref.WeakKeyDictionary[sessionmaker[Session], _AnswerWriter] = (
+    weakref.WeakKeyDictionary()
+)
+_WRITERS_LOCK = threading.Lock()
+
+
+def _answers(sessions: sessionmaker[Session]) -> _AnswerWriter:
+    with _WRITERS_LOCK:
+        writer = _WRITERS.get(sessions)
+        if writer is None:
+            writer = _WRITERS[sessions] = _AnswerWriter(sessions)
+        return writer
 
 
 def _result(row: OutboxMessage) -> MessageSent:

@@ -70,7 +70,12 @@ class TransientDeliveryError(Exception):
     """The provider could not take the message now (5xx, timeout); retry later."""
 
 
-class ThrottledError(TransientDeliveryError):
+class NotSentError(TransientDeliveryError):
+    """A transient failure that certainly sent nothing (the provider refused before taking
+    the message, or no send slot was free): a retry need not ask whether it got through."""
+
+
+class ThrottledError(NotSentError):
     """The provider refused the message for its rate (Aliyun
     ``isv.BUSINESS_LIMIT_CONTROL``, Tencent ``LimitExceeded.*``): retry later, and every
     worker should slow down (``activities.channels.ratelimit`` backs the bucket off)."""

@@ -72,6 +72,7 @@ class _Fake:
 
 class _Handler(BaseHTTPRequestHandler):
     fake: Any
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
@@ -323,11 +324,14 @@ def serve_tencent(fake: FakeTencentSms) -> Iterator[FakeTencentSms]:
         yield fake
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a worker's activity slots connect at once
+
+
 @contextmanager
 def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    server.request_queue_size = 128
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -11,6 +11,7 @@ failure, retried later, and takes no slot.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -21,9 +22,9 @@ from activities.providers import (
     Delivery,
     FindsSent,
     MessageProvider,
+    NotSentError,
     OutboundMessage,
     ThrottledError,
-    TransientDeliveryError,
 )
 from db.crud import rate_limits
 
@@ -31,8 +32,25 @@ from db.crud import rate_limits
 DEFAULT_HORIZON_S = 5.0
 
 
-class RateLimitedError(TransientDeliveryError):
+class RateLimitedError(NotSentError):
     """The provider's bucket is booked further ahead than a send may wait: retry later."""
+
+
+class _Ticket:
+    """One send waiting for its slot."""
+
+    __slots__ = ("done", "error", "slot")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.slot = 0.0
+        self.error: Exception | None = None
+
+    def serve(self, slot: float) -> None:
+        self.slot, self.done = slot, True
+
+    def fail(self, error: Exception) -> None:
+        self.error, self.done = error, True
 
 
 class SendRateLimiter:
@@ -58,30 +76,59 @@ class SendRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._ready = False
+        self._mutex = threading.Lock()  # guards the queue
+        self._turn = threading.Lock()  # one reservation at a time in this process
+        self._queue: list[_Ticket] = []
 
     def acquire(self) -> float:
-        """Take the next slot and wait for it; → the slot (epoch seconds)."""
-        with self._sessions() as session:
-            if not self._ready:
-                rate_limits.ensure_bucket(session=session, provider=self.provider)
-                self._ready = True
-            now = self._clock()
-            slot = rate_limits.take_send_slot(
-                session=session,
-                provider=self.provider,
-                interval=self._interval,
-                now=now,
-                horizon=self._horizon,
-            )
-        if slot is None:
-            raise RateLimitedError(
+        """Take the next slot and wait for it; → the slot (epoch seconds).
+
+        The sends of this process that ask at the same time take their slots in one
+        transaction (flat combining: whoever gets the turn reserves for everyone queued),
+        so a busy worker pays one database write per batch, not per message."""
+        ticket = _Ticket()
+        with self._mutex:
+            self._queue.append(ticket)
+        with self._turn:
+            if not ticket.done:
+                with self._mutex:
+                    batch, self._queue = self._queue, []
+                self._reserve(batch)
+        if ticket.error is not None:
+            raise ticket.error
+        wait = ticket.slot - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+        return ticket.slot
+
+    def _reserve(self, batch: list[_Ticket]) -> None:
+        try:
+            with self._sessions() as session:
+                if not self._ready:
+                    rate_limits.ensure_bucket(session=session, provider=self.provider)
+                    self._ready = True
+                first = rate_limits.take_send_slot(
+                    session=session,
+                    provider=self.provider,
+                    interval=self._interval,
+                    now=self._clock(),
+                    horizon=self._horizon,
+                    count=len(batch),
+                )
+        except Exception as exc:  # every waiter hears it (Temporal retries them)
+            for ticket in batch:
+                ticket.fail(exc)
+            return
+        if first is None:
+            refused = RateLimitedError(
                 f"{self.provider}: its send rate ({self.rate:g}/s) is booked more than "
                 f"{self._horizon:g} s ahead; retrying later"
             )
-        wait = slot - self._clock()
-        if wait > 0:
-            self._sleep(wait)
-        return slot
+            for ticket in batch:
+                ticket.fail(refused)
+            return
+        for k, ticket in enumerate(batch):
+            ticket.serve(first + k * self._interval)
 
     def hold_back(self, seconds: float) -> None:
         """No send of this provider, from any worker, for ``seconds``."""

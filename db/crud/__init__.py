@@ -64,6 +64,7 @@ from db.crud.org import (
     list_stores,
 )
 from db.crud.outbox import (
+    ProviderAnswer,
     get_message,
     get_message_by_key,
     insert_message,
@@ -71,6 +72,7 @@ from db.crud.outbox import (
     mark_handed_to,
     record_receipt,
     store_provider_answer,
+    store_provider_answers,
 )
 from db.crud.runs import (
     RunCounts,
@@ -186,6 +188,8 @@ __all__ = [
     "mark_handed_to",
     "record_receipt",
     "store_provider_answer",
+    "store_provider_answers",
+    "ProviderAnswer",
     "list_notices",
     "list_orders",
     "list_regions",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -126,6 +128,45 @@ def mark_handed_to(*, session: Session, message_id: str, provider: str) -> Outbo
     return row
 
 
+@dataclass(frozen=True)
+class ProviderAnswer:
+    """A provider's answer to one message (see :func:`store_provider_answers`)."""
+
+    message_id: str
+    status: str  # "recorded" | "sent" | "failed"
+    response: str
+    at: datetime
+    provider_message_id: str | None = None
+
+
+def store_provider_answers(
+    *, session: Session, answers: Sequence[ProviderAnswer]
+) -> dict[str, OutboxMessage]:
+    """Store providers' answers on their messages, in one transaction; commit. → the rows
+    by id (a message deleted meanwhile is missing). A receipt that got to a message first
+    (a fast provider) is not undone."""
+    begin_write(session)
+    rows: dict[str, OutboxMessage] = {}
+    for answer in answers:
+        row = session.get(OutboxMessage, answer.message_id)
+        if row is None:
+            continue
+        row.provider_response = answer.response
+        if answer.provider_message_id is not None:
+            row.provider_message_id = answer.provider_message_id
+        if row.status not in FINAL_STATUSES:
+            row.status = answer.status
+            if answer.status == "sent":
+                row.sent_at = answer.at
+            elif answer.status == "failed":
+                row.failed_at = answer.at
+                row.status_detail = answer.response[:500]
+        session.add(row)
+        rows[row.id] = row
+    session.commit()
+    return rows
+
+
 def store_provider_answer(
     *,
     session: Session,
@@ -135,23 +176,6 @@ def store_provider_answer(
     at: datetime,
     provider_message_id: str | None = None,
 ) -> OutboxMessage | None:
-    """Store a provider's answer (``recorded``, ``sent`` or ``failed``) on the message;
-    commit. A receipt that got here first (a fast provider) is not undone."""
-    begin_write(session)
-    row = session.get(OutboxMessage, message_id)
-    if row is None:
-        session.commit()
-        return None
-    row.provider_response = response
-    if provider_message_id is not None:
-        row.provider_message_id = provider_message_id
-    if row.status not in FINAL_STATUSES:
-        row.status = status
-        if status == "sent":
-            row.sent_at = at
-        elif status == "failed":
-            row.failed_at = at
-            row.status_detail = response[:500]
-    session.add(row)
-    session.commit()
-    return row
+    """Store one provider's answer (``recorded``, ``sent`` or ``failed``); commit."""
+    answer = ProviderAnswer(message_id, status, response, at, provider_message_id)
+    return store_provider_answers(session=session, answers=[answer]).get(message_id)

@@ -31,25 +31,31 @@ def ensure_bucket(*, session: Session, provider: str) -> None:
 
 
 def take_send_slot(
-    *, session: Session, provider: str, interval: float, now: float, horizon: float
+    *,
+    session: Session,
+    provider: str,
+    interval: float,
+    now: float,
+    horizon: float,
+    count: int = 1,
 ) -> float | None:
-    """Reserve ``provider``'s next send slot (seconds since the epoch; ``now`` when the
-    bucket is idle) and move the schedule on by ``interval``; commit. ``None`` when the
-    next free slot is more than ``horizon`` seconds away (nothing reserved: the caller
-    retries later instead of waiting that long). The bucket must exist
-    (:func:`ensure_bucket`)."""
+    """Reserve ``provider``'s next ``count`` send slots (the first: seconds since the
+    epoch, ``now`` when the bucket is idle; the others ``interval`` apart after it) and move
+    the schedule on past them; commit. ``None`` when the next free slot is more than
+    ``horizon`` seconds away (nothing reserved: the caller retries later instead of waiting
+    that long). The bucket must exist (:func:`ensure_bucket`)."""
     begin_write(session)
     greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
     column = col(ProviderRateBucket.next_slot)
     stmt = (
         update(ProviderRateBucket)
         .where(col(ProviderRateBucket.provider) == provider, column <= now + horizon)
-        .values(next_slot=greatest(column, literal(now)) + interval)
+        .values(next_slot=greatest(column, literal(now)) + interval * count)
         .returning(column)
     )
     after = session.execute(stmt).scalar_one_or_none()
     session.commit()
-    return None if after is None else float(after) - interval
+    return None if after is None else float(after) - interval * count
 
 
 def hold_back(*, session: Session, provider: str, until: float) -> None:
