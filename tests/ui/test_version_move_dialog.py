@@ -86,6 +86,10 @@ def test_move_dialog(
     page.screenshot(path=str(artifacts / "version-move-dialog.png"))
 
     dialog.locator("#move-apply").click()
+    ask = page.locator("dialog.confirm-dialog")  # the app's own confirmation first
+    expect(ask).to_contain_text("把 5 位客户从 v1 迁移到 v2")
+    assert temporal.told == []
+    ask.get_by_role("button", name="确认迁移").click()
     expect(dialog.locator("#move-progress [data-status]")).to_have_attribute(
         "data-status", "done", timeout=15_000
     )
