@@ -39,6 +39,10 @@ NOTES = {
         "each version would send, issue and assign, not how customers would have reacted. "
         "Conversions move only where the goal's definition differs."
     ),
+    "templates": lazy(
+        "Message and task texts are not rendered in a backtest: a template that fails to "
+        "render for a customer takes its failure path live, not here (a test run shows it)."
+    ),
     "beyond_history": lazy(
         "Some runs wait past the end of recorded history: they are counted as still waiting "
         "at the step they reached (what came after is not known yet)."

@@ -19,8 +19,8 @@ import multiprocessing
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -48,7 +48,6 @@ from services.backtest_sim import (
     VersionSpec,
     init_process,
     run_chunk,
-    run_inline,
 )
 from services.goals import goal_of
 from services.test_runs import sandbox_coupons
@@ -63,16 +62,21 @@ class BacktestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOURNEYS_BACKTEST_")
     workers: int = 2
     chunk: int = 2000
+    page: int = backtest_load.PAGE
     start_method: str = "spawn"  # the web process has threads: never fork it
 
 
 class BacktestInputError(ValueError):
     """A request the backtest cannot run; ``field`` names what to change."""
 
-    def __init__(self, field: str, message: str, *, status: int = 422) -> None:
-        super().__init__(message)
+    def __init__(
+        self, field: str, template: str, params: dict[str, Any] | None = None, *, status: int = 422
+    ) -> None:
+        self.params = dict(params or {})
+        self.template = template  # the sentence with %(name)s slots (the UI translates it)
+        self.message = template % self.params
+        super().__init__(self.message)
         self.field = field
-        self.message = message
         self.status = status
 
 
@@ -110,7 +114,9 @@ def prepare(
     field to change; 404 for an unknown journey) or :class:`CandidateInvalidError`."""
     journey = crud.get_journey(session=session, journey_id=journey_id)
     if journey is None:
-        raise BacktestInputError("journey_id", f"No journey with id {journey_id}.", status=404)
+        raise BacktestInputError(
+            "journey_id", "No journey with id %(id)s.", {"id": journey_id}, status=404
+        )
     baseline = req.baseline if req.baseline is not None else journey.live_version
     if baseline is None:
         raise BacktestInputError(
@@ -120,7 +126,9 @@ def prepare(
             status=409,
         )
     if crud.get_version(session=session, journey_id=journey_id, version=baseline) is None:
-        raise BacktestInputError("baseline", f"Journey {journey_id} has no version {baseline}.")
+        raise BacktestInputError(
+            "baseline", "This journey has no version %(version)s.", {"version": baseline}
+        )
     document: dict[str, Any] = {}
     cand_version: int | None = None
     if req.candidate == "draft":
@@ -136,7 +144,9 @@ def prepare(
             ) from exc
         if crud.get_version(session=session, journey_id=journey_id, version=cand_version) is None:
             raise BacktestInputError(
-                "candidate", f"Journey {journey_id} has no version {cand_version}."
+                "candidate",
+                "This journey has no version %(version)s.",
+                {"version": cand_version},
             )
         label = f"v{cand_version}"
     start, end = _period(req, timezone)
@@ -147,7 +157,7 @@ def prepare(
     if total == 0:
         raise BacktestInputError(
             "since_days" if req.start is None else "start",
-            _no_entries(session, journey_id, baseline, req, start, end, timezone),
+            *_no_entries(session, journey_id, baseline, req, start, end, timezone),
         )
     return backtest_crud.create_backtest(
         session=session,
@@ -184,12 +194,14 @@ def _period(req: BacktestRequest, timezone: str) -> tuple[datetime, datetime]:
         if last < first:
             raise BacktestInputError("end", "The last day comes before the first.")
         if (last - first).days + 1 > MAX_DAYS:
-            raise BacktestInputError("start", f"A backtest reads at most {MAX_DAYS} days.")
+            raise BacktestInputError(
+                "start", "A backtest reads at most %(days)s days.", {"days": MAX_DAYS}
+            )
         lo = datetime.combine(first, datetime.min.time(), zone)
         hi = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
         return lo.astimezone(UTC), hi.astimezone(UTC)
     if not 1 <= req.since_days <= MAX_DAYS:
-        raise BacktestInputError("since_days", f"Choose 1 to {MAX_DAYS} days.")
+        raise BacktestInputError("since_days", "Choose 1 to %(days)s days.", {"days": MAX_DAYS})
     now = datetime.now(UTC)
     return now - timedelta(days=req.since_days), now
 
@@ -241,7 +253,7 @@ def segment_select(session: Session, segment_id: str, as_of: datetime) -> Any:
 
     row = session.get(Segment, segment_id)
     if row is None:
-        raise BacktestInputError("segment_id", f"No segment with id {segment_id}.")
+        raise BacktestInputError("segment_id", "No segment with id %(id)s.", {"id": segment_id})
     compiled = compile_segment(parse_definition(row.definition), now=as_of)
     return audience_select(compiled, col(Customer.id))
 
@@ -254,20 +266,28 @@ def _no_entries(
     start: datetime,
     end: datetime,
     timezone: str,
-) -> str:
+) -> tuple[str, dict[str, Any]]:
+    """Why a period has nobody to backtest, and what to do: (sentence, its values)."""
     zone = ZoneInfo(timezone)
-    span = f"{start.astimezone(zone):%Y-%m-%d} – {end.astimezone(zone):%Y-%m-%d}"
+    params: dict[str, Any] = {
+        "version": baseline,
+        "first": f"{start.astimezone(zone):%Y-%m-%d}",
+        "last": f"{(end - timedelta(seconds=1)).astimezone(zone):%Y-%m-%d}",
+    }
     if req.source == "segment":
-        return f"The segment has no members, so there is nobody to backtest ({span})."
+        return "The segment has no members, so there is nobody to backtest.", params
     first = backtest_load.first_entry(session=session, journey_id=journey_id, version=baseline)
     if first is None:
         return (
-            f"Nobody has entered v{baseline} yet, so there is no history to backtest on: "
-            "wait for customers to enter, or backtest a segment."
+            "Nobody has entered v%(version)s yet, so there is no history to backtest on: "
+            "wait for customers to enter, or backtest a segment.",
+            params,
         )
+    params["entered"] = f"{first.astimezone(zone):%Y-%m-%d}"
     return (
-        f"Nobody entered v{baseline} between {span}; its first customer entered on "
-        f"{first.astimezone(zone):%Y-%m-%d}. Choose a period that includes it."
+        "Nobody entered v%(version)s between %(first)s and %(last)s; its first customer "
+        "entered on %(entered)s. Choose a period that includes it.",
+        params,
     )
 
 
@@ -352,28 +372,43 @@ def run_backtest(
             entry_type = _entry_event_type(setup)
             caps = setup.policy.caps if setup.policy else []
             since = timedelta(days=max(c.window_days for c in caps)) if caps else None
-            cases = backtest_load.load_cases(
-                session=session,
-                pop=pop,
-                horizon=horizon,
-                entry_event_type=entry_type,
-                contacts_since=since,
-            )
             docs = _documents(session, row)
-            loaded = time.perf_counter() - began
-        _progress(engine, backtest_id, "running", 0)
-        tallies = simulate_all(
-            setup,
-            cases,
-            settings,
-            on_progress=lambda done: _progress(engine, backtest_id, "running", done),
-        )
+            _progress(engine, backtest_id, "running", 0)
+            loading = [0.0]
+
+            def pages() -> Iterator[list[CustomerCase]]:
+                # read page by page while the worker processes simulate the pages before
+                it = backtest_load.iter_cases(
+                    session=session,
+                    pop=pop,
+                    horizon=horizon,
+                    entry_event_type=entry_type,
+                    contacts_since=since,
+                    page_size=settings.page,
+                )
+                while True:
+                    t0 = time.perf_counter()
+                    page = next(it, None)
+                    loading[0] += time.perf_counter() - t0
+                    if page is None:
+                        return
+                    yield page
+
+            tallies = simulate_all(
+                setup,
+                pages(),
+                settings,
+                on_progress=lambda done: _progress(engine, backtest_id, "running", done),
+            )
+            loaded = loading[0]
         elapsed = time.perf_counter() - began
         with Session(engine) as session:
             capacity = _capacities(session, tallies)
         result = build_report(
             tallies, docs=docs, capacity=capacity, horizon=horizon, timezone=timezone
         )
+        if not setup.render_messages:
+            result["notes"].append("templates")
         runs = tallies["baseline"].runs + tallies["candidate"].runs
         result["timing"] = {
             "load_s": round(loaded, 3),
@@ -398,35 +433,48 @@ def run_backtest(
 
 def simulate_all(
     setup: Setup,
-    cases: list[CustomerCase],
+    pages: Iterable[list[CustomerCase]],
     settings: BacktestSettings,
     *,
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Tally]:
-    """Every case through both versions, in chunks over ``settings.workers`` processes."""
+    """Every case through both versions, in chunks over ``settings.workers`` processes;
+    ``on_progress`` hears the entries done so far."""
     total = {name: Tally() for name in setup.versions}
-    chunks = list(backtest_load.chunks(cases, max(1, settings.chunk)))
+    size = max(1, settings.chunk)
     done = 0
-    if settings.workers <= 0 or len(chunks) <= 1:
-        for chunk in chunks:
-            for name, t in run_inline(setup, chunk).items():
-                total[name].add(t)
-            done += len(chunk)
-            if on_progress:
-                on_progress(done)
+
+    def merge(tallies: dict[str, Tally], entries: int) -> None:
+        nonlocal done
+        for name, t in tallies.items():
+            total[name].add(t)
+        done += entries
+        if on_progress:
+            on_progress(done)
+
+    if settings.workers <= 0:
+        init_process(setup)
+        for page in pages:
+            for chunk in backtest_load.chunks(page, size):
+                merge(run_chunk(chunk), _entries(chunk))
         return total
     ctx = multiprocessing.get_context(settings.start_method)
     with ProcessPoolExecutor(
         max_workers=settings.workers, mp_context=ctx, initializer=init_process, initargs=(setup,)
     ) as pool:
-        futures = {pool.submit(run_chunk, chunk): len(chunk) for chunk in chunks}
-        for fut in as_completed(futures):
-            for name, t in fut.result().items():
-                total[name].add(t)
-            done += futures[fut]
-            if on_progress:
-                on_progress(done)
+        pending: dict[Future[dict[str, Tally]], int] = {}
+        for page in pages:
+            for chunk in backtest_load.chunks(page, size):
+                pending[pool.submit(run_chunk, chunk)] = _entries(chunk)
+            for fut in [f for f in pending if f.done()]:
+                merge(fut.result(), pending.pop(fut))
+        for fut in as_completed(list(pending)):
+            merge(fut.result(), pending.pop(fut))
     return total
+
+
+def _entries(chunk: list[CustomerCase]) -> int:
+    return sum(len(c.entries) for c in chunk)
 
 
 def start_in_background(

@@ -26,6 +26,9 @@ from services.backtest_sim import CustomerCase, Entry
 
 #: how far before the period events are read (what "browsed 3 times in 30 days" counts)
 LOOKBACK = timedelta(days=90)
+#: customers read (and handed to the simulation) at a time: their ids are the page's
+#: queries' ``IN`` list (an index probe per customer; SQLite takes 32,766 parameters)
+PAGE = 5_000
 #: an entry event is the trigger-type event recorded at most this long before the entry
 ENTRY_EVENT_SLACK = timedelta(minutes=10)
 
@@ -90,6 +93,30 @@ def load_cases(
     contacts_since: timedelta | None,
 ) -> list[CustomerCase]:
     """Every customer's :class:`CustomerCase`, sorted by customer id."""
+    return [
+        case
+        for page in iter_cases(
+            session=session,
+            pop=pop,
+            horizon=horizon,
+            entry_event_type=entry_event_type,
+            contacts_since=contacts_since,
+        )
+        for case in page
+    ]
+
+
+def iter_cases(
+    *,
+    session: Session,
+    pop: Population,
+    horizon: datetime,
+    entry_event_type: str | None,
+    contacts_since: timedelta | None,
+    page_size: int = PAGE,
+) -> Iterator[list[CustomerCase]]:
+    """The cases in pages of ``page_size`` customers by id: the simulation of one page runs
+    while the next is read. Each page is one query per table for all its customers."""
     ids = _ids(pop)
     entries: dict[str, list[datetime]] = defaultdict(list)
     if pop.segment_select is not None:
@@ -101,8 +128,21 @@ def load_cases(
         )
         for cid, at in session.execute(runs):
             entries[cid].append(at)
-    if not entries:
-        return []
+    order = sorted(entries)
+    for i in range(0, len(order), max(1, page_size)):
+        page = order[i : i + page_size]
+        yield _page(session, pop, entries, page, horizon, entry_event_type, contacts_since)
+
+
+def _page(
+    session: Session,
+    pop: Population,
+    entries: dict[str, list[datetime]],
+    ids: list[str],
+    horizon: datetime,
+    entry_event_type: str | None,
+    contacts_since: timedelta | None,
+) -> list[CustomerCase]:
     members = col(Customer.id).in_(ids)
     cases: dict[str, CustomerCase] = {}
     for row in session.execute(

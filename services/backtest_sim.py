@@ -77,6 +77,8 @@ class Setup:
     policy: ContactPolicy | None
     timezone: str
     horizon: datetime
+    #: render messages and tasks as the worker would (slower; see BacktestRuntime.render)
+    render_messages: bool = False
 
 
 @dataclass
@@ -136,11 +138,26 @@ class BacktestRuntime(SimulatedRuntime):
     (the sandbox keeps what was sent, not when)."""
 
     def __init__(
-        self, world: SandboxWorld, start: datetime, script: list[ScriptItem], horizon: datetime
+        self,
+        world: SandboxWorld,
+        start: datetime,
+        script: list[ScriptItem],
+        horizon: datetime,
+        *,
+        render: bool = True,
     ) -> None:
         super().__init__(world, start, script)
         self.horizon = horizon
+        self.rendering = render
         self.actions: list[tuple[str, str, datetime]] = []  # (kind, channel or guide, at)
+
+    def render(self, text: str, ctx: dict[str, Any]) -> str:
+        # Nobody reads a backtest's messages, and rendering is a fifth of its time: the text
+        # goes out as written unless the setup asks for the worker's rendering (which also
+        # sends a customer whose template fails to render down the failure path).
+        if self.rendering:
+            return super().render(text, ctx)
+        return text
 
     async def wait(self, *, until: datetime | None, wake: Callable[[], bool]) -> bool:
         if until is not None and until <= self.horizon:
@@ -187,16 +204,60 @@ async def _run_chunk(
 ) -> dict[str, Tally]:
     zone = ZoneInfo(setup.timezone)
     out = {name: Tally() for name in journeys}
-    for name, journey in journeys.items():
-        tally = out[name]
-        goal = setup.versions[name].goal or ANY_ORDER
-        for case in cases:
+    goals = {name: setup.versions[name].goal or ANY_ORDER for name in journeys}
+    # stock is chain-wide, not one customer's: the backtest does not spend it (and without
+    # stock the sandbox never changes a template, so every run can share them)
+    coupons = {
+        k: CouponTemplateSpec(v.id, v.face_value, v.min_spend, v.validity_days, None)
+        for k, v in setup.coupons.items()
+    }
+    for case in cases:
+        for entry in case.entries:
+            # what one entry brings, shared by both versions' runs (each copies what it changes)
+            start = entry.at
+            past = [(at, t) for at, t, _p in case.past_events if at <= start]
+            script = [
+                ScriptItem(at=at, event_type=t, properties=p)
+                for at, t, p in case.past_events
+                if start < at <= setup.horizon
+            ]
+            script += [
+                ScriptItem(at=at, task_outcome=outcome, task_node_id=node)
+                for at, node, outcome in case.outcomes
+                if start <= at <= setup.horizon
+            ]
+            contacts = [c for c in case.contacts if c.at < start]
+            entry_event = None
+            if entry.event is not None:
+                entry_event = CustomerEventIn(
+                    "bt-entry", entry.event[0], start.isoformat(), entry.event[1]
+                )
+            for name, journey in journeys.items():
+                await _run_one(
+                    setup,
+                    journey,
+                    case.facts,
+                    start,
+                    past,
+                    script,
+                    contacts,
+                    entry_event,
+                    coupons,
+                    out[name],
+                    zone,
+                )
+        runs = [(i, "j", 1, e.at) for i, e in enumerate(case.entries)]
+        events = [(t, at, props) for at, t, props in case.past_events]
+        answers: dict[Goal, list[tuple[bool, float]]] = {}
+        for name in journeys:
+            goal = goals[name]
+            if goal not in answers:
+                answers[goal] = list(
+                    conversions(runs, events, case.orders, {("j", 1): goal}).values()
+                )
+            tally = out[name]
             tally.customers += 1
-            for entry in case.entries:
-                await _run_one(setup, journey, case, entry, tally, zone)
-            runs = [(i, "j", 1, e.at) for i, e in enumerate(case.entries)]
-            events = [(t, at, props) for at, t, props in case.past_events]
-            for conv, rev in conversions(runs, events, case.orders, {("j", 1): goal}).values():
+            for conv, rev in answers[goal]:
                 tally.conversions += conv
                 tally.revenue += rev if conv else 0.0
     return out
@@ -205,40 +266,25 @@ async def _run_chunk(
 async def _run_one(
     setup: Setup,
     journey: ir.CompiledJourney,
-    case: CustomerCase,
-    entry: Entry,
+    base: CustomerFacts,
+    start: datetime,
+    past: list[tuple[datetime, str]],
+    script: list[ScriptItem],
+    contacts: list[Contact],
+    entry_event: CustomerEventIn | None,
+    coupons: dict[str, CouponTemplateSpec],
     tally: Tally,
     zone: ZoneInfo,
 ) -> None:
-    start = entry.at
-    facts = dataclasses.replace(
-        case.facts, tags=list(case.facts.tags), attributes=dict(case.facts.attributes)
-    )
+    facts = dataclasses.replace(base, tags=list(base.tags), attributes=dict(base.attributes))
     world = SandboxWorld(
         facts=facts,
-        # stock is chain-wide, not one customer's: the backtest does not spend it
-        coupon_templates={
-            k: CouponTemplateSpec(v.id, v.face_value, v.min_spend, v.validity_days, None)
-            for k, v in setup.coupons.items()
-        },
-        past_events=[(at, t) for at, t, _p in case.past_events if at <= start],
+        coupon_templates=coupons,
+        past_events=list(past),
         policy=setup.policy,
-        contacts=[c for c in case.contacts if c.at < start],
+        contacts=list(contacts),
     )
-    script = [
-        ScriptItem(at=at, event_type=t, properties=dict(p))
-        for at, t, p in case.past_events
-        if start < at <= setup.horizon
-    ]
-    script += [
-        ScriptItem(at=at, task_outcome=outcome, task_node_id=node)
-        for at, node, outcome in case.outcomes
-        if start <= at <= setup.horizon
-    ]
-    runtime = BacktestRuntime(world, start, script, setup.horizon)
-    entry_event = None
-    if entry.event is not None:
-        entry_event = CustomerEventIn("bt-entry", entry.event[0], start.isoformat(), entry.event[1])
+    runtime = BacktestRuntime(world, start, script, setup.horizon, render=setup.render_messages)
     state = new_state(
         customer_id=facts.customer_id,
         enrollment_id="backtest",
@@ -256,11 +302,12 @@ async def _run_one(
         cut = True
     except Exception as exc:  # one customer's failure is counted, never the whole backtest
         tally.errors[f"{type(exc).__name__}: {exc}"[:200]] += 1
+    ports = tally.ports
     for rec in world.records:
         for v in rec.visits:
-            tally.ports[f"{v.node_id}|{v.port or ENDED}"] += 1
+            ports[f"{v.node_id}|{v.port or ENDED}"] += 1
     for v in state.pending_visits:
-        tally.ports[f"{v.node_id}|{v.port or ENDED}"] += 1
+        ports[f"{v.node_id}|{v.port or ENDED}"] += 1
     if cut:
         tally.beyond_history += 1
         tally.waiting[state.current or "?"] += 1
