@@ -105,3 +105,12 @@ def diff_summary(diff: Mapping[str, Any]) -> str:
     if diff.get("settings"):
         parts.append("settings: " + ", ".join(diff["settings"]))
     return "; ".join(parts)
+
+
+def diff_counts(diff: Mapping[str, Any]) -> dict[str, int]:
+    """How many steps were added, removed and changed, and connections added and removed
+    (what the audit log keeps of a save, worded by the page in the reader's language)."""
+    return {
+        key: len(diff.get(key) or [])
+        for key in ("added", "removed", "changed", "edges_added", "edges_removed")
+    }

@@ -27,7 +27,7 @@ from db.models import JourneyApproval, JourneyVersion, utcnow
 from db.models.contact_policy import POLICY_ROW_ID, ContactPolicyRow, PolicyChange
 from db.session import begin_write, end_transaction, in_thread
 from engine.compiler import Diagnostic
-from engine.document_diff import diff_documents, diff_summary
+from engine.document_diff import diff_counts, diff_documents, diff_summary
 from services import audit, segments
 from services.accounts import Principal
 from services.journeys import JourneyStateError, publish, validate_draft
@@ -171,7 +171,7 @@ def submit(*, session: Session, journey_id: str, by: str, note: str = "") -> Jou
         action="submit",
         object_type="journey",
         object_id=journey_id,
-        after={"base_version": approval.base_version},
+        after={"base_version": approval.base_version, **diff_counts(diff)},
         summary=f"{journey.name}: {diff_summary(diff)}",
     )
     session.commit()

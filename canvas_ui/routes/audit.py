@@ -15,7 +15,7 @@ from canvas_ui.deps import SessionDep
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
-from db.models import AUDIT_ACTIONS, AUDIT_OBJECT_TYPES
+from db.models import AUDIT_ACTIONS, AUDIT_OBJECT_TYPES, AuditEntry
 from services import audit
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
@@ -63,6 +63,38 @@ def shown(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)[:400]
+
+
+STATUS_WORDS = {
+    "draft": lazy("Draft"),
+    "live": lazy("Live"),
+    "paused": lazy("Paused"),
+    "archived": lazy("Archived"),
+}
+
+
+def summary_words(e: AuditEntry) -> str:
+    """The entry's summary in the reader's language where the log keeps the facts (status
+    changes, versions, step counts); else as stored (names, comments, policy values)."""
+    after = e.after if isinstance(e.after, dict) else {}
+    before = e.before if isinstance(e.before, dict) else {}
+    if e.object_type != "journey":
+        return e.summary
+    if e.action in ("save", "submit") and "changed" in after:
+        words = gettext("%(a)s added · %(r)s removed · %(c)s changed") % {
+            "a": after.get("added", 0),
+            "r": after.get("removed", 0),
+            "c": after.get("changed", 0),
+        }
+        return words if e.action == "save" else f"{e.summary.split(':')[0]}: {words}"
+    if e.action == "publish" and after.get("live_version"):
+        return gettext("Version %(n)s live") % {"n": after["live_version"]}
+    if "status" in before and "status" in after:
+        return " → ".join(
+            gettext(STATUS_WORDS[s]) if s in STATUS_WORDS else str(s)
+            for s in (before["status"], after["status"])
+        )
+    return e.summary
 
 
 @router.get("/audit")
@@ -119,6 +151,7 @@ def audit_page(
             "object_labels": {k: gettext(v) for k, v in OBJECT_LABELS.items()},
             "action_labels": {k: gettext(v) for k, v in ACTION_LABELS.items()},
             "shown": shown,
+            "summary_words": summary_words,
             "query_string": "&".join(f"{k}={v}" for k, v in filters.items() if v),
         },
         block="table",

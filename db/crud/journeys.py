@@ -24,7 +24,7 @@ from db.models import (
     JourneyVersion,
     utcnow,
 )
-from engine.document_diff import diff_documents, diff_summary
+from engine.document_diff import diff_counts, diff_documents, diff_summary
 
 
 def new_journey_id(name: str) -> str:
@@ -145,13 +145,15 @@ def update_draft(
     """
     journey = _require(session, journey_id)
     # every save is in the log with what it changed in steps (not the whole document)
+    diff = diff_documents(journey.draft_document, document)
     add_entry(
         session,
         actor=by,
         action="save",
         object_type="journey",
         object_id=journey_id,
-        summary=diff_summary(diff_documents(journey.draft_document, document)),
+        after=diff_counts(diff),
+        summary=diff_summary(diff),
     )
     journey.draft_document = document
     if document.get("name"):

@@ -143,9 +143,17 @@ def test_filters_pages_and_bad_filters(team: dict[str, TestClient]) -> None:
 
 def test_the_page_and_who_may_open_it(canvas_app: FastAPI, team: dict[str, TestClient]) -> None:
     hq = team["hq"]
-    create_journey(hq, linear_document("生日关怀"))
+    jid = create_journey(hq, linear_document("生日关怀"))
+    hq.post(f"/api/journeys/{jid}/publish")
+    hq.post(f"/api/journeys/{jid}/pause")
+    doc = linear_document("生日关怀")
+    doc["nodes"][1]["config"]["until"]["duration"]["amount"] = 4
+    hq.put(f"/api/journeys/{jid}", json=doc)
     page = hq.get("/audit", headers={"Accept-Language": "zh-CN"})
     assert page.status_code == 200 and 'data-action="create"' in page.text
+    # the facts worded in the reader's language
+    assert "版本 1 上线" in page.text and "运行中 → 已暂停" in page.text
+    assert "新增 0 · 删除 0 · 修改 1" in page.text
     filtered = hq.get("/audit", params={"action": "publish"}, headers={"HX-Request": "true"})
     assert filtered.status_code == 200 and 'data-action="create"' not in filtered.text
     backwards = hq.get("/audit", params={"from": "2026-12-05", "to": "2026-12-01"})
