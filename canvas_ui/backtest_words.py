@@ -21,6 +21,7 @@ PROBLEMS = (
     lazy("Choose 'entered' or 'segment'."),
     lazy("The journey's entry is not a segment: name a saved segment."),
     lazy("No segment with id %(id)s."),
+    lazy("Segment %(id)s cannot be read: %(problem)s"),
     lazy("The segment has no members, so there is nobody to backtest."),
     lazy(
         "Nobody has entered v%(version)s yet, so there is no history to backtest on: "

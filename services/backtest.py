@@ -18,7 +18,6 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from engine import ir
 from engine.compiler.diagnostics import Diagnostic
 from services import backtest_load
 from services.backtest_load import Population
+from services.backtest_report import build_report, is_zero
 from services.backtest_sim import (
     ENDED,
     CustomerCase,
@@ -63,7 +63,9 @@ class BacktestSettings(BaseSettings):
     workers: int = 2
     chunk: int = 2000
     page: int = backtest_load.PAGE
-    start_method: str = "spawn"  # the web process has threads: never fork it
+    #: the web process has threads: never fork it; the fork server is a fresh process that
+    #: imports the simulation once, then forks each worker from it
+    start_method: str = "forkserver"
 
 
 class BacktestInputError(ValueError):
@@ -254,7 +256,14 @@ def segment_select(session: Session, segment_id: str, as_of: datetime) -> Any:
     row = session.get(Segment, segment_id)
     if row is None:
         raise BacktestInputError("segment_id", "No segment with id %(id)s.", {"id": segment_id})
-    compiled = compile_segment(parse_definition(row.definition), now=as_of)
+    try:
+        compiled = compile_segment(parse_definition(row.definition), now=as_of)
+    except ValueError as exc:  # a definition saved under older rules
+        raise BacktestInputError(
+            "segment_id",
+            "Segment %(id)s cannot be read: %(problem)s",
+            {"id": segment_id, "problem": str(exc)},
+        ) from exc
     return audience_select(compiled, col(Customer.id))
 
 
@@ -459,6 +468,8 @@ def simulate_all(
                 merge(run_chunk(chunk), _entries(chunk))
         return total
     ctx = multiprocessing.get_context(settings.start_method)
+    if settings.start_method == "forkserver":
+        ctx.set_forkserver_preload(["services.backtest_sim"])
     with ProcessPoolExecutor(
         max_workers=settings.workers, mp_context=ctx, initializer=init_process, initargs=(setup,)
     ) as pool:
@@ -529,128 +540,6 @@ def _capacities(session: Session, tallies: dict[str, Tally]) -> dict[str, tuple[
         return {}
     rows = session.exec(select(Guide).where(col(Guide.id).in_(sorted(guides)))).all()
     return {g.id: (g.name, g.daily_capacity) for g in rows}
-
-
-# ---------------------------------------------------------------- report
-
-
-def build_report(
-    tallies: dict[str, Tally],
-    *,
-    docs: dict[str, dict[str, Any]],
-    capacity: dict[str, tuple[str, int]],
-    horizon: datetime,
-    timezone: str,
-) -> dict[str, Any]:
-    """Side by side (``baseline`` / ``candidate``) and as ``diff`` (candidate − baseline;
-    a counter lists only what differs, so a version against itself has an empty diff)."""
-    b, c = tallies["baseline"], tallies["candidate"]
-    nodes = _nodes(docs)
-    ports = sorted(
-        set(b.ports) | set(c.ports), key=lambda k: (nodes.get(k.split("|")[0], (99,))[0], k)
-    )
-    node_rows = []
-    for key in ports:
-        node_id, port = key.split("|", 1)
-        node_rows.append(
-            {
-                "node_id": node_id,
-                "label": nodes.get(node_id, (0, node_id, ""))[1],
-                "kind": nodes.get(node_id, (0, "", ""))[2],
-                "port": port,
-                "baseline": b.ports.get(key, 0),
-                "candidate": c.ports.get(key, 0),
-            }
-        )
-    for node_id in sorted(set(b.waiting) | set(c.waiting)):
-        node_rows.append(
-            {
-                "node_id": node_id,
-                "label": nodes.get(node_id, (0, node_id, ""))[1],
-                "kind": nodes.get(node_id, (0, "", ""))[2],
-                "port": "(waiting)",
-                "baseline": b.waiting.get(node_id, 0),
-                "candidate": c.waiting.get(node_id, 0),
-            }
-        )
-    messages = [
-        {
-            "channel": k.split("|")[0],
-            "day": k.split("|")[1],
-            "baseline": b.messages.get(k, 0),
-            "candidate": c.messages.get(k, 0),
-        }
-        for k in sorted(set(b.messages) | set(c.messages), key=lambda k: (k.split("|")[1], k))
-    ]
-    tasks: list[dict[str, Any]] = []
-    for k in sorted(set(b.tasks) | set(c.tasks), key=lambda k: (k.split("|")[1], k)):
-        guide, day = k.split("|")
-        name, cap = capacity.get(guide, (guide, 0))
-        tasks.append(
-            {
-                "guide_id": guide,
-                "guide": name,
-                "day": day,
-                "capacity": cap,
-                "baseline": b.tasks.get(k, 0),
-                "candidate": c.tasks.get(k, 0),
-            }
-        )
-    over = {
-        side: sum(1 for t in tasks if 0 < int(t["capacity"]) < int(t[side]))
-        for side in ("baseline", "candidate")
-    }
-    diff = {
-        "ports": _counter_diff(b.ports, c.ports),
-        "waiting": _counter_diff(b.waiting, c.waiting),
-        "messages": _counter_diff(b.messages, c.messages),
-        "tasks": _counter_diff(b.tasks, c.tasks),
-        "coupons": c.coupons - b.coupons,
-        "coupon_value": round(c.coupon_value - b.coupon_value, 2),
-        "conversions": c.conversions - b.conversions,
-        "revenue": round(c.revenue - b.revenue, 2),
-        "beyond_history": c.beyond_history - b.beyond_history,
-        "guide_days_over_capacity": over["candidate"] - over["baseline"],
-    }
-    notes = ["behaviour"]
-    if c.beyond_history or b.beyond_history:
-        notes.append("beyond_history")
-    return {
-        "customers": b.customers,
-        "runs": b.runs,
-        "horizon": horizon.isoformat(),
-        "timezone": timezone,
-        "baseline": b.to_dict(),
-        "candidate": c.to_dict(),
-        "nodes": node_rows,
-        "messages": messages,
-        "tasks": tasks,
-        "over_capacity": over,
-        "diff": diff,
-        "notes": notes,
-    }
-
-
-def is_zero(diff: dict[str, Any]) -> bool:
-    """No difference at all between the two sides."""
-    return all(not v for v in diff.values())
-
-
-def _counter_diff(b: Counter[str], c: Counter[str]) -> dict[str, int]:
-    return {
-        k: c.get(k, 0) - b.get(k, 0) for k in sorted(set(b) | set(c)) if c.get(k, 0) != b.get(k, 0)
-    }
-
-
-def _nodes(docs: dict[str, dict[str, Any]]) -> dict[str, tuple[int, str, str]]:
-    """node id → (order, label, kind) over both documents (the candidate's words first)."""
-    out: dict[str, tuple[int, str, str]] = {}
-    for side in ("candidate", "baseline"):
-        for i, n in enumerate(docs.get(side, {}).get("nodes") or []):
-            nid = str(n.get("id", ""))
-            if nid and nid not in out:
-                out[nid] = (i, str(n.get("label") or nid), str(n.get("kind", "")))
-    return out
 
 
 __all__ = [

@@ -173,3 +173,35 @@ def test_the_cli_prints_the_report(
         assert bad.exit_code == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_a_saved_segment_enters_at_the_start_of_the_period(engine: Engine) -> None:
+    from db.models import Customer, Segment
+
+    with Session(engine) as session:
+        jid = seed(session)
+        for cid in ("A", "B"):
+            customer = session.get(Customer, cid)
+            assert customer is not None
+            customer.tags = ["回测"]
+            session.add(customer)
+        session.add(
+            Segment(
+                id="bt_ab",
+                name="A and B",
+                definition={
+                    "match": "all",
+                    "rules": [{"type": "tag", "tags": ["回测"], "match": "any"}],
+                },
+            )
+        )
+        session.commit()
+    req = BacktestRequest(
+        start=date(2026, 3, 2), end=date(2026, 3, 31), source="segment", segment_id="bt_ab"
+    )
+    result = _run(engine, jid, req)
+    # both enter on 2026-03-02 00:00 UTC: A visits on day 4 (after 3 days in v1: timeout;
+    # within 5 in the draft: matched), B on day 2 (matched in both)
+    assert (result["customers"], result["runs"]) == (2, 2)
+    assert result["baseline"]["ports"]["wfe|matched"] == 1
+    assert result["candidate"]["ports"]["wfe|matched"] == 2
