@@ -4,7 +4,7 @@
 
 A throwaway SQLite database with the real schema (Alembic) and one customer per message;
 the fake Aliyun SMS server (``activities.channels.fake_servers``, checking the RPC
-signature) runs in a process of its own on loopback; every message goes through the
+signature) runs under uvicorn in a process of its own on loopback; every message goes through the
 ``send_message`` activity's work (``activities.messaging.send_message``: outbox row, the
 provider from ``activities.channels.build_providers`` with its rate bucket, the signed HTTP
 call, the answer stored) from ``--workers`` worker processes with ``--threads`` threads
@@ -33,7 +33,7 @@ from sqlmodel import select
 
 from activities import messaging
 from activities.channels import ChannelSettings, build_providers
-from activities.channels.fake_servers import FakeAliyunSms, serve_aliyun
+from activities.channels.fake_servers import FakeAliyunSms, aliyun_asgi
 from db import make_engine, upgrade
 from db.models import OutboxMessage
 from db.session import write_session_factory
@@ -43,11 +43,28 @@ KEY_ID, SECRET = "LTAI-bench", "bench-secret"
 
 
 def _serve(conn: Connection) -> None:
-    """The fake provider's process: serve until told to stop, then send the arrival times."""
-    with serve_aliyun(FakeAliyunSms(KEY_ID, SECRET)) as fake:
-        conn.send(fake.url)
-        conn.recv()  # "stop"
-        conn.send([a.at for a in fake.accepted])
+    """The fake provider's process (uvicorn, one event loop): serve until told to stop,
+    then send the arrival times."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    fake = FakeAliyunSms(KEY_ID, SECRET)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(aliyun_asgi(fake), log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+
+    async def run() -> None:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        conn.send(f"http://127.0.0.1:{sock.getsockname()[1]}")
+        await asyncio.to_thread(conn.recv)  # "stop"
+        server.should_exit = True
+        await serving
+
+    asyncio.run(run())
+    conn.send([a.at for a in fake.accepted])
 
 
 def _customers(path: Path, n: int) -> None:
@@ -119,6 +136,16 @@ def _worker(
         provider = build_providers(
             webhook_secret="bench", http=http, sessions=sessions, channels=_channels(url, rate)
         )["sms"]
+        # the moment each call leaves (after its slot, signing done): what the limiter
+        # controls, as against what the provider sees a little later
+        leaving: list[float] = []
+        post = http.post
+
+        def timed_post(*args: Any, **kwargs: Any) -> httpx.Response:
+            leaving.append(time.time())
+            return post(*args, **kwargs)
+
+        http.post = timed_post  # type: ignore[method-assign]
 
         def now() -> datetime:
             return datetime.now(UTC)
@@ -131,7 +158,7 @@ def _worker(
         with ThreadPoolExecutor(threads) as pool:
             statuses = list(pool.map(send, ids))
     engine.dispose()
-    conn.send(statuses.count("sent"))
+    conn.send((statuses.count("sent"), leaving))
 
 
 def main() -> None:
@@ -173,8 +200,10 @@ def main() -> None:
         )
         started = time.perf_counter()
         go.set()
-        sent = sum(conn.recv() for _, conn in workers)
+        answers = [conn.recv() for _, conn in workers]
         elapsed = time.perf_counter() - started
+        sent = sum(n for n, _ in answers)
+        left = [t for _, times in answers for t in times]
         for proc, _ in workers:
             proc.join(timeout=10)
         parent.send("stop")
@@ -189,6 +218,7 @@ def main() -> None:
     span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else 0.0
     print(f"stored_sent={stored} provider_took={len(arrivals)} provider_span_s={span:.1f}")
     print(f"elapsed_s={elapsed:.1f}")
+    print(f"over_rate_bursts_leaving={over_rate(left, args.rate)}")
     print(f"sent={sent}")
     print(f"sent_per_s={sent / elapsed:.1f}")
     print(f"over_rate_bursts={over_rate(arrivals, args.rate)}")
