@@ -42,12 +42,14 @@ from services.backtest_load import Population
 from services.backtest_report import build_report, is_zero
 from services.backtest_sim import (
     ENDED,
+    ChunkDone,
     CustomerCase,
     Setup,
     Tally,
     VersionSpec,
     init_process,
     run_chunk,
+    run_chunk_measured,
 )
 from services.goals import goal_of
 from services.test_runs import sandbox_coupons
@@ -403,11 +405,13 @@ def run_backtest(
                         return
                     yield page
 
+            cost: dict[str, float] = {}
             tallies = simulate_all(
                 setup,
                 pages(),
                 settings,
                 on_progress=lambda done: _progress(engine, backtest_id, "running", done),
+                cost=cost,
             )
             loaded = loading[0]
         elapsed = time.perf_counter() - began
@@ -423,6 +427,8 @@ def run_backtest(
             "load_s": round(loaded, 3),
             "total_s": round(elapsed, 3),
             "journeys_per_s": round(runs / elapsed, 1) if elapsed else None,
+            "worker_cpu_s": round(cost["worker_cpu_s"], 3),
+            "worker_peak_rss_mb": round(cost["worker_peak_rss_mb"], 1),
         }
         with Session(writer(engine)) as session:
             backtest_crud.finish_backtest(session=session, backtest_id=backtest_id, result=result)
@@ -446,9 +452,14 @@ def simulate_all(
     settings: BacktestSettings,
     *,
     on_progress: Callable[[int], None] | None = None,
+    cost: dict[str, float] | None = None,
 ) -> dict[str, Tally]:
     """Every case through both versions, in chunks over ``settings.workers`` processes;
-    ``on_progress`` hears the entries done so far."""
+    ``on_progress`` hears the entries done so far; ``cost`` gets the workers' CPU seconds
+    and peak memory."""
+    cost = cost if cost is not None else {}
+    cost.setdefault("worker_cpu_s", 0.0)
+    cost.setdefault("worker_peak_rss_mb", 0.0)
     total = {name: Tally() for name in setup.versions}
     size = max(1, settings.chunk)
     done = 0
@@ -473,14 +484,21 @@ def simulate_all(
     with ProcessPoolExecutor(
         max_workers=settings.workers, mp_context=ctx, initializer=init_process, initargs=(setup,)
     ) as pool:
-        pending: dict[Future[dict[str, Tally]], int] = {}
+        pending: dict[Future[ChunkDone], int] = {}
+
+        def take(fut: Future[ChunkDone]) -> None:
+            answer = fut.result()
+            cost["worker_cpu_s"] += answer.cpu_s
+            cost["worker_peak_rss_mb"] = max(cost["worker_peak_rss_mb"], answer.peak_rss_kb / 1024)
+            merge(answer.tallies, pending.pop(fut))
+
         for page in pages:
             for chunk in backtest_load.chunks(page, size):
-                pending[pool.submit(run_chunk, chunk)] = _entries(chunk)
+                pending[pool.submit(run_chunk_measured, chunk)] = _entries(chunk)
             for fut in [f for f in pending if f.done()]:
-                merge(fut.result(), pending.pop(fut))
+                take(fut)
         for fut in as_completed(list(pending)):
-            merge(fut.result(), pending.pop(fut))
+            take(fut)
     return total
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import resource
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -191,6 +193,25 @@ def run_chunk(cases: list[CustomerCase]) -> dict[str, Tally]:
     setup: Setup = _PROCESS["setup"]
     journeys: dict[str, ir.CompiledJourney] = _PROCESS["journeys"]
     return asyncio.run(_run_chunk(setup, journeys, cases))
+
+
+@dataclass
+class ChunkDone:
+    """A worker's answer: the tallies, and what the chunk cost it (CPU seconds, and the
+    worker's peak memory so far in KiB — workers are not this process's children when they
+    come from a fork server, so it cannot see them)."""
+
+    tallies: dict[str, Tally]
+    cpu_s: float
+    peak_rss_kb: int
+
+
+def run_chunk_measured(cases: list[CustomerCase]) -> ChunkDone:
+    """:func:`run_chunk`, with its cost."""
+    began = time.process_time()
+    tallies = run_chunk(cases)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return ChunkDone(tallies, time.process_time() - began, peak)
 
 
 def run_inline(setup: Setup, cases: list[CustomerCase]) -> dict[str, Tally]:
