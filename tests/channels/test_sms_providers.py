@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
@@ -215,7 +216,7 @@ def test_bad_configuration_names_the_variables(shop: sessionmaker[Session]) -> N
     missing = ChannelSettings(_env_file=None, sms_provider="tencent")  # type: ignore[call-arg]
     names = {p.variable for p in missing.problems()}
     assert {"JOURNEYS_TENCENT_SMS_SECRET_ID", "JOURNEYS_TENCENT_SMS_SECRET_KEY"} <= names
-    secret = ChannelSettings(_env_file=None, tencent_sms_secret_key="s3cret")  # type: ignore[call-arg]
+    secret = ChannelSettings(_env_file=None, tencent_sms_secret_key=SecretStr("s3cret"))  # type: ignore[call-arg]
     assert "s3cret" not in repr(secret)
 
 
