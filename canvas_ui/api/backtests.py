@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
@@ -244,7 +244,11 @@ def latest_backtest(journey_id: str, session: ReadSessionDep) -> BacktestOut:
     response_model=BacktestOut,
     responses={404: {"description": "No such backtest"}},
 )
-def get_backtest(journey_id: str, backtest_id: int, session: ReadSessionDep) -> BacktestOut:
+def get_backtest(
+    journey_id: str,
+    session: ReadSessionDep,
+    backtest_id: int = Path(ge=1, le=MAX_ID),
+) -> BacktestOut:
     """One backtest of the journey."""
     row = backtest_crud.get_backtest(
         session=session, journey_id=journey_id, backtest_id=backtest_id

@@ -14,12 +14,13 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, HTTPException, Path, Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from canvas_ui import backtest_words as words
 from canvas_ui.api.backtests import RunnerDep, start
+from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
 from canvas_ui.diagnostics import localize, node_labels
 from canvas_ui.i18n import gettext
@@ -155,7 +156,10 @@ def _request(form: dict[str, str], errors: dict[str, str]) -> BacktestRequest | 
 
 @router.get("/journeys/{journey_id}/backtest/{backtest_id}")
 def backtest_page(
-    journey_id: str, backtest_id: int, request: Request, session: ReadSessionDep
+    journey_id: str,
+    request: Request,
+    session: ReadSessionDep,
+    backtest_id: int = Path(ge=1, le=MAX_ID),
 ) -> Response:
     """One backtest: its progress while it runs (the block htmx polls), then its report."""
     journey = _journey(session, journey_id)
