@@ -25,6 +25,7 @@ from canvas_ui.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
 from canvas_ui.diagnostics import localize, node_labels
 from canvas_ui.i18n import gettext
 from canvas_ui.kinds import kind_title
+from canvas_ui.summaries import port_label
 from canvas_ui.templating import is_htmx, render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
@@ -179,7 +180,7 @@ def backtest_page(
         journey,
         latest=None,
         bt=row,
-        report=report_view(row),
+        report=report_view(row, _raw_nodes(session, row)),
         last_day=row.period_end - timedelta(seconds=1),  # the period's end is exclusive
     )
     return render(request, TEMPLATE, ctx, block="progress")
@@ -188,7 +189,23 @@ def backtest_page(
 # ---------------------------------------------------------------- the report, as shown
 
 
-def report_view(row: JourneyBacktest) -> dict[str, Any] | None:
+def _raw_nodes(session: Session, row: JourneyBacktest) -> dict[str, dict[str, Any]]:
+    """node id → its document node, the candidate's over the baseline's (for port words)."""
+    docs = [row.candidate_document]
+    for version in (row.candidate_version, row.baseline_version):
+        if version is not None:
+            found = crud.get_version(session=session, journey_id=row.journey_id, version=version)
+            docs.append(found.document if found is not None else {})
+    out: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        for node in (doc or {}).get("nodes") or []:
+            out.setdefault(str(node.get("id", "")), node)
+    return out
+
+
+def report_view(
+    row: JourneyBacktest, raw_nodes: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
     """The stored report as the page shows it: numbers, charts' data, notes in words."""
     if row.status != "done" or not row.result:
         return None
@@ -215,7 +232,7 @@ def report_view(row: JourneyBacktest) -> dict[str, Any] | None:
         port_word = {
             "(ended)": gettext("ended here"),
             "(waiting)": gettext("waiting when history ends"),
-        }.get(port, port)
+        }.get(port) or _port_word(raw_nodes or {}, n["node_id"], port)
         name = n["label"] or kind_title(n["kind"]) if n["kind"] else n["label"] or n["node_id"]
         nodes.append(
             {**n, "name": name, "port_word": port_word, "diff": n["candidate"] - n["baseline"]}
@@ -258,6 +275,16 @@ def report_view(row: JourneyBacktest) -> dict[str, Any] | None:
         "zero": not any(v for v in r["diff"].values()),
         "timing": r.get("timing", {}),
     }
+
+
+def _port_word(raw_nodes: dict[str, dict[str, Any]], node_id: str, port: str) -> str:
+    raw = raw_nodes.get(node_id)
+    if raw is None:
+        return port
+    try:
+        return port_label(raw, port) or port
+    except Exception:  # a node of an older schema: its port id is still a name
+        return port
 
 
 def _candidate_name(candidate: str) -> str:
