@@ -16,9 +16,7 @@ from db.crud._util import aware
 from db.models import Customer, CustomerGuideBinding
 
 
-def bind_guide(
-    *, session: Session, customer: Customer, guide_id: str | None, at: datetime
-) -> None:
+def bind_guide(*, session: Session, customer: Customer, guide_id: str | None, at: datetime) -> None:
     """Bind ``customer`` to ``guide_id`` (``None``: unbind) from ``at`` on; no commit.
 
     Closes the open period and opens a new one; nothing when the guide does not change.
