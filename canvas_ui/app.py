@@ -21,9 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from canvas_ui import access
 from canvas_ui.api import accounts as accounts_api
-from canvas_ui.api import backtests as backtests_api
 from canvas_ui.api import approvals as approvals_api
 from canvas_ui.api import audit as audit_api
+from canvas_ui.api import backtests as backtests_api
 from canvas_ui.api import events as events_api
 from canvas_ui.api import journeys as journeys_api
 from canvas_ui.api import policy as policy_api
