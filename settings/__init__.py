@@ -66,8 +66,6 @@ class Settings(BaseSettings):
     #: client address (login throttling) and https (Secure cookies) come from those headers.
     #: Empty = no proxy: the headers are ignored.
     forwarded_allow_ips: str = ""
-    #: Message provider for non-webhook channels: "outbox" records messages in the outbox table.
-    message_provider: str = "outbox"
     #: Seconds between two rounds of the web app's reconciler (pending event deliveries,
     #: runs whose start was never confirmed); 0 switches it off.
     reconcile_interval_seconds: float = Field(default=10.0, ge=0)

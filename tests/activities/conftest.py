@@ -84,7 +84,7 @@ def http_client() -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def acts(shop: sessionmaker[Session], http_client: httpx.Client) -> JourneyActivities:
-    settings = Settings(webhook_secret=SECRET, message_provider="outbox")
+    settings = Settings(webhook_secret=SECRET)
     return JourneyActivities(
         sessions=shop, settings=settings, http_client=http_client, clock=lambda: NOW
     )
