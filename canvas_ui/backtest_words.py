@@ -31,6 +31,8 @@ PROBLEMS = (
         "Nobody entered v%(version)s between %(first)s and %(last)s; its first customer "
         "entered on %(entered)s. Choose a period that includes it."
     ),
+    lazy("No backtest %(id)s of this journey."),
+    lazy("Nobody is in this backtest's period any more: start a new backtest."),
 )
 
 #: what a report's ``notes`` say

@@ -11,10 +11,17 @@ and stores the report: side by side and as a difference.
 What a backtest cannot know is said in its notes: behaviour is what customers really did
 under the live version, so conversions move only with the goal's definition; a run that
 waits past the end of history is counted as waiting there.
+
+A backtest lives in the process that runs it: its row holds a lease (:data:`LEASE`) that a
+heartbeat renews while :func:`run_backtest` works. When the process stops (a restart), the
+reconciler finds the lapsed lease and marks the backtest failed, :data:`INTERRUPTED`
+(:func:`interrupt_orphaned`) — not restarted by itself: it is a heavy job, and one that
+took its process down would do it again — and the page offers :func:`run_again`.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 import time
@@ -32,7 +39,7 @@ from sqlmodel import Session, col, select
 from db import crud
 from db.crud import backtests as backtest_crud
 from db.crud import contact_policy as policy_crud
-from db.models import Guide, Segment
+from db.models import Guide, Segment, utcnow
 from db.models.backtests import JourneyBacktest
 from db.session import writer
 from engine import ir
@@ -54,8 +61,16 @@ from services.backtest_sim import (
 from services.goals import goal_of
 from services.test_runs import sandbox_coupons
 
+log = logging.getLogger(__name__)
+
 #: the longest period a backtest reads
 MAX_DAYS = 365
+#: A live backtest's lease; its job renews it every HEARTBEAT (and with its progress), so
+#: one not renewed for LEASE lost its process.
+LEASE = timedelta(seconds=60)
+HEARTBEAT = timedelta(seconds=15)
+#: the error of a backtest whose process stopped (the page words it, with "Run again")
+INTERRUPTED = "interrupted by a restart; run it again"
 
 
 class BacktestSettings(BaseSettings):
@@ -176,7 +191,64 @@ def prepare(
         period_end=end,
         total=total,
         by=by,
+        lease_until=utcnow() + LEASE,  # until its job starts renewing it
     )
+
+
+def run_again(*, session: Session, journey_id: str, backtest_id: int, by: str) -> JourneyBacktest:
+    """A new queued backtest with ``backtest_id``'s question — the same versions (a draft
+    as it was then), period and customers — for one that failed or was interrupted (the
+    caller commits and starts it). :class:`BacktestInputError`: no such backtest (404), or
+    nobody in its period any more."""
+    old = backtest_crud.get_backtest(
+        session=session, journey_id=journey_id, backtest_id=backtest_id
+    )
+    if old is None:
+        raise BacktestInputError(
+            "backtest_id", "No backtest %(id)s of this journey.", {"id": backtest_id}, status=404
+        )
+    req = BacktestRequest(source=old.source, segment_id=old.segment_id)
+    pop = population(
+        session=session,
+        journey_id=journey_id,
+        baseline=old.baseline_version,
+        req=req,
+        start=old.period_start,
+        end=old.period_end,
+    )
+    total = backtest_load.count_entries(session=session, pop=pop)
+    if total == 0:
+        raise BacktestInputError(
+            "backtest_id",
+            "Nobody is in this backtest's period any more: start a new backtest.",
+            status=409,
+        )
+    return backtest_crud.create_backtest(
+        session=session,
+        journey_id=journey_id,
+        baseline_version=old.baseline_version,
+        candidate=old.candidate,
+        candidate_version=old.candidate_version,
+        candidate_document=dict(old.candidate_document),
+        source=old.source,
+        segment_id=old.segment_id,
+        period_start=old.period_start,
+        period_end=old.period_end,
+        total=total,
+        by=by,
+        lease_until=utcnow() + LEASE,
+    )
+
+
+def interrupt_orphaned(*, engine: Engine, now: datetime | None = None) -> list[int]:
+    """Mark the queued or running backtests whose lease lapsed (their process stopped)
+    failed, :data:`INTERRUPTED`; → their ids (blocking: call it in a thread)."""
+    with Session(writer(engine)) as session:
+        ids = backtest_crud.interrupt_orphaned(
+            session=session, now=now or utcnow(), reason=INTERRUPTED
+        )
+        session.commit()
+    return ids
 
 
 def _compile_draft(
@@ -365,6 +437,57 @@ def run_backtest(
     settings = settings or BacktestSettings()
     horizon = now or datetime.now(UTC)
     began = time.perf_counter()
+    with _Heartbeat(engine, backtest_id):
+        return _run(engine, backtest_id, timezone, settings, horizon, began)
+
+
+class _Heartbeat:
+    """Renews a backtest's lease every :data:`HEARTBEAT` on a thread of its own while the
+    job runs (loading a page or waiting on worker processes may take longer than a
+    progress step); stops with the job, or when the backtest is no longer live."""
+
+    def __init__(self, engine: Engine, backtest_id: int) -> None:
+        self.engine, self.backtest_id = engine, backtest_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._beat, name=f"backtest-{backtest_id}-lease", daemon=True
+        )
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        while not self.stop.wait(HEARTBEAT.total_seconds()):
+            try:
+                with Session(writer(self.engine)) as session:
+                    live = backtest_crud.renew_lease(
+                        session=session, backtest_id=self.backtest_id, until=utcnow() + LEASE
+                    )
+                    session.commit()
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+                log.exception("backtest %s: renewing its lease failed", self.backtest_id)
+                continue
+            if not live:
+                return
+
+
+class BacktestAbandonedError(RuntimeError):
+    """The backtest is no longer live (the reconciler gave up on it): stop working."""
+
+
+def _run(
+    engine: Engine,
+    backtest_id: int,
+    timezone: str,
+    settings: BacktestSettings,
+    horizon: datetime,
+    began: float,
+) -> dict[str, Any]:
     try:
         with Session(engine, expire_on_commit=False) as session:
             row = session.get(JourneyBacktest, backtest_id)
@@ -526,10 +649,16 @@ def start_in_background(
 
 def _progress(engine: Engine, backtest_id: int, status: str, done: int) -> None:
     with Session(writer(engine)) as session:
-        backtest_crud.set_progress(
-            session=session, backtest_id=backtest_id, status=status, done=done
+        live = backtest_crud.set_progress(
+            session=session,
+            backtest_id=backtest_id,
+            status=status,
+            done=done,
+            lease_until=utcnow() + LEASE,
         )
         session.commit()
+    if not live:
+        raise BacktestAbandonedError(f"backtest {backtest_id} is no longer running")
 
 
 def _entry_event_type(setup: Setup) -> str | None:
@@ -562,13 +691,18 @@ def _capacities(session: Session, tallies: dict[str, Tally]) -> dict[str, tuple[
 
 __all__ = [
     "ENDED",
+    "INTERRUPTED",
+    "LEASE",
+    "BacktestAbandonedError",
     "BacktestInputError",
     "BacktestRequest",
     "BacktestSettings",
     "CandidateInvalidError",
     "build_report",
+    "interrupt_orphaned",
     "is_zero",
     "prepare",
+    "run_again",
     "run_backtest",
     "simulate_all",
     "start_in_background",

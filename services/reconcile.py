@@ -14,6 +14,10 @@ Four kinds of leftovers:
   (:func:`close_ended_runs`, from Temporal's visibility of closed runs).
 * **owed task outcomes**: a guide completed a task, but its run was never told (Temporal
   away, the process died after the commit): the outcome is signalled now.
+* **background jobs whose process stopped** (a restart): a version move pass still running
+  whose lease lapsed is claimed (one process wins, :func:`services.version_moves.claim_orphaned`)
+  and resumed from its cursor; a backtest whose lease lapsed is marked failed as interrupted
+  (:func:`services.backtest.interrupt_orphaned`: the page offers to run it again).
 
 Each round also counts the newest rows into the journey results store
 (:func:`services.results_store.catch_up`), so a report rarely has much left to count.
@@ -37,7 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from db import crud
 from db.models import JourneyRun, utcnow
 from db.session import in_thread, writer
-from services import lifecycle, results_store
+from services import backtest, lifecycle, results_store, version_moves
 from services.events import DeliveryFailedError, deliver_event
 from services.tasks import tell_journey
 from services.temporal import TemporalGateway, TemporalUnavailableError
@@ -76,6 +80,8 @@ class ReconcileResult:
     runs_closed: int = 0
     outcomes_told: int = 0
     stage_changes: int = 0
+    moves_resumed: int = 0
+    backtests_interrupted: int = 0
     closed_until: datetime | None = None
 
 
@@ -88,14 +94,26 @@ async def reconcile_once(
     now: datetime | None = None,
     closed_since: datetime | None = None,
     lifecycle_sweep: bool = False,
+    moves_in_background: bool = False,
+    interrupt_backtests: bool = True,
 ) -> ReconcileResult:
     """One round: deliver what is due, settle unconfirmed runs, tell owed outcomes; with
     ``closed_since``, also close rows whose workflow closed since then
     (``result.closed_until`` is where the next round takes up); with ``lifecycle_sweep``,
     first move customers whose time ran out into decline (their ``lifecycle_stage_changed``
-    events are delivered in this round)."""
+    events are delivered in this round). Move passes whose process stopped are resumed —
+    on this event loop in the background with ``moves_in_background`` (the web app), else
+    to their end before the round returns (``journeys reconcile``); with
+    ``interrupt_backtests``, backtests whose process stopped are marked interrupted."""
     result = ReconcileResult()
     now = now or utcnow()
+    if interrupt_backtests:
+        result.backtests_interrupted = len(
+            await in_thread(backtest.interrupt_orphaned, engine=engine, now=now)
+        )
+    result.moves_resumed = await resume_orphaned_moves(
+        engine=engine, client=client, now=now, in_background=moves_in_background
+    )
     if lifecycle_sweep:
         with Session(writer(engine), expire_on_commit=False) as session:
             result.stage_changes = len(await in_thread(lifecycle.sweep, session=session, now=now))
@@ -132,6 +150,26 @@ async def reconcile_once(
             await in_thread(crud.mark_journey_told, session=session, task_ids=[task.id])
             result.outcomes_told += 1
     return result
+
+
+async def resume_orphaned_moves(
+    *, engine: Engine, client: Client, now: datetime, in_background: bool
+) -> int:
+    """Claim the move passes whose process stopped and go on with each from its cursor
+    (see :mod:`services.version_moves`); → how many this process took."""
+    claimed = await in_thread(version_moves.claim_orphaned, engine=engine, now=now)
+    for move_id, owner in claimed:
+        log.info("move pass %s lost its process: resumed here", move_id)
+        if in_background:
+            version_moves.start_in_background(
+                engine=engine, client=client, move_id=move_id, owner=owner
+            )
+            continue
+        try:
+            await version_moves.run_move(engine=engine, client=client, move_id=move_id, owner=owner)
+        except Exception:  # noqa: BLE001 - stored on the pass (failed: its Resume button)
+            log.exception("resumed move pass %s failed", move_id)
+    return len(claimed)
 
 
 async def close_ended_runs(
@@ -246,6 +284,13 @@ class Reconciler:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
+            try:
+                # Temporal or not: a backtest cut off by a restart never spins for ever
+                interrupted = await in_thread(backtest.interrupt_orphaned, engine=self.engine)
+                if interrupted:
+                    log.info("reconciler: backtests %s were interrupted", interrupted)
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad round
+                log.exception("reconciler: looking for interrupted backtests failed")
             if self.timezone is not None:
                 try:
                     await in_thread(
@@ -266,6 +311,8 @@ class Reconciler:
                     task_queue=self.gateway.task_queue,
                     closed_since=self.closed_since,
                     lifecycle_sweep=sweep,
+                    moves_in_background=True,
+                    interrupt_backtests=False,  # done above
                 )
                 self.closed_since = result.closed_until or self.closed_since
                 if sweep:
@@ -282,5 +329,6 @@ class Reconciler:
                 or result.runs_closed
                 or result.outcomes_told
                 or result.stage_changes
+                or result.moves_resumed
             ):
                 log.info("reconciler: %s", result)

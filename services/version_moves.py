@@ -9,12 +9,23 @@ the workflow moves at its next safe point, records "moved from v1 node X to v2 n
 on its trace and reports itself under v2 (its run row follows). The pass stores its cursor
 after each page: an interrupted pass resumes where it stopped (:func:`resume_move`), and a
 run told twice ignores the second signal.
+
+A running pass is leased to the process running it (:data:`LEASE`, renewed with each
+page's progress). A process that stops (a restart) stops renewing: the reconciler of any
+web process claims the pass once its lease lapsed (:func:`claim_orphaned`, a conditional
+``UPDATE``: one process wins) and goes on from the stored cursor. A pass that loses its
+lease (it stalled past :data:`LEASE`) stops at its next page and leaves the rest to the
+claimant, so two processes never tell the same page on and on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -24,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from db import crud
 from db.crud import version_moves as moves_crud
-from db.models import JourneyVersionMove
+from db.models import JourneyVersionMove, utcnow
 from db.session import end_transaction, in_thread, writer
 from services import audit
 from services.version_move_plan import (
@@ -50,6 +61,7 @@ __all__ = [
     "MoveRefusedError",
     "NodeRef",
     "check_move",
+    "claim_orphaned",
     "is_active",
     "move_json",
     "plan_move",
@@ -64,6 +76,16 @@ log = logging.getLogger(__name__)
 #: Runs told per page (the cursor is stored after each); signals in flight at once.
 PAGE_SIZE = 200
 SIGNAL_CONCURRENCY = 32
+#: How long a pass stays its process's after its last page: a page must fit well inside it
+#: (PAGE_SIZE / SIGNAL_CONCURRENCY rounds of at most SIGNAL_TIMEOUT each)
+LEASE = timedelta(seconds=60)
+SIGNAL_TIMEOUT = timedelta(seconds=5)
+
+
+def new_owner() -> str:
+    """A lease owner: this host and process, and a token of its own per claim (two claims
+    in one process — two reconcilers in a test — are two owners)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 def start_move(
@@ -92,6 +114,9 @@ def start_move(
         node_map=plan.node_map(),
         total=plan.moving,
         by=by,
+        # leased from the start: no reconciler takes it before its creator starts it
+        owner=new_owner(),
+        lease_until=utcnow() + LEASE,
     )
     # the log entry commits with the pass (the caller's transaction)
     audit.record(
@@ -108,8 +133,8 @@ def start_move(
     return row
 
 
-#: Passes running in this process (a pass whose row says running but is not here was cut
-#: off by a restart: :func:`resume_move` continues it).
+#: Passes running in this process (one whose row says running but that runs nowhere lost
+#: its process: once its lease lapses, a reconciler claims and continues it).
 _ACTIVE: dict[int, asyncio.Task[JourneyVersionMove]] = {}
 
 
@@ -118,36 +143,82 @@ def is_active(move_id: int) -> bool:
     return task is not None and not task.done()
 
 
-def start_in_background(*, engine: Engine, client: Client, move_id: int) -> None:
-    """Run the pass on this event loop; its progress is on its row."""
+def start_in_background(
+    *, engine: Engine, client: Client, move_id: int, owner: str | None = None
+) -> None:
+    """Run the pass on this event loop under the lease ``owner`` holds (default: the one
+    its row holds — the caller just created or claimed it); its progress is on its row."""
     if is_active(move_id):
         return
     task = asyncio.get_running_loop().create_task(
-        run_move(engine=engine, client=client, move_id=move_id), name=f"version-move-{move_id}"
+        run_move(engine=engine, client=client, move_id=move_id, owner=owner),
+        name=f"version-move-{move_id}",
     )
     _ACTIVE[move_id] = task
     task.add_done_callback(lambda _t: _ACTIVE.pop(move_id, None))
 
 
-def resume_move(*, session: Session, move_id: int) -> JourneyVersionMove:
-    """Mark an unfinished pass running again (the caller starts it); → its row.
-    :class:`MoveInputError` for an unknown or finished pass."""
+def resume_move(
+    *, session: Session, move_id: int, now: datetime | None = None
+) -> JourneyVersionMove:
+    """Claim an unfinished pass for this process and mark it running again (the caller
+    commits, then starts it); → its row. :class:`MoveInputError` for an unknown or
+    finished pass (404, 409), and for one another process runs (409: its lease is live)."""
+    now = now or utcnow()
+    claimed = moves_crud.claim_move(
+        session=session, move_id=move_id, owner=new_owner(), now=now, lease=LEASE, failed_too=True
+    )
     row = moves_crud.get_move(session=session, move_id=move_id)
     if row is None:
         raise MoveInputError("move_id", f"no move pass {move_id}", status=404)
+    session.refresh(row)  # the UPDATE went around the session
+    if claimed:
+        return row
     if row.status == "done":
         raise MoveInputError("move_id", f"move pass {move_id} is done already", status=409)
-    moves_crud.set_progress(
-        session=session, move_id=move_id, cursor=row.cursor, moved=row.moved, skipped=row.skipped
-    )
-    return row
+    raise MoveInputError("move_id", f"move pass {move_id} is running already", status=409)
 
 
-async def run_move(*, engine: Engine, client: Client, move_id: int) -> JourneyVersionMove:
-    """Tell every run of the pass, page by page from its cursor; → the finished row."""
-    row, signal = await in_thread(_load, engine, move_id)
+def claim_orphaned(
+    *, engine: Engine, now: datetime | None = None, limit: int = 20
+) -> list[tuple[int, str]]:
+    """Claim the running passes whose process stopped (their lease lapsed), each in its own
+    write transaction; → ``(move id, owner)`` of those this caller won (blocking: call it in
+    a thread). Two callers at once never both win one pass."""
+    now = now or utcnow()
+    with Session(engine) as session:
+        candidates = moves_crud.orphaned_moves(session=session, now=now, limit=limit)
+        end_transaction(session)
+    won: list[tuple[int, str]] = []
+    for move_id in candidates:
+        owner = new_owner()
+        with Session(writer(engine)) as session:
+            if moves_crud.claim_move(
+                session=session, move_id=move_id, owner=owner, now=now, lease=LEASE
+            ):
+                won.append((move_id, owner))
+            session.commit()
+    return won
+
+
+class LeaseLostError(RuntimeError):
+    """The pass's lease went to another process (this one stalled past :data:`LEASE`)."""
+
+
+async def run_move(
+    *, engine: Engine, client: Client, move_id: int, owner: str | None = None
+) -> JourneyVersionMove:
+    """Tell every run of the pass, page by page from its cursor, while ``owner`` (default:
+    the row's lease owner — the caller just created or claimed it) holds its lease; → the
+    row as it ends (done, failed, or still running under another owner that took over)."""
+    row = await in_thread(_get, engine, move_id)
+    owner = owner if owner is not None else row.lease_owner
+    if row.status != "running" or not owner or row.lease_owner != owner:
+        log.info("move pass %s is not this caller's to run (%s)", move_id, row.status)
+        return row
     cursor, moved, skipped = row.cursor, row.moved, row.skipped
     try:
+        signal = await in_thread(_signal_of, engine, row)
         while True:
             page = await in_thread(
                 _page, engine, row.journey_id, row.from_version, list(row.node_map), cursor
@@ -158,13 +229,35 @@ async def run_move(*, engine: Engine, client: Client, move_id: int) -> JourneyVe
             moved += told
             skipped += len(page) - told
             cursor = page[-1][0]
-            await in_thread(_progress, engine, move_id, cursor, moved, skipped, "running", "")
+            await _store(engine, move_id, owner, cursor, moved, skipped, "running", "")
+    except LeaseLostError:
+        log.warning(
+            "move pass %s: lease lost after run %s, another process goes on", move_id, cursor
+        )
+        return await in_thread(_get, engine, move_id)
     except Exception as exc:
         log.exception("move pass %s failed after run %s", move_id, cursor)
-        await in_thread(_progress, engine, move_id, cursor, moved, skipped, "failed", str(exc))
+        await in_thread(
+            _progress, engine, move_id, owner, cursor, moved, skipped, "failed", str(exc)
+        )
         raise
-    await in_thread(_progress, engine, move_id, cursor, moved, skipped, "done", "")
+    await _store(engine, move_id, owner, cursor, moved, skipped, "done", "")
     return await in_thread(_get, engine, move_id)
+
+
+async def _store(
+    engine: Engine,
+    move_id: int,
+    owner: str,
+    cursor: int,
+    moved: int,
+    skipped: int,
+    status: str,
+    error: str,
+) -> None:
+    kept = await in_thread(_progress, engine, move_id, owner, cursor, moved, skipped, status, error)
+    if not kept:
+        raise LeaseLostError(f"move pass {move_id} is no longer leased to {owner}")
 
 
 async def _tell(client: Client, workflow_ids: list[str], signal: MoveToVersion) -> int:
@@ -173,7 +266,9 @@ async def _tell(client: Client, workflow_ids: list[str], signal: MoveToVersion) 
     async def one(wid: str) -> bool:
         async with sem:
             try:
-                await client.get_workflow_handle(wid).signal("move_version", signal)
+                await client.get_workflow_handle(wid).signal(
+                    "move_version", signal, rpc_timeout=SIGNAL_TIMEOUT
+                )
             except RPCError as exc:
                 if exc.status is RPCStatusCode.NOT_FOUND:
                     return False  # ended meanwhile: nothing to move
@@ -183,11 +278,8 @@ async def _tell(client: Client, workflow_ids: list[str], signal: MoveToVersion) 
     return sum(await asyncio.gather(*(one(w) for w in workflow_ids)))
 
 
-def _load(engine: Engine, move_id: int) -> tuple[JourneyVersionMove, MoveToVersion]:
-    with Session(engine, expire_on_commit=False) as session:
-        row = moves_crud.get_move(session=session, move_id=move_id)
-        if row is None:
-            raise MoveInputError("move_id", f"no move pass {move_id}", status=404)
+def _signal_of(engine: Engine, row: JourneyVersionMove) -> MoveToVersion:
+    with Session(engine) as session:
         version = crud.get_version(
             session=session, journey_id=row.journey_id, version=row.to_version
         )
@@ -195,9 +287,10 @@ def _load(engine: Engine, move_id: int) -> tuple[JourneyVersionMove, MoveToVersi
             raise MoveInputError("to_version", f"v{row.to_version} is gone")
         ref = JourneyRef(row.journey_id, row.to_version, version.content_hash)
         end_transaction(session)
-    return row, MoveToVersion(
+    assert row.id is not None
+    return MoveToVersion(
         journey_ref=ref,
-        move_id=f"move-{move_id}",
+        move_id=f"move-{row.id}",
         from_version=row.from_version,
         node_map=dict(row.node_map),
         by=row.created_by,
@@ -219,10 +312,18 @@ def _page(
 
 
 def _progress(
-    engine: Engine, move_id: int, cursor: int, moved: int, skipped: int, status: str, error: str
-) -> None:
+    engine: Engine,
+    move_id: int,
+    owner: str,
+    cursor: int,
+    moved: int,
+    skipped: int,
+    status: str,
+    error: str,
+) -> bool:
+    """Store progress (and renew the lease) while ``owner`` holds it; False: it does not."""
     with Session(writer(engine)) as session:
-        moves_crud.set_progress(
+        kept = moves_crud.set_progress(
             session=session,
             move_id=move_id,
             cursor=cursor,
@@ -230,8 +331,11 @@ def _progress(
             skipped=skipped,
             status=status,
             error=error,
+            owner=owner,
+            lease_until=utcnow() + LEASE,
         )
         session.commit()
+    return kept
 
 
 def _get(engine: Engine, move_id: int) -> JourneyVersionMove:
@@ -261,5 +365,7 @@ def move_json(row: JourneyVersionMove) -> dict[str, Any]:
         "created_by": row.created_by,
         "created_at": row.created_at.isoformat(),
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-        "active": is_active(row.id or 0),
+        # running here, or in another process whose lease is live (no Resume button then)
+        "active": is_active(row.id or 0)
+        or (row.status == "running" and row.lease_until is not None and row.lease_until > utcnow()),
     }

@@ -3,7 +3,9 @@ version on recorded customers (issue 17 item 1).
 
 ``POST`` checks the request and starts the backtest in the background (202 with its id and
 where to poll); ``GET`` gives the newest backtest's status, progress and, when done, its
-report; ``GET …/backtest/{backtest_id}`` one backtest. Bad input names its field (422, the
+report; ``GET …/backtest/{backtest_id}`` one backtest; ``POST …/{backtest_id}/again`` the
+same question once more (a backtest that failed, or that a restart interrupted: its
+``error`` is ``services.backtest.INTERRUPTED``). Bad input names its field (422, the
 API's ``Problem`` shape): a period with nobody in it is a 422 on ``since_days`` (or
 ``from``) explaining when customers did enter; a draft that does not compile is a 422 with
 its diagnostics; no live version to compare with is a 409.
@@ -107,6 +109,8 @@ class BacktestOut(BaseModel):
     total: int
     done: int
     error: str
+    #: failed because a restart of the app cut it off (``POST …/again`` runs it again)
+    interrupted: bool = False
     created_by: str
     created_at: datetime
     finished_at: datetime | None
@@ -132,6 +136,7 @@ def backtest_out(row: JourneyBacktest) -> BacktestOut:
         total=row.total,
         done=row.done,
         error=row.error,
+        interrupted=row.status == "failed" and row.error == service.INTERRUPTED,
         created_by=row.created_by,
         created_at=row.created_at,
         finished_at=row.finished_at,
@@ -159,6 +164,27 @@ def start(
         session=session, journey_id=journey_id, req=req, by=user, timezone=timezone
     )
     session.commit()  # the background job reads the row from its own session
+    assert row.id is not None
+    runner(request.app.state.engine, row.id, timezone)
+    return row
+
+
+def again(
+    *,
+    session: Session,
+    request: Request,
+    runner: Runner,
+    journey_id: str,
+    backtest_id: int,
+    user: str,
+    timezone: str,
+) -> JourneyBacktest:
+    """Store a new backtest with ``backtest_id``'s question, commit, and start it (the API
+    and the page's "Run again"). Raises :class:`BacktestInputError`."""
+    row = service.run_again(
+        session=session, journey_id=journey_id, backtest_id=backtest_id, by=user
+    )
+    session.commit()
     assert row.id is not None
     runner(request.app.state.engine, row.id, timezone)
     return row
@@ -257,4 +283,40 @@ def get_backtest(
         raise HTTPException(
             404, gettext("No backtest %(id)s of this journey.") % {"id": backtest_id}
         )
+    return backtest_out(row)
+
+
+@router.post(
+    "/journeys/{journey_id}/backtest/{backtest_id}/again",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BacktestOut,
+    responses={
+        404: {"description": "No such backtest"},
+        409: {"description": "Nobody is in the backtest's period any more"},
+    },
+)
+def post_again(
+    journey_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    runner: RunnerDep,
+    backtest_id: int = Path(ge=1, le=MAX_ID),
+) -> Any:
+    """Run a backtest again: a new backtest with the same versions (a draft as it was
+    then), period and customers — for one that failed or was interrupted by a restart."""
+    try:
+        row = again(
+            session=session,
+            request=request,
+            runner=runner,
+            journey_id=journey_id,
+            backtest_id=backtest_id,
+            user=user,
+            timezone=settings.timezone,
+        )
+    except BacktestInputError as exc:
+        raise input_problem(exc) from exc
+    session.refresh(row)
     return backtest_out(row)

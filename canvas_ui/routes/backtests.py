@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from canvas_ui import backtest_words as words
-from canvas_ui.api.backtests import RunnerDep, start
+from canvas_ui.api.backtests import RunnerDep, again, start
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
 from canvas_ui.diagnostics import localize, node_labels
@@ -33,6 +33,7 @@ from db.crud import backtests as backtest_crud
 from db.models import Journey
 from db.models.backtests import JourneyBacktest
 from services.backtest import (
+    INTERRUPTED,
     MAX_DAYS,
     BacktestInputError,
     BacktestRequest,
@@ -129,6 +130,36 @@ def backtest_start(
     return render(request, TEMPLATE, ctx, block="form", status_code=422)
 
 
+@router.post("/journeys/{journey_id}/backtest/{backtest_id}/again")
+def backtest_again(
+    journey_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    runner: RunnerDep,
+    backtest_id: int = Path(ge=1, le=MAX_ID),
+) -> Response:
+    """ "Run again" of a failed or interrupted backtest: to the new one's page."""
+    _journey(session, journey_id)
+    try:
+        row = again(
+            session=session,
+            request=request,
+            runner=runner,
+            journey_id=journey_id,
+            backtest_id=backtest_id,
+            user=user,
+            timezone=settings.timezone,
+        )
+    except BacktestInputError as exc:
+        raise HTTPException(exc.status, words.problem(exc)) from exc
+    url = f"/journeys/{journey_id}/backtest/{row.id}"
+    if is_htmx(request):
+        return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Redirect": url})
+    return Response(status_code=status.HTTP_303_SEE_OTHER, headers={"Location": url})
+
+
 def _request(form: dict[str, str], errors: dict[str, str]) -> BacktestRequest | None:
     candidate: str | int = form["candidate"] or "draft"
     if candidate != "draft":
@@ -180,6 +211,7 @@ def backtest_page(
         journey,
         latest=None,
         bt=row,
+        interrupted=row.status == "failed" and row.error == INTERRUPTED,
         report=report_view(row, _raw_nodes(session, row)),
         last_day=row.period_end - timedelta(seconds=1),  # the period's end is exclusive
     )

@@ -1,10 +1,17 @@
-"""Persistence of what-if backtests (``journey_backtest``)."""
+"""Persistence of what-if backtests (``journey_backtest``).
+
+A queued or running backtest holds a lease its process renews (:func:`renew_lease`, with
+each progress step); every later write is conditional on the backtest still being queued
+or running, so once :func:`interrupt_orphaned` gave up on one (its lease lapsed: the
+process is gone) nothing its old job might still write brings it back.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from db.models import utcnow
@@ -25,8 +32,10 @@ def create_backtest(
     period_end: datetime,
     total: int,
     by: str,
+    lease_until: datetime | None = None,
 ) -> JourneyBacktest:
-    """A queued backtest (flushed: its id is known)."""
+    """A queued backtest (flushed: its id is known), leased until ``lease_until`` (its job
+    renews the lease once it runs)."""
     row = JourneyBacktest(
         journey_id=journey_id,
         baseline_version=baseline_version,
@@ -39,6 +48,7 @@ def create_backtest(
         period_end=period_end,
         total=total,
         created_by=by,
+        lease_until=lease_until,
     )
     session.add(row)
     session.flush()
@@ -62,25 +72,83 @@ def latest_backtest(*, session: Session, journey_id: str) -> JourneyBacktest | N
     return session.exec(stmt).first()
 
 
-def set_progress(*, session: Session, backtest_id: int, status: str, done: int) -> None:
-    """Move a backtest's status and its count of customers done."""
-    row = session.get(JourneyBacktest, backtest_id)
-    if row is not None:
-        row.status, row.done = status, done
-        session.add(row)
+#: the states a backtest's own job still writes to
+LIVE = ("queued", "running")
+
+
+def set_progress(
+    *,
+    session: Session,
+    backtest_id: int,
+    status: str,
+    done: int,
+    lease_until: datetime | None = None,
+) -> bool:
+    """Move a live backtest's status and its count of customers done (``lease_until``:
+    renew its lease too); not committed. False when it is no longer live (finished, or
+    given up on as interrupted)."""
+    values: dict[str, Any] = {"status": status, "done": done}
+    if lease_until is not None:
+        values["lease_until"] = lease_until
+    return _update_live(session, backtest_id, values)
+
+
+def renew_lease(*, session: Session, backtest_id: int, until: datetime) -> bool:
+    """Extend a live backtest's lease to ``until``; not committed. False: not live."""
+    return _update_live(session, backtest_id, {"lease_until": until})
 
 
 def finish_backtest(
     *, session: Session, backtest_id: int, result: dict[str, Any] | None, error: str = ""
-) -> None:
-    """Store a backtest's report (``done``) or its error (``failed``)."""
+) -> bool:
+    """Store a live backtest's report (``done``) or its error (``failed``); not committed.
+    False when it was not live any more (nothing is written)."""
     row = session.get(JourneyBacktest, backtest_id)
     if row is None:
-        return
-    row.status = "failed" if error else "done"
-    row.error = error[:2000]
+        return False
+    values: dict[str, Any] = {
+        "status": "failed" if error else "done",
+        "error": error[:2000],
+        "finished_at": utcnow(),
+        "lease_until": None,
+    }
     if result is not None:
-        row.result = result
-        row.done = row.total
-    row.finished_at = utcnow()
-    session.add(row)
+        values.update(result=result, done=row.total)
+    return _update_live(session, backtest_id, values)
+
+
+def _update_live(session: Session, backtest_id: int, values: dict[str, Any]) -> bool:
+    stmt = (
+        update(JourneyBacktest)
+        .where(col(JourneyBacktest.id) == backtest_id, col(JourneyBacktest.status).in_(LIVE))
+        .values(**values)
+    )
+    return bool(getattr(session.execute(stmt), "rowcount", 0))
+
+
+def interrupt_orphaned(*, session: Session, now: datetime, reason: str) -> list[int]:
+    """Mark every live backtest whose lease lapsed (or that never had one) failed with
+    ``reason``; not committed. → their ids. Conditional per row: a backtest its job renewed
+    meanwhile is left alone."""
+    until = col(JourneyBacktest.lease_until)
+    lapsed = or_(until.is_(None), until < now)
+    ids = [
+        int(i or 0)
+        for i in session.exec(
+            select(JourneyBacktest.id).where(col(JourneyBacktest.status).in_(LIVE), lapsed)
+        )
+    ]
+    done: list[int] = []
+    for backtest_id in ids:
+        stmt = (
+            update(JourneyBacktest)
+            .where(
+                col(JourneyBacktest.id) == backtest_id,
+                col(JourneyBacktest.status).in_(LIVE),
+                lapsed,
+            )
+            .values(status="failed", error=reason, finished_at=now, lease_until=None)
+        )
+        if getattr(session.execute(stmt), "rowcount", 0):
+            done.append(backtest_id)
+    return done

@@ -36,3 +36,6 @@ class JourneyBacktest(SQLModel, table=True):
     created_by: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: a queued or running backtest's process renews this while it works; once it is past,
+    #: the process is gone (a restart) and the reconciler marks the backtest failed
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

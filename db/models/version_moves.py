@@ -1,5 +1,7 @@
 """Moving waiting customers to a newer version (issue 17 item 3): one row per move pass, its
-node map, who asked, and its progress (resumable from ``cursor``)."""
+node map, who asked, and its progress (resumable from ``cursor``), and the lease of the
+process running it (a running pass whose lease lapsed lost its process: the reconciler of
+another one claims it and goes on from ``cursor``)."""
 
 from __future__ import annotations
 
@@ -34,3 +36,7 @@ class JourneyVersionMove(SQLModel, table=True):
     created_by: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: who runs a running pass ("host:pid:token", one token per claim) and until when: the
+    #: pass renews it after each page; ``None`` or past means nobody does
+    lease_owner: str = Field(default="", max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

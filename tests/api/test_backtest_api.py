@@ -3,6 +3,7 @@ job's status and report, bad input named by field, a period with nobody in it ex
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from db.models import Journey
+from db.models import Journey, utcnow
+from db.models.backtests import JourneyBacktest
 from services import backtest
 from services.backtest import BacktestSettings
 from tests.canvas_ui.harness import *  # noqa: F403 - fixtures
@@ -159,3 +161,52 @@ def test_openapi_documents_the_backtest(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "post" in paths["/api/journeys/{journey_id}/backtest"]
     assert "get" in paths["/api/journeys/{journey_id}/backtest/{backtest_id}"]
+
+
+def test_a_backtest_a_restart_cut_off_says_so_and_runs_again(
+    client: TestClient, canvas_app: FastAPI, chain: str
+) -> None:
+    """The reconciler marks a backtest whose process stopped interrupted (its lease
+    lapsed): the page stops polling, says why and offers "Run again" (same question)."""
+    canvas_app.state.backtest_runner = lambda *_args: None  # the process "dies" at once
+    started = client.post(f"/api/journeys/{chain}/backtest", json={**MARCH, "candidate": 1})
+    assert started.status_code == 202, started.text
+    old = started.json()
+    assert (old["status"], old["interrupted"]) == ("queued", False)
+    with Session(canvas_app.state.engine) as session:
+        row = session.get(JourneyBacktest, old["id"])
+        assert row is not None and row.lease_until is not None  # leased from the start
+        row.lease_until = utcnow() - timedelta(seconds=1)
+        session.add(row)
+        session.commit()
+    assert backtest.interrupt_orphaned(engine=canvas_app.state.engine) == [old["id"]]
+    got = client.get(old["url"].replace("/journeys/", "/api/journeys/")).json()
+    assert (got["status"], got["error"], got["interrupted"]) == (
+        "failed",
+        backtest.INTERRUPTED,
+        True,
+    )
+    poll = client.get(old["url"], headers={"HX-Request": "true"})
+    assert poll.status_code == 204 and poll.headers["HX-Refresh"] == "true"  # no more spinning
+    page = client.get(old["url"])
+    assert "data-interrupted" in page.text and "interrupted by a restart" in page.text
+    assert 'id="backtest-again"' in page.text and 'hx-trigger="every 1s"' not in page.text
+    zh = client.get(old["url"], headers={"Accept-Language": "zh-CN"})
+    assert "重新运行" in zh.text and "应用重启时中断" in zh.text
+
+    canvas_app.state.backtest_runner = _inline
+    again = client.post(f"{old['url']}/again", headers={"HX-Request": "true"})
+    assert again.status_code == 204, again.text
+    new_url = again.headers["HX-Redirect"]
+    assert new_url != old["url"]
+    new = client.get(new_url.replace("/journeys/", "/api/journeys/")).json()
+    assert (new["status"], new["candidate"], new["baseline_version"]) == ("done", "v1", 1)
+    assert (new["period_start"], new["period_end"], new["total"]) == (
+        old["period_start"],
+        old["period_end"],
+        old["total"],
+    )
+    assert backtest.is_zero(new["result"]["diff"])
+    api = client.post(f"/api/journeys/{chain}/backtest/{old['id']}/again")
+    assert api.status_code == 202 and api.json()["status"] == "done"
+    assert client.post(f"/api/journeys/{chain}/backtest/999/again").status_code == 404
