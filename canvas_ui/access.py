@@ -43,6 +43,8 @@ RULES: tuple[tuple[str, frozenset[str]], ...] = (
     ("/workbench/results", ALL_ROLES),
     ("/workbench", frozenset({"guide", "store_manager", "admin"})),
     ("/tasks", frozenset({"store_manager", "hq", "admin"})),
+    # a manager sees the messages to the store's customers (canvas_ui.routes.outbox)
+    ("/outbox", frozenset({"store_manager", "hq", "admin"})),
     ("/api/tasks", ALL_ROLES),  # each task is scope-checked by services.tasks
     ("/api/customers", ALL_ROLES),  # each customer is scope-checked
     ("/api/me", ALL_ROLES),

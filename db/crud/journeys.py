@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -75,6 +76,13 @@ def create_journey(
 def get_journey(*, session: Session, journey_id: str) -> Journey | None:
     """The journey ``journey_id``, or ``None``."""
     return session.get(Journey, journey_id)
+
+
+def get_journeys(*, session: Session, journey_ids: Sequence[str]) -> list[Journey]:
+    """The journeys among ``journey_ids`` that exist (one query, any order)."""
+    if not journey_ids:
+        return []
+    return list(session.exec(select(Journey).where(col(Journey.id).in_(list(journey_ids)))))
 
 
 def all_journeys(*, session: Session) -> list[Journey]:

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from db.crud._util import insert_once
-from db.models import FINAL_STATUSES, OutboxMessage
+from db.models import FINAL_STATUSES, Customer, JourneyRun, JourneyVersion, OutboxMessage
 from db.session import begin_write
 
 
@@ -54,6 +55,121 @@ def list_messages(
         stmt = stmt.where(OutboxMessage.status == status)
     stmt = stmt.order_by(col(OutboxMessage.created_at).desc()).offset(offset).limit(limit)
     return list(session.exec(stmt))
+
+
+@dataclass(frozen=True)
+class OutboxSearch:
+    """What the outbox page asks for; every field narrows (``None``/empty: any).
+
+    ``customer``: a customer id or phone prefix, or part of a name (as the customer lookup
+    reads it), also matched against the message's own customer id (a test send to a
+    synthetic customer has no customer row). ``store_id``: only customers of that store (a
+    store manager's view). ``since``/``until``: the message's creation, ``until`` excluded.
+    """
+
+    channel: str | None = None
+    status: str | None = None
+    journey_id: str | None = None
+    customer: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    include_tests: bool = False
+    store_id: str | None = None
+
+
+def _conditions(search: OutboxSearch, *, with_status: bool) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if not search.include_tests:
+        where.append(col(OutboxMessage.is_test).is_(False))
+    if search.channel:
+        where.append(col(OutboxMessage.channel) == search.channel)
+    if with_status and search.status:
+        where.append(col(OutboxMessage.status) == search.status)
+    if search.journey_id:
+        where.append(col(OutboxMessage.journey_id) == search.journey_id)
+    if search.since is not None:
+        where.append(col(OutboxMessage.created_at) >= search.since)
+    if search.until is not None:
+        where.append(col(OutboxMessage.created_at) < search.until)
+    q = search.customer.strip()
+    if q:
+        matching = select(Customer.id).where(
+            or_(
+                col(Customer.id).startswith(q.upper()),
+                col(Customer.phone).startswith(q),
+                col(Customer.name).contains(q),
+            )
+        )
+        where.append(
+            or_(
+                col(OutboxMessage.customer_id).in_(matching),
+                col(OutboxMessage.customer_id).startswith(q),
+            )
+        )
+    if search.store_id is not None:
+        in_store = select(Customer.id).where(Customer.store_id == search.store_id)
+        where.append(col(OutboxMessage.customer_id).in_(in_store))
+    return where
+
+
+def search_messages(
+    *, session: Session, search: OutboxSearch, limit: int = 50, offset: int = 0
+) -> list[OutboxMessage]:
+    """A page of the outbox rows ``search`` finds, newest first (the id breaks ties, so
+    pages neither repeat nor skip a row)."""
+    stmt = (
+        select(OutboxMessage)
+        .where(*_conditions(search, with_status=True))
+        .order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def count_messages_by_status(*, session: Session, search: OutboxSearch) -> dict[str, int]:
+    """How many rows ``search`` finds per status, its own ``status`` left out (the page's
+    counts at the top tell what the other statuses hold in the same period). One query."""
+    stmt = (
+        select(OutboxMessage.status, func.count())
+        .where(*_conditions(search, with_status=False))
+        .group_by(OutboxMessage.status)
+    )
+    return {status: int(n) for status, n in session.exec(stmt)}
+
+
+def message_versions(
+    *, session: Session, messages: Sequence[OutboxMessage]
+) -> dict[str, JourneyVersion]:
+    """The journey version each of ``messages`` was sent from (by message id): its run's
+    version — the run of that workflow id that entered last before the message (a workflow
+    id comes back on re-entry). Two queries; a test send or a run row gone: missing."""
+    sent = [m for m in messages if m.workflow_id and m.journey_id]
+    if not sent:
+        return {}
+    runs = session.exec(
+        select(JourneyRun.workflow_id, JourneyRun.journey_version, JourneyRun.entered_at)
+        .where(col(JourneyRun.workflow_id).in_({m.workflow_id for m in sent}))
+        .order_by(col(JourneyRun.entered_at))
+    ).all()
+    chosen: dict[str, int] = {}
+    for m in sent:
+        mine = [(v, at) for wid, v, at in runs if wid == m.workflow_id]
+        before = [v for v, at in mine if at <= m.created_at] or [v for v, _ in mine]
+        if before:
+            chosen[m.id] = before[-1]
+    if not chosen:
+        return {}
+    journey_ids = {m.journey_id for m in sent if m.id in chosen}
+    rows = session.exec(
+        select(JourneyVersion).where(
+            col(JourneyVersion.journey_id).in_(journey_ids),
+            col(JourneyVersion.version).in_(set(chosen.values())),
+        )
+    )
+    by_key = {(v.journey_id, v.version): v for v in rows}
+    found = {m.id: by_key.get((m.journey_id or "", chosen[m.id])) for m in sent if m.id in chosen}
+    return {mid: v for mid, v in found.items() if v is not None}
 
 
 def record_receipt(

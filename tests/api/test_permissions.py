@@ -182,12 +182,15 @@ def test_the_nav_offers_only_pages_the_user_may_open(app: Any) -> None:
         "/reports/attribution",
         "/customers",
         "/runs",
+        "/outbox",  # the messages and their delivery (issue 16)
         "/policy",  # the contact policy (issue 15): admin and HQ
+        "/approvals",
+        "/audit",
     ]
     assert all(hq.get(link).status_code == 200 for link in links)
     manager = signed_in(app, "manager")
     links = _nav_links(manager.get("/tasks").text)
-    assert links == ["/tasks", "/reports/attribution", "/workbench"]
+    assert links == ["/tasks", "/reports/attribution", "/outbox", "/workbench"]
     assert all(manager.get(link).status_code == 200 for link in links)
 
 
