@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -25,11 +26,12 @@ def test_filter_to_failed_messages_shows_the_providers_detail(
     with Session(canvas_app.state.engine) as s:
         s.add(Customer(id="C7", name="赵女士", phone="13800007007"))
         s.commit()
-        for mid, status, extra in (
+        seeds: tuple[tuple[str, str, dict[str, Any]], ...] = (
             ("m1", "delivered", {"delivered_at": AT, "status_detail": "DELIVRD"}),
             ("m2", "failed", {"failed_at": AT, "status_detail": "UNDELIV:MK:0001 空号"}),
             ("m3", "sent", {}),
-        ):
+        )
+        for mid, status, extra in seeds:
             s.add(
                 OutboxMessage(
                     id=mid,
