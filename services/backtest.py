@@ -242,10 +242,17 @@ def run_again(*, session: Session, journey_id: str, backtest_id: int, by: str) -
 
 def interrupt_orphaned(*, engine: Engine, now: datetime | None = None) -> list[int]:
     """Mark the queued or running backtests whose lease lapsed (their process stopped)
-    failed, :data:`INTERRUPTED`; → their ids (blocking: call it in a thread)."""
+    failed, :data:`INTERRUPTED`; → their ids (blocking: call it in a thread). Looks in a
+    read transaction first: a round with nothing to do never queues for the write lock."""
+    now = now or utcnow()
+    with Session(engine) as session:
+        candidates = backtest_crud.orphaned_backtests(session=session, now=now)
+        session.rollback()
+    if not candidates:
+        return []
     with Session(writer(engine)) as session:
         ids = backtest_crud.interrupt_orphaned(
-            session=session, now=now or utcnow(), reason=INTERRUPTED
+            session=session, now=now, reason=INTERRUPTED, ids=candidates
         )
         session.commit()
     return ids

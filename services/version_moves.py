@@ -266,8 +266,10 @@ async def _tell(client: Client, workflow_ids: list[str], signal: MoveToVersion) 
     async def one(wid: str) -> bool:
         async with sem:
             try:
-                await client.get_workflow_handle(wid).signal(
-                    "move_version", signal, rpc_timeout=SIGNAL_TIMEOUT
+                # bounded, so a page fits inside the lease
+                await asyncio.wait_for(
+                    client.get_workflow_handle(wid).signal("move_version", signal),
+                    SIGNAL_TIMEOUT.total_seconds(),
                 )
             except RPCError as exc:
                 if exc.status is RPCStatusCode.NOT_FOUND:

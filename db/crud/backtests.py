@@ -126,18 +126,26 @@ def _update_live(session: Session, backtest_id: int, values: dict[str, Any]) -> 
     return bool(getattr(session.execute(stmt), "rowcount", 0))
 
 
-def interrupt_orphaned(*, session: Session, now: datetime, reason: str) -> list[int]:
-    """Mark every live backtest whose lease lapsed (or that never had one) failed with
-    ``reason``; not committed. → their ids. Conditional per row: a backtest its job renewed
-    meanwhile is left alone."""
+def _lapsed(now: datetime) -> Any:
     until = col(JourneyBacktest.lease_until)
-    lapsed = or_(until.is_(None), until < now)
-    ids = [
-        int(i or 0)
-        for i in session.exec(
-            select(JourneyBacktest.id).where(col(JourneyBacktest.status).in_(LIVE), lapsed)
-        )
-    ]
+    return or_(until.is_(None), until < now)
+
+
+def orphaned_backtests(*, session: Session, now: datetime) -> list[int]:
+    """Ids of live backtests whose lease lapsed (or that never had one)."""
+    stmt = select(JourneyBacktest.id).where(col(JourneyBacktest.status).in_(LIVE), _lapsed(now))
+    return [int(i or 0) for i in session.exec(stmt)]
+
+
+def interrupt_orphaned(
+    *, session: Session, now: datetime, reason: str, ids: list[int] | None = None
+) -> list[int]:
+    """Mark every live backtest whose lease lapsed (or that never had one; of ``ids`` when
+    given) failed with ``reason``; not committed. → their ids. Conditional per row: a
+    backtest its job renewed meanwhile is left alone."""
+    lapsed = _lapsed(now)
+    if ids is None:
+        ids = orphaned_backtests(session=session, now=now)
     done: list[int] = []
     for backtest_id in ids:
         stmt = (
