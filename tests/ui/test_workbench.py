@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import expect
 from sqlmodel import Session, col, select
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -27,7 +28,7 @@ from activities import JourneyActivities, all_activities
 from db.models import CouponTemplate, Customer, Guide, GuideTask, JourneyRun, Region, Store
 from db.seed import seed_demo
 from services.accounts import DEMO_PASSWORD, create_user, seed_demo_users
-from services.temporal import TemporalGateway
+from services.temporal import TemporalGateway, data_converter
 from settings import Settings
 from tests.temporal_env import binary
 from tests.ui.conftest import LiveServer
@@ -66,8 +67,9 @@ JOURNEY = {
 class TemporalThread:
     """A Temporal test server and a journey worker on their own event loop and thread."""
 
-    def __init__(self, acts: JourneyActivities, task_queue: str) -> None:
+    def __init__(self, acts: JourneyActivities, task_queue: str, settings: Settings) -> None:
         self.acts = acts
+        self.settings = settings
         self.task_queue = task_queue
         self.address = ""
         self._ready = threading.Event()
@@ -88,9 +90,12 @@ class TemporalThread:
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=binary("temporal-test-server")
         )
+        # the app's converter (its codec compresses large payloads): the app starts the runs
+        config = env.client.config()
+        config["data_converter"] = data_converter(self.settings)
         try:
             async with Worker(
-                env.client,
+                Client(**config),
                 task_queue=self.task_queue,
                 workflows=[JourneyWorkflow],
                 activities=all_activities(self.acts),
@@ -120,7 +125,7 @@ def temporal_for(canvas_app: FastAPI) -> Iterator[TemporalThread]:
     queue = f"ui-{uuid.uuid4()}"
     settings = canvas_app.state.settings
     acts = JourneyActivities.from_engine(canvas_app.state.engine, settings)
-    with TemporalThread(acts, queue) as temporal:
+    with TemporalThread(acts, queue, settings) as temporal:
         canvas_app.state.temporal = TemporalGateway(
             Settings(
                 database_url=settings.database_url,
