@@ -88,6 +88,11 @@ async def test_a_repeat_purchase_ends_the_cycle_and_starts_the_next(
     assert repeat.status_code == 202 and repeat.json()["started"] == 0
     assert len(_runs(engine, journey_id)) == 2
 
+    # the shared time-skipping server must not keep a timer of this run once its worker is gone
+    stopped = await client.post(f"/api/runs/{wid}/stop", json={"reason": "test over"})
+    assert stopped.status_code == 200, stopped.text
+    await _until(client, wid, lambda d: d["run"]["status"] == "stopped")
+
 
 async def test_with_reentry_never_the_goal_purchase_only_ends_the_run(
     api: tuple[httpx.AsyncClient, Engine],  # noqa: F811
