@@ -58,7 +58,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy engine workflows activities services journeys db canvas_ui audiences templates_lib bench
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 --ignore=tests/ui
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=5 tests/ui
 
 # Re-record the replay corpus (tests/replay/histories) from the current workflow code.
 histories: setup

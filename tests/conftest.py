@@ -140,7 +140,9 @@ async def env(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the real-Chromium tests last.
+    """Run the real-Chromium tests last (``make test`` runs them as a stage of their own:
+    pytest-xdist workers do not keep a file order, and one worker must not run async tests
+    after browser tests).
 
     Sync Playwright drives its own event loop on the main thread for the whole session;
     async tests collected after it would find pytest-asyncio's loop unusable. The browser
