@@ -228,6 +228,15 @@
     movable: true, showNodeSelectionBox: true, pointerEvents: "none",
   });
   const minimap = new X6.MiniMap({ container: document.getElementById("minimap"), width: 200, height: 130, padding: 12 });
+  // X6's minimap divides by the canvas's size on every resize: a canvas laid out at 0 wide or
+  // high for a moment (the panel opening, a slow layout) gave it a NaN transform and a page
+  // error. Such a resize is skipped; the next real one redraws it.
+  const updatePaper = minimap.updatePaper;
+  minimap.updatePaper = function (w, h) {
+    const width = typeof w === "object" ? w.width : w;
+    const height = typeof w === "object" ? w.height : h;
+    return width > 0 && height > 0 ? updatePaper.call(this, w, h) : this;
+  };
   const keyboard = readonly ? null : new X6.Keyboard({ enabled: true, global: false });
   const clipboard = readonly ? null : new X6.Clipboard({ enabled: true });
   const history = readonly ? null : new X6.History({
@@ -1042,6 +1051,9 @@
       // Everything does not fit readably: fit the width alone (scroll down), or the floor.
       if (scale < READABLE_SCALE) scale = Math.max(READABLE_SCALE, Math.min(1, fitW));
     }
+    // a container not laid out yet (0 × 0) or steps without a size give NaN / ∞: X6 would
+    // throw on a non-finite transform
+    if (!Number.isFinite(scale) || scale <= 0) scale = READABLE_SCALE;
     graph.zoomTo(scale);
     const entry = nodes.find((n) => n.getData().kind === "entry") || nodes[0];
     const e = entry.getBBox();
@@ -1051,16 +1063,15 @@
     const axis = (size, start, extent, target) => (extent * scale <= size - 2 * VIEW_PAD
       ? (size - extent * scale) / 2 - start * scale
       : clamp(target, size - VIEW_PAD - (start + extent) * scale, VIEW_PAD - start * scale));
-    graph.translate(
-      axis(W, box.x, box.width, VIEW_PAD - e.x * scale),
-      axis(H, box.y, box.height, H / 2 - (e.y + e.height / 2) * scale),
-    );
+    const tx = axis(W, box.x, box.width, VIEW_PAD - e.x * scale);
+    const ty = axis(H, box.y, box.height, H / 2 - (e.y + e.height / 2) * scale);
+    graph.translate(Number.isFinite(tx) ? tx : VIEW_PAD, Number.isFinite(ty) ? ty : VIEW_PAD);
   }
 
   /** Where the journey opens: the user's last zoom (and place) on it, else readableView. */
   function openView() {
     const saved = savedView();
-    const scale = saved ? Math.min(Math.max(saved.scale, 0.2), 2) : 0;
+    const scale = saved && Number.isFinite(saved.scale) ? Math.min(Math.max(saved.scale, 0.2), 2) : 0;
     if (saved && !followsRun && Number.isFinite(saved.cx) && Number.isFinite(saved.cy)) {
       graph.zoomTo(scale);
       graph.centerPoint(saved.cx, saved.cy);
