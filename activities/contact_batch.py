@@ -6,7 +6,9 @@ all processes queue for one write lock, so with many journeys at once a check sp
 its time waiting for the lock (``bench.contact_policy``). Checks that arrive while one batch
 is being decided wait for the next one and are decided together in one transaction
 (``db.crud.contact_policy.check_contacts``: same answers, same atomicity per customer): the
-lock is waited for once per batch instead of once per check. One batch runs at a time per
+lock is waited for once per batch instead of once per check. An answer the lock cannot
+change (a stored decision, a deferral, an allow that no cap counts) is handed out before the
+lock is won; its record is still written by the batch. One batch runs at a time per
 process, in a worker thread, so the event loop never blocks.
 """
 
@@ -16,6 +18,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 
 from sqlmodel import Session
 
@@ -84,6 +87,8 @@ class ContactChecks:
                         reads=reads,
                         checks=[c for c, _, _ in batch],
                         default_zone=self._default_zone,
+                        # answers no write can change go out before the write lock is won
+                        known=partial(_deliver_known, batch),
                     )
             except BaseException as exc:  # noqa: BLE001 - each waiter gets the failure
                 for _, loop, future in batch:
@@ -100,6 +105,11 @@ def _deliver(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: ob
         loop.call_soon_threadsafe(fn, *args)
     except RuntimeError:
         pass
+
+
+def _deliver_known(batch: list[_Waiter], i: int, answer: PolicyDecision) -> None:
+    _, loop, future = batch[i]
+    _deliver(loop, _answer, future, answer)
 
 
 def _answer(future: asyncio.Future[PolicyDecision], answer: PolicyDecision) -> None:

@@ -12,6 +12,7 @@ enrollment + node + visit + check number), and a retried activity reads it back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,7 @@ from engine.contact_policy import (
     FrequencyCap,
     PolicyDecision,
     QuietHours,
+    cap_applies,
     decide,
     recency,
 )
@@ -500,7 +502,12 @@ class ContactCheck:
 
 
 def check_contacts(
-    *, session: Session, reads: Session, checks: list[ContactCheck], default_zone: str
+    *,
+    session: Session,
+    reads: Session,
+    checks: list[ContactCheck],
+    default_zone: str,
+    known: Callable[[int, PolicyDecision], None] | None = None,
 ) -> list[PolicyDecision]:
     """:func:`check_contact` for several checks in one write transaction (the checks a
     worker process has waiting at once): on SQLite each write transaction queues for the one
@@ -508,8 +515,14 @@ def check_contacts(
     Same answers, in order: checks of one customer in one batch are decided one after the
     other and count each other (the session flushes each record before the next read); on
     PostgreSQL the batch holds every customer's advisory lock (taken in sorted order). A
-    batch that fails to commit is decided again check by check."""
-    if len(checks) == 1:
+    batch that fails to commit is decided again check by check.
+
+    ``known(i, answer)`` hears each answer that is settled before the write lock — a stored
+    decision (a retry), a deferral by quiet hours, and an *allow no cap can change* (no cap
+    counts the check's channel and category: nothing another journey does can turn it) —
+    so its action goes on without waiting for the lock; that allow's record is still
+    written by this batch, as every other."""
+    if len(checks) == 1 and known is None:
         c = checks[0]
         return [
             check_contact(
@@ -549,6 +562,12 @@ def check_contacts(
                 )
                 if early.outcome == DEFER:
                     answers[i] = early
+            if known is not None:
+                settled = answers[i]
+                if settled is not None:
+                    known(i, settled)
+                elif not any(cap_applies(cap, c.channel, c.category) for cap in policy.caps):
+                    known(i, PolicyDecision(ALLOW))
     finally:
         if reads.in_transaction():
             reads.rollback()

@@ -125,3 +125,40 @@ def test_a_batch_decides_as_the_checks_one_by_one(sessions: sessionmaker[Session
     assert together == alone
     assert batched == ledger()
     assert {a.outcome for a in together} >= {ALLOW, CAPPED_OUTCOME, DEFER}
+
+
+async def test_an_allow_no_cap_counts_does_not_wait_for_the_write_lock(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A coupon under a messages-only cap: nothing another journey does can change its
+    answer, so it is handed out while another writer holds the lock; its record follows."""
+    import sqlite3
+    from typing import Any
+
+    from sqlalchemy import text
+
+    _setup(sessions, ONE_A_WEEK)  # one message per week: coupons are not counted
+    checks = _checks(sessions)
+    engine = sessions.kw["bind"]
+    if engine.dialect.name == "sqlite":  # another process's writer, on the same file
+        holder: Any = sqlite3.connect(engine.url.database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    else:  # another worker deciding for the same customer
+        holder = engine.connect()
+        holder.execute(text("SELECT pg_advisory_xact_lock(hashtext('C1'))"))
+    try:
+        coupon = crud.ContactCheck("c1/e/cp/1@1", "C1", "coupon", "marketing", T0)
+        answer = await asyncio.wait_for(checks.decide(coupon), 5)
+        assert answer.outcome == ALLOW
+        with sessions() as s:  # not recorded yet: the writer still holds the lock
+            assert s.exec(select(ContactLedgerEntry)).all() == []
+    finally:
+        holder.rollback()
+        holder.close()
+    for _ in range(200):  # the batch's write goes through once the lock is free
+        with sessions() as s:
+            rows = s.exec(select(ContactLedgerEntry)).all()
+        if rows:
+            break
+        await asyncio.sleep(0.02)
+    assert [(r.decision_key, r.outcome) for r in rows] == [("c1/e/cp/1@1", "sent")]
