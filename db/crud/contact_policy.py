@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from db.crud._util import aware, find_by
+from db.crud._util import aware
 from db.crud.audit import add_policy_changes
 from db.models import Customer, GuideTask, Store, utcnow
 from db.models.contact_policy import (
@@ -187,29 +187,11 @@ def _cap_words(cap: dict[str, Any] | None) -> str:
 # --------------------------------------------------------------------------- the ledger
 
 
-def customer_zone(*, session: Session, customer_id: str, default: str) -> ZoneInfo:
-    """The customer's zone, else their store's, else ``default`` (HQ's)."""
-    customer = session.get(Customer, customer_id)
-    names: list[str | None] = []
-    if customer is not None:
-        names.append(customer.timezone)
-        store = session.get(Store, customer.store_id) if customer.store_id else None
-        names.append(store.timezone if store else None)
-    names.append(default)
-    for name in names:
-        if not name:
-            continue
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue  # bad data in a profile: the next fallback, not a failed send
-    return ZoneInfo("UTC")
-
-
 def customer_zones(
     *, session: Session, customer_ids: list[str], default: str
 ) -> dict[str, ZoneInfo]:
-    """:func:`customer_zone` of many customers in one query."""
+    """Each customer's zone: their own, else their store's, else ``default`` (HQ's); one
+    query for all."""
     found = {
         cid: _first_zone(own, store, default)
         for cid, own, store in session.execute(
@@ -249,76 +231,19 @@ def check_contact(
     """Decide one action under the current policy and record it, atomically per customer
     (see the module docstring); the same ``decision_key`` gets the same decision. A
     deferral by quiet hours is not recorded (it depends on the clock and policy alone, and
-    the check after it is a new decision). Ends its transactions on every path.
-
-    What needs no lock is read first, in ``reads`` (a plain read session; else ``session``,
-    whose read transaction is ended before the write one): a decision already stored (a
-    retry), the policy, the customer's zone, and a deferral by quiet hours, which needs no
-    ledger and is never stored, so it never waits for the write lock. Only the counted
-    contacts, the decision and its record run under the lock (bench.contact_policy: on
-    SQLite every writer queues for one lock, and the check's hold time is everyone's wait).
-    """
-    pre = reads if reads is not None else session
-    try:
-        existing = find_by(pre, ContactLedgerEntry, ContactLedgerEntry.decision_key, decision_key)
-        if existing is not None:
-            return _decision_of(existing)
-        row = get_policy_row(session=pre)
-        policy = as_policy(row)
-        zone = customer_zone(
-            session=pre, customer_id=customer_id, default=row.fallback_timezone or default_zone
-        )
-        if policy.quiet_hours is not None:
-            early = decide(
-                policy, zone=zone, contacts=[], channel=channel, category=category, at=at
-            )
-            if early.outcome == DEFER:  # quiet hours do not look at the ledger
-                return early
-    finally:
-        if pre.in_transaction():
-            pre.rollback()
-    begin_write(session)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": customer_id})
-    # again under the lock: a retry of this key may have recorded it meanwhile
-    existing = find_by(session, ContactLedgerEntry, ContactLedgerEntry.decision_key, decision_key)
-    if existing is not None:
-        session.commit()
-        return _decision_of(existing)
-    widest = max((c.window_days for c in policy.caps), default=0)
-    contacts: list[Contact] = []
-    if widest:
-        stmt = select(ContactLedgerEntry).where(
-            col(ContactLedgerEntry.customer_id) == customer_id,
-            col(ContactLedgerEntry.outcome) == "sent",
-            col(ContactLedgerEntry.at) > at - timedelta(days=widest),
-            col(ContactLedgerEntry.at) <= at,
-        )
-        contacts = [
-            Contact(aware(r.at) or at, r.channel, r.category) for r in session.exec(stmt).all()
-        ]
-    decision = decide(
-        policy, zone=zone, contacts=contacts, channel=channel, category=category, at=at
+    the check after it is a new decision). What needs no lock (a stored decision, the
+    policy, the customer's zone, a deferral) is read first in ``reads`` (else ``session``,
+    whose read transaction ends before the write one): :func:`check_contacts` for one."""
+    check = ContactCheck(
+        decision_key, customer_id, channel, category, at, journey_id, node_id, workflow_id
     )
-    if decision.outcome in (ALLOW, CAPPED_OUTCOME):
-        session.add(
-            ContactLedgerEntry(
-                decision_key=decision_key,
-                customer_id=customer_id,
-                channel=channel,
-                category=category,
-                outcome="sent" if decision.outcome == ALLOW else "capped",
-                rule=decision.rule,
-                until=datetime.fromisoformat(decision.until) if decision.until else None,
-                detail=decision.detail[:200],
-                at=at,
-                journey_id=journey_id,
-                node_id=node_id,
-                workflow_id=workflow_id,
-            )
-        )
-    session.commit()
-    return decision
+    (answer,) = check_contacts(
+        session=session,
+        reads=reads if reads is not None else session,
+        checks=[check],
+        default_zone=default_zone,
+    )
+    return answer
 
 
 def _decision_of(row: ContactLedgerEntry) -> PolicyDecision:
@@ -364,57 +289,8 @@ def contacts_of(*, session: Session, customer_id: str, since: datetime) -> list[
 
 
 def contact_recency(*, session: Session, customer_id: str, as_of: datetime) -> ContactRecency:
-    """智能回访 as of ``as_of``: the customer's messages sent (the ledger) and guide contacts
-    completed (their tasks' completion), by :func:`engine.contact_policy.recency`. Reads
-    the last 30 days and the latest of each kind before them: four indexed queries."""
-    since = as_of - timedelta(days=30)
-    contacts = [
-        Contact(aware(r.at) or as_of, r.channel, r.category)
-        for r in session.exec(
-            select(ContactLedgerEntry).where(
-                col(ContactLedgerEntry.customer_id) == customer_id,
-                col(ContactLedgerEntry.outcome) == "sent",
-                col(ContactLedgerEntry.channel).in_(MESSAGE_CHANNELS),
-                col(ContactLedgerEntry.at) > since,
-                col(ContactLedgerEntry.at) <= as_of,
-            )
-        )
-    ]
-    contacts += [
-        Contact(aware(at) or as_of, GUIDE_TASK, SERVICE)
-        for at in session.exec(
-            select(col(GuideTask.completed_at)).where(
-                col(GuideTask.customer_id) == customer_id,
-                col(GuideTask.status) == "completed",
-                col(GuideTask.completed_at) > since,
-                col(GuideTask.completed_at) <= as_of,
-            )
-        )
-    ]
-    if not contacts:  # nothing lately: the latest contact before the 30 days, if any
-        older = session.exec(
-            select(ContactLedgerEntry)
-            .where(
-                col(ContactLedgerEntry.customer_id) == customer_id,
-                col(ContactLedgerEntry.outcome) == "sent",
-                col(ContactLedgerEntry.channel).in_(MESSAGE_CHANNELS),
-                col(ContactLedgerEntry.at) <= since,
-            )
-            .order_by(col(ContactLedgerEntry.at).desc())
-            .limit(1)
-        ).first()
-        if older is not None:
-            contacts.append(Contact(aware(older.at) or since, older.channel, older.category))
-        task_at = session.exec(
-            select(func.max(col(GuideTask.completed_at))).where(
-                col(GuideTask.customer_id) == customer_id,
-                col(GuideTask.status) == "completed",
-                col(GuideTask.completed_at) <= since,
-            )
-        ).first()
-        if task_at is not None:
-            contacts.append(Contact(aware(task_at) or since, GUIDE_TASK, SERVICE))
-    return recency(contacts, as_of)
+    """智能回访 as of ``as_of``: :func:`contact_recencies` for one customer."""
+    return contact_recencies(session=session, customer_ids=[customer_id], as_of=as_of)[customer_id]
 
 
 def contact_recencies(
@@ -522,16 +398,6 @@ def check_contacts(
     counts the check's channel and category: nothing another journey does can turn it) —
     so its action goes on without waiting for the lock; that allow's record is still
     written by this batch, as every other."""
-    if len(checks) == 1 and known is None:
-        c = checks[0]
-        return [
-            check_contact(
-                session=session,
-                reads=reads,
-                default_zone=default_zone,
-                **{k: getattr(c, k) for k in c.__dataclass_fields__},
-            )
-        ]
     answers: list[PolicyDecision | None] = [None] * len(checks)
     try:
         row = get_policy_row(session=reads)
@@ -577,13 +443,11 @@ def check_contacts(
             _decide_batch(session, policy, zones, [(i, checks[i]) for i in todo], answers)
         except Exception:  # noqa: BLE001 - a racing retry or a lost lock: one by one
             session.rollback()
+            if len(checks) == 1:
+                raise
             for i in todo:
-                c = checks[i]
-                answers[i] = check_contact(
-                    session=session,
-                    reads=reads,
-                    default_zone=default_zone,
-                    **{k: getattr(c, k) for k in c.__dataclass_fields__},
+                (answers[i],) = check_contacts(
+                    session=session, reads=reads, checks=[checks[i]], default_zone=default_zone
                 )
     return [a for a in answers if a is not None]
 
