@@ -49,7 +49,7 @@ from db.crud.visits import VisitReport
 from db.errors import CouponStockExhaustedError, CouponTemplateInactiveError, NotFoundError
 from db.models import utcnow
 from db.session import session_factory, write_session_factory
-from engine.contact_policy import PolicyCheckRequest, PolicyDecision
+from engine.contact_policy import ALLOW, PolicyCheckRequest, PolicyDecision, denied_result
 from engine.effects import (
     COUPON_STOCK_EXHAUSTED,
     CUSTOMER_NOT_FOUND,
@@ -140,7 +140,21 @@ class JourneyActivities:
     async def check_contact_policy(self, request: PolicyCheckRequest) -> PolicyDecision:
         """May this action contact the customer now (quiet hours, frequency caps)? Decided
         and recorded in the contact ledger atomically per customer, once per decision key
-        (a *local* activity; see db.crud.contact_policy)."""
+        (a *local* activity; see db.crud.contact_policy). Runs of release
+        ``journey-contact-in-effect`` carry the check on the action's request instead
+        (:meth:`_held_back`)."""
+        return await self._decide(request)
+
+    async def _held_back(self, check: PolicyCheckRequest | None) -> PolicyDecision | None:
+        """The action's own contact check, decided before it acts: ``None`` when it may go
+        out (or carries no check), else the policy's answer (the action then does nothing
+        and answers ``denied``)."""
+        if check is None:
+            return None
+        decision = await self._decide(check)
+        return None if decision.outcome == ALLOW else decision
+
+    async def _decide(self, request: PolicyCheckRequest) -> PolicyDecision:
         ctx = request.ctx
         return await self._contact_checks.decide(
             policy_crud.ContactCheck(
@@ -175,6 +189,8 @@ class JourneyActivities:
     @activity.defn
     async def issue_coupon(self, request: IssueCouponRequest) -> CouponIssued:
         """Issue one coupon, exactly once per idempotency key, never beyond stock."""
+        if (held := await self._held_back(request.policy)) is not None:
+            return denied_result(CouponIssued, held)
         issued = await self._uncounted_if_refused(
             request.ctx, asyncio.to_thread(self._issue_coupon, request)
         )
@@ -278,6 +294,8 @@ class JourneyActivities:
     @activity.defn
     async def send_message(self, request: SendMessageRequest) -> MessageSent:
         """Render and send one message through the channel's provider, exactly once."""
+        if (held := await self._held_back(request.policy)) is not None:
+            return denied_result(MessageSent, held)
         provider = self._provider_for(request.channel)
         try:
             sent = await self._uncounted_if_refused(
@@ -307,6 +325,8 @@ class JourneyActivities:
     @activity.defn
     async def create_task(self, request: CreateTaskRequest) -> TaskCreated:
         """Create a guide task for the bound guide (fallback: store manager), once."""
+        if (held := await self._held_back(request.policy)) is not None:
+            return denied_result(TaskCreated, held)
         at = effect_time(request.ctx, self._now)
         created: TaskCreated = await self._uncounted_if_refused(
             request.ctx, asyncio.to_thread(self._in_session, tasks.create_task, request, at)

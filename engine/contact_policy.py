@@ -16,16 +16,16 @@ a change applies to runs already waiting from their next action on.
 # No "from __future__ import annotations": Temporal resolves these dataclasses on every
 # payload (see engine/effects.py).
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from engine.effect_parts import Effect, EffectContext
 from engine.ir_parts import ContactRule
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from engine.interpreter import Interpreter
     from engine.kinds.wait import Window
@@ -48,7 +48,7 @@ QUIET_HOURS = "quiet_hours"
 SEND_WINDOW = "send_window"
 
 #: Message channels (``send_message``), and the contact channels of the other actions.
-MESSAGE_CHANNELS = ("sms", "wecom", "wechat_template", "email", "webhook")
+MESSAGE_CHANNELS = ("sms", "wecom", "wechat_template", "wechat_subscribe", "email", "webhook")
 COUPON = "coupon"
 GUIDE_TASK = "guide_task"
 #: What a cap may count: every contact, every message, one message channel, coupons, tasks.
@@ -277,16 +277,38 @@ CHECK_CONTACT_POLICY: Effect[PolicyCheckRequest, PolicyDecision] = Effect(
 # --------------------------------------------------------------------------- the gate
 
 
-@dataclass(frozen=True)
-class Gate:
-    """What an action step does after the policy: go on to its side effect, or leave by
-    ``port`` (``None``: the run was stopped or reached its goal while deferred)."""
+class Deniable(Protocol):
+    """The result of a side effect that carries its own contact check: ``denied`` is the
+    policy's answer when the action did not go out (nothing else is set then)."""
 
-    proceed: bool
+    denied: PolicyDecision | None
+
+
+Rs = TypeVar("Rs", bound=Deniable)
+
+
+@dataclass(frozen=True)
+class Gate(Generic[Rs]):
+    """What an action step's gate did: sent its side effect (``result``; ``None`` when the
+    effect failed for good), or left by ``port`` without sending (``None``: the run was
+    stopped or reached its goal while deferred)."""
+
+    sent: bool
+    result: Rs | None = None
     port: str | None = None
 
 
-GO = Gate(True)
+def denied_result(result_type: type[Rs], decision: PolicyDecision) -> Rs:
+    """A result of ``result_type`` saying the contact policy held the action back (its
+    other fields blank: nothing was done)."""
+    blank: dict[Any, Any] = {str: "", float: 0.0, int: 0, bool: False}
+    cls: Any = result_type
+    required = {
+        f.name: blank.get(f.type)
+        for f in fields(cls)
+        if f.default is MISSING and f.default_factory is MISSING
+    }
+    return cast(Rs, cls(**required, denied=decision))
 
 
 async def gate(
@@ -297,19 +319,27 @@ async def gate(
     *,
     channel: str,
     rule: ContactRule,
+    send: "Callable[[PolicyCheckRequest | None], Awaitable[Rs | None]]",
     window: "Window | None" = None,
     skip_port: str = "next",
-) -> Gate:
-    """Ask the policy until the action may go out, waiting on durable timers; record every
-    deferral, skip or capped decision (with its rule) on the visit's trace entry
+) -> Gate[Rs]:
+    """Send the step's side effect (``send(check)``, which builds its request with the
+    check and runs it) once the policy lets it go out, waiting on durable timers; record
+    every deferral, skip or capped decision (with its rule) on the visit's trace entry
     (``inputs["policy"]``) and, for a capped action, ``ctx.<node>.capped``. A step with its
     own send ``window`` first waits for it (again after every wait: a cap may free at
-    night)."""
+    night).
+
+    Since release ``journey-contact-in-effect`` the check rides on the action's activity
+    (``send(check)``; a held-back action answers ``denied``); runs of release
+    ``journey-contact-policy`` ask :data:`CHECK_CONTACT_POLICY` first and then
+    ``send(None)``; older runs just ``send(None)``."""
     from engine import semantics
-    from engine.runtime import CONTACT_POLICY
+    from engine.runtime import CONTACT_IN_EFFECT, CONTACT_POLICY
 
     if not it.rt.patched(CONTACT_POLICY):
-        return GO
+        return Gate(True, await send(None))
+    in_effect = it.rt.patched(CONTACT_IN_EFFECT)
     notes: list[dict[str, Any]] = []
     deadline = it.rt.now() + timedelta(seconds=rule.max_wait_seconds)
     attempt = 0
@@ -338,12 +368,18 @@ async def gate(
                 await it.rt.wait(until=opens, wake=it.interrupted)
                 it.state.waiting = None
                 if it.interrupted():
-                    return Gate(False, None)
+                    return Gate(False)
         attempt += 1
         req = PolicyCheckRequest(it.effect_ctx(node_id, visit), channel, rule.category, attempt)
-        decision = await it.rt.effect(CHECK_CONTACT_POLICY, req)
+        if in_effect:
+            result = await send(req)
+            if result is None or result.denied is None:
+                return Gate(True, result)  # sent (or failed for good: its failure port)
+            decision = result.denied
+        else:
+            decision = await it.rt.effect(CHECK_CONTACT_POLICY, req)
         if decision.outcome == ALLOW:
-            return GO
+            return Gate(True, await send(None))
         until = datetime.fromisoformat(decision.until) if decision.until else it.rt.now()
         note: dict[str, Any] = {
             "decision": "deferred",
@@ -361,7 +397,7 @@ async def gate(
                 # lies inside quiet hours and the step would wait for ever — skip it
                 note["decision"] = "skipped"
                 entry.summary = f"skipped: its send window lies inside {decision.rule}"
-                return Gate(False, skip_port)
+                return Gate(False, port=skip_port)
         if decision.outcome == DEFER or (rule.when_capped == WAIT and until <= deadline):
             if decision.outcome == CAPPED_OUTCOME:
                 note["decision"] = "waited"
@@ -370,11 +406,11 @@ async def gate(
             await it.rt.wait(until=until, wake=it.interrupted)
             it.state.waiting = None
             if it.interrupted():
-                return Gate(False, None)
+                return Gate(False)
             continue
         capped = rule.when_capped == PORT
         note["decision"] = "capped" if capped else "skipped"
         it.state.context[node_id] = {"capped": True, "cap": decision.rule}
         entry.result = {"capped": True, "cap": decision.rule, "frees_at": decision.until}
         entry.summary = f"{note['decision']} by {decision.rule} ({decision.detail})"
-        return Gate(False, CAPPED if capped else skip_port)
+        return Gate(False, port=CAPPED if capped else skip_port)

@@ -60,8 +60,13 @@ NODE_VISITS = "journey-node-visits"
 #: durable timer, a frequency cap skips it, waits (bounded) or takes its ``capped`` port,
 #: every decision noted on the visit (was: sent at once, whatever the hour or count).
 CONTACT_POLICY = "journey-contact-policy"
+#: The contact check rides on the action's own activity (issue 15's speed): the request
+#: carries the check (``policy``), the activity decides it first and, unless allowed,
+#: answers ``denied`` without acting; one activity per action, as before the policy (was:
+#: a ``check_contact_policy`` local activity before each action's activity).
+CONTACT_IN_EFFECT = "journey-contact-in-effect"
 #: Every patch id, in the order a runtime decides them (once, when a run starts).
-PATCHES = (SEMANTICS_V2, SEMANTICS_V3, SEMANTICS_V4, NODE_VISITS, CONTACT_POLICY)
+PATCHES = (SEMANTICS_V2, SEMANTICS_V3, SEMANTICS_V4, NODE_VISITS, CONTACT_POLICY, CONTACT_IN_EFFECT)
 #: Moving a waiting customer to a newer version (issue 17): the ``move_version`` signal is
 #: acted on only under this marker, recorded when the signal arrives (not decided at run
 #: start: runs started long before the release are the ones that need moving). A history

@@ -16,7 +16,15 @@ from typing import Any, TypeVar
 
 from engine import ir
 from engine.compiler.templates import TemplateRenderError, render
-from engine.contact_policy import Contact, ContactPolicy, recency
+from engine.contact_policy import (
+    ALLOW,
+    Contact,
+    ContactPolicy,
+    PolicyCheckRequest,
+    denied_result,
+    recency,
+    simulate_check,
+)
 from engine.effects import (
     LOAD_FACTS,
     RECORD_RUN,
@@ -170,6 +178,13 @@ class SimulatedRuntime:
             return None  # type: ignore[return-value]
         if effect.simulate is None:
             raise NotImplementedError(f"effect {effect.name!r} has no sandbox (simulate)")
+        check = getattr(request, "policy", None)
+        if isinstance(check, PolicyCheckRequest):
+            # the action's own contact check (release journey-contact-in-effect): decided
+            # first, as the real activity does; held back → nothing done
+            decision = await simulate_check(self, check)
+            if decision.outcome != ALLOW:
+                return denied_result(effect.result, decision)  # type: ignore[type-var]
         return await effect.simulate(self, request)
 
     async def _load_facts(self, req: FactsRequest) -> CustomerFacts:

@@ -69,7 +69,7 @@ _BY_STEP: dict[type, KindSpec] = {s.step: s for s in KINDS.values()}
 
 #: Every effect a journey run may ask for, by activity name: the interpreter's own
 #: (``load_facts``, ``record_run``), the contact policy's (``check_contact_policy``, asked
-#: by every action kind) and each kind's.
+#: by the action kinds of runs of release journey-contact-policy) and each kind's.
 _ALL_EFFECTS: tuple[Effect[Any, Any], ...] = (
     LOAD_FACTS,
     RECORD_RUN,

@@ -2,7 +2,7 @@
 escalate and expire the task on time; follow the guide's outcome."""
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -11,6 +11,7 @@ from pydantic import Field
 from engine import contact_policy, semantics
 from engine.compiler import common
 from engine.compiler.diagnostics import Code, Diagnostics
+from engine.contact_policy import PolicyCheckRequest, PolicyDecision
 from engine.document_parts import (
     ContactCategory,
     Duration,
@@ -118,6 +119,8 @@ class CreateTaskRequest:
     remind_at: str | None = None
     outcomes: list[str] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
+    #: the contact check decided first (``engine.contact_policy.gate``); None: no check
+    policy: PolicyCheckRequest | None = None
 
 
 @dataclass
@@ -126,6 +129,8 @@ class TaskCreated:
     guide_id: str
     guide_name: str
     due_at: str
+    #: the contact policy held the task back (nothing created): its answer
+    denied: PolicyDecision | None = None
 
 
 @dataclass
@@ -252,38 +257,49 @@ def build(node: AssignGuideTaskNode, head: StepHead) -> AssignTaskStep:
 async def run(
     step: AssignTaskStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
+    asked: list[tuple[datetime, datetime, datetime | None, CreateTaskRequest]] = []
+
+    async def send(policy: PolicyCheckRequest | None) -> TaskCreated | None:
+        now = it.rt.now()
+        due = now + timedelta(seconds=step.due_in_seconds)
+        remind = (
+            due - timedelta(seconds=step.remind_before_seconds)
+            if step.remind_before_seconds
+            else None
+        )
+        req = CreateTaskRequest(
+            ctx=it.effect_ctx(step.node_id, visit),
+            task_type=step.task_type,
+            title=step.title or step.label,
+            instructions=step.instructions,
+            assignee=step.assignee,
+            due_at=due.isoformat(),
+            remind_at=remind.isoformat() if remind and remind > now else None,
+            outcomes=list(step.outcomes),
+            context=it.template_context(),
+            policy=policy,
+        )
+        asked[:] = [(now, due, remind, req)]
+        return await it.attempt(entry, step.node_id, CREATE_TASK, req)
+
     # a skipped task is a task nobody did: `expired`, like one that could not be created
-    allowed = await contact_policy.gate(
+    gated = await contact_policy.gate(
         it,
         entry,
         step.node_id,
         visit,
         channel=contact_policy.GUIDE_TASK,
         rule=step.contact,
+        send=send,
         window=step.window,
         skip_port=EXPIRED,
     )
-    if not allowed.proceed:
-        return allowed.port
-    now = it.rt.now()
-    due = now + timedelta(seconds=step.due_in_seconds)
-    remind = (
-        due - timedelta(seconds=step.remind_before_seconds) if step.remind_before_seconds else None
-    )
-    req = CreateTaskRequest(
-        ctx=it.effect_ctx(step.node_id, visit),
-        task_type=step.task_type,
-        title=step.title or step.label,
-        instructions=step.instructions,
-        assignee=step.assignee,
-        due_at=due.isoformat(),
-        remind_at=remind.isoformat() if remind and remind > now else None,
-        outcomes=list(step.outcomes),
-        context=it.template_context(),
-    )
-    task = await it.attempt(entry, step.node_id, CREATE_TASK, req)
+    if not gated.sent:
+        return gated.port
+    task = gated.result
     if task is None:
         return it.failure_port(step)
+    ((now, due, remind, req),) = asked
     if it.rt.patched(SEMANTICS_V2) and task.due_at != req.due_at:
         # assignment moved the task (the guide's day was full): remind, escalate and
         # expire on the task's own schedule

@@ -9,6 +9,7 @@ from pydantic import Field
 from engine import contact_policy
 from engine.compiler import common
 from engine.compiler.diagnostics import Code, Diagnostics, did_you_mean
+from engine.contact_policy import PolicyCheckRequest, PolicyDecision
 from engine.document_parts import (
     ContactCategory,
     Duration,
@@ -80,6 +81,8 @@ class IssueCouponRequest:
     coupon_template_id: str
     #: the run's final state when the next step is an exit: recorded with the effect
     then_record: RunRecord | None = None
+    #: the contact check decided first (``engine.contact_policy.gate``); None: no check
+    policy: PolicyCheckRequest | None = None
 
 
 @dataclass
@@ -91,6 +94,8 @@ class CouponIssued:
     min_spend: float
     issued_at: str
     expires_at: str
+    #: the contact policy held the coupon back (nothing issued): its answer
+    denied: PolicyDecision | None = None
 
 
 async def simulate_issue_coupon(rt: "SimulatedRuntime", req: IssueCouponRequest) -> CouponIssued:
@@ -170,26 +175,33 @@ def build(node: SendCouponNode, head: StepHead) -> SendCouponStep:
 async def run(
     step: SendCouponStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
-    allowed = await contact_policy.gate(
+    async def send(policy: PolicyCheckRequest | None) -> CouponIssued | None:
+        req = IssueCouponRequest(
+            it.effect_ctx(step.node_id, visit),
+            step.coupon_template_id,
+            then_record=it.exit_record_after(step),
+            policy=policy,
+        )
+        issued = await it.attempt(entry, step.node_id, ISSUE_COUPON, req)
+        if issued is not None and issued.denied is None:
+            it.recorded_exit = req.then_record
+        return issued
+
+    gated = await contact_policy.gate(
         it,
         entry,
         step.node_id,
         visit,
         channel=contact_policy.COUPON,
         rule=step.contact,
+        send=send,
         window=step.window,
     )
-    if not allowed.proceed:
-        return allowed.port
-    req = IssueCouponRequest(
-        it.effect_ctx(step.node_id, visit),
-        step.coupon_template_id,
-        then_record=it.exit_record_after(step),
-    )
-    result = await it.attempt(entry, step.node_id, ISSUE_COUPON, req)
+    if not gated.sent:
+        return gated.port
+    result = gated.result
     if result is None:
         return it.failure_port(step)
-    it.recorded_exit = req.then_record
     it.state.context[step.node_id] = {
         "coupon_id": result.coupon_id,
         "code": result.code,

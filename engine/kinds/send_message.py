@@ -10,6 +10,7 @@ from pydantic import Field
 from engine import contact_policy
 from engine.compiler import common
 from engine.compiler.diagnostics import Code, Diagnostics
+from engine.contact_policy import PolicyCheckRequest, PolicyDecision
 from engine.document_parts import (
     ContactCategory,
     Duration,
@@ -91,6 +92,8 @@ class SendMessageRequest:
     webhook_url: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     then_record: RunRecord | None = None
+    #: the contact check decided first (``engine.contact_policy.gate``); None: no check
+    policy: PolicyCheckRequest | None = None
 
 
 @dataclass
@@ -99,6 +102,8 @@ class MessageSent:
     channel: str
     status: str  # "recorded" | "sent"
     rendered: str
+    #: the contact policy held the message back (nothing sent): its answer
+    denied: PolicyDecision | None = None
 
 
 async def simulate_send_message(rt: "SimulatedRuntime", req: SendMessageRequest) -> MessageSent:
@@ -169,24 +174,37 @@ def build(node: SendMessageNode, head: StepHead) -> SendMessageStep:
 async def run(
     step: SendMessageStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
-    allowed = await contact_policy.gate(
-        it, entry, step.node_id, visit, channel=step.channel, rule=step.contact, window=step.window
-    )
-    if not allowed.proceed:
-        return allowed.port
-    req = SendMessageRequest(
-        ctx=it.effect_ctx(step.node_id, visit),
+    async def send(policy: PolicyCheckRequest | None) -> MessageSent | None:
+        req = SendMessageRequest(
+            ctx=it.effect_ctx(step.node_id, visit),
+            channel=step.channel,
+            content=step.content,
+            subject=step.subject,
+            webhook_url=step.webhook_url,
+            context=it.template_context(),
+            then_record=it.exit_record_after(step),
+            policy=policy,
+        )
+        sent = await it.attempt(entry, step.node_id, SEND_MESSAGE, req)
+        if sent is not None and sent.denied is None:
+            it.recorded_exit = req.then_record
+        return sent
+
+    gated = await contact_policy.gate(
+        it,
+        entry,
+        step.node_id,
+        visit,
         channel=step.channel,
-        content=step.content,
-        subject=step.subject,
-        webhook_url=step.webhook_url,
-        context=it.template_context(),
-        then_record=it.exit_record_after(step),
+        rule=step.contact,
+        send=send,
+        window=step.window,
     )
-    result = await it.attempt(entry, step.node_id, SEND_MESSAGE, req)
+    if not gated.sent:
+        return gated.port
+    result = gated.result
     if result is None:
         return it.failure_port(step)
-    it.recorded_exit = req.then_record
     it.state.context[step.node_id] = {"message_id": result.message_id, "status": result.status}
     entry.result = {
         "message_id": result.message_id,

@@ -726,6 +726,43 @@ SCENARIOS = [
             caps=[FrequencyCap("msg1d", "message", 1, 1), FrequencyCap("any2", "any", 2, 3)]
         ),
     ),
+    # release journey-contact-in-effect: the same journey, each action's check on its own
+    # activity (no check_contact_policy local activity; a held-back action answers denied)
+    Scenario(
+        "contact_in_effect_caps",
+        doc(
+            [
+                ENTRY,
+                {"id": "m1", "kind": "send_message", "config": {"content": "新品到店"}},
+                {
+                    "id": "m2",
+                    "kind": "send_message",
+                    "config": {
+                        "content": "还有一件",
+                        "when_capped": "wait",
+                        "max_wait": {"amount": 3, "unit": "days"},
+                    },
+                },
+                {
+                    "id": "c",
+                    "kind": "send_coupon",
+                    "config": {"coupon_template_id": "NEW20", "when_capped": "port"},
+                },
+                EXIT,
+                {"id": "held", "kind": "exit"},
+            ],
+            [
+                ("entry", "next", "m1"),
+                ("m1", "next", "m2"),
+                ("m2", "next", "c"),
+                ("c", "next", "done"),
+                ("c", "capped", "held"),
+            ],
+        ),
+        policy=ContactPolicy(
+            caps=[FrequencyCap("msg1d", "message", 1, 1), FrequencyCap("any2", "any", 2, 3)]
+        ),
+    ),
     # issue 17: a run moved from v1 to v2 while it waited (marker journey-move-version)
     Scenario(
         "moved_to_v2",

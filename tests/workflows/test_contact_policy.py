@@ -17,9 +17,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities
 from activities.sandbox import SandboxActivities
+from db import crud
 from db.crud import contact_policy as policy_crud
 from db.models import Customer
-from engine.contact_policy import ContactPolicy, FrequencyCap, QuietHours
+from engine.contact_policy import ALLOW, ContactPolicy, FrequencyCap, QuietHours
 from engine.simulation import SandboxWorld
 from settings import Settings
 from tests.workflows.harness import (
@@ -63,7 +64,21 @@ async def _finished(handle: Any) -> None:
 
 
 def _sent_at(acts: SandboxActivities, activity: str = "send_message") -> list[datetime]:
-    return [datetime.fromisoformat(req.ctx.at) for name, req in acts.calls if name == activity]
+    """When each of the activity's actions went out: a call carries its contact check
+    (release journey-contact-in-effect), and one the policy held back did nothing."""
+
+    def went_out(req: Any) -> bool:
+        check = req.policy
+        if check is None:
+            return True
+        decided = acts.runtimes[req.ctx.customer_id].done[f"check_contact_policy:{check.key}"]
+        return bool(decided.outcome == ALLOW)
+
+    return [
+        datetime.fromisoformat(req.ctx.at)
+        for name, req in acts.calls
+        if name == activity and went_out(req)
+    ]
 
 
 async def test_quiet_hours_defer_a_marketing_message_past_midnight(
@@ -134,7 +149,7 @@ async def test_a_cap_across_three_journeys_skips_ports_and_waits(
         # result wait lets the test server jump time ahead when nothing is pending)
         first = await start(env, queue, _send(journey_id="j-first"))
         await _finished(first)
-        t0 = _sent_at(acts, "check_contact_policy")[0]  # the contact the ledger counts
+        t0 = _sent_at(acts)[0]  # the contact the ledger counts
         handles = {
             name: await start(env, queue, _send(config, journey_id=f"j-{name}"))
             for name, config in (
@@ -181,13 +196,14 @@ async def test_a_policy_change_reaches_runs_already_waiting(
     env: WorkflowEnvironment, sessions: sessionmaker[Session]
 ) -> None:
     """The policy is read at each action, not compiled in: a cap saved while a customer
-    waits applies to their next send (the real check_contact_policy on the database)."""
+    waits applies to their next send (the real send_message, whose check reads the
+    database)."""
     with sessions() as s:
         s.add(Customer(id="C1", name="李女士"))
         s.commit()
     real = JourneyActivities(sessions=sessions, settings=Settings())
     acts = SandboxActivities(default_world)
-    others = [a for n, a in acts.activities.items() if n != "check_contact_policy"]
+    others = [a for n, a in acts.activities.items() if n != "send_message"]
     journey = compile_ok(
         doc(
             [
@@ -205,7 +221,7 @@ async def test_a_policy_change_reaches_runs_already_waiting(
             [("entry", "next", "w"), ("w", "next", "m"), ("m", "next", "done")],
         )
     )
-    async with worker(env, acts, extra_activities=[real.check_contact_policy, *others]) as (
+    async with worker(env, acts, extra_activities=[real.send_message, *others]) as (
         queue,
         _,
     ):
@@ -235,4 +251,52 @@ async def test_a_policy_change_reaches_runs_already_waiting(
     step = next(t for t in state.trace if t.node_id == "m")
     assert step.inputs["policy"][0]["decision"] == "skipped"
     assert step.inputs["policy"][0]["rule"] == "m7"
-    assert _sent_at(acts) == []
+    assert step.result["capped"] is True
+    with sessions() as s:
+        assert crud.list_messages(session=s) == []  # nothing in the outbox
+
+
+async def test_each_action_carries_its_own_check_one_activity_per_action(
+    env: WorkflowEnvironment,
+) -> None:
+    """Release journey-contact-in-effect: the coupon and the message are checked by their
+    own activities (the request carries the check), so a journey under the policy runs
+    one activity per action and no local activity before it; both contacts are counted."""
+
+    def world(customer_id: str) -> SandboxWorld:
+        w = default_world(customer_id)
+        w.policy = ContactPolicy(caps=[FrequencyCap("any5", "any", 5, 7)])
+        return w
+
+    journey = compile_ok(
+        doc(
+            [
+                ENTRY,
+                {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
+                {"id": "m", "kind": "send_message", "config": {"content": "券已到账"}},
+                EXIT,
+            ],
+            [("entry", "next", "c"), ("c", "next", "m"), ("m", "next", "done")],
+        )
+    )
+    acts = SandboxActivities(world)
+    async with worker(env, acts) as (queue, _):
+        handle = await start(env, queue, journey)
+        result = await handle.result()
+        history = await handle.fetch_history()
+    assert result.exit_reason == "exit"
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    markers = [
+        e.marker_recorded_event_attributes.marker_name
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert scheduled == ["issue_coupon", "send_message"]
+    assert "core_local_activity" not in markers
+    checks = [(name, req.policy.channel) for name, req in acts.calls]
+    assert checks == [("issue_coupon", "coupon"), ("send_message", "sms")]
+    assert [c.channel for c in acts.world("C1").contacts] == ["coupon", "sms"]
