@@ -35,6 +35,7 @@ from activities.contact_batch import ContactChecks
 from activities.errors import INVALID_REQUEST, business_failure
 from activities.guide_notices import GuideNoticePusher, guide_notice_pusher
 from activities.providers import (
+    AwaitingReportError,
     MessageProvider,
     OutboxProvider,
     ProviderRegistry,
@@ -309,6 +310,14 @@ class JourneyActivities:
             raise ApplicationError(
                 str(exc),
                 type="ProviderThrottled",
+                next_retry_delay=timedelta(seconds=max(exc.retry_after, 1.0)),
+            ) from exc
+        except AwaitingReportError as exc:
+            # an earlier attempt may have got through and its report is not in yet: ask
+            # again after the pause (sending now could send it twice)
+            raise ApplicationError(
+                str(exc),
+                type="DeliveryAwaitingReport",
                 next_retry_delay=timedelta(seconds=max(exc.retry_after, 1.0)),
             ) from exc
         await self._then_record(request.then_record)

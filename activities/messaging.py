@@ -4,20 +4,31 @@ The outbox row is written *before* delivery, keyed by the idempotency key. A ret
 it: if it was delivered (``sent``/``delivered``) or only needs recording (outbox provider),
 the same row is returned and nothing is sent again; if an attempt failed transiently,
 delivery is tried again with the same message id and key, so the receiver can de-duplicate.
-The row names its provider before the call; a retry that finds it named asks a provider
-that can tell (:class:`activities.providers.FindsSent`: the SMS providers, by the message
-id they were given as their correlation id) whether the earlier attempt got through after
-all, so a timeout that hid a success does not send twice. The provider's message id is
-stored with its answer: delivery receipts find the row by it (``crud.record_receipt``).
+
+The row names its provider, and when the attempt was handed over (``handed_at``), before
+the call. A retry that finds it named asks a provider that can tell
+(:class:`activities.providers.FindsSent`: the SMS providers by the message id they were
+given as their correlation id, WeCom by the template's sender, customer and text) whether
+the earlier attempt got through after all, so a timeout that hid a success does not send
+twice. A provider whose look-up lags behind its send (Tencent lists a message once the
+carrier reported it; :func:`activities.providers.report_window`) may not list an attempt
+that did get through: inside its report window after the attempt the retry sends nothing
+and raises :class:`~activities.providers.AwaitingReportError` to come back later (every
+``REPORT_POLL_SECONDS`` at most); past the window it sends again and the row says that the
+earlier attempt was never reported. An attempt the provider answered with a transient
+error (:class:`~activities.providers.AnsweredTransientError`) is not in flight: its retry
+asks but does not wait. The provider's message id is stored with its answer:
+delivery receipts find the row by it (``crud.record_receipt``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import sessionmaker
@@ -26,12 +37,15 @@ from sqlmodel import Session
 from activities._time import effect_time
 from activities.errors import business_failure
 from activities.providers import (
+    AnsweredTransientError,
+    AwaitingReportError,
     Delivery,
     FindsSent,
     MessageProvider,
     MessageRejectedError,
     NotSentError,
     OutboundMessage,
+    report_window,
 )
 from activities.rendering import TemplateRenderError, customer_variables, render
 from db import crud
@@ -47,6 +61,11 @@ from engine.effects import (
     SendMessageRequest,
 )
 
+log = logging.getLogger(__name__)
+
+#: A retry waiting for a lagging provider's report asks again at least this often.
+REPORT_POLL_SECONDS = 30.0
+
 
 def send_message(
     sessions: sessionmaker[Session],
@@ -57,7 +76,7 @@ def send_message(
     """Record, deliver and mark one message; see the module docstring."""
     with sessions() as session:
         at = effect_time(request.ctx, now)
-        row, customer = _record(session, request, at, provider.name)
+        row, customer = _record(session, request, at, provider.name, now())
         checked = customer is not None
         if row.status in ("sent", "delivered"):
             return _result(row)
@@ -70,32 +89,77 @@ def send_message(
                 customer = _contact(_check_customer(reading, request))
     outbound = _outbound(row, request, customer)
 
+    note = ""
     if not checked and row.provider == provider.name and isinstance(provider, FindsSent):
         # an earlier attempt handed it over and heard nothing back (a timeout): the provider
         # may have taken it, so ask before sending it twice
-        found = provider.find_sent(outbound)
+        found = provider.find_sent(replace(outbound, attempted_at=row.handed_at or row.created_at))
         if found is not None:
             return _result(_finish(sessions, row.id, found, now))
-    if provider.name != "outbox" and row.provider != provider.name:
-        _hand_to(sessions, row.id, provider.name)
+        note = _not_reported(row.id, provider, row.handed_at, now())
+    if not checked and provider.name != "outbox":
+        # this attempt's hand-over (the first one's was recorded with the row)
+        _hand_to(sessions, row.id, provider.name, at=now(), note=note)
     try:
         delivery = provider.deliver(outbound)
     except MessageRejectedError as exc:
-        _finish(sessions, row.id, Delivery(status="failed", response=exc.reason), now)
+        _finish(sessions, row.id, Delivery(status="failed", response=_noted(exc.reason, note)), now)
         raise business_failure(MESSAGE_REJECTED, exc.reason) from exc
     except NotSentError:
         # certainly not taken (throttled, no rate slot): a retry need not ask the provider
         _hand_to(sessions, row.id, "")
         raise
+    except AnsweredTransientError:
+        # the provider answered (an error): nothing in flight to wait for; a retry asks
+        _hand_to(sessions, row.id, provider.name, at=None)
+        raise
+    if note:
+        delivery = replace(delivery, response=_noted(delivery.response, note))
     return _result(_finish(sessions, row.id, delivery, now))
 
 
+def _not_reported(
+    message_id: str, provider: MessageProvider, since: datetime | None, at: datetime
+) -> str:
+    """An earlier attempt (handed over ``since``; ``None``: none in flight — it was
+    answered, or handed over before ``handed_at`` was kept) that ``provider`` does not
+    list: raise :class:`AwaitingReportError` while its report can still come (the
+    provider's report window); after it, → the note that it never was (the message is sent
+    again)."""
+    window = report_window(provider)
+    if window <= 0 or since is None:
+        return ""
+    waited = (at - since).total_seconds()
+    if waited < window:
+        raise AwaitingReportError(
+            f"{provider.name} does not list message {message_id} yet (handed over "
+            f"{waited:.0f} s ago): not sent again while its report can come (up to "
+            f"{window:g} s after the attempt)",
+            retry_after=max(1.0, min(window - waited, REPORT_POLL_SECONDS)),
+        )
+    note = (
+        f"sent again: the attempt handed to {provider.name} at "
+        f"{since:%Y-%m-%d %H:%M:%S} UTC was never reported within {window:g} s"
+    )
+    log.warning("outbox message %s: %s", message_id, note)
+    return note
+
+
+def _noted(response: str, note: str) -> str:
+    return f"{response} ({note})" if note else response
+
+
 def _record(
-    session: Session, request: SendMessageRequest, at: datetime, provider: str
+    session: Session,
+    request: SendMessageRequest,
+    at: datetime,
+    provider: str,
+    handed_at: datetime,
 ) -> tuple[OutboxMessage, Contact | None]:
     """The message's outbox row (recorded now unless a former attempt did, already naming
-    the ``provider`` it is about to be handed to); → the row and, when this call recorded
-    it, the customer's contact it checked (``None``: recorded before, not checked now)."""
+    the ``provider`` it is about to be handed to, at ``handed_at``); → the row and, when
+    this call recorded it, the customer's contact it checked (``None``: recorded before,
+    not checked now)."""
     # the reads and the rendering need no write lock: only the insert takes it (and checks
     # the key again there, so a racing attempt still records one row)
     with read_session(session) as reading:
@@ -140,6 +204,7 @@ def _record(
         workflow_id=ctx.workflow_id,
         created_at=at,
         provider="" if provider == "outbox" else provider,
+        handed_at=None if provider == "outbox" else handed_at,
     )
     row, created = crud.insert_message(session=session, message=row)
     return row, contact if created else None
@@ -190,9 +255,18 @@ def _outbound(row: OutboxMessage, request: SendMessageRequest, contact: Contact)
     )
 
 
-def _hand_to(sessions: sessionmaker[Session], message_id: str, provider: str) -> None:
+def _hand_to(
+    sessions: sessionmaker[Session],
+    message_id: str,
+    provider: str,
+    *,
+    at: datetime | None = None,
+    note: str = "",
+) -> None:
     with sessions() as session:
-        crud.mark_handed_to(session=session, message_id=message_id, provider=provider)
+        crud.mark_handed_to(
+            session=session, message_id=message_id, provider=provider, at=at, note=note
+        )
 
 
 def _finish(

@@ -8,7 +8,10 @@
 
 A provider returns a :class:`Delivery` on success, raises :class:`MessageRejectedError` on a
 permanent refusal (not retried) and any other exception on a transient failure (Temporal
-retries the activity).
+retries the activity). A provider that can look a message up (:class:`FindsSent`) is asked
+before a retry sends again; one whose look-up lags behind its send says by how much
+(:func:`report_window`), and a retry inside that window waits (:class:`AwaitingReportError`)
+instead of sending (see :mod:`activities.messaging`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import httpx
@@ -45,6 +49,9 @@ class OutboundMessage:
     phone: str = ""
     #: The customer's e-mail address (``attributes.email``), for the SMTP provider.
     email: str = ""
+    #: When the earlier attempt was handed to the provider (set for ``find_sent`` on a
+    #: retry): a provider that looks messages up by time searches around it.
+    attempted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,12 @@ class TransientDeliveryError(Exception):
     """The provider could not take the message now (5xx, timeout); retry later."""
 
 
+class AnsweredTransientError(TransientDeliveryError):
+    """The provider answered, with a transient error (a 5xx, an internal-error code), rather
+    than not at all: the attempt is over, not in flight, so a retry still asks
+    ``find_sent`` but need not wait for a report (it most likely took nothing)."""
+
+
 class NotSentError(TransientDeliveryError):
     """A transient failure that certainly sent nothing (the provider refused before taking
     the message, or no send slot was free): a retry need not ask whether it got through."""
@@ -81,6 +94,16 @@ class ThrottledError(NotSentError):
     worker should slow down (``activities.channels.ratelimit`` backs the bucket off)."""
 
     def __init__(self, reason: str, retry_after: float = 1.0) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class AwaitingReportError(TransientDeliveryError):
+    """An earlier attempt may have got through but the provider does not list it yet (its
+    look-up lags behind the send): do not send again; come back after ``retry_after``
+    seconds and ask again."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
 
@@ -99,6 +122,14 @@ class FindsSent(Protocol):
     it was given as its own dedupe/correlation id): a retry after a timeout asks first."""
 
     def find_sent(self, message: OutboundMessage) -> Delivery | None: ...
+
+
+def report_window(provider: object) -> float:
+    """Seconds after an attempt during which the provider's ``find_sent`` may not list the
+    message yet (its ``report_window_seconds``: Tencent lists a message once the carrier
+    reported it); 0 when its look-up lists a message as soon as it took it."""
+    value = getattr(provider, "report_window_seconds", 0.0)
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 ProviderRegistry = Mapping[str, MessageProvider]

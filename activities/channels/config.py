@@ -68,6 +68,10 @@ class ChannelSettings(BaseSettings):
     tencent_sms_templates: dict[str, str] = Field(default_factory=dict)
     tencent_sms_rate_per_second: float = Field(default=100.0, gt=0)
     tencent_sms_callback_token: SecretStr = SecretStr("")
+    #: Seconds after an attempt that Tencent may still report it: its look-up
+    #: (``PullSmsSendStatusByPhoneNumber``) lists a message only once the carrier reported
+    #: it, so a retry inside this window waits instead of sending again (0: no wait).
+    tencent_sms_report_window_seconds: float = Field(default=600.0, ge=0)
 
     # e-mail over SMTP
     smtp_host: str = ""

@@ -9,7 +9,9 @@ TC3-HMAC-SHA256 ``Authorization`` and answers ``SendSms``,
 does; :class:`FakeSmtp` speaks enough SMTP for ``smtplib`` (EHLO, AUTH PLAIN, MAIL, RCPT,
 DATA, NOOP, QUIT). Each can be scripted (``script``: the next answers to ``SendSms`` /
 ``MAIL``: ``ok``, ``throttle``, ``5xx``, ``timeout`` — take the message, answer too late)
-and keeps what it accepted, with the moment it did.
+and keeps what it accepted, with the moment it did. Like Tencent, :class:`FakeTencentSms`
+can list a message in ``PullSmsSendStatusByPhoneNumber`` only once the carrier reported it
+(``hold_reports``; :meth:`FakeTencentSms.report` is the carrier's report).
 """
 
 from __future__ import annotations
@@ -204,6 +206,16 @@ class FakeAliyunSms(_Fake):
 
 @dataclass
 class FakeTencentSms(_Fake):
+    #: list a message in PullSmsSendStatusByPhoneNumber only once :meth:`report` was called
+    #: for it, as Tencent does (False: at once, as if the carrier reported instantly)
+    hold_reports: bool = False
+    reported: set[str] = field(default_factory=set)
+
+    def report(self, item: Accepted) -> None:
+        """The carrier reported ``item``: Tencent lists it from now on."""
+        with self._lock:
+            self.reported.add(item.correlation)
+
     def handle(self, headers: Any, payload: bytes) -> tuple[int, dict[str, Any]]:
         auth = headers.get("Authorization", "")
         action = headers.get("X-TC-Action", "")
@@ -240,6 +252,7 @@ class FakeTencentSms(_Fake):
                 }
                 for a in self.accepted
                 if a.phone == params.get("PhoneNumber")
+                and (not self.hold_reports or a.correlation in self.reported)
             ]
             return 200, {"Response": {"PullSmsSendStatusSet": found, "RequestId": "fake"}}
         if action == "DescribeSmsTemplateList":

@@ -25,6 +25,7 @@ from activities.providers import (
     NotSentError,
     OutboundMessage,
     ThrottledError,
+    report_window,
 )
 from db.crud import rate_limits
 
@@ -153,8 +154,8 @@ class SendRateLimiter:
 
 
 class RateLimitedProvider:
-    """``provider`` behind ``limiter`` (the same ``name``; ``find_sent`` passes through,
-    unthrottled: it sends nothing)."""
+    """``provider`` behind ``limiter`` (the same ``name``; ``find_sent`` and the report
+    window pass through, unthrottled: a look-up sends nothing)."""
 
     def __init__(
         self, provider: MessageProvider, limiter: SendRateLimiter, backoff_seconds: float = 1.0
@@ -162,6 +163,8 @@ class RateLimitedProvider:
         self.inner = provider
         self.limiter = limiter
         self.name = provider.name
+        # how far the inner provider's look-up lags (activities.providers.report_window)
+        self.report_window_seconds = report_window(provider)
         self._backoff = backoff_seconds
 
     def deliver(self, message: OutboundMessage) -> Delivery:

@@ -5,8 +5,11 @@ Requests are JSON POSTs signed with TC3-HMAC-SHA256 (the ``Authorization`` heade
 service ``sms`` and ``tc3_request``). ``SendSms`` carries ``SessionContext`` = the outbox
 message id, which Tencent returns with the message's status; before a retry sends again,
 :meth:`TencentSms.find_sent` pulls the number's statuses of the last day
-(``PullSmsSendStatusByPhoneNumber``) and looks for it. (Tencent lists a message there once
-the carrier reported it: a message still in flight is not found, and then sent again.)
+(``PullSmsSendStatusByPhoneNumber``) and looks for it. Tencent lists a message there only
+once the carrier reported it, so a message still in flight is not found: the provider's
+``report_window_seconds`` (``JOURNEYS_TENCENT_SMS_REPORT_WINDOW_SECONDS``, 10 minutes)
+tells :mod:`activities.messaging` to wait that long after an unanswered attempt for its
+report before sending again (and to note on the outbox row when it never came).
 
 Receipts and replies come as Tencent's callback JSON (a receipt array of
 ``{report_status, errmsg, sid, …}``; a reply ``{mobile, nationcode, text, time, …}``),
@@ -30,6 +33,7 @@ from activities.channels.config import ChannelSettings, env_name
 from activities.channels.errors import ProviderAuthError, ProviderCheckError
 from activities.channels.phone import to_e164
 from activities.providers import (
+    AnsweredTransientError,
     Delivery,
     MessageRejectedError,
     OutboundMessage,
@@ -88,7 +92,7 @@ def _classify(code: str, detail: str) -> Exception:
     if code.startswith("AuthFailure") or code == "UnauthorizedOperation.SmsSdkAppIdVerifyFail":
         return ProviderAuthError("Tencent Cloud SMS", code, CREDENTIALS)
     if code.startswith("InternalError") or code in ("ResourceUnavailable", "ServiceUnavailable"):
-        return TransientDeliveryError(detail)
+        return AnsweredTransientError(detail)
     return MessageRejectedError(detail)
 
 
@@ -100,6 +104,12 @@ class TencentSms:
     def __init__(self, config: ChannelSettings, client: httpx.Client) -> None:
         self._config = config
         self._client = client
+
+    @property
+    def report_window_seconds(self) -> float:
+        """How long :meth:`find_sent` may not list a message Tencent took (until the
+        carrier's report)."""
+        return self._config.tencent_sms_report_window_seconds
 
     def deliver(self, message: OutboundMessage) -> Delivery:
         phone = to_e164(message.phone)
@@ -131,7 +141,8 @@ class TencentSms:
         )
 
     def find_sent(self, message: OutboundMessage) -> Delivery | None:
-        """The message, if Tencent reports a status for it (by ``SessionContext``)."""
+        """The message, if Tencent reports a status for it (by ``SessionContext``); ``None``
+        also while the carrier has not reported it yet (see ``report_window_seconds``)."""
         now = int(time.time())
         data = self._call(
             "PullSmsSendStatusByPhoneNumber",
@@ -202,7 +213,7 @@ class TencentSms:
         except httpx.HTTPError as exc:
             raise TransientDeliveryError(f"Tencent Cloud SMS unreachable: {exc!r}") from exc
         if response.status_code >= 500:
-            raise TransientDeliveryError(f"Tencent {action}: HTTP {response.status_code}")
+            raise AnsweredTransientError(f"Tencent {action}: HTTP {response.status_code}")
         try:
             body = response.json()
         except ValueError:

@@ -9,6 +9,13 @@
   ``msgid`` is the provider message id. A customer without a WeCom binding (no
   ``external_userid``, no bound guide, a guide without a WeCom ``userid``) is a permanent
   failure naming what is missing, so the node's ``on_failure`` applies.
+  Creating a template is not idempotent and WeCom takes no dedupe id, so the call is never
+  repeated inside an attempt after a timeout or 5xx (:mod:`activities.channels.wx_api`),
+  and a retry first asks :meth:`WeComCustomerProvider.find_sent` whether the earlier attempt
+  created it: the enterprise templates (``get_groupmsg_list_v2``, ``filter_type`` 0) created
+  around that attempt with exactly the message's text, confirmed as given to the guide
+  (``get_groupmsg_task``) for this customer (``get_groupmsg_send_result``). Found: that
+  template's ``msgid`` is the answer and no second template is created.
 * **Guides** get app messages (``message/send``, ``agentid``, text) for their task notices
   (:mod:`activities.guide_notices`), with WeCom's duplicate check on, so a notice pushed
   twice after a crash reaches the phone once.
@@ -20,7 +27,9 @@ never logged. Token caching, the one refresh on an expired token, throttling bac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +57,18 @@ from activities.providers import (
 )
 from db.models import Customer, Guide
 
+log = logging.getLogger(__name__)
+
 PROVIDER = "wecom"
+#: ``find_sent`` looks for an earlier attempt's template created from this long before the
+#: attempt (clock skew between us and WeCom) …
+FIND_BEFORE_S = 60
+#: … to this long after it (the rate limiter's wait, the HTTP timeout, clock skew).
+FIND_AFTER_S = 300
+#: Templates with the message's text that ``find_sent`` confirms at most (closest first).
+MAX_CANDIDATES = 20
+#: Pages of the template list read at most (100 templates each).
+MAX_LIST_PAGES = 100
 #: gettoken errcodes that mean the corp id or secret is wrong (or this IP is not allowed).
 _CREDENTIAL_ERRCODES = frozenset({40001, 40013, 40056, 40091, 41002, 41004, 60020})
 
@@ -202,7 +222,10 @@ class WeComClient:
             "text": {"content": content},
         }
         try:
-            data = self.contact.post("/cgi-bin/externalcontact/add_msg_template", payload)
+            # not idempotent: after a timeout the caller looks for it (find_sent) first
+            data = self.contact.post(
+                "/cgi-bin/externalcontact/add_msg_template", payload, idempotent=False
+            )
         except WxApiError as exc:
             raise MessageRejectedError(
                 f"WeCom refused the message template for guide {sender} "
@@ -237,6 +260,61 @@ class WeComClient:
             cursor = str(data.get("next_cursor") or "")
             if not cursor:
                 return results
+
+    def group_message_templates(
+        self, *, start_time: int, end_time: int
+    ) -> Iterator[dict[str, Any]]:
+        """``externalcontact/get_groupmsg_list_v2``: the enterprise's group-message
+        templates to customers (``chat_type`` single, ``filter_type`` 0: created by the
+        enterprise or the API, not by members themselves) created between the two moments
+        (epoch seconds), every page. No ``creator`` filter: WeCom gives templates created
+        through the API no creator, so it would leave out the very templates looked for."""
+        cursor = ""
+        for _ in range(MAX_LIST_PAGES):
+            payload: dict[str, Any] = {
+                "chat_type": "single",
+                "start_time": start_time,
+                "end_time": end_time,
+                "filter_type": 0,
+                "limit": 100,
+            }
+            if cursor:
+                payload["cursor"] = cursor
+            try:
+                data = self.contact.post("/cgi-bin/externalcontact/get_groupmsg_list_v2", payload)
+            except WxApiError as exc:
+                # cannot tell whether an earlier attempt created it: not safe to send again
+                raise TransientDeliveryError(
+                    f"WeCom cannot list the group-message templates (errcode {exc.errcode} "
+                    f"{exc.errmsg}): the customer-contact secret needs 群发消息 access"
+                ) from exc
+            yield from (m for m in data.get("group_msg_list") or [] if isinstance(m, dict))
+            cursor = str(data.get("next_cursor") or "")
+            if not cursor:
+                return
+        raise TransientDeliveryError(
+            f"WeCom listed more than {MAX_LIST_PAGES} pages of group-message templates"
+        )
+
+    def group_message_tasks(self, *, msgid: str) -> list[dict[str, Any]]:
+        """``externalcontact/get_groupmsg_task``: the members asked to send template
+        ``msgid`` (``userid``, ``status`` 0 not sent yet / 2 sent), every page."""
+        tasks: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            payload: dict[str, Any] = {"msgid": msgid, "limit": 1000}
+            if cursor:
+                payload["cursor"] = cursor
+            try:
+                data = self.contact.post("/cgi-bin/externalcontact/get_groupmsg_task", payload)
+            except WxApiError as exc:
+                raise MessageRejectedError(
+                    f"WeCom has no tasks for template {msgid} (errcode {exc.errcode})"
+                ) from exc
+            tasks += [t for t in data.get("task_list") or [] if isinstance(t, dict)]
+            cursor = str(data.get("next_cursor") or "")
+            if not cursor:
+                return tasks
 
     def send_app_text(self, *, userid: str, content: str) -> str:
         """An app text message to one member (a guide); → WeCom's msgid."""
@@ -313,16 +391,78 @@ class WeComCustomerProvider:
         return self._client.check()
 
     def deliver(self, message: OutboundMessage) -> Delivery:
-        if self._sessions is None:  # built for check-providers only
-            raise TransientDeliveryError(f"{self.name}: built without a database")
-        with self._sessions() as session:
-            to = wecom_recipient(session, message.customer_id)
-        content = f"{message.subject}\n{message.body}" if message.subject else message.body
+        to = self._recipient(message)
         msgid = self._client.add_msg_template(
-            sender=to.sender_userid, external_userid=to.external_userid, content=content
+            sender=to.sender_userid, external_userid=to.external_userid, content=_content(message)
         )
         return Delivery(
             status="sent",
             response=f"WeCom template {msgid}: waiting for guide {to.sender_userid} to confirm",
             provider_message_id=msgid or None,
         )
+
+    def find_sent(self, message: OutboundMessage) -> Delivery | None:
+        """The template an earlier attempt created for ``message``, if WeCom lists one
+        (module docstring): created within ``FIND_BEFORE_S`` / ``FIND_AFTER_S`` of the
+        attempt, with exactly the message's text, given to the customer's guide, for the
+        customer. ``None``: none, or the customer cannot be reached any more (then
+        :meth:`deliver` says why)."""
+        try:
+            to = self._recipient(message)
+        except MessageRejectedError:
+            return None
+        content = _content(message)
+        around = int(message.attempted_at.timestamp() if message.attempted_at else time.time())
+        candidates = [
+            t
+            for t in self._client.group_message_templates(
+                start_time=around - FIND_BEFORE_S, end_time=around + FIND_AFTER_S
+            )
+            if (t.get("text") or {}).get("content") == content and t.get("msgid")
+        ]
+        candidates.sort(key=lambda t: abs(_epoch(t.get("create_time")) - around))
+        if len(candidates) > MAX_CANDIDATES:
+            log.warning(
+                "WeCom: %d templates with the text of message %s; confirming the %d closest",
+                len(candidates),
+                message.message_id,
+                MAX_CANDIDATES,
+            )
+        for template in candidates[:MAX_CANDIDATES]:
+            msgid = str(template["msgid"])
+            try:
+                tasks = self._client.group_message_tasks(msgid=msgid)
+                if not any(t.get("userid") == to.sender_userid for t in tasks):
+                    continue
+                results = self._client.group_message_results(msgid=msgid, sender=to.sender_userid)
+            except MessageRejectedError:  # gone or not ours to read: not this one
+                continue
+            if any(r.get("external_userid") == to.external_userid for r in results):
+                return Delivery(
+                    status="sent",
+                    response=(
+                        f"WeCom template {msgid} (created by an earlier attempt): waiting for "
+                        f"guide {to.sender_userid} to confirm"
+                    ),
+                    provider_message_id=msgid,
+                )
+        return None
+
+    def _recipient(self, message: OutboundMessage) -> WeComRecipient:
+        if self._sessions is None:  # built for check-providers only
+            raise TransientDeliveryError(f"{self.name}: built without a database")
+        with self._sessions() as session:
+            return wecom_recipient(session, message.customer_id)
+
+
+def _content(message: OutboundMessage) -> str:
+    """The template's text: the subject (if any) on its own line, then the body."""
+    return f"{message.subject}\n{message.body}" if message.subject else message.body
+
+
+def _epoch(value: Any) -> int:
+    """A ``create_time`` (WeCom documents a number, some answers carry a string)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

@@ -12,7 +12,10 @@ Every call carries ``?access_token=``; every answer is HTTP 200 with ``errcode``
   (``activities.channels.ratelimit``) holds every worker back that long and Temporal (or
   the notice sender) retries after it;
 * "system busy" (``-1``), 5xx answers and network errors are retried a few times with
-  exponential backoff, then raised as :class:`~activities.providers.TransientDeliveryError`;
+  exponential backoff, then raised as :class:`~activities.providers.TransientDeliveryError`
+  — except that a call which is not idempotent (``post(..., idempotent=False)``: creating a
+  group-message template) is not made again after a network error or a 5xx, which may hide
+  a call that took effect: it is raised at once, for the caller's retry to look first;
 * any other errcode is the caller's to judge (:class:`WxApiError`), usually a permanent
   refusal.
 
@@ -157,8 +160,11 @@ class WxApi:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
 
-    def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST ``payload`` to ``path``; the answer when ``errcode`` is 0."""
+    def post(
+        self, path: str, payload: dict[str, Any], *, idempotent: bool = True
+    ) -> dict[str, Any]:
+        """POST ``payload`` to ``path``; the answer when ``errcode`` is 0. ``idempotent``
+        False: a network error or 5xx (the call may have taken effect) is raised at once."""
         refreshed = False
         attempt = 0
         while True:
@@ -172,6 +178,10 @@ class WxApi:
                     json=payload,
                 )
             except TransientDeliveryError as exc:
+                if not idempotent:
+                    raise TransientDeliveryError(
+                        f"{self.name} {path}: {exc}; not repeated (it may have taken effect)"
+                    ) from exc
                 attempt = self._pause(attempt, str(exc))
                 continue
             errcode = errcode_of(data)

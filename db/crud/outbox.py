@@ -232,13 +232,25 @@ def record_receipt(
     return row
 
 
-def mark_handed_to(*, session: Session, message_id: str, provider: str) -> OutboxMessage | None:
-    """Note that ``message_id`` is about to be handed to ``provider`` (before the call: a
-    retry then knows an earlier attempt may have reached it); commit."""
+def mark_handed_to(
+    *,
+    session: Session,
+    message_id: str,
+    provider: str,
+    at: datetime | None = None,
+    note: str = "",
+) -> OutboxMessage | None:
+    """Note that ``message_id`` is about to be handed to ``provider`` at ``at`` (before the
+    call: a retry then knows an earlier attempt may have reached it, and since when);
+    ``provider`` ``""``: certainly not handed over. ``note``: why it is handed over again
+    (kept as the provider's response until its answer); commit."""
     begin_write(session)
     row = session.get(OutboxMessage, message_id)
-    if row is not None and row.provider != provider:
+    if row is not None:
         row.provider = provider
+        row.handed_at = at if provider else None
+        if note:
+            row.provider_response = note
         session.add(row)
     session.commit()
     return row

@@ -41,6 +41,10 @@ class OutboxMessage(SQLModel, table=True):
     #: The provider the message was handed to (``aliyun_sms``, ``smtp``, …); set before the
     #: call, so a retry knows an earlier attempt may have reached it.
     provider: str = Field(default="", max_length=32)
+    #: When the latest attempt was handed to ``provider`` (``None``: not handed over). A
+    #: retry that cannot find that attempt at a provider whose look-up lags waits for its
+    #: report until this plus the provider's report window before sending again.
+    handed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     #: The provider's id of the message (Aliyun BizId, Tencent SerialNo, …): receipts name it.
     provider_message_id: str | None = Field(default=None, index=True, max_length=128)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

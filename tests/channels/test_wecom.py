@@ -68,7 +68,7 @@ def test_a_customer_message_is_a_template_the_bound_guide_confirms(
 ) -> None:
     delivery = WeComCustomerProvider(wecom, wx_shop).deliver(_message())
     assert delivery.status == "sent"
-    assert delivery.provider_message_id == "msgGCAAAXtWyuj"
+    assert delivery.provider_message_id == "msgGCAAAXtWyuj0001"
     assert "waiting for guide wangfang" in delivery.response
     (call,) = fake.to(TEMPLATE)
     assert call.body == {
@@ -237,7 +237,7 @@ def test_the_registry_sends_wecom_through_the_shared_rate_limiter(
     provider = registry["wecom"]
     assert isinstance(provider, RateLimitedProvider) and provider.name == "wecom"
     assert registry["wechat_template"].name == "outbox"  # not configured: the outbox keeps it
-    assert provider.deliver(_message()).provider_message_id == "msgGCAAAXtWyuj"
+    assert provider.deliver(_message()).provider_message_id == "msgGCAAAXtWyuj0001"
     with wx_shop() as s:
         assert s.get(ProviderRateBucket, "wecom") is not None
 
@@ -341,5 +341,5 @@ async def test_send_message_fails_for_good_with_the_reason_when_there_is_no_bind
     with wx_shop() as s:
         row = s.get(OutboxMessage, sent.message_id)
         assert row is not None
-        assert (row.provider, row.provider_message_id) == ("wecom", "msgGCAAAXtWyuj")
+        assert (row.provider, row.provider_message_id) == ("wecom", "msgGCAAAXtWyuj0001")
     assert fake.to(TEMPLATE)[0].body["text"]["content"] == "李女士，券快到期了"
