@@ -171,6 +171,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         lazy("%(steps)s sends to a webhook but has no URL."),
         lazy("Fill in the webhook URL in the step's settings."),
     ),
+    "WECHAT_SUBSCRIBE_CONTENT": (
+        lazy("%(steps)s sends a WeChat subscribe message whose content does not fit a template."),
+        lazy(
+            'Write {"template_id": "…", "data": {"thing1": "…"}} with the subscribe '
+            "template's fields, or plain text for the default template."
+        ),
+    ),
     "INVALID_FILTER": (
         lazy("A condition of %(steps)s cannot be evaluated."),
         lazy("Check the property, comparison and value."),
@@ -237,6 +244,36 @@ VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
             "(%(unknown_fields)s): they would be empty."
         ),
         lazy("Pick the field from “Insert a field” in the step's settings."),
+    ),
+    ("WECHAT_SUBSCRIBE_CONTENT", "json"): (
+        lazy("The message of %(steps)s starts with “{” but is not valid JSON."),
+        lazy("Check the quotes, commas and braces, or write plain text without a leading “{”."),
+    ),
+    ("WECHAT_SUBSCRIBE_CONTENT", "data"): (
+        lazy("The subscribe message of %(steps)s has no template fields (“data”)."),
+        lazy('Add "data": {"thing1": "…", "time2": "…"} with the subscribe template\'s fields.'),
+    ),
+    ("WECHAT_SUBSCRIBE_CONTENT", "key"): (
+        lazy("“%(key)s” in the subscribe message of %(steps)s is not a template field."),
+        lazy("Use the field names of the subscribe template, such as thing1 or time2."),
+    ),
+    ("WECHAT_SUBSCRIBE_CONTENT", "too_long"): (
+        lazy(
+            "The field “%(key)s” of the subscribe message of %(steps)s is longer than "
+            "%(limit)s characters: WeChat would refuse it."
+        ),
+        lazy("Shorten the text of “%(key)s”."),
+    ),
+    ("WECHAT_SUBSCRIBE_CONTENT", "plain_long"): (
+        lazy(
+            "The text of %(steps)s fills one field of the default subscribe template, which "
+            "usually takes at most %(limit)s characters: WeChat may refuse it."
+        ),
+        lazy("Shorten the text, or write the template's fields as JSON."),
+    ),
+    ("WECHAT_SUBSCRIBE_CONTENT", "miniprogram"): (
+        lazy("The mini-program jump of the subscribe message of %(steps)s has no appid."),
+        lazy('Write "miniprogram": {"appid": "…", "pagepath": "…"}, or leave it out.'),
     ),
     ("SINGLE_BRACE_PLACEHOLDER", "no_fix"): (
         lazy(
@@ -360,7 +397,12 @@ def _variant(code: str, values: Mapping[str, Any]) -> str | None:
         return None if values.get("fix") else "no_fix"
     if code == "UNKNOWN_SEGMENT" and values.get("suggestions") and not values.get("rule"):
         return "suggest"
-    if code in ("INVALID_WAIT", "INVALID_FILTER", "SPLIT_WEIGHTS") and values.get("problem"):
+    if code in (
+        "INVALID_WAIT",
+        "INVALID_FILTER",
+        "SPLIT_WEIGHTS",
+        "WECHAT_SUBSCRIBE_CONTENT",
+    ) and values.get("problem"):
         return str(values["problem"])
     if code == "SPLIT_WEIGHTS" and "total" in values:
         return "total"

@@ -34,6 +34,7 @@ CHANNEL_LABELS: dict[str, str] = {
     "sms": lazy("SMS"),
     "wecom": lazy("WeCom"),
     "wechat_template": lazy("WeChat template"),
+    "wechat_subscribe": lazy("WeChat subscribe message"),
     "email": lazy("Email"),
     "webhook": lazy("Webhook"),
 }

@@ -145,7 +145,15 @@ METRIC_FIELDS = (
 )
 #: What a contact can have been made by (``last_contact_channel`` conditions): the message
 #: channels and a guide's completed task.
-CONTACT_CHANNELS = ("sms", "wecom", "wechat_template", "email", "webhook", "guide_task")
+CONTACT_CHANNELS = (
+    "sms",
+    "wecom",
+    "wechat_template",
+    "wechat_subscribe",
+    "email",
+    "webhook",
+    "guide_task",
+)
 
 
 class MetricCondition(_Model):
@@ -175,9 +183,11 @@ class LastContactChannelCondition(_Model):
     one of ``channels``; a customer never contacted matches none."""
 
     type: Literal["last_contact_channel"] = "last_contact_channel"
-    channels: list[Literal["sms", "wecom", "wechat_template", "email", "webhook", "guide_task"]] = (
-        Field(min_length=1, max_length=len(CONTACT_CHANNELS))
-    )
+    channels: list[
+        Literal[
+            "sms", "wecom", "wechat_template", "wechat_subscribe", "email", "webhook", "guide_task"
+        ]
+    ] = Field(min_length=1, max_length=len(CONTACT_CHANNELS))
 
 
 Condition = Annotated[

@@ -446,6 +446,7 @@ CONTACT_ALIASES = {
     "企微": "wecom",
     "企业微信": "wecom",
     "微信模板": "wechat_template",
+    "订阅通知": "wechat_subscribe",
     "邮件": "email",
     "券": COUPON,
     "优惠券": COUPON,

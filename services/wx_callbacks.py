@@ -17,6 +17,15 @@ plain callback fields, one write transaction each:
   ``db.crud.outbox.record_receipt`` (``success`` → delivered, anything else → failed).
   ``unsubscribe`` (the customer unfollowed the official account) opts them out of
   ``wechat_template`` (``services.opt_outs``, source ``provider_callback``).
+* **WeChat ``subscribe_msg_sent_event``** — the receipts of subscribe messages
+  (``wechat_subscribe``), one ``<List>`` item per message: ``ErrorCode`` 0 → delivered,
+  anything else → failed with ``ErrorStatus``. ``bizsend`` answers no message id, so a
+  sent message waits under ``tpl:<template_id>`` (``activities.channels.wechat_subscribe``)
+  and the first receipt naming its customer (``FromUserName``) and template is given to the
+  oldest such message; the receipt's ``MsgID`` is stored, so a repeat finds the same one.
+  ``subscribe_msg_popup_event`` / ``subscribe_msg_change_event`` (the customer agreed to or
+  refused a template) are acknowledged and logged: they concern one template, not the
+  channel, so they opt nobody out; a refused template answers 43101 at the next send.
 """
 
 from __future__ import annotations
@@ -25,14 +34,17 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from activities.channels.wechat_subscribe import PROVIDER as SUBSCRIBE_PROVIDER
+from activities.channels.wechat_subscribe import pending_id
 from db.crud import outbox
 from db.crud._util import aware
 from db.crud.bindings import bind_guide
-from db.models import CONTACT_CHANGE_TYPES, Customer, Guide, WeComContactEvent
+from db.models import CONTACT_CHANGE_TYPES, Customer, Guide, OutboxMessage, WeComContactEvent
 from db.session import begin_write
 from services.opt_outs import opt_out
 
@@ -40,6 +52,7 @@ log = logging.getLogger(__name__)
 
 WECHAT_PROVIDER = "wechat"
 WECHAT_CHANNEL = "wechat_template"
+SUBSCRIBE_EVENTS = ("subscribe_msg_popup_event", "subscribe_msg_change_event")
 #: the tag a customer gets when they removed their guide or were removed
 LOST_TAG = "企微已删除"
 
@@ -162,12 +175,24 @@ class UnknownMessageError(Exception):
 _logged_unknown: OrderedDict[str, None] = OrderedDict()
 
 
-def wechat_event(*, session: Session, fields: dict[str, str]) -> str:
-    """Apply one WeChat event; → what was done. :class:`UnknownMessageError` for a receipt
-    of an unknown message (logged once per msgid)."""
-    if fields.get("Event") == "unsubscribe":
+def wechat_event(
+    *, session: Session, fields: dict[str, str], items: list[dict[str, str]] | None = None
+) -> str:
+    """Apply one WeChat event (``items``: its nested ``<List>`` entries, for subscribe-message
+    events); → what was done. :class:`UnknownMessageError` for a receipt of an unknown
+    message (logged once per msgid)."""
+    event = fields.get("Event")
+    if event == "unsubscribe":
         return _unsubscribed(session, fields)
-    if fields.get("Event") != "TEMPLATESENDJOBFINISH":
+    if event == "subscribe_msg_sent_event":
+        return _subscribe_receipts(session, fields, items or [])
+    if event in SUBSCRIBE_EVENTS:
+        choices = ", ".join(
+            f"{i.get('TemplateId', '')}={i.get('SubscribeStatusString', '')}" for i in items or []
+        )
+        log.info("WeChat %s from a follower: %s", event, choices or "no templates")
+        return "noted"
+    if event != "TEMPLATESENDJOBFINISH":
         return "ignored"
     msgid = fields.get("MsgID") or fields.get("MsgId") or ""
     state = fields.get("Status", "")
@@ -180,13 +205,85 @@ def wechat_event(*, session: Session, fields: dict[str, str]) -> str:
         detail=state,
     )
     if row is None:
-        if msgid not in _logged_unknown:
-            log.warning("WeChat receipt for unknown msgid %s (%s)", msgid, state)
-            _logged_unknown[msgid] = None
-            while len(_logged_unknown) > 1000:
-                _logged_unknown.popitem(last=False)
-        raise UnknownMessageError(msgid)
+        _unknown(msgid, state)
     return row.status
+
+
+def _unknown(msgid: str, state: str) -> NoReturn:
+    """Log a receipt for a message this install never sent (once per msgid) and raise."""
+    if msgid not in _logged_unknown:
+        log.warning("WeChat receipt for unknown msgid %s (%s)", msgid, state)
+        _logged_unknown[msgid] = None
+        while len(_logged_unknown) > 1000:
+            _logged_unknown.popitem(last=False)
+    raise UnknownMessageError(msgid)
+
+
+def _subscribe_receipts(
+    session: Session, fields: dict[str, str], items: list[dict[str, str]]
+) -> str:
+    """Each ``<List>`` of a ``subscribe_msg_sent_event`` is one message's receipt (module
+    docstring). Every item is applied; one naming no message of ours raises
+    :class:`UnknownMessageError` after the others are stored."""
+    at = event_time(fields)
+    openid = fields.get("FromUserName", "")
+    unknown: tuple[str, str] | None = None
+    outcome = "ignored"
+    for item in items:
+        msgid = item.get("MsgID") or item.get("MsgId") or ""
+        code = item.get("ErrorCode", "")
+        state = item.get("ErrorStatus", "")
+        if not msgid:
+            continue
+        _claim_pending(session, openid=openid, template_id=item.get("TemplateId", ""), msgid=msgid)
+        row = outbox.record_receipt(
+            session=session,
+            provider=SUBSCRIBE_PROVIDER,
+            provider_message_id=msgid,
+            status="delivered" if code == "0" or (not code and state == "success") else "failed",
+            at=at,
+            detail=state if code in ("0", "") else f"{state} (ErrorCode {code})",
+        )
+        if row is None:
+            unknown = unknown or (msgid, state)
+        else:
+            outcome = row.status
+    if unknown is not None:
+        _unknown(*unknown)
+    return outcome
+
+
+def _claim_pending(session: Session, *, openid: str, template_id: str, msgid: str) -> None:
+    """Give ``msgid`` to the oldest sent subscribe message of the openid's customer and
+    ``template_id`` still waiting for its receipt (a message already holding ``msgid``:
+    nothing to do). Commits."""
+    begin_write(session)
+    taken = session.exec(
+        select(OutboxMessage.id).where(
+            OutboxMessage.provider == SUBSCRIBE_PROVIDER,
+            OutboxMessage.provider_message_id == msgid,
+        )
+    ).first()
+    customer = (
+        session.exec(select(Customer).where(Customer.wechat_openid == openid)).first()
+        if openid and template_id and taken is None
+        else None
+    )
+    if customer is not None:
+        row = session.exec(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.provider == SUBSCRIBE_PROVIDER,
+                OutboxMessage.customer_id == customer.id,
+                OutboxMessage.provider_message_id == pending_id(template_id),
+            )
+            .order_by(col(OutboxMessage.sent_at), col(OutboxMessage.created_at))
+            .limit(1)
+        ).first()
+        if row is not None:
+            row.provider_message_id = msgid[:128]
+            session.add(row)
+    session.commit()
 
 
 def _unsubscribed(session: Session, fields: dict[str, str]) -> str:

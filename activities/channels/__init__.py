@@ -2,7 +2,8 @@
 
 :func:`build_providers` is the one place a channel is mapped to its provider (``sms`` →
 Aliyun / Tencent / outbox, ``email`` → SMTP / outbox, ``webhook`` → the signed webhook;
-``wecom`` → WeCom and ``wechat_template`` → the WeChat official account when their
+``wecom`` → WeCom and ``wechat_template`` / ``wechat_subscribe`` → the WeChat official
+account (template / subscribe messages) when their
 ``JOURNEYS_WECOM_*`` / ``JOURNEYS_WECHAT_*`` variables are set, see
 :mod:`activities.channels.wx_providers`; outbox otherwise). Configuration comes
 from :class:`ChannelSettings` (environment variables); a bad one raises
@@ -41,7 +42,7 @@ from activities.channels.wx_providers import wx_problems, wx_providers, wx_rates
 from activities.providers import MessageProvider, OutboxProvider, WebhookProvider
 
 #: Every channel a journey can send on (engine.contact_policy.MESSAGE_CHANNELS).
-CHANNELS = ("sms", "wecom", "wechat_template", "email", "webhook")
+CHANNELS = ("sms", "wecom", "wechat_template", "wechat_subscribe", "email", "webhook")
 
 
 class CheckableProvider(MessageProvider, Protocol):

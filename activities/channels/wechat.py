@@ -47,6 +47,7 @@ from activities.providers import (
     TransientDeliveryError,
 )
 from db.models import Customer
+from engine import subscribe_content
 
 PROVIDER = "wechat"
 #: stable_token errcodes that mean the app id or secret is wrong, or this IP is not allowed.
@@ -84,6 +85,15 @@ class WeChatSettings(BaseSettings):
     timeout_seconds: float = 10.0
     #: template sends per second for the whole install (the shared rate bucket)
     rate_per_second: float = Field(default=20.0, gt=0)
+    #: subscribe messages (``wechat_subscribe``, see activities.channels.wechat_subscribe):
+    #: the default subscribe template, the field a plain-text message goes into, and where a
+    #: tap goes (a web page, or ``subscribe_miniprogram_appid`` + a ``page`` path)
+    subscribe_template_id: str = ""
+    subscribe_body_field: str = "thing1"
+    subscribe_page: str = ""
+    subscribe_miniprogram_appid: str = ""
+    #: subscribe sends per second for the whole install (its own rate bucket)
+    subscribe_rate_per_second: float = Field(default=20.0, gt=0)
 
     @property
     def configured(self) -> bool:
@@ -105,6 +115,13 @@ class WeChatSettings(BaseSettings):
         key = self.aes_key.get_secret_value()
         if key and len(key) != 43:
             out.append(ConfigProblem("JOURNEYS_WECHAT_AES_KEY", "must be 43 characters"))
+        if not subscribe_content.KEY.match(self.subscribe_body_field):
+            out.append(
+                ConfigProblem(
+                    "JOURNEYS_WECHAT_SUBSCRIBE_BODY_FIELD",
+                    "must be a subscribe-template field such as thing1",
+                )
+            )
         return out
 
 

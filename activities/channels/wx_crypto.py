@@ -156,3 +156,17 @@ def xml_fields(body: bytes | str) -> dict[str, str]:
     except ET.ParseError as exc:
         raise MalformedCallbackError(f"the body is not XML ({exc})") from exc
     return {child.tag: (child.text or "").strip() for child in root}
+
+
+def xml_lists(body: bytes | str) -> list[dict[str, str]]:
+    """The ``<List>`` items nested in a callback (subscribe-message events carry one per
+    template: ``<SubscribeMsgSentEvent><List><TemplateId>…</List></SubscribeMsgSentEvent>``),
+    each as its child elements' text. Same parsing rules as :func:`xml_fields`."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if "<!DOCTYPE" in text.upper():
+        raise MalformedCallbackError("XML with a DOCTYPE is not accepted")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise MalformedCallbackError(f"the body is not XML ({exc})") from exc
+    return [{child.tag: (child.text or "").strip() for child in item} for item in root.iter("List")]

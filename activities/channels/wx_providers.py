@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from activities.channels.config import ConfigProblem
 from activities.channels.wechat import WeChatClient, WeChatSettings, WeChatTemplateProvider
+from activities.channels.wechat_subscribe import WeChatSubscribeProvider
 from activities.channels.wecom import WeComClient, WeComCustomerProvider, WeComSettings
 
 
@@ -26,6 +27,7 @@ def wx_rates(
     return {
         WeComCustomerProvider.name: (wecom or WeComSettings()).rate_per_second,
         WeChatTemplateProvider.name: (wechat or WeChatSettings()).rate_per_second,
+        WeChatSubscribeProvider.name: (wechat or WeChatSettings()).subscribe_rate_per_second,
     }
 
 
@@ -35,15 +37,18 @@ def wx_providers(
     sessions: sessionmaker[Session] | None,
     wecom: WeComSettings | None = None,
     wechat: WeChatSettings | None = None,
-) -> dict[str, WeComCustomerProvider | WeChatTemplateProvider]:
-    """``wecom`` and ``wechat_template`` providers for what is configured (nothing: the
-    outbox keeps those channels). Not rate limited yet: the caller wraps them with
+) -> dict[str, WeComCustomerProvider | WeChatTemplateProvider | WeChatSubscribeProvider]:
+    """``wecom``, ``wechat_template`` and ``wechat_subscribe`` providers for what is
+    configured (nothing: the outbox keeps those channels; both WeChat channels share one
+    client and its access token). Not rate limited yet: the caller wraps them with
     ``rate_limited(provider, sessions, provider.rate_per_second)``."""
     wecom = wecom or WeComSettings()
     wechat = wechat or WeChatSettings()
-    found: dict[str, WeComCustomerProvider | WeChatTemplateProvider] = {}
+    found: dict[str, WeComCustomerProvider | WeChatTemplateProvider | WeChatSubscribeProvider] = {}
     if wecom.configured:
         found["wecom"] = WeComCustomerProvider(WeComClient(wecom, http), sessions)
     if wechat.configured:
-        found["wechat_template"] = WeChatTemplateProvider(WeChatClient(wechat, http), sessions)
+        client = WeChatClient(wechat, http)
+        found["wechat_template"] = WeChatTemplateProvider(client, sessions)
+        found["wechat_subscribe"] = WeChatSubscribeProvider(client, sessions)
     return found

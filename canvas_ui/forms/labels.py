@@ -208,6 +208,7 @@ CHOICES: dict[str, str] = {
     "sms": lazy("SMS"),
     "wecom": lazy("WeCom"),
     "wechat_template": lazy("WeChat template"),
+    "wechat_subscribe": lazy("WeChat subscribe message"),
     "email": lazy("Email"),
     "webhook": lazy("Webhook"),
     "call": lazy("Phone call"),

@@ -28,6 +28,7 @@ CHANNEL_LABELS = {
     "sms": lazy("SMS"),
     "wecom": lazy("WeCom"),
     "wechat_template": lazy("WeChat template message"),
+    "wechat_subscribe": lazy("WeChat subscribe message"),
     "email": lazy("Email"),
     "webhook": lazy("Webhook"),
     "coupon": lazy("Coupons"),

@@ -84,6 +84,7 @@ CHOICE_LABELS = {
         "sms": lazy("SMS"),
         "wecom": lazy("WeCom"),
         "wechat_template": lazy("WeChat template"),
+        "wechat_subscribe": lazy("WeChat subscribe message"),
         "email": lazy("Email"),
         "webhook": lazy("Webhook"),
         "guide_task": lazy("A guide's completed task"),

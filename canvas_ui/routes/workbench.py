@@ -61,6 +61,7 @@ CONTACT_CHANNEL_LABELS = {
     "sms": lazy("SMS"),
     "wecom": lazy("WeCom"),
     "wechat_template": lazy("WeChat template"),
+    "wechat_subscribe": lazy("WeChat subscribe message"),
     "email": lazy("Email"),
     "webhook": lazy("Webhook"),
     "guide_task": lazy("a guide's task"),

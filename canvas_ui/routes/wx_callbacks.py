@@ -9,8 +9,8 @@ is signed by the platform, and a bad signature is a 401 with nothing changed).
 * ``GET /callbacks/wechat`` — the official account's URL check (``signature`` =
   sha1 of sorted token, timestamp, nonce), answered with ``echostr``. ``POST
   /callbacks/wechat`` — an event, plain or, with ``encrypt_type=aes``, encrypted;
-  ``TEMPLATESENDJOBFINISH`` is a template message's receipt; one for a message this install
-  never sent is a 404.
+  ``TEMPLATESENDJOBFINISH`` is a template message's receipt and ``subscribe_msg_sent_event``
+  a subscribe message's; one for a message this install never sent is a 404.
 
 A body that is not a callback's XML is a 400.
 """
@@ -32,6 +32,7 @@ from activities.channels.wx_crypto import (
     WXBizMsgCrypt,
     check_signature,
     xml_fields,
+    xml_lists,
 )
 from canvas_ui.deps import SessionDep
 from canvas_ui.unit_of_work import UnitOfWorkRoute
@@ -158,7 +159,8 @@ def wechat_callback(
     encrypt_type: Annotated[str, Query(max_length=16)] = "",
     msg_signature: Annotated[str, Query(max_length=128)] = "",
 ) -> str:
-    """An official-account event; ``TEMPLATESENDJOBFINISH`` is a delivery receipt."""
+    """An official-account event; ``TEMPLATESENDJOBFINISH`` and ``subscribe_msg_sent_event``
+    are delivery receipts."""
     _wechat_check(settings, signature, timestamp, nonce)
     try:
         if encrypt_type == "aes":
@@ -176,10 +178,11 @@ def wechat_callback(
                 msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, body=body
             ).encode()
         fields = xml_fields(body)
+        items = xml_lists(body)
     except CallbackRejectedError as exc:
         raise _rejected(exc) from exc
     try:
-        wechat_event(session=session, fields=fields)
+        wechat_event(session=session, fields=fields, items=items)
     except UnknownMessageError as exc:
         raise HTTPException(
             404, f"No WeChat message with msgid {exc.provider_message_id}."

@@ -1,5 +1,5 @@
-"""``send_message``: render a template and send it (SMS, WeCom, WeChat template, email,
-webhook), exactly once per visit."""
+"""``send_message``: render a template and send it (SMS, WeCom, WeChat template or subscribe
+message, email, webhook), exactly once per visit."""
 
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from engine import contact_policy
+from engine import contact_policy, subscribe_content
 from engine.compiler import common
 from engine.compiler.diagnostics import Code, Diagnostics
 from engine.contact_policy import PolicyCheckRequest, PolicyDecision
@@ -44,6 +44,8 @@ class Channel(StrEnum):
     SMS = "sms"
     WECOM = "wecom"
     WECHAT_TEMPLATE = "wechat_template"
+    #: 公众号订阅通知: a subscribe template the customer agreed to (engine.subscribe_content)
+    WECHAT_SUBSCRIBE = "wechat_subscribe"
     EMAIL = "email"
     WEBHOOK = "webhook"
 
@@ -145,6 +147,34 @@ def validate(node: SendMessageNode, ctx: "Context", diags: Diagnostics) -> None:
             f"'{common.label(node)}' sends through a webhook but has no webhook URL.",
             nodes=[node.id],
             hint="Enter the https:// URL that should receive the message.",
+        )
+    if node.config.channel is Channel.WECHAT_SUBSCRIBE:
+        _check_subscribe_content(node, diags)
+
+
+def _check_subscribe_content(node: SendMessageNode, diags: Diagnostics) -> None:
+    """A subscribe message's content must fill a subscribe template (engine.subscribe_content)."""
+    try:
+        subscribe_content.check(node.config.content)
+    except subscribe_content.SubscribeContentError as exc:
+        diags.error(
+            Code.WECHAT_SUBSCRIBE_CONTENT,
+            f"'{common.label(node)}' sends a WeChat subscribe message, but {exc}.",
+            nodes=[node.id],
+            hint='Write {"template_id": "…", "data": {"thing1": "…", "time2": "…"}} with the '
+            "fields of the subscribe template, or plain text for the default template.",
+            params={"field": "content", "problem": exc.problem, "key": exc.key, "limit": exc.limit},
+        )
+        return
+    if subscribe_content.plain_too_long(node.config.content):
+        limit = subscribe_content.PLAIN_LIMIT
+        diags.warning(
+            Code.WECHAT_SUBSCRIBE_CONTENT,
+            f"'{common.label(node)}': plain text goes into the default subscribe template's "
+            f"field, which usually takes at most {limit} characters.",
+            nodes=[node.id],
+            hint="Shorten the text, or write the template's fields as JSON.",
+            params={"field": "content", "problem": "plain_long", "key": "", "limit": limit},
         )
 
 

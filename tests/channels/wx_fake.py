@@ -47,6 +47,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "msgid": "app-msg-1",
     },
     "/cgi-bin/message/template/send": {"errcode": 0, "errmsg": "ok", "msgid": 200228332},
+    # subscribe messages: bizsend answers no msgid (the receipt event carries it)
+    "/cgi-bin/message/subscribe/bizsend": {"errcode": 0, "errmsg": "ok"},
 }
 
 
