@@ -1,11 +1,12 @@
 """The accounts page (admins only): who can sign in, as what; add an account, set a new
-password, switch an account off. htmx posts answer the page's ``accounts`` block."""
+password, switch an account off; each guide's WeCom userid (where their notices go). htmx
+posts answer the page's ``accounts`` block."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, Path, Request, status
+from fastapi import APIRouter, Form, HTTPException, Path, Request, status
 from fastapi.responses import Response
 
 from canvas_ui.api.params import MAX_ID
@@ -14,8 +15,9 @@ from canvas_ui.i18n import gettext, lazy
 from canvas_ui.templating import render
 from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
+from db.errors import NotFoundError
 from db.models import ACCOUNT_ROLES
-from services import accounts
+from services import accounts, contact_ids
 
 #: HTML pages, not part of the JSON API's OpenAPI schema (like every other page router)
 router = APIRouter(tags=["pages"], include_in_schema=False, route_class=UnitOfWorkRoute)
@@ -33,6 +35,9 @@ FIELD_ERRORS = {
     "role": lazy("Pick a role."),
     "guide_id": lazy("Guides and store managers are linked to their guide id; others to none."),
     "active": lazy("You cannot deactivate your own account."),
+    "wecom_userid": lazy(
+        "A WeCom userid is 1–64 letters, digits, _ - @ or ., starting with a letter or digit."
+    ),
 }
 
 
@@ -44,6 +49,7 @@ def _page(
     errors: dict[str, str] | None = None,
     notice: str = "",
     status_code: int = 200,
+    wecom_values: dict[str, str] | None = None,
 ) -> Response:
     guides = crud.list_guides(session=session)
     return render(
@@ -57,6 +63,8 @@ def _page(
             "form": form or {"role": "guide"},
             "errors": errors or {},
             "notice": notice,
+            # a refused WeCom userid is shown again as typed (guide id → value)
+            "wecom_values": wecom_values or {},
         },
         block="accounts",
         status_code=status_code,
@@ -157,3 +165,38 @@ def set_permissions(
             status_code=422,
         )
     return _page(request, session, notice=gettext("Permissions saved."))
+
+
+@router.post("/accounts/guides/{guide_id}/wecom")
+def set_guide_wecom_userid(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    guide_id: str = Path(min_length=1, max_length=32),
+    wecom_userid: str = Form(default="", max_length=64),
+) -> Response:
+    """Set a guide's WeCom member userid (``services.contact_ids``): their next task notice
+    goes there. A refused one is a 422 with the error on the guide's row."""
+    try:
+        guide = contact_ids.set_guide_wecom_userid(
+            session=session, guide_id=guide_id, userid=wecom_userid, actor=actor.username
+        )
+    except NotFoundError as exc:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, gettext("Guide %(id)s does not exist.") % {"id": guide_id}
+        ) from exc
+    except contact_ids.ContactIdInputError as exc:
+        message = (
+            gettext("Guide %(other)s already has this WeCom userid.") % {"other": exc.taken_by}
+            if exc.taken_by
+            else gettext(FIELD_ERRORS[exc.field])
+        )
+        return _page(
+            request,
+            session,
+            errors={f"wecom-{guide_id}": message},
+            wecom_values={guide_id: wecom_userid},
+            status_code=422,
+        )
+    notice = gettext("WeCom userid of %(name)s saved.") % {"name": guide.name}
+    return _page(request, session, notice=notice)

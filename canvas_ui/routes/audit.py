@@ -27,6 +27,8 @@ OBJECT_LABELS = {
     "policy": lazy("Contact policy"),
     "priority_group": lazy("Priority group"),
     "account": lazy("Account"),
+    "customer": lazy("Customer"),
+    "guide": lazy("Guide"),
 }
 ACTION_LABELS = {
     "create": lazy("Created"),

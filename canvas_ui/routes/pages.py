@@ -6,6 +6,7 @@ block it swaps (see :func:`canvas_ui.templating.render`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from canvas_ui import delivery, i18n, queries
 from canvas_ui.api.params import MAX_ID
-from canvas_ui.deps import CurrentUser, SessionDep
+from canvas_ui.deps import CurrentPrincipal, CurrentUser, SessionDep
 from canvas_ui.drafts import starter_document
 from canvas_ui.i18n import gettext, lazy
 from canvas_ui.kinds import KINDS, palette
@@ -26,7 +27,7 @@ from db import crud
 from db.crud import points as points_crud
 from db.errors import NotFoundError
 from db.models import Journey, JourneyCreate, JourneyVersion, utcnow
-from services import opt_outs, priority_groups
+from services import contact_ids, opt_outs, priority_groups
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
@@ -329,6 +330,20 @@ def customers_page(
     request: Request, session: SessionDep, q: str = Query(default="", max_length=64)
 ) -> Response:
     """Customer lookup by id, phone or name, with the journeys each one is in."""
+    return _customers(request, session, q)
+
+
+def _customers(
+    request: Request,
+    session: SessionDep,
+    q: str,
+    *,
+    ids_form: IdsForm | None = None,
+    notice: tuple[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The customer cards of the search ``q`` (``ids_form``: a refused WeCom / WeChat ids
+    form, shown again with its errors on its card; ``notice``: customer id, text)."""
     query = q.strip()
     customers = crud.search_customers(session=session, query=query, limit=20) if query else []
     runs_by_customer = {
@@ -400,8 +415,11 @@ def customers_page(
             ),
             "run_labels": _translated(RUN_LABELS),
             "level_labels": _translated(LEVEL_LABELS),
+            "ids_form": ids_form,
+            "ids_notice": notice,
         },
         block="results",
+        status_code=status_code,
     )
 
 
@@ -424,3 +442,68 @@ def customer_opt_in(
     if request.headers.get("hx-request") != "true":
         return RedirectResponse(f"/customers?q={quote(q or customer_id)}", status_code=303)
     return customers_page(request, session, q=q or customer_id)
+
+
+#: What the customer card's ids form says for a refused field (the service's text is English).
+IDS_ERRORS = {
+    "wecom_external_userid": lazy(
+        "A WeCom external contact id starts with wm or wo, then 4–62 letters, digits, - or _."
+    ),
+    "wechat_openid": lazy("An openid is 10–64 letters, digits, - or _."),
+}
+
+
+@dataclass(frozen=True)
+class IdsForm:
+    """The ids form of one customer card as submitted, with its errors by field."""
+
+    customer_id: str
+    values: dict[str, str]
+    errors: dict[str, str]
+
+
+@router.post("/customers/{customer_id}/ids")
+def customer_ids(
+    customer_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    wecom_external_userid: str = Form(default="", max_length=64),
+    wechat_openid: str = Form(default="", max_length=64),
+    q: str = Form(default="", max_length=64),
+) -> Response:
+    """HQ sets the customer's WeCom external contact id and WeChat openid (the customer
+    card's form; ``services.contact_ids``): the next WeCom / WeChat message uses them.
+    Answers the cards again; a refused id is a 422 with the form and its error inline."""
+    ids = contact_ids.CustomerIds(wecom_external_userid, wechat_openid)
+    try:
+        contact_ids.set_customer_ids(
+            session=session, customer_id=customer_id, ids=ids, actor=actor.username
+        )
+    except NotFoundError as exc:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            gettext("Customer %(id)s does not exist.") % {"id": customer_id},
+        ) from exc
+    except contact_ids.ContactIdInputError as exc:
+        message = (
+            gettext("Customer %(other)s already has this id.") % {"other": exc.taken_by}
+            if exc.taken_by
+            else gettext(IDS_ERRORS[exc.field])
+        )
+        form = IdsForm(
+            customer_id,
+            {"wecom_external_userid": wecom_external_userid, "wechat_openid": wechat_openid},
+            {exc.field: message},
+        )
+        if request.headers.get("hx-request") != "true":
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message) from exc
+        return _customers(request, session, q or customer_id, ids_form=form, status_code=422)
+    if request.headers.get("hx-request") != "true":
+        return RedirectResponse(f"/customers?q={quote(q or customer_id)}", status_code=303)
+    return _customers(
+        request,
+        session,
+        q or customer_id,
+        notice=(customer_id, gettext("WeCom / WeChat ids saved.")),
+    )

@@ -11,7 +11,16 @@ from sqlmodel import Field, SQLModel
 from db.models._base import JSONType, UTCDateTime, utcnow
 
 #: What the log records changes of.
-AUDIT_OBJECT_TYPES = ("journey", "segment", "policy", "priority_group", "account")
+AUDIT_OBJECT_TYPES = (
+    "journey",
+    "segment",
+    "policy",
+    "priority_group",
+    "account",
+    # WeCom / WeChat ids set by hand (services.contact_ids)
+    "customer",
+    "guide",
+)
 #: Every action the log knows (the page's filter lists them).
 AUDIT_ACTIONS = (
     "create",
