@@ -66,6 +66,8 @@ ALLOWED = {
     "ab",
     "utc",
     "crm",
+    # WeChat's own name of a follower's id, as Chinese operators and docs write it (OpenID)
+    "openid",
 }
 
 #: Everything a person reads: the text, option labels, tooltips, placeholders, labels read
