@@ -83,6 +83,8 @@ def parse(text: str) -> SubscribeContent:
         raise SubscribeContentError(
             "json", f"the content starts with '{{' but is not valid JSON ({exc.msg})"
         ) from exc
+    except RecursionError as exc:  # "{[[[[…": the decoder gives up, never a 500
+        raise SubscribeContentError("json", "the content's JSON is nested too deeply") from exc
     if not isinstance(written, dict):
         raise SubscribeContentError("json", "the content is not a JSON object")
     data = written.get("data")

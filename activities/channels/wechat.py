@@ -204,7 +204,7 @@ def template_payload(
     if body.startswith("{"):
         try:
             written = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
             written = None
         if isinstance(written, dict) and isinstance(written.get("data"), dict):
             template_id = str(written.get("template_id") or template_id)

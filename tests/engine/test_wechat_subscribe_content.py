@@ -51,6 +51,7 @@ def test_subscribe_content_that_fits_compiles(content: str) -> None:
         ),
         ('{"data": {"phrase2": "已经成功到账"}}', "too_long", "phrase2"),
         ('{"data": {"thing1": "x"}, "miniprogram": {"pagepath": "p"}}', "miniprogram", ""),
+        ('{"data": ' + "[" * 1990, "json", ""),
     ],
 )
 def test_subscribe_content_that_does_not_fit_is_an_error_naming_it(
