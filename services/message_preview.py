@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from activities.channels.wechat import WeChatClient, template_payload
+from activities.channels.wechat_subscribe import send_subscribe, subscribe_payload
 from activities.channels.wecom import WeComClient
 from activities.providers import (
     Delivery,
@@ -38,7 +40,13 @@ from engine.contact_policy import MESSAGE_CHANNELS
 SYNTHETIC_ID = "TEST"
 SYNTHETIC_NAME = "测试客户"
 #: Channels a test can go to, and the profile field of the account that says where.
-TEST_ADDRESSES = {"sms": "phone", "email": "email", "wecom": "wecom_userid"}
+TEST_ADDRESSES = {
+    "sms": "phone",
+    "email": "email",
+    "wecom": "wecom_userid",
+    "wechat_template": "wechat_openid",
+    "wechat_subscribe": "wechat_openid",
+}
 
 
 class PreviewInputError(ValueError):
@@ -181,7 +189,8 @@ def test_address(session: Session, *, account: UserAccount, channel: str) -> str
     if field_name is None:
         raise PreviewInputError(
             "channel",
-            f"test sends go by SMS, WeCom or e-mail; a {channel} message can be previewed only",
+            f"test sends go by SMS, WeCom, WeChat or e-mail; a {channel} message can be "
+            "previewed only",
         )
     address = str(getattr(account, field_name) or "").strip()
     if not address and account.guide_id and field_name in ("phone", "wecom_userid"):
@@ -199,6 +208,8 @@ _PHONE = re.compile(r"^(?:\+?86)?1\d{10}$|^\+[1-9]\d{7,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: a WeCom member's userid (letters, digits, "_", "-", "@", "."; at most 64)
 _WECOM_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+#: an official-account openid (services.contact_ids.OPENID)
+_OPENID = re.compile(r"^[A-Za-z0-9_-]{10,64}$")
 
 
 class WeComAppTest:
@@ -220,6 +231,30 @@ class WeComAppTest:
         )
 
 
+class WeChatOpenidTest:
+    """A test of a WeChat template or subscribe message goes to the sender's own openid
+    (``channel`` says which API). WeChat delivers a subscribe message only after the
+    sender subscribed to that template themselves; its refusal (43101) is shown as is."""
+
+    def __init__(self, client: WeChatClient, openid: str, channel: str) -> None:
+        self._client = client
+        self._openid = openid
+        self._channel = channel
+        self.name = "wechat_subscribe" if channel == "wechat_subscribe" else "wechat"
+
+    def deliver(self, message: OutboundMessage) -> Delivery:
+        settings = self._client.settings
+        if self._channel == "wechat_subscribe":
+            payload = subscribe_payload(settings, openid=self._openid, message=message)
+            msgid = send_subscribe(self._client, payload)
+        else:
+            payload = template_payload(settings, openid=self._openid, message=message)
+            msgid = self._client.send_template(payload)
+        return Delivery(
+            status="sent", response=f"WeChat {self.name} test", provider_message_id=msgid or None
+        )
+
+
 def set_test_address(session: Session, *, account: UserAccount, channel: str, value: str) -> str:
     """Store where ``account``'s tests of ``channel`` go (their profile's phone or e-mail);
     the value as stored. A phone is a mainland mobile or E.164 (``+8613800138000``)."""
@@ -227,10 +262,13 @@ def set_test_address(session: Session, *, account: UserAccount, channel: str, va
     if field_name is None:
         raise PreviewInputError(
             "channel",
-            f"test sends go by SMS, WeCom or e-mail; a {channel} message can be previewed only",
+            f"test sends go by SMS, WeCom, WeChat or e-mail; a {channel} message can be "
+            "previewed only",
         )
     cleaned = re.sub(r"[\s-]", "", value) if field_name == "phone" else value.strip()
-    pattern = {"phone": _PHONE, "email": _EMAIL}.get(field_name, _WECOM_USERID)
+    pattern = {"phone": _PHONE, "email": _EMAIL, "wechat_openid": _OPENID}.get(
+        field_name, _WECOM_USERID
+    )
     if len(cleaned) > 254 or not pattern.match(cleaned):
         raise PreviewInputError("my_address", f"{value.strip()!r} is not a valid {field_name}")
     setattr(account, field_name, cleaned)
@@ -308,6 +346,7 @@ __all__ = [
     "Preview",
     "PreviewInputError",
     "TestSent",
+    "WeChatOpenidTest",
     "WeComAppTest",
     "find_customer",
     "preview",

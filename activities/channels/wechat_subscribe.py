@@ -104,6 +104,19 @@ def subscribe_payload(
     return payload
 
 
+def send_subscribe(client: WeChatClient, payload: dict[str, Any]) -> str:
+    """``bizsend`` ``payload``; → WeChat's msgid if it gave one (it usually does not).
+    :class:`MessageRejectedError` naming the reason for a refusal."""
+    try:
+        data = client.api.post(SEND_PATH, payload)
+    except WxApiError as exc:
+        why = _WHY.get(exc.errcode, exc.errmsg)
+        raise MessageRejectedError(
+            f"WeChat refused the subscribe message (errcode {exc.errcode}: {why})"
+        ) from exc
+    return str(data.get("msgid") or "")
+
+
 class WeChatSubscribeProvider:
     """The ``wechat_subscribe`` channel (module docstring)."""
 
@@ -130,14 +143,7 @@ class WeChatSubscribeProvider:
                 "official account, or nobody has set it on the customer card)"
             )
         payload = subscribe_payload(self._client.settings, openid=openid, message=message)
-        try:
-            data = self._client.api.post(SEND_PATH, payload)
-        except WxApiError as exc:
-            why = _WHY.get(exc.errcode, exc.errmsg)
-            raise MessageRejectedError(
-                f"WeChat refused the subscribe message (errcode {exc.errcode}: {why})"
-            ) from exc
-        msgid = str(data.get("msgid") or "")
+        msgid = send_subscribe(self._client, payload)
         template_id = str(payload["template_id"])
         return Delivery(
             status="sent",

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from activities.channels import ProviderConfigError, build_providers
+from activities.channels.wechat import WeChatClient, WeChatSettings
 from activities.channels.wecom import WeComClient, WeComSettings
 from activities.providers import MessageProvider
 from canvas_ui import queries
@@ -159,19 +160,28 @@ def _submit(
 # The send_message panel's "Preview" and "Send a test to me" (issue 16 item 5): the text as
 # it stands in the panel (applied or not), rendered by the worker's renderer.
 
+#: Channels whose test goes to the sender's own openid under the official account.
+WECHAT_CHANNELS = ("wechat_template", "wechat_subscribe")
+
 
 def _test_provider(request: Request, channel: str, address: str) -> MessageProvider:
     """The provider journeys use for ``channel`` (``activities.channels.build_providers``,
     from the same ``JOURNEYS_*`` variables as the worker), built once per app; tests put
     their own registry in ``app.state.test_send_providers``. A WeCom test is an app message
-    to ``address`` (the sender's WeCom userid) when the WeCom app is configured, else it
-    stays in the outbox like the journeys' WeCom messages."""
+    to ``address`` (the sender's WeCom userid) when the WeCom app is configured, a WeChat
+    template / subscribe test goes to ``address`` (the sender's openid) when the official
+    account is; else it stays in the outbox like the journeys' messages of the channel."""
     state = request.app.state
     if channel == "wecom" and getattr(state, "test_send_providers", None) is None:
         wecom = WeComSettings()
         if wecom.app_configured:
             client = WeComClient(wecom, httpx.Client(timeout=wecom.timeout_seconds))
             return message_preview.WeComAppTest(client, address)
+    if channel in WECHAT_CHANNELS and getattr(state, "test_send_providers", None) is None:
+        wechat = WeChatSettings()
+        if wechat.configured:
+            wx = WeChatClient(wechat, httpx.Client(timeout=wechat.timeout_seconds))
+            return message_preview.WeChatOpenidTest(wx, address, channel)
     registry = getattr(state, "test_send_providers", None)
     if registry is None:
         try:
@@ -273,6 +283,10 @@ def _preview_error(exc: message_preview.PreviewInputError) -> str:
         "email": gettext("Which e-mail address should test messages go to? Type it below."),
         "wecom_userid": gettext(
             "Which WeCom account (userid) should test messages go to? Type it below."
+        ),
+        "wechat_openid": gettext(
+            "Which WeChat account (your openid under the official account) should test "
+            "messages go to? Type it below."
         ),
         "my_address": gettext("That does not look right: %(detail)s"),
         "provider": gettext("The provider did not take the test: %(detail)s"),

@@ -34,6 +34,8 @@ class UserAccount(UserAccountBase, table=True):
     #: the linked guide's phone, else the test send says what to fill in.
     phone: str = Field(default="", max_length=32)
     wecom_userid: str = Field(default="", max_length=64)
+    #: the sender's own openid under the official account (WeChat template / subscribe tests)
+    wechat_openid: str = Field(default="", max_length=64)
     email: str = Field(default="", max_length=254)
     password_hash: str = Field(max_length=255)  # argon2id, see services.accounts
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

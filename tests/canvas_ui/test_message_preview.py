@@ -125,7 +125,8 @@ def test_bad_input_is_a_422_naming_it(client: TestClient, canvas_app: FastAPI) -
         ("preview", _form("hi", "nobody-here"), "customer"),
         ("preview", _form("hi", channel="fax"), "channel"),
         ("test-send", _form("hi"), "phone"),  # no phone on the profile
-        ("test-send", _form("hi", channel="wechat_template"), "channel"),
+        ("test-send", _form("hi", channel="webhook"), "channel"),
+        ("test-send", _form("hi", channel="wechat_template"), "wechat_openid"),  # none yet
     ]
     for action, data, field in cases:
         response = client.post(f"{url}/{action}", data=data, headers=HX)

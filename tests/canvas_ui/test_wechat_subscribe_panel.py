@@ -1,18 +1,20 @@
 """The WeChat subscribe-message channel in the web app: a choice of the message panel, its
 content checked with a diagnostic in the marketer's language, previewed like any message
-(a test send is refused naming the channel), and a filter of the outbox page."""
+(a test send goes to the sender's own openid), and a filter of the outbox page."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from db.models import Customer, OutboxMessage
+from db.models import Customer, OutboxMessage, UserAccount
 from tests.canvas_ui.harness import create_journey, linear_document
 from tests.canvas_ui.test_message_preview import _form, _journey
+from tests.channels.wx_fake import APP_ID, APP_SECRET, running_fake
 
 HX = {"HX-Request": "true"}
 CONTENT = (
@@ -35,10 +37,12 @@ def test_the_panel_offers_the_channel_and_previews_it(
         f"{url}/preview", data=_form(CONTENT, "C9", channel="wechat_subscribe"), headers=HX
     )
     assert preview.status_code == 200 and "林小雨的券" in preview.text
+    # no openid on the tester's profile yet: the panel asks for it
     test = client.post(
         f"{url}/test-send", data=_form(CONTENT, channel="wechat_subscribe"), headers=HX
     )
-    assert test.status_code == 422 and 'data-field="channel"' in test.text
+    assert test.status_code == 422 and 'data-field="wechat_openid"' in test.text
+    assert "Your WeChat OpenID" in test.text
 
 
 def test_content_that_fits_no_template_is_a_diagnostic_in_both_languages(
@@ -93,3 +97,40 @@ def test_the_outbox_filters_subscribe_messages(client: TestClient, canvas_app: F
     assert page.status_code == 200
     assert "正文 m1" in page.text and "正文 m2" not in page.text
     assert "WeChat subscribe message" in page.text
+
+
+def test_a_test_send_goes_to_my_own_openid(
+    client: TestClient, canvas_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_fake() as fake:
+        for name, value in {
+            "APP_ID": APP_ID,
+            "SECRET": APP_SECRET,
+            "BASE_URL": fake.base_url,
+        }.items():
+            monkeypatch.setenv(f"JOURNEYS_WECHAT_{name}", value)
+        url = f"/journeys/{_journey(client)}/nodes/msg/test-send"
+        data = {**_form(CONTENT, channel="wechat_subscribe"), "my_address": "oMyOwnOpenid0001"}
+        sent = client.post(url, data=data, headers=HX)
+        assert sent.status_code == 200, sent.text
+        assert "data-test-sent" in sent.text and "oMyOwnOpenid0001" in sent.text
+        (call,) = fake.to("/cgi-bin/message/subscribe/bizsend")
+        assert call.body["touser"] == "oMyOwnOpenid0001"
+        assert call.body["data"]["thing1"] == {"value": "测试客户的券"}
+        with Session(canvas_app.state.engine) as s:
+            account = s.exec(select(UserAccount).where(UserAccount.username == "hq")).one()
+            assert account.wechat_openid == "oMyOwnOpenid0001"
+            (row,) = s.exec(select(OutboxMessage))
+            assert (row.is_test, row.provider, row.channel) == (
+                True,
+                "wechat_subscribe",
+                "wechat_subscribe",
+            )
+        # not subscribed to the template: WeChat's refusal is said, naming the reason
+        fake.script(
+            "/cgi-bin/message/subscribe/bizsend",
+            {"errcode": 43101, "errmsg": "user refuse to accept the msg"},
+        )
+        refused = client.post(url, data=_form(CONTENT, channel="wechat_subscribe"), headers=HX)
+        assert refused.status_code == 422 and 'data-field="provider"' in refused.text
+        assert "43101" in refused.text
