@@ -1,8 +1,10 @@
 """The contact checks of one worker process, decided in shared write transactions.
 
-Every journey action's contact check (decided by the action's own activity, or by the
-``check_contact_policy`` local activity for runs of the earlier release) records its decision in the contact ledger in a write transaction. On SQLite all writers of
-all processes queue for one write lock, so with many journeys at once a check spent most of
+The contact checks of coupons and guide tasks (decided by their own activities; a message's
+is decided in its outbox row's transaction, ``activities.messaging``), and those of the
+``check_contact_policy`` local activity that runs of the earlier release ask: each records
+its decision in the contact ledger in a write transaction. On SQLite all writers of all
+processes queue for one write lock, so with many journeys at once a check spent most of
 its time waiting for the lock (``bench.contact_policy``). Checks that arrive while one batch
 is being decided wait for the next one and are decided together in one transaction
 (``db.crud.contact_policy.check_contacts``: same answers, same atomicity per customer): the

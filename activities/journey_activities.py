@@ -156,18 +156,19 @@ class JourneyActivities:
         return None if decision.outcome == ALLOW else decision
 
     async def _decide(self, request: PolicyCheckRequest) -> PolicyDecision:
+        return await self._contact_checks.decide(self._contact_check(request))
+
+    def _contact_check(self, request: PolicyCheckRequest) -> policy_crud.ContactCheck:
         ctx = request.ctx
-        return await self._contact_checks.decide(
-            policy_crud.ContactCheck(
-                decision_key=request.key,
-                customer_id=ctx.customer_id,
-                channel=request.channel,
-                category=request.category,
-                at=effect_time(ctx, self._now),
-                journey_id=ctx.journey_id,
-                node_id=ctx.node_id,
-                workflow_id=ctx.workflow_id,
-            )
+        return policy_crud.ContactCheck(
+            decision_key=request.key,
+            customer_id=ctx.customer_id,
+            channel=request.channel,
+            category=request.category,
+            at=effect_time(ctx, self._now),
+            journey_id=ctx.journey_id,
+            node_id=ctx.node_id,
+            workflow_id=ctx.workflow_id,
         )
 
     async def _uncounted_if_refused(self, ctx: EffectContext, work: Awaitable[_T]) -> _T:
@@ -294,15 +295,22 @@ class JourneyActivities:
 
     @activity.defn
     async def send_message(self, request: SendMessageRequest) -> MessageSent:
-        """Render and send one message through the channel's provider, exactly once."""
-        if (held := await self._held_back(request.policy)) is not None:
-            return denied_result(MessageSent, held)
+        """Render and send one message through the channel's provider, exactly once; its
+        contact check (``request.policy``) is decided in the same write transaction as its
+        outbox row (``messaging.send_message``)."""
         provider = self._provider_for(request.channel)
+        check = self._contact_check(request.policy) if request.policy is not None else None
         try:
             sent = await self._uncounted_if_refused(
                 request.ctx,
                 asyncio.to_thread(
-                    messaging.send_message, self._sessions, provider, request, self._now
+                    messaging.send_message,
+                    self._sessions,
+                    provider,
+                    request,
+                    self._now,
+                    check=check,
+                    default_zone=self._settings.timezone,
                 ),
             )
         except ThrottledError as exc:
@@ -320,7 +328,8 @@ class JourneyActivities:
                 type="DeliveryAwaitingReport",
                 next_retry_delay=timedelta(seconds=max(exc.retry_after, 1.0)),
             ) from exc
-        await self._then_record(request.then_record)
+        if sent.denied is None:  # held back: the run goes on (no end to record)
+            await self._then_record(request.then_record)
         return sent
 
     def _provider_for(self, channel: str) -> MessageProvider:

@@ -49,9 +49,11 @@ from activities.providers import (
 )
 from activities.rendering import TemplateRenderError, customer_variables, render
 from db import crud
+from db.crud import contact_policy as policy_crud
 from db.crud import opt_outs
 from db.models import Customer, OutboxMessage
-from db.session import read_session
+from db.session import begin_write, read_session
+from engine.contact_policy import ALLOW, PolicyDecision, denied_result
 from engine.effects import (
     CUSTOMER_NOT_FOUND,
     CUSTOMER_OPTED_OUT,
@@ -72,11 +74,22 @@ def send_message(
     provider: MessageProvider,
     request: SendMessageRequest,
     now: Callable[[], datetime],
+    *,
+    check: policy_crud.ContactCheck | None = None,
+    default_zone: str = "Asia/Shanghai",
 ) -> MessageSent:
-    """Record, deliver and mark one message; see the module docstring."""
+    """Record, deliver and mark one message; see the module docstring. Its contact
+    ``check`` (the journey's contact policy) is decided when the row is recorded, in the
+    same write transaction; a message the policy holds back records nothing else and
+    answers ``denied``."""
     with sessions() as session:
         at = effect_time(request.ctx, now)
-        row, customer = _record(session, request, at, provider.name, now())
+        try:
+            row, customer = _record(
+                session, request, at, provider.name, now(), check=check, default_zone=default_zone
+            )
+        except _HeldBack as held:
+            return denied_result(MessageSent, held.decision)
         checked = customer is not None
         if row.status in ("sent", "delivered"):
             return _result(row)
@@ -149,17 +162,30 @@ def _noted(response: str, note: str) -> str:
     return f"{response} ({note})" if note else response
 
 
+class _HeldBack(Exception):
+    """The contact policy did not let the message go out (nothing recorded but the
+    decision)."""
+
+    def __init__(self, decision: PolicyDecision) -> None:
+        super().__init__(decision.rule)
+        self.decision = decision
+
+
 def _record(
     session: Session,
     request: SendMessageRequest,
     at: datetime,
     provider: str,
     handed_at: datetime,
+    *,
+    check: policy_crud.ContactCheck | None = None,
+    default_zone: str = "Asia/Shanghai",
 ) -> tuple[OutboxMessage, Contact | None]:
     """The message's outbox row (recorded now unless a former attempt did, already naming
     the ``provider`` it is about to be handed to, at ``handed_at``); → the row and, when
     this call recorded it, the customer's contact it checked (``None``: recorded before,
-    not checked now)."""
+    not checked now). Its contact ``check`` is decided in the row's write transaction and
+    recorded with it (raises :class:`_HeldBack` when the policy holds it back)."""
     # the reads and the rendering need no write lock: only the insert takes it (and checks
     # the key again there, so a racing attempt still records one row)
     with read_session(session) as reading:
@@ -183,6 +209,11 @@ def _record(
             "ctx": request.context,
         }
         contact = _contact(customer)
+        seen = (
+            policy_crud.read_check(reads=reading, check=check, default_zone=default_zone)
+            if check is not None
+            else None
+        )
     try:
         body = render(request.content, variables)
         subject = render(request.subject, variables) if request.subject else ""
@@ -206,6 +237,15 @@ def _record(
         provider="" if provider == "outbox" else provider,
         handed_at=None if provider == "outbox" else handed_at,
     )
+    if check is not None and seen is not None:
+        # the check's decision and ledger record join the row's write transaction
+        decision = policy_crud.settled(check, seen)
+        if decision is None:
+            begin_write(session)
+            decision = policy_crud.decide_in_action(session=session, check=check, seen=seen)
+        if decision.outcome != ALLOW:
+            session.commit()  # the capped decision's record (a deferral has none)
+            raise _HeldBack(decision)
     row, created = crud.insert_message(session=session, message=row)
     return row, contact if created else None
 

@@ -72,6 +72,11 @@ class Effect(Generic[Rq, Rs]):
     request: type[Rq]
     result: type[Rs]
     local: bool = False
+    #: a side effect that only writes the database (no provider, no rate limit) runs as a
+    #: *local* activity in runs that took this release (``engine.runtime.PATCHES``): no
+    #: round trip through the server, no workflow task of its own; its retries and
+    #: business failures stay those of an activity
+    local_since: str | None = None
     #: the sandbox implementation: ``(SimulatedRuntime, request) -> result``, raising
     #: :class:`EffectFailed` for a business failure (see :mod:`engine.simulation`)
     simulate: Callable[[Any, Rq], Awaitable[Rs]] | None = None

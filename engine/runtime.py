@@ -65,8 +65,21 @@ CONTACT_POLICY = "journey-contact-policy"
 #: answers ``denied`` without acting; one activity per action, as before the policy (was:
 #: a ``check_contact_policy`` local activity before each action's activity).
 CONTACT_IN_EFFECT = "journey-contact-in-effect"
+#: Database-only side effects (issue a coupon, award points, update the profile: an
+#: ``Effect`` with ``local_since``) run as local activities (issue 12's throughput): the
+#: journey spends a server round trip and a workflow task only on sends and guide tasks
+#: (was: an activity each).
+LOCAL_DB_EFFECTS = "journey-local-db-effects"
 #: Every patch id, in the order a runtime decides them (once, when a run starts).
-PATCHES = (SEMANTICS_V2, SEMANTICS_V3, SEMANTICS_V4, NODE_VISITS, CONTACT_POLICY, CONTACT_IN_EFFECT)
+PATCHES = (
+    SEMANTICS_V2,
+    SEMANTICS_V3,
+    SEMANTICS_V4,
+    NODE_VISITS,
+    CONTACT_POLICY,
+    CONTACT_IN_EFFECT,
+    LOCAL_DB_EFFECTS,
+)
 #: Moving a waiting customer to a newer version (issue 17): the ``move_version`` signal is
 #: acted on only under this marker, recorded when the signal arrives (not decided at run
 #: start: runs started long before the release are the ones that need moving). A history

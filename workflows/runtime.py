@@ -18,6 +18,7 @@ from typing import TypeVar, cast
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 from engine.effects import BUSINESS_FAILURES, Effect, EffectFailed
 
@@ -107,8 +108,10 @@ class TemporalRuntime:
     async def effect(self, effect: Effect[Rq, Rs], request: Rq) -> Rs:
         """Run ``effect`` as the activity of its name. A local effect (``load_facts``,
         ``record_run``) is a local activity with the read timeout and the SDK's retries; a
-        side effect retries transient failures with :data:`EFFECT_RETRY`, and its business
-        failures (and retries exhausted) reach the interpreter as :class:`EffectFailed`."""
+        side effect retries transient failures with :data:`EFFECT_RETRY` — as a local
+        activity when it writes only the database and the run took its release
+        (``Effect.local_since``) — and its business failures (and retries exhausted) reach
+        the interpreter as :class:`EffectFailed`."""
         if effect.local:
             result = await workflow.execute_local_activity(
                 effect.name,
@@ -118,15 +121,26 @@ class TemporalRuntime:
             )
             return cast(Rs, result)
         try:
-            result = await workflow.execute_activity(
-                effect.name,
-                request,
-                result_type=effect.result,
-                start_to_close_timeout=EFFECT_TIMEOUT,
-                retry_policy=EFFECT_RETRY,
-            )
-        except ActivityError as err:
-            cause = err.cause
+            if effect.local_since is not None and self.patched(effect.local_since):
+                result = await workflow.execute_local_activity(
+                    effect.name,
+                    request,
+                    result_type=effect.result,
+                    start_to_close_timeout=EFFECT_TIMEOUT,
+                    retry_policy=EFFECT_RETRY,
+                )
+            else:
+                result = await workflow.execute_activity(
+                    effect.name,
+                    request,
+                    result_type=effect.result,
+                    start_to_close_timeout=EFFECT_TIMEOUT,
+                    retry_policy=EFFECT_RETRY,
+                )
+        except (ActivityError, ApplicationError, ActivityTimeoutError) as err:
+            # an activity's failure is an ActivityError around its cause; a local
+            # activity's is the cause itself (an application error, or its timeout)
+            cause = err.cause if isinstance(err, ActivityError) else err
             if isinstance(cause, ApplicationError) and cause.type in BUSINESS_FAILURES:
                 raise EffectFailed(cause.type, cause.message) from err
             # transient failures that outlived every retry: a visible, permanent failure

@@ -452,16 +452,84 @@ def check_contacts(
     return [a for a in answers if a is not None]
 
 
+@dataclass(frozen=True)
+class CheckReads:
+    """What an action's own check reads before it takes the write lock (:func:`read_check`):
+    a stored decision (a retry), or else the policy and the customer's zone."""
+
+    stored: PolicyDecision | None
+    policy: ContactPolicy
+    zone: ZoneInfo
+
+
+def read_check(*, reads: Session, check: ContactCheck, default_zone: str) -> CheckReads:
+    """The reads of ``check`` that need no lock (in ``reads``, a read session): its stored
+    decision, the policy and the customer's zone."""
+    stored = reads.exec(
+        select(ContactLedgerEntry).where(col(ContactLedgerEntry.decision_key) == check.decision_key)
+    ).first()
+    row = get_policy_row(session=reads)
+    zones = customer_zones(
+        session=reads,
+        customer_ids=[check.customer_id],
+        default=row.fallback_timezone or default_zone,
+    )
+    return CheckReads(
+        _decision_of(stored) if stored is not None else None,
+        as_policy(row),
+        zones[check.customer_id],
+    )
+
+
+def settled(check: ContactCheck, seen: CheckReads) -> PolicyDecision | None:
+    """``check``'s answer when no write can change it — its stored decision (a retry), a
+    deferral by quiet hours — else ``None`` (:func:`decide_in_action` decides it)."""
+    if seen.stored is not None:
+        return seen.stored
+    if seen.policy.quiet_hours is not None:
+        early = decide(
+            seen.policy,
+            zone=seen.zone,
+            contacts=[],
+            channel=check.channel,
+            category=check.category,
+            at=check.at,
+        )
+        if early.outcome == DEFER:
+            return early
+    return None
+
+
+def decide_in_action(*, session: Session, check: ContactCheck, seen: CheckReads) -> PolicyDecision:
+    """Decide ``check`` inside its action's own write transaction (``session``, begun with
+    :func:`db.session.begin_write`; the action's row not yet written) and add its ledger
+    record to that transaction: one write for the action and its contact, committed — or
+    rolled back — together. Same answer as :func:`check_contacts` (the same decision,
+    under the same per-customer lock; a decision stored by a racing retry answers). The
+    caller commits. Ask :func:`settled` first: a deferral needs no lock."""
+    answers: list[PolicyDecision | None] = [None]
+    begin_write(session)  # a no-op inside the caller's
+    _decide_batch(
+        session, seen.policy, {check.customer_id: seen.zone}, [(0, check)], answers, commit=False
+    )
+    answer = answers[0]
+    assert answer is not None
+    return answer
+
+
 def _decide_batch(
     session: Session,
     policy: ContactPolicy,
     zones: dict[str, ZoneInfo],
     todo: list[tuple[int, ContactCheck]],
     answers: list[PolicyDecision | None],
+    *,
+    commit: bool = True,
 ) -> None:
     """Decide ``todo`` under the lock with a fixed number of statements whatever the batch
     size (decisions stored by a racing retry, every customer's counted contacts, one
-    insert): the lock is held for the decisions, not for a round trip per check."""
+    insert): the lock is held for the decisions, not for a round trip per check. Without
+    ``commit`` the records are only flushed: the caller's transaction commits them."""
     begin_write(session)
     if session.get_bind().dialect.name == "postgresql":
         for cid in sorted({c.customer_id for _, c in todo}):
@@ -523,4 +591,7 @@ def _decide_batch(
                 counted[c.customer_id].append(Contact(c.at, c.channel, c.category))
         answers[i] = decision
     session.add_all(rows)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()

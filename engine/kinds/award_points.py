@@ -30,6 +30,7 @@ from engine.ir_parts import OnFailure as IrOnFailure
 from engine.ir_parts import StepBase
 from engine.kinds.send_coupon import CouponIssued, IssueCouponRequest, simulate_issue_coupon
 from engine.kinds.spec import KindSpec, StepHead
+from engine.runtime import LOCAL_DB_EFFECTS
 
 if TYPE_CHECKING:
     from engine.compiler.passes import Context
@@ -165,7 +166,11 @@ def pack_failure(awarded: PointsAwarded, template_id: str, why: str) -> str:
 
 #: Award points (and the pack's coupons), exactly once per idempotency key.
 AWARD_POINTS: Effect[AwardPointsRequest, PointsAwarded] = Effect(
-    "award_points", AwardPointsRequest, PointsAwarded, simulate=simulate_award_points
+    "award_points",
+    AwardPointsRequest,
+    PointsAwarded,
+    local_since=LOCAL_DB_EFFECTS,
+    simulate=simulate_award_points,
 )
 
 # --------------------------------------------------------------------------- compile

@@ -32,6 +32,7 @@ from engine.ir_parts import DEFAULT_CONTACT_RULE, OMIT_DEFAULT, ContactRule, Ste
 from engine.ir_parts import OnFailure as IrOnFailure
 from engine.kinds.spec import KindSpec, StepHead
 from engine.kinds.wait import TimeWindow, Window, build_window, check_window
+from engine.runtime import LOCAL_DB_EFFECTS
 
 if TYPE_CHECKING:
     from engine.compiler.passes import Context
@@ -129,7 +130,11 @@ async def simulate_issue_coupon(rt: "SimulatedRuntime", req: IssueCouponRequest)
 
 #: Issue one coupon, exactly once per idempotency key, never beyond stock.
 ISSUE_COUPON: Effect[IssueCouponRequest, CouponIssued] = Effect(
-    "issue_coupon", IssueCouponRequest, CouponIssued, simulate=simulate_issue_coupon
+    "issue_coupon",
+    IssueCouponRequest,
+    CouponIssued,
+    local_since=LOCAL_DB_EFFECTS,
+    simulate=simulate_issue_coupon,
 )
 
 # --------------------------------------------------------------------------- compile

@@ -11,6 +11,7 @@ from engine.effect_parts import Effect, EffectContext, RunRecord
 from engine.ir_parts import OnFailure as IrOnFailure
 from engine.ir_parts import Scalar, StepBase
 from engine.kinds.spec import KindSpec, StepHead
+from engine.runtime import LOCAL_DB_EFFECTS
 
 if TYPE_CHECKING:
     from engine.interpreter import Interpreter
@@ -76,7 +77,11 @@ async def simulate_update_customer(
 
 #: Add/remove tags and set attributes (set semantics: repeating changes nothing).
 UPDATE_CUSTOMER: Effect[UpdateCustomerRequest, CustomerUpdated] = Effect(
-    "update_customer", UpdateCustomerRequest, CustomerUpdated, simulate=simulate_update_customer
+    "update_customer",
+    UpdateCustomerRequest,
+    CustomerUpdated,
+    local_since=LOCAL_DB_EFFECTS,
+    simulate=simulate_update_customer,
 )
 
 # --------------------------------------------------------------------------- compile

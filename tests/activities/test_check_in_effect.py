@@ -111,3 +111,28 @@ async def test_a_request_without_a_check_acts_as_before(
     )
     assert issued.denied is None and issued.code
     assert _rows(shop, ContactLedgerEntry) == []
+
+
+async def test_two_messages_at_once_never_both_pass_a_cap_of_one(
+    acts: JourneyActivities, shop: sessionmaker[Session]
+) -> None:
+    """Two journeys message one customer at the same instant, each check decided inside
+    its own outbox transaction: exactly one goes out, the other is capped (both
+    databases: SQLite's write lock, PostgreSQL's per-customer advisory lock)."""
+    import asyncio
+
+    _one_a_week(shop)
+    env = ActivityEnvironment()
+    requests = []
+    for journey in ("a", "b", "c", "d"):
+        c = ctx("C1", node_id=f"m-{journey}")
+        requests.append(
+            SendMessageRequest(
+                ctx=c, channel="sms", content="hi", policy=PolicyCheckRequest(c, "sms")
+            )
+        )
+    results = await asyncio.gather(*(env.run(acts.send_message, r) for r in requests))
+    assert sorted(r.denied is None for r in results) == [False, False, False, True]
+    assert len(_rows(shop, OutboxMessage)) == 1
+    outcomes = sorted(r.outcome for r in _rows(shop, ContactLedgerEntry))
+    assert outcomes == ["capped", "capped", "capped", "sent"]

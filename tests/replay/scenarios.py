@@ -763,6 +763,41 @@ SCENARIOS = [
             caps=[FrequencyCap("msg1d", "message", 1, 1), FrequencyCap("any2", "any", 2, 3)]
         ),
     ),
+    # release journey-local-db-effects: the profile update, the points (with a pack coupon)
+    # and the coupon are local activities (markers), the message an activity
+    Scenario(
+        "local_db_effects",
+        doc(
+            [
+                ENTRY,
+                {"id": "u", "kind": "update_customer", "config": {"add_tags": ["生日月"]}},
+                {
+                    "id": "p",
+                    "kind": "award_points",
+                    "config": {
+                        "points": 300,
+                        "coupon_template_ids": ["VIP100"],
+                        "on_failure": "port",
+                    },
+                },
+                {"id": "c", "kind": "send_coupon", "config": {"coupon_template_id": "NEW20"}},
+                {
+                    "id": "m",
+                    "kind": "send_message",
+                    "config": {"content": "送您 {{ ctx.c.code }}"},
+                },
+                EXIT,
+            ],
+            [
+                ("entry", "next", "u"),
+                ("u", "next", "p"),
+                ("p", "next", "c"),
+                ("p", "failed", "c"),
+                ("c", "next", "m"),
+                ("m", "next", "done"),
+            ],
+        ),
+    ),
     # issue 17: a run moved from v1 to v2 while it waited (marker journey-move-version)
     Scenario(
         "moved_to_v2",

@@ -5,6 +5,7 @@ records stand in for the database row), and the new histories replay."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from temporalio import activity
@@ -14,6 +15,7 @@ from temporalio.worker import Replayer
 
 from activities.sandbox import SandboxActivities
 from engine.effects import IssueCouponRequest
+from engine.runtime import LOCAL_DB_EFFECTS, PATCHES
 from engine.simulation import SandboxWorld
 from tests.workflows.harness import (
     ENTRY,
@@ -25,7 +27,7 @@ from tests.workflows.harness import (
     path,
     start,
 )
-from workflows import JourneyWorkflow
+from workflows import JourneyInput, JourneyWorkflow
 
 
 def _task_journey(**config: Any) -> Any:
@@ -98,7 +100,8 @@ async def test_a_pause_after_the_exit_was_recorded_lets_the_customer_leave(
 ) -> None:
     """The coupon records the run's end with itself (its next step is the exit); a pause
     that arrives before the workflow sees the coupon used to hold a run the database
-    already called exited."""
+    already called exited. (The coupon as an activity, as runs before release
+    journey-local-db-effects issue it: the signal lands while it runs.)"""
     journey = compile_ok(
         doc(
             [
@@ -124,7 +127,13 @@ async def test_a_pause_after_the_exit_was_recorded_lets_the_customer_leave(
         queue,
         _,
     ):
-        handle = await start(env, queue, journey)
+        inp = JourneyInput.new(journey=journey.to_dict(), customer_id="C1")
+        handle = await env.client.start_workflow(
+            JourneyWorkflow.run,
+            replace(inp, semantics=tuple(p for p in PATCHES if p != LOCAL_DB_EFFECTS)),
+            id=f"journey-{journey.journey_id}-C1-pause",
+            task_queue=queue,
+        )
         await asyncio.wait_for(issuing.wait(), timeout=30)
         await handle.signal(JourneyWorkflow.pause)
         paused.set()
