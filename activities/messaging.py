@@ -52,7 +52,7 @@ from db import crud
 from db.crud import contact_policy as policy_crud
 from db.crud import opt_outs
 from db.models import Customer, OutboxMessage
-from db.session import begin_write, read_session
+from db.session import read_session
 from engine.contact_policy import ALLOW, PolicyDecision, denied_result
 from engine.effects import (
     CUSTOMER_NOT_FOUND,
@@ -196,12 +196,15 @@ def _record(
             reading.expunge(existing)  # keeps its loaded fields past the read's rollback
             return existing, None
         customer = _check_customer(reading, request)
+        store = (
+            crud.get_store(session=reading, store_id=customer.store_id)
+            if customer.store_id
+            else None
+        )
         variables = {
             "customer": customer_variables(
                 customer,
-                crud.get_store(session=reading, store_id=customer.store_id)
-                if customer.store_id
-                else None,
+                store,
                 crud.get_guide(session=reading, guide_id=customer.guide_id)
                 if customer.guide_id
                 else None,
@@ -210,7 +213,12 @@ def _record(
         }
         contact = _contact(customer)
         seen = (
-            policy_crud.read_check(reads=reading, check=check, default_zone=default_zone)
+            policy_crud.read_check(
+                reads=reading,
+                check=check,
+                default_zone=default_zone,
+                zone_names=(customer.timezone, store.timezone if store else None),
+            )
             if check is not None
             else None
         )
@@ -239,12 +247,8 @@ def _record(
     )
     if check is not None and seen is not None:
         # the check's decision and ledger record join the row's write transaction
-        decision = policy_crud.settled(check, seen)
-        if decision is None:
-            begin_write(session)
-            decision = policy_crud.decide_in_action(session=session, check=check, seen=seen)
+        decision = policy_crud.decide_for_action(session=session, check=check, seen=seen)
         if decision.outcome != ALLOW:
-            session.commit()  # the capped decision's record (a deferral has none)
             raise _HeldBack(decision)
     row, created = crud.insert_message(session=session, message=row)
     return row, contact if created else None

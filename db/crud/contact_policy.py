@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, text
+from sqlalchemy import ColumnElement, and_, func, or_, text
 from sqlmodel import Session, col, select
 
 from db.crud._util import aware
@@ -462,23 +462,28 @@ class CheckReads:
     zone: ZoneInfo
 
 
-def read_check(*, reads: Session, check: ContactCheck, default_zone: str) -> CheckReads:
+def read_check(
+    *,
+    reads: Session,
+    check: ContactCheck,
+    default_zone: str,
+    zone_names: tuple[str | None, str | None] | None = None,
+) -> CheckReads:
     """The reads of ``check`` that need no lock (in ``reads``, a read session): its stored
-    decision, the policy and the customer's zone."""
+    decision, the policy and the customer's zone — from ``zone_names`` (the customer's own
+    and their store's zone, when the caller has read them already), else read."""
     stored = reads.exec(
         select(ContactLedgerEntry).where(col(ContactLedgerEntry.decision_key) == check.decision_key)
     ).first()
     row = get_policy_row(session=reads)
-    zones = customer_zones(
-        session=reads,
-        customer_ids=[check.customer_id],
-        default=row.fallback_timezone or default_zone,
-    )
-    return CheckReads(
-        _decision_of(stored) if stored is not None else None,
-        as_policy(row),
-        zones[check.customer_id],
-    )
+    fallback = row.fallback_timezone or default_zone
+    if zone_names is not None:
+        zone = _first_zone(*zone_names, fallback)
+    else:
+        zone = customer_zones(session=reads, customer_ids=[check.customer_id], default=fallback)[
+            check.customer_id
+        ]
+    return CheckReads(_decision_of(stored) if stored is not None else None, as_policy(row), zone)
 
 
 def settled(check: ContactCheck, seen: CheckReads) -> PolicyDecision | None:
@@ -498,6 +503,20 @@ def settled(check: ContactCheck, seen: CheckReads) -> PolicyDecision | None:
         if early.outcome == DEFER:
             return early
     return None
+
+
+def decide_for_action(*, session: Session, check: ContactCheck, seen: CheckReads) -> PolicyDecision:
+    """An action's own check (``seen``: its :func:`read_check`): answered without the lock
+    when :func:`settled`, else decided under the action's write transaction, begun here
+    (:func:`decide_in_action`). An allow's record waits for the action's commit; a
+    held-back answer's is committed at once (the action then does nothing)."""
+    decision = settled(check, seen)
+    if decision is None:
+        begin_write(session)
+        decision = decide_in_action(session=session, check=check, seen=seen)
+    if decision.outcome != ALLOW:
+        session.commit()
+    return decision
 
 
 def decide_in_action(*, session: Session, check: ContactCheck, seen: CheckReads) -> PolicyDecision:
@@ -534,28 +553,33 @@ def _decide_batch(
     if session.get_bind().dialect.name == "postgresql":
         for cid in sorted({c.customer_id for _, c in todo}):
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": cid})
-    stored = {
-        r.decision_key: r
-        for r in session.exec(
-            select(ContactLedgerEntry).where(
-                col(ContactLedgerEntry.decision_key).in_([c.decision_key for _, c in todo])
-            )
-        )
-    }
+    # one statement under the lock: decisions stored by a racing retry, and every
+    # customer's contacts the caps count
+    keys = [c.decision_key for _, c in todo]
+    wanted: ColumnElement[bool] = col(ContactLedgerEntry.decision_key).in_(keys)
     widest = max((cap.window_days for cap in policy.caps), default=0)
     counted: dict[str, list[Contact]] = {c.customer_id: [] for _, c in todo}
+    last = max(c.at for _, c in todo)
     if widest:
         first = min(c.at for _, c in todo) - timedelta(days=widest)
-        last = max(c.at for _, c in todo)
-        for r in session.exec(
-            select(ContactLedgerEntry).where(
+        wanted = or_(
+            wanted,
+            and_(
                 col(ContactLedgerEntry.customer_id).in_(list(counted)),
                 col(ContactLedgerEntry.outcome) == "sent",
                 col(ContactLedgerEntry.at) > first,
                 col(ContactLedgerEntry.at) <= last,
-            )
-        ):
-            counted[r.customer_id].append(Contact(aware(r.at) or last, r.channel, r.category))
+            ),
+        )
+    stored: dict[str, ContactLedgerEntry] = {}
+    key_set = set(keys)
+    for r in session.exec(select(ContactLedgerEntry).where(wanted)):
+        if r.decision_key in key_set:
+            stored[r.decision_key] = r
+        if widest and r.outcome == "sent" and r.customer_id in counted:
+            at = aware(r.at) or last
+            if first < at <= last:
+                counted[r.customer_id].append(Contact(at, r.channel, r.category))
     rows: list[ContactLedgerEntry] = []
     for i, c in todo:
         existing = stored.get(c.decision_key)
