@@ -149,8 +149,8 @@ async def main(n: int, rounds: int, concurrency: int) -> dict[str, float]:
         def check_or_none(request: Any) -> Any:
             return None if "-off" in request.ctx.workflow_id else real_check(request)
 
-        policy_crud.read_check = timed(real_read)  # type: ignore[assignment]
-        policy_crud.decide_in_action = timed(real_decide)  # type: ignore[assignment]
+        policy_crud.read_check = timed(real_read)
+        policy_crud.decide_in_action = timed(real_decide)
         s.activities._contact_check = check_or_none  # type: ignore[method-assign]
         activities = all_activities(s.activities)
         tag = uuid.uuid4().hex[:6]
