@@ -179,13 +179,23 @@ class SimulatedRuntime:
         if effect.simulate is None:
             raise NotImplementedError(f"effect {effect.name!r} has no sandbox (simulate)")
         check = getattr(request, "policy", None)
-        if isinstance(check, PolicyCheckRequest):
-            # the action's own contact check (release journey-contact-in-effect): decided
-            # first, as the real activity does; held back → nothing done
-            decision = await simulate_check(self, check)
-            if decision.outcome != ALLOW:
-                return denied_result(effect.result, decision)  # type: ignore[type-var]
-        return await effect.simulate(self, request)
+        if not isinstance(check, PolicyCheckRequest):
+            return await effect.simulate(self, request)
+        # the action's own contact check (release journey-contact-in-effect): decided
+        # first, as the real activity does; held back → nothing done
+        before = len(self.world.contacts)
+        decision = await simulate_check(self, check)
+        if decision.outcome != ALLOW:
+            return denied_result(effect.result, decision)  # type: ignore[type-var]
+        counted = self.world.contacts[before:]
+        try:
+            return await effect.simulate(self, request)
+        except EffectFailed:
+            # an action that failed for good never reached the customer: its contact is
+            # taken back, as the worker voids it (no cap slot, no contact)
+            for contact in counted:
+                self.world.contacts.remove(contact)
+            raise
 
     async def _load_facts(self, req: FactsRequest) -> CustomerFacts:
         as_of = parse_time(req.as_of)

@@ -237,3 +237,43 @@ def test_a_send_window_inside_quiet_hours_is_skipped_not_waited_for_ever() -> No
     assert decisions[-1] == ("skipped", "quiet_hours")
     assert decisions.count(("deferred", "quiet_hours")) == 1
     assert step.port == "next" and world.messages == []
+
+
+async def test_a_send_that_fails_for_good_uses_no_cap_slot_in_the_sandbox() -> None:
+    """As the worker voids it: an SMS to a customer who opted out of SMS fails (on by
+    `next`) and is no contact, so the WeCom message after it still fits a cap of one
+    message — in a test run or a backtest as in a real run."""
+    from datetime import UTC, datetime
+
+    from engine.contact_policy import ContactPolicy, FrequencyCap
+    from engine.simulation import simulate
+    from tests.workflows.harness import default_world
+
+    doc = {
+        "name": "t",
+        "nodes": [
+            ENTRY,
+            {"id": "sms", "kind": "send_message", "config": {"content": "hi"}},
+            {
+                "id": "wecom",
+                "kind": "send_message",
+                "config": {"channel": "wecom", "content": "hi"},
+            },
+            {"id": "done", "kind": "exit"},
+        ],
+        "edges": [
+            {"id": "1", "source": "entry", "target": "sms"},
+            {"id": "2", "source": "sms", "target": "wecom"},
+            {"id": "3", "source": "wecom", "target": "done"},
+        ],
+    }
+    journey = _compile(doc).journey
+    world = default_world("C1")
+    world.facts.opted_out_channels = ["sms"]
+    world.policy = ContactPolicy(caps=[FrequencyCap("msg1", "message", 1, 7)])
+    state = await simulate(journey, world, start=datetime(2026, 3, 2, 10, tzinfo=UTC))
+    sms, wecom = (next(t for t in state.trace if t.node_id == n) for n in ("sms", "wecom"))
+    assert sms.error == "CustomerOptedOut"
+    assert "policy" not in wecom.inputs and wecom.port == "next"
+    assert [m.channel for m in world.messages] == ["wecom"]
+    assert [c.channel for c in world.contacts] == ["wecom"]
