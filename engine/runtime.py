@@ -65,12 +65,18 @@ CONTACT_POLICY = "journey-contact-policy"
 #: answers ``denied`` without acting; one activity per action, as before the policy (was:
 #: a ``check_contact_policy`` local activity before each action's activity).
 CONTACT_IN_EFFECT = "journey-contact-in-effect"
-#: Database-only side effects (issue a coupon, award points, update the profile: an
-#: ``Effect`` with ``local_since``) run as local activities (issue 12's throughput): the
-#: journey spends a server round trip and a workflow task only on sends and guide tasks
-#: (was: an activity each).
+#: Retired release: database-only side effects (issue a coupon, award points, update the
+#: profile: an ``Effect`` with ``local_since``) ran as local activities. A signal arriving
+#: while such a local activity ran could fail its workflow task; the replay then took the
+#: signal first (a pause at the entry) while the effect — and the run's end it recorded —
+#: had already happened (the database said "exited", Temporal "paused"). Activities are
+#: durable in the history and do not have that hole, and the local activities gained no
+#: measurable throughput (bench.throughput 0.86 → 0.87–0.88). New runs no longer take it;
+#: runs that carry it in their input (started while it was current) keep it, so their
+#: histories replay (corpus ``local_db_effects``).
 LOCAL_DB_EFFECTS = "journey-local-db-effects"
-#: Every patch id, in the order a runtime decides them (once, when a run starts).
+#: Every patch id new runs take, in the order a runtime decides them (once, when a run
+#: starts).
 PATCHES = (
     SEMANTICS_V2,
     SEMANTICS_V3,
@@ -78,8 +84,9 @@ PATCHES = (
     NODE_VISITS,
     CONTACT_POLICY,
     CONTACT_IN_EFFECT,
-    LOCAL_DB_EFFECTS,
 )
+#: Retired patch ids: never taken by a new run, honoured for runs whose input carries them.
+RETIRED_PATCHES = (LOCAL_DB_EFFECTS,)
 #: Moving a waiting customer to a newer version (issue 17): the ``move_version`` signal is
 #: acted on only under this marker, recorded when the signal arrives (not decided at run
 #: start: runs started long before the release are the ones that need moving). A history

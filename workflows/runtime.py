@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 from engine.effects import BUSINESS_FAILURES, Effect, EffectFailed
+from engine.runtime import RETIRED_PATCHES
 
 # the run's input and result live in the contract both sides import; named here too
 from workflows.contract import HISTORY_LIMIT, JourneyInput, JourneyResult, workflow_id_for
@@ -71,7 +72,8 @@ class TemporalRuntime:
         run recorded before a change keeps the old behaviour for its whole life.
         """
         if given is not None:
-            self._patches = {cid: cid in given for cid in change_ids}
+            # a retired change stays on for the runs that carry it (engine.runtime)
+            self._patches = {cid: cid in given for cid in (*change_ids, *RETIRED_PATCHES)}
         else:
             self._patches = {cid: workflow.patched(cid) for cid in change_ids}
 

@@ -261,8 +261,7 @@ async def test_each_action_carries_its_own_check_one_activity_per_action(
 ) -> None:
     """Release journey-contact-in-effect: the coupon and the message are checked by their
     own activities (the request carries the check), so a journey under the policy runs
-    one activity per action and nothing before it; both contacts are counted. (The coupon,
-    a database-only effect, is a local activity since release journey-local-db-effects.)"""
+    one activity per action and no local activity before it; both contacts are counted."""
 
     def world(customer_id: str) -> SandboxWorld:
         w = default_world(customer_id)
@@ -296,8 +295,8 @@ async def test_each_action_carries_its_own_check_one_activity_per_action(
         for e in history.events
         if e.HasField("marker_recorded_event_attributes")
     ]
-    assert scheduled == ["send_message"]
-    assert markers.count("core_local_activity") == 1  # the coupon
+    assert scheduled == ["issue_coupon", "send_message"]
+    assert "core_local_activity" not in markers
     checks = [(name, req.policy.channel) for name, req in acts.calls]
     assert checks == [("issue_coupon", "coupon"), ("send_message", "sms")]
     assert [c.channel for c in acts.world("C1").contacts] == ["coupon", "sms"]

@@ -15,7 +15,7 @@ from temporalio.worker import Replayer
 
 from activities.sandbox import SandboxActivities
 from engine.effects import IssueCouponRequest
-from engine.runtime import LOCAL_DB_EFFECTS, PATCHES
+from engine.runtime import PATCHES
 from engine.simulation import SandboxWorld
 from tests.workflows.harness import (
     ENTRY,
@@ -100,8 +100,14 @@ async def test_a_pause_after_the_exit_was_recorded_lets_the_customer_leave(
 ) -> None:
     """The coupon records the run's end with itself (its next step is the exit); a pause
     that arrives before the workflow sees the coupon used to hold a run the database
-    already called exited. (The coupon as an activity, as runs before release
-    journey-local-db-effects issue it: the signal lands while it runs.)"""
+    already called exited. (The coupon is an activity: the signal lands while it runs, and
+    its result is in the history whatever the workflow task does.)"""
+    await _pause_while_the_coupon_is_issued(env, PATCHES)
+
+
+async def _pause_while_the_coupon_is_issued(
+    env: WorkflowEnvironment, semantics: tuple[str, ...]
+) -> None:
     journey = compile_ok(
         doc(
             [
@@ -130,7 +136,7 @@ async def test_a_pause_after_the_exit_was_recorded_lets_the_customer_leave(
         inp = JourneyInput.new(journey=journey.to_dict(), customer_id="C1")
         handle = await env.client.start_workflow(
             JourneyWorkflow.run,
-            replace(inp, semantics=tuple(p for p in PATCHES if p != LOCAL_DB_EFFECTS)),
+            replace(inp, semantics=semantics),
             id=f"journey-{journey.journey_id}-C1-pause",
             task_queue=queue,
         )
