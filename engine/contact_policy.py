@@ -25,7 +25,7 @@ from engine.effect_parts import Effect, EffectContext
 from engine.ir_parts import ContactRule
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import Callable, Iterable
 
     from engine.interpreter import Interpreter
     from engine.kinds.wait import Window
@@ -319,23 +319,33 @@ async def gate(
     *,
     channel: str,
     rule: ContactRule,
-    send: "Callable[[PolicyCheckRequest | None], Awaitable[Rs | None]]",
+    effect: Effect[Any, Rs],
+    request: "Callable[[PolicyCheckRequest | None], Any]",
     window: "Window | None" = None,
     skip_port: str = "next",
 ) -> Gate[Rs]:
-    """Send the step's side effect (``send(check)``, which builds its request with the
-    check and runs it) once the policy lets it go out, waiting on durable timers; record
-    every deferral, skip or capped decision (with its rule) on the visit's trace entry
-    (``inputs["policy"]``) and, for a capped action, ``ctx.<node>.capped``. A step with its
-    own send ``window`` first waits for it (again after every wait: a cap may free at
-    night).
+    """Run the step's side effect (``effect`` with ``request(check)``, its request built
+    with the check; ``it.attempt``) once the policy lets it go out, waiting on durable
+    timers; record every deferral, skip or capped decision (with its rule) on the visit's
+    trace entry (``inputs["policy"]``) and, for a capped action, ``ctx.<node>.capped``. A
+    step with its own send ``window`` first waits for it (again after every wait: a cap
+    may free at night).
 
     Since release ``journey-contact-in-effect`` the check rides on the action's activity
-    (``send(check)``; a held-back action answers ``denied``); runs of release
-    ``journey-contact-policy`` ask :data:`CHECK_CONTACT_POLICY` first and then
-    ``send(None)``; older runs just ``send(None)``."""
+    (``request(check)``; a held-back action answers ``denied``); runs of release
+    ``journey-contact-policy`` ask :data:`CHECK_CONTACT_POLICY` first and then send
+    ``request(None)``; older runs just send ``request(None)``. A request carrying the run's
+    end (``then_record``, see ``Interpreter.exit_record_after``) that went out becomes
+    ``it.recorded_exit``."""
     from engine import semantics
     from engine.runtime import CONTACT_IN_EFFECT, CONTACT_POLICY
+
+    async def send(check: PolicyCheckRequest | None) -> Rs | None:
+        req = request(check)
+        result = await it.attempt(entry, node_id, effect, req)
+        if result is not None and result.denied is None and hasattr(req, "then_record"):
+            it.recorded_exit = req.then_record
+        return result
 
     if not it.rt.patched(CONTACT_POLICY):
         return Gate(True, await send(None))

@@ -259,7 +259,7 @@ async def run(
 ) -> str | None:
     asked: list[tuple[datetime, datetime, datetime | None, CreateTaskRequest]] = []
 
-    async def send(policy: PolicyCheckRequest | None) -> TaskCreated | None:
+    def request(check: PolicyCheckRequest | None) -> CreateTaskRequest:
         now = it.rt.now()
         due = now + timedelta(seconds=step.due_in_seconds)
         remind = (
@@ -277,10 +277,10 @@ async def run(
             remind_at=remind.isoformat() if remind and remind > now else None,
             outcomes=list(step.outcomes),
             context=it.template_context(),
-            policy=policy,
+            policy=check,
         )
         asked[:] = [(now, due, remind, req)]
-        return await it.attempt(entry, step.node_id, CREATE_TASK, req)
+        return req
 
     # a skipped task is a task nobody did: `expired`, like one that could not be created
     gated = await contact_policy.gate(
@@ -290,7 +290,8 @@ async def run(
         visit,
         channel=contact_policy.GUIDE_TASK,
         rule=step.contact,
-        send=send,
+        effect=CREATE_TASK,
+        request=request,
         window=step.window,
         skip_port=EXPIRED,
     )

@@ -180,18 +180,6 @@ def build(node: SendCouponNode, head: StepHead) -> SendCouponStep:
 async def run(
     step: SendCouponStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
-    async def send(policy: PolicyCheckRequest | None) -> CouponIssued | None:
-        req = IssueCouponRequest(
-            it.effect_ctx(step.node_id, visit),
-            step.coupon_template_id,
-            then_record=it.exit_record_after(step),
-            policy=policy,
-        )
-        issued = await it.attempt(entry, step.node_id, ISSUE_COUPON, req)
-        if issued is not None and issued.denied is None:
-            it.recorded_exit = req.then_record
-        return issued
-
     gated = await contact_policy.gate(
         it,
         entry,
@@ -199,7 +187,13 @@ async def run(
         visit,
         channel=contact_policy.COUPON,
         rule=step.contact,
-        send=send,
+        effect=ISSUE_COUPON,
+        request=lambda check: IssueCouponRequest(
+            it.effect_ctx(step.node_id, visit),
+            step.coupon_template_id,
+            then_record=it.exit_record_after(step),
+            policy=check,
+        ),
         window=step.window,
     )
     if not gated.sent:

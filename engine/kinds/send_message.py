@@ -204,22 +204,6 @@ def build(node: SendMessageNode, head: StepHead) -> SendMessageStep:
 async def run(
     step: SendMessageStep, it: "Interpreter", entry: "TraceEntry", visit: int
 ) -> str | None:
-    async def send(policy: PolicyCheckRequest | None) -> MessageSent | None:
-        req = SendMessageRequest(
-            ctx=it.effect_ctx(step.node_id, visit),
-            channel=step.channel,
-            content=step.content,
-            subject=step.subject,
-            webhook_url=step.webhook_url,
-            context=it.template_context(),
-            then_record=it.exit_record_after(step),
-            policy=policy,
-        )
-        sent = await it.attempt(entry, step.node_id, SEND_MESSAGE, req)
-        if sent is not None and sent.denied is None:
-            it.recorded_exit = req.then_record
-        return sent
-
     gated = await contact_policy.gate(
         it,
         entry,
@@ -227,7 +211,17 @@ async def run(
         visit,
         channel=step.channel,
         rule=step.contact,
-        send=send,
+        effect=SEND_MESSAGE,
+        request=lambda check: SendMessageRequest(
+            ctx=it.effect_ctx(step.node_id, visit),
+            channel=step.channel,
+            content=step.content,
+            subject=step.subject,
+            webhook_url=step.webhook_url,
+            context=it.template_context(),
+            then_record=it.exit_record_after(step),
+            policy=check,
+        ),
         window=step.window,
     )
     if not gated.sent:
