@@ -129,6 +129,43 @@ async def _move_to_v2(
     )
 
 
+#: One journey under caps, recorded under two releases (contact_policy_caps,
+#: contact_in_effect_caps): a message, one that waits for its cap, a coupon with a
+#: `capped` port.
+_CAPPED_ACTIONS = doc(
+    [
+        ENTRY,
+        {"id": "m1", "kind": "send_message", "config": {"content": "新品到店"}},
+        {
+            "id": "m2",
+            "kind": "send_message",
+            "config": {
+                "content": "还有一件",
+                "when_capped": "wait",
+                "max_wait": {"amount": 3, "unit": "days"},
+            },
+        },
+        {
+            "id": "c",
+            "kind": "send_coupon",
+            "config": {"coupon_template_id": "NEW20", "when_capped": "port"},
+        },
+        EXIT,
+        {"id": "held", "kind": "exit"},
+    ],
+    [
+        ("entry", "next", "m1"),
+        ("m1", "next", "m2"),
+        ("m2", "next", "c"),
+        ("c", "next", "done"),
+        ("c", "capped", "held"),
+    ],
+)
+_CAPS = ContactPolicy(
+    caps=[FrequencyCap("msg1d", "message", 1, 1), FrequencyCap("any2", "any", 2, 3)]
+)
+
+
 SCENARIOS = [
     Scenario(
         "branch_coupon_message",
@@ -693,75 +730,15 @@ SCENARIOS = [
     # message waits (a durable timer) for its cap, a coupon takes its `capped` port
     Scenario(
         "contact_policy_caps",
-        doc(
-            [
-                ENTRY,
-                {"id": "m1", "kind": "send_message", "config": {"content": "新品到店"}},
-                {
-                    "id": "m2",
-                    "kind": "send_message",
-                    "config": {
-                        "content": "还有一件",
-                        "when_capped": "wait",
-                        "max_wait": {"amount": 3, "unit": "days"},
-                    },
-                },
-                {
-                    "id": "c",
-                    "kind": "send_coupon",
-                    "config": {"coupon_template_id": "NEW20", "when_capped": "port"},
-                },
-                EXIT,
-                {"id": "held", "kind": "exit"},
-            ],
-            [
-                ("entry", "next", "m1"),
-                ("m1", "next", "m2"),
-                ("m2", "next", "c"),
-                ("c", "next", "done"),
-                ("c", "capped", "held"),
-            ],
-        ),
-        policy=ContactPolicy(
-            caps=[FrequencyCap("msg1d", "message", 1, 1), FrequencyCap("any2", "any", 2, 3)]
-        ),
+        _CAPPED_ACTIONS,
+        policy=_CAPS,
     ),
     # release journey-contact-in-effect: the same journey, each action's check on its own
     # activity (no check_contact_policy local activity; a held-back action answers denied)
     Scenario(
         "contact_in_effect_caps",
-        doc(
-            [
-                ENTRY,
-                {"id": "m1", "kind": "send_message", "config": {"content": "新品到店"}},
-                {
-                    "id": "m2",
-                    "kind": "send_message",
-                    "config": {
-                        "content": "还有一件",
-                        "when_capped": "wait",
-                        "max_wait": {"amount": 3, "unit": "days"},
-                    },
-                },
-                {
-                    "id": "c",
-                    "kind": "send_coupon",
-                    "config": {"coupon_template_id": "NEW20", "when_capped": "port"},
-                },
-                EXIT,
-                {"id": "held", "kind": "exit"},
-            ],
-            [
-                ("entry", "next", "m1"),
-                ("m1", "next", "m2"),
-                ("m2", "next", "c"),
-                ("c", "next", "done"),
-                ("c", "capped", "held"),
-            ],
-        ),
-        policy=ContactPolicy(
-            caps=[FrequencyCap("msg1d", "message", 1, 1), FrequencyCap("any2", "any", 2, 3)]
-        ),
+        _CAPPED_ACTIONS,
+        policy=_CAPS,
     ),
     # release journey-local-db-effects: the profile update, the points (with a pack coupon)
     # and the coupon are local activities (markers), the message an activity
