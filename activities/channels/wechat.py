@@ -233,6 +233,23 @@ def template_payload(
     return payload
 
 
+def openid_of(sessions: sessionmaker[Session] | None, provider: str, customer_id: str) -> str:
+    """The customer's openid under the official account, read at each send (an openid HQ
+    just set on the customer card is used at once); none is a permanent failure naming
+    why. Both WeChat channels (template and subscribe messages) reach customers by it."""
+    if sessions is None:  # built for check-providers only
+        raise TransientDeliveryError(f"{provider}: built without a database")
+    with sessions() as session:
+        customer = session.get(Customer, customer_id)
+        openid = customer.wechat_openid if customer is not None else None
+    if not openid:
+        raise MessageRejectedError(
+            f"customer {customer_id} has no WeChat openid (does not follow the official "
+            "account, or nobody has set it on the customer card)"
+        )
+    return openid
+
+
 class WeChatTemplateProvider:
     """The ``wechat_template`` channel (module docstring)."""
 
@@ -247,16 +264,7 @@ class WeChatTemplateProvider:
         return self._client.check()
 
     def deliver(self, message: OutboundMessage) -> Delivery:
-        if self._sessions is None:  # built for check-providers only
-            raise TransientDeliveryError(f"{self.name}: built without a database")
-        with self._sessions() as session:
-            customer = session.get(Customer, message.customer_id)
-            openid = customer.wechat_openid if customer is not None else None
-        if not openid:
-            raise MessageRejectedError(
-                f"customer {message.customer_id} has no WeChat openid (does not follow the "
-                "official account, or the profile sync has not brought it)"
-            )
+        openid = openid_of(self._sessions, self.name, message.customer_id)
         payload = template_payload(self._client.settings, openid=openid, message=message)
         msgid = self._client.send_template(payload)
         return Delivery(

@@ -29,15 +29,13 @@ from typing import Any
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from activities.channels.wechat import WeChatClient, WeChatSettings
+from activities.channels.wechat import WeChatClient, WeChatSettings, openid_of
 from activities.channels.wx_api import WxApiError
 from activities.providers import (
     Delivery,
     MessageRejectedError,
     OutboundMessage,
-    TransientDeliveryError,
 )
-from db.models import Customer
 from engine.subscribe_content import SubscribeContentError, parse, too_long
 
 PROVIDER = "wechat_subscribe"
@@ -131,17 +129,7 @@ class WeChatSubscribeProvider:
         return self._client.check()
 
     def deliver(self, message: OutboundMessage) -> Delivery:
-        if self._sessions is None:  # built for check-providers only
-            raise TransientDeliveryError(f"{self.name}: built without a database")
-        with self._sessions() as session:
-            # read at each send: an openid HQ just set on the customer card is used at once
-            customer = session.get(Customer, message.customer_id)
-            openid = customer.wechat_openid if customer is not None else None
-        if not openid:
-            raise MessageRejectedError(
-                f"customer {message.customer_id} has no WeChat openid (does not follow the "
-                "official account, or nobody has set it on the customer card)"
-            )
+        openid = openid_of(self._sessions, self.name, message.customer_id)
         payload = subscribe_payload(self._client.settings, openid=openid, message=message)
         msgid = send_subscribe(self._client, payload)
         template_id = str(payload["template_id"])
