@@ -415,23 +415,19 @@ def check_contacts(
             )
         }
         for i, c in enumerate(checks):
-            if c.decision_key in stored:
-                answers[i] = _decision_of(stored[c.decision_key])
-            elif policy.quiet_hours is not None:
-                early = decide(
+            earlier = stored.get(c.decision_key)
+            answers[i] = settled(
+                c,
+                CheckReads(
+                    _decision_of(earlier) if earlier is not None else None,
                     policy,
-                    zone=zones[c.customer_id],
-                    contacts=[],
-                    channel=c.channel,
-                    category=c.category,
-                    at=c.at,
-                )
-                if early.outcome == DEFER:
-                    answers[i] = early
+                    zones[c.customer_id],
+                ),
+            )
             if known is not None:
-                settled = answers[i]
-                if settled is not None:
-                    known(i, settled)
+                answer = answers[i]
+                if answer is not None:
+                    known(i, answer)
                 elif not any(cap_applies(cap, c.channel, c.category) for cap in policy.caps):
                     known(i, PolicyDecision(ALLOW))
     finally:
@@ -520,14 +516,13 @@ def decide_for_action(*, session: Session, check: ContactCheck, seen: CheckReads
 
 
 def decide_in_action(*, session: Session, check: ContactCheck, seen: CheckReads) -> PolicyDecision:
-    """Decide ``check`` inside its action's own write transaction (``session``, begun with
-    :func:`db.session.begin_write`; the action's row not yet written) and add its ledger
+    """Decide ``check`` inside its action's own write transaction (``session``, already
+    begun with :func:`db.session.begin_write`; the action's row not yet written) and add its ledger
     record to that transaction: one write for the action and its contact, committed — or
     rolled back — together. Same answer as :func:`check_contacts` (the same decision,
     under the same per-customer lock; a decision stored by a racing retry answers). The
     caller commits. Ask :func:`settled` first: a deferral needs no lock."""
     answers: list[PolicyDecision | None] = [None]
-    begin_write(session)  # a no-op inside the caller's
     _decide_batch(
         session, seen.policy, {check.customer_id: seen.zone}, [(0, check)], answers, commit=False
     )
