@@ -107,6 +107,33 @@ class LiveStack:
         proc.wait(timeout=10)
         self.kills[role] += 1
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each role's process tree, and by this
+        process (``bench``): where a run's CPU went, on a machine the load saturates."""
+        tick = os.sysconf("SC_CLK_TCK")
+        stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+
+        def tree(root: int) -> float:
+            total, todo = 0.0, [root]
+            while todo:
+                pid = todo.pop()
+                total += stats.get(pid, (0, 0.0))[1]
+                todo += [child for child, (parent, _) in stats.items() if parent == pid]
+            return total
+
+        own = os.times()
+        return {role: tree(proc.pid) for role, proc in self.procs.items()} | {
+            "bench": own.user + own.system
+        }
+
     def check_alive(self) -> None:
         """Raise when a child exited on its own (its log says why)."""
         for role, proc in self.procs.items():

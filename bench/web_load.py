@@ -546,7 +546,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 else:
                     marketers += 1
                     loops.append(marketer(http, rec, end, rng, marketers))
+            cpu_before = stack.cpu_seconds()
             await asyncio.gather(*loops)
+            cpu = {k: v - cpu_before.get(k, 0.0) for k, v in stack.cpu_seconds().items()}
             stack.check_alive()
         finally:
             for http in [*clients, machine]:
@@ -559,6 +561,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if {c for c, _ in rows} >= set(stream.posted_at) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
+    print(
+        f"# CPU seconds during the {args.seconds:.0f} s of load: "
+        + ", ".join(f"{role} {seconds:.1f}" for role, seconds in sorted(cpu.items()))
+    )
     return _figures(rec, logins, stream, rows)
 
 
@@ -604,6 +610,14 @@ def _figures(
     }
     kinds = Counter(s.kind for s in rec.samples)
     print("# requests by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    print(
+        "# p50 / p99 ms by kind: "
+        + ", ".join(
+            f"{k} {percentile(ms, 0.5):.0f} / {percentile(ms, 0.99):.0f}"
+            for k in sorted(kinds)
+            for ms in [[s.ms for s in rec.samples if s.kind == k]]
+        )
+    )
     if rec.failures:
         for failure, n in rec.failures.most_common(15):
             print(f"# {n} × {failure}")

@@ -169,7 +169,6 @@ def create_app(
         dependencies=[Depends(require_access)],
         lifespan=_lifespan,
     )
-    app.dependency_overrides[get_settings] = lambda: settings
     app.state.settings = settings
     app.state.engine = engine if engine is not None else make_engine(settings.sqlalchemy_url)
     # outside the local demo: no default secret, no demo login (UnsafeStartError)

@@ -131,17 +131,25 @@ async def complete_task(
         actor=actor,
         now=now,
     )
+    await _tell_stored(session=session, temporal=temporal, task=task, by=by)
+    return task
+
+
+async def _tell_stored(
+    *, session: Session, temporal: TemporalGateway | None, task: GuideTask, by: str
+) -> None:
+    """Signal a stored (committed) outcome to its run and mark it told; when Temporal is
+    unreachable the outcome stays owed and :mod:`services.reconcile` tells the run later."""
     if temporal is None or not task.workflow_id:
-        return task
+        return
     try:
         client = await temporal.client()
         await tell_journey(client, task, by=by)
     except (TemporalUnavailableError, RPCError) as exc:
         # stored and owed: the reconciler tells the run once Temporal answers again
         log.warning("outcome of task %s not signalled yet: %s", task.id, exc)
-        return task
+        return
     await in_thread(crud.mark_journey_told, session=session, task_ids=[task.id])
-    return task
 
 
 async def tell_journey(client: Client, task: GuideTask, *, by: str = "") -> None:
@@ -220,7 +228,10 @@ async def log_contact(
     """One tap on the workbench: record the call / WeCom chat; an outcome result also
     completes the task, which signals the journey to follow that outcome's port."""
 
-    def record() -> tuple[GuideTask, TaskContact]:
+    def record() -> tuple[GuideTask, TaskContact, bool]:
+        # one write transaction for the contact and, when its result closes the task, the
+        # outcome: each commit of a request's writer session is another turn for SQLite's
+        # write lock (bench.web_load: a guide's tap waited for four turns)
         task = visible_task(session=session, actor=actor, task_id=task_id)
         allowed = tuple(contact_results(task))
         if result not in allowed:
@@ -234,24 +245,25 @@ async def log_contact(
             result=result,
             note=note,
             by_user=actor.username,
+            commit=False,
         )
-        return crud.get_task(session=session, task_id=task_id) or task, contact
+        outcome = closing_outcome(task, result)
+        if outcome is not None:
+            task = crud.complete_task(
+                session=session,
+                task_id=task_id,
+                outcome=outcome,
+                note=note,
+                at=contact.created_at,
+                commit=False,
+            )
+        session.commit()
+        return task, contact, outcome is not None
 
-    task, contact = await in_thread(record)
-    outcome = closing_outcome(task, result)
-    if outcome is None:
-        await in_thread(end_transaction, session)
-        return ContactLogged(task, contact, False)
-    done = await complete_task(
-        session=session,
-        temporal=temporal,
-        task_id=task_id,
-        outcome=outcome,
-        note=note,
-        by=actor.username,
-        actor=actor,
-    )
-    return ContactLogged(done, contact, True)
+    task, contact, completed = await in_thread(record)
+    if completed:
+        await _tell_stored(session=session, temporal=temporal, task=task, by=actor.username)
+    return ContactLogged(task, contact, completed)
 
 
 def prepared_message_key(task_id: str) -> str:

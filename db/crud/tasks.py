@@ -75,12 +75,14 @@ def complete_task(
     outcome: str | None = None,
     note: str = "",
     at: datetime | None = None,
+    commit: bool = True,
 ) -> GuideTask:
     """The guide records the outcome. ``outcome`` must be one of the task's ``outcomes``
     when it has any (defaults to ``"completed"`` when it has none).
 
     Completing again with the same outcome returns the task unchanged; any other change to
-    a closed task raises :class:`TaskClosedError`.
+    a closed task raises :class:`TaskClosedError`. Without ``commit`` only flushed: the
+    caller's transaction commits it with the rest of its unit of work.
     """
     task = _require(session, task_id)
     chosen = outcome or ("completed" if not task.outcomes else None)
@@ -95,8 +97,12 @@ def complete_task(
     task.note = note
     task.completed_at = at or utcnow()
     session.add(task)
-    session.commit()
-    session.refresh(task)
+    # no refresh: the row holds nothing the object lacks, and reading it again would take
+    # SQLite's write lock a second time (a request's session is a writer)
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return task
 
 
@@ -224,8 +230,10 @@ def log_contact(
     note: str,
     by_user: str,
     at: datetime | None = None,
+    commit: bool = True,
 ) -> TaskContact:
-    """Record one contact attempt on an open task (call, WeCom chat, prepared message)."""
+    """Record one contact attempt on an open task (call, WeCom chat, prepared message);
+    without ``commit`` only flushed (the caller commits)."""
     if channel not in CONTACT_CHANNELS:
         raise InvalidStatusError("contact channel", channel, CONTACT_CHANNELS)
     task = _require(session, task_id)
@@ -239,8 +247,10 @@ def log_contact(
     task.last_contact_at = now
     session.add(task)
     session.add(contact)
-    session.commit()
-    session.refresh(contact)
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return contact
 
 
