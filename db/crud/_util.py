@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel, select
+
+from db.models._base import UTCDateTime
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -16,6 +20,23 @@ def aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def read_back(session: Session, obj: SQLModel) -> None:
+    """After a commit: read ``obj`` again only when ``session`` forgot it at commit
+    (``expire_on_commit``). A session that keeps its objects has them whole already (keys
+    and defaults are set at flush), and reading them back would begin another transaction:
+    on a request's writer session, another turn for SQLite's write lock (bench.web_load: a
+    marketer's save, publish or create waited for two turns where one holds the change)."""
+    if session.expire_on_commit:
+        session.refresh(obj)
+        return
+    # what the read would have changed: moments come back as aware UTC (UTCDateTime)
+    state = inspect(obj)
+    for attr in state.mapper.column_attrs:
+        value = state.dict.get(attr.key)
+        if isinstance(value, datetime) and isinstance(attr.columns[0].type, UTCDateTime):
+            set_committed_value(obj, attr.key, aware(value))
 
 
 def find_by(session: Session, model: type[T], column: Any, value: Any) -> T | None:

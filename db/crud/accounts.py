@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
-from db.crud._util import aware, find_by
+from db.crud._util import aware, find_by, read_back
 from db.errors import InvalidStatusError, NotFoundError
 from db.models import ACCOUNT_ROLES, UserAccount, UserSession, utcnow
 
@@ -52,7 +52,7 @@ def create_account(
     )
     session.add(account)
     session.commit()
-    session.refresh(account)
+    read_back(session, account)
     return account
 
 
@@ -75,7 +75,7 @@ def set_account_active(*, session: Session, user_id: int, active: bool) -> UserA
     account.active = active
     session.add(account)
     session.commit()
-    session.refresh(account)
+    read_back(session, account)
     return account
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from db.crud._util import find_by
+from db.crud._util import find_by, read_back
 from db.errors import CouponStockExhaustedError, CouponTemplateInactiveError, NotFoundError
 from db.models import CouponTemplate, CouponTemplateCreate, Customer, IssuedCoupon
 from db.session import begin_write
@@ -44,7 +44,7 @@ def create_coupon_template(
     template = CouponTemplate.model_validate(template_create)
     session.add(template)
     session.commit()
-    session.refresh(template)
+    read_back(session, template)
     return template
 
 
@@ -168,7 +168,7 @@ def redeem_coupon(
         coupon.order_id = order_id
         session.add(coupon)
         session.commit()
-        session.refresh(coupon)
+        read_back(session, coupon)
     return coupon
 
 

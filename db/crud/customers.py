@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from db.crud._util import read_back
 from db.crud.bindings import bind_guide
 from db.errors import NotFoundError
 from db.models import Customer, CustomerCreate, CustomerUpdate, utcnow
@@ -61,7 +62,7 @@ def create_customer(*, session: Session, customer_create: CustomerCreate) -> Cus
     if guide_id is not None:
         bind_guide(session=session, customer=customer, guide_id=guide_id, at=customer.created_at)
     session.commit()
-    session.refresh(customer)
+    read_back(session, customer)
     return customer
 
 
@@ -86,7 +87,7 @@ def update_customer(
     customer.sqlmodel_update(fields)
     session.add(customer)
     session.commit()
-    session.refresh(customer)
+    read_back(session, customer)
     return customer
 
 
@@ -116,7 +117,7 @@ def update_tags(
     session.add(customer)
     if commit:
         session.commit()
-        session.refresh(customer)
+        read_back(session, customer)
     return customer
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from db.crud._util import aware
+from db.crud._util import aware, read_back
 from db.crud.audit import add_entry
 from db.crud.runs import run_counts
 from db.errors import InvalidStatusError, NotFoundError
@@ -69,7 +69,7 @@ def create_journey(
         at=now,
     )
     session.commit()
-    session.refresh(journey)
+    read_back(session, journey)
     return journey
 
 
@@ -253,7 +253,7 @@ def publish_version(
         at=now,
     )
     session.commit()
-    session.refresh(version)
+    read_back(session, version)
     return version
 
 
@@ -287,7 +287,7 @@ def _touch_and_save(session: Session, journey: Journey, by: str) -> Journey:
     journey.updated_by = by
     session.add(journey)
     session.commit()
-    session.refresh(journey)
+    read_back(session, journey)
     return journey
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from db.crud._util import aware
+from db.crud._util import aware, read_back
 from db.crud.bindings import guide_at
 from db.errors import NotFoundError
 from db.models import Customer, Order, OrderCreate
@@ -36,10 +36,7 @@ def create_order(*, session: Session, order_create: OrderCreate) -> Order:
     session.add(order)
     session.add(customer)
     session.commit()
-    if session.expire_on_commit:
-        # read back only for a session that forgot it at commit (event ingestion's does not:
-        # one statement less in its write transaction)
-        session.refresh(order)
+    read_back(session, order)
     return order
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from db.crud._util import find_by
+from db.crud._util import find_by, read_back
 from db.errors import NotFoundError
 from db.models import Customer
 from db.models.points import PointsEntry
@@ -97,7 +97,7 @@ def award_points(
         if winner is None:
             raise
         return winner, False
-    session.refresh(entry)
+    read_back(session, entry)
     return entry, True
 
 

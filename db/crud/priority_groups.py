@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlmodel import Session, col, delete, select
 
+from db.crud._util import read_back
 from db.crud.runs import get_running_run
 from db.models import Journey, JourneyRun, utcnow
 from db.models.priority_groups import JourneyGroup, JourneyGroupMember, JourneyGroupSeat
@@ -70,7 +71,7 @@ def create_group(*, session: Session, name: str, policy: str, by: str) -> Journe
     group = JourneyGroup(name=name, policy=policy, created_by=by)
     session.add(group)
     session.commit()
-    session.refresh(group)
+    read_back(session, group)
     return group
 
 
@@ -145,7 +146,7 @@ def set_membership(
         row.priority = priority
     session.add(row)
     session.commit()
-    session.refresh(row)
+    read_back(session, row)
     return row
 
 

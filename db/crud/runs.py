@@ -11,6 +11,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from db.crud._util import read_back
 from db.crud.results import forget_run
 from db.crud.variants import record_variants
 from db.crud.visits import VisitReport, VisitRow, insert_visits
@@ -70,7 +71,7 @@ def create_run(
         if winner is None:
             raise
         raise RunAlreadyRunningError(workflow_id, winner.id) from exc
-    session.refresh(run)
+    read_back(session, run)
     return run
 
 
@@ -177,7 +178,7 @@ def mark_run(
     _apply(run, status, current_node, exit_reason, goal_reached, at or utcnow())
     session.add(run)
     session.commit()
-    session.refresh(run)
+    read_back(session, run)
     return run
 
 
@@ -213,7 +214,7 @@ def upsert_run(
         at or utcnow(),
     )
     session.commit()
-    session.refresh(run)
+    read_back(session, run)
     return run
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from db.crud._util import read_back
 from db.errors import InvalidStatusError, NotFoundError
 from db.models import (
     ENROLLMENT_STATUSES,
@@ -48,7 +49,7 @@ def create_segment(*, session: Session, segment_create: SegmentCreate, by: str =
     except IntegrityError as exc:
         session.rollback()
         raise SegmentExistsError(segment_create.id) from exc
-    session.refresh(segment)
+    read_back(session, segment)
     return segment
 
 
@@ -90,7 +91,7 @@ def update_segment(
     segment.updated_at = utcnow()
     session.add(segment)
     session.commit()
-    session.refresh(segment)
+    read_back(session, segment)
     return segment
 
 
@@ -164,7 +165,7 @@ def get_or_create_enrollment(
         if found is None:
             raise
         return found
-    session.refresh(row)
+    read_back(session, row)
     return row
 
 
@@ -235,7 +236,7 @@ def set_entry_limits(
     row.updated_at = utcnow()
     session.add(row)
     session.commit()
-    session.refresh(row)
+    read_back(session, row)
     return row
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from db.crud._util import insert_once
+from db.crud._util import insert_once, read_back
 from db.errors import InvalidStatusError, NotFoundError, TaskClosedError
 from db.models import (
     CONTACT_CHANNELS,
@@ -147,7 +147,7 @@ def set_task_status(
             task.completed_at = at or utcnow()
         session.add(task)
         session.commit()
-        session.refresh(task)
+        read_back(session, task)
     return task
 
 
@@ -194,7 +194,7 @@ def chase_task(
     session.add(task)
     session.add(notice)
     session.commit()
-    session.refresh(notice)
+    read_back(session, notice)
     return notice
 
 
@@ -268,7 +268,7 @@ def snooze_task(*, session: Session, task_id: str, until: datetime | None) -> Gu
     task.snoozed_until = until
     session.add(task)
     session.commit()
-    session.refresh(task)
+    read_back(session, task)
     return task
 
 
@@ -285,7 +285,7 @@ def reassign_task(
         task.assigned_reason = reason
         session.add(task)
         session.commit()
-        session.refresh(task)
+        read_back(session, task)
     return task
 
 
@@ -329,7 +329,7 @@ def chase_tasks(
     chase.guides_chased = guides
     session.add(chase)
     session.commit()
-    session.refresh(chase)
+    read_back(session, chase)
     return chase
 
 

@@ -6,6 +6,7 @@ import uuid
 
 from sqlmodel import Session, col, select
 
+from db.crud._util import read_back
 from db.errors import NotFoundError
 from db.models import UserTemplate, UserTemplateCreate, UserTemplateUpdate, utcnow
 
@@ -27,7 +28,7 @@ def create_user_template(
     )
     session.add(template)
     session.commit()
-    session.refresh(template)
+    read_back(session, template)
     return template
 
 
@@ -55,7 +56,7 @@ def update_user_template(
     template.updated_at = utcnow()
     session.add(template)
     session.commit()
-    session.refresh(template)
+    read_back(session, template)
     return template
 
 
