@@ -130,8 +130,12 @@ class LiveStack:
             return total
 
         own = os.times()
+        # the whole machine too (every core's busy time): what the load left idle
+        cpu = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        busy = sum(cpu) - cpu[3] - cpu[4]  # user … steal (guest is in user), less idle, iowait
         return {role: tree(proc.pid) for role, proc in self.procs.items()} | {
-            "bench": own.user + own.system
+            "bench": own.user + own.system,
+            "machine": busy / tick,
         }
 
     def check_alive(self) -> None:

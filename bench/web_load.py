@@ -163,6 +163,12 @@ class Recorder:
         if response.status_code >= 400:
             text = VARYING.sub("…", response.text)[:200]
             self.failures[f"{kind}: {response.status_code} {text!r}"] += 1
+        elif kind == "event" and response.status_code < 300:
+            # stored, but its delivery failed: the reconciler delivers it later (back-off)
+            answer = response.json()
+            if isinstance(answer, dict) and answer.get("pending"):
+                why = VARYING.sub("…", str(answer.get("error", "")))[:160]
+                self.failures[f"event: delivered later ({why})"] += 1
         return response
 
 
