@@ -126,9 +126,10 @@ async def replay_many(
     on_progress: Progress | None = None,
     traces: dict[str, list[TraceEntry] | None] | None = None,
 ) -> ReplaySummary:
-    """Replay every history through one :class:`Replayer` (sandboxed, as in production).
+    """Replay every history through one :class:`Replayer` (the journey workflow outside the
+    sandbox, as in production: ``sandboxed=False`` on its definition).
 
-    A failing history is replayed a second time, unsandboxed and watched by
+    A failing history is replayed a second time, watched by
     :class:`CaptureInterceptor`, to locate the divergence. ``on_progress(done, total, result)``
     is called after each history.
     """
