@@ -269,12 +269,15 @@ def check_contact(
 
 
 def _decision_of(row: ContactLedgerEntry) -> PolicyDecision:
-    if row.outcome in ("sent", "void"):  # void: allowed, then the action failed for good
+    return _recorded(row.outcome, row.rule, row.until, row.detail)
+
+
+def _recorded(outcome: str, rule: str, until: datetime | None, detail: str) -> PolicyDecision:
+    """The decision a ledger record answers a retry with."""
+    if outcome in ("sent", "void"):  # void: allowed, then the action failed for good
         return PolicyDecision(ALLOW)
-    until = aware(row.until)
-    return PolicyDecision(
-        CAPPED_OUTCOME, row.rule, until.isoformat() if until else None, row.detail
-    )
+    moment = aware(until)
+    return PolicyDecision(CAPPED_OUTCOME, rule, moment.isoformat() if moment else None, detail)
 
 
 def void_contacts(*, session: Session, idempotency_key: str) -> int:
@@ -611,16 +614,19 @@ def _decide_batch(
             at=c.at,
         )
         if decision.outcome in (ALLOW, CAPPED_OUTCOME):
+            outcome = "sent" if decision.outcome == ALLOW else "capped"
+            until = datetime.fromisoformat(decision.until) if decision.until else None
+            detail = decision.detail[:200]
             rows.append(
                 {
                     "decision_key": c.decision_key,
                     "customer_id": c.customer_id,
                     "channel": c.channel,
                     "category": c.category,
-                    "outcome": "sent" if decision.outcome == ALLOW else "capped",
+                    "outcome": outcome,
                     "rule": decision.rule,
-                    "until": datetime.fromisoformat(decision.until) if decision.until else None,
-                    "detail": decision.detail[:200],
+                    "until": until,
+                    "detail": detail,
                     "at": c.at,
                     "journey_id": c.journey_id,
                     "node_id": c.node_id,
@@ -628,13 +634,7 @@ def _decide_batch(
                 }
             )
             # the same key twice in a batch: one decision, read back as a retry reads it
-            stored[c.decision_key] = (
-                PolicyDecision(ALLOW)
-                if decision.outcome == ALLOW
-                else PolicyDecision(
-                    CAPPED_OUTCOME, decision.rule, decision.until, decision.detail[:200]
-                )
-            )
+            stored[c.decision_key] = _recorded(outcome, decision.rule, until, detail)
             if decision.outcome == ALLOW:  # the next check of this customer counts it
                 counted[c.customer_id].append(Contact(c.at, c.channel, c.category))
         answers[i] = decision

@@ -97,10 +97,9 @@ def complete_task(
     task.note = note
     task.completed_at = at or utcnow()
     session.add(task)
-    # no refresh: the row holds nothing the object lacks, and reading it again would take
-    # SQLite's write lock a second time (a request's session is a writer)
     if commit:
         session.commit()
+        read_back(session, task)
     else:
         session.flush()
     return task
@@ -249,6 +248,7 @@ def log_contact(
     session.add(contact)
     if commit:
         session.commit()
+        read_back(session, contact)
     else:
         session.flush()
     return contact
