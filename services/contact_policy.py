@@ -26,6 +26,7 @@ from engine.contact_policy import (
     MAX_CAP_WINDOW_DAYS,
     parse_hhmm,
 )
+from engine.kinds.award_points import MAX_POINTS_PER_STEP_CEILING
 
 #: A cap's id: what the run view and the ledger name it by.
 _CAP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -186,3 +187,14 @@ def set_guide_capacity(
         return crud.set_guide_capacity(session=session, guide_id=guide_id, capacity=capacity, by=by)
     except KeyError as exc:
         raise PolicyInputError(f"capacity-{guide_id}", "no such guide") from exc
+
+
+def set_max_points_per_step(*, session: Session, most: int, by: str) -> PolicyChange | None:
+    """Set the chain's most points one award_points step may give (1 – 1,000,000), recorded
+    with the policy changes. Journeys are checked against it when they are next compiled (a
+    save, a publish, a test run); versions already live keep running as published."""
+    if not 1 <= most <= MAX_POINTS_PER_STEP_CEILING:
+        raise PolicyInputError(
+            "max_points_per_step", f"between 1 and {MAX_POINTS_PER_STEP_CEILING:,}"
+        )
+    return crud.set_max_points_per_step(session=session, most=most, by=by)

@@ -80,8 +80,8 @@ def validate_draft(
     *, session: Session, document: Any, journey_id: str = "draft", version: int = 0
 ) -> CompileResult:
     """Compile ``document`` against this database's coupon templates and segments, and
-    its contact policy (an action that may run at any hour is a warning without quiet
-    hours)."""
+    its policy row (an action that may run at any hour is a warning without quiet hours;
+    an award_points step may give at most the chain's points per step)."""
     policy = policy_crud.get_policy_row(session=session)
     return compile_document(
         document,
@@ -90,6 +90,7 @@ def validate_draft(
         coupon_templates=coupon_template_ids(session),
         segments=segments.KnownSegments(session=session),
         quiet_hours=bool(policy.quiet_start and policy.quiet_end),
+        max_points_per_step=policy.max_points_per_step,
     )
 
 

@@ -28,6 +28,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session
+
 from db.crud import contact_policy as policy_crud
 from engine import ir
 from engine.compiler import compile_document
@@ -320,12 +322,26 @@ def _at_node(node_id: str | None) -> str:
     return f" at {node_id!r}" if node_id else ""
 
 
+def max_points_per_step(*, session: Session) -> int:
+    """The chain's most points one award_points step may give (its policy row)."""
+    return policy_crud.get_policy_row(session=session).max_points_per_step
+
+
 def compile_draft(
-    document: dict[str, Any], *, journey_id: str, coupon_templates: set[str]
+    document: dict[str, Any],
+    *,
+    journey_id: str,
+    coupon_templates: set[str],
+    max_points_per_step: int | None = None,
 ) -> ir.CompiledJourney:
-    """Compile a draft as a publish would; raises :class:`DraftInvalidError` on errors."""
+    """Compile a draft as a publish would (``max_points_per_step``: the chain's, from its
+    policy row); raises :class:`DraftInvalidError` on errors."""
     result = compile_document(
-        document, journey_id=journey_id, version=0, coupon_templates=coupon_templates
+        document,
+        journey_id=journey_id,
+        version=0,
+        coupon_templates=coupon_templates,
+        max_points_per_step=max_points_per_step,
     )
     if result.journey is None:
         raise DraftInvalidError(list(result.diagnostics))

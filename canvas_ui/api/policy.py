@@ -45,6 +45,7 @@ def _json(session: Any) -> dict[str, Any]:
         ),
         "fallback_timezone": row.fallback_timezone,
         "caps": row.caps,
+        "max_points_per_step": row.max_points_per_step,
         "updated_at": row.updated_at.isoformat() if row.updated_by else None,
         "updated_by": row.updated_by or None,
         "guides": [
@@ -79,6 +80,29 @@ def put_policy(body: PolicyBody, session: SessionDep, actor: CurrentPrincipal) -
     except policy.PolicyInputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return _json(session)
+
+
+class PointsBody(BaseModel):
+    max_points_per_step: int = Field(ge=-(2**31), le=2**31)
+
+
+@router.get("/policy/points")
+def get_points_rule(session: SessionDep) -> dict[str, int]:
+    """The most points one award_points step may give (the chain's setting)."""
+    return {"max_points_per_step": policy.view(session=session).policy.max_points_per_step}
+
+
+@router.put("/policy/points")
+def put_points_rule(body: PointsBody, session: SessionDep, actor: CurrentPrincipal) -> Any:
+    """Set it (1 – 1,000,000; recorded with the policy's changes). Journeys are checked
+    against it at their next validate, publish or test run; live versions run as published."""
+    try:
+        policy.set_max_points_per_step(
+            session=session, most=body.max_points_per_step, by=actor.username
+        )
+    except policy.PolicyInputError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    return {"max_points_per_step": body.max_points_per_step}
 
 
 # ---------------------------------------------------------------------- priority groups

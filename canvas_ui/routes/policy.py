@@ -50,6 +50,7 @@ FIELD_ERRORS = {
     "capacity": lazy("Between 0 (no limit) and 500."),
     "name": lazy("Give the group a name (at most 80 characters) no other group has."),
     "policy": lazy("Pick what the group does when a higher priority journey wants a customer."),
+    "max_points_per_step": lazy("A whole number between 1 and 1,000,000."),
 }
 GROUP_POLICY_LABELS = {
     "block": lazy("Block the newcomer"),
@@ -91,6 +92,8 @@ def change_words(change: PolicyChange, guide_names: dict[str, str]) -> tuple[str
             words.get(change.old, change.old),
             words.get(change.new, change.new),
         )
+    if subject == "max_points_per_step":
+        return gettext("Points per step"), change.old, change.new
     if subject == "quiet_hours":
         what = gettext("Quiet hours")
     elif subject == "fallback_timezone":
@@ -194,6 +197,34 @@ def set_approval_rule(
     )
     notice = gettext("Saved.") if was != now else gettext("Nothing changed.")
     return _page(request, session, notice=notice)
+
+
+@router.post("/policy/points")
+def set_points_per_step(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentPrincipal,
+    max_points_per_step: str = Form(default="", max_length=16),
+) -> Response:
+    """The chain's most points one award_points step may give (issue 13); the compiler
+    checks every journey against it at its next save, publish or test run."""
+    field = "max_points_per_step"
+    raw = max_points_per_step.strip().replace(",", "")
+    try:
+        changed = policy.set_max_points_per_step(
+            session=session, most=int(raw) if raw.isdigit() else 0, by=actor.username
+        )
+    except policy.PolicyInputError:
+        return _page(
+            request,
+            session,
+            errors={field: _error_text(field)},
+            form={field: max_points_per_step},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    return _page(
+        request, session, notice=gettext("Saved.") if changed else gettext("Nothing changed.")
+    )
 
 
 @router.post("/policy/quiet-hours")

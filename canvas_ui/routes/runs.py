@@ -366,7 +366,10 @@ def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONR
     coupons = test_runs.sandbox_coupons(session=session)
     try:
         compiled = test_runs.compile_draft(
-            journey.draft_document, journey_id=journey.id, coupon_templates=set(coupons)
+            journey.draft_document,
+            journey_id=journey.id,
+            coupon_templates=set(coupons),
+            max_points_per_step=test_runs.max_points_per_step(session=session),
         )
         script = test_runs.parse_script(body.script)
         facts = test_runs.facts_for(

@@ -186,6 +186,25 @@ def set_guide_capacity(
     return change
 
 
+def set_max_points_per_step(*, session: Session, most: int, by: str) -> PolicyChange | None:
+    """Set the chain's most points one award_points step may give, recorded like a policy
+    change (``max_points_per_step``: old → new). None when it was already ``most``."""
+    begin_write(session)
+    row = session.get(ContactPolicyRow, POLICY_ROW_ID) or ContactPolicyRow(id=POLICY_ROW_ID)
+    if row.max_points_per_step == most:
+        session.commit()
+        return None
+    change = PolicyChange(
+        by=by, subject="max_points_per_step", old=str(row.max_points_per_step), new=str(most)
+    )
+    row.max_points_per_step = most
+    row.updated_at, row.updated_by = utcnow(), by
+    session.add_all([row, change])
+    add_policy_changes(session, [change])
+    session.commit()
+    return change
+
+
 def list_changes(*, session: Session, limit: int = CHANGES_LISTED) -> list[PolicyChange]:
     """The newest changes first."""
     stmt = select(PolicyChange).order_by(col(PolicyChange.id).desc()).limit(limit)

@@ -10,6 +10,7 @@ from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from db.models._base import JSONType, UTCDateTime, utcnow
+from engine.kinds.award_points import MAX_POINTS_PER_STEP
 
 #: The one policy row's id (a brand has one policy).
 POLICY_ROW_ID = 1
@@ -35,6 +36,8 @@ class ContactPolicyRow(SQLModel, table=True):
     #: The chain's launch rule (issue 17): a version goes live only once an approver other
     #: than its submitter signs it off (services.approvals).
     publish_requires_approval: bool = False
+    #: The most points one award_points step may give (issue 13; the compiler checks it).
+    max_points_per_step: int = MAX_POINTS_PER_STEP
 
 
 class PolicyChange(SQLModel, table=True):

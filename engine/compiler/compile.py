@@ -47,12 +47,14 @@ def compile_document(
     coupon_templates: Collection[str] | None = None,
     segments: Collection[str] | None = None,
     quiet_hours: bool | None = None,
+    max_points_per_step: int | None = None,
 ) -> CompileResult:
     """Compile a journey document (a dict, JSON text/bytes or a JourneyDocument).
 
     ``coupon_templates`` / ``segments``: the ids that exist; ``None`` skips that check
     (e.g. offline). ``quiet_hours``: whether the brand's contact policy has quiet hours
-    (``None``: unknown, no ACTION_WITHOUT_WINDOW warnings).
+    (``None``: unknown, no ACTION_WITHOUT_WINDOW warnings). ``max_points_per_step``: the
+    chain's most points one award_points step may give (``None``: the kind's default).
     """
     diags = Diagnostics()
     if isinstance(raw, JourneyDocument):
@@ -69,6 +71,7 @@ def compile_document(
         coupon_templates=coupon_templates,
         segments=segments,
         quiet_hours=quiet_hours,
+        max_points_per_step=max_points_per_step,
     )
     for validate in PASSES:
         validate(ctx, diags)

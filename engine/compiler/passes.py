@@ -57,6 +57,9 @@ class Context:
     #: whether the brand has quiet hours (its contact policy); None: unknown, so no
     #: ACTION_WITHOUT_WINDOW warnings (offline compiles, tests)
     quiet_hours: bool | None = None
+    #: the chain's most points one award_points step may give (its policy row); None: the
+    #: kind's default (engine.kinds.award_points.MAX_POINTS_PER_STEP)
+    max_points_per_step: int | None = None
 
 
 Pass = Callable[[Context, Diagnostics], None]

@@ -1,9 +1,10 @@
 """``award_points``: add points to the customer's ledger (积分), exactly once per visit, with an
 optional benefit pack (权益礼包) — coupons issued in the same step.
 
-The per-step maximum is :data:`MAX_POINTS_PER_STEP`, a module constant: the compiler's
-context carries no brand settings yet, so a brand that needs another ceiling changes it
-here (and a larger award is a compiler diagnostic naming the node, not a run-time surprise).
+The per-step maximum is the chain's setting (the policy page's "Points per step", stored
+on the policy row and handed to the compiler as ``Context.max_points_per_step``;
+:data:`MAX_POINTS_PER_STEP` when none is given, e.g. offline compiles). A larger award is a
+compiler diagnostic naming the node and the limit, not a run-time surprise.
 
 **A pack coupon that cannot be issued** (out of stock, inactive template) is the step's
 business failure and the node's ``on_failure`` decides what follows, as for ``send_coupon``.
@@ -41,9 +42,11 @@ if TYPE_CHECKING:
 NEXT = "next"
 FAILED = "failed"
 
-#: The most points one step may award (a typo such as 200000 for 200 is a compiler
-#: diagnostic). A brand setting once the compiler's context carries brand settings.
+#: The most points one step may award unless the chain sets its own (a typo such as 200000
+#: for 200 is a compiler diagnostic).
 MAX_POINTS_PER_STEP = 10_000
+#: The highest per-step maximum a chain may set.
+MAX_POINTS_PER_STEP_CEILING = 1_000_000
 #: The most coupons a benefit pack holds.
 MAX_PACK_COUPONS = 5
 #: The longest expiry a step may give its points (10 years).
@@ -53,7 +56,7 @@ MAX_EXPIRY_DAYS = 3650
 
 
 class AwardPointsConfig(_Model):
-    #: checked by :func:`validate` (at least 1, at most MAX_POINTS_PER_STEP), not here: a
+    #: checked by :func:`validate` (at least 1, at most the chain's maximum), not here: a
     #: bad number is a diagnostic on a node that keeps its edges and other checks
     points: int
     #: the points lapse this many days after the award; None: they never expire
@@ -195,6 +198,7 @@ def _points_error(
 def validate(node: AwardPointsNode, ctx: "Context", diags: Diagnostics) -> None:
     c = node.config
     name = common.label(node)
+    most = ctx.max_points_per_step or MAX_POINTS_PER_STEP
     if c.points < 1:
         _points_error(
             node,
@@ -203,14 +207,14 @@ def validate(node: AwardPointsNode, ctx: "Context", diags: Diagnostics) -> None:
             "Set a positive number of points in the panel.",
             {"type": "greater_than_equal", "ctx": {"ge": 1}},
         )
-    elif c.points > MAX_POINTS_PER_STEP:
+    elif c.points > most:
         _points_error(
             node,
             diags,
-            f"'{name}' awards {c.points} points, more than the per-step maximum of "
-            f"{MAX_POINTS_PER_STEP}.",
-            f"Award at most {MAX_POINTS_PER_STEP} points in one step.",
-            {"type": "less_than_equal", "ctx": {"le": MAX_POINTS_PER_STEP}},
+            f"'{name}' awards {c.points} points, more than the per-step maximum of {most}.",
+            f"Award at most {most} points in one step, or raise the chain's maximum "
+            "(policy page, Points per step).",
+            {"type": "less_than_equal", "ctx": {"le": most}},
         )
     seen: set[str] = set()
     for tid in c.coupon_template_ids:

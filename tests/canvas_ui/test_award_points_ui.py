@@ -94,3 +94,59 @@ def test_the_panel_saves_an_award_with_a_pack(client: TestClient) -> None:
             "+200 points · pack of 2 coupons",
             "+200 积分 · 礼包 2 张券",
         )
+
+
+def _award_over(client: TestClient, points: int) -> str:
+    doc = _document()
+    doc["nodes"][1]["config"]["points"] = points
+    doc["nodes"][2]["config"]["content"] = "{{ customer.name }}，积分到账"
+    doc["nodes"] = doc["nodes"][:3] + [{"id": "x", "kind": "exit"}]
+    doc["edges"][2] = {"id": "e2", "source": "m", "source_port": "next", "target": "x"}
+    return create_journey(client, {"name": "积分上限", **doc})
+
+
+def test_the_chain_sets_its_points_per_step_and_journeys_are_checked_against_it(
+    client: TestClient,
+) -> None:
+    """Issue 13: the per-step maximum is the chain's setting (API and policy page), recorded
+    with the policy's changes, and the next validate and test run check journeys against it."""
+    jid = _award_over(client, 600)
+    assert client.get("/api/policy/points").json() == {"max_points_per_step": 10_000}
+    assert not client.post(f"/api/journeys/{jid}/validate").json()["diagnostics"]
+
+    r = client.put("/api/policy/points", json={"max_points_per_step": 500})
+    assert r.status_code == 200 and r.json() == {"max_points_per_step": 500}
+    [diag] = client.post(f"/api/journeys/{jid}/validate").json()["diagnostics"]
+    assert (diag["code"], diag["node_ids"]) == ("INVALID_CONFIG", ["p"])
+    assert "Points: must be at most 500" in diag["message"]
+    test_run = client.post(f"/journeys/{jid}/test-run", json={})
+    assert test_run.status_code == 422 and "500" in test_run.text
+
+    policy = client.get("/api/policy").json()
+    assert policy["max_points_per_step"] == 500
+    change = policy["changes"][0]
+    assert (change["subject"], change["old"], change["new"]) == (
+        "max_points_per_step",
+        "10000",
+        "500",
+    )
+
+
+def test_points_per_step_refuses_bad_input_naming_the_field(client: TestClient) -> None:
+    for bad in (0, -5, 1_000_001):
+        r = client.put("/api/policy/points", json={"max_points_per_step": bad})
+        assert r.status_code == 422 and "max_points_per_step" in r.json()["detail"]
+    assert client.put("/api/policy/points", json={"max_points_per_step": "lots"}).status_code == 422
+    page = client.post("/policy/points", data={"max_points_per_step": "lots"}, headers=HX)
+    assert page.status_code == 422
+    assert 'id="polerr-max_points_per_step"' in page.text and 'value="lots"' in page.text
+    assert client.get("/api/policy/points").json() == {"max_points_per_step": 10_000}
+
+
+def test_the_policy_page_saves_points_per_step_and_lists_the_change(client: TestClient) -> None:
+    page = client.post("/policy/points", data={"max_points_per_step": "2,000"}, headers=HX)
+    assert page.status_code == 200 and 'value="2000"' in page.text
+    assert 'data-subject="max_points_per_step"' in page.text
+    assert client.get("/api/policy/points").json() == {"max_points_per_step": 2000}
+    again = client.post("/policy/points", data={"max_points_per_step": "2000"}, headers=HX)
+    assert again.status_code == 200 and again.text.count('data-subject="max_points_per_step"') == 1

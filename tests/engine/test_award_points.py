@@ -96,6 +96,27 @@ def test_the_maximum_itself_compiles() -> None:
     assert isinstance(step, AwardPointsStep) and step.points == MAX_POINTS_PER_STEP
 
 
+def test_the_chains_own_maximum_replaces_the_default() -> None:
+    """The compiler takes the chain's setting (its policy row, via validate_draft): the
+    diagnostic names that limit; a lower award compiles; a higher ceiling lets more through."""
+    result = compile_document(
+        _doc({"points": 600}), coupon_templates=TEMPLATES, max_points_per_step=500
+    )
+    (diag,) = result.errors
+    assert "more than the per-step maximum of 500" in diag.message
+    assert diag.params["errors"][0]["ctx"] == {"le": 500}
+    assert "Points per step" in diag.hint
+    ok = compile_document(
+        _doc({"points": 500}), coupon_templates=TEMPLATES, max_points_per_step=500
+    )
+    assert ok.journey is not None
+    big = MAX_POINTS_PER_STEP * 10
+    raised = compile_document(
+        _doc({"points": big}), coupon_templates=TEMPLATES, max_points_per_step=big
+    )
+    assert raised.journey is not None and raised.journey.step("p").points == big  # type: ignore[union-attr]
+
+
 def test_pack_templates_must_exist_and_not_repeat() -> None:
     doc = _doc({"points": 100, "coupon_template_ids": ["NEW20", "NEW2O", "NEW20"]})
     result = compile_document(doc, coupon_templates=TEMPLATES)
