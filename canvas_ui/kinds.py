@@ -120,6 +120,9 @@ class KindInfo:
     #: msgids, and of choice values it adds (merged into :mod:`canvas_ui.forms.labels`)
     field_labels: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     choice_labels: Mapping[str, str] = field(default_factory=dict)
+    #: the placeholder picker's label (msgid) of each value its step records for texts
+    #: (``engine.kinds.<kind>.SPEC.shown_fields``)
+    shown_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- entry
@@ -518,6 +521,7 @@ KINDS: dict[NodeKind, KindInfo] = {
             {"event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}},
             summary=_wait_for_event_summary,
             run_note=_wait_for_event_note,
+            shown_labels={"type": lazy("Event name"), "occurred_at": lazy("Event date")},
         ),
         KindInfo(
             NodeKind.WAIT_UNTIL_DATE,
@@ -590,6 +594,12 @@ KINDS: dict[NodeKind, KindInfo] = {
             run_note=_send_coupon_note,
             field_labels=_CONTACT_FIELDS,
             choice_labels=_CONTACT_CHOICES,
+            shown_labels={
+                "code": lazy("Coupon code"),
+                "face_value": lazy("Coupon value (¥)"),
+                "expires_at": lazy("Coupon expiry date"),
+                "issued_at": lazy("Coupon issue date"),
+            },
         ),
         KindInfo(
             NodeKind.AWARD_POINTS,
@@ -621,6 +631,12 @@ KINDS: dict[NodeKind, KindInfo] = {
                 ),
             },
             choice_labels={"points": lazy("points awarded"), "balance": lazy("points balance")},
+            shown_labels={
+                "points": lazy("Points awarded"),
+                "balance": lazy("Points balance after the award"),
+                "coupon_codes": lazy("Benefit pack coupon codes"),
+                "points_expire_at": lazy("Points expiry date"),
+            },
         ),
         KindInfo(
             NodeKind.SEND_MESSAGE,
@@ -667,6 +683,7 @@ KINDS: dict[NodeKind, KindInfo] = {
             run_note=_task_note,
             field_labels=_CONTACT_FIELDS,
             choice_labels=_CONTACT_CHOICES,
+            shown_labels={"due_at": lazy("Task due date"), "outcome": lazy("Task outcome")},
         ),
         KindInfo(
             NodeKind.EXIT,

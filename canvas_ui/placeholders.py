@@ -1,10 +1,10 @@
 """The placeholder picker of message and task texts: the fields a template can really use.
 
 Templates are Jinja2 over ``customer`` (what ``activities.rendering.customer_variables``
-provides) and ``ctx`` (what earlier steps recorded, ``engine.compiler.templates
-.CONTEXT_FIELDS``). The picker offers the customer's fields and, per step *upstream* of the
-edited one (by label), that step's recorded values: a step further down the path has not
-run yet when this one renders, so its values would be empty.
+provides) and ``ctx`` (what earlier steps recorded: each kind's ``SPEC.shown_fields``, labelled
+by its canvas entry's ``shown_labels``). The picker offers the customer's fields and, per step
+*upstream* of the edited one (by label), that step's recorded values: a step further down the
+path has not run yet when this one renders, so its values would be empty.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canvas_ui.i18n import gettext, lazy
-from engine.compiler.templates import CONTEXT_FIELDS, CUSTOMER_FIELDS, context_expression
+from canvas_ui.kinds import kind_info
+from engine.compiler.templates import CUSTOMER_FIELDS, context_expression
+from engine.kinds import KINDS
 
 #: Config fields that are templates ("Model.field").
 TEMPLATE_FIELDS = frozenset(
@@ -42,30 +44,6 @@ CUSTOMER_LABELS: dict[str, str] = {
     "rfm_class": lazy("RFM class"),
     "member_level": lazy("Member level code"),
     "id": lazy("Customer id"),
-}
-
-#: (field, label, how many characters to keep: dates are shown as YYYY-MM-DD) per node kind.
-CONTEXT_LABELS: dict[str, tuple[tuple[str, str, int | None], ...]] = {
-    "send_coupon": (
-        ("code", lazy("Coupon code"), None),
-        ("face_value", lazy("Coupon value (¥)"), None),
-        ("expires_at", lazy("Coupon expiry date"), 10),
-        ("issued_at", lazy("Coupon issue date"), 10),
-    ),
-    "assign_guide_task": (
-        ("due_at", lazy("Task due date"), 10),
-        ("outcome", lazy("Task outcome"), None),
-    ),
-    "wait_for_event": (
-        ("type", lazy("Event name"), None),
-        ("occurred_at", lazy("Event date"), 10),
-    ),
-    "award_points": (
-        ("points", lazy("Points awarded"), None),
-        ("balance", lazy("Points balance after the award"), None),
-        ("coupon_codes", lazy("Benefit pack coupon codes"), None),
-        ("points_expire_at", lazy("Points expiry date"), 10),
-    ),
 }
 
 
@@ -121,15 +99,19 @@ def placeholder_groups(
     }
     groups = [customer]
     for upstream in upstream_ids(document, node_id):
-        fields = CONTEXT_LABELS.get(kinds.get(upstream, ""))
-        if not fields:
+        info = kind_info(kinds.get(upstream, ""))
+        if info is None:
             continue
-        items = []
-        for name, label, keep in fields:
-            if name not in CONTEXT_FIELDS[kinds[upstream]]:
-                continue
-            expression = context_expression(upstream, name) + (f"[:{keep}]" if keep else "")
-            items.append((_placeholder(expression), gettext(label)))
-        title = gettext("Step “%(step)s”") % {"step": labels.get(upstream) or upstream}
-        groups.append(PlaceholderGroup(title, items))
+        items = [
+            # moments are recorded as ISO text: shown as their date
+            (
+                _placeholder(context_expression(upstream, f.name) + ("[:10]" if f.moment else "")),
+                gettext(info.shown_labels[f.name]),
+            )
+            for f in KINDS[info.kind].shown_fields
+            if f.name in info.shown_labels  # the rest (ids) are recorded, not offered
+        ]
+        if items:
+            title = gettext("Step “%(step)s”") % {"step": labels.get(upstream) or upstream}
+            groups.append(PlaceholderGroup(title, items))
     return groups

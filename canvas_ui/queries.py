@@ -16,6 +16,8 @@ from canvas_ui.summaries import CouponInfo, SummaryContext, node_meta
 from db import crud
 from db.models import Journey, JourneyRun, SegmentEnrollment
 from db.models.customers import RFM_CLASSES
+from engine.document_parts import CONTEXT_CONDITION_FIELDS
+from engine.kinds import KINDS
 from services import runs
 from services.segments import draft_segment_trigger
 
@@ -46,9 +48,13 @@ COMMON_TAGS = (
     "高价值",
     "会员日",
 )
-#: Kinds whose context (coupon expiry, task due time, points and balance) later steps may
-#: refer to.
-CONTEXT_KINDS = ("send_coupon", "assign_guide_task", "award_points")
+#: Kinds whose recorded values a branch may compare (a coupon's redemption, a task's outcome,
+#: points and balance, whether a step failed): each kind's ``SPEC.context_fields``.
+CONTEXT_KINDS = tuple(
+    kind.value
+    for kind, spec in KINDS.items()
+    if set(spec.context_fields) & set(CONTEXT_CONDITION_FIELDS)
+)
 
 
 def coupon_infos(*, session: Session) -> dict[str, CouponInfo]:
@@ -91,10 +97,10 @@ def choice_data(*, session: Session, document: Mapping[str, Any], node_id: str) 
 def earlier_steps(
     document: Mapping[str, Any], node_id: str, labels: Mapping[str, str], ctx: SummaryContext
 ) -> list[tuple[str, str]]:
-    """What an "earlier step" picker of ``node_id`` offers: the coupon and guide-task steps
-    with a path to it, nearest first, by label (a step downstream, or on a branch that never
-    leads here, has recorded nothing yet: the compiler refuses it); steps sharing a label
-    also show their summary line."""
+    """What an "earlier step" picker of ``node_id`` offers: the steps of CONTEXT_KINDS with a
+    path to it, nearest first, by label (a step downstream, or on a branch that never leads
+    here, has recorded nothing yet: the compiler refuses it); steps sharing a label also show
+    their summary line."""
     nodes = document.get("nodes")
     by_id = {
         str(n.get("id")): n

@@ -9,7 +9,7 @@ discriminated union of every kind's node from the registry (:mod:`engine.kinds`)
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,13 +107,19 @@ class EventCountCondition(_Model):
     value: int = Field(default=1, ge=0)
 
 
+#: The recorded values a branch may compare (``ContextCondition.field``).
+ContextField = Literal["redeemed", "outcome", "issued", "failed", "points", "balance"]
+CONTEXT_CONDITION_FIELDS: tuple[str, ...] = get_args(ContextField)
+
+
 class ContextCondition(_Model):
     """Journey context: "the coupon issued at node X was redeemed", "task outcome was …"."""
 
     type: Literal["context"] = "context"
     node_id: str = Field(min_length=1)
-    #: points / balance: what an award_points step recorded ("balance at least 1000")
-    field: Literal["redeemed", "outcome", "issued", "failed", "points", "balance"] = "redeemed"
+    #: what the step ``node_id`` recorded (a kind's ``SPEC.context_fields``; the compiler
+    #: checks the step records it) — points / balance: an award_points step's
+    field: ContextField = "redeemed"
     op: CompareOp = CompareOp.EQ
     value: JsonScalar | list[JsonScalar] = True
 

@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -35,6 +35,8 @@ from db import crud
 from db.crud import opt_outs
 from db.models import Customer, Guide, OutboxMessage, UserAccount
 from engine.contact_policy import MESSAGE_CHANNELS
+from engine.document_parts import NodeKind
+from engine.kinds import KINDS
 
 #: The synthetic customer's profile (a test run's default customer, as the demo has it).
 SYNTHETIC_ID = "TEST"
@@ -84,27 +86,17 @@ class TestSent:
 
 
 def sample_context(upstream: Mapping[str, str], now: datetime) -> dict[str, dict[str, Any]]:
-    """Sample values of what each upstream step records (``{node id: kind}`` → ``ctx``),
-    shaped like the real ones (``engine.compiler.templates.CONTEXT_FIELDS``)."""
-    day = timedelta(days=1)
-    samples: dict[str, dict[str, Any]] = {
-        "send_coupon": {
-            "code": "CPN8F3K2Q",
-            "face_value": 20,
-            "expires_at": (now + 30 * day).isoformat(),
-            "issued_at": now.isoformat(),
-            "template_id": "NEW20",
-        },
-        "assign_guide_task": {"due_at": (now + 2 * day).isoformat(), "outcome": "interested"},
-        "wait_for_event": {"type": "purchase", "occurred_at": now.isoformat()},
-        "award_points": {
-            "points": 200,
-            "balance": 1200,
-            "coupon_codes": ["CPN8F3K2Q"],
-            "points_expire_at": (now + 365 * day).isoformat(),
-        },
-    }
-    return {node: dict(samples[kind]) for node, kind in upstream.items() if kind in samples}
+    """Sample values of what each upstream step records (``{node id: kind}`` → ``ctx``):
+    each kind's ``SPEC.shown_fields`` samples (a moment: ``now`` plus its offset, as ISO)."""
+    out: dict[str, dict[str, Any]] = {}
+    for node, kind in upstream.items():
+        spec = KINDS.get(NodeKind(kind)) if kind in {k.value for k in NodeKind} else None
+        if spec is not None and spec.shown_fields:
+            out[node] = {
+                f.name: (now + f.sample).isoformat() if f.moment else f.sample
+                for f in spec.shown_fields
+            }
+    return out
 
 
 def find_customer(session: Session, *, query: str) -> Customer:

@@ -38,15 +38,6 @@ CUSTOMER_FIELDS = frozenset(
 )
 
 
-#: What a step records in ``ctx.<node id>`` that a message may show, per node kind (the
-#: interpreter writes these; ``failed`` / ``error`` are there after any failed side effect).
-CONTEXT_FIELDS: dict[str, tuple[str, ...]] = {
-    "send_coupon": ("code", "face_value", "expires_at", "issued_at", "template_id"),
-    "assign_guide_task": ("due_at", "outcome"),
-    "wait_for_event": ("type", "occurred_at"),
-    "award_points": ("points", "balance", "coupon_codes", "points_expire_at"),
-}
-
 # ``{name}`` / ``{ coupon_code }`` / ``{customer.name}`` in literal text: not a placeholder in
 # Jinja (that takes double braces), so it would be sent as written.
 _SINGLE_BRACE = re.compile(
@@ -102,7 +93,6 @@ def check_template(text: str) -> TemplateCheck:
 
 
 __all__ = [
-    "CONTEXT_FIELDS",
     "CUSTOMER_FIELDS",
     "TemplateCheck",
     "TemplateLimitError",

@@ -26,7 +26,7 @@ from engine.document_parts import (
 from engine.effect_parts import NO_GUIDE_AVAILABLE, Effect, EffectContext, EffectFailed
 from engine.ir_parts import DEFAULT_CONTACT_RULE, OMIT_DEFAULT, ContactRule, StepBase
 from engine.ir_parts import OnFailure as IrOnFailure
-from engine.kinds.spec import KindSpec, StepHead
+from engine.kinds.spec import KindSpec, ShownField, StepHead
 from engine.kinds.wait import TimeWindow, Window, build_window, check_window
 from engine.runtime import SEMANTICS_V2, SEMANTICS_V3
 
@@ -383,4 +383,5 @@ SPEC = KindSpec(
     context_refs=context_refs,
     waits=True,
     example={"task_type": "call", "instructions": "回访 {{ customer.name }}"},
+    shown_fields=(ShownField("due_at", timedelta(days=2)), ShownField("outcome", "interested")),
 )

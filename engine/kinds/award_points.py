@@ -30,7 +30,7 @@ from engine.effect_parts import Effect, EffectContext, EffectFailed, RunRecord
 from engine.ir_parts import OnFailure as IrOnFailure
 from engine.ir_parts import StepBase
 from engine.kinds.send_coupon import CouponIssued, IssueCouponRequest, simulate_issue_coupon
-from engine.kinds.spec import KindSpec, StepHead
+from engine.kinds.spec import KindSpec, ShownField, StepHead
 from engine.runtime import LOCAL_DB_EFFECTS
 
 if TYPE_CHECKING:
@@ -330,4 +330,10 @@ SPEC = KindSpec(
         "coupon_template_ids": ["NEW20"],
         "reason": "生日礼",
     },
+    shown_fields=(
+        ShownField("points", 200),
+        ShownField("balance", 1200),
+        ShownField("coupon_codes", "CPN8F3K2Q"),
+        ShownField("points_expire_at", timedelta(days=365)),
+    ),
 )

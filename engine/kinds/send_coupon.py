@@ -30,7 +30,7 @@ from engine.effect_parts import (
 )
 from engine.ir_parts import DEFAULT_CONTACT_RULE, OMIT_DEFAULT, ContactRule, StepBase
 from engine.ir_parts import OnFailure as IrOnFailure
-from engine.kinds.spec import KindSpec, StepHead
+from engine.kinds.spec import KindSpec, ShownField, StepHead
 from engine.kinds.wait import TimeWindow, Window, build_window, check_window
 from engine.runtime import LOCAL_DB_EFFECTS
 
@@ -231,4 +231,11 @@ SPEC = KindSpec(
     failure_ports={IrOnFailure.CONTINUE: NEXT, IrOnFailure.EXIT: None, IrOnFailure.PORT: FAILED},
     context_fields=("expires_at", "issued_at", "redeemed", "issued", "failed", "capped"),
     example={"coupon_template_id": "NEW20"},
+    shown_fields=(
+        ShownField("code", "CPN8F3K2Q"),
+        ShownField("face_value", 20),
+        ShownField("expires_at", timedelta(days=30)),
+        ShownField("issued_at", timedelta(0)),
+        ShownField("template_id", "NEW20"),
+    ),
 )

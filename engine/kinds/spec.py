@@ -12,6 +12,7 @@ runtime take what they need from there.
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.document_parts import NodeBase, NodeKind
@@ -32,6 +33,21 @@ class StepHead:
     node_id: str
     label: str
     transitions: tuple[Transition, ...]
+
+
+@dataclass(frozen=True)
+class ShownField:
+    """A value a step records in ``ctx.<node>`` that a later message or task text may show
+    (the placeholder picker offers it; previews fill it with ``sample``)."""
+
+    name: str
+    #: a preview's stand-in value; a timedelta: a moment that far from the preview's now
+    #: (recorded as ISO text, shown as its date)
+    sample: Any
+
+    @property
+    def moment(self) -> bool:
+        return isinstance(self.sample, timedelta)
 
 
 def _no_validation(node: Any, ctx: "Context", diags: "Diagnostics") -> None:
@@ -73,6 +89,9 @@ class KindSpec:
     failure_ports: Mapping[OnFailure, str | None] = field(default_factory=dict)
     #: the ``ctx.<node>.<field>`` fields its step records that other nodes may read
     context_fields: tuple[str, ...] = ()
+    #: what its step records that a later message or task text may show (the picker's
+    #: fields, in its order, with preview samples)
+    shown_fields: tuple[ShownField, ...] = ()
     #: the ``(node id, field)`` context references of a node (field None: any)
     context_refs: Callable[[Any], list[tuple[str, str | None]]] = _no_refs
     #: a customer's time passes at this kind (a loop must contain one)

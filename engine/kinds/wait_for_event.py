@@ -11,7 +11,7 @@ from engine.compiler import common
 from engine.compiler.diagnostics import Diagnostics
 from engine.document_parts import Duration, NodeBase, NodeKind, PropertyFilter, TimeUnit, _Model
 from engine.ir_parts import Filter, StepBase
-from engine.kinds.spec import KindSpec, StepHead
+from engine.kinds.spec import KindSpec, ShownField, StepHead
 from engine.runtime import EVENT_BUFFER_LIMIT, CustomerEventIn
 
 if TYPE_CHECKING:
@@ -139,4 +139,5 @@ SPEC = KindSpec(
     run=run,
     waits=True,
     example={"event_type": "purchase", "timeout": {"amount": 3, "unit": "days"}},
+    shown_fields=(ShownField("type", "purchase"), ShownField("occurred_at", timedelta(0))),
 )

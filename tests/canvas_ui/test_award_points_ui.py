@@ -55,7 +55,11 @@ def test_a_message_after_an_award_offers_its_values() -> None:
 
 def test_a_branch_can_pick_the_award_step() -> None:
     doc = _document()
-    assert ("p", "生日积分") in earlier_steps(doc, "b", node_labels(doc), SummaryContext())
+    offered = earlier_steps(doc, "b", node_labels(doc), SummaryContext())
+    assert ("p", "生日积分") in offered
+    # from the registry: every kind whose recorded values a branch compares, e.g. whether
+    # the message failed
+    assert [i for i, _name in offered] == ["m", "p"]
 
 
 def test_the_panel_labels_the_award_fields_in_both_languages() -> None:

@@ -207,3 +207,20 @@ def test_the_wecom_app_test_provider_sends_an_app_message() -> None:
     delivery = provider.deliver(message)
     assert stub.sent == [("li.hq", "标题\n正文")]
     assert (delivery.status, delivery.provider_message_id) == ("sent", "msg-1")
+
+
+def test_sample_values_of_earlier_steps_come_from_each_kinds_shown_fields() -> None:
+    from datetime import UTC, datetime
+
+    from engine.kinds import KINDS
+    from services.message_preview import sample_context
+
+    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    upstream = {k.value: k.value for k in KINDS}
+    samples = sample_context({**upstream, "junk": "no_such_kind"}, now)
+    assert set(samples) == {k.value for k, s in KINDS.items() if s.shown_fields}
+    assert samples["send_coupon"]["code"] == "CPN8F3K2Q"
+    assert samples["send_coupon"]["expires_at"].startswith("2026-04-01")  # now + 30 days
+    assert samples["award_points"]["points_expire_at"].startswith("2027-03-02")
+    for kind, values in samples.items():
+        assert set(values) == {f.name for f in KINDS[kind].shown_fields}  # type: ignore[index]

@@ -12,11 +12,13 @@ from sqlmodel import Session
 from activities.rendering import customer_variables
 from canvas_ui.diagnostics import node_labels
 from canvas_ui.i18n import use_locale
-from canvas_ui.placeholders import CONTEXT_LABELS, CUSTOMER_LABELS, placeholder_groups
+from canvas_ui.kinds import KINDS as CANVAS_KINDS
+from canvas_ui.placeholders import CUSTOMER_LABELS, placeholder_groups
 from db.models import Customer, Guide, Region, Store
 from engine.compiler import compile_document
-from engine.compiler.templates import CONTEXT_FIELDS, CUSTOMER_FIELDS
+from engine.compiler.templates import CUSTOMER_FIELDS
 from engine.effects import CustomerFacts
+from engine.kinds import KINDS as ENGINE_KINDS
 from engine.simulation import CouponTemplateSpec, SandboxWorld, ScriptItem, simulate
 from tests.canvas_ui.harness import create_journey, linear_document
 from tests.engine.sim import journey_doc
@@ -65,8 +67,21 @@ def test_customer_fields_are_what_the_worker_provides() -> None:
     provided = customer_variables(customer, Store(id="S1", name="徐汇店"), Guide(id="G1"))
     assert set(provided) == CUSTOMER_FIELDS
     assert set(CUSTOMER_LABELS) <= CUSTOMER_FIELDS
-    for kind, fields in CONTEXT_LABELS.items():
-        assert {name for name, _label, _keep in fields} <= set(CONTEXT_FIELDS[kind])
+
+
+
+def test_step_fields_come_from_the_kind_registry() -> None:
+    """A kind declares what its step records for texts (``SPEC.shown_fields``) and its
+    canvas entry labels them: a label for a field the kind does not record fails here."""
+    for kind, info in CANVAS_KINDS.items():
+        recorded = {f.name for f in ENGINE_KINDS[kind].shown_fields}
+        assert set(info.shown_labels) <= recorded, kind
+    assert {k.value for k, info in CANVAS_KINDS.items() if info.shown_labels} == {
+        "send_coupon",
+        "assign_guide_task",
+        "wait_for_event",
+        "award_points",
+    }
 
 
 def test_groups_are_the_customer_and_upstream_steps_by_label() -> None:
