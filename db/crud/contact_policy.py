@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, text
+from sqlalchemy import Table, and_, bindparam, func, literal, or_, text
 from sqlmodel import Session, col, select
 
 from db.crud._util import aware
@@ -501,6 +501,54 @@ class CheckReads:
     zone: ZoneInfo
 
 
+# A check runs on every message, coupon and task: its statements are built once (bound
+# parameters) and run as Core on the session's connection — building an expression and the
+# ORM's execute path cost more CPU than the statement itself (bench.contact_policy).
+
+#: The stored decision of ``:key`` and the policy, in one row (either may be missing).
+_CHECK_READ = (
+    select(
+        ContactPolicyRow.quiet_start,
+        ContactPolicyRow.quiet_end,
+        ContactPolicyRow.caps,
+        ContactPolicyRow.fallback_timezone,
+        ContactLedgerEntry.outcome,
+        ContactLedgerEntry.rule,
+        ContactLedgerEntry.until,
+        ContactLedgerEntry.detail,
+    )
+    .select_from(select(literal(1).label("one")).subquery())
+    .outerjoin(ContactPolicyRow, col(ContactPolicyRow.id) == POLICY_ROW_ID)
+    .outerjoin(ContactLedgerEntry, col(ContactLedgerEntry.decision_key) == bindparam("key"))
+)
+_LEDGER_READ = select(
+    ContactLedgerEntry.decision_key,
+    ContactLedgerEntry.customer_id,
+    ContactLedgerEntry.outcome,
+    ContactLedgerEntry.rule,
+    ContactLedgerEntry.until,
+    ContactLedgerEntry.detail,
+    ContactLedgerEntry.at,
+    ContactLedgerEntry.channel,
+    ContactLedgerEntry.category,
+)
+_STORED_KEYS = col(ContactLedgerEntry.decision_key).in_(bindparam("keys", expanding=True))
+#: Decisions stored under ``:keys`` (a racing retry's).
+_STORED = _LEDGER_READ.where(_STORED_KEYS)
+#: The same, and the contacts of ``:customers`` sent in ``(:first, :last]`` (what caps count).
+_STORED_AND_COUNTED = _LEDGER_READ.where(
+    or_(
+        _STORED_KEYS,
+        and_(
+            col(ContactLedgerEntry.customer_id).in_(bindparam("customers", expanding=True)),
+            col(ContactLedgerEntry.outcome) == "sent",
+            col(ContactLedgerEntry.at) > bindparam("first"),
+            col(ContactLedgerEntry.at) <= bindparam("last"),
+        ),
+    )
+)
+
+
 def read_check(
     *,
     reads: Session,
@@ -510,11 +558,13 @@ def read_check(
 ) -> CheckReads:
     """The reads of ``check`` that need no lock (in ``reads``, a read session): its stored
     decision, the policy and the customer's zone — from ``zone_names`` (the customer's own
-    and their store's zone, when the caller has read them already), else read."""
-    stored = reads.exec(
-        select(ContactLedgerEntry).where(col(ContactLedgerEntry.decision_key) == check.decision_key)
-    ).first()
-    policy, fallback_zone = read_policy(session=reads)
+    and their store's zone, when the caller has read them already), else read. The stored
+    decision and the policy are one statement (a check is on every message, coupon and
+    task: each round trip is another turn for the GIL among the worker's threads)."""
+    found = reads.connection().execute(_CHECK_READ, {"key": check.decision_key}).one()
+    quiet_start, quiet_end, caps, fallback_zone, outcome, rule, until, detail = found
+    policy = _policy_of(quiet_start, quiet_end, caps or [])
+    stored = _recorded(outcome, rule, until, detail) if outcome is not None else None
     fallback = fallback_zone or default_zone
     if zone_names is not None:
         zone = _first_zone(*zone_names, fallback)
@@ -522,7 +572,7 @@ def read_check(
         zone = customer_zones(session=reads, customer_ids=[check.customer_id], default=fallback)[
             check.customer_id
         ]
-    return CheckReads(_decision_of(stored) if stored is not None else None, policy, zone)
+    return CheckReads(stored, policy, zone)
 
 
 def settled(check: ContactCheck, seen: CheckReads) -> PolicyDecision | None:
@@ -574,6 +624,10 @@ def decide_in_action(*, session: Session, check: ContactCheck, seen: CheckReads)
     return answer
 
 
+#: The ledger's table (its records are written as plain rows, Core: no ORM bulk machinery).
+LEDGER = cast(Table, ContactLedgerEntry.__table__)
+
+
 def _decide_batch(
     session: Session,
     policy: ContactPolicy,
@@ -594,30 +648,25 @@ def _decide_batch(
     # one statement under the lock: decisions stored by a racing retry, and every
     # customer's contacts the caps count
     keys = [c.decision_key for _, c in todo]
-    wanted: ColumnElement[bool] = col(ContactLedgerEntry.decision_key).in_(keys)
     widest = max((cap.window_days for cap in policy.caps), default=0)
     counted: dict[str, list[Contact]] = {c.customer_id: [] for _, c in todo}
     last = max(c.at for _, c in todo)
+    first = min(c.at for _, c in todo) - timedelta(days=widest)
+    connection = session.connection()
     if widest:
-        first = min(c.at for _, c in todo) - timedelta(days=widest)
-        wanted = or_(
-            wanted,
-            and_(
-                col(ContactLedgerEntry.customer_id).in_(list(counted)),
-                col(ContactLedgerEntry.outcome) == "sent",
-                col(ContactLedgerEntry.at) > first,
-                col(ContactLedgerEntry.at) <= last,
-            ),
-        )
+        params = {"keys": keys, "customers": list(counted), "first": first, "last": last}
+        found = connection.execute(_STORED_AND_COUNTED, params)
+    else:
+        found = connection.execute(_STORED, {"keys": keys})
     stored: dict[str, PolicyDecision] = {}
     key_set = set(keys)
-    for r in session.exec(select(ContactLedgerEntry).where(wanted)):
-        if r.decision_key in key_set:
-            stored[r.decision_key] = _decision_of(r)
-        if widest and r.outcome == "sent" and r.customer_id in counted:
-            at = aware(r.at) or last
+    for key, cid, outcome, rule, until, detail, moment, channel, category in found:
+        if key in key_set:
+            stored[key] = _recorded(outcome, rule, until, detail)
+        if widest and outcome == "sent" and cid in counted:
+            at = aware(moment) or last
             if first < at <= last:
-                counted[r.customer_id].append(Contact(at, r.channel, r.category))
+                counted[cid].append(Contact(at, channel, category))
     rows: list[dict[str, Any]] = []
     for i, c in todo:
         existing = stored.get(c.decision_key)
@@ -659,7 +708,7 @@ def _decide_batch(
         answers[i] = decision
     if rows:
         # plain rows, one executemany: no unit-of-work objects for records nobody reads back
-        session.execute(insert(ContactLedgerEntry), rows)
+        connection.execute(LEDGER.insert(), rows)
     if commit:
         session.commit()
     else:
