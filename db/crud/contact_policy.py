@@ -19,6 +19,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Table, and_, bindparam, func, literal, or_, text
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from db.crud._util import aware
@@ -507,30 +508,30 @@ class CheckReads:
 
 #: The stored decision of ``:key`` and the policy, in one row (either may be missing).
 _CHECK_READ = (
-    select(
-        ContactPolicyRow.quiet_start,
-        ContactPolicyRow.quiet_end,
-        ContactPolicyRow.caps,
-        ContactPolicyRow.fallback_timezone,
-        ContactLedgerEntry.outcome,
-        ContactLedgerEntry.rule,
-        ContactLedgerEntry.until,
-        ContactLedgerEntry.detail,
+    core_select(
+        col(ContactPolicyRow.quiet_start),
+        col(ContactPolicyRow.quiet_end),
+        col(ContactPolicyRow.caps),
+        col(ContactPolicyRow.fallback_timezone),
+        col(ContactLedgerEntry.outcome),
+        col(ContactLedgerEntry.rule),
+        col(ContactLedgerEntry.until),
+        col(ContactLedgerEntry.detail),
     )
-    .select_from(select(literal(1).label("one")).subquery())
+    .select_from(core_select(literal(1).label("one")).subquery())
     .outerjoin(ContactPolicyRow, col(ContactPolicyRow.id) == POLICY_ROW_ID)
     .outerjoin(ContactLedgerEntry, col(ContactLedgerEntry.decision_key) == bindparam("key"))
 )
-_LEDGER_READ = select(
-    ContactLedgerEntry.decision_key,
-    ContactLedgerEntry.customer_id,
-    ContactLedgerEntry.outcome,
-    ContactLedgerEntry.rule,
-    ContactLedgerEntry.until,
-    ContactLedgerEntry.detail,
-    ContactLedgerEntry.at,
-    ContactLedgerEntry.channel,
-    ContactLedgerEntry.category,
+_LEDGER_READ = core_select(
+    col(ContactLedgerEntry.decision_key),
+    col(ContactLedgerEntry.customer_id),
+    col(ContactLedgerEntry.outcome),
+    col(ContactLedgerEntry.rule),
+    col(ContactLedgerEntry.until),
+    col(ContactLedgerEntry.detail),
+    col(ContactLedgerEntry.at),
+    col(ContactLedgerEntry.channel),
+    col(ContactLedgerEntry.category),
 )
 _STORED_KEYS = col(ContactLedgerEntry.decision_key).in_(bindparam("keys", expanding=True))
 #: Decisions stored under ``:keys`` (a racing retry's).
@@ -625,7 +626,7 @@ def decide_in_action(*, session: Session, check: ContactCheck, seen: CheckReads)
 
 
 #: The ledger's table (its records are written as plain rows, Core: no ORM bulk machinery).
-LEDGER = cast(Table, ContactLedgerEntry.__table__)
+LEDGER = cast(Table, ContactLedgerEntry.__table__)  # type: ignore[attr-defined]
 
 
 def _decide_batch(
