@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,10 +26,29 @@ STOP_WITHIN_S = 10
 START_WITHIN_S = 180  # a dev server, migrations and three Python processes on a busy machine
 
 
+def _local_port_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_PICKED: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port *below* the kernel's ephemeral range: a port bound to 0 elsewhere (other
+    tests running alongside, their clients' outgoing connections) is never given one of
+    these, so nobody takes it between this pick and ``journeys up`` binding it (a port
+    picked by binding to 0 and closing could be handed out again at once: EADDRINUSE)."""
+    low = _local_port_range()[0]
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        if port not in _PICKED and _port_free(port):
+            _PICKED.add(port)
+            return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 def _port_free(port: int) -> bool:
