@@ -45,6 +45,14 @@ def test_save_as_template_asks_for_a_name(page: Page, client_for: Any, artifacts
     assert "等三天" in labels and "入口" in labels, labels
     assert not {"entry", "wait", "send_coupon", "exit"} & set(labels), labels
     page.screenshot(path=str(artifacts / "gallery-saved-template.png"), full_page=True)
+
+    # deleting it asks in the app's own dialog, never the browser's confirm()
+    page.on("dialog", lambda d: (_ for _ in ()).throw(AssertionError(d.message)))
+    card.get_by_role("button", name="删除").click()
+    ask = page.locator("dialog.confirm-dialog")
+    expect(ask).to_contain_text("删除这个模板")
+    ask.locator('[data-confirm="ok"]').click()
+    expect(page.locator("#saved-templates article h3", has_text="店庆回访模板")).to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]
 
 

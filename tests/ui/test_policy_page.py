@@ -69,4 +69,25 @@ def test_edit_the_contact_policy(page: Page, artifacts: Path, canvas_app: FastAP
     expect(changes.nth(0).locator("td").nth(1)).to_have_text("hq")
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar at the top of the shot
     page.screenshot(path=str(artifacts / "policy-page.png"), full_page=True)
+
+    # points per step (issue 13): refused in place, then saved and listed
+    page.locator("#pol-max_points_per_step").fill("很多")
+    page.locator("#points-rule-form button[type=submit]").click()
+    expect(page.locator("#polerr-max_points_per_step")).to_contain_text("1 到 1,000,000")
+    page.locator("#pol-max_points_per_step").fill("2000")
+    page.locator("#points-rule-form button[type=submit]").click()
+    expect(page.locator("#policy .notice.ok")).to_have_text("已保存。")
+    expect(page.locator("#change-table tbody tr").nth(0)).to_contain_text("每步积分上限")
+
+    # removing a cap asks in the app's own dialog (never the browser's confirm()); Cancel
+    # keeps it
+    page.on("dialog", lambda d: (_ for _ in ()).throw(AssertionError(d.message)))
+    page.locator('#cap-table tr[data-cap="mkt7"] button[type=submit]').click()
+    dialog = page.locator("dialog.confirm-dialog")
+    expect(dialog).to_contain_text("mkt7")
+    dialog.get_by_role("button", name="取消").click()
+    expect(page.locator('#cap-table tr[data-cap="mkt7"]')).to_have_count(1)
+    page.locator('#cap-table tr[data-cap="mkt7"] button[type=submit]').click()
+    dialog.locator('[data-confirm="ok"]').click()
+    expect(page.locator('#cap-table tr[data-cap="mkt7"]')).to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]

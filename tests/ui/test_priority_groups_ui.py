@@ -66,8 +66,8 @@ def test_group_settings(
     expect(row.locator('[data-priority="1"]')).to_contain_text("VIP 复购")
     expect(row.locator('[data-priority="2"]')).to_contain_text("新品推荐")
     page.screenshot(path=str(artifacts / "priority-groups-policy.png"), full_page=True)
-    page.on("dialog", lambda d: d.accept())
     row.locator("button", has_text="删除").click()
+    page.locator('dialog.confirm-dialog [data-confirm="ok"]').click()  # the app's own dialog
     expect(page.locator("#toast")).to_contain_text("VIP 复购")
     expect(page.locator('#group-table tr[data-group="会员营销"]')).to_have_count(1)
     assert page.errors == []  # type: ignore[attr-defined]
