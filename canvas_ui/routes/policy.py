@@ -211,9 +211,8 @@ def set_points_per_step(
     field = "max_points_per_step"
     raw = max_points_per_step.strip().replace(",", "")
     try:
-        changed = policy.set_max_points_per_step(
-            session=session, most=int(raw) if raw.isdigit() else 0, by=actor.username
-        )
+        most = int(raw) if raw.isascii() and raw.isdigit() else 0  # "2,000" too; else refused
+        changed = policy.set_max_points_per_step(session=session, most=most, by=actor.username)
     except policy.PolicyInputError:
         return _page(
             request,

@@ -141,6 +141,9 @@ def test_points_per_step_refuses_bad_input_naming_the_field(client: TestClient) 
         r = client.put("/api/policy/points", json={"max_points_per_step": bad})
         assert r.status_code == 422 and "max_points_per_step" in r.json()["detail"]
     assert client.put("/api/policy/points", json={"max_points_per_step": "lots"}).status_code == 422
+    for text in ("²", "1e3", "-3", ""):
+        odd = client.post("/policy/points", data={"max_points_per_step": text}, headers=HX)
+        assert odd.status_code == 422, text
     page = client.post("/policy/points", data={"max_points_per_step": "lots"}, headers=HX)
     assert page.status_code == 422
     assert 'id="polerr-max_points_per_step"' in page.text and 'value="lots"' in page.text
