@@ -69,7 +69,6 @@ def test_customer_fields_are_what_the_worker_provides() -> None:
     assert set(CUSTOMER_LABELS) <= CUSTOMER_FIELDS
 
 
-
 def test_step_fields_come_from_the_kind_registry() -> None:
     """A kind declares what its step records for texts (``SPEC.shown_fields``) and its
     canvas entry labels them: a label for a field the kind does not record fails here."""
