@@ -33,8 +33,8 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities._time import iso, parse_instant
-from activities.facts import member_since
+from activities._time import parse_instant
+from activities.facts import profile_facts
 from audiences import compile_segment, count, page_ids, parse_definition
 from db import crud
 from db.crud import priority_groups as groups
@@ -441,32 +441,13 @@ class EnrollmentActivities:
         seen: dict[str, ContactRecency],
         now: datetime,
     ) -> CustomerFacts:
-        m = metrics.get(c.id)
-        r = seen.get(c.id) or ContactRecency()
-        return CustomerFacts(
-            customer_id=c.id,
-            found=True,
-            name=c.name,
-            member_level=c.member_level,
-            store_id=c.store_id,
-            guide_id=c.guide_id,
-            tags=list(c.tags),
-            attributes=dict(c.attributes),
-            rfm_class=c.rfm_class,
-            birthday=c.birthday.isoformat() if c.birthday else None,
-            timezone=c.timezone,
+        return profile_facts(
+            c,
             store_timezone=zones.get(c.store_id or "", c.timezone),
-            opted_out_channels=list(c.opted_out_channels),
+            metrics=metrics.get(c.id),
+            points=points.get(c.id, 0),
+            seen=seen.get(c.id) or ContactRecency(),
             as_of=now.isoformat(),
-            member_since=member_since(c),
-            last_purchase_at=iso(c.last_purchase_at) if c.last_purchase_at else None,
-            purchase_interval_median_days=m.purchase_interval_median_days if m else None,
-            lifecycle_stage=m.lifecycle_stage if m else None,
-            points_balance=points.get(c.id, 0),
-            last_contacted_at=iso(r.last_at) if r.last_at else None,
-            last_contacted_channel=r.last_channel,
-            contacts_7d=r.contacts_7d,
-            contacts_30d=r.contacts_30d,
         )
 
     def _record(self, started: dict[int, str], failed: list[int]) -> None:

@@ -14,6 +14,7 @@ from db.crud.contact_policy import contact_recency
 from db.crud.points import points_balance
 from db.models import Customer
 from db.models.segments import CustomerMetrics
+from engine.contact_policy import ContactRecency
 from engine.effects import CouponState, CustomerFacts, FactsRequest
 
 
@@ -48,19 +49,35 @@ def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
         for c in crud.get_issued_coupons(session=session, coupon_ids=request.coupon_ids)
         if c.customer_id == customer.id
     }
-    metrics = session.get(CustomerMetrics, customer.id)
-    seen = contact_recency(session=session, customer_id=customer.id, as_of=as_of)
-    return CustomerFacts(
-        last_contacted_at=iso(seen.last_at) if seen.last_at else None,
-        last_contacted_channel=seen.last_channel,
-        contacts_7d=seen.contacts_7d,
-        contacts_30d=seen.contacts_30d,
+    return profile_facts(
+        customer,
+        store_timezone=store.timezone if store else customer.timezone,
+        metrics=session.get(CustomerMetrics, customer.id),
+        points=points_balance(session=session, customer_id=customer.id, as_of=as_of),
+        seen=contact_recency(session=session, customer_id=customer.id, as_of=as_of),
+        as_of=request.as_of,
         segments=_memberships(session, customer.id, request.segment_ids, as_of),
-        member_since=member_since(customer),
-        last_purchase_at=iso(customer.last_purchase_at) if customer.last_purchase_at else None,
-        purchase_interval_median_days=metrics.purchase_interval_median_days if metrics else None,
-        lifecycle_stage=metrics.lifecycle_stage if metrics else None,
-        points_balance=points_balance(session=session, customer_id=customer.id, as_of=as_of),
+        event_counts=counts,
+        coupons=coupons,
+    )
+
+
+def profile_facts(
+    customer: Customer,
+    *,
+    store_timezone: str,
+    metrics: CustomerMetrics | None,
+    points: int,
+    seen: ContactRecency,
+    as_of: str,
+    segments: dict[str, bool] | None = None,
+    event_counts: dict[str, int] | None = None,
+    coupons: dict[str, CouponState] | None = None,
+) -> CustomerFacts:
+    """A found customer's facts from what the caller read: ``load_facts`` for one customer,
+    the enrollment pages' snapshots for a page of them (set-based reads). One builder, so a
+    new profile fact or metric reaches both."""
+    return CustomerFacts(
         customer_id=customer.id,
         found=True,
         name=customer.name,
@@ -72,11 +89,21 @@ def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
         rfm_class=customer.rfm_class,
         birthday=customer.birthday.isoformat() if customer.birthday else None,
         timezone=customer.timezone,
-        store_timezone=store.timezone if store else customer.timezone,
+        store_timezone=store_timezone,
         opted_out_channels=list(customer.opted_out_channels),
-        event_counts=counts,
-        coupons=coupons,
-        as_of=request.as_of,
+        as_of=as_of,
+        member_since=member_since(customer),
+        last_purchase_at=iso(customer.last_purchase_at) if customer.last_purchase_at else None,
+        purchase_interval_median_days=metrics.purchase_interval_median_days if metrics else None,
+        lifecycle_stage=metrics.lifecycle_stage if metrics else None,
+        points_balance=points,
+        last_contacted_at=iso(seen.last_at) if seen.last_at else None,
+        last_contacted_channel=seen.last_channel,
+        contacts_7d=seen.contacts_7d,
+        contacts_30d=seen.contacts_30d,
+        segments=segments or {},
+        event_counts=event_counts or {},
+        coupons=coupons or {},
     )
 
 
