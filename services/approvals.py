@@ -21,10 +21,8 @@ from sqlmodel import Session, col, select
 from db import crud
 from db.crud import backtests
 from db.crud import contact_policy as policy_crud
-from db.crud.audit import add_policy_changes
 from db.errors import NotFoundError
 from db.models import JourneyApproval, JourneyVersion, utcnow
-from db.models.contact_policy import POLICY_ROW_ID, ContactPolicyRow, PolicyChange
 from db.session import begin_write, end_transaction, in_thread
 from engine.compiler import Diagnostic
 from engine.document_diff import diff_counts, diff_documents, diff_summary
@@ -73,23 +71,13 @@ def requires_approval(*, session: Session) -> bool:
 def set_requires_approval(*, session: Session, required: bool, by: str) -> bool:
     """Switch the setting (admin / HQ, the policy page); recorded with the policy's changes
     (``publish_requires_approval``: ``off`` → ``on``) and in the audit log."""
-    begin_write(session)
-    row = session.get(ContactPolicyRow, POLICY_ROW_ID)
-    if row is None:
-        row = ContactPolicyRow(id=POLICY_ROW_ID)
-    if row.publish_requires_approval != required:
-        change = PolicyChange(
-            by=by,
-            subject="publish_requires_approval",
-            old="on" if row.publish_requires_approval else "off",
-            new="on" if required else "off",
-        )
-        session.add(change)
-        add_policy_changes(session, [change])
-        row.publish_requires_approval = required
-        row.updated_at, row.updated_by = utcnow(), by
-        session.add(row)
-    session.commit()
+    policy_crud.set_policy_setting(
+        session=session,
+        name="publish_requires_approval",
+        value=required,
+        by=by,
+        words=lambda on: "on" if on else "off",
+    )
     return required
 
 

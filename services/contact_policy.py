@@ -189,6 +189,11 @@ def set_guide_capacity(
         raise PolicyInputError(f"capacity-{guide_id}", "no such guide") from exc
 
 
+def max_points_per_step(*, session: Session) -> int:
+    """The chain's most points one award_points step may give (the policy row)."""
+    return crud.get_policy_row(session=session).max_points_per_step
+
+
 def set_max_points_per_step(*, session: Session, most: int, by: str) -> PolicyChange | None:
     """Set the chain's most points one award_points step may give (1 – 1,000,000), recorded
     with the policy changes. Journeys are checked against it when they are next compiled (a
@@ -197,4 +202,4 @@ def set_max_points_per_step(*, session: Session, most: int, by: str) -> PolicyCh
         raise PolicyInputError(
             "max_points_per_step", f"between 1 and {MAX_POINTS_PER_STEP_CEILING:,}"
         )
-    return crud.set_max_points_per_step(session=session, most=most, by=by)
+    return crud.set_policy_setting(session=session, name="max_points_per_step", value=most, by=by)

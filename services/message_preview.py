@@ -35,7 +35,6 @@ from db import crud
 from db.crud import opt_outs
 from db.models import Customer, Guide, OutboxMessage, UserAccount
 from engine.contact_policy import MESSAGE_CHANNELS
-from engine.document_parts import NodeKind
 from engine.kinds import KINDS
 
 #: The synthetic customer's profile (a test run's default customer, as the demo has it).
@@ -88,15 +87,15 @@ class TestSent:
 def sample_context(upstream: Mapping[str, str], now: datetime) -> dict[str, dict[str, Any]]:
     """Sample values of what each upstream step records (``{node id: kind}`` → ``ctx``):
     each kind's ``SPEC.shown_fields`` samples (a moment: ``now`` plus its offset, as ISO)."""
-    out: dict[str, dict[str, Any]] = {}
-    for node, kind in upstream.items():
-        spec = KINDS.get(NodeKind(kind)) if kind in {k.value for k in NodeKind} else None
-        if spec is not None and spec.shown_fields:
-            out[node] = {
-                f.name: (now + f.sample).isoformat() if f.moment else f.sample
-                for f in spec.shown_fields
-            }
-    return out
+    specs = {kind.value: spec for kind, spec in KINDS.items()}
+    return {
+        node: {
+            f.name: (now + f.sample).isoformat() if f.moment else f.sample
+            for f in specs[kind].shown_fields
+        }
+        for node, kind in upstream.items()
+        if kind in specs and specs[kind].shown_fields
+    }
 
 
 def find_customer(session: Session, *, query: str) -> Customer:

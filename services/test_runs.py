@@ -28,8 +28,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
-
 from db.crud import contact_policy as policy_crud
 from engine import ir
 from engine.compiler import compile_document
@@ -320,11 +318,6 @@ def check_outcomes(journey: ir.CompiledJourney, lines: list[ScriptLine]) -> None
 
 def _at_node(node_id: str | None) -> str:
     return f" at {node_id!r}" if node_id else ""
-
-
-def max_points_per_step(*, session: Session) -> int:
-    """The chain's most points one award_points step may give (its policy row)."""
-    return policy_crud.get_policy_row(session=session).max_points_per_step
 
 
 def compile_draft(

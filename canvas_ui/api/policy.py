@@ -89,7 +89,7 @@ class PointsBody(BaseModel):
 @router.get("/policy/points")
 def get_points_rule(session: SessionDep) -> dict[str, int]:
     """The most points one award_points step may give (the chain's setting)."""
-    return {"max_points_per_step": policy.view(session=session).policy.max_points_per_step}
+    return {"max_points_per_step": policy.max_points_per_step(session=session)}
 
 
 @router.put("/policy/points")

@@ -25,7 +25,7 @@ from canvas_ui.unit_of_work import UnitOfWorkRoute
 from db import crud
 from db.models import Journey
 from db.session import in_thread
-from services import replay, runs, test_runs
+from services import contact_policy, replay, runs, test_runs
 from services.run_explain import RunExplanation
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
@@ -369,7 +369,7 @@ def run_test_run(journey_id: str, body: TestRunIn, session: SessionDep) -> JSONR
             journey.draft_document,
             journey_id=journey.id,
             coupon_templates=set(coupons),
-            max_points_per_step=test_runs.max_points_per_step(session=session),
+            max_points_per_step=contact_policy.max_points_per_step(session=session),
         )
         script = test_runs.parse_script(body.script)
         facts = test_runs.facts_for(

@@ -187,18 +187,21 @@ def set_guide_capacity(
     return change
 
 
-def set_max_points_per_step(*, session: Session, most: int, by: str) -> PolicyChange | None:
-    """Set the chain's most points one award_points step may give, recorded like a policy
-    change (``max_points_per_step``: old → new). None when it was already ``most``."""
+def set_policy_setting(
+    *, session: Session, name: str, value: Any, by: str, words: Callable[[Any], str] = str
+) -> PolicyChange | None:
+    """Set one of the chain's settings on the policy row (``name``: its column, e.g.
+    ``max_points_per_step``, ``publish_requires_approval``), recorded like a policy change
+    (subject ``name``, old → new in ``words``) and in the audit log; committed. None when it
+    was ``value`` already."""
     begin_write(session)
     row = session.get(ContactPolicyRow, POLICY_ROW_ID) or ContactPolicyRow(id=POLICY_ROW_ID)
-    if row.max_points_per_step == most:
+    old = getattr(row, name)
+    if old == value:
         session.commit()
         return None
-    change = PolicyChange(
-        by=by, subject="max_points_per_step", old=str(row.max_points_per_step), new=str(most)
-    )
-    row.max_points_per_step = most
+    change = PolicyChange(by=by, subject=name, old=words(old), new=words(value))
+    setattr(row, name, value)
     row.updated_at, row.updated_by = utcnow(), by
     session.add_all([row, change])
     add_policy_changes(session, [change])
