@@ -97,7 +97,12 @@ def _no_native_dialogs(page: Page) -> list[str]:
 
 def _open_chase(page: Page, scope: str) -> None:
     """Click a Chase button and wait for the app's answer (a slow CI machine gets 15 s, and a
-    failed answer names its status instead of a missing dialog)."""
+    failed answer names its status instead of a missing dialog). The page draws its chart
+    after load (ECharts, deferred) and the table moves down with it: click once the chart is
+    drawn, or the click can land where the button was (no request at all)."""
+    if page.locator('[data-echart="tasks"]').count():
+        expect(page.locator('[data-echart="tasks"] canvas').first).to_be_attached(timeout=15_000)
+    page.wait_for_load_state("networkidle")
     with page.expect_response(
         lambda r: "/tasks/chase/confirm" in r.url and r.request.method == "GET", timeout=15_000
     ) as answer:
