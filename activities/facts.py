@@ -16,6 +16,7 @@ from db.models import Customer
 from db.models.segments import CustomerMetrics
 from engine.contact_policy import ContactRecency
 from engine.effects import CouponState, CustomerFacts, FactsRequest
+from engine.metrics import STORED_METRICS
 
 
 def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
@@ -101,6 +102,7 @@ def profile_facts(
         last_contacted_channel=seen.last_channel,
         contacts_7d=seen.contacts_7d,
         contacts_30d=seen.contacts_30d,
+        metrics={m.name: getattr(metrics, m.name) for m in STORED_METRICS} if metrics else {},
         segments=segments or {},
         event_counts=event_counts or {},
         coupons=coupons or {},

@@ -43,6 +43,7 @@ from db.crud.points import live_points_filter
 from db.models import Customer, CustomerEvent, IssuedCoupon, Order, Store
 from db.models.points import PointsEntry
 from db.models.segments import CustomerMetrics
+from engine.metrics import STORED_METRICS
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
@@ -115,9 +116,17 @@ _COLUMNS: dict[str, Any] = {
     "f_count": col(Customer.f_count),
     "m_amount": col(Customer.m_amount),
     "l_days": col(Customer.l_days),
-    "purchases_count": func.coalesce(col(CustomerMetrics.purchases_count), 0),
-    "purchase_interval_median_days": col(CustomerMetrics.purchase_interval_median_days),
     "lifecycle_stage": col(CustomerMetrics.lifecycle_stage),
+    # the stored metrics (engine.metrics): their columns, a customer with no metrics row
+    # counting as one with no orders (0 purchases, no cycle)
+    **{
+        m.name: (
+            col(getattr(CustomerMetrics, m.name))
+            if m.empty is None
+            else func.coalesce(col(getattr(CustomerMetrics, m.name)), m.empty)
+        )
+        for m in STORED_METRICS
+    },
 }
 
 

@@ -23,6 +23,7 @@ from enum import StrEnum
 from audiences.lifecycle import STAGES
 from audiences.rules import Op
 from engine.document_parts import CONTACT_CHANNELS
+from engine.metrics import STORED_METRICS
 from engine.rfm import RFM_CLASS_NAMES
 
 MEMBER_LEVELS = ("regular", "silver", "gold", "diamond")
@@ -90,15 +91,13 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("m_amount", "M: spend in the RFM period", Kind.AMOUNT, "value"),
         FieldSpec("l_days", "L: days between first and last purchase", Kind.COUNT, "value"),
         FieldSpec("first_purchase_days", "Days since first purchase", Kind.DAYS, "value"),
-        FieldSpec(
-            "purchase_interval_median_days",
-            "Own purchase cycle (median days between purchases)",
-            Kind.AMOUNT,
-            "value",
+        # the stored customer metrics (engine.metrics), read from customer_metrics
+        *(
+            FieldSpec(m.name, m.label, Kind.COUNT if m.unit == "count" else Kind.AMOUNT, m.group)
+            for m in STORED_METRICS
         ),
         FieldSpec("lifecycle_stage", "Lifecycle stage", Kind.CHOICE, "value", STAGES),
         FieldSpec("points_balance", "Points balance", Kind.COUNT, "value"),
-        FieldSpec("purchases_count", "Purchases (all time)", Kind.COUNT, "behaviour"),
         FieldSpec("store_visit_days", "Days since last store visit", Kind.DAYS, "behaviour"),
         FieldSpec("browse_days", "Days since last browse", Kind.DAYS, "behaviour"),
         # 智能回访 (audiences.contacts): messages sent and guide contacts completed, across
@@ -117,13 +116,7 @@ CONTACT_FIELDS = frozenset({"contact_days", "last_contact_channel", "contacts_7d
 
 #: Fields read from the ``customer_metrics`` table (the compiler joins it only when needed).
 METRIC_FIELDS = frozenset(
-    {
-        "purchases_count",
-        "store_visit_days",
-        "browse_days",
-        "purchase_interval_median_days",
-        "lifecycle_stage",
-    }
+    {"store_visit_days", "browse_days", "lifecycle_stage", *(m.name for m in STORED_METRICS)}
 )
 
 #: ``attributes.<key>``: a key of the customer's custom attributes, compared as text.

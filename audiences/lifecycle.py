@@ -2,7 +2,8 @@
 
 **Purchase cycle** (DOMAIN.md: a women's-wear chain found a ~45-day cycle as the median of
 each customer's purchase intervals): the median of the whole days between a customer's
-consecutive purchases. Customers with fewer than two purchases have none.
+consecutive purchases (:func:`engine.metrics.interval_median_days`, a stored metric).
+Customers with fewer than two purchases have none.
 
 **Lifecycle stage**, from the customer's purchases as of ``now`` — the thresholds, in order
 (the first that holds wins):
@@ -24,10 +25,8 @@ The stage is kept in ``customer_metrics`` (with the moment it last changed) by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from statistics import median
 
 
 class Stage(StrEnum):
@@ -55,15 +54,6 @@ STABLE_SPAN_DAYS = 180
 
 #: The event type a stage change is announced as.
 STAGE_CHANGED_EVENT = "lifecycle_stage_changed"
-
-
-def interval_median_days(purchases: Sequence[datetime]) -> float | None:
-    """The median of the days between consecutive purchases (any order given), or ``None``."""
-    if len(purchases) < 2:
-        return None
-    ordered = sorted(purchases)
-    gaps = [(b - a).total_seconds() / 86400 for a, b in zip(ordered, ordered[1:], strict=False)]
-    return round(float(median(gaps)), 1)
 
 
 def decline_after_days(cycle_days: float | None) -> float:

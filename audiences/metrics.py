@@ -8,12 +8,13 @@ What is kept where, and how it is computed:
   the class compares R, F, M with the brand's medians stored in ``rfm_baseline``).
   Segments compare R live against ``last_purchase_at``, so "90+ days dormant" is exact
   between recomputes.
-* **customer_metrics**: lifetime purchases count, last store visit, last browse, the
-  customer's own purchase cycle (median days between purchases) and lifecycle stage
-  (:mod:`audiences.lifecycle`). A stage change from a known stage is returned as a
-  :class:`StageChange` for the caller to announce as a ``lifecycle_stage_changed`` event
-  (a customer's first stage is not a change: a new install must not start journeys for
-  everyone).
+* **customer_metrics**: last store visit, last browse, the stored metrics of
+  :mod:`engine.metrics` (lifetime purchases, the customer's own purchase cycle — median
+  days between purchases —, average order amount …: one column each, computed from the
+  orders by the registry's functions) and lifecycle stage (:mod:`audiences.lifecycle`). A
+  stage change from a known stage is returned as a :class:`StageChange` for the caller to
+  announce as a ``lifecycle_stage_changed`` event (a customer's first stage is not a
+  change: a new install must not start journeys for everyone).
 * **Coupons** held / expiring within N days / redeemed are read live from the coupon ledger
   by the segment compiler (always exact, indexed by customer).
 
@@ -35,13 +36,14 @@ from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from audiences.lifecycle import DECLINE_DAYS, Stage, interval_median_days, stage_of
+from audiences.lifecycle import DECLINE_DAYS, Stage, stage_of
 from db import crud
 from db.crud._util import aware
 from db.models import Customer, CustomerEvent, Order, OrderCreate, RfmBaseline, utcnow
 from db.models.segments import CustomerMetrics
 from db.rfm import DEFAULT_PERIOD_DAYS, recompute_all, rescore_customer
 from db.session import begin_write
+from engine.metrics import Purchase, Value, stored_values
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +112,8 @@ def rebuild_metrics(*, session: Session, now: datetime) -> tuple[int, list[Stage
             .scalar_subquery()
         )
 
-    purchases = (
-        select(func.count(col(Order.id)))
-        .where(col(Order.customer_id) == col(Customer.id), col(Order.created_at) <= now)
-        .scalar_subquery()
-    )
     source = select(
         col(Customer.id),
-        purchases,
         last_event("store_visit"),
         last_event("browse"),
         literal(now, CustomerMetrics.__table__.c.updated_at.type),  # type: ignore[attr-defined]
@@ -125,14 +121,7 @@ def rebuild_metrics(*, session: Session, now: datetime) -> tuple[int, list[Stage
     session.execute(delete(CustomerMetrics))
     session.execute(
         insert(CustomerMetrics).from_select(
-            [
-                "customer_id",
-                "purchases_count",
-                "last_store_visit_at",
-                "last_browse_at",
-                "updated_at",
-            ],
-            source,
+            ["customer_id", "last_store_visit_at", "last_browse_at", "updated_at"], source
         )
     )
     changes = _rebuild_cycles_and_stages(session, now, previous)
@@ -144,41 +133,40 @@ def rebuild_metrics(*, session: Session, now: datetime) -> tuple[int, list[Stage
 def _rebuild_cycles_and_stages(
     session: Session, now: datetime, previous: dict[str, tuple[str | None, datetime | None]]
 ) -> list[StageChange]:
-    """Purchase cycle and lifecycle stage of every metrics row: one ordered pass over the
-    orders (streamed, never all in memory at once), then one executemany of updates."""
-    #: customer → (first purchase, last purchase, cycle) from their orders
-    bought: dict[str, tuple[datetime, datetime, float | None]] = {}
+    """The stored metrics (engine.metrics) and lifecycle stage of every metrics row: one
+    ordered pass over the orders (streamed, never all in memory at once), then one
+    executemany of updates."""
+    #: customer → (first purchase, last purchase, purchases, stored metrics) from orders
+    bought: dict[str, tuple[datetime, datetime, int, dict[str, Value]]] = {}
     current: str | None = None
-    moments: list[datetime] = []
+    orders: list[Purchase] = []
 
     def close() -> None:
-        if current is not None and moments:
-            bought[current] = (moments[0], moments[-1], interval_median_days(moments))
+        if current is not None and orders:
+            bought[current] = (orders[0].at, orders[-1].at, len(orders), stored_values(orders))
 
     ordered = (
-        select(col(Order.customer_id), col(Order.created_at))
+        select(col(Order.customer_id), col(Order.created_at), col(Order.amount))
         .where(col(Order.created_at) <= now)
         .order_by(col(Order.customer_id), col(Order.created_at))
         .execution_options(yield_per=5000)
     )
-    for cid, at in session.execute(ordered):
+    for cid, at, amount in session.execute(ordered):
         if cid != current:
             close()
-            current, moments = cid, []
-        moments.append(aware(at) or now)
+            current, orders = cid, []
+        orders.append(Purchase(aware(at) or now, float(amount)))
     close()
-    rows = session.execute(
-        select(col(CustomerMetrics.customer_id), col(CustomerMetrics.purchases_count))
-    ).all()
+    none = stored_values(())
     updates: list[dict[str, Any]] = []
     changes: list[StageChange] = []
-    for cid, purchases in rows:
-        first_at, last_at, cycle = bought.get(cid, (None, None, None))
+    for (cid,) in session.execute(select(col(CustomerMetrics.customer_id))).all():
+        first_at, last_at, purchases, values = bought.get(cid, (None, None, 0, none))
         stage = stage_of(
-            purchases=int(purchases or 0),
+            purchases=purchases,
             first_at=first_at,
             last_at=last_at,
-            cycle_days=cycle,
+            cycle_days=_cycle(values),
             now=now,
         ).value
         old, old_at = previous.get(cid, (None, None))
@@ -187,8 +175,8 @@ def _rebuild_cycles_and_stages(
             changes.append(StageChange(customer_id=cid, old=old, new=stage, at=now))
         updates.append(
             {
+                **values,
                 "customer_id": cid,
-                "purchase_interval_median_days": cycle,
                 "lifecycle_stage": stage,
                 "lifecycle_changed_at": changed_at,
             }
@@ -196,6 +184,12 @@ def _rebuild_cycles_and_stages(
     if updates:
         session.execute(update(CustomerMetrics), updates)
     return changes
+
+
+def _cycle(values: dict[str, Value]) -> float | None:
+    """The purchase cycle among a customer's stored metrics (the stage's input)."""
+    cycle = values.get("purchase_interval_median_days")
+    return float(cycle) if cycle is not None else None
 
 
 def _metrics_row(session: Session, customer_id: str) -> CustomerMetrics:
@@ -311,28 +305,30 @@ def _record_order(
 
 
 def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> StageChange | None:
-    """Re-score one customer against the latest baseline, recount their purchases and
-    recompute their purchase cycle and lifecycle stage; → the stage change, if any."""
+    """Re-score one customer against the latest baseline, recompute their stored metrics
+    (engine.metrics: purchases, cycle, average order …) and lifecycle stage; → the stage
+    change, if any."""
     rescore_customer(session=session, customer_id=customer_id, now=now)
     begin_write(session)
     row = _metrics_row(session, customer_id)
-    moments = [
-        aware(at) or now
-        for (at,) in session.execute(
-            select(col(Order.created_at)).where(
-                col(Order.customer_id) == customer_id, col(Order.created_at) <= now
-            )
+    orders = [
+        Purchase(aware(at) or now, float(amount))
+        for at, amount in session.execute(
+            select(col(Order.created_at), col(Order.amount))
+            .where(col(Order.customer_id) == customer_id, col(Order.created_at) <= now)
+            .order_by(col(Order.created_at))
         )
     ]
-    row.purchases_count = len(moments)
-    row.purchase_interval_median_days = interval_median_days(moments)
+    values = stored_values(orders)
+    for name, value in values.items():
+        setattr(row, name, value)
     change = _set_stage(
         row,
         stage_of(
-            purchases=len(moments),
-            first_at=min(moments, default=None),
-            last_at=max(moments, default=None),
-            cycle_days=row.purchase_interval_median_days,
+            purchases=len(orders),
+            first_at=orders[0].at if orders else None,
+            last_at=orders[-1].at if orders else None,
+            cycle_days=_cycle(values),
             now=now,
         ).value,
         now,

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from canvas_ui.i18n import current_locale, gettext, lazy
+from engine.metrics import METRICS
 
 #: code → (sentence with ``%(steps)s``, hint)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -303,8 +304,8 @@ VARIANTS: dict[tuple[str, str], tuple[str, str]] = {
         lazy("Pick the stages from the list: Identify, Develop, Stable, Decline."),
     ),
     ("INVALID_CONDITION", "rule"): (
-        lazy("The rule “%(rule)s” of %(steps)s compares the purchase cycle with no number."),
-        lazy("Enter the number of days, e.g. 30, or choose “exists”."),
+        lazy("The rule “%(rule)s” of %(steps)s compares “%(metric)s” with no number."),
+        lazy("Enter the number to compare with, or choose “exists”."),
     ),
     ("METRIC_AS_ATTRIBUTE", "rule"): (
         lazy(
@@ -425,6 +426,8 @@ def _values(
     name = params.get("field")
     if isinstance(name, str) and name in form_labels.FIELDS:
         values["field"] = gettext(form_labels.FIELDS[name][0])
+    if isinstance(name, str) and name in METRICS:
+        values["metric"] = gettext(METRICS[name].label)
     node = _node(document, node_ids[0]) if node_ids else None
     port = params.get("port")
     if isinstance(port, str) and node is not None:

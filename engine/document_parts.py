@@ -13,6 +13,8 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.metrics import METRICS, MetricName
+
 SCHEMA_VERSION: Literal[1] = 1
 
 JsonScalar = str | int | float | bool | None
@@ -139,16 +141,9 @@ LIFECYCLE_STAGES: tuple[str, ...] = ("identify", "develop", "stable", "decline")
 STAGE_CHANGED_EVENT = "lifecycle_stage_changed"
 
 
-#: The computed metrics a branch may compare: the customer's own purchase cycle, and the
-#: 智能回访 numbers kept from the contact ledger (engine.contact_policy.recency): whole days
-#: since the last contact, contacts in the last 7 and 30 days (messages sent and guide
-#: contacts completed, across every journey).
-METRIC_FIELDS = (
-    "purchase_interval_median_days",
-    "days_since_last_contact",
-    "contacts_7d",
-    "contacts_30d",
-)
+#: The computed metrics a branch may compare (engine.metrics: the purchase cycle and other
+#: metrics from orders, the 智能回访 numbers kept from the contact ledger).
+METRIC_FIELDS: tuple[str, ...] = tuple(METRICS)
 #: What a contact can have been made by (``last_contact_channel`` conditions): the message
 #: channels and a guide's completed task.
 CONTACT_CHANNELS = (
@@ -163,17 +158,15 @@ CONTACT_CHANNELS = (
 
 
 class MetricCondition(_Model):
-    """A computed customer metric: "own purchase cycle at most 30 days", "last contact 14
-    or more days ago", "at most 1 contact in 7 days". A customer without the metric (fewer
-    than two purchases: no cycle; never contacted: no days since) matches only
-    ``not_exists`` (and ``ne``)."""
+    """A computed customer metric (engine.metrics): "own purchase cycle at most 30 days",
+    "last contact 14 or more days ago", "at most 1 contact in 7 days", "average order 800
+    or more". A customer without the metric (fewer than two purchases: no cycle; never
+    contacted: no days since) matches only ``not_exists`` (and ``ne``)."""
 
     type: Literal["metric"] = "metric"
-    field: Literal[
-        "purchase_interval_median_days", "days_since_last_contact", "contacts_7d", "contacts_30d"
-    ] = "purchase_interval_median_days"
+    field: MetricName = "purchase_interval_median_days"
     op: Literal["lte", "lt", "gte", "gt", "eq", "ne", "exists", "not_exists"] = "lte"
-    value: float | None = Field(default=None, ge=0, le=100000)
+    value: float | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class LifecycleStageCondition(_Model):

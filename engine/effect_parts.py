@@ -171,6 +171,9 @@ class CustomerFacts:
     last_contacted_channel: str | None = None
     contacts_7d: int = 0
     contacts_30d: int = 0
+    #: The stored customer metrics (engine.metrics.STORED_METRICS) by name: ``None`` where
+    #: the customer has no value (absent: the customer has no metrics row yet).
+    metrics: dict[str, float | int | None] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ side effects

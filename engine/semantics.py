@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from engine import ir_parts as ir
 from engine.effect_parts import CustomerFacts, EventCountQuery
+from engine.metrics import metric_value
+from engine.metrics import parse_time as parse_time  # semantics.parse_time, as kinds read it
 
 if TYPE_CHECKING:
     from engine.kinds.branch import BranchStep
@@ -156,13 +158,7 @@ def condition_value(
     if isinstance(c, ir.SegmentCond):
         return f"segment:{c.segment_id}", facts.segments.get(c.segment_id, False)
     if isinstance(c, ir.MetricCond):
-        metrics = {
-            "purchase_interval_median_days": facts.purchase_interval_median_days,
-            "days_since_last_contact": days_since(facts.last_contacted_at, facts.as_of),
-            "contacts_7d": facts.contacts_7d,
-            "contacts_30d": facts.contacts_30d,
-        }
-        return c.field, metrics.get(c.field)
+        return c.field, metric_value(c.field, facts)
     if isinstance(c, ir.LastContactChannelCond):
         return "last_contact_channel", facts.last_contacted_channel
     if isinstance(c, ir.LifecycleStageCond):
@@ -237,20 +233,6 @@ def choose_variant(step: SplitStep, seed: str) -> tuple[Variant, int]:
 
 
 # ------------------------------------------------------------------ time
-
-
-def days_since(moment: str | None, as_of: str) -> int | None:
-    """Whole days from ``moment`` to ``as_of`` (ISO instants); ``None`` without a moment."""
-    if not moment or not as_of:
-        return None
-    return max(0, (parse_time(as_of) - parse_time(moment)) // timedelta(days=1))
-
-
-def parse_time(value: str) -> datetime:
-    dt = datetime.fromisoformat(value)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=ZoneInfo("UTC"))
-    return dt
 
 
 def align_to_window(moment: datetime, window: Window, tz: ZoneInfo) -> datetime:

@@ -52,8 +52,7 @@ THIRD_PARTY: dict[str, set[str]] = {
 
 #: (file, imported package) pairs that break a rule today, each with the work that removes
 #: it; drop an entry when its import is gone.
-KNOWN: dict[tuple[str, str], str] = {
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _imports(path: Path) -> set[str]:

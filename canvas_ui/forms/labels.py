@@ -7,6 +7,7 @@ labels are keyed by value, and union variants by their class name.
 from __future__ import annotations
 
 from canvas_ui.i18n import lazy
+from engine.metrics import METRICS
 
 #: (label, help) per field.
 FIELDS: dict[str, tuple[str, str]] = {
@@ -86,8 +87,9 @@ FIELDS: dict[str, tuple[str, str]] = {
     "MetricCondition.value": (
         lazy("Number"),
         lazy(
-            "Days of the purchase cycle or since the last contact, or a number of contacts. "
-            "No cycle (fewer than two purchases) or never contacted: test “does not exist”."
+            "Days, a count or an amount, as the metric counts. A customer without the metric "
+            "(no cycle: fewer than two purchases; never contacted; no order) matches only "
+            "“does not exist”."
         ),
     ),
     "channels": (
@@ -216,10 +218,9 @@ CHOICES: dict[str, str] = {
     "store_invite": lazy("Store invitation"),
     "bound_guide": lazy("The customer's own guide (else the store manager)"),
     "store_manager": lazy("The store manager"),
-    "purchase_interval_median_days": lazy("Own purchase cycle (median days between purchases)"),
-    "days_since_last_contact": lazy("Days since the last contact"),
-    "contacts_7d": lazy("Contacts in the last 7 days"),
-    "contacts_30d": lazy("Contacts in the last 30 days"),
+    # the customer metrics by their registry labels (msgids kept in the catalogs by hand:
+    # tests/engine/test_metrics.py checks each has its translation)
+    **{m.name: m.label for m in METRICS.values()},
     "guide_task": lazy("A guide's completed task"),
     **STAGE_LABELS,
     "member_since": lazy("Joining day (member since)"),
@@ -243,7 +244,7 @@ VARIANTS: dict[str, str] = {
     "EventCountCondition": lazy("Event count"),
     "ContextCondition": lazy("Earlier step"),
     "SegmentCondition": lazy("Segment membership"),
-    "MetricCondition": lazy("Purchase cycle or contacts"),
+    "MetricCondition": lazy("Customer metric"),
     "LastContactChannelCondition": lazy("Last contacted by"),
     "LifecycleStageCondition": lazy("Lifecycle stage"),
 }

@@ -52,6 +52,8 @@ class SegmentPublic(SegmentBase):
 class CustomerMetrics(SQLModel, table=True):
     """Behaviour facts segments filter on that the customer row does not hold.
 
+    Each stored metric of :mod:`engine.metrics` is the column of its name here.
+
     R/F/M/L and the RFM class live on ``customer`` (:mod:`db.rfm`); these are kept current
     by :mod:`audiences.metrics` as orders and events arrive, and rebuilt on demand.
     """
@@ -65,6 +67,8 @@ class CustomerMetrics(SQLModel, table=True):
     #: The median of the days between the customer's consecutive purchases (their own
     #: purchase cycle); ``None`` with fewer than two purchases.
     purchase_interval_median_days: float | None = None
+    #: The mean amount of the customer's orders (客单价); ``None`` before the first order.
+    avg_order_amount: float | None = None
     #: identify / develop / stable / decline (:mod:`audiences.lifecycle`), and since when.
     lifecycle_stage: str | None = Field(default=None, max_length=16, index=True)
     lifecycle_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -22,6 +22,7 @@ from engine.document_parts import (
 )
 from engine.ir_parts import Cond, StepBase
 from engine.kinds.spec import KindSpec, StepHead
+from engine.metrics import METRICS
 from engine.rfm import RFM_CLASS_NAMES
 
 if TYPE_CHECKING:
@@ -154,12 +155,12 @@ def _check_condition(
                 Code.INVALID_CONDITION,
                 f"Rule '{rule}' of branch '{name}' compares {cond.field} with no number.",
                 nodes=[node_id],
-                hint="Enter the number of days, e.g. 30, or test whether it exists.",
+                hint=f"Enter the {_UNIT_WORDS[METRICS[cond.field].unit]} to compare with, "
+                "or test whether it exists.",
                 params={"rule": rule, "field": cond.field, "problem": "no_value"},
             )
-    elif isinstance(cond, AttributeCondition) and cond.field in (
-        "lifecycle_stage",
-        "purchase_interval_median_days",
+    elif isinstance(cond, AttributeCondition) and (
+        cond.field == "lifecycle_stage" or cond.field in METRICS
     ):
         # a profile field of that name is a custom attribute the brand may have set; the
         # computed metric has its own condition (and means the same in every journey)
@@ -172,6 +173,10 @@ def _check_condition(
             + ("'lifecycle_stage'." if cond.field == "lifecycle_stage" else "'metric'."),
             params={"rule": rule, "field": cond.field},
         )
+
+
+#: What a metric's number is, by its unit (engine.metrics.Unit).
+_UNIT_WORDS = {"days": "number of days", "count": "number", "amount": "amount"}
 
 
 def context_refs(node: BranchNode) -> list[tuple[str, str | None]]:

@@ -11,13 +11,14 @@ from sqlalchemy import event, update
 from sqlmodel import Session, col
 
 from audiences import metrics
-from audiences.lifecycle import Stage, decline_after_days, interval_median_days, stage_of
+from audiences.lifecycle import Stage, decline_after_days, stage_of
 from audiences.query import matches
 from audiences.validate import SegmentValidationError, parse_definition
 from db import crud
 from db.crud.points import award_points
 from db.models import Customer, CustomerMetrics
 from db.models.deliveries import EventDelivery
+from engine.metrics import interval_median_days
 from services.events import EventIn, store_events
 from services.lifecycle import announce
 from tests.db.test_rfm import NOW, ORDERS, scored  # noqa: F401  (fixture)

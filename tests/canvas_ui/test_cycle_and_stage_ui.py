@@ -62,7 +62,7 @@ def test_metric_condition_picks_the_cycle_and_takes_days(client: TestClient) -> 
     }
     # the metric is picked from the purchase cycle and the 智能回访 numbers; a number
     html = response.text
-    assert '<option value="metric" selected>Purchase cycle or contacts</option>' in html
+    assert '<option value="metric" selected>Customer metric</option>' in html
     for label in ("Days since the last contact", "Contacts in the last 7 days"):
         assert f">{label}</option>" in html
     assert 'type="number" id="f-config.rules.0.conditions.0.value"' in html
@@ -91,7 +91,7 @@ def test_problems_read_in_the_ui_language() -> None:
     assert "未知的生命周期阶段“asleep”" in zh["message"] and "阶段分流" in zh["message"]
     assert "衰退期" in zh["hint"]
     cycle = [{"id": "r", "conditions": [{"type": "metric", "op": "gte"}]}]
-    assert "compares the purchase cycle with no number" in _problem(cycle, "en")["message"]
+    assert "compares “Own purchase cycle (median days between purchases)” with no number" in _problem(cycle, "en")["message"]
 
 
 def _builder_meta(client: TestClient, lang: str) -> dict[str, Any]:
