@@ -69,10 +69,14 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     #: ``ref`` fields: which table the ids point at ("store", "region", "guide").
     ref: str = ""
+    #: A number some customers have none of (no purchase cycle yet): ``exists`` /
+    #: ``not_exists`` apply too.
+    nullable: bool = False
 
     @property
     def ops(self) -> tuple[Op, ...]:
-        return OPS[self.kind]
+        ops = OPS[self.kind]
+        return ops + _PRESENCE if self.nullable and Op.EXISTS not in ops else ops
 
 
 FIELDS: dict[str, FieldSpec] = {
@@ -93,7 +97,13 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("first_purchase_days", "Days since first purchase", Kind.DAYS, "value"),
         # the stored customer metrics (engine.metrics), read from customer_metrics
         *(
-            FieldSpec(m.name, m.label, Kind.COUNT if m.unit == "count" else Kind.AMOUNT, m.group)
+            FieldSpec(
+                m.name,
+                m.label,
+                Kind.COUNT if m.unit == "count" else Kind.AMOUNT,
+                m.group,
+                nullable=m.empty is None,
+            )
             for m in STORED_METRICS
         ),
         FieldSpec("lifecycle_stage", "Lifecycle stage", Kind.CHOICE, "value", STAGES),
