@@ -43,7 +43,7 @@ from db.models import Customer, CustomerEvent, Order, OrderCreate, RfmBaseline, 
 from db.models.segments import CustomerMetrics
 from db.rfm import DEFAULT_PERIOD_DAYS, recompute_all, rescore_customer
 from db.session import begin_write
-from engine.metrics import Purchase, Value, stored_values
+from engine.metrics import STORED_METRICS, Purchase, Value, stored_values
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,23 @@ def _metrics_row(session: Session, customer_id: str) -> CustomerMetrics:
                 raise
             row = found
     return row
+
+
+def stored_metrics_of(*, session: Session, customer_ids: list[str]) -> dict[str, dict[str, Value]]:
+    """The stored metrics (engine.metrics) of each of ``customer_ids`` in one query; a
+    customer with no metrics row yet has each metric's no-orders value."""
+    rows = {
+        row.customer_id: row
+        for row in session.scalars(
+            select(CustomerMetrics).where(col(CustomerMetrics.customer_id).in_(customer_ids))
+        )
+    }
+    return {
+        cid: {
+            m.name: getattr(rows[cid], m.name) if cid in rows else m.empty for m in STORED_METRICS
+        }
+        for cid in customer_ids
+    }
 
 
 def moves_metrics(event_type: str) -> bool:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 
+from audiences.metrics import stored_metrics_of
 from canvas_ui import delivery, i18n, queries
 from canvas_ui.api.params import MAX_ID
 from canvas_ui.deps import CurrentPrincipal, CurrentUser, SessionDep
@@ -27,6 +28,7 @@ from db import crud
 from db.crud import points as points_crud
 from db.errors import NotFoundError
 from db.models import Journey, JourneyCreate, JourneyVersion, utcnow
+from engine.metrics import STORED_METRICS
 from services import contact_ids, opt_outs, priority_groups
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
@@ -358,6 +360,8 @@ def _customers(
         )
         for c in customers
     }
+    # the stored metrics (engine.metrics): purchase cycle, purchases, average order …
+    metrics_by_customer = stored_metrics_of(session=session, customer_ids=[c.id for c in customers])
     journey_ids = {r.journey_id for runs in runs_by_customer.values() for r in runs}
     journey_ids |= {
         e.journey_id for _, entries in points_by_customer.values() for e in entries if e.journey_id
@@ -409,6 +413,8 @@ def _customers(
             "guide_names": guide_names,
             "runs_by_customer": runs_by_customer,
             "points_by_customer": points_by_customer,
+            "stored_metrics": STORED_METRICS,
+            "metrics_by_customer": metrics_by_customer,
             "journey_names": names,
             "step_names": queries.current_step_names(
                 session=session, runs=[r for runs in runs_by_customer.values() for r in runs]
