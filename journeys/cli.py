@@ -37,6 +37,7 @@ import typer
 from rich.console import Console
 
 from journeys import processes
+from journeys.processes import Role
 from settings import DEMO_EVENTS_API_KEY, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -168,29 +169,44 @@ async def _run_until_stopped(worker: Worker) -> None:
     await running
 
 
-async def _run_worker(settings: Settings) -> None:
+async def _run_worker(settings: Settings, role: Role) -> None:
     from journeys.worker import build_worker, notice_sweep
     from services.temporal import connect_patiently
 
     client = await connect_patiently(settings)
-    worker = build_worker(client, settings)
-    # guide task notices still due (chases from the web app, retries) go out from here
-    sweep = asyncio.create_task(notice_sweep(settings).run(), name="guide-notice-sweep")
+    worker = build_worker(client, settings, role=role)
+    # guide task notices still due (chases from the web app, retries) go out from the
+    # process that runs the activities
+    sweep = (
+        asyncio.create_task(notice_sweep(settings).run(), name="guide-notice-sweep")
+        if role is not Role.WORKFLOWS
+        else None
+    )
     try:
         await _run_until_stopped(worker)
     finally:
-        sweep.cancel()
+        if sweep is not None:
+            sweep.cancel()
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    role: Role = typer.Option(  # noqa: B008 - typer's way
+        Role.ALL,
+        "--role",
+        help="all: journeys and their activities; workflows / activities: one side "
+        "(run one process of each, as `journeys up` does)",
+    ),
+) -> None:
     """Run the journey worker against the configured Temporal cluster (stops on SIGINT or
     SIGTERM)."""
     settings = get_settings()
     _refuse_bad_providers()
     _refuse_unsafe(settings)
-    console.print(f"Worker on {settings.temporal_address} queue '{settings.task_queue}'")
-    asyncio.run(_run_worker(settings))
+    console.print(
+        f"Worker ({role.value}) on {settings.temporal_address} queue '{settings.task_queue}'"
+    )
+    asyncio.run(_run_worker(settings, role))
 
 
 async def _run_enrollment_worker(settings: Settings) -> None:
@@ -312,11 +328,23 @@ def _up(settings: Settings, seed: bool, env: dict[str, str], children: processes
     _migrate_and_seed(settings, seed)
     _refuse_unsafe(settings)  # demo logins too, now that the database is there
     logs = settings.data_dir
+    role = Role.WORKFLOWS if settings.activity_worker else Role.ALL
     worker_ = children.add(
         processes.Child(
-            "journey worker", processes.spawn(["worker"], env=env, log=logs / "worker.log")
+            "journey worker",
+            processes.spawn(["worker", "--role", role.value], env=env, log=logs / "worker.log"),
         )
     )
+    activity_worker = None
+    if settings.activity_worker:
+        log = logs / "activity-worker.log"
+        activity_worker = children.add(
+            processes.Child(
+                "activity worker",
+                processes.spawn(["worker", "--role", Role.ACTIVITIES.value], env=env, log=log),
+                log,
+            )
+        )
     enroller = None
     if settings.own_enrollment_worker:
         log = logs / "enrollment-worker.log"
@@ -342,8 +370,13 @@ def _up(settings: Settings, seed: bool, env: dict[str, str], children: processes
     console.print(f"  Temporal UI: {settings.temporal_ui_url}")
     console.print(
         f"  Workers:     journeys on '{settings.task_queue}' (pid {worker_.proc.pid}, log "
-        f"{logs / 'worker.log'})"
+        f"{logs / 'worker.log'}{'; workflows' if activity_worker else ''})"
     )
+    if activity_worker is not None:
+        console.print(
+            f"               activities on '{settings.task_queue}' "
+            f"(pid {activity_worker.proc.pid}, log {activity_worker.log})"
+        )
     if enroller is not None:
         console.print(
             f"               enrollment on '{settings.enrollment_queue}' "

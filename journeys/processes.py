@@ -1,5 +1,6 @@
-"""The processes of ``journeys up``: the Temporal dev server, the journey worker, the
-enrollment worker and the web app, each a child process as in production, stopped together.
+"""The processes of ``journeys up``: the Temporal dev server, the journey worker (workflows),
+the activity worker, the enrollment worker and the web app, each a child process as in
+production, stopped together.
 
 Every child runs in a session of its own, so a Ctrl-C in the terminal reaches only
 ``journeys up``, which then stops the children in order: the web app and the workers first
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -31,6 +33,19 @@ from settings import Settings
 #: (with a second for each kill after that: 9 s at worst).
 APPS_GRACE_S = 4.0
 SERVER_GRACE_S = 3.0
+
+
+class Role(StrEnum):
+    """What a journey worker process serves on ``settings.task_queue``."""
+
+    #: journey workflows and every journey activity (one process: small installs, tests)
+    ALL = "all"
+    #: journey workflows and their local activities (facts, run records, database-only
+    #: effects): never an activity from the queue
+    WORKFLOWS = "workflows"
+    #: the journey activities from the queue (messages and their contact check, guide tasks,
+    #: notices, enrollment pages of a one-queue install): no workflow
+    ACTIVITIES = "activities"
 
 
 #: The dev server's file DB and task queues, tuned for one machine under load. SQLite's

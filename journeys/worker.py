@@ -24,6 +24,7 @@ from activities.enrollment import EnrollmentActivities
 from activities.guide_notices import NoticeSweep, guide_notice_pusher
 from db import make_engine
 from db.session import session_factory, write_session_factory
+from journeys.processes import Role
 from services.temporal import journey_loader, with_journey_loader
 from settings import Settings
 from workflows import JourneyWorkflow
@@ -58,8 +59,10 @@ def build_worker(
     *,
     activities: JourneyActivities | None = None,
     extra_workflows: Sequence[type] = (),
+    role: Role = Role.ALL,
 ) -> Worker:
-    """The journey worker: journey workflows and the journey activities.
+    """The journey worker: journey workflows and the journey activities, or one side of
+    them (``role``; ``journeys up`` runs both sides, see ``Settings.activity_worker``).
 
     The enrollment workflow and activities are registered here too, for a single-process
     install (``enrollment_task_queue=""``) whose passes run on this queue.
@@ -72,12 +75,15 @@ def build_worker(
     client = with_journey_loader(client, journey_loader(engine))
     acts = activities or JourneyActivities.from_engine(engine, settings)
     enrollment = EnrollmentActivities.from_engine(engine, client, settings.task_queue)
+    # the workflows side registers the activities too: local activities run in the
+    # workflow's own worker
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[*WORKFLOWS, *extra_workflows],
+        workflows=[] if role is Role.ACTIVITIES else [*WORKFLOWS, *extra_workflows],
         workflow_runner=WORKFLOW_RUNNER,
         activities=[*all_activities(acts), *enrollment.all()],
+        no_remote_activities=role is Role.WORKFLOWS,
         max_concurrent_activities=64,
         max_concurrent_workflow_tasks=64,
         max_cached_workflows=MAX_CACHED_WORKFLOWS,

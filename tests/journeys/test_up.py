@@ -1,5 +1,6 @@
-"""``journeys up`` runs the Temporal dev server, the journey worker, the enrollment worker and
-the web app as processes of their own, and SIGTERM or SIGINT stops them all within 10 s:
+"""``journeys up`` runs the Temporal dev server, the journey worker (workflows), the activity
+worker, the enrollment worker and the web app as processes of their own, and SIGTERM or
+SIGINT stops them all within 10 s:
 ``up`` exits, none of its children is left alive, and every port it opened is free again."""
 
 from __future__ import annotations
@@ -137,7 +138,13 @@ def test_up_stops_every_child_and_frees_its_ports(tmp_path: Path, sig: signal.Si
             for pid in children
             if _alive(pid)
         )
-        for part in ("start-dev", "cli worker", "cli enrollment-worker", "cli web"):
+        for part in (
+            "start-dev",
+            "cli worker --role workflows",
+            "cli worker --role activities",
+            "cli enrollment-worker",
+            "cli web",
+        ):
             assert part in commands, commands
 
         started = time.monotonic()
