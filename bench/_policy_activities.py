@@ -1,0 +1,86 @@
+"""The journey activities of ``bench.contact_policy`` in a process of their own, as ``journeys
+up`` runs them (``journeys worker --role activities``), timing every contact check.
+
+    python -m bench._policy_activities DATABASE_URL TASK_QUEUE TEMPORAL_ADDRESS OUT.json
+
+Prints ``ready`` once polling. SIGUSR1 forgets the timings so far (after the warm-up);
+SIGTERM stops the worker and writes ``{"spent": {key: ms}, "cpu": {key: ms}}`` to OUT.json.
+A workflow id with ``-off`` gets no contact check (the bench's side without a policy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def timed(real: Any, spent: dict[str, float], cpu: dict[str, float]) -> Any:
+    """``real`` (a check's read or decision), adding its wall and thread CPU time per
+    decision key."""
+
+    def run(**kw: Any) -> Any:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        try:
+            return real(**kw)
+        finally:
+            key = kw["check"].decision_key
+            spent[key] = spent.get(key, 0.0) + (time.perf_counter() - t0) * 1000
+            cpu[key] = cpu.get(key, 0.0) + (time.thread_time() - c0) * 1000
+
+    return run
+
+
+def instrument(acts: Any, spent: dict[str, float], cpu: dict[str, float]) -> None:
+    """Time the checks of ``acts`` (JourneyActivities); none for the ``-off`` side."""
+    from db.crud import contact_policy as policy_crud
+
+    policy_crud.read_check = timed(policy_crud.read_check, spent, cpu)
+    policy_crud.decide_in_action = timed(policy_crud.decide_in_action, spent, cpu)
+    real_check = acts._contact_check
+
+    def check_or_none(request: Any) -> Any:
+        return None if "-off" in request.ctx.workflow_id else real_check(request)
+
+    acts._contact_check = check_or_none
+
+
+async def main(url: str, queue: str, address: str, out: Path) -> None:
+    from activities import JourneyActivities
+    from db import make_engine
+    from journeys.processes import Role
+    from journeys.worker import build_worker
+    from services.temporal import connect
+    from settings import Settings
+
+    settings = Settings(database_url=url, task_queue=queue, temporal_address=address)
+    engine = make_engine(settings.sqlalchemy_url)
+    acts = JourneyActivities.from_engine(engine, settings)
+    spent: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    instrument(acts, spent, cpu)
+    worker = build_worker(await connect(settings), settings, activities=acts, role=Role.ACTIVITIES)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+    def forget() -> None:
+        spent.clear()
+        cpu.clear()
+
+    loop.add_signal_handler(signal.SIGUSR1, forget)
+    running = asyncio.create_task(worker.run())
+    print("ready", flush=True)
+    await stop.wait()
+    await worker.shutdown()
+    await running
+    out.write_text(json.dumps({"spent": spent, "cpu": cpu}))
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])))
