@@ -39,7 +39,7 @@ from services.accounts import seed_demo_users
 from settings import Settings
 
 Database = Literal["sqlite", "postgresql"]
-Role = Literal["server", "worker", "web"]
+Role = Literal["server", "worker", "activities", "web"]
 
 
 def free_port() -> int:
@@ -59,7 +59,9 @@ class LiveStack:
     #: the environment of the ``journeys`` children (their settings)
     env: dict[str, str]
     procs: dict[Role, subprocess.Popen[bytes]] = field(default_factory=dict)
-    kills: dict[Role, int] = field(default_factory=lambda: {"server": 0, "worker": 0, "web": 0})
+    kills: dict[Role, int] = field(
+        default_factory=lambda: {"server": 0, "worker": 0, "activities": 0, "web": 0}
+    )
 
     @property
     def base_url(self) -> str:
@@ -84,8 +86,21 @@ class LiveStack:
         self.procs["server"] = proc
 
     def start_worker(self) -> None:
-        """``journeys worker`` (no port to wait on: it polls the server)."""
-        self.procs["worker"] = processes.spawn(["worker"], env=self.env, log=self.log("worker"))
+        """``journeys worker`` (no port to wait on: it polls the server): the journey
+        workflows' side when the activities have a process of their own, as ``journeys up``
+        runs them (``Settings.activity_worker``), else both."""
+        role = processes.Role.WORKFLOWS if self.settings.activity_worker else processes.Role.ALL
+        self.procs["worker"] = processes.spawn(
+            ["worker", "--role", role.value], env=self.env, log=self.log("worker")
+        )
+
+    def start_activities(self) -> None:
+        """``journeys worker --role activities`` (with ``Settings.activity_worker``)."""
+        self.procs["activities"] = processes.spawn(
+            ["worker", "--role", processes.Role.ACTIVITIES.value],
+            env=self.env,
+            log=self.log("activities"),
+        )
 
     def start_web(self, *, wait: bool = True) -> None:
         """``journeys web`` (uvicorn), then wait until it accepts connections."""
@@ -202,6 +217,8 @@ def live_stack(
                 stack.start_server()
                 if apps:
                     stack.start_worker()
+                    if stack.settings.activity_worker:
+                        stack.start_activities()
                     stack.start_web()
                 yield stack
             finally:

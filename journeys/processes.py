@@ -1,6 +1,6 @@
-"""The processes of ``journeys up``: the Temporal dev server, the journey worker (workflows),
-the activity worker, the enrollment worker and the web app, each a child process as in
-production, stopped together.
+"""The processes of ``journeys up``: the Temporal dev server, the journey worker (with
+``Settings.activity_worker``: its workflows' side and an activity worker), the enrollment
+worker and the web app, each a child process as in production, stopped together.
 
 Every child runs in a session of its own, so a Ctrl-C in the terminal reaches only
 ``journeys up``, which then stops the children in order: the web app and the workers first

@@ -44,13 +44,17 @@ class Settings(BaseSettings):
     #: worker's CPU from running journeys). None = ``<task_queue>-enrollment``; "" = the
     #: journey worker's own queue (one process, for small installs).
     enrollment_task_queue: str | None = None
-    #: ``journeys up`` runs the journey activities (messages with their contact check, guide
-    #: tasks and notices …) in a process of their own (``journeys worker --role
-    #: activities``) beside the one running journey workflows and their local activities
-    #: (``--role workflows``): each gets a core's worth of CPU and its own GIL.
-    #: bench.contact_policy in one sitting: a contact check's p99 43.6 ms in one process,
-    #: 18.7 ms split; False = one worker process (small installs).
-    activity_worker: bool = True
+    #: Run the journey activities (messages with their contact check, guide tasks and
+    #: notices …) in a worker process of their own (``journeys worker --role activities``)
+    #: beside the one running journey workflows and their local activities (``--role
+    #: workflows``): each side gets a core's worth of CPU and its own GIL. Measured on this
+    #: 2-core machine, SQLite, each pair in one sitting — bench.contact_policy (no other
+    #: load): a check's p99 42.9 ms in one process, 19.7 ms split, journeys 30 → 35 /s;
+    #: bench.web_load (50 users, 20 events/s): user p99 10.1 s in one process, 17.6 s split
+    #: (a third process writing to SQLite's single write lock, on a saturated CPU). So
+    #: ``journeys up`` runs one worker process unless this is set (an install on
+    #: PostgreSQL with cores to spare).
+    activity_worker: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     #: This install is the local demo (``make run`` sets ``JOURNEYS_DEMO=true``): it may run

@@ -1,6 +1,5 @@
-"""``journeys up`` runs the Temporal dev server, the journey worker (workflows), the activity
-worker, the enrollment worker and the web app as processes of their own, and SIGTERM or
-SIGINT stops them all within 10 s:
+"""``journeys up`` runs the Temporal dev server, the journey worker, the enrollment worker and
+the web app as processes of their own, and SIGTERM or SIGINT stops them all within 10 s:
 ``up`` exits, none of its children is left alive, and every port it opened is free again."""
 
 from __future__ import annotations
@@ -98,8 +97,14 @@ def _output(log: Path) -> str:
     return log.read_text(errors="replace")[-4000:]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_up_stops_every_child_and_frees_its_ports(tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("sig", "split"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-activity-worker"],
+)
+def test_up_stops_every_child_and_frees_its_ports(
+    tmp_path: Path, sig: signal.Signals, split: bool
+) -> None:
     web, temporal, ui = _free_port(), _free_port(), _free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("JOURNEYS_") and k != "DATABASE_URL"
@@ -111,6 +116,7 @@ def test_up_stops_every_child_and_frees_its_ports(tmp_path: Path, sig: signal.Si
         JOURNEYS_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal}",
         JOURNEYS_TEMPORAL_UI_URL=f"http://127.0.0.1:{ui}",
         JOURNEYS_TASK_QUEUE=f"up-{uuid.uuid4().hex[:8]}",
+        JOURNEYS_ACTIVITY_WORKER=str(split).lower(),
     )
     log = tmp_path / "up.log"
     with log.open("wb") as out:
@@ -138,13 +144,12 @@ def test_up_stops_every_child_and_frees_its_ports(tmp_path: Path, sig: signal.Si
             for pid in children
             if _alive(pid)
         )
-        for part in (
-            "start-dev",
-            "cli worker --role workflows",
-            "cli worker --role activities",
-            "cli enrollment-worker",
-            "cli web",
-        ):
+        workers = (
+            ("cli worker --role workflows", "cli worker --role activities")
+            if split
+            else ("cli worker --role all",)
+        )
+        for part in ("start-dev", *workers, "cli enrollment-worker", "cli web"):
             assert part in commands, commands
 
         started = time.monotonic()
