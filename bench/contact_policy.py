@@ -189,32 +189,35 @@ async def main(n: int, rounds: int, concurrency: int, *, split: bool = False) ->
             await asyncio.gather(*(one(c) for c in customers))
             return time.perf_counter() - t0
 
-        async with Worker(
-            client,
-            task_queue=s.settings.task_queue,
-            workflows=[JourneyWorkflow],
-            workflow_runner=WORKFLOW_RUNNER,
-            activities=activities,
-            no_remote_activities=split,
-            max_concurrent_workflow_tasks=64,
-            max_concurrent_activities=64,
-            max_concurrent_local_activities=64,
-        ):
-            # warm-up (both sides), then alternating rounds so that other load on the machine
-            # and the growing database fall on both sides alike
-            await run_round("on", -1)
-            await run_round("off", -1)
-            spent.clear()
-            cpu.clear()
+        try:
+            async with Worker(
+                client,
+                task_queue=s.settings.task_queue,
+                workflows=[JourneyWorkflow],
+                workflow_runner=WORKFLOW_RUNNER,
+                activities=activities,
+                no_remote_activities=split,
+                max_concurrent_workflow_tasks=64,
+                max_concurrent_activities=64,
+                max_concurrent_local_activities=64,
+            ):
+                # warm-up (both sides), then alternating rounds so that other load on the machine
+                # and the growing database fall on both sides alike
+                await run_round("on", -1)
+                await run_round("off", -1)
+                spent.clear()
+                cpu.clear()
+                if side_process is not None:
+                    side_process.send_signal(signal.SIGUSR1)
+                seconds = {"on": 0.0, "off": 0.0}
+                for r in range(rounds):
+                    for side in ("on", "off") if r % 2 == 0 else ("off", "on"):
+                        seconds[side] += await run_round(side, r)
+        finally:  # the side process stops with the bench, whatever happened
             if side_process is not None:
-                side_process.send_signal(signal.SIGUSR1)
-            seconds = {"on": 0.0, "off": 0.0}
-            for r in range(rounds):
-                for side in ("on", "off") if r % 2 == 0 else ("off", "on"):
-                    seconds[side] += await run_round(side, r)
+                side_process.send_signal(signal.SIGTERM)
+                side_process.wait(timeout=60)
         if side_process is not None:
-            side_process.send_signal(signal.SIGTERM)
-            side_process.wait(timeout=60)
             measured = json.loads(timings.read_text())
             spent.update(measured["spent"])
             cpu.update(measured["cpu"])

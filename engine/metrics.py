@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
@@ -94,7 +95,12 @@ def _cycle(orders: Sequence[Purchase]) -> float | None:
 
 
 def _average_amount(orders: Sequence[Purchase]) -> float | None:
-    return round(sum(o.amount for o in orders) / len(orders), 2) if orders else None
+    """The mean order amount to the cent, halves up (as money is rounded, and as SQL's
+    ``ROUND`` does: migration 0028 fills the column that way)."""
+    if not orders:
+        return None
+    mean = Decimal(repr(sum(o.amount for o in orders) / len(orders)))
+    return float(mean.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def days_since(moment: str | None, as_of: str) -> int | None:

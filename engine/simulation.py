@@ -40,6 +40,7 @@ from engine.effects import (
     TaskNoticeRequest,
 )
 from engine.interpreter import Interpreter, new_state
+from engine.metrics import Purchase, stored_values
 from engine.runtime import CustomerEventIn, RunState, TaskOutcome
 from engine.semantics import parse_time
 
@@ -97,6 +98,9 @@ class SandboxWorld:
     #: the customer's contacts the caps count (earlier ones scripted, then this run's)
     policy: ContactPolicy | None = None
     contacts: list[Contact] = field(default_factory=list)
+    #: the customer's orders, oldest first (a backtest's recorded ones): each facts read
+    #: computes the stored metrics (engine.metrics) as of its moment; None: the facts' own
+    purchases: list[Purchase] | None = None
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
@@ -219,9 +223,18 @@ class SimulatedRuntime:
         }
         segments = {sid: base.segments.get(sid, False) for sid in req.segment_ids}
         seen = recency(self.world.contacts, as_of)
+        stored: dict[str, Any] = {}
+        if self.world.purchases is not None:
+            values = stored_values([p for p in self.world.purchases if p.at <= as_of])
+            cycle = values.get("purchase_interval_median_days")
+            stored = {
+                "metrics": values,
+                "purchase_interval_median_days": float(cycle) if cycle is not None else None,
+            }
         return CustomerFacts(
             **{
                 **base.__dict__,
+                **stored,
                 "last_contacted_at": seen.last_at.isoformat() if seen.last_at else None,
                 "last_contacted_channel": seen.last_channel,
                 "contacts_7d": seen.contacts_7d,

@@ -4,7 +4,8 @@ Who: the customers who entered a version in a period (their real entry moments),
 members of a saved segment (entering at the period's start). What they did: their events
 from :data:`LOOKBACK` before the period to the end of history, their orders, the guide
 task outcomes recorded in this journey and, when the contact policy has caps, their
-earlier contacts. No per-customer query: a customer set is a subquery every read joins.
+earlier contacts; every order up to the horizon for the stored metrics as of each moment
+(engine.metrics). No per-customer query: a customer set is a subquery every read joins.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from db.models import Customer, CustomerEvent, GuideTask, JourneyRun, Order
 from db.models.contact_policy import ContactLedgerEntry
 from engine.contact_policy import Contact
 from engine.effects import CustomerFacts
+from engine.metrics import Purchase
 from services.backtest_sim import CustomerCase, Entry
 
 #: how far before the period events are read (what "browsed 3 times in 30 days" counts)
@@ -195,6 +197,14 @@ def _page(
         case = cases.get(cid)
         if case is not None:
             case.orders.append((at, float(amount)))
+    for cid, at, amount in session.execute(
+        select(col(Order.customer_id), col(Order.created_at), col(Order.amount))
+        .where(col(Order.customer_id).in_(ids), col(Order.created_at) <= horizon)
+        .order_by(col(Order.customer_id), col(Order.created_at))
+    ):
+        case = cases.get(cid)
+        if case is not None:
+            case.purchases.append(Purchase(at, float(amount)))
     for cid, node, outcome, at in session.execute(
         select(
             col(GuideTask.customer_id),

@@ -26,6 +26,7 @@ from engine import ir
 from engine.contact_policy import Contact, ContactPolicy
 from engine.effects import CouponIssued, CustomerFacts, Effect, MessageSent, TaskCreated
 from engine.interpreter import Interpreter, new_state
+from engine.metrics import Purchase
 from engine.runtime import CustomerEventIn
 from engine.simulation import CouponTemplateSpec, SandboxWorld, ScriptItem, SimulatedRuntime
 from services.goals import ANY_ORDER, Goal
@@ -56,6 +57,9 @@ class CustomerCase:
     #: (at, type, properties) of every event from a while before the first entry on
     past_events: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
     orders: list[tuple[datetime, float]] = field(default_factory=list)
+    #: every order up to the horizon, oldest first: the stored metrics (engine.metrics)
+    #: as of each moment a run reads the customer's facts
+    purchases: list[Purchase] = field(default_factory=list)
     #: recorded guide task outcomes of this journey: (at, node id, outcome)
     outcomes: list[tuple[datetime, str, str]] = field(default_factory=list)
     #: earlier contacts the contact policy's caps count (before the first entry)
@@ -258,6 +262,7 @@ async def _run_chunk(
                     setup,
                     journey,
                     case.facts,
+                    case.purchases,
                     start,
                     past,
                     script,
@@ -288,6 +293,7 @@ async def _run_one(
     setup: Setup,
     journey: ir.CompiledJourney,
     base: CustomerFacts,
+    purchases: list[Purchase],
     start: datetime,
     past: list[tuple[datetime, str]],
     script: list[ScriptItem],
@@ -300,6 +306,7 @@ async def _run_one(
     facts = dataclasses.replace(base, tags=list(base.tags), attributes=dict(base.attributes))
     world = SandboxWorld(
         facts=facts,
+        purchases=purchases,
         coupon_templates=coupons,
         past_events=list(past),
         policy=setup.policy,

@@ -74,6 +74,7 @@ def test_every_label_is_in_the_catalogs_and_the_panel(metric: Any) -> None:
     assert metric.label in pot
     assert zh.get(metric.label), f"no Chinese for {metric.label!r}"
     assert labels.CHOICES[metric.name] == metric.label
+    assert metric.label in labels.METRIC_LABELS  # marked for pybabel extract
 
 
 def test_stored_values_from_orders() -> None:
@@ -93,9 +94,11 @@ def test_stored_values_from_orders() -> None:
     }
     assert interval_median_days([o.at for o in orders]) == 45.0
     assert stored_values(orders[:1])["avg_order_amount"] == 300.0
-    # two decimals, as money is shown
+    # to the cent, halves up (as SQL's ROUND, which filled the column for earlier orders)
     third = [Purchase(t, 100.0), Purchase(t, 100.0), Purchase(t, 100.01)]
     assert stored_values(third)["avg_order_amount"] == 100.0
+    assert stored_values([Purchase(t, 1.125)])["avg_order_amount"] == 1.13
+    assert stored_values([Purchase(t, 2.675)])["avg_order_amount"] == 2.68
 
 
 def test_values_read_from_the_facts() -> None:
@@ -183,3 +186,39 @@ def test_an_attribute_named_like_a_metric_is_flagged() -> None:
     )
     result = compile_document(doc, journey_id="j", version=1)
     assert Code.METRIC_AS_ATTRIBUTE in {d.code for d in result.diagnostics}
+
+
+async def test_a_world_with_orders_reads_the_metrics_as_of_each_moment() -> None:
+    """A backtest's world knows the recorded orders: a branch sees the purchases made up
+    to its own moment, not the customer's facts as loaded at entry."""
+    two = [{"type": "metric", "field": "purchases_count", "op": "gte", "value": 2}]
+    wait = {"type": "duration", "duration": {"amount": 10, "unit": "days"}}
+    document = journey_doc(
+        [
+            {"id": "entry", "kind": "entry"},
+            {"id": "b1", "kind": "branch", "config": {"rules": [{"id": "two", "conditions": two}]}},
+            {"id": "w", "kind": "wait", "config": {"until": wait}},
+            {"id": "b2", "kind": "branch", "config": {"rules": [{"id": "two", "conditions": two}]}},
+            {"id": "x", "kind": "exit"},
+        ],
+        [
+            ("entry", "next", "b1"),
+            ("b1", "two", "x"),
+            ("b1", "else", "w"),
+            ("w", "next", "b2"),
+            ("b2", "two", "x"),
+            ("b2", "else", "x"),
+        ],
+    )
+    result = compile_document(document, journey_id="j", version=1)
+    assert result.journey is not None, [d.message for d in result.diagnostics]
+    orders = [
+        Purchase(NOW - timedelta(days=30), 200.0),
+        Purchase(NOW + timedelta(days=5), 600.0),  # after entry, before the second branch
+        Purchase(NOW + timedelta(days=40), 900.0),  # after both: never seen
+    ]
+    world = SandboxWorld(facts=CustomerFacts("C1"), purchases=orders)
+    state = await simulate(result.journey, world, start=NOW)
+    ports = {t.node_id: (t.port, t.inputs.get("purchases_count")) for t in state.trace}
+    assert ports["b1"] == ("else", 1)
+    assert ports["b2"] == ("two", 2)

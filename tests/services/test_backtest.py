@@ -205,3 +205,24 @@ def test_a_saved_segment_enters_at_the_start_of_the_period(engine: Engine) -> No
     assert (result["customers"], result["runs"]) == (2, 2)
     assert result["baseline"]["ports"]["wfe|matched"] == 1
     assert result["candidate"]["ports"]["wfe|matched"] == 2
+
+
+def test_cases_carry_every_order_for_the_metrics_as_of_each_moment(engine: Engine) -> None:
+    """A branch on purchases or the average order reads, in a backtest, the stored metrics
+    as of the moment it runs (engine.metrics from the recorded orders, never later ones)."""
+    from engine.metrics import Purchase
+    from services.backtest_load import Population, load_cases
+    from tests.services.backtest_chain import DAY, T0
+
+    with Session(engine) as session:
+        journey_id = seed(session)
+        cases = load_cases(
+            session=session,
+            pop=Population(journey_id, T0, HORIZON, version=1),
+            horizon=HORIZON,
+            entry_event_type=None,
+            contacts_since=None,
+        )
+    by_id = {c.facts.customer_id: c for c in cases}
+    assert by_id["A"].purchases == [Purchase(T0 + 4 * DAY, 150.0)]
+    assert by_id["B"].purchases == [] and by_id["C"].purchases == []
