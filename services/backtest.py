@@ -514,6 +514,9 @@ def _run(
             caps = setup.policy.caps if setup.policy else []
             since = timedelta(days=max(c.window_days for c in caps)) if caps else None
             docs = _documents(session, row)
+            reads_metrics = backtest_load.reads_stored_metrics(
+                ir.from_dict(v.compiled) for v in setup.versions.values()
+            )
             _progress(engine, backtest_id, "running", 0)
             loading = [0.0]
 
@@ -526,6 +529,7 @@ def _run(
                     entry_event_type=entry_type,
                     contacts_since=since,
                     page_size=settings.page,
+                    with_purchases=reads_metrics,
                 )
                 while True:
                     t0 = time.perf_counter()

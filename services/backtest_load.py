@@ -11,7 +11,7 @@ earlier contacts; every order up to the horizon for the stored metrics as of eac
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,7 +23,9 @@ from db.models import Customer, CustomerEvent, GuideTask, JourneyRun, Order
 from db.models.contact_policy import ContactLedgerEntry
 from engine.contact_policy import Contact
 from engine.effects import CustomerFacts
-from engine.metrics import Purchase
+from engine.ir import BranchStep, CompiledJourney, MetricCond
+from engine.kinds.wait_purchase_cycle import WaitPurchaseCycleStep
+from engine.metrics import METRICS, Purchase
 from services.backtest_sim import CustomerCase, Entry
 
 #: how far before the period events are read (what "browsed 3 times in 30 days" counts)
@@ -61,6 +63,23 @@ def _run_filter(pop: Population) -> list[Any]:
     ]
 
 
+def reads_stored_metrics(journeys: Iterable[CompiledJourney]) -> bool:
+    """Whether a run of ``journeys`` can read a stored metric (engine.metrics): a branch
+    comparing one, or the purchase-cycle wait. Only then does the backtest read every
+    order up to the horizon (a year of a chain's orders costs a third more load time)."""
+    for journey in journeys:
+        for step in journey.steps:
+            if isinstance(step, WaitPurchaseCycleStep):
+                return True
+            if isinstance(step, BranchStep) and any(
+                isinstance(c, MetricCond) and c.field in METRICS and METRICS[c.field].stored
+                for rule in step.rules
+                for c in rule.conditions
+            ):
+                return True
+    return False
+
+
 def count_entries(*, session: Session, pop: Population) -> int:
     """How many entries (or segment members) the backtest would run."""
     from sqlalchemy import func
@@ -93,6 +112,7 @@ def load_cases(
     horizon: datetime,
     entry_event_type: str | None,
     contacts_since: timedelta | None,
+    with_purchases: bool = True,
 ) -> list[CustomerCase]:
     """Every customer's :class:`CustomerCase`, sorted by customer id."""
     return [
@@ -103,6 +123,7 @@ def load_cases(
             horizon=horizon,
             entry_event_type=entry_event_type,
             contacts_since=contacts_since,
+            with_purchases=with_purchases,
         )
         for case in page
     ]
@@ -116,6 +137,7 @@ def iter_cases(
     entry_event_type: str | None,
     contacts_since: timedelta | None,
     page_size: int = PAGE,
+    with_purchases: bool = True,
 ) -> Iterator[list[CustomerCase]]:
     """The cases in pages of ``page_size`` customers by id: the simulation of one page runs
     while the next is read. Each page is one query per table for all its customers."""
@@ -133,7 +155,9 @@ def iter_cases(
     order = sorted(entries)
     for i in range(0, len(order), max(1, page_size)):
         page = order[i : i + page_size]
-        yield _page(session, pop, entries, page, horizon, entry_event_type, contacts_since)
+        yield _page(
+            session, pop, entries, page, horizon, entry_event_type, contacts_since, with_purchases
+        )
 
 
 def _page(
@@ -144,6 +168,7 @@ def _page(
     horizon: datetime,
     entry_event_type: str | None,
     contacts_since: timedelta | None,
+    with_purchases: bool,
 ) -> list[CustomerCase]:
     members = col(Customer.id).in_(ids)
     cases: dict[str, CustomerCase] = {}
@@ -197,14 +222,17 @@ def _page(
         case = cases.get(cid)
         if case is not None:
             case.orders.append((at, float(amount)))
-    for cid, at, amount in session.execute(
-        select(col(Order.customer_id), col(Order.created_at), col(Order.amount))
-        .where(col(Order.customer_id).in_(ids), col(Order.created_at) <= horizon)
-        .order_by(col(Order.customer_id), col(Order.created_at))
-    ):
-        case = cases.get(cid)
-        if case is not None:
-            case.purchases.append(Purchase(at, float(amount)))
+    if with_purchases:
+        for case in cases.values():
+            case.purchases = []
+        for cid, at, amount in session.execute(
+            select(col(Order.customer_id), col(Order.created_at), col(Order.amount))
+            .where(col(Order.customer_id).in_(ids), col(Order.created_at) <= horizon)
+            .order_by(col(Order.customer_id), col(Order.created_at))
+        ):
+            bought = cases[cid].purchases if cid in cases else None
+            if bought is not None:
+                bought.append(Purchase(at, float(amount)))
     for cid, node, outcome, at in session.execute(
         select(
             col(GuideTask.customer_id),

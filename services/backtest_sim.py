@@ -58,8 +58,9 @@ class CustomerCase:
     past_events: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
     orders: list[tuple[datetime, float]] = field(default_factory=list)
     #: every order up to the horizon, oldest first: the stored metrics (engine.metrics)
-    #: as of each moment a run reads the customer's facts
-    purchases: list[Purchase] = field(default_factory=list)
+    #: as of each moment a run reads the customer's facts; None when no version reads them
+    #: (see backtest_load.reads_stored_metrics)
+    purchases: list[Purchase] | None = None
     #: recorded guide task outcomes of this journey: (at, node id, outcome)
     outcomes: list[tuple[datetime, str, str]] = field(default_factory=list)
     #: earlier contacts the contact policy's caps count (before the first entry)
@@ -293,7 +294,7 @@ async def _run_one(
     setup: Setup,
     journey: ir.CompiledJourney,
     base: CustomerFacts,
-    purchases: list[Purchase],
+    purchases: list[Purchase] | None,
     start: datetime,
     past: list[tuple[datetime, str]],
     script: list[ScriptItem],

@@ -226,3 +226,33 @@ def test_cases_carry_every_order_for_the_metrics_as_of_each_moment(engine: Engin
     by_id = {c.facts.customer_id: c for c in cases}
     assert by_id["A"].purchases == [Purchase(T0 + 4 * DAY, 150.0)]
     assert by_id["B"].purchases == [] and by_id["C"].purchases == []
+
+
+def test_orders_are_read_only_when_a_version_reads_a_stored_metric() -> None:
+    from engine.compiler import compile_document
+    from engine.ir import CompiledJourney
+    from services.backtest_load import reads_stored_metrics
+    from tests.engine.sim import journey_doc
+
+    def journey(condition: dict[str, object]) -> CompiledJourney:
+        document = journey_doc(
+            [
+                {"id": "entry", "kind": "entry"},
+                {
+                    "id": "b",
+                    "kind": "branch",
+                    "config": {"rules": [{"id": "r", "conditions": [condition]}]},
+                },
+                {"id": "x", "kind": "exit"},
+            ],
+            [("entry", "next", "b"), ("b", "r", "x"), ("b", "else", "x")],
+        )
+        compiled = compile_document(document, journey_id="j", version=1).journey
+        assert compiled is not None
+        return compiled
+
+    average = {"type": "metric", "field": "avg_order_amount", "op": "gte", "value": 800}
+    contacts = {"type": "metric", "field": "contacts_7d", "op": "lte", "value": 1}
+    tag = {"type": "tag", "tag": "VIP"}
+    assert reads_stored_metrics([journey(tag), journey(average)])
+    assert not reads_stored_metrics([journey(tag), journey(contacts)])
