@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from activities._time import iso, parse_instant
 from audiences import matches, parse_definition
+from audiences.metrics import row_metrics
 from db import crud
 from db.crud.contact_policy import contact_recency
 from db.crud.points import points_balance
@@ -16,7 +17,6 @@ from db.models import Customer
 from db.models.segments import CustomerMetrics
 from engine.contact_policy import ContactRecency
 from engine.effects import CouponState, CustomerFacts, FactsRequest
-from engine.metrics import STORED_METRICS
 
 
 def load_facts(session: Session, request: FactsRequest) -> CustomerFacts:
@@ -102,7 +102,7 @@ def profile_facts(
         last_contacted_channel=seen.last_channel,
         contacts_7d=seen.contacts_7d,
         contacts_30d=seen.contacts_30d,
-        metrics={m.name: getattr(metrics, m.name) for m in STORED_METRICS} if metrics else {},
+        metrics=row_metrics(metrics),
         segments=segments or {},
         event_counts=event_counts or {},
         coupons=coupons or {},

@@ -43,7 +43,7 @@ from db.models import Customer, CustomerEvent, Order, OrderCreate, RfmBaseline, 
 from db.models.segments import CustomerMetrics
 from db.rfm import DEFAULT_PERIOD_DAYS, recompute_all, rescore_customer
 from db.session import begin_write
-from engine.metrics import STORED_METRICS, Purchase, Value, stored_values
+from engine.metrics import STORED_METRICS, Purchase, Value, cycle_of, stored_values
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def _rebuild_cycles_and_stages(
             purchases=purchases,
             first_at=first_at,
             last_at=last_at,
-            cycle_days=_cycle(values),
+            cycle_days=cycle_of(values),
             now=now,
         ).value
         old, old_at = previous.get(cid, (None, None))
@@ -186,12 +186,6 @@ def _rebuild_cycles_and_stages(
     return changes
 
 
-def _cycle(values: dict[str, Value]) -> float | None:
-    """The purchase cycle among a customer's stored metrics (the stage's input)."""
-    cycle = values.get("purchase_interval_median_days")
-    return float(cycle) if cycle is not None else None
-
-
 def _metrics_row(session: Session, customer_id: str) -> CustomerMetrics:
     row = session.get(CustomerMetrics, customer_id)
     if row is None:
@@ -208,21 +202,22 @@ def _metrics_row(session: Session, customer_id: str) -> CustomerMetrics:
     return row
 
 
+def row_metrics(row: CustomerMetrics | None) -> dict[str, Value]:
+    """The stored metrics (engine.metrics) of a metrics row by name, as
+    ``CustomerFacts.metrics`` holds them; no row (no orders yet): none, each metric then
+    reads its no-orders value (``MetricSpec.empty``)."""
+    return {m.name: getattr(row, m.name) for m in STORED_METRICS} if row is not None else {}
+
+
 def stored_metrics_of(*, session: Session, customer_ids: list[str]) -> dict[str, dict[str, Value]]:
-    """The stored metrics (engine.metrics) of each of ``customer_ids`` in one query; a
-    customer with no metrics row yet has each metric's no-orders value."""
+    """:func:`row_metrics` of each of ``customer_ids`` in one query."""
     rows = {
         row.customer_id: row
         for row in session.scalars(
             select(CustomerMetrics).where(col(CustomerMetrics.customer_id).in_(customer_ids))
         )
     }
-    return {
-        cid: {
-            m.name: getattr(rows[cid], m.name) if cid in rows else m.empty for m in STORED_METRICS
-        }
-        for cid in customer_ids
-    }
+    return {cid: row_metrics(rows.get(cid)) for cid in customer_ids}
 
 
 def moves_metrics(event_type: str) -> bool:
@@ -345,7 +340,7 @@ def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> S
             purchases=len(orders),
             first_at=orders[0].at if orders else None,
             last_at=orders[-1].at if orders else None,
-            cycle_days=_cycle(values),
+            cycle_days=cycle_of(values),
             now=now,
         ).value,
         now,

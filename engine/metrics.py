@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from statistics import median
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
@@ -66,7 +67,7 @@ class MetricSpec:
     def stored(self) -> bool:
         return self.from_orders is not None
 
-    @property
+    @cached_property
     def empty(self) -> Value:
         """A stored metric's value for a customer with no orders (no metrics row yet)."""
         return self.from_orders(()) if self.from_orders is not None else None
@@ -180,6 +181,13 @@ else:
 def stored_values(orders: Sequence[Purchase]) -> dict[str, Value]:
     """Every stored metric of a customer with ``orders`` (oldest first)."""
     return {m.name: m.from_orders(orders) for m in STORED_METRICS if m.from_orders is not None}
+
+
+def cycle_of(values: dict[str, Value]) -> float | None:
+    """The purchase cycle among a customer's stored metrics (``CustomerFacts`` keeps it in
+    a field of its own; the lifecycle stage reads it)."""
+    cycle = values.get("purchase_interval_median_days")
+    return float(cycle) if cycle is not None else None
 
 
 def metric_value(name: str, facts: CustomerFacts) -> Value:

@@ -40,7 +40,7 @@ from engine.effects import (
     TaskNoticeRequest,
 )
 from engine.interpreter import Interpreter, new_state
-from engine.metrics import Purchase, stored_values
+from engine.metrics import Purchase, cycle_of, stored_values
 from engine.runtime import CustomerEventIn, RunState, TaskOutcome
 from engine.semantics import parse_time
 
@@ -226,11 +226,7 @@ class SimulatedRuntime:
         stored: dict[str, Any] = {}
         if self.world.purchases is not None:
             values = stored_values([p for p in self.world.purchases if p.at <= as_of])
-            cycle = values.get("purchase_interval_median_days")
-            stored = {
-                "metrics": values,
-                "purchase_interval_median_days": float(cycle) if cycle is not None else None,
-            }
+            stored = {"metrics": values, "purchase_interval_median_days": cycle_of(values)}
         return CustomerFacts(
             **{
                 **base.__dict__,

@@ -223,16 +223,16 @@ def _page(
         if case is not None:
             case.orders.append((at, float(amount)))
     if with_purchases:
-        for case in cases.values():
-            case.purchases = []
+        bought: dict[str, list[Purchase]] = {cid: [] for cid in cases}
         for cid, at, amount in session.execute(
             select(col(Order.customer_id), col(Order.created_at), col(Order.amount))
             .where(col(Order.customer_id).in_(ids), col(Order.created_at) <= horizon)
             .order_by(col(Order.customer_id), col(Order.created_at))
         ):
-            bought = cases[cid].purchases if cid in cases else None
-            if bought is not None:
-                bought.append(Purchase(at, float(amount)))
+            if cid in bought:
+                bought[cid].append(Purchase(at, float(amount)))
+        for cid, case in cases.items():
+            case.purchases = bought[cid]
     for cid, node, outcome, at in session.execute(
         select(
             col(GuideTask.customer_id),
