@@ -122,18 +122,15 @@ ROUTERS = (
 )
 
 
-#: worker threads for plain ``def`` routes and ``in_thread`` (anyio's default is 40)
-THREAD_POOL_SIZE = 200
-
-
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The reconciler runs beside the app (see :mod:`services.reconcile`)."""
     settings: Settings = app.state.settings
     gateway = app.state.temporal
-    # every signed-in user's request may wait on SQLite's busy timeout in a pool thread:
-    # more threads than concurrent users, so the one holding the lock always gets one
-    anyio.to_thread.current_default_thread_limiter().total_tokens = THREAD_POOL_SIZE
+    # threads for plain ``def`` routes and ``in_thread`` (anyio's default is 40): see
+    # Settings.web_threads. No request holds a write transaction while it waits for a
+    # thread (transactions end in the thread that began them), so a few suffice.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
     task = None
     if isinstance(gateway, TemporalGateway) and settings.reconcile_interval_seconds > 0:
         reconciler = Reconciler(
