@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     #: threads than a few per core do not add speed: they share the CPU among more requests
     #: at once, and stretch each SQLite write transaction while its thread waits for its
     #: turn, with every other writer queued behind it. bench.web_load on 2 cores, SQLite, in
-    #: one sitting: p99 10.9-12.1 s with 200 threads, 4.6-4.9 s with 8-12, 2.1 s with 4-5.
+    #: one sitting: p99 10.9-12.1 s with 200 threads, 4.6-4.9 s with 8-12, 1.2-2.1 s with 4,
+    #: 1.6 s with 2.
     #: Default: two a core, at least 4.
     web_threads: int = Field(default_factory=lambda: max(4, 2 * (os.cpu_count() or 1)), ge=1)
     web_host: str = "127.0.0.1"
