@@ -34,7 +34,9 @@ event posts, target 0; ``errors_503`` of them: Temporal unavailable or timing ou
 (posts), ``event_post_p99_ms``, ``event_missing`` (new events to a waiting customer whose
 thank-you never came), ``duplicates`` (customers thanked twice) and ``event_p99_ms``: event
 POST → the ``matched`` branch's message row (its ``created_at`` in the outbox, i.e. the
-activity ran), target < 500. Lines starting with ``#`` say what happened (failures by kind).
+activity ran), target < 500, and ``machine_cpu_share``: the machine's CPU time while the users
+ran over what its cores could give (near 1: saturated, the latencies are mostly waiting for
+a core). Lines starting with ``#`` say what happened (failures by kind).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import asyncio
 import contextlib
 import copy
 import math
+import os
 import random
 import re
 import time
@@ -120,6 +123,7 @@ DRAFT: dict[str, Any] = {
     ],
 }
 THINK_S = (0.5, 1.5)
+CORES = os.cpu_count() or 1
 REPEAT_SHARE = 0.1
 #: longer than two of SQLite's 30 s busy waits: a request the app answers late (a 500 after
 #: waiting on the database) is counted as the 5xx it is, not as a timeout
@@ -553,7 +557,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     marketers += 1
                     loops.append(marketer(http, rec, end, rng, marketers))
             cpu_before = stack.cpu_seconds()
+            load_started = time.monotonic()
             await asyncio.gather(*loops)
+            load_s = time.monotonic() - load_started
             cpu = {k: v - cpu_before.get(k, 0.0) for k, v in stack.cpu_seconds().items()}
             stack.check_alive()
         finally:
@@ -571,7 +577,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         f"# CPU seconds during the {args.seconds:.0f} s of load: "
         + ", ".join(f"{role} {seconds:.1f}" for role, seconds in sorted(cpu.items()))
     )
-    return _figures(rec, logins, stream, rows)
+    figures = _figures(rec, logins, stream, rows)
+    # how busy the machine was while the users ran (1.0: every core all the time): near 1
+    # the latencies are queueing for a CPU, and small changes in its speed move them a lot
+    figures["machine_cpu_share"] = round(cpu.get("machine", 0.0) / (load_s * CORES), 2)
+    return figures
 
 
 def _figures(
