@@ -56,10 +56,7 @@ class Role(StrEnum):
 #: (only a power cut can lose the last commits, fine for the local install). One task queue
 #: partition instead of four: with a single worker polling, tasks that land on a partition
 #: without a waiting poll are written to the database and forwarded, where one partition
-#: hands them straight to the poll. Eager activities: an activity the workflow schedules on
-#: its own queue comes back with the workflow task's completion to the worker that has a
-#: free slot, not through a poll (bench.web_load: the server's CPU for an event that ends
-#: in a message fell from 30 to 24 ms).
+#: hands them straight to the poll.
 DEV_SERVER_TUNING = (
     "--sqlite-pragma",
     "journal_mode=wal",
@@ -69,8 +66,6 @@ DEV_SERVER_TUNING = (
     "matching.numTaskqueueReadPartitions=1",
     "--dynamic-config-value",
     "matching.numTaskqueueWritePartitions=1",
-    "--dynamic-config-value",
-    "system.enableActivityEagerExecution=true",
 )
 
 
