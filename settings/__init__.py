@@ -57,13 +57,10 @@ class Settings(BaseSettings):
     #: PostgreSQL with cores to spare).
     activity_worker: bool = False
     #: Threads of the web app for plain ``def`` routes and its database work
-    #: (``db.session.in_thread``). Python runs one of them at a time (the GIL), so more
-    #: threads than a few per core do not add speed: they share the CPU among more requests
-    #: at once, and stretch each SQLite write transaction while its thread waits for its
-    #: turn, with every other writer queued behind it. bench.web_load on 2 cores, SQLite, in
-    #: one sitting: p99 10.9-12.1 s with 200 threads, 4.6-4.9 s with 8-12, 1.2-2.1 s with 4,
-    #: 1.6 s with 2.
-    #: Default: two a core, at least 4.
+    #: (``db.session.in_thread``). Python runs one of them at a time (the GIL): more than a
+    #: few per core only share the CPU among more requests at once and stretch each SQLite
+    #: write transaction while its thread waits for a turn (measured in docs/architecture.md,
+    #: "A few threads, not hundreds"). Default: two a core, at least 4.
     web_threads: int = Field(default_factory=lambda: max(4, 2 * (os.cpu_count() or 1)), ge=1)
     web_host: str = "127.0.0.1"
     web_port: int = 8000

@@ -41,10 +41,13 @@ from db.models import Customer, GuideTask, UserAccount, utcnow
 from db.seed import seed_demo
 from db.session import guard_event_loop
 from services import accounts
-from services.temporal import TemporalGateway, TemporalUnavailableError
 from settings import Settings
 from templates_lib import all_templates
-from tests.canvas_ui.harness import canvas_db_template, linear_document  # noqa: F401 - fixture
+from tests.canvas_ui.harness import (  # noqa: F401 - fixture
+    TemporalDown,
+    canvas_db_template,
+    linear_document,
+)
 
 EVENTS_KEY = "fuzz-events-key"
 #: examples per operation in the fuzzing phase (the coverage phase adds its boundary cases)
@@ -54,13 +57,6 @@ KNOWN: dict[str, list[Any]] = {}
 #: never a generated id: the fuzzer's own account (a new password would end its session)
 PROTECTED: set[Any] = set()
 TURNS = itertools.count()
-
-
-class TemporalDown(TemporalGateway):
-    """A gateway to a Temporal server that cannot be reached."""
-
-    async def client(self) -> Any:
-        raise TemporalUnavailableError("Temporal is not reachable (the fuzz test has none).")
 
 
 @dataclass

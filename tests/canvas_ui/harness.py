@@ -22,12 +22,21 @@ from canvas_ui import create_app
 from db import crud
 from db.models import CouponTemplateCreate
 from db.session import guard_event_loop
+from services.temporal import TemporalGateway, TemporalUnavailableError
 from settings import Settings
 
 CSRF_COOKIE = "journeys_csrf"
 
 #: The fixtures, for ``from tests.canvas_ui.harness import *`` in conftest files.
 __all__ = ["canvas_app", "canvas_db_template", "canvas_settings", "client"]
+
+
+class TemporalDown(TemporalGateway):
+    """A gateway to a Temporal server that cannot be reached (whatever listens on the
+    default port of the machine the tests run on)."""
+
+    async def client(self) -> Any:
+        raise TemporalUnavailableError("Temporal is not reachable (this test has none).")
 
 
 @pytest.fixture(scope="session")

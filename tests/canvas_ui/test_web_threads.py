@@ -17,6 +17,7 @@ from canvas_ui.app import create_app
 from db.models import CustomerEvent
 from db.seed import seed_demo
 from settings import Settings
+from tests.canvas_ui.harness import TemporalDown
 
 KEY = "test-events-key"
 
@@ -39,7 +40,8 @@ async def test_one_thread_answers_concurrent_new_and_repeated_events(
     engine: Engine, db_url: str
 ) -> None:
     seed_demo(session_or_engine=engine, customers=20)
-    app = create_app(_settings(db_url, 1), temporal=None, engine=engine)
+    settings = _settings(db_url, 1)
+    app = create_app(settings, temporal=TemporalDown(settings), engine=engine)
     now = datetime.now(UTC).isoformat()
 
     def event(n: int) -> dict[str, object]:
