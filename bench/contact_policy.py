@@ -25,13 +25,17 @@ time a check adds to its message: its reads (a stored decision, the policy, the 
 zone) and its decision and ledger record, made inside the outbox row's own write
 transaction (``activities.messaging``; waiting for that transaction's lock is the
 message's, with or without a policy — the ratio shows what the policy costs overall).
-``ratio`` = journeys per second on / off. Last lines are ``key=value``.
+``ratio`` = journeys per second on / off. ``gc_pause_max_ms`` is the longest stop-the-world
+pause of Python's cyclic garbage collector in this process during the timed rounds (every
+thread waits it out, a check too; a ``#`` line gives each generation's count and total).
+Last lines are ``key=value``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import signal
 import statistics
@@ -69,6 +73,37 @@ CAPS = [
     {"id": "sms7", "channel": "sms", "max_contacts": 5, "window_days": 7, "category": "marketing"},
     {"id": "any7", "channel": "any", "max_contacts": 8, "window_days": 7, "category": "all"},
 ]
+
+
+class GcPauses:
+    """The cyclic collector's pauses in this process, per generation, while installed."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], (time.perf_counter() - self._started) * 1000))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        parts = []
+        for generation in (0, 1, 2):
+            ms = [m for g, m in self.pauses if g == generation]
+            if ms:
+                parts.append(
+                    f"gen{generation} {len(ms)} × (total {sum(ms):.0f} ms, max {max(ms):.1f} ms)"
+                )
+        return ", ".join(parts) or "none"
 
 
 def _p(values: list[float], q: float) -> float:
@@ -210,9 +245,10 @@ async def main(n: int, rounds: int, concurrency: int, *, split: bool = False) ->
                 if side_process is not None:
                     side_process.send_signal(signal.SIGUSR1)
                 seconds = {"on": 0.0, "off": 0.0}
-                for r in range(rounds):
-                    for side in ("on", "off") if r % 2 == 0 else ("off", "on"):
-                        seconds[side] += await run_round(side, r)
+                with GcPauses() as gc_pauses:
+                    for r in range(rounds):
+                        for side in ("on", "off") if r % 2 == 0 else ("off", "on"):
+                            seconds[side] += await run_round(side, r)
         finally:  # the side process stops with the bench, whatever happened
             if side_process is not None:
                 side_process.send_signal(signal.SIGTERM)
@@ -236,6 +272,8 @@ async def main(n: int, rounds: int, concurrency: int, *, split: bool = False) ->
         "off_journeys_per_s": off_per_s,
         "policy_check_p99_ms": _p(check_ms, 0.99),
         "ratio": on_per_s / off_per_s,
+        "gc_pause_max_ms": max((ms for _, ms in gc_pauses.pauses), default=0.0),
+        "_gc": gc_pauses.summary(),  # type: ignore[dict-item]
         "_outcomes": outcomes,  # type: ignore[dict-item]
         "_cpu": (statistics.median(cpu.values()), _p(list(cpu.values()), 0.99)),  # type: ignore[dict-item]
     }
@@ -256,6 +294,7 @@ if __name__ == "__main__":
         main(args.n, args.rounds, args.concurrency, split=args.split)
     )
     print("# exits: " + ", ".join(f"{k} {v}" for k, v in sorted(result.pop("_outcomes").items())))
+    print(f"# this process's garbage-collector pauses: {result.pop('_gc')}")
     cpu_p50, cpu_p99 = result.pop("_cpu")
     print(
         f"# a check's own CPU (its thread's time; the rest of its wall time is waiting for the "
