@@ -26,9 +26,9 @@ zone) and its decision and ledger record, made inside the outbox row's own write
 transaction (``activities.messaging``; waiting for that transaction's lock is the
 message's, with or without a policy — the ratio shows what the policy costs overall).
 ``ratio`` = journeys per second on / off. ``gc_pause_max_ms`` is the longest stop-the-world
-pause of Python's cyclic garbage collector in this process during the timed rounds (every
-thread waits it out, a check too; a ``#`` line gives each generation's count and total).
-Last lines are ``key=value``.
+pause of Python's cyclic garbage collector in this process during the timed rounds: every
+thread here waits it out — the checks too, unless ``--split`` runs them in the other process
+— and a ``#`` line gives each generation's count and total. Last lines are ``key=value``.
 """
 
 from __future__ import annotations
