@@ -4,7 +4,8 @@ up`` runs them (``journeys worker --role activities``), timing every contact che
     python -m bench._policy_activities DATABASE_URL TASK_QUEUE TEMPORAL_ADDRESS OUT.json
 
 Prints ``ready`` once polling. SIGUSR1 forgets the timings so far (after the warm-up);
-SIGTERM stops the worker and writes ``{"spent": {key: ms}, "cpu": {key: ms}}`` to OUT.json.
+SIGTERM stops the worker and writes :func:`timings` (``{"spent": {key: ms}, "cpu": …,
+"queued": …}``) to OUT.json.
 A workflow id with ``-off`` gets no contact check (the bench's side without a policy).
 """
 
@@ -18,29 +19,58 @@ import time
 from pathlib import Path
 from typing import Any
 
+#: This thread's scheduler statistics (Linux): nanoseconds on a CPU, nanoseconds runnable
+#: but waiting for one, time slices.
+SCHEDSTAT = Path("/proc/thread-self/schedstat")
 
-def timed(real: Any, spent: dict[str, float], cpu: dict[str, float]) -> Any:
-    """``real`` (a check's read or decision), adding its wall and thread CPU time per
-    decision key."""
+
+def queued_ns() -> int | None:
+    """Nanoseconds this thread has waited, runnable, for a CPU (``None``: not on Linux)."""
+    try:
+        return int(SCHEDSTAT.read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+Timings = dict[str, dict[str, float]]
+
+
+def timings() -> Timings:
+    """Per decision key: ``spent`` (wall ms), ``cpu`` (this thread's CPU ms), ``queued`` (ms
+    runnable but waiting for a CPU; empty where the kernel does not say)."""
+    return {"spent": {}, "cpu": {}, "queued": {}}
+
+
+def timed(real: Any, into: Timings) -> Any:
+    """``real`` (a check's read or decision), adding its wall time, its thread's CPU time and
+    its wait for a CPU per decision key."""
 
     def run(**kw: Any) -> Any:
+        q0 = queued_ns()
         t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return real(**kw)
         finally:
+            wall, cpu = (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
+            q1 = queued_ns()
             key = kw["check"].decision_key
-            spent[key] = spent.get(key, 0.0) + (time.perf_counter() - t0) * 1000
-            cpu[key] = cpu.get(key, 0.0) + (time.thread_time() - c0) * 1000
+            for name, ms in (
+                ("spent", wall),
+                ("cpu", cpu),
+                ("queued", (q1 - q0) / 1e6 if q0 is not None and q1 is not None else None),
+            ):
+                if ms is not None:
+                    into[name][key] = into[name].get(key, 0.0) + ms
 
     return run
 
 
-def instrument(acts: Any, spent: dict[str, float], cpu: dict[str, float]) -> None:
+def instrument(acts: Any, into: Timings) -> None:
     """Time the checks of ``acts`` (JourneyActivities); none for the ``-off`` side."""
     from db.crud import contact_policy as policy_crud
 
-    policy_crud.read_check = timed(policy_crud.read_check, spent, cpu)
-    policy_crud.decide_in_action = timed(policy_crud.decide_in_action, spent, cpu)
+    policy_crud.read_check = timed(policy_crud.read_check, into)
+    policy_crud.decide_in_action = timed(policy_crud.decide_in_action, into)
     real_check = acts._contact_check
 
     def check_or_none(request: Any) -> Any:
@@ -60,17 +90,16 @@ async def main(url: str, queue: str, address: str, out: Path) -> None:
     settings = Settings(database_url=url, task_queue=queue, temporal_address=address)
     engine = make_engine(settings.sqlalchemy_url)
     acts = JourneyActivities.from_engine(engine, settings)
-    spent: dict[str, float] = {}
-    cpu: dict[str, float] = {}
-    instrument(acts, spent, cpu)
+    into = timings()
+    instrument(acts, into)
     worker = build_worker(await connect(settings), settings, activities=acts, role=Role.ACTIVITIES)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
 
     def forget() -> None:
-        spent.clear()
-        cpu.clear()
+        for values in into.values():
+            values.clear()
 
     loop.add_signal_handler(signal.SIGUSR1, forget)
     running = asyncio.create_task(worker.run())
@@ -78,7 +107,7 @@ async def main(url: str, queue: str, address: str, out: Path) -> None:
     await stop.wait()
     await worker.shutdown()
     await running
-    out.write_text(json.dumps({"spent": spent, "cpu": cpu}))
+    out.write_text(json.dumps(into))
     engine.dispose()
 
 
