@@ -311,8 +311,13 @@ def _record_order(
         and crud.get_store(session=session, store_id=order_create.store_id) is None
     ):
         order_create = order_create.model_copy(update={"store_id": None})
+    # held until the scores are written: the session's identity map keeps an unchanged
+    # object only while something references it, and the order and the scores read the
+    # customer — once, this way
+    customer = session.get(Customer, order_create.customer_id)
     order = crud.create_order(session=session, order_create=order_create)
     change = refresh_purchases(session=session, customer_id=order_create.customer_id, now=now)
+    del customer
     return order, change
 
 
@@ -320,9 +325,11 @@ def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> S
     """Re-score one customer against the latest baseline, recompute their stored metrics
     (engine.metrics: purchases, cycle, average order …) and lifecycle stage; → the stage
     change, if any."""
-    rescore_customer(session=session, customer_id=customer_id, now=now)
     begin_write(session)
+    # the metrics row first: creating it may roll the transaction back (another writer
+    # created it meanwhile), which must not undo the scores below
     row = _metrics_row(session, customer_id)
+    # the orders are read once, for the RFM scores and the stored metrics alike
     orders = [
         Purchase(aware(at) or now, float(amount))
         for at, amount in session.execute(
@@ -331,6 +338,13 @@ def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> S
             .order_by(col(Order.created_at))
         )
     ]
+    rescore_customer(
+        session=session,
+        customer_id=customer_id,
+        now=now,
+        orders=[(o.at, o.amount) for o in orders],
+        commit=False,
+    )
     values = stored_values(orders)
     for name, value in values.items():
         setattr(row, name, value)

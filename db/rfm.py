@@ -26,8 +26,10 @@ baseline, so a single purchase does not move everyone else's class.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from math import fsum
 from statistics import median
 
 from sqlalchemy import case, func, select, update
@@ -117,6 +119,32 @@ def score_customers(
     return scores
 
 
+def score_orders(
+    customer_id: str,
+    orders: Sequence[tuple[datetime, float]],
+    *,
+    now: datetime,
+    period_days: int = DEFAULT_PERIOD_DAYS,
+) -> RfmScore | None:
+    """:func:`score_customers` of one customer from their ``orders`` (aware moments and
+    amounts, in any order; those after ``now`` are left out, as the query does) without a
+    query: for a caller that has read them already. ``None``: no order up to ``now``."""
+    upto = [(at, amount) for at, amount in orders if at <= now]
+    if not upto:
+        return None
+    since = now - timedelta(days=period_days)
+    first_at = min(at for at, _ in upto).astimezone(UTC)
+    last_at = max(at for at, _ in upto).astimezone(UTC)
+    in_period = [float(amount) for at, amount in upto if at > since]
+    return RfmScore(
+        customer_id=customer_id,
+        r_days=_days(now, last_at),
+        f_count=len(in_period),
+        m_amount=round(fsum(in_period), 2),
+        l_days=_days(last_at, first_at),
+    )
+
+
 def _as_utc(value: object) -> datetime:
     # Defensive: should an aggregate bypass the column type, SQLite hands back its string.
     parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
@@ -168,10 +196,20 @@ def latest_baseline(*, session: Session) -> RfmBaseline | None:
     return session.execute(stmt).scalars().first()
 
 
-def rescore_customer(*, session: Session, customer_id: str, now: datetime) -> str | None:
+def rescore_customer(
+    *,
+    session: Session,
+    customer_id: str,
+    now: datetime,
+    orders: Sequence[tuple[datetime, float]] | None = None,
+    commit: bool = True,
+) -> str | None:
     """Re-score one customer against the latest baseline; returns the new class.
 
-    Without a baseline yet, this runs :func:`recompute_all` instead.
+    ``orders``: the customer's orders up to ``now`` when the caller has read them already
+    (:func:`score_orders`; else they are scored in SQL). Without ``commit`` the new scores
+    are left in ``session``'s transaction for the caller to commit. Without a baseline yet,
+    this runs :func:`recompute_all` instead (which commits).
     """
     baseline = latest_baseline(session=session)
     if baseline is None:
@@ -181,9 +219,13 @@ def rescore_customer(*, session: Session, customer_id: str, now: datetime) -> st
     customer = session.get(Customer, customer_id)
     if customer is None:
         return None
-    found = score_customers(
-        session=session, now=now, period_days=baseline.period_days, customer_ids=[customer_id]
-    )
+    if orders is not None:
+        scored = score_orders(customer_id, orders, now=now, period_days=baseline.period_days)
+        found = [scored] if scored is not None else []
+    else:
+        found = score_customers(
+            session=session, now=now, period_days=baseline.period_days, customer_ids=[customer_id]
+        )
     medians = Medians(r=baseline.median_r, f=baseline.median_f, m=baseline.median_m)
     score = found[0] if found else RfmScore(customer_id, None, 0, 0.0, None)
     customer.rfm_class = classify(score, medians)
@@ -192,5 +234,6 @@ def rescore_customer(*, session: Session, customer_id: str, now: datetime) -> st
     customer.m_amount = score.m_amount
     customer.l_days = score.l_days
     session.add(customer)
-    session.commit()
+    if commit:
+        session.commit()
     return customer.rfm_class

@@ -9,15 +9,23 @@ recent ⇔ R < 20; high F ⇔ F ≥ 2; high M ⇔ M ≥ 650.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert
-from sqlmodel import Session
+from sqlalchemy import insert, select
+from sqlmodel import Session, col
 
 from db import crud
+from db.crud._util import aware
 from db.models import Customer, Order, Region, Store
-from db.rfm import recompute_all, rescore_customer
+from db.rfm import (
+    DEFAULT_PERIOD_DAYS,
+    recompute_all,
+    rescore_customer,
+    score_customers,
+    score_orders,
+)
 
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -105,3 +113,41 @@ def test_incremental_rescore_uses_the_stored_medians(scored: Session) -> None:
     a = crud.get_customer(session=scored, customer_id="A")
     assert a is not None and a.rfm_class == "重要价值"  # others untouched
     assert rescore_customer(session=scored, customer_id="F", now=NOW) is None
+
+
+def test_scoring_orders_already_read_matches_the_sql(session: Session) -> None:
+    """``score_orders`` (a purchase's refresh scores the orders it has read anyway) gives
+    :func:`score_customers`' figures, on random orders with the edges the query draws: an
+    order exactly at ``now`` counts, one a second later does not, one exactly at the
+    period's start is outside it, amounts with cents."""
+    rng = random.Random(15)
+    session.add(Region(id="R1", name="华东"))
+    session.commit()
+    since = NOW - timedelta(days=DEFAULT_PERIOD_DAYS)
+    edges = [NOW, NOW + timedelta(seconds=1), since, since + timedelta(microseconds=1)]
+    customers = [f"P{i:03d}" for i in range(60)]
+    session.execute(insert(Customer), [{"id": cid, "name": cid} for cid in customers])
+    rows = []
+    for cid in customers:
+        for _ in range(rng.randint(0, 6)):
+            at = (
+                rng.choice(edges)
+                if rng.random() < 0.2
+                else NOW - timedelta(seconds=rng.randint(-86_400, 800 * 86_400))
+            )
+            rows.append(
+                {"customer_id": cid, "amount": rng.randint(1, 500_000) / 100, "created_at": at}
+            )
+    session.execute(insert(Order), rows)
+    session.commit()
+    by_sql = {s.customer_id: s for s in score_customers(session=session, now=NOW)}
+    for cid in customers:
+        read = [
+            (aware(at), amount)
+            for at, amount in session.execute(
+                select(col(Order.created_at), col(Order.amount)).where(
+                    col(Order.customer_id) == cid
+                )
+            )
+        ]
+        assert score_orders(cid, read, now=NOW) == by_sql.get(cid), cid
