@@ -41,7 +41,13 @@ from db import crud
 from db.crud._util import aware
 from db.models import Customer, CustomerEvent, Order, OrderCreate, RfmBaseline, utcnow
 from db.models.segments import CustomerMetrics
-from db.rfm import DEFAULT_PERIOD_DAYS, recompute_all, rescore_customer
+from db.rfm import (
+    DEFAULT_PERIOD_DAYS,
+    latest_baseline,
+    recompute_all,
+    rescore_customer,
+    rescore_from_orders,
+)
 from db.session import begin_write
 from engine.metrics import STORED_METRICS, Purchase, Value, cycle_of, stored_values
 
@@ -324,7 +330,15 @@ def _record_order(
 def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> StageChange | None:
     """Re-score one customer against the latest baseline, recompute their stored metrics
     (engine.metrics: purchases, cycle, average order …) and lifecycle stage; → the stage
-    change, if any."""
+    change, if any.
+
+    One unit of work: the scores and the metrics are committed together, or — should any
+    of it fail — neither (the caller's savepoint; the next full recompute catches up).
+    Before the brand's first full scoring (no RFM baseline yet) that scoring runs first
+    and commits on its own (:func:`db.rfm.rescore_customer`)."""
+    baseline = latest_baseline(session=session)
+    if baseline is None:
+        rescore_customer(session=session, customer_id=customer_id, now=now)
     begin_write(session)
     # the metrics row first: creating it may roll the transaction back (another writer
     # created it meanwhile), which must not undo the scores below
@@ -338,13 +352,14 @@ def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> S
             .order_by(col(Order.created_at))
         )
     ]
-    rescore_customer(
-        session=session,
-        customer_id=customer_id,
-        now=now,
-        orders=[(o.at, o.amount) for o in orders],
-        commit=False,
-    )
+    if baseline is not None:
+        rescore_from_orders(
+            session=session,
+            customer_id=customer_id,
+            baseline=baseline,
+            orders=[(o.at, o.amount) for o in orders],
+            now=now,
+        )
     values = stored_values(orders)
     for name, value in values.items():
         setattr(row, name, value)

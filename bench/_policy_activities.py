@@ -25,11 +25,13 @@ SCHEDSTAT = Path("/proc/thread-self/schedstat")
 
 
 def queued_ns() -> int | None:
-    """Nanoseconds this thread has waited, runnable, for a CPU (``None``: not on Linux)."""
+    """Nanoseconds this thread has waited, runnable, for a CPU (``None``: the kernel does not
+    say — not Linux, or a kernel without scheduler statistics, whose file reads all zeros)."""
     try:
-        return int(SCHEDSTAT.read_text().split()[1])
-    except (OSError, IndexError, ValueError):
+        on_cpu, waited = (int(v) for v in SCHEDSTAT.read_text().split()[:2])
+    except (OSError, ValueError):
         return None
+    return waited if on_cpu else None
 
 
 Timings = dict[str, dict[str, float]]

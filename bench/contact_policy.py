@@ -115,9 +115,9 @@ class GcPauses:
 def _slow_checks(
     spent: dict[str, float], cpu: dict[str, float], queued: dict[str, float]
 ) -> str:
-    """Where the checks slower than the target (5 ms) spent their time: on a CPU, runnable but
-    waiting for one (the kernel's scheduler statistics), or neither — asleep: waiting for the
-    GIL while another thread holds it, a lock, I/O."""
+    """Where the checks slower than the target (:data:`TARGET_MS`) spent their time: on a
+    CPU, runnable but waiting for one (the kernel's scheduler statistics), or neither —
+    asleep: waiting for the GIL while another thread holds it, a lock, I/O."""
     slow = [key for key, ms in spent.items() if ms > TARGET_MS]
     if not slow:
         return f"no check took more than {TARGET_MS:g} ms"
@@ -329,8 +329,8 @@ if __name__ == "__main__":
     print(f"# {result.pop('_slow')}")
     cpu_p50, cpu_p99 = result.pop("_cpu")
     print(
-        f"# a check's own CPU (its thread's time; the rest of its wall time is waiting for the "
-        f"GIL and the database): p50 {cpu_p50:.2f} ms, p99 {cpu_p99:.2f} ms"
+        f"# a check's own CPU (its thread's time; the rest of its wall time is waiting for a "
+        f"CPU, the GIL or the database): p50 {cpu_p50:.2f} ms, p99 {cpu_p99:.2f} ms"
     )
     for key, value in result.items():
         print(f"{key}={value:.2f}" if isinstance(value, float) else f"{key}={value}")

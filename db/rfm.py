@@ -133,9 +133,9 @@ def score_orders(
     if not upto:
         return None
     since = now - timedelta(days=period_days)
-    first_at = min(at for at, _ in upto).astimezone(UTC)
-    last_at = max(at for at, _ in upto).astimezone(UTC)
-    in_period = [float(amount) for at, amount in upto if at > since]
+    first_at = _as_utc(min(at for at, _ in upto))
+    last_at = _as_utc(max(at for at, _ in upto))
+    in_period = [amount for at, amount in upto if at > since]
     return RfmScore(
         customer_id=customer_id,
         r_days=_days(now, last_at),
@@ -196,44 +196,53 @@ def latest_baseline(*, session: Session) -> RfmBaseline | None:
     return session.execute(stmt).scalars().first()
 
 
-def rescore_customer(
-    *,
-    session: Session,
-    customer_id: str,
-    now: datetime,
-    orders: Sequence[tuple[datetime, float]] | None = None,
-    commit: bool = True,
-) -> str | None:
+def rescore_customer(*, session: Session, customer_id: str, now: datetime) -> str | None:
     """Re-score one customer against the latest baseline; returns the new class.
 
-    ``orders``: the customer's orders up to ``now`` when the caller has read them already
-    (:func:`score_orders`; else they are scored in SQL). Without ``commit`` the new scores
-    are left in ``session``'s transaction for the caller to commit. Without a baseline yet,
-    this runs :func:`recompute_all` instead (which commits).
+    Without a baseline yet, this runs :func:`recompute_all` instead.
     """
     baseline = latest_baseline(session=session)
     if baseline is None:
         recompute_all(session=session, now=now)
         customer = session.get(Customer, customer_id)
         return customer.rfm_class if customer else None
-    customer = session.get(Customer, customer_id)
+    found = score_customers(
+        session=session, now=now, period_days=baseline.period_days, customer_ids=[customer_id]
+    )
+    rfm_class = _store_score(session, baseline, found[0] if found else _never(customer_id))
+    session.commit()
+    return rfm_class
+
+
+def rescore_from_orders(
+    *,
+    session: Session,
+    customer_id: str,
+    baseline: RfmBaseline,
+    orders: Sequence[tuple[datetime, float]],
+    now: datetime,
+) -> str | None:
+    """:func:`rescore_customer` for a caller that has read the customer's ``orders`` and the
+    ``baseline`` already (:func:`score_orders`, no query): the new scores are left in
+    ``session``'s transaction, for the caller to commit with its own writes."""
+    scored = score_orders(customer_id, orders, now=now, period_days=baseline.period_days)
+    return _store_score(session, baseline, scored or _never(customer_id))
+
+
+def _never(customer_id: str) -> RfmScore:
+    return RfmScore(customer_id, None, 0, 0.0, None)
+
+
+def _store_score(session: Session, baseline: RfmBaseline, score: RfmScore) -> str | None:
+    """Set ``score`` and its class against ``baseline`` on the customer (not committed)."""
+    customer = session.get(Customer, score.customer_id)
     if customer is None:
         return None
-    if orders is not None:
-        scored = score_orders(customer_id, orders, now=now, period_days=baseline.period_days)
-        found = [scored] if scored is not None else []
-    else:
-        found = score_customers(
-            session=session, now=now, period_days=baseline.period_days, customer_ids=[customer_id]
-        )
     medians = Medians(r=baseline.median_r, f=baseline.median_f, m=baseline.median_m)
-    score = found[0] if found else RfmScore(customer_id, None, 0, 0.0, None)
     customer.rfm_class = classify(score, medians)
     customer.r_days = score.r_days
     customer.f_count = score.f_count
     customer.m_amount = score.m_amount
     customer.l_days = score.l_days
     session.add(customer)
-    if commit:
-        session.commit()
     return customer.rfm_class

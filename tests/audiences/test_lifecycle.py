@@ -282,3 +282,37 @@ def test_metrics_that_fail_leave_the_event_stored_and_pending(
     # full recompute reads), the metrics are as they were
     assert scored.get(CustomerMetrics, "B").purchases_count == before  # type: ignore[union-attr]
     assert len(crud.list_orders(session=scored, customer_id="B")) == before + 1
+
+
+def test_a_purchase_whose_metrics_fail_moves_neither_its_scores_nor_its_metrics(
+    scored: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A purchase's RFM scores and stored metrics are one unit of work (they are computed
+    from one read of the orders): a failure while computing the metrics leaves the
+    customer's scores as they were too, not half moved."""
+    metrics.recompute(session=scored, now=NOW)
+    b = scored.get(Customer, "B")
+    assert b is not None
+    scores = (b.rfm_class, b.r_days, b.f_count, b.m_amount, b.l_days)
+    count = scored.get(CustomerMetrics, "B").purchases_count  # type: ignore[union-attr]
+
+    def broken(_orders: object) -> None:
+        raise RuntimeError("metrics broke")
+
+    monkeypatch.setattr(metrics, "stored_values", broken)
+    purchase = EventIn(
+        event_id="pos-4",
+        customer_id="B",
+        type="purchase",
+        properties={"amount": 900},
+        occurred_at=datetime.now(UTC),  # a year after NOW: R, F and M would all move
+    )
+    result, _ = store_events(session=scored, events=[purchase])
+    assert result.accepted == 1
+    scored.expire_all()
+    b = scored.get(Customer, "B")
+    assert b is not None
+    assert (b.rfm_class, b.r_days, b.f_count, b.m_amount, b.l_days) == scores
+    assert scored.get(CustomerMetrics, "B").purchases_count == count  # type: ignore[union-attr]
+    assert len(crud.list_orders(session=scored, customer_id="B")) == len(ORDERS["B"]) + 1
