@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     #: client address (login throttling) and https (Secure cookies) come from those headers.
     #: Empty = no proxy: the headers are ignored.
     forwarded_allow_ips: str = ""
+    #: Seconds the web app keeps an idle HTTP connection open (uvicorn's
+    #: ``--timeout-keep-alive``, 5 s by default). Longer than the idle time of the clients
+    #: and proxies in front (nginx upstream keep-alive, a cloud load balancer's 60 s, an
+    #: HTTP library's 5 s pool expiry): the side that closes first must be the client, or a
+    #: request sent on a connection the app is closing at that moment fails (a proxy's 502;
+    #: bench.web_load saw "Server disconnected without sending a response" on a guide's first
+    #: request after signing in).
+    web_keep_alive_seconds: int = Field(default=75, ge=1)
     #: Seconds between two rounds of the web app's reconciler (pending event deliveries,
     #: runs whose start was never confirmed); 0 switches it off.
     reconcile_interval_seconds: float = Field(default=10.0, ge=0)
