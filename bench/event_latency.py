@@ -90,22 +90,12 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
             "JOURNEYS_DATA_DIR": str(s.workdir),
             "JOURNEYS_EVENTS_API_KEY": api_key,
             "JOURNEYS_DEMO": "true",  # a throwaway install on the default secrets
+            "JOURNEYS_WEB_HOST": "127.0.0.1",
+            "JOURNEYS_WEB_PORT": str(port),
         }
+        # as `journeys web` serves it (journeys.cli.web_config: keep-alive, proxies)
         web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "canvas_ui.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=web_env,
+            [sys.executable, "-m", "journeys", "web", "--log-level", "warning"], env=web_env
         )
         try:
             async with Worker(

@@ -1,18 +1,14 @@
-"""``python -m canvas_ui``: serve the web app with uvicorn on the configured host/port."""
+"""``python -m canvas_ui``: serve the web app as ``journeys web`` does."""
 
 from __future__ import annotations
 
-import uvicorn
-
-from settings import get_settings
+from journeys.cli import web
 
 
 def main() -> None:
-    """Run the app (``JOURNEYS_WEB_HOST`` / ``JOURNEYS_WEB_PORT``)."""
-    settings = get_settings()
-    uvicorn.run(
-        "canvas_ui:create_app", factory=True, host=settings.web_host, port=settings.web_port
-    )
+    """Run the app (``JOURNEYS_WEB_HOST`` / ``JOURNEYS_WEB_PORT``; uvicorn configured by
+    ``journeys.cli.web_config``: trusted proxies, idle connections, graceful stop)."""
+    web(log_level="info")
 
 
 if __name__ == "__main__":

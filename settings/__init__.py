@@ -85,12 +85,13 @@ class Settings(BaseSettings):
     #: Empty = no proxy: the headers are ignored.
     forwarded_allow_ips: str = ""
     #: Seconds the web app keeps an idle HTTP connection open (uvicorn's
-    #: ``--timeout-keep-alive``, 5 s by default). Longer than the idle time of the clients
-    #: and proxies in front (nginx upstream keep-alive, a cloud load balancer's 60 s, an
-    #: HTTP library's 5 s pool expiry): the side that closes first must be the client, or a
-    #: request sent on a connection the app is closing at that moment fails (a proxy's 502;
-    #: bench.web_load saw "Server disconnected without sending a response" on a guide's first
-    #: request after signing in).
+    #: ``--timeout-keep-alive``; its own default, 5 s, is httpx's pool expiry too). Set it
+    #: longer than the idle time of whatever reuses connections to the app — nginx's
+    #: upstream keep-alive and an AWS ALB: 60 s; a Google Cloud load balancer: 600 s, fixed,
+    #: so 620 there. The side that closes first must be the client, or a request sent on a
+    #: connection the app is closing at that moment fails (a proxy's 502; bench.web_load saw
+    #: "Server disconnected without sending a response" on a guide's first request after
+    #: signing in, with uvicorn's 5 s).
     web_keep_alive_seconds: int = Field(default=75, ge=1)
     #: Seconds between two rounds of the web app's reconciler (pending event deliveries,
     #: runs whose start was never confirmed); 0 switches it off.
