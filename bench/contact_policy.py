@@ -112,9 +112,7 @@ class GcPauses:
         return ", ".join(parts) or "none"
 
 
-def _slow_checks(
-    spent: dict[str, float], cpu: dict[str, float], queued: dict[str, float]
-) -> str:
+def _slow_checks(spent: dict[str, float], cpu: dict[str, float], queued: dict[str, float]) -> str:
     """Where the checks slower than the target (:data:`TARGET_MS`) spent their time: on a
     CPU, runnable but waiting for one (the kernel's scheduler statistics), or neither —
     asleep: waiting for the GIL while another thread holds it, a lock, I/O."""

@@ -93,7 +93,7 @@ async def main(n: int, concurrency: int) -> dict[str, float]:
             "JOURNEYS_WEB_HOST": "127.0.0.1",
             "JOURNEYS_WEB_PORT": str(port),
         }
-        # as `journeys web` serves it (journeys.cli.web_config: keep-alive, proxies)
+        # as `journeys web` serves it (canvas_ui.serving.web_config: keep-alive, proxies)
         web = subprocess.Popen(
             [sys.executable, "-m", "journeys", "web", "--log-level", "warning"], env=web_env
         )

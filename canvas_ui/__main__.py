@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from journeys.cli import web
+import uvicorn
+
+from canvas_ui.app import create_app
+from canvas_ui.serving import web_config
+from settings import get_settings
 
 
 def main() -> None:
     """Run the app (``JOURNEYS_WEB_HOST`` / ``JOURNEYS_WEB_PORT``; uvicorn configured by
-    ``journeys.cli.web_config``: trusted proxies, idle connections, graceful stop)."""
-    web(log_level="info")
+    :func:`canvas_ui.serving.web_config`: trusted proxies, idle connections, graceful stop)."""
+    settings = get_settings()
+    uvicorn.Server(web_config(settings, create_app(settings))).run()
 
 
 if __name__ == "__main__":

@@ -41,8 +41,6 @@ from journeys.processes import Role
 from settings import DEMO_EVENTS_API_KEY, Settings, get_settings
 
 if TYPE_CHECKING:
-    import uvicorn
-    from fastapi import FastAPI
     from temporalio.worker import Worker
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -237,30 +235,6 @@ def enrollment_worker() -> None:
     asyncio.run(_run_enrollment_worker(settings))
 
 
-def web_config(settings: Settings, web_app: FastAPI, *, log_level: str = "info") -> uvicorn.Config:
-    """uvicorn's configuration of ``journeys web``.
-
-    X-Forwarded-For / X-Forwarded-Proto are believed only from the proxies in
-    ``JOURNEYS_FORWARDED_ALLOW_IPS`` (uvicorn would trust 127.0.0.1 by default): behind them
-    the request's scheme (Secure cookies) and client address (login throttling) come from
-    those headers; without a proxy a client cannot claim another address or https. Idle
-    connections stay open ``JOURNEYS_WEB_KEEP_ALIVE_SECONDS`` (see the setting).
-    """
-    import uvicorn
-
-    proxies = settings.forwarded_allow_ips.strip()
-    return uvicorn.Config(
-        web_app,
-        host=settings.web_host,
-        port=settings.web_port,
-        log_level=log_level,
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies or None,
-        timeout_keep_alive=settings.web_keep_alive_seconds,
-        timeout_graceful_shutdown=3,  # open connections must not hold up a stop
-    )
-
-
 @app.command()
 def web(
     log_level: str = typer.Option("info", help="uvicorn's log level (warning: no access log)."),
@@ -269,6 +243,7 @@ def web(
     import uvicorn
 
     from canvas_ui.app import create_app
+    from canvas_ui.serving import web_config
     from services.preflight import UnsafeStartError
 
     settings = get_settings()

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from journeys.cli import web_config
+from canvas_ui.serving import web_config
 from settings import Settings
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: canvas\r\n\r\n"

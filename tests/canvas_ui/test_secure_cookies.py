@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from journeys.cli import web_config
+from canvas_ui.serving import web_config
 
 CSRF = "journeys_csrf"
 
