@@ -357,7 +357,7 @@ def refresh_purchases(*, session: Session, customer_id: str, now: datetime) -> S
             session=session,
             customer_id=customer_id,
             baseline=baseline,
-            orders=[(o.at, o.amount) for o in orders],
+            orders=orders,
             now=now,
         )
     values = stored_values(orders)

@@ -53,18 +53,24 @@ def timed(real: Any, into: Timings) -> Any:
         try:
             return real(**kw)
         finally:
-            wall, cpu = (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
-            q1 = queued_ns()
             key = kw["check"].decision_key
-            for name, ms in (
-                ("spent", wall),
-                ("cpu", cpu),
-                ("queued", (q1 - q0) / 1e6 if q0 is not None and q1 is not None else None),
-            ):
-                if ms is not None:
-                    into[name][key] = into[name].get(key, 0.0) + ms
+            _add(into["spent"], key, (time.perf_counter() - t0) * 1000)
+            _add(into["cpu"], key, (time.thread_time() - c0) * 1000)
+            q1 = queued_ns()
+            if q0 is not None and q1 is not None:
+                _add(into["queued"], key, (q1 - q0) / 1e6)
 
     return run
+
+
+def _add(values: dict[str, float], key: str, ms: float) -> None:
+    values[key] = values.get(key, 0.0) + ms
+
+
+def forget(into: Timings) -> None:
+    """Drop the timings so far (after the warm-up)."""
+    for values in into.values():
+        values.clear()
 
 
 def instrument(acts: Any, into: Timings) -> None:
@@ -99,11 +105,7 @@ async def main(url: str, queue: str, address: str, out: Path) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
 
-    def forget() -> None:
-        for values in into.values():
-            values.clear()
-
-    loop.add_signal_handler(signal.SIGUSR1, forget)
+    loop.add_signal_handler(signal.SIGUSR1, forget, into)
     running = asyncio.create_task(worker.run())
     print("ready", flush=True)
     await stop.wait()

@@ -158,7 +158,7 @@ async def main(n: int, rounds: int, concurrency: int, *, split: bool = False) ->
 
     from activities import all_activities
     from activities.facts import load_facts
-    from bench._policy_activities import instrument, timings
+    from bench._policy_activities import forget, instrument, timings
     from bench._stack import publish, stack
     from db.crud import contact_policy as policy_crud
     from db.models import Customer
@@ -268,8 +268,7 @@ async def main(n: int, rounds: int, concurrency: int, *, split: bool = False) ->
                 # and the growing database fall on both sides alike
                 await run_round("on", -1)
                 await run_round("off", -1)
-                for values in into.values():
-                    values.clear()
+                forget(into)
                 if side_process is not None:
                     side_process.send_signal(signal.SIGUSR1)
                 seconds = {"on": 0.0, "off": 0.0}

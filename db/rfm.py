@@ -36,6 +36,7 @@ from sqlalchemy import case, func, select, update
 from sqlmodel import Session, col
 
 from db.models import RFM_CLASSES, Customer, Order, RfmBaseline
+from engine.metrics import Purchase
 
 DEFAULT_PERIOD_DAYS = 365
 
@@ -121,21 +122,21 @@ def score_customers(
 
 def score_orders(
     customer_id: str,
-    orders: Sequence[tuple[datetime, float]],
+    orders: Sequence[Purchase],
     *,
     now: datetime,
     period_days: int = DEFAULT_PERIOD_DAYS,
 ) -> RfmScore | None:
-    """:func:`score_customers` of one customer from their ``orders`` (aware moments and
-    amounts, in any order; those after ``now`` are left out, as the query does) without a
-    query: for a caller that has read them already. ``None``: no order up to ``now``."""
-    upto = [(at, amount) for at, amount in orders if at <= now]
+    """:func:`score_customers` of one customer from their ``orders`` (aware moments, in any
+    order; those after ``now`` are left out, as the query does) without a query: for a
+    caller that has read them already. ``None``: no order up to ``now``."""
+    upto = [o for o in orders if o.at <= now]
     if not upto:
         return None
     since = now - timedelta(days=period_days)
-    first_at = _as_utc(min(at for at, _ in upto))
-    last_at = _as_utc(max(at for at, _ in upto))
-    in_period = [amount for at, amount in upto if at > since]
+    first_at = _as_utc(min(o.at for o in upto))
+    last_at = _as_utc(max(o.at for o in upto))
+    in_period = [o.amount for o in upto if o.at > since]
     return RfmScore(
         customer_id=customer_id,
         r_days=_days(now, last_at),
@@ -219,7 +220,7 @@ def rescore_from_orders(
     session: Session,
     customer_id: str,
     baseline: RfmBaseline,
-    orders: Sequence[tuple[datetime, float]],
+    orders: Sequence[Purchase],
     now: datetime,
 ) -> str | None:
     """:func:`rescore_customer` for a caller that has read the customer's ``orders`` and the

@@ -163,6 +163,17 @@ def test_sweep_moves_customers_whose_time_ran_out(scored: Session) -> None:  # n
     assert metrics.sweep_declines(session=scored, now=NOW + timedelta(days=86)) == []
 
 
+def _purchase_of_b(event_id: str, amount: int) -> EventIn:
+    """A purchase by B, posted now (after the fixture's NOW)."""
+    return EventIn(
+        event_id=event_id,
+        customer_id="B",
+        type="purchase",
+        properties={"amount": amount},
+        occurred_at=datetime.now(UTC),
+    )
+
+
 def _in(session: Session, rule: dict[str, object], now: datetime = NOW) -> set[str]:
     definition = parse_definition({"match": "all", "rules": [{"type": "field", **rule}]})
     return matches(session, definition, sorted(ORDERS), now=now)
@@ -209,13 +220,7 @@ def test_a_stage_change_is_stored_as_an_event_with_its_pending_delivery(
     scored: Session,  # noqa: F811
 ) -> None:
     metrics.recompute(session=scored, now=NOW)
-    purchase = EventIn(
-        event_id="pos-1",
-        customer_id="B",
-        type="purchase",
-        properties={"amount": 99},
-        occurred_at=datetime.now(UTC),
-    )
+    purchase = _purchase_of_b("pos-1", 99)
     result, mine = store_events(session=scored, events=[purchase])
     assert result.accepted == 1
     derived = [m for m in mine if m != "pos-1"]
@@ -241,13 +246,7 @@ def test_an_event_its_metrics_and_its_stage_change_commit_together(
 
     event.listen(engine, "commit", listen)
     try:
-        purchase = EventIn(
-            event_id="pos-2",
-            customer_id="B",
-            type="purchase",
-            properties={"amount": 99},
-            occurred_at=datetime.now(UTC),
-        )
+        purchase = _purchase_of_b("pos-2", 99)
         result, mine = store_events(session=scored, events=[purchase])
     finally:
         event.remove(engine, "commit", listen)
@@ -267,13 +266,7 @@ def test_metrics_that_fail_leave_the_event_stored_and_pending(
         raise RuntimeError("metrics broke")
 
     monkeypatch.setattr(metrics, "refresh_purchases", broken)
-    purchase = EventIn(
-        event_id="pos-3",
-        customer_id="B",
-        type="purchase",
-        properties={"amount": 99},
-        occurred_at=datetime.now(UTC),
-    )
+    purchase = _purchase_of_b("pos-3", 99)
     result, mine = store_events(session=scored, events=[purchase])
     assert result.accepted == 1 and mine == ["pos-3"]
     assert crud.get_event(session=scored, event_id="pos-3") is not None
@@ -301,13 +294,8 @@ def test_a_purchase_whose_metrics_fail_moves_neither_its_scores_nor_its_metrics(
         raise RuntimeError("metrics broke")
 
     monkeypatch.setattr(metrics, "stored_values", broken)
-    purchase = EventIn(
-        event_id="pos-4",
-        customer_id="B",
-        type="purchase",
-        properties={"amount": 900},
-        occurred_at=datetime.now(UTC),  # a year after NOW: R, F and M would all move
-    )
+    # a year after NOW: R, F and M would all move
+    purchase = _purchase_of_b("pos-4", 900)
     result, _ = store_events(session=scored, events=[purchase])
     assert result.accepted == 1
     scored.expire_all()

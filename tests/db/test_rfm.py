@@ -26,6 +26,7 @@ from db.rfm import (
     score_customers,
     score_orders,
 )
+from engine.metrics import Purchase
 
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -143,7 +144,7 @@ def test_scoring_orders_already_read_matches_the_sql(session: Session) -> None:
     by_sql = {s.customer_id: s for s in score_customers(session=session, now=NOW)}
     for cid in customers:
         read = [
-            (aware(at), amount)
+            Purchase(aware(at) or NOW, amount)  # as refresh_purchases reads them
             for at, amount in session.execute(
                 select(col(Order.created_at), col(Order.amount)).where(
                     col(Order.customer_id) == cid
