@@ -1,6 +1,6 @@
 """Web load: 50 simulated users and a stream of customer events against a live install.
 
-    python -m bench.web_load [--seconds 60] [--users 50] [--events-per-s 20]
+    python -m bench.web_load [--seconds 60] [--users 50] [--events-per-s 20] [--calibrate-s 10]
                              [--customers 2000] [--database sqlite|postgresql] [--keep]
 
 Starts the whole stack as real processes on free loopback ports (:mod:`bench._live`: the
@@ -37,6 +37,13 @@ POST → the ``matched`` branch's message row (its ``created_at`` in the outbox,
 activity ran), target < 500, and ``machine_cpu_share``: the machine's CPU time while the users
 ran over what its cores could give (near 1: saturated, the latencies are mostly waiting for
 a core). Lines starting with ``#`` say what happened (failures by kind).
+
+Before the users start, ``--calibrate-s`` (10) seconds of the same event stream alone measure
+what one event costs the install: ``event_cpu_ms`` (CPU of the Temporal server, the worker and
+the web app per new event, from the POST to its thank-you, less what they use idle) and
+``event_core_share``: the share of the machine's cores ``--events-per-s`` of them take before
+any user request (near 1: the events alone saturate it, and no user latency target can hold),
+and ``events_alone_p99_ms``, their POST → thank-you p99 with no user on the install.
 """
 
 from __future__ import annotations
@@ -440,9 +447,18 @@ class EventStream:
 
 
 async def events(
-    http: httpx.AsyncClient, rec: Recorder, end: float, rate: float, stream: EventStream
+    http: httpx.AsyncClient,
+    rec: Recorder,
+    end: float,
+    rate: float,
+    stream: EventStream,
+    *,
+    repeat: float = REPEAT_SHARE,
 ) -> None:
-    """``rate`` posts a second on a fixed schedule (not waiting on answers)."""
+    """``rate`` posts a second on a fixed schedule (not waiting on answers); a ``repeat``
+    share of them sends an event already sent, again."""
+    if rate <= 0:
+        return
     rng = random.Random(11)
     in_flight: set[asyncio.Task[Any]] = set()
     started = time.monotonic()
@@ -453,7 +469,7 @@ async def events(
             break
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         i += 1
-        if stream.sent and (rng.random() < REPEAT_SHARE or not stream.pool):
+        if stream.sent and (rng.random() < repeat or not stream.pool):
             body = rng.choice(stream.sent)
             stream.repeats += 1
         elif stream.pool:
@@ -484,11 +500,82 @@ def thanked(session: Session, journey_id: str) -> list[tuple[str, datetime]]:
     return [(c, at if at.tzinfo else at.replace(tzinfo=UTC)) for c, at in session.exec(stmt)]
 
 
+# ----------------------------------------------------------------------------- calibration
+
+#: the processes of the install an event goes through (not the bench, not the whole machine)
+INSTALL = ("server", "worker", "activities", "web")
+IDLE_S = 3.0
+
+
+def calibration_size(args: argparse.Namespace) -> int:
+    """Waiting customers the calibration's events take (one new event each)."""
+    return max(0, math.ceil(args.events_per_s * args.calibrate_s)) if args.calibrate_s > 0 else 0
+
+
+async def calibrate(
+    stack: LiveStack,
+    http: httpx.AsyncClient,
+    journey_id: str,
+    args: argparse.Namespace,
+    customers: list[str],
+) -> dict[str, Any]:
+    """The event stream alone for ``args.calibrate_s``: each process's CPU per event, from
+    its POST to its thank-you, less what the process uses idle (measured first)."""
+    before = stack.cpu_seconds()
+    await asyncio.sleep(IDLE_S)
+    after = stack.cpu_seconds()
+    idle = {k: (after[k] - before.get(k, 0.0)) / IDLE_S for k in after}
+    # new events only, each to its own waiting customer: one event's whole path each
+    stream = EventStream(pool=list(customers))
+    rec = Recorder()
+    started = time.monotonic()
+    before = stack.cpu_seconds()
+    await events(http, rec, started + args.calibrate_s, args.events_per_s, stream, repeat=0.0)
+    deadline = time.monotonic() + DRAIN_S
+    while True:
+        with Session(stack.engine) as session:
+            done = {c: at for c, at in thanked(session, journey_id) if c in stream.posted_at}
+        if len(done) == len(stream.posted_at) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    elapsed = time.monotonic() - started
+    after = stack.cpu_seconds()
+    n = max(1, len(stream.posted_at))
+    per_event = {
+        k: max(0.0, (after[k] - before.get(k, 0.0) - idle.get(k, 0.0) * elapsed) * 1000 / n)
+        for k in INSTALL
+        if k in after
+    }
+    total = sum(per_event.values())
+    print(
+        f"# the event stream alone ({n} events at {args.events_per_s:g}/s, {len(done)} thanked): "
+        "CPU ms per event "
+        + ", ".join(f"{k} {v:.1f}" for k, v in per_event.items())
+        + f"; {args.events_per_s:g} events/s take {total * args.events_per_s / 1000:.2f} "
+        f"of the machine's {CORES} cores before any user request",
+        flush=True,
+    )
+    for failure, count in rec.failures.most_common(5):
+        print(f"# calibration: {count} × {failure}")
+    latencies = [(at - stream.posted_at[c]).total_seconds() * 1000 for c, at in done.items()]
+    return {
+        "missing": len(stream.posted_at) - len(done),
+        "event_cpu_ms": round(total, 1),
+        "event_core_share": round(total * args.events_per_s / 1000 / CORES, 2),
+        # the same events' latency with no user on the install
+        "events_alone_p99_ms": round(percentile(latencies, 0.99)),
+    }
+
+
 # ----------------------------------------------------------------------------- main
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    wanted_events = math.ceil(args.events_per_s * args.seconds * (1 - REPEAT_SHARE)) + 20
+    wanted_events = (
+        math.ceil(args.events_per_s * args.seconds * (1 - REPEAT_SHARE))
+        + 20
+        + calibration_size(args)
+    )
     with live_stack(customers=args.customers, database=args.database, keep=args.keep) as stack:
         plan = plan_users(stack, args.users, args.tasks_per_guide, wanted_events)
         wait_version = stack.publish(WAIT)
@@ -543,7 +630,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.gather(
                 *(sign_in(h, a) for h, a in zip(clients, plan.accounts, strict=True))
             )
-            stream = EventStream(pool=list(plan.wait_customers))
+            pool = list(plan.wait_customers)
+            calibration = None
+            if calibration_size(args) > 0:
+                calibrating, pool = pool[: calibration_size(args)], pool[calibration_size(args) :]
+                calibration = await calibrate(
+                    stack, machine, wait_version.journey_id, args, calibrating
+                )
+            stream = EventStream(pool=pool)
             end = time.monotonic() + args.seconds
             loops: list[Awaitable[None]] = [events(machine, rec, end, args.events_per_s, stream)]
             marketers = 0
@@ -581,6 +675,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     # how busy the machine was while the users ran (1.0: every core all the time): near 1
     # the latencies are queueing for a CPU, and small changes in its speed move them a lot
     figures["machine_cpu_share"] = round(cpu.get("machine", 0.0) / (load_s * CORES), 2)
+    if calibration is not None:
+        # its events count as the load's do: one thank-you each
+        figures["event_missing"] += calibration.pop("missing")
+        figures |= calibration
     return figures
 
 
@@ -648,6 +746,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--tasks-per-guide", type=int, default=25)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--calibrate-s",
+        type=float,
+        default=10,
+        help="seconds of the event stream alone first, to measure an event's CPU (0: skip)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data dir and logs")
     args = parser.parse_args()
     started = time.perf_counter()
