@@ -68,6 +68,9 @@ def make_templates(timezone: str) -> Jinja2Blocks:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        # templates change with a deploy, which restarts the process: no stat of the file on
+        # every include, import and extends to see whether it changed
+        auto_reload=False,
     )
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True
