@@ -103,12 +103,17 @@ def create_session(
 def get_live_session(
     *, session: Session, session_id: str, now: datetime | None = None
 ) -> tuple[UserSession, UserAccount] | None:
-    """The unexpired session ``session_id`` and its active account, or ``None``."""
-    row = session.get(UserSession, session_id)
-    if row is None or (aware(row.expires_at) or utcnow()) <= (now or utcnow()):
+    """The unexpired session ``session_id`` and its active account, or ``None`` (one query:
+    every signed-in request asks)."""
+    found = session.exec(
+        select(UserSession, UserAccount)
+        .join(UserAccount, col(UserAccount.id) == col(UserSession.user_id))
+        .where(col(UserSession.id) == session_id)
+    ).first()
+    if found is None:
         return None
-    account = session.get(UserAccount, row.user_id)
-    if account is None or not account.active:
+    row, account = found
+    if (aware(row.expires_at) or utcnow()) <= (now or utcnow()) or not account.active:
         return None
     return row, account
 
