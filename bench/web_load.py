@@ -38,12 +38,19 @@ activity ran), target < 500, and ``machine_cpu_share``: the machine's CPU time w
 ran over what its cores could give (near 1: saturated, the latencies are mostly waiting for
 a core). Lines starting with ``#`` say what happened (failures by kind).
 
-Before the users start, ``--calibrate-s`` (10) seconds of the same event stream alone measure
-what one event costs the install: ``event_cpu_ms`` (CPU of the Temporal server, the worker and
-the web app per new event, from the POST to its thank-you, less what they use idle) and
-``event_core_share``: the share of the machine's cores ``--events-per-s`` of them take before
-any user request (near 1: the events alone saturate it, and no user latency target can hold),
-and ``events_alone_p99_ms``, their POST → thank-you p99 with no user on the install.
+Before the users start, ``--calibrate-s`` (10) seconds of the same event stream alone (new
+events only) measure what one event costs the install:
+
+* ``event_cpu_ms``: CPU of the Temporal server, the worker and the web app per thanked event,
+  from the POST to its thank-you, less what they use idle (a PostgreSQL cluster's own
+  processes are not counted);
+* ``event_core_share``: the share of the machine's cores ``--events-per-s`` of them take
+  before any user request (near 1: the events alone saturate it, and no user latency target
+  can hold);
+* ``events_alone_p99_ms``: their POST → thank-you p99 with no user on the install.
+
+Their posts count in the error and ``event_missing`` figures like the load's. ``--events-per-s
+0`` runs the users alone.
 """
 
 from __future__ import annotations
@@ -456,7 +463,8 @@ async def events(
     repeat: float = REPEAT_SHARE,
 ) -> None:
     """``rate`` posts a second on a fixed schedule (not waiting on answers); a ``repeat``
-    share of them sends an event already sent, again."""
+    share of them sends an event already sent, again, and so do all once the pool of
+    waiting customers is used up (with ``repeat`` 0 the stream then stops)."""
     if rate <= 0:
         return
     rng = random.Random(11)
@@ -469,7 +477,7 @@ async def events(
             break
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         i += 1
-        if stream.sent and (rng.random() < repeat or not stream.pool):
+        if stream.sent and (rng.random() < repeat or (not stream.pool and repeat > 0)):
             body = rng.choice(stream.sent)
             stream.repeats += 1
         elif stream.pool:
@@ -502,14 +510,37 @@ def thanked(session: Session, journey_id: str) -> list[tuple[str, datetime]]:
 
 # ----------------------------------------------------------------------------- calibration
 
-#: the processes of the install an event goes through (not the bench, not the whole machine)
+#: the processes of the install an event goes through (not the bench, not the whole machine;
+#: not a PostgreSQL cluster's either: on ``--database postgresql`` its share is left out)
 INSTALL = ("server", "worker", "activities", "web")
-IDLE_S = 3.0
+SETTLE_S = 3.0
+IDLE_S = 5.0
 
 
 def calibration_size(args: argparse.Namespace) -> int:
     """Waiting customers the calibration's events take (one new event each)."""
     return max(0, math.ceil(args.events_per_s * args.calibrate_s)) if args.calibrate_s > 0 else 0
+
+
+@dataclass
+class Calibration:
+    """The event stream alone: its events (their thank-yous are checked with the load's),
+    its posts' answers, and the figures it printed."""
+
+    stream: EventStream
+    rec: Recorder
+    figures: dict[str, Any]
+
+    def count_in(self, figures: dict[str, Any], thanked_customers: set[str]) -> None:
+        """Add its posts' errors and missing thank-yous to the load's ``figures``, and its
+        own figures."""
+        posts = self.rec.samples
+        figures["errors_5xx"] += sum(1 for p in posts if p.status >= 500)
+        figures["errors_503"] += sum(1 for p in posts if p.status == 503)
+        figures["errors_transport"] += sum(1 for p in posts if p.status == 0)
+        figures["event_errors_4xx"] += sum(1 for p in posts if 400 <= p.status < 500)
+        figures["event_missing"] += len(set(self.stream.posted_at) - thanked_customers)
+        figures |= self.figures
 
 
 async def calibrate(
@@ -518,9 +549,11 @@ async def calibrate(
     journey_id: str,
     args: argparse.Namespace,
     customers: list[str],
-) -> dict[str, Any]:
-    """The event stream alone for ``args.calibrate_s``: each process's CPU per event, from
-    its POST to its thank-you, less what the process uses idle (measured first)."""
+) -> Calibration:
+    """The event stream alone for ``args.calibrate_s``: each process's CPU per thanked
+    event, from its POST to its thank-you, less what the process uses idle (measured first,
+    after the setup's work has settled)."""
+    await asyncio.sleep(SETTLE_S)
     before = stack.cpu_seconds()
     await asyncio.sleep(IDLE_S)
     after = stack.cpu_seconds()
@@ -528,53 +561,66 @@ async def calibrate(
     # new events only, each to its own waiting customer: one event's whole path each
     stream = EventStream(pool=list(customers))
     rec = Recorder()
-    started = time.monotonic()
     before = stack.cpu_seconds()
+    started = time.monotonic()
     await events(http, rec, started + args.calibrate_s, args.events_per_s, stream, repeat=0.0)
     deadline = time.monotonic() + DRAIN_S
     while True:
         with Session(stack.engine) as session:
-            done = {c: at for c, at in thanked(session, journey_id) if c in stream.posted_at}
+            done = first_thanks(thanked(session, journey_id), stream.posted_at)
         if len(done) == len(stream.posted_at) or time.monotonic() > deadline:
             break
+        stack.check_alive()
         await asyncio.sleep(0.2)
     elapsed = time.monotonic() - started
     after = stack.cpu_seconds()
-    n = max(1, len(stream.posted_at))
+    n = max(1, len(done))
     per_event = {
-        k: max(0.0, (after[k] - before.get(k, 0.0) - idle.get(k, 0.0) * elapsed) * 1000 / n)
+        k: (after[k] - before.get(k, 0.0) - idle.get(k, 0.0) * elapsed) * 1000 / n
         for k in INSTALL
         if k in after
     }
     total = sum(per_event.values())
     print(
-        f"# the event stream alone ({n} events at {args.events_per_s:g}/s, {len(done)} thanked): "
-        "CPU ms per event "
+        f"# the event stream alone ({len(stream.posted_at)} events at {args.events_per_s:g}/s, "
+        f"{len(done)} thanked): CPU ms per event "
         + ", ".join(f"{k} {v:.1f}" for k, v in per_event.items())
-        + f"; {args.events_per_s:g} events/s take {total * args.events_per_s / 1000:.2f} "
+        + " (idle: "
+        + ", ".join(f"{k} {idle.get(k, 0.0) * 1000:.0f}" for k in per_event)
+        + f" ms/s); {args.events_per_s:g} events/s take {total * args.events_per_s / 1000:.2f} "
         f"of the machine's {CORES} cores before any user request",
         flush=True,
     )
     for failure, count in rec.failures.most_common(5):
         print(f"# calibration: {count} × {failure}")
     latencies = [(at - stream.posted_at[c]).total_seconds() * 1000 for c, at in done.items()]
-    return {
-        "missing": len(stream.posted_at) - len(done),
+    figures = {
         "event_cpu_ms": round(total, 1),
         "event_core_share": round(total * args.events_per_s / 1000 / CORES, 2),
         # the same events' latency with no user on the install
         "events_alone_p99_ms": round(percentile(latencies, 0.99)),
     }
+    return Calibration(stream, rec, figures)
+
+
+def first_thanks(
+    rows: list[tuple[str, datetime]], posted_at: dict[str, datetime]
+) -> dict[str, datetime]:
+    """The first thank-you of each customer in ``posted_at``."""
+    first: dict[str, datetime] = {}
+    for customer, at in rows:
+        if customer in posted_at:
+            first[customer] = min(at, first.get(customer, at))
+    return first
 
 
 # ----------------------------------------------------------------------------- main
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    calibrating = calibration_size(args)
     wanted_events = (
-        math.ceil(args.events_per_s * args.seconds * (1 - REPEAT_SHARE))
-        + 20
-        + calibration_size(args)
+        math.ceil(args.events_per_s * args.seconds * (1 - REPEAT_SHARE)) + 20 + calibrating
     )
     with live_stack(customers=args.customers, database=args.database, keep=args.keep) as stack:
         plan = plan_users(stack, args.users, args.tasks_per_guide, wanted_events)
@@ -632,11 +678,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             pool = list(plan.wait_customers)
             calibration = None
-            if calibration_size(args) > 0:
-                calibrating, pool = pool[: calibration_size(args)], pool[calibration_size(args) :]
+            if calibrating > 0:
                 calibration = await calibrate(
-                    stack, machine, wait_version.journey_id, args, calibrating
+                    stack, machine, wait_version.journey_id, args, pool[:calibrating]
                 )
+                del pool[:calibrating]
             stream = EventStream(pool=pool)
             end = time.monotonic() + args.seconds
             loops: list[Awaitable[None]] = [events(machine, rec, end, args.events_per_s, stream)]
@@ -660,11 +706,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for http in [*clients, machine]:
                 await http.aclose()
         # the last events are still on their way: wait for their messages
+        expected = set(stream.posted_at)
+        if calibration is not None:
+            expected |= set(calibration.stream.posted_at)
         deadline = time.monotonic() + DRAIN_S
         while True:
             with Session(stack.engine) as session:
                 rows = thanked(session, wait_version.journey_id)
-            if {c for c, _ in rows} >= set(stream.posted_at) or time.monotonic() > deadline:
+            if {c for c, _ in rows} >= expected or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
     print(
@@ -676,9 +725,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     # the latencies are queueing for a CPU, and small changes in its speed move them a lot
     figures["machine_cpu_share"] = round(cpu.get("machine", 0.0) / (load_s * CORES), 2)
     if calibration is not None:
-        # its events count as the load's do: one thank-you each
-        figures["event_missing"] += calibration.pop("missing")
-        figures |= calibration
+        # its events count as the load's do: one thank-you each, no error
+        calibration.count_in(figures, {c for c, _ in rows})
     return figures
 
 
