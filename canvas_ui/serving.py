@@ -1,16 +1,24 @@
-"""How the web app is served: uvicorn's configuration, the same for ``journeys web`` and
-``python -m canvas_ui``."""
+"""How the web app is served: uvicorn's configuration and its processes, the same for
+``journeys web`` and ``python -m canvas_ui``."""
 
 from __future__ import annotations
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors import Multiprocess
 
 from settings import Settings
 
+#: The app factory each process of a multi-process web app imports (``create_app()`` reads
+#: the settings from the same environment as the parent).
+APP_FACTORY = "canvas_ui.app:create_app"
 
-def web_config(settings: Settings, web_app: FastAPI, *, log_level: str = "info") -> uvicorn.Config:
-    """uvicorn's configuration of ``journeys web``.
+
+def web_config(
+    settings: Settings, web_app: FastAPI | str, *, log_level: str = "info"
+) -> uvicorn.Config:
+    """uvicorn's configuration of ``journeys web``: ``web_app`` is the app, or the import
+    string of its factory (:data:`APP_FACTORY`) for ``JOURNEYS_WEB_PROCESSES`` processes.
 
     X-Forwarded-For / X-Forwarded-Proto are believed only from the proxies in
     ``JOURNEYS_FORWARDED_ALLOW_IPS`` (uvicorn would trust 127.0.0.1 by default): behind them
@@ -21,6 +29,8 @@ def web_config(settings: Settings, web_app: FastAPI, *, log_level: str = "info")
     proxies = settings.forwarded_allow_ips.strip()
     return uvicorn.Config(
         web_app,
+        factory=isinstance(web_app, str),
+        workers=settings.web_processes if isinstance(web_app, str) else None,
         host=settings.web_host,
         port=settings.web_port,
         log_level=log_level,
@@ -29,3 +39,15 @@ def web_config(settings: Settings, web_app: FastAPI, *, log_level: str = "info")
         timeout_keep_alive=settings.web_keep_alive_seconds,
         timeout_graceful_shutdown=3,  # open connections must not hold up a stop
     )
+
+
+def serve(settings: Settings, web_app: FastAPI, *, log_level: str = "info") -> None:
+    """Serve until SIGINT or SIGTERM: ``web_app`` in this process, or, with
+    ``JOURNEYS_WEB_PROCESSES`` above 1, that many processes sharing the port (uvicorn's
+    supervisor binds it here and restarts a process that dies). ``web_app`` was built here
+    either way: a refusal to start (``services.preflight``) comes before any process."""
+    if settings.web_processes == 1:
+        uvicorn.Server(web_config(settings, web_app, log_level=log_level)).run()
+        return
+    config = web_config(settings, APP_FACTORY, log_level=log_level)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()

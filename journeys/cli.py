@@ -240,10 +240,8 @@ def web(
     log_level: str = typer.Option("info", help="uvicorn's log level (warning: no access log)."),
 ) -> None:
     """Run the web app (canvas, API, OpenAPI docs at /docs); stops on SIGINT or SIGTERM."""
-    import uvicorn
-
     from canvas_ui.app import create_app
-    from canvas_ui.serving import web_config
+    from canvas_ui.serving import serve
     from services.preflight import UnsafeStartError
 
     settings = get_settings()
@@ -252,7 +250,7 @@ def web(
     except UnsafeStartError as exc:
         console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from exc
-    uvicorn.Server(web_config(settings, web_app, log_level=log_level)).run()
+    serve(settings, web_app, log_level=log_level)
 
 
 @app.command()

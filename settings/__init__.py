@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     #: write transaction while its thread waits for a turn (measured in docs/architecture.md,
     #: "A few threads, not hundreds"). Default: two a core, at least 4.
     web_threads: int = Field(default_factory=lambda: max(4, 2 * (os.cpu_count() or 1)), ge=1)
+    #: Processes of the web app sharing its port (uvicorn's workers), each with its own
+    #: GIL and ``web_threads``. One process runs about a core's worth of requests: 50 users
+    #: alone kept it at 0.84 of a core (bench.web_load --events-per-s 0); two answered them
+    #: faster (p99 948 → 785 ms) on this 2-core machine, but not with the events on top (no
+    #: core to spare). Give one a core the other processes leave free: docs/architecture.md,
+    #: "One web process by default".
+    web_processes: int = Field(default=1, ge=1)
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     #: This install is the local demo (``make run`` sets ``JOURNEYS_DEMO=true``): it may run
