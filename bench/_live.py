@@ -110,9 +110,7 @@ class LiveStack:
             self.wait_web()
 
     def wait_web(self) -> None:
-        processes.wait_port(
-            self.settings.web_host, self.settings.web_port, "The web app", proc=self.procs["web"]
-        )
+        processes.wait_web(self.settings, self.procs["web"])
 
     def kill(self, role: Role) -> None:
         """SIGKILL ``role``'s process group (no clean shutdown of any kind) and reap it."""

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from settings import Settings
@@ -12,6 +15,10 @@ from settings import Settings
 #: The app factory each process of a multi-process web app imports (``create_app()`` reads
 #: the settings from the same environment as the parent).
 APP_FACTORY = "canvas_ui.app:create_app"
+#: Seconds a web process may take to answer its supervisor's health check before it is
+#: killed as hung (uvicorn's default, 5 s, is shorter than a fresh process's imports on a
+#: saturated 2-core machine)
+HEALTHCHECK_TIMEOUT_S = 30
 
 
 def web_config(
@@ -30,7 +37,8 @@ def web_config(
     return uvicorn.Config(
         web_app,
         factory=isinstance(web_app, str),
-        workers=settings.web_processes if isinstance(web_app, str) else None,
+        workers=settings.web_processes,
+        timeout_worker_healthcheck=HEALTHCHECK_TIMEOUT_S,
         host=settings.web_host,
         port=settings.web_port,
         log_level=log_level,
@@ -49,5 +57,9 @@ def serve(settings: Settings, web_app: FastAPI, *, log_level: str = "info") -> N
     if settings.web_processes == 1:
         uvicorn.Server(web_config(settings, web_app, log_level=log_level)).run()
         return
+    web_app.state.engine.dispose()  # the preflight's connection: the processes open their own
     config = web_config(settings, APP_FACTORY, log_level=log_level)
-    Multiprocess(config, sockets=[config.bind_socket()]).run()
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        sys.exit(STARTUP_FAILURE)  # as one process exits when its app cannot start

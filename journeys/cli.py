@@ -331,11 +331,7 @@ def _up(settings: Settings, seed: bool, env: dict[str, str], children: processes
     web_ = children.add(
         processes.Child("web app", processes.spawn(["web", "--log-level", "warning"], env=env))
     )
-    _start(
-        lambda: processes.wait_port(
-            settings.web_host, settings.web_port, "The web app", proc=web_.proc
-        )
-    )
+    _start(lambda: processes.wait_web(settings, web_.proc))
     if seed:
         asyncio.run(_demo_journeys(settings))
     url = f"http://{settings.web_host}:{settings.web_port}"

@@ -26,6 +26,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+import httpx
+
 from journeys.binaries import binary
 from settings import Settings
 
@@ -105,6 +107,38 @@ def wait_port(
         if time.monotonic() > deadline:
             raise StartError(f"{what} did not open {host}:{port} within {timeout:.0f}s")
         time.sleep(0.2)
+
+
+def wait_http(
+    url: str,
+    what: str,
+    *,
+    timeout: float = 60,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Wait until ``url`` answers (any status below 500): a web app whose port a supervisor
+    opened before its processes were ready (``JOURNEYS_WEB_PROCESSES``) is up only then.
+    :class:`StartError` as :func:`wait_port`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        if proc is not None and proc.poll() is not None:
+            raise StartError(f"{what} exited (code {proc.returncode}) before answering {url}")
+        if time.monotonic() > deadline:
+            raise StartError(f"{what} did not answer {url} within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def wait_web(settings: Settings, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until the web app of ``settings`` answers (its sign-in page)."""
+    wait_http(
+        f"http://{settings.web_host}:{settings.web_port}/login",
+        "The web app",
+        timeout=120,
+        proc=proc,
+    )
 
 
 def _output(log: Path | None) -> IO[bytes] | None:

@@ -1,10 +1,12 @@
-"""``journeys web`` with ``JOURNEYS_WEB_PROCESSES=2``: two app processes answer on the one
-port, one that dies is replaced, and SIGTERM stops them all within 10 s with the port free."""
+"""``journeys web`` with ``JOURNEYS_WEB_PROCESSES=2``: two app processes start on the one
+port, one that dies is replaced by a new one that starts too, and SIGTERM stops them all
+within 10 s with the port free."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,35 +18,40 @@ import httpx
 import pytest
 
 from db import upgrade
-from tests.journeys.test_up import (
+from tests.journeys._procs import (
     START_WITHIN_S,
     STOP_WITHIN_S,
-    _alive,
-    _descendants,
-    _free_port,
-    _output,
-    _port_free,
+    alive,
+    descendants,
+    free_port,
+    output,
+    port_free,
 )
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="finds the children through /proc"
 )
 
+STARTED = re.compile(r"Started server process \[(\d+)\]")
+READY = "Application startup complete."
+
 
 def _app_processes(parent: int) -> set[int]:
-    """The live app processes uvicorn's supervisor spawned under ``parent``."""
-    return {
-        pid
-        for pid in _descendants(parent)
-        if _alive(pid) and b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    }
+    """The live app processes uvicorn's supervisor spawned under ``parent`` (not the
+    multiprocessing resource tracker beside them)."""
+    found = set()
+    for pid in descendants(parent):
+        with contextlib.suppress(OSError):
+            if alive(pid) and b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
+    return found
 
 
 def _wait(what: str, check: Callable[[], bool], web: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_WITHIN_S
     while not check():
-        assert web.poll() is None, f"journeys web exited early:\n{_output(log)}"
-        assert time.monotonic() < deadline, f"{what}:\n{_output(log)}"
+        assert web.poll() is None, f"journeys web exited early:\n{output(log)}"
+        assert time.monotonic() < deadline, f"{what}:\n{output(log)}"
         time.sleep(0.2)
 
 
@@ -57,7 +64,7 @@ def _answers(port: int) -> bool:
 def test_two_web_processes_share_the_port_are_replaced_and_stop(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'journeys.db'}"
     upgrade(url)
-    port = _free_port()
+    port = free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("JOURNEYS_") and k != "DATABASE_URL"
     }
@@ -80,36 +87,39 @@ def test_two_web_processes_share_the_port_are_replaced_and_stop(tmp_path: Path) 
             start_new_session=True,
         )
     try:
-        _wait("two app processes never answered", lambda: _answers(port), web, log)
-        _wait("not two app processes", lambda: len(_app_processes(web.pid)) == 2, web, log)
+        # both processes started their app, and the port answers
+        _wait("two apps never started", lambda: output(log).count(READY) == 2, web, log)
         first = _app_processes(web.pid)
+        assert len(first) == 2
+        assert {int(pid) for pid in STARTED.findall(output(log))} == first
         assert all(_answers(port) for _ in range(6))
 
-        # one dies: the supervisor starts another, and the port answers all along
+        # one dies: the supervisor starts another, whose app starts, and the port answers
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
+        _wait("no new process", lambda: len(_app_processes(web.pid) - first) == 1, web, log)
+        (new,) = _app_processes(web.pid) - first
         _wait(
-            "the dead process was not replaced",
-            lambda: len(_app_processes(web.pid) - first) == 1 and len(_app_processes(web.pid)) == 2,
+            "the new process's app never started",
+            lambda: (
+                f"Started server process [{new}]" in output(log) and output(log).count(READY) == 3
+            ),
             web,
             log,
         )
-        _wait("the new process never answered", lambda: _answers(port), web, log)
+        assert _app_processes(web.pid) == first - {victim} | {new}
+        assert _answers(port)
 
-        children = _descendants(web.pid)
+        apps = _app_processes(web.pid)
         started = time.monotonic()
         web.send_signal(signal.SIGTERM)
         web.wait(timeout=STOP_WITHIN_S + 5)
         took = time.monotonic() - started
-        assert took < STOP_WITHIN_S, f"stopping took {took:.1f}s:\n{_output(log)}"
-        assert web.returncode == 0, _output(log)
-        assert [pid for pid in children if _alive(pid)] == []
-        assert _port_free(port)
-    finally:  # a failed test must not leave processes behind
-        leftovers = _descendants(web.pid) if web.poll() is None else set()
-        if web.poll() is None:
-            web.kill()
-            web.wait()
-        for pid in leftovers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        assert took < STOP_WITHIN_S, f"stopping took {took:.1f}s:\n{output(log)}"
+        assert web.returncode == 0, output(log)
+        assert [pid for pid in apps if alive(pid)] == []
+        assert port_free(port)
+    finally:  # a failed test must not leave processes behind: the whole session goes
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(web.pid, signal.SIGKILL)
+        web.wait()
