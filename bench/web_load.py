@@ -735,16 +735,9 @@ def _figures(
 ) -> dict[str, Any]:
     users = [s for s in rec.samples if s.kind != "event"]
     posts = [s for s in rec.samples if s.kind == "event"]
-    first: dict[str, datetime] = {}
-    per_customer: Counter[str] = Counter()
-    for customer, at in rows:
-        per_customer[customer] += 1
-        first[customer] = min(at, first.get(customer, at))
-    latencies = [
-        (first[c] - posted).total_seconds() * 1000
-        for c, posted in stream.posted_at.items()
-        if c in first
-    ]
+    first = first_thanks(rows, stream.posted_at)
+    per_customer = Counter(customer for customer, _ in rows)
+    latencies = [(at - stream.posted_at[c]).total_seconds() * 1000 for c, at in first.items()]
     figures: dict[str, Any] = {
         "users_signed_in": len(logins.samples),
         "login_p99_ms": round(percentile([s.ms for s in logins.samples], 0.99)),

@@ -6,6 +6,12 @@ import random
 import socket
 from pathlib import Path
 
+import pytest
+
+#: for a test module (``pytestmark``): the children are found through /proc
+NEEDS_PROC = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="finds the children through /proc"
+)
 STOP_WITHIN_S = 10
 START_WITHIN_S = 180  # a dev server, migrations and three Python processes on a busy machine
 

@@ -16,19 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.journeys._procs import (
-    START_WITHIN_S,
-    STOP_WITHIN_S,
-    alive,
-    descendants,
-    free_port,
-    output,
-    port_free,
-)
+from tests.journeys import _procs as procs
 
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/stat").exists(), reason="finds the children through /proc"
-)
+pytestmark = procs.NEEDS_PROC
 
 
 @pytest.mark.parametrize(
@@ -39,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 def test_up_stops_every_child_and_frees_its_ports(
     tmp_path: Path, sig: signal.Signals, split: bool
 ) -> None:
-    web, temporal, ui = free_port(), free_port(), free_port()
+    web, temporal, ui = procs.free_port(), procs.free_port(), procs.free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("JOURNEYS_") and k != "DATABASE_URL"
     }
@@ -64,19 +54,19 @@ def test_up_stops_every_child_and_frees_its_ports(
         )
     children: set[int] = set()
     try:
-        deadline = time.monotonic() + START_WITHIN_S
+        deadline = time.monotonic() + procs.START_WITHIN_S
         while True:
-            assert up.poll() is None, f"journeys up exited early:\n{output(log)}"
-            assert time.monotonic() < deadline, f"the web app never answered:\n{output(log)}"
+            assert up.poll() is None, f"journeys up exited early:\n{procs.output(log)}"
+            assert time.monotonic() < deadline, f"the web app never answered:\n{procs.output(log)}"
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"http://127.0.0.1:{web}/login", timeout=2).status_code == 200:
                     break
             time.sleep(0.2)
-        children = descendants(up.pid)
+        children = procs.descendants(up.pid)
         commands = " | ".join(
             Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             for pid in children
-            if alive(pid)
+            if procs.alive(pid)
         )
         workers = (
             ("cli worker --role workflows", "cli worker --role activities")
@@ -88,19 +78,19 @@ def test_up_stops_every_child_and_frees_its_ports(
 
         started = time.monotonic()
         up.send_signal(sig)
-        up.wait(timeout=STOP_WITHIN_S + 5)
+        up.wait(timeout=procs.STOP_WITHIN_S + 5)
         took = time.monotonic() - started
-        assert took < STOP_WITHIN_S, f"stopping took {took:.1f}s:\n{output(log)}"
-        assert up.returncode == 0, output(log)
-        assert "Stopped." in output(log)
-        assert [pid for pid in children if alive(pid)] == []
-        assert [port for port in (web, temporal, ui) if not port_free(port)] == []
+        assert took < procs.STOP_WITHIN_S, f"stopping took {took:.1f}s:\n{procs.output(log)}"
+        assert up.returncode == 0, procs.output(log)
+        assert "Stopped." in procs.output(log)
+        assert [pid for pid in children if procs.alive(pid)] == []
+        assert [port for port in (web, temporal, ui) if not procs.port_free(port)] == []
     finally:  # a failed test must not leave the stack running
         if up.poll() is None:
-            children |= descendants(up.pid)
+            children |= procs.descendants(up.pid)
             up.kill()
             up.wait()
         for pid in children:
-            if alive(pid):
+            if procs.alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

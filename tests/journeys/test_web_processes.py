@@ -15,22 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from db import upgrade
-from tests.journeys._procs import (
-    START_WITHIN_S,
-    STOP_WITHIN_S,
-    alive,
-    descendants,
-    free_port,
-    output,
-    port_free,
-)
+from tests.journeys import _procs as procs
 
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/stat").exists(), reason="finds the children through /proc"
-)
+pytestmark = procs.NEEDS_PROC
 
 STARTED = re.compile(r"Started server process \[(\d+)\]")
 READY = "Application startup complete."
@@ -40,18 +29,18 @@ def _app_processes(parent: int) -> set[int]:
     """The live app processes uvicorn's supervisor spawned under ``parent`` (not the
     multiprocessing resource tracker beside them)."""
     found = set()
-    for pid in descendants(parent):
+    for pid in procs.descendants(parent):
         with contextlib.suppress(OSError):
-            if alive(pid) and b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if procs.alive(pid) and b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 found.add(pid)
     return found
 
 
 def _wait(what: str, check: Callable[[], bool], web: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_WITHIN_S
+    deadline = time.monotonic() + procs.START_WITHIN_S
     while not check():
-        assert web.poll() is None, f"journeys web exited early:\n{output(log)}"
-        assert time.monotonic() < deadline, f"{what}:\n{output(log)}"
+        assert web.poll() is None, f"journeys web exited early:\n{procs.output(log)}"
+        assert time.monotonic() < deadline, f"{what}:\n{procs.output(log)}"
         time.sleep(0.2)
 
 
@@ -64,7 +53,7 @@ def _answers(port: int) -> bool:
 def test_two_web_processes_share_the_port_are_replaced_and_stop(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'journeys.db'}"
     upgrade(url)
-    port = free_port()
+    port = procs.free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("JOURNEYS_") and k != "DATABASE_URL"
     }
@@ -88,10 +77,10 @@ def test_two_web_processes_share_the_port_are_replaced_and_stop(tmp_path: Path) 
         )
     try:
         # both processes started their app, and the port answers
-        _wait("two apps never started", lambda: output(log).count(READY) == 2, web, log)
+        _wait("two apps never started", lambda: procs.output(log).count(READY) == 2, web, log)
         first = _app_processes(web.pid)
         assert len(first) == 2
-        assert {int(pid) for pid in STARTED.findall(output(log))} == first
+        assert {int(pid) for pid in STARTED.findall(procs.output(log))} == first
         assert all(_answers(port) for _ in range(6))
 
         # one dies: the supervisor starts another, whose app starts, and the port answers
@@ -102,7 +91,8 @@ def test_two_web_processes_share_the_port_are_replaced_and_stop(tmp_path: Path) 
         _wait(
             "the new process's app never started",
             lambda: (
-                f"Started server process [{new}]" in output(log) and output(log).count(READY) == 3
+                f"Started server process [{new}]" in procs.output(log)
+                and procs.output(log).count(READY) == 3
             ),
             web,
             log,
@@ -113,12 +103,12 @@ def test_two_web_processes_share_the_port_are_replaced_and_stop(tmp_path: Path) 
         apps = _app_processes(web.pid)
         started = time.monotonic()
         web.send_signal(signal.SIGTERM)
-        web.wait(timeout=STOP_WITHIN_S + 5)
+        web.wait(timeout=procs.STOP_WITHIN_S + 5)
         took = time.monotonic() - started
-        assert took < STOP_WITHIN_S, f"stopping took {took:.1f}s:\n{output(log)}"
-        assert web.returncode == 0, output(log)
-        assert [pid for pid in apps if alive(pid)] == []
-        assert port_free(port)
+        assert took < procs.STOP_WITHIN_S, f"stopping took {took:.1f}s:\n{procs.output(log)}"
+        assert web.returncode == 0, procs.output(log)
+        assert [pid for pid in apps if procs.alive(pid)] == []
+        assert procs.port_free(port)
     finally:  # a failed test must not leave processes behind: the whole session goes
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(web.pid, signal.SIGKILL)
